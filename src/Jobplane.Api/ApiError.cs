@@ -1,0 +1,20 @@
+namespace Jobplane.Api;
+
+/// <summary>The body of every error response: a human message and a stable machine code.</summary>
+public sealed record ApiError(string Error, string Code);
+
+/// <summary>Stable error codes; the HTTP status carries the class.</summary>
+public static class ErrorCodes
+{
+    public const string InvalidArgument = "invalid_argument";
+    public const string InvalidJson = "invalid_json";
+    public const string Unauthorized = "unauthorized";
+    public const string Forbidden = "forbidden";
+    public const string NotFound = "not_found";
+    public const string Conflict = "conflict";
+    public const string LeaseLost = "lease_lost";
+    public const string PayloadTooLarge = "payload_too_large";
+    public const string RateLimited = "rate_limited";
+    public const string Unavailable = "unavailable";
+    public const string Internal = "internal";
+}

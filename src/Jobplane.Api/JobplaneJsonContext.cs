@@ -1,0 +1,46 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace Jobplane.Api;
+
+/// <summary>
+/// Source-generated JSON for every wire type: snake_case names, nulls omitted, unknown fields
+/// refused (a typo in a field name is an error, not a silently ignored setting).
+/// </summary>
+[JsonSourceGenerationOptions(
+    PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower,
+    DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+    UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
+    NumberHandling = JsonNumberHandling.Strict,
+    ReadCommentHandling = JsonCommentHandling.Disallow)]
+[JsonSerializable(typeof(ApiError))]
+[JsonSerializable(typeof(TenantRequest))]
+[JsonSerializable(typeof(CreateTenantResponse))]
+[JsonSerializable(typeof(CreateJobRequest))]
+[JsonSerializable(typeof(CreateJobResponse))]
+[JsonSerializable(typeof(JobView))]
+[JsonSerializable(typeof(JobList))]
+[JsonSerializable(typeof(RunJobRequest))]
+[JsonSerializable(typeof(RunJobResponse))]
+[JsonSerializable(typeof(ExecutionView))]
+[JsonSerializable(typeof(ExecutionList))]
+[JsonSerializable(typeof(IReadOnlyList<AttemptView>))]
+[JsonSerializable(typeof(LogEntry))]
+[JsonSerializable(typeof(LogPage))]
+[JsonSerializable(typeof(LogStreamEnd))]
+[JsonSerializable(typeof(DlqEntry))]
+[JsonSerializable(typeof(IReadOnlyList<DlqEntry>))]
+[JsonSerializable(typeof(DlqRetryResponse))]
+[JsonSerializable(typeof(HealthResponse))]
+[JsonSerializable(typeof(DequeueRequest))]
+[JsonSerializable(typeof(DequeueResponse))]
+[JsonSerializable(typeof(HeartbeatRequest))]
+[JsonSerializable(typeof(HeartbeatResponse))]
+[JsonSerializable(typeof(WorkerHeartbeatRequest))]
+[JsonSerializable(typeof(WorkerHeartbeatResponse))]
+[JsonSerializable(typeof(ResultRequest))]
+[JsonSerializable(typeof(ResultResponse))]
+[JsonSerializable(typeof(AppendLogsRequest))]
+[JsonSerializable(typeof(ReleaseRequest))]
+[JsonSerializable(typeof(JsonElement))]
+public sealed partial class JobplaneJsonContext : JsonSerializerContext;

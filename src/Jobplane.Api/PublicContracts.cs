@@ -1,0 +1,109 @@
+using System.Text.Json;
+
+namespace Jobplane.Api;
+
+// Public API bodies (tenant API key or administrator). Field names are snake_case on the wire;
+// see JobplaneJsonContext. Optional inputs are nullable so that "absent" is distinguishable.
+
+/// <summary>POST /tenants and PATCH /tenants/{id}.</summary>
+public sealed record TenantRequest
+{
+    public string? Name { get; init; }
+    public double? RateLimit { get; init; }
+    public int? RateLimitBurst { get; init; }
+    public int? MaxConcurrentExecutions { get; init; }
+}
+
+/// <summary>The answer to POST /tenants: the API key is shown here once and never again.</summary>
+public sealed record CreateTenantResponse(Guid TenantId, string Name, string ApiKey);
+
+/// <summary>POST /jobs.</summary>
+public sealed record CreateJobRequest
+{
+    public string? Name { get; init; }
+    public string? Image { get; init; }
+    public IReadOnlyList<string>? Command { get; init; }
+    /// <summary>Seconds an attempt may run before it is killed.</summary>
+    public int? DefaultTimeout { get; init; }
+    public Priority? Priority { get; init; }
+    public int? MaxAttempts { get; init; }
+}
+
+public sealed record CreateJobResponse(Guid JobId);
+
+public sealed record JobView(
+    Guid Id,
+    string Name,
+    string Image,
+    IReadOnlyList<string> Command,
+    int DefaultTimeout,
+    Priority Priority,
+    int MaxAttempts,
+    DateTimeOffset CreatedAt,
+    DateTimeOffset UpdatedAt);
+
+public sealed record JobList(IReadOnlyList<JobView> Jobs, int Limit, int Offset);
+
+/// <summary>POST /jobs/{id}/run (the body is optional).</summary>
+public sealed record RunJobRequest
+{
+    /// <summary>Run no earlier than this instant (RFC3339, any offset).</summary>
+    public DateTimeOffset? ScheduledAt { get; init; }
+    /// <summary>Overrides the job's default timeout for this execution, in seconds.</summary>
+    public int? Timeout { get; init; }
+    public Priority? Priority { get; init; }
+}
+
+public sealed record RunJobResponse(Guid ExecutionId, string Status);
+
+public sealed record AttemptView(
+    int Attempt,
+    string WorkerId,
+    DateTimeOffset StartedAt,
+    DateTimeOffset? EndedAt,
+    int? ExitCode,
+    string? Error,
+    string? Outcome);
+
+public sealed record ExecutionView
+{
+    public required Guid Id { get; init; }
+    public required Guid JobId { get; init; }
+    public string? JobName { get; init; }
+    public required string Status { get; init; }
+    public required Priority Priority { get; init; }
+    public required int Attempt { get; init; }
+    public required int MaxAttempts { get; init; }
+    public required DateTimeOffset ScheduledAt { get; init; }
+    public required DateTimeOffset CreatedAt { get; init; }
+    public DateTimeOffset? StartedAt { get; init; }
+    public DateTimeOffset? CompletedAt { get; init; }
+    public int? ExitCode { get; init; }
+    public string? Error { get; init; }
+    public JsonElement? Result { get; init; }
+    public int TimeoutSeconds { get; init; }
+    public IReadOnlyList<AttemptView>? Attempts { get; init; }
+}
+
+public sealed record ExecutionList(IReadOnlyList<ExecutionView> Executions, int Limit, int Offset);
+
+public sealed record LogEntry(long Id, string Content, DateTimeOffset CreatedAt, string? Stream = null);
+
+public sealed record LogPage(IReadOnlyList<LogEntry> Logs);
+
+public sealed record DlqEntry(
+    Guid Id,
+    Guid ExecutionId,
+    Guid JobId,
+    string JobName,
+    Priority Priority,
+    string ErrorMessage,
+    int Attempts,
+    DateTimeOffset FailedAt);
+
+public sealed record DlqRetryResponse(Guid NewExecutionId);
+
+/// <summary>The final event of a followed log stream: the execution's terminal status.</summary>
+public sealed record LogStreamEnd(Guid ExecutionId, string Status);
+
+public sealed record HealthResponse(string Status);

@@ -1,0 +1,88 @@
+using System.Text.Json;
+
+namespace Jobplane.Api;
+
+// Worker API bodies (worker credential). Every call about a running attempt carries the lease
+// token the claim returned: the controller refuses calls from an attempt that no longer holds the lease.
+
+/// <summary>POST /internal/executions/dequeue: claim up to Limit executions, waiting up to WaitSeconds.</summary>
+public sealed record DequeueRequest
+{
+    public int Limit { get; init; } = 1;
+    public IReadOnlyList<Guid>? TenantIds { get; init; }
+    /// <summary>Stable identity of the worker process, recorded on each attempt.</summary>
+    public string? WorkerId { get; init; }
+    /// <summary>Long-poll bound; 0 answers at once. The controller caps it.</summary>
+    public double? WaitSeconds { get; init; }
+}
+
+public sealed record DequeueResponse(IReadOnlyList<ClaimedExecution> Executions);
+
+/// <summary>What a worker needs to run one attempt.</summary>
+public sealed record ExecutionPayload(
+    Guid JobId,
+    Guid TenantId,
+    string JobName,
+    string Image,
+    IReadOnlyList<string> Command,
+    int TimeoutSeconds,
+    Priority Priority);
+
+public sealed record ClaimedExecution(
+    Guid ExecutionId,
+    Guid LeaseToken,
+    int Attempt,
+    int MaxAttempts,
+    DateTimeOffset LeaseExpiresAt,
+    ExecutionPayload Payload);
+
+/// <summary>PUT /internal/executions/{id}/heartbeat.</summary>
+public sealed record HeartbeatRequest
+{
+    public Guid? LeaseToken { get; init; }
+}
+
+public sealed record HeartbeatResponse(string Status, DateTimeOffset LeaseExpiresAt);
+
+public sealed record LeaseRef(Guid ExecutionId, Guid LeaseToken);
+
+/// <summary>POST /internal/heartbeats: extend every lease a worker holds in one call.</summary>
+public sealed record WorkerHeartbeatRequest
+{
+    public string? WorkerId { get; init; }
+    public IReadOnlyList<LeaseRef> Leases { get; init; } = [];
+}
+
+/// <summary>Extended: leases still held. Lost: leases this worker no longer holds; stop those attempts.</summary>
+public sealed record WorkerHeartbeatResponse(IReadOnlyList<Guid> Extended, IReadOnlyList<Guid> Lost);
+
+/// <summary>PUT /internal/executions/{id}/result.</summary>
+public sealed record ResultRequest
+{
+    public int? ExitCode { get; init; }
+    public string? Error { get; init; }
+    public JsonElement? Result { get; init; }
+    public Guid? LeaseToken { get; init; }
+    /// <summary>False when retrying cannot help (e.g. the job broke the result contract).</summary>
+    public bool? Retryable { get; init; }
+}
+
+public sealed record ResultResponse(string Status);
+
+public sealed record LogLine(string Content, string? Stream = null);
+
+/// <summary>POST /internal/executions/{id}/logs: either one Content chunk or a batch of Lines.</summary>
+public sealed record AppendLogsRequest
+{
+    public string? Content { get; init; }
+    public string? Stream { get; init; }
+    public IReadOnlyList<LogLine>? Lines { get; init; }
+    public Guid? LeaseToken { get; init; }
+}
+
+/// <summary>POST /internal/executions/{id}/release: give a lease back unfinished (worker shutting down).</summary>
+public sealed record ReleaseRequest
+{
+    public Guid? LeaseToken { get; init; }
+    public string? Reason { get; init; }
+}
