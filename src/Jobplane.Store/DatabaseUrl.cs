@@ -1,0 +1,65 @@
+using Npgsql;
+
+namespace Jobplane.Store;
+
+/// <summary>
+/// Turns DATABASE_URL into an Npgsql connection string. Accepts the URL form the old jobplane used
+/// (postgres://user:pass@host:port/db?sslmode=disable) as well as a key=value connection string.
+/// </summary>
+public static class DatabaseUrl
+{
+    public static string ToConnectionString(string databaseUrl)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(databaseUrl);
+        var text = databaseUrl.Trim();
+        if (!text.StartsWith("postgres://", StringComparison.OrdinalIgnoreCase) &&
+            !text.StartsWith("postgresql://", StringComparison.OrdinalIgnoreCase))
+        {
+            return new NpgsqlConnectionStringBuilder(text).ConnectionString;
+        }
+
+        var uri = new Uri(text);
+        var builder = new NpgsqlConnectionStringBuilder
+        {
+            Host = Uri.UnescapeDataString(uri.Host),
+            Port = uri.IsDefaultPort || uri.Port <= 0 ? 5432 : uri.Port,
+            Database = Uri.UnescapeDataString(uri.AbsolutePath.TrimStart('/')),
+        };
+        if (!string.IsNullOrEmpty(uri.UserInfo))
+        {
+            var parts = uri.UserInfo.Split(':', 2);
+            builder.Username = Uri.UnescapeDataString(parts[0]);
+            if (parts.Length == 2) builder.Password = Uri.UnescapeDataString(parts[1]);
+        }
+        foreach (var pair in uri.Query.TrimStart('?').Split('&', StringSplitOptions.RemoveEmptyEntries))
+        {
+            var kv = pair.Split('=', 2);
+            var key = Uri.UnescapeDataString(kv[0]);
+            var value = kv.Length == 2 ? Uri.UnescapeDataString(kv[1]) : "";
+            switch (key.ToLowerInvariant())
+            {
+                case "sslmode":
+                    builder.SslMode = value.ToLowerInvariant() switch
+                    {
+                        "disable" => SslMode.Disable,
+                        "allow" => SslMode.Allow,
+                        "prefer" => SslMode.Prefer,
+                        "require" => SslMode.Require,
+                        "verify-ca" => SslMode.VerifyCA,
+                        "verify-full" => SslMode.VerifyFull,
+                        _ => throw new ArgumentException($"DATABASE_URL: unknown sslmode '{value}'"),
+                    };
+                    break;
+                case "host":
+                    // postgres:///db?host=/var/run/postgresql selects a unix socket directory.
+                    builder.Host = value;
+                    break;
+                default:
+                    builder[key] = value;
+                    break;
+            }
+        }
+        if (string.IsNullOrEmpty(builder.Host)) builder.Host = "localhost";
+        return builder.ConnectionString;
+    }
+}

@@ -1,0 +1,59 @@
+using Jobplane.Api;
+using Npgsql;
+
+namespace Jobplane.Store;
+
+/// <summary>A validated job definition, ready to store.</summary>
+public sealed record JobSpec(string Name, string Image, string[] Command, int TimeoutSeconds, Priority Priority, int MaxAttempts);
+
+/// <summary>Job definitions. Every query is scoped by tenant_id in SQL.</summary>
+public sealed class JobStore(NpgsqlDataSource db)
+{
+    private const string Columns = "id, name, image, command, timeout_seconds, priority, max_attempts, created_at, updated_at";
+
+    /// <summary>
+    /// Creates the job, or updates the tenant's job of the same name (served by jobs_tenant_name_key).
+    /// Returns the id and whether it was newly created.
+    /// </summary>
+    public async Task<(Guid JobId, bool Created)> UpsertAsync(Guid tenantId, JobSpec spec, CancellationToken ct)
+    {
+        await using var cmd = db.Command("""
+            insert into jobs (id, tenant_id, name, image, command, timeout_seconds, priority, max_attempts)
+            values ($1, $2, $3, $4, $5, $6, $7, $8)
+            on conflict (tenant_id, name) do update set
+                image = excluded.image, command = excluded.command, timeout_seconds = excluded.timeout_seconds,
+                priority = excluded.priority, max_attempts = excluded.max_attempts, updated_at = now()
+            returning id, (xmax = 0) as created
+            """,
+            Sql.P(Guid.CreateVersion7()), Sql.P(tenantId), Sql.P(spec.Name), Sql.P(spec.Image), Sql.P(spec.Command),
+            Sql.P(spec.TimeoutSeconds), Sql.P(spec.Priority.Value), Sql.P(spec.MaxAttempts));
+        await using var reader = await cmd.ExecuteReaderAsync(ct);
+        await reader.ReadAsync(ct);
+        return (reader.GetGuid(0), reader.GetBoolean(1));
+    }
+
+    public async Task<JobView?> GetAsync(Guid tenantId, Guid jobId, CancellationToken ct)
+    {
+        await using var cmd = db.Command($"select {Columns} from jobs where id = $1 and tenant_id = $2",
+            Sql.P(jobId), Sql.P(tenantId));
+        await using var reader = await cmd.ExecuteReaderAsync(ct);
+        return await reader.ReadAsync(ct) ? Read(reader) : null;
+    }
+
+    /// <summary>Newest first; served by jobs_tenant_created_idx.</summary>
+    public async Task<IReadOnlyList<JobView>> ListAsync(Guid tenantId, int limit, int offset, CancellationToken ct)
+    {
+        await using var cmd = db.Command($"""
+            select {Columns} from jobs where tenant_id = $1
+            order by created_at desc, id desc limit $2 offset $3
+            """, Sql.P(tenantId), Sql.P(limit), Sql.P(offset));
+        await using var reader = await cmd.ExecuteReaderAsync(ct);
+        var list = new List<JobView>();
+        while (await reader.ReadAsync(ct)) list.Add(Read(reader));
+        return list;
+    }
+
+    private static JobView Read(NpgsqlDataReader r) => new(
+        r.GetGuid(0), r.GetString(1), r.GetString(2), r.GetFieldValue<string[]>(3), r.GetInt32(4),
+        new Priority(r.GetInt16(5)), r.GetInt32(6), r.GetTimestamp(7), r.GetTimestamp(8));
+}

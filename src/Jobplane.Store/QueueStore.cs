@@ -1,0 +1,307 @@
+using Jobplane.Api;
+using Npgsql;
+
+namespace Jobplane.Store;
+
+/// <summary>How a worker says an attempt ended.</summary>
+public sealed record AttemptResult(int? ExitCode, string? Error, string? ResultJson, bool Retryable);
+
+/// <summary>The status an execution moved to after an attempt's result was accepted.</summary>
+public sealed record CompletionOutcome(LeaseCheck Check, string? Status = null);
+
+/// <summary>
+/// The worker side of the queue: claim, heartbeat, logs, results, hand-back, and the maintenance that
+/// promotes due work and rescues expired leases. Leases are fenced by lease_token: every call about an
+/// attempt names its token, and only the attempt holding the execution's current token is heard.
+/// Lease expiry is decided by the database clock (now()), never by a controller's or worker's clock.
+/// </summary>
+public sealed class QueueStore(NpgsqlDataSource db)
+{
+    /// <summary>
+    /// Claims up to <paramref name="limit"/> ready executions in one statement: pops them from the
+    /// ready queue (ready_queue_claim_idx gives priority desc, ready_at order; SKIP LOCKED lets
+    /// concurrent claimers pass each other), starts an attempt with a fresh lease token, and records it.
+    /// </summary>
+    public async Task<IReadOnlyList<ClaimedExecution>> ClaimAsync(
+        int limit, string workerId, Guid[]? tenantIds, TimeSpan lease, CancellationToken ct)
+    {
+        await using var cmd = db.Command("""
+            with picked as (
+                select q.execution_id
+                from ready_queue q
+                where $3::uuid[] is null or q.tenant_id = any($3)
+                order by q.priority desc, q.ready_at, q.execution_id
+                limit $1
+                for update skip locked
+            ), popped as (
+                delete from ready_queue q using picked p
+                where q.execution_id = p.execution_id
+                returning q.execution_id
+            ), claimed as (
+                update executions e set
+                    status = 'RUNNING',
+                    attempt = e.attempt + 1,
+                    started_at = now(),
+                    completed_at = null,
+                    worker_id = $2,
+                    lease_token = gen_random_uuid(),
+                    lease_expires_at = now() + make_interval(secs => $4)
+                from popped p
+                where e.id = p.execution_id and e.status = 'PENDING'
+                returning e.id, e.tenant_id, e.job_id, e.attempt, e.max_attempts, e.lease_token,
+                          e.lease_expires_at, e.timeout_seconds, e.priority, e.started_at
+            ), recorded as (
+                insert into execution_attempts (execution_id, attempt, worker_id, lease_token, started_at)
+                select id, attempt, $2, lease_token, started_at from claimed
+            )
+            select c.id, c.lease_token, c.attempt, c.max_attempts, c.lease_expires_at,
+                   c.job_id, c.tenant_id, j.name, j.image, j.command, c.timeout_seconds, c.priority
+            from claimed c join jobs j on j.id = c.job_id
+            order by c.priority desc
+            """, Sql.P(limit), Sql.P(workerId), Sql.P(tenantIds), Sql.P(lease.TotalSeconds));
+        await using var reader = await cmd.ExecuteReaderAsync(ct);
+        var list = new List<ClaimedExecution>();
+        while (await reader.ReadAsync(ct))
+        {
+            var payload = new ExecutionPayload(reader.GetGuid(5), reader.GetGuid(6), reader.GetString(7),
+                reader.GetString(8), reader.GetFieldValue<string[]>(9), reader.GetInt32(10), new Priority(reader.GetInt16(11)));
+            list.Add(new ClaimedExecution(reader.GetGuid(0), reader.GetGuid(1), reader.GetInt32(2), reader.GetInt32(3),
+                reader.GetTimestamp(4), payload));
+        }
+        return list;
+    }
+
+    /// <summary>
+    /// Extends every lease still held by its token, in one statement; returns the ids extended.
+    /// The others were lost (expired and rescued, or finished) and their attempts must stop.
+    /// </summary>
+    public async Task<IReadOnlyList<(Guid Id, DateTimeOffset ExpiresAt)>> HeartbeatAsync(
+        IReadOnlyList<LeaseRef> leases, TimeSpan lease, CancellationToken ct)
+    {
+        if (leases.Count == 0) return [];
+        await using var cmd = db.Command("""
+            update executions e set lease_expires_at = now() + make_interval(secs => $3)
+            from unnest($1::uuid[], $2::uuid[]) as l(id, token)
+            where e.id = l.id and e.lease_token = l.token and e.status = 'RUNNING'
+            returning e.id, e.lease_expires_at
+            """, Sql.P(leases.Select(l => l.ExecutionId).ToArray()), Sql.P(leases.Select(l => l.LeaseToken).ToArray()),
+            Sql.P(lease.TotalSeconds));
+        await using var reader = await cmd.ExecuteReaderAsync(ct);
+        var list = new List<(Guid, DateTimeOffset)>();
+        while (await reader.ReadAsync(ct)) list.Add((reader.GetGuid(0), reader.GetTimestamp(1)));
+        return list;
+    }
+
+    /// <summary>Appends log lines if the token still holds the lease, in one statement.</summary>
+    public async Task<LeaseCheck> AppendLogsAsync(
+        Guid executionId, Guid leaseToken, IReadOnlyList<LogLine> lines, CancellationToken ct)
+    {
+        await using var cmd = db.Command("""
+            with holder as (
+                select id from executions where id = $1 and lease_token = $2 and status = 'RUNNING'
+            ), ins as (
+                insert into execution_logs (execution_id, stream, content)
+                select holder.id, t.stream, t.content
+                from holder, unnest($3::text[], $4::text[]) with ordinality as t(stream, content, n)
+                order by t.n
+            )
+            select count(*) from holder
+            """, Sql.P(executionId), Sql.P(leaseToken),
+            Sql.P(lines.Select(l => l.Stream).ToArray()!), Sql.P(lines.Select(l => l.Content).ToArray()));
+        var held = (long)(await cmd.ExecuteScalarAsync(ct))!;
+        return held == 1 ? LeaseCheck.Accepted : await WhyNotHeldAsync(executionId, ct);
+    }
+
+    /// <summary>
+    /// Records an attempt's outcome if its token still holds the lease: SUCCEEDED; or RETRYING after
+    /// <paramref name="backoff"/> while attempts remain and a retry can help; or FAILED into the DLQ.
+    /// </summary>
+    public async Task<CompletionOutcome> CompleteAsync(
+        Guid executionId, Guid leaseToken, AttemptResult result, Func<int, TimeSpan> backoff, CancellationToken ct)
+    {
+        await using var conn = await db.OpenConnectionAsync(ct);
+        await using var tx = await conn.BeginTransactionAsync(ct);
+        int attempt, charged, maxAttempts;
+        Guid tenantId, jobId;
+        await using (var cmd = conn.Command("""
+            select attempt, attempt - free_attempts, max_attempts, tenant_id, job_id
+            from executions where id = $1 and lease_token = $2 and status = 'RUNNING'
+            for update
+            """, tx, Sql.P(executionId), Sql.P(leaseToken)))
+        await using (var reader = await cmd.ExecuteReaderAsync(ct))
+        {
+            if (!await reader.ReadAsync(ct))
+            {
+                await reader.DisposeAsync();
+                await tx.RollbackAsync(ct);
+                return new CompletionOutcome(await WhyNotHeldAsync(executionId, ct));
+            }
+            attempt = reader.GetInt32(0);
+            charged = reader.GetInt32(1);
+            maxAttempts = reader.GetInt32(2);
+            tenantId = reader.GetGuid(3);
+            jobId = reader.GetGuid(4);
+        }
+
+        var succeeded = result.ExitCode == 0 && result.Error is null;
+        var status = succeeded ? ExecutionStatus.Succeeded
+            : result.Retryable && charged < maxAttempts ? ExecutionStatus.Retrying
+            : ExecutionStatus.Failed;
+        var error = succeeded ? null : result.Error ?? $"exit code {result.ExitCode}";
+
+        await using var batch = new NpgsqlBatch(conn, tx);
+        batch.BatchCommands.Add(Sql.BatchCommand("""
+            update execution_attempts set ended_at = now(), exit_code = $3, error = $4, outcome = $5
+            where execution_id = $1 and attempt = $2
+            """, Sql.P(executionId), Sql.P(attempt), Sql.P(result.ExitCode), Sql.P(error),
+            Sql.P(succeeded ? "succeeded" : "failed")));
+        if (status == ExecutionStatus.Retrying)
+        {
+            batch.BatchCommands.Add(Sql.BatchCommand("""
+                update executions set status = 'RETRYING', exit_code = $2, error = $3, result = $4,
+                    scheduled_at = now() + make_interval(secs => $5), lease_token = null, lease_expires_at = null
+                where id = $1
+                """, Sql.P(executionId), Sql.P(result.ExitCode), Sql.P(error), Sql.Json(result.ResultJson),
+                Sql.P(backoff(charged).TotalSeconds)));
+        }
+        else
+        {
+            batch.BatchCommands.Add(Sql.BatchCommand("""
+                update executions set status = $2, exit_code = $3, error = $4, result = $5, completed_at = now(),
+                    lease_token = null, lease_expires_at = null
+                where id = $1
+                """, Sql.P(executionId), Sql.P(status), Sql.P(result.ExitCode), Sql.P(error), Sql.Json(result.ResultJson)));
+            if (status == ExecutionStatus.Failed)
+                batch.BatchCommands.Add(DeadLetter(executionId, tenantId, jobId, error!, attempt));
+        }
+        await batch.ExecuteNonQueryAsync(ct);
+        await tx.CommitAsync(ct);
+        return new CompletionOutcome(LeaseCheck.Accepted, status);
+    }
+
+    /// <summary>
+    /// A draining worker hands an unfinished attempt back: the execution is ready again at once and
+    /// the attempt is not charged against max_attempts (it was not the job's fault).
+    /// </summary>
+    public async Task<LeaseCheck> ReleaseAsync(Guid executionId, Guid leaseToken, string reason, CancellationToken ct)
+    {
+        await using var cmd = db.Command("""
+            with released as (
+                update executions e set status = 'PENDING', free_attempts = free_attempts + 1,
+                    lease_token = null, lease_expires_at = null, worker_id = null
+                where e.id = $1 and e.lease_token = $2 and e.status = 'RUNNING'
+                returning e.id, e.tenant_id, e.priority, e.attempt
+            ), ended as (
+                update execution_attempts a set ended_at = now(), error = $3, outcome = 'released'
+                from released r where a.execution_id = r.id and a.attempt = r.attempt
+            ), queued as (
+                insert into ready_queue (execution_id, tenant_id, priority, ready_at)
+                select id, tenant_id, priority, now() from released
+            )
+            select count(*) from released
+            """, Sql.P(executionId), Sql.P(leaseToken), Sql.P(reason));
+        var n = (long)(await cmd.ExecuteScalarAsync(ct))!;
+        return n == 1 ? LeaseCheck.Accepted : await WhyNotHeldAsync(executionId, ct);
+    }
+
+    /// <summary>
+    /// Moves scheduled runs and retries whose time has come (by the database clock) into the ready
+    /// queue; served by executions_due_idx. Safe to run from every controller replica at once.
+    /// </summary>
+    public async Task<int> PromoteDueAsync(int batchSize, CancellationToken ct)
+    {
+        await using var cmd = db.Command("""
+            with due as (
+                select id from executions
+                where status in ('SCHEDULED', 'RETRYING') and scheduled_at <= now()
+                order by scheduled_at
+                limit $1
+                for update skip locked
+            ), promoted as (
+                update executions e set status = 'PENDING'
+                from due where e.id = due.id
+                returning e.id, e.tenant_id, e.priority, e.scheduled_at
+            )
+            insert into ready_queue (execution_id, tenant_id, priority, ready_at)
+            select id, tenant_id, priority, scheduled_at from promoted
+            """, Sql.P(batchSize));
+        return await cmd.ExecuteNonQueryAsync(ct);
+    }
+
+    /// <summary>
+    /// Rescues executions whose lease expired (by the database clock; served by executions_lease_idx):
+    /// the lost attempt is recorded and counts against max_attempts, so a job that kills its worker
+    /// cannot loop forever; the execution is ready again at once, or FAILED into the DLQ when no
+    /// attempts remain. Returns how many were rescued.
+    /// </summary>
+    public async Task<int> RescueExpiredAsync(int batchSize, CancellationToken ct)
+    {
+        await using var conn = await db.OpenConnectionAsync(ct);
+        await using var tx = await conn.BeginTransactionAsync(ct);
+        var expired = new List<(Guid Id, Guid Tenant, Guid Job, int Attempt, int Charged, int Max, string? Worker)>();
+        await using (var cmd = conn.Command("""
+            select id, tenant_id, job_id, attempt, attempt - free_attempts, max_attempts, worker_id
+            from executions
+            where status = 'RUNNING' and lease_expires_at < now()
+            order by lease_expires_at
+            limit $1
+            for update skip locked
+            """, tx, Sql.P(batchSize)))
+        await using (var reader = await cmd.ExecuteReaderAsync(ct))
+        {
+            while (await reader.ReadAsync(ct))
+            {
+                expired.Add((reader.GetGuid(0), reader.GetGuid(1), reader.GetGuid(2), reader.GetInt32(3),
+                    reader.GetInt32(4), reader.GetInt32(5), reader.GetStringOrNull(6)));
+            }
+        }
+        if (expired.Count == 0) return 0;
+
+        await using var batch = new NpgsqlBatch(conn, tx);
+        foreach (var x in expired)
+        {
+            var error = $"lease expired: worker {x.Worker ?? "?"} stopped heartbeating during attempt {x.Attempt}";
+            batch.BatchCommands.Add(Sql.BatchCommand("""
+                update execution_attempts set ended_at = now(), error = $3, outcome = 'lease_expired'
+                where execution_id = $1 and attempt = $2
+                """, Sql.P(x.Id), Sql.P(x.Attempt), Sql.P(error)));
+            if (x.Charged < x.Max)
+            {
+                batch.BatchCommands.Add(Sql.BatchCommand("""
+                    update executions set status = 'PENDING', error = $2, lease_token = null, lease_expires_at = null
+                    where id = $1
+                    """, Sql.P(x.Id), Sql.P(error)));
+                batch.BatchCommands.Add(Sql.BatchCommand("""
+                    insert into ready_queue (execution_id, tenant_id, priority, ready_at)
+                    select id, tenant_id, priority, now() from executions where id = $1
+                    """, Sql.P(x.Id)));
+            }
+            else
+            {
+                var final = $"{error}; no attempts left ({x.Charged} of {x.Max})";
+                batch.BatchCommands.Add(Sql.BatchCommand("""
+                    update executions set status = 'FAILED', error = $2, completed_at = now(),
+                        lease_token = null, lease_expires_at = null
+                    where id = $1
+                    """, Sql.P(x.Id), Sql.P(final)));
+                batch.BatchCommands.Add(DeadLetter(x.Id, x.Tenant, x.Job, final, x.Attempt));
+            }
+        }
+        await batch.ExecuteNonQueryAsync(ct);
+        await tx.CommitAsync(ct);
+        return expired.Count;
+    }
+
+    private static NpgsqlBatchCommand DeadLetter(Guid executionId, Guid tenantId, Guid jobId, string error, int attempts) =>
+        Sql.BatchCommand("""
+            insert into dead_letters (id, tenant_id, execution_id, job_id, error_message, attempts)
+            values ($1, $2, $3, $4, $5, $6)
+            """, Sql.P(Guid.CreateVersion7()), Sql.P(tenantId), Sql.P(executionId), Sql.P(jobId), Sql.P(error), Sql.P(attempts));
+
+    /// <summary>Tells a refused lease call apart: NotFound when the execution does not exist, LeaseLost otherwise.</summary>
+    public async Task<LeaseCheck> WhyNotHeldAsync(Guid executionId, CancellationToken ct)
+    {
+        await using var cmd = db.Command("select 1 from executions where id = $1", Sql.P(executionId));
+        return await cmd.ExecuteScalarAsync(ct) is null ? LeaseCheck.NotFound : LeaseCheck.LeaseLost;
+    }
+}

@@ -1,0 +1,56 @@
+using Npgsql;
+using NpgsqlTypes;
+
+namespace Jobplane.Store;
+
+/// <summary>Typed positional parameters, so nulls are sent with their type and plans stay stable.</summary>
+internal static class Sql
+{
+    public static NpgsqlParameter P(Guid v) => new NpgsqlParameter<Guid> { TypedValue = v };
+    public static NpgsqlParameter P(Guid? v) => Nullable(v, NpgsqlDbType.Uuid);
+    public static NpgsqlParameter P(int v) => new NpgsqlParameter<int> { TypedValue = v };
+    public static NpgsqlParameter P(int? v) => Nullable(v, NpgsqlDbType.Integer);
+    public static NpgsqlParameter P(long v) => new NpgsqlParameter<long> { TypedValue = v };
+    public static NpgsqlParameter P(double v) => new NpgsqlParameter<double> { TypedValue = v };
+    public static NpgsqlParameter P(double? v) => Nullable(v, NpgsqlDbType.Double);
+    public static NpgsqlParameter P(string? v) => Nullable(v, NpgsqlDbType.Text);
+    public static NpgsqlParameter P(byte[] v) => new NpgsqlParameter<byte[]> { TypedValue = v };
+    public static NpgsqlParameter P(DateTimeOffset? v) => Nullable(v?.UtcDateTime, NpgsqlDbType.TimestampTz);
+    public static NpgsqlParameter P(string[] v) => new NpgsqlParameter<string[]> { TypedValue = v };
+    public static NpgsqlParameter P(Guid[]? v) => Nullable(v, NpgsqlDbType.Array | NpgsqlDbType.Uuid);
+    public static NpgsqlParameter Json(string? v) => Nullable(v, NpgsqlDbType.Jsonb);
+
+    private static NpgsqlParameter Nullable(object? v, NpgsqlDbType type) =>
+        new() { Value = v ?? DBNull.Value, NpgsqlDbType = type };
+
+    public static NpgsqlCommand Command(this NpgsqlDataSource db, string sql, params NpgsqlParameter[] ps)
+    {
+        var cmd = db.CreateCommand(sql);
+        cmd.Parameters.AddRange(ps);
+        return cmd;
+    }
+
+    public static NpgsqlCommand Command(this NpgsqlConnection conn, string sql, NpgsqlTransaction? tx, params NpgsqlParameter[] ps)
+    {
+        var cmd = new NpgsqlCommand(sql, conn, tx);
+        cmd.Parameters.AddRange(ps);
+        return cmd;
+    }
+
+    public static NpgsqlBatchCommand BatchCommand(string sql, params NpgsqlParameter[] ps)
+    {
+        var cmd = new NpgsqlBatchCommand(sql);
+        cmd.Parameters.AddRange(ps);
+        return cmd;
+    }
+
+    public static DateTimeOffset GetTimestamp(this NpgsqlDataReader r, int i) =>
+        new(DateTime.SpecifyKind(r.GetDateTime(i), DateTimeKind.Utc));
+
+    public static DateTimeOffset? GetTimestampOrNull(this NpgsqlDataReader r, int i) =>
+        r.IsDBNull(i) ? null : r.GetTimestamp(i);
+
+    public static int? GetInt32OrNull(this NpgsqlDataReader r, int i) => r.IsDBNull(i) ? null : r.GetInt32(i);
+
+    public static string? GetStringOrNull(this NpgsqlDataReader r, int i) => r.IsDBNull(i) ? null : r.GetString(i);
+}
