@@ -1,0 +1,163 @@
+using System.Text.Json;
+using Jobplane.Api;
+using Jobplane.Controller.Auth;
+using Jobplane.Controller.Http;
+using Jobplane.Store;
+
+namespace Jobplane.Controller.Endpoints;
+
+/// <summary>Reading executions, their logs, and the dead-letter queue: tenant API key.</summary>
+public static class ExecutionEndpoints
+{
+    private static readonly TimeSpan FollowPollInterval = TimeSpan.FromMilliseconds(200);
+    private static readonly TimeSpan KeepAliveInterval = TimeSpan.FromSeconds(15);
+
+    public static void MapExecutionEndpoints(this IEndpointRouteBuilder app)
+    {
+        var executions = app.MapGroup("/executions").RequirePrincipal(PrincipalKind.Tenant);
+
+        executions.MapGet("", async (HttpContext http, ExecutionStore store, CancellationToken ct) =>
+        {
+            if (!Validate.TryPage(http.Request, 50, Limits.MaxPageSize, out var limit, out var offset, out var error)) return error!;
+            string? status = null;
+            var statusText = http.Request.Query["status"].ToString();
+            if (statusText.Length > 0 && (status = ExecutionStatus.Parse(statusText)) is null)
+                return ApiResults.BadRequest($"status must be one of {string.Join(", ", ExecutionStatus.All)} (got '{statusText}')");
+            Guid? jobId = null;
+            var jobText = http.Request.Query["job_id"].ToString();
+            if (jobText.Length > 0)
+            {
+                if (!Guid.TryParse(jobText, out var j)) return ApiResults.BadRequest($"job_id must be a UUID (got '{jobText}')");
+                jobId = j;
+            }
+            var list = await store.ListAsync(http.TenantId(), status, jobId, limit, offset, ct);
+            return Results.Json(new ExecutionList(list, limit, offset), JobplaneJsonContext.Default.ExecutionList);
+        });
+
+        executions.MapGet("/dlq", async (HttpContext http, ExecutionStore store, CancellationToken ct) =>
+        {
+            if (!Validate.TryPage(http.Request, 50, Limits.MaxPageSize, out var limit, out var offset, out var error)) return error!;
+            var list = await store.ListDeadLettersAsync(http.TenantId(), limit, offset, ct);
+            return Results.Json(list, JobplaneJsonContext.Default.IReadOnlyListDlqEntry);
+        });
+
+        executions.MapPost("/dlq/{id}/retry", async (string id, HttpContext http, ExecutionStore store, ControllerMetrics metrics, CancellationToken ct) =>
+        {
+            if (!Guid.TryParse(id, out var dlqId)) return ApiResults.NotFound("dead letter");
+            try
+            {
+                var newId = await store.RetryDeadLetterAsync(http.TenantId(), dlqId, ct);
+                if (newId is null) return ApiResults.NotFound("dead letter");
+                metrics.Submitted(ExecutionStatus.Pending);
+                return Results.Json(new DlqRetryResponse(newId.Value), JobplaneJsonContext.Default.DlqRetryResponse, statusCode: 201);
+            }
+            catch (StoreConflictException e)
+            {
+                return ApiResults.Conflict(e.Message);
+            }
+        });
+
+        executions.MapGet("/{id}", async (string id, HttpContext http, ExecutionStore store, CancellationToken ct) =>
+        {
+            if (!Guid.TryParse(id, out var executionId)) return ApiResults.NotFound("execution");
+            var view = await store.GetAsync(http.TenantId(), executionId, ct);
+            return view is null ? ApiResults.NotFound("execution") : Results.Json(view, JobplaneJsonContext.Default.ExecutionView);
+        });
+
+        executions.MapGet("/{id}/attempts", async (string id, HttpContext http, ExecutionStore store, CancellationToken ct) =>
+        {
+            if (!Guid.TryParse(id, out var executionId)) return ApiResults.NotFound("execution");
+            var view = await store.GetAsync(http.TenantId(), executionId, ct);
+            return view is null ? ApiResults.NotFound("execution") : Results.Json(view.Attempts ?? [], JobplaneJsonContext.Default.IReadOnlyListAttemptView);
+        });
+
+        executions.MapGet("/{id}/logs", async (string id, HttpContext http, ExecutionStore store, CancellationToken ct) =>
+        {
+            if (!Guid.TryParse(id, out var executionId)) return ApiResults.NotFound("execution");
+            var q = http.Request.Query;
+            long afterId = 0;
+            var afterText = q["after_id"].ToString();
+            if (afterText.Length > 0 && (!long.TryParse(afterText, out afterId) || afterId < 0))
+                return ApiResults.BadRequest($"after_id must be a non-negative integer (got '{afterText}')");
+            var limit = 1000;
+            var limitText = q["limit"].ToString();
+            if (limitText.Length > 0 && (!int.TryParse(limitText, out limit) || limit < 1 || limit > Limits.MaxLogPageSize))
+                return ApiResults.BadRequest($"limit must be an integer between 1 and {Limits.MaxLogPageSize} (got '{limitText}')");
+            var followText = q["follow"].ToString();
+            var follow = followText is "true" or "1";
+            if (followText.Length > 0 && !follow && followText is not ("false" or "0"))
+                return ApiResults.BadRequest($"follow must be true or false (got '{followText}')");
+
+            var status = await store.GetStatusAsync(http.TenantId(), executionId, ct);
+            if (status is null) return ApiResults.NotFound("execution");
+            if (!follow)
+            {
+                var page = await store.ReadLogsAsync(executionId, afterId, limit, ct);
+                return Results.Json(new LogPage(page), JobplaneJsonContext.Default.LogPage);
+            }
+            if (http.Request.Headers["Last-Event-ID"].ToString() is { Length: > 0 } lastId && long.TryParse(lastId, out var resumed))
+                afterId = Math.Max(afterId, resumed);
+            await FollowAsync(http, store, executionId, afterId, ct);
+            return Results.Empty;
+        });
+    }
+
+    /// <summary>
+    /// Streams log lines as Server-Sent Events until the execution is finished and every line has
+    /// been sent, then sends an 'end' event with the final status and closes. The status is read
+    /// before each batch of lines: once it is terminal, the worker has shipped every line, so the
+    /// batch read after it is the last. Stateless: any replica can serve a follower, and a follower
+    /// that reconnects with Last-Event-ID resumes where it stopped.
+    /// </summary>
+    private static async Task FollowAsync(HttpContext http, ExecutionStore store, Guid executionId, long afterId, CancellationToken ct)
+    {
+        var response = http.Response;
+        response.ContentType = "text/event-stream";
+        response.Headers.CacheControl = "no-cache";
+        response.Headers["X-Accel-Buffering"] = "no";
+        var tenantId = http.TenantId();
+        var time = http.RequestServices.GetRequiredService<TimeProvider>();
+        var lastWrite = time.GetUtcNow();
+        try
+        {
+            while (!ct.IsCancellationRequested)
+            {
+                var status = await store.GetStatusAsync(tenantId, executionId, ct) ?? ExecutionStatus.Cancelled;
+                IReadOnlyList<LogEntry> page;
+                do
+                {
+                    page = await store.ReadLogsAsync(executionId, afterId, 1000, ct);
+                    foreach (var line in page)
+                    {
+                        await response.WriteAsync($"id: {line.Id}\ndata: {JsonSerializer.Serialize(line, JobplaneJsonContext.Default.LogEntry)}\n\n", ct);
+                        afterId = line.Id;
+                    }
+                    if (page.Count > 0)
+                    {
+                        await response.Body.FlushAsync(ct);
+                        lastWrite = time.GetUtcNow();
+                    }
+                } while (page.Count == 1000);
+
+                if (ExecutionStatus.IsTerminal(status))
+                {
+                    var end = JsonSerializer.Serialize(new LogStreamEnd(executionId, status), JobplaneJsonContext.Default.LogStreamEnd);
+                    await response.WriteAsync($"event: end\ndata: {end}\n\n", ct);
+                    await response.Body.FlushAsync(ct);
+                    return;
+                }
+                if (time.GetUtcNow() - lastWrite > KeepAliveInterval)
+                {
+                    await response.WriteAsync(": keep-alive\n\n", ct);
+                    await response.Body.FlushAsync(ct);
+                    lastWrite = time.GetUtcNow();
+                }
+                await Task.Delay(FollowPollInterval, time, ct);
+            }
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+            // The client went away or the controller is stopping: nothing to clean up.
+        }
+    }
+}

@@ -1,0 +1,30 @@
+using Jobplane.Api;
+using Jobplane.Controller.Http;
+using Npgsql;
+
+namespace Jobplane.Controller.Endpoints;
+
+/// <summary>Liveness (the process serves requests) and readiness (the database answers).</summary>
+public static class HealthEndpoints
+{
+    public static void MapHealthEndpoints(this IEndpointRouteBuilder app)
+    {
+        app.MapGet("/healthz", () => Results.Json(new HealthResponse("ok"), JobplaneJsonContext.Default.HealthResponse));
+
+        app.MapGet("/readyz", async (NpgsqlDataSource db, CancellationToken ct) =>
+        {
+            try
+            {
+                using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
+                timeout.CancelAfter(TimeSpan.FromSeconds(2));
+                await using var cmd = db.CreateCommand("select 1");
+                await cmd.ExecuteScalarAsync(timeout.Token);
+                return Results.Json(new HealthResponse("ready"), JobplaneJsonContext.Default.HealthResponse);
+            }
+            catch (Exception e) when (e is NpgsqlException or OperationCanceledException or TimeoutException)
+            {
+                return ApiResults.Error(503, ErrorCodes.Unavailable, "database unreachable");
+            }
+        });
+    }
+}

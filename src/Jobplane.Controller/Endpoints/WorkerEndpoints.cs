@@ -1,0 +1,172 @@
+using Jobplane.Api;
+using Jobplane.Controller.Auth;
+using Jobplane.Controller.Http;
+using Jobplane.Controller.Queue;
+using Jobplane.Store;
+
+namespace Jobplane.Controller.Endpoints;
+
+/// <summary>
+/// The worker API: a worker credential, never a tenant key. Workers never touch the database;
+/// these routes are their only way in. Every call about an attempt carries its lease token.
+/// </summary>
+public static class WorkerEndpoints
+{
+    // Idle dequeuers re-check on this period even without a notification: LISTEN is a hint.
+    private static readonly TimeSpan RecheckInterval = TimeSpan.FromSeconds(2);
+
+    public static void MapWorkerEndpoints(this IEndpointRouteBuilder app)
+    {
+        var worker = app.MapGroup("/internal").RequirePrincipal(PrincipalKind.Worker);
+
+        worker.MapPost("/executions/dequeue", async (HttpContext http, QueueStore queue, ReadySignal ready,
+            ControllerOptions options, ControllerMetrics metrics, TimeProvider time, IHostApplicationLifetime lifetime) =>
+        {
+            var body = await JsonBody.ReadAsync(http.Request, JobplaneJsonContext.Default.DequeueRequest);
+            if (body.Error is not null) return body.Error;
+            var r = body.Value!;
+            var problem = Validate.Range(r.Limit, "limit", 1, Limits.MaxDequeueBatch)
+                ?? (r.WorkerId is null ? null : Validate.Name(r.WorkerId, "worker_id"));
+            if (r.WaitSeconds is { } w && (w < 0 || double.IsNaN(w))) problem ??= "wait_seconds must not be negative";
+            if (r.TenantIds is { Count: > 1000 }) problem ??= "tenant_ids must have at most 1000 entries";
+            if (problem is not null) return ApiResults.BadRequest(problem);
+
+            var wait = TimeSpan.FromSeconds(Math.Min(r.WaitSeconds ?? 0, options.MaxDequeueWait.TotalSeconds));
+            var workerId = r.WorkerId ?? $"anonymous@{http.Connection.RemoteIpAddress}";
+            Guid[]? tenants = r.TenantIds is { Count: > 0 } t ? [.. t] : null;
+
+            // Long-poll: claim; if nothing is ready, wait for a ready notification (or the re-check
+            // period) and claim again, until the wait is used up. Ends early, empty, when the client
+            // goes away or the controller shuts down.
+            using var stop = CancellationTokenSource.CreateLinkedTokenSource(http.RequestAborted, lifetime.ApplicationStopping);
+            var started = time.GetTimestamp();
+            try
+            {
+                while (true)
+                {
+                    var signal = ready.NextAsync(); // taken before claiming, so a notification in between is not missed
+                    var claimStart = time.GetTimestamp();
+                    var claimed = await queue.ClaimAsync(r.Limit, workerId, tenants, options.LeaseDuration, stop.Token);
+                    metrics.ClaimLatency(time.GetElapsedTime(claimStart), claimed.Count);
+                    var remaining = wait - time.GetElapsedTime(started);
+                    if (claimed.Count > 0 || remaining <= TimeSpan.Zero)
+                        return Results.Json(new DequeueResponse(claimed), JobplaneJsonContext.Default.DequeueResponse);
+                    var nap = remaining < RecheckInterval ? remaining : RecheckInterval;
+                    await Task.WhenAny(signal, Task.Delay(nap, time, stop.Token));
+                    stop.Token.ThrowIfCancellationRequested();
+                }
+            }
+            catch (OperationCanceledException) when (stop.IsCancellationRequested)
+            {
+                return Results.Json(new DequeueResponse([]), JobplaneJsonContext.Default.DequeueResponse);
+            }
+        });
+
+        worker.MapPost("/heartbeats", async (HttpContext http, QueueStore queue, ControllerOptions options, CancellationToken ct) =>
+        {
+            var body = await JsonBody.ReadAsync(http.Request, JobplaneJsonContext.Default.WorkerHeartbeatRequest);
+            if (body.Error is not null) return body.Error;
+            var leases = body.Value!.Leases;
+            if (leases.Count > 10_000) return ApiResults.BadRequest("leases must have at most 10000 entries");
+            if (leases.Any(l => l is null)) return ApiResults.BadRequest("leases must not contain null entries");
+            var extended = await queue.HeartbeatAsync(leases, options.LeaseDuration, ct);
+            var held = extended.Select(e => e.Id).ToHashSet();
+            var lost = leases.Where(l => !held.Contains(l.ExecutionId)).Select(l => l.ExecutionId).ToList();
+            return Results.Json(new WorkerHeartbeatResponse([.. held], lost), JobplaneJsonContext.Default.WorkerHeartbeatResponse);
+        });
+
+        worker.MapPut("/executions/{id}/heartbeat", async (string id, HttpContext http, QueueStore queue, ControllerOptions options, CancellationToken ct) =>
+        {
+            if (!Guid.TryParse(id, out var executionId)) return ApiResults.NotFound("execution");
+            var body = await JsonBody.ReadAsync(http.Request, JobplaneJsonContext.Default.HeartbeatRequest);
+            if (body.Error is not null) return body.Error;
+            if (body.Value!.LeaseToken is not { } token) return ApiResults.BadRequest("lease_token is required");
+            var extended = await queue.HeartbeatAsync([new LeaseRef(executionId, token)], options.LeaseDuration, ct);
+            if (extended.Count == 1)
+                return Results.Json(new HeartbeatResponse(ExecutionStatus.Running, extended[0].ExpiresAt), JobplaneJsonContext.Default.HeartbeatResponse);
+            return await queue.WhyNotHeldAsync(executionId, ct) == LeaseCheck.NotFound
+                ? ApiResults.NotFound("execution")
+                : ApiResults.LeaseLost(executionId);
+        });
+
+        worker.MapPost("/executions/{id}/logs", async (string id, HttpContext http, QueueStore queue, ControllerMetrics metrics, CancellationToken ct) =>
+        {
+            if (!Guid.TryParse(id, out var executionId)) return ApiResults.NotFound("execution");
+            var body = await JsonBody.ReadAsync(http.Request, JobplaneJsonContext.Default.AppendLogsRequest);
+            if (body.Error is not null) return body.Error;
+            var r = body.Value!;
+            if (r.LeaseToken is not { } token) return ApiResults.BadRequest("lease_token is required");
+            var lines = new List<LogLine>();
+            if (r.Content is not null) lines.Add(new LogLine(r.Content, r.Stream));
+            if (r.Lines is not null)
+            {
+                if (r.Lines.Count > Limits.MaxLogLinesPerRequest)
+                    return ApiResults.BadRequest($"lines must have at most {Limits.MaxLogLinesPerRequest} entries (got {r.Lines.Count})");
+                foreach (var line in r.Lines)
+                {
+                    if (line?.Content is null) return ApiResults.BadRequest("every entry of lines needs a content string");
+                    lines.Add(line);
+                }
+            }
+            if (lines.Any(l => l.Stream is not (null or "stdout" or "stderr")))
+                return ApiResults.BadRequest("stream must be stdout or stderr");
+            // PostgreSQL text cannot hold NUL; a job printing binary output must not break its own logs.
+            for (var i = 0; i < lines.Count; i++)
+            {
+                if (lines[i].Content.Contains('\0', StringComparison.Ordinal))
+                    lines[i] = lines[i] with { Content = lines[i].Content.Replace('\0', '\uFFFD') };
+            }
+            var check = await queue.AppendLogsAsync(executionId, token, lines, ct);
+            if (check == LeaseCheck.Accepted) metrics.LogBytes(lines.Sum(l => (long)l.Content.Length));
+            return check switch
+            {
+                LeaseCheck.Accepted => Results.NoContent(),
+                LeaseCheck.NotFound => ApiResults.NotFound("execution"),
+                _ => ApiResults.LeaseLost(executionId),
+            };
+        });
+
+        worker.MapPut("/executions/{id}/result", async (string id, HttpContext http, QueueStore queue, RetryBackoff backoff,
+            ControllerMetrics metrics, CancellationToken ct) =>
+        {
+            if (!Guid.TryParse(id, out var executionId)) return ApiResults.NotFound("execution");
+            var body = await JsonBody.ReadAsync(http.Request, JobplaneJsonContext.Default.ResultRequest);
+            if (body.Error is not null) return body.Error;
+            var r = body.Value!;
+            if (r.LeaseToken is not { } token) return ApiResults.BadRequest("lease_token is required");
+            if (r.ExitCode is null && string.IsNullOrEmpty(r.Error)) return ApiResults.BadRequest("exit_code or error is required");
+            string? resultJson = null;
+            if (r.Result is { } result && result.ValueKind != System.Text.Json.JsonValueKind.Null)
+            {
+                resultJson = result.GetRawText();
+                if (resultJson.Length > Wire.MaxResultBytes)
+                    return ApiResults.Error(413, ErrorCodes.PayloadTooLarge, $"result is {resultJson.Length} bytes, over the {Wire.MaxResultBytes}-byte limit");
+            }
+            var error = r.Error is { Length: > 0 } e ? (e.Length > 8192 ? e[..8192] : e).Replace('\0', '\uFFFD') : null;
+            var outcome = await queue.CompleteAsync(executionId, token,
+                new AttemptResult(r.ExitCode, error, resultJson, r.Retryable ?? true), backoff.Delay, ct);
+            if (outcome.Check == LeaseCheck.Accepted) metrics.Completed(outcome.Status!);
+            return outcome.Check switch
+            {
+                LeaseCheck.Accepted => Results.Json(new ResultResponse(outcome.Status!), JobplaneJsonContext.Default.ResultResponse),
+                LeaseCheck.NotFound => ApiResults.NotFound("execution"),
+                _ => ApiResults.LeaseLost(executionId),
+            };
+        });
+
+        worker.MapPost("/executions/{id}/release", async (string id, HttpContext http, QueueStore queue, CancellationToken ct) =>
+        {
+            if (!Guid.TryParse(id, out var executionId)) return ApiResults.NotFound("execution");
+            var body = await JsonBody.ReadAsync(http.Request, JobplaneJsonContext.Default.ReleaseRequest);
+            if (body.Error is not null) return body.Error;
+            if (body.Value!.LeaseToken is not { } token) return ApiResults.BadRequest("lease_token is required");
+            var reason = body.Value.Reason is { Length: > 0 } why ? why[..Math.Min(why.Length, 1000)] : "released by the worker";
+            return await queue.ReleaseAsync(executionId, token, reason, ct) switch
+            {
+                LeaseCheck.Accepted => Results.NoContent(),
+                LeaseCheck.NotFound => ApiResults.NotFound("execution"),
+                _ => ApiResults.LeaseLost(executionId),
+            };
+        });
+    }
+}

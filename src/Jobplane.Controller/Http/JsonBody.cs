@@ -1,0 +1,69 @@
+using System.Text.Json;
+using System.Text.Json.Serialization.Metadata;
+using Jobplane.Api;
+
+namespace Jobplane.Controller.Http;
+
+/// <summary>
+/// Reads a request body strictly (unknown fields, wrong types and trailing garbage are errors) and
+/// turns every failure into a 400 naming the field, instead of the framework's default responses.
+/// </summary>
+public static class JsonBody
+{
+    public readonly record struct Read<T>(T? Value, IResult? Error);
+
+    public static async Task<Read<T>> ReadAsync<T>(HttpRequest request, JsonTypeInfo<T> type, bool optional = false)
+        where T : class
+    {
+        if (request.ContentType is { } ct && !ct.StartsWith("application/json", StringComparison.OrdinalIgnoreCase) &&
+            !ct.Contains("+json", StringComparison.OrdinalIgnoreCase))
+        {
+            return new Read<T>(null, ApiResults.Error(415, ErrorCodes.InvalidArgument, $"unsupported content type '{ct}': send application/json"));
+        }
+        byte[] body;
+        try
+        {
+            // Bounded by Kestrel's MaxRequestBodySize; reading it whole lets an empty optional body
+            // be told apart from a malformed one.
+            using var buffer = new MemoryStream();
+            await request.Body.CopyToAsync(buffer, request.HttpContext.RequestAborted);
+            body = buffer.ToArray();
+        }
+        catch (BadHttpRequestException e) when (e.StatusCode == 413)
+        {
+            return new Read<T>(null, ApiResults.Error(413, ErrorCodes.PayloadTooLarge, "request body too large"));
+        }
+        if (body.AsSpan().Trim(" \t\r\n"u8).IsEmpty)
+        {
+            return optional ? new Read<T>(null, null) : new Read<T>(null, ApiResults.Error(400, ErrorCodes.InvalidJson, "a JSON request body is required"));
+        }
+        try
+        {
+            var value = JsonSerializer.Deserialize(body, type);
+            if (value is null)
+            {
+                return optional ? new Read<T>(null, null) : new Read<T>(null, ApiResults.Error(400, ErrorCodes.InvalidJson, "the request body must be a JSON object, not null"));
+            }
+            return new Read<T>(value, null);
+        }
+        catch (JsonException e)
+        {
+            return new Read<T>(null, ApiResults.Error(400, ErrorCodes.InvalidJson, Describe(e)));
+        }
+    }
+
+    private static string Describe(JsonException e)
+    {
+        // The serializer's message names the path ($.priority) and the problem; keep that, drop
+        // the type names of our internals.
+        var path = string.IsNullOrEmpty(e.Path) || e.Path == "$" ? null : e.Path;
+        var message = e.Message;
+        var cut = message.IndexOf(" Path:", StringComparison.Ordinal);
+        if (cut > 0) message = message[..cut];
+        if (message.Contains("Jobplane.", StringComparison.Ordinal) || message.Contains("System.", StringComparison.Ordinal))
+        {
+            message = message.Contains("could not be mapped", StringComparison.Ordinal) ? "unknown field" : "wrong type or malformed value";
+        }
+        return path is null ? $"invalid JSON body: {message}" : $"invalid JSON body at {path}: {message}";
+    }
+}

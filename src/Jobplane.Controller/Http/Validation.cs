@@ -1,0 +1,66 @@
+namespace Jobplane.Controller.Http;
+
+/// <summary>Documented bounds on everything a client sends, checked before anything is written.</summary>
+public static class Limits
+{
+    public const int MaxNameLength = 200;
+    public const int MaxImageLength = 500;
+    public const int MaxCommandArgs = 1000;
+    public const int MaxCommandArgLength = 64 * 1024;
+    public const int MaxTimeoutSeconds = 7 * 24 * 3600;
+    public const int MaxAttempts = 100;
+    public const int MaxPageSize = 1000;
+    public const int MaxLogPageSize = 5000;
+    public const int MaxDequeueBatch = 1000;
+    public const int MaxLogLinesPerRequest = 20_000;
+    public const long MaxRequestBodyBytes = 8 * 1024 * 1024;
+}
+
+/// <summary>Small validators that return the first problem as a message naming the field.</summary>
+public static class Validate
+{
+    public static string? Name(string? value, string field, int max = Limits.MaxNameLength)
+    {
+        if (string.IsNullOrWhiteSpace(value)) return $"{field} is required";
+        if (value.Length > max) return $"{field} must be at most {max} characters (got {value.Length})";
+        if (value.Any(char.IsControl)) return $"{field} must not contain control characters";
+        return null;
+    }
+
+    public static string? Range(int? value, string field, int min, int max) =>
+        value is { } v && (v < min || v > max) ? $"{field} must be between {min} and {max} (got {v})" : null;
+
+    public static string? Command(IReadOnlyList<string>? command)
+    {
+        if (command is null) return null;
+        if (command.Count > Limits.MaxCommandArgs) return $"command must have at most {Limits.MaxCommandArgs} arguments (got {command.Count})";
+        for (var i = 0; i < command.Count; i++)
+        {
+            if (command[i] is null) return $"command[{i}] must be a string, not null";
+            if (command[i].Length > Limits.MaxCommandArgLength) return $"command[{i}] must be at most {Limits.MaxCommandArgLength} characters";
+            if (command[i].Contains('\0', StringComparison.Ordinal)) return $"command[{i}] must not contain NUL characters";
+        }
+        return null;
+    }
+
+    public static bool TryPage(HttpRequest request, int defaultLimit, int maxLimit, out int limit, out int offset, out IResult? error)
+    {
+        limit = defaultLimit;
+        offset = 0;
+        error = null;
+        var l = request.Query["limit"].ToString();
+        var o = request.Query["offset"].ToString();
+        if (l.Length > 0 && (!int.TryParse(l, out limit) || limit < 1 || limit > maxLimit))
+        {
+            error = ApiResults.BadRequest($"limit must be an integer between 1 and {maxLimit} (got '{l}')");
+            return false;
+        }
+        if (o.Length > 0 && (!int.TryParse(o, out offset) || offset < 0))
+        {
+            error = ApiResults.BadRequest($"offset must be a non-negative integer (got '{o}')");
+            return false;
+        }
+        return true;
+    }
+
+}

@@ -1,0 +1,128 @@
+using Jobplane.Api;
+using Jobplane.Controller;
+using Jobplane.Controller.Auth;
+using Jobplane.Controller.Endpoints;
+using Jobplane.Controller.Http;
+using Jobplane.Controller.Queue;
+using Jobplane.Store;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Npgsql;
+using OpenTelemetry.Metrics;
+
+// jobplane-controller: the stateless control plane. Any number of replicas may serve the same
+// database; none keeps job state in memory.
+//   jobplane-controller                 serve (the schema must be current)
+//   jobplane-controller --migrate       apply migrations, then serve
+//   jobplane-controller --migrate-only  apply migrations and exit
+var migrate = args.Contains("--migrate") || args.Contains("--migrate-only");
+var migrateOnly = args.Contains("--migrate-only");
+
+var builder = WebApplication.CreateBuilder(args);
+builder.Logging.AddSimpleConsole(o =>
+{
+    o.SingleLine = true;
+    o.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ ";
+    o.UseUtcTimestamp = true;
+});
+
+builder.Services.AddSingleton(sp => ControllerOptions.FromConfiguration(sp.GetRequiredService<IConfiguration>()));
+builder.Services.AddSingleton(TimeProvider.System);
+builder.Services.AddSingleton(sp =>
+{
+    var csb = new NpgsqlConnectionStringBuilder(sp.GetRequiredService<ControllerOptions>().ConnectionString);
+    // Requests hold a connection only for the statements they run (long-polls wait without one),
+    // so a small pool serves many workers; a user's explicit setting wins.
+    if (!csb.ConnectionString.Contains("Maximum Pool Size", StringComparison.OrdinalIgnoreCase)) csb.MaxPoolSize = 40;
+    csb.ApplicationName ??= "jobplane-controller";
+    return new NpgsqlDataSourceBuilder(csb.ConnectionString).Build();
+});
+builder.Services.AddSingleton<TenantStore>();
+builder.Services.AddSingleton<JobStore>();
+builder.Services.AddSingleton<ExecutionStore>();
+builder.Services.AddSingleton<QueueStore>();
+builder.Services.AddSingleton<Authenticator>();
+builder.Services.AddSingleton<ControllerMetrics>();
+builder.Services.AddSingleton(sp =>
+{
+    var o = sp.GetRequiredService<ControllerOptions>();
+    return new RetryBackoff(o.RetryBackoffBase, o.RetryBackoffMax);
+});
+builder.Services.AddSingleton<ReadySignal>();
+builder.Services.AddHostedService(sp => sp.GetRequiredService<ReadySignal>());
+builder.Services.AddHostedService<MaintenanceService>();
+builder.Services.AddOpenTelemetry().WithMetrics(m => m
+    .AddMeter(ControllerMetrics.MeterName, "Microsoft.AspNetCore.Hosting", "Microsoft.AspNetCore.Server.Kestrel", "Npgsql")
+    .AddPrometheusExporter());
+
+builder.WebHost.ConfigureKestrel((ctx, kestrel) =>
+{
+    var port = int.TryParse(ctx.Configuration["PORT"], out var p) ? p : Wire.DefaultPort;
+    if (string.IsNullOrEmpty(ctx.Configuration["ASPNETCORE_URLS"]) && string.IsNullOrEmpty(ctx.Configuration["urls"]))
+        kestrel.ListenAnyIP(port);
+    kestrel.Limits.MaxRequestBodySize = Limits.MaxRequestBodyBytes;
+    kestrel.Limits.RequestHeadersTimeout = TimeSpan.FromSeconds(15);
+    kestrel.Limits.MinRequestBodyDataRate = new MinDataRate(bytesPerSecond: 1024, gracePeriod: TimeSpan.FromSeconds(10));
+});
+builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(30));
+
+WebApplication app;
+ControllerOptions options;
+try
+{
+    app = builder.Build();
+    options = app.Services.GetRequiredService<ControllerOptions>();
+}
+catch (InvalidOperationException e) when (e.Message.StartsWith("invalid configuration", StringComparison.Ordinal))
+{
+    await Console.Error.WriteLineAsync($"jobplane-controller: {e.Message}");
+    return 2;
+}
+
+var db = app.Services.GetRequiredService<NpgsqlDataSource>();
+var migrator = new Migrator(db);
+try
+{
+    if (migrate)
+    {
+        var applied = await migrator.MigrateAsync();
+        app.Logger.LogInformation("Migrations applied: {Applied}", applied.Count == 0 ? "none (schema current)" : string.Join(", ", applied));
+        if (migrateOnly) return 0;
+    }
+    else if (!await migrator.IsCurrentAsync())
+    {
+        await Console.Error.WriteLineAsync("jobplane-controller: the database schema is not current; run 'jobplane-controller --migrate' (make run-migrate)");
+        return 2;
+    }
+}
+catch (NpgsqlException e)
+{
+    await Console.Error.WriteLineAsync($"jobplane-controller: cannot reach the database: {e.Message}");
+    return 1;
+}
+
+if (options.SystemSecret is null) app.Logger.LogWarning("SYSTEM_SECRET is not set: administrator routes (tenant management) will refuse every request");
+if (options.WorkerToken is null) app.Logger.LogWarning("WORKER_TOKEN is not set: the worker API will refuse every request");
+
+app.UseExceptionHandler(error => error.Run(ctx =>
+    // Never leak internals (stack traces, SQL) to clients; the log has the details.
+    ApiResults.WriteErrorAsync(ctx, 500, ErrorCodes.Internal, "internal error")));
+app.UseStatusCodePages(ctx => ctx.HttpContext.Response.StatusCode switch
+{
+    405 => ApiResults.WriteErrorAsync(ctx.HttpContext, 405, "method_not_allowed", $"method {ctx.HttpContext.Request.Method} is not allowed on {ctx.HttpContext.Request.Path}"),
+    413 => ApiResults.WriteErrorAsync(ctx.HttpContext, 413, ErrorCodes.PayloadTooLarge, "request body too large"),
+    var s => ApiResults.WriteErrorAsync(ctx.HttpContext, s, s == 404 ? ErrorCodes.NotFound : "error", s == 404 ? "not found" : "request failed"),
+});
+
+app.MapHealthEndpoints();
+app.MapPrometheusScrapingEndpoint("/metrics");
+app.MapTenantEndpoints();
+app.MapJobEndpoints();
+app.MapExecutionEndpoints();
+app.MapWorkerEndpoints();
+app.MapFallback((HttpContext ctx) => ApiResults.Error(404, ErrorCodes.NotFound, $"no route {ctx.Request.Method} {ctx.Request.Path}"));
+
+await app.RunAsync();
+return 0;
+
+/// <summary>Entry point; public so that tests can host the controller in-process.</summary>
+public partial class Program;
