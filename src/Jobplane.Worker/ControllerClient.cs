@@ -1,0 +1,79 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Text.Json.Serialization.Metadata;
+using Jobplane.Api;
+
+namespace Jobplane.Worker;
+
+/// <summary>A call the controller answered with an error status.</summary>
+public sealed class ControllerException(HttpStatusCode status, string code, string message)
+    : Exception($"{message} ({code}, HTTP {(int)status})")
+{
+    public HttpStatusCode Status { get; } = status;
+    public string Code { get; } = code;
+
+    /// <summary>The controller says this attempt no longer holds its lease (or the execution is gone): stop, report nothing.</summary>
+    public bool LeaseGone => Status is HttpStatusCode.Conflict or HttpStatusCode.NotFound;
+
+    /// <summary>Worth retrying: the controller or the network had a problem, not the request.</summary>
+    public bool Transient => (int)Status >= 500 || Status == HttpStatusCode.TooManyRequests;
+}
+
+/// <summary>The worker API, typed. The only way the worker reaches the platform.</summary>
+public sealed class ControllerClient
+{
+    private static readonly TimeSpan CallTimeout = TimeSpan.FromSeconds(30);
+    private readonly HttpClient _http;
+
+    public ControllerClient(HttpClient http, WorkerOptions options)
+    {
+        _http = http;
+        _http.BaseAddress = options.ControllerUrl;
+        _http.Timeout = Timeout.InfiniteTimeSpan; // each call sets its own deadline
+        _http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", options.WorkerToken);
+    }
+
+    public async Task<IReadOnlyList<ClaimedExecution>> DequeueAsync(DequeueRequest request, CancellationToken ct)
+    {
+        var wait = TimeSpan.FromSeconds(request.WaitSeconds ?? 0);
+        var response = await SendAsync(HttpMethod.Post, "internal/executions/dequeue", request,
+            JobplaneJsonContext.Default.DequeueRequest, JobplaneJsonContext.Default.DequeueResponse, wait + CallTimeout, ct);
+        return response!.Executions;
+    }
+
+    public async Task<WorkerHeartbeatResponse> HeartbeatAsync(WorkerHeartbeatRequest request, CancellationToken ct) =>
+        (await SendAsync(HttpMethod.Post, "internal/heartbeats", request, JobplaneJsonContext.Default.WorkerHeartbeatRequest,
+            JobplaneJsonContext.Default.WorkerHeartbeatResponse, CallTimeout, ct))!;
+
+    public Task AppendLogsAsync(Guid executionId, AppendLogsRequest request, CancellationToken ct) =>
+        SendAsync<AppendLogsRequest, ApiError>(HttpMethod.Post, $"internal/executions/{executionId}/logs", request,
+            JobplaneJsonContext.Default.AppendLogsRequest, null, CallTimeout, ct);
+
+    public async Task<ResultResponse> ReportResultAsync(Guid executionId, ResultRequest request, CancellationToken ct) =>
+        (await SendAsync(HttpMethod.Put, $"internal/executions/{executionId}/result", request,
+            JobplaneJsonContext.Default.ResultRequest, JobplaneJsonContext.Default.ResultResponse, CallTimeout, ct))!;
+
+    public Task ReleaseAsync(Guid executionId, ReleaseRequest request, CancellationToken ct) =>
+        SendAsync<ReleaseRequest, ApiError>(HttpMethod.Post, $"internal/executions/{executionId}/release", request,
+            JobplaneJsonContext.Default.ReleaseRequest, null, CallTimeout, ct);
+
+    private async Task<TResponse?> SendAsync<TRequest, TResponse>(HttpMethod method, string path, TRequest body,
+        JsonTypeInfo<TRequest> requestType, JsonTypeInfo<TResponse>? responseType, TimeSpan timeout, CancellationToken ct)
+        where TResponse : class
+    {
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        deadline.CancelAfter(timeout);
+        using var request = new HttpRequestMessage(method, path) { Content = JsonContent.Create(body, requestType) };
+        using var response = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, deadline.Token);
+        if (!response.IsSuccessStatusCode)
+        {
+            ApiError? error = null;
+            try { error = await response.Content.ReadFromJsonAsync(JobplaneJsonContext.Default.ApiError, deadline.Token); }
+            catch (System.Text.Json.JsonException) { }
+            throw new ControllerException(response.StatusCode, error?.Code ?? "http_error", error?.Error ?? response.ReasonPhrase ?? "request failed");
+        }
+        if (responseType is null || response.StatusCode == HttpStatusCode.NoContent) return null;
+        return await response.Content.ReadFromJsonAsync(responseType, deadline.Token);
+    }
+}

@@ -1,0 +1,154 @@
+using Jobplane.Api;
+using Jobplane.Worker.Runtimes;
+
+namespace Jobplane.Worker;
+
+/// <summary>
+/// Collects one attempt's output and ships it to the controller in batches: every flush interval,
+/// or sooner when a batch is full. Writing never blocks the job's output readers; a job that
+/// out-writes the controller for long has its excess dropped (and counted in a marker line)
+/// instead of growing the worker's memory without bound.
+/// </summary>
+public sealed partial class LogShipper : ILogSink, IAsyncDisposable
+{
+    internal const int MaxBatchChars = 512 * 1024;
+    internal const int MaxBufferedChars = 16 * 1024 * 1024;
+
+    private readonly ControllerClient _client;
+    private readonly Guid _executionId;
+    private readonly Guid _leaseToken;
+    private readonly TimeSpan _flushInterval;
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
+    private readonly Lock _gate = new();
+    private readonly CancellationTokenSource _stop = new();
+    private readonly SemaphoreSlim _full = new(0);
+    private readonly Task _loop;
+    private readonly List<LogLine> _pending = [];
+    private long _pendingChars;
+    private long _droppedLines;
+    private bool _leaseGone;
+
+    public LogShipper(ControllerClient client, Guid executionId, Guid leaseToken, TimeSpan flushInterval, TimeProvider time, ILogger logger)
+    {
+        _client = client;
+        _executionId = executionId;
+        _leaseToken = leaseToken;
+        _flushInterval = flushInterval;
+        _time = time;
+        _logger = logger;
+        _loop = Task.Run(LoopAsync);
+    }
+
+    /// <summary>True once the controller refused a batch because this attempt lost its lease.</summary>
+    public bool LeaseGone => Volatile.Read(ref _leaseGone);
+
+    public void Write(LogStream stream, string line)
+    {
+        var signal = false;
+        lock (_gate)
+        {
+            if (_pendingChars + line.Length > MaxBufferedChars)
+            {
+                _droppedLines++;
+                return;
+            }
+            _pending.Add(new LogLine(line, stream == LogStream.Stderr ? "stderr" : "stdout"));
+            _pendingChars += line.Length;
+            signal = _pendingChars >= MaxBatchChars;
+        }
+        if (signal) _full.Release();
+    }
+
+    private async Task LoopAsync()
+    {
+        while (!_stop.IsCancellationRequested)
+        {
+            try
+            {
+                await _full.WaitAsync(_flushInterval, _stop.Token);
+            }
+            catch (OperationCanceledException)
+            {
+                break;
+            }
+            await FlushAsync(CancellationToken.None);
+        }
+    }
+
+    /// <summary>Ships everything buffered, in order, in batches of at most MaxBatchChars.</summary>
+    private async Task FlushAsync(CancellationToken ct)
+    {
+        while (true)
+        {
+            List<LogLine> batch;
+            lock (_gate)
+            {
+                if (_droppedLines > 0)
+                {
+                    _pending.Add(new LogLine($"[jobplane: {_droppedLines} log lines dropped: the job wrote faster than they could be shipped]", "stderr"));
+                    _droppedLines = 0;
+                }
+                if (_pending.Count == 0) return;
+                var take = 0;
+                long chars = 0;
+                while (take < _pending.Count && (take == 0 || chars + _pending[take].Content.Length <= MaxBatchChars) && take < 10_000)
+                {
+                    chars += _pending[take].Content.Length;
+                    take++;
+                }
+                batch = _pending.GetRange(0, take);
+                _pending.RemoveRange(0, take);
+                _pendingChars -= chars;
+            }
+            if (LeaseGone) continue; // nobody would accept them; keep draining the buffer
+            await SendWithRetryAsync(batch, ct);
+        }
+    }
+
+    private async Task SendWithRetryAsync(List<LogLine> batch, CancellationToken ct)
+    {
+        var delay = TimeSpan.FromMilliseconds(100);
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                await _client.AppendLogsAsync(_executionId, new AppendLogsRequest { Lines = batch, LeaseToken = _leaseToken }, ct);
+                return;
+            }
+            catch (ControllerException e) when (e.LeaseGone)
+            {
+                Volatile.Write(ref _leaseGone, true);
+                return;
+            }
+            catch (Exception e) when (e is HttpRequestException or TaskCanceledException or ControllerException { Transient: true } && attempt < 8)
+            {
+                LogShipRetry(_executionId, attempt, e.Message);
+                await Task.Delay(delay, _time, ct);
+                delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, TimeSpan.FromSeconds(5).Ticks));
+            }
+            catch (Exception e)
+            {
+                // Logs are best effort next to the outcome: never let them fail the attempt.
+                LogShipFailed(_executionId, batch.Count, e.Message);
+                return;
+            }
+        }
+    }
+
+    /// <summary>Stops the timer and ships whatever is left. Call after the job's output has ended.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        await _stop.CancelAsync();
+        await _loop;
+        await FlushAsync(CancellationToken.None);
+        _stop.Dispose();
+        _full.Dispose();
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Shipping logs of execution {ExecutionId} failed (try {Attempt}): {Reason}; retrying")]
+    private partial void LogShipRetry(Guid executionId, int attempt, string reason);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Dropped {Count} log lines of execution {ExecutionId}: {Reason}")]
+    private partial void LogShipFailed(Guid executionId, int count, string reason);
+}

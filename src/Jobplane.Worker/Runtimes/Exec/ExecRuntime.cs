@@ -1,0 +1,535 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using Microsoft.Extensions.Logging;
+
+namespace Jobplane.Worker.Runtimes.Exec;
+
+/// <summary>
+/// Runs a job as a local process on the worker's machine. The command is an argument vector
+/// handed to execve (never a shell), in a fresh private working directory, with an environment
+/// built from nothing so that none of the worker's secrets reach job code, in a process group of
+/// its own so that a timeout or a stop takes down everything the job started.
+/// </summary>
+public sealed class ExecRuntime : IJobRuntime
+{
+    internal const string WorkerIdVariable = "JOBPLANE_WORKER_ID";
+    internal const string SetsidPath = "/usr/bin/setsid";
+    internal const string EnvPath = "/usr/bin/env";
+    internal const string JobSearchPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+    internal const string StoppedError = "stopped by the worker";
+
+    /// <summary>
+    /// How long the output pipes may stay open once the job's group is dead. Only a process that
+    /// left the group (its own session) can still hold them; what remains in the pipes themselves
+    /// is at most a pipe buffer and reads in microseconds.
+    /// </summary>
+    private static readonly TimeSpan DrainLimit = TimeSpan.FromSeconds(3);
+    private static readonly TimeSpan GroupFormLimit = TimeSpan.FromSeconds(10);
+    private static readonly TimeSpan GroupPollInterval = TimeSpan.FromMilliseconds(50);
+    private static readonly TimeSpan OrphanRescanDelay = TimeSpan.FromMilliseconds(100);
+    private const int MaxOrphanRounds = 10;
+
+    private static readonly UTF8Encoding Utf8 = new(encoderShouldEmitUTF8Identifier: false);
+
+    /// <summary>
+    /// .NET ignores SIGPIPE in its own process and a child started with Process inherits that, so
+    /// in a job `yes | head -1` would print "Broken pipe" errors and pipelines would end
+    /// differently than in a terminal. coreutils env (8.31+) can restore the default disposition
+    /// before exec'ing setsid; where it cannot, jobs run with SIGPIPE ignored.
+    /// </summary>
+    private static readonly Lazy<bool> CanRestoreSigpipe = new(() =>
+    {
+        try
+        {
+            var probe = new ProcessStartInfo(EnvPath) { UseShellExecute = false, RedirectStandardError = true };
+            probe.ArgumentList.Add("--default-signal=PIPE");
+            probe.ArgumentList.Add("true");
+            using var process = Process.Start(probe)!;
+            process.StandardError.ReadToEnd();
+            process.WaitForExit();
+            return process.ExitCode == 0;
+        }
+        catch (System.ComponentModel.Win32Exception)
+        {
+            return false;
+        }
+    });
+
+    private readonly ExecRuntimeOptions _options;
+    private readonly ILogger<ExecRuntime> _logger;
+    private readonly TimeProvider _time;
+    /// <summary>{WorkRoot}/{WorkerId}: everything this worker's attempts write lives below it.</summary>
+    private readonly string _workerRoot;
+
+    public ExecRuntime(ExecRuntimeOptions options, ILogger<ExecRuntime> logger, TimeProvider time)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(logger);
+        ArgumentNullException.ThrowIfNull(time);
+        if (string.IsNullOrWhiteSpace(options.WorkRoot))
+            throw new ArgumentException("WorkRoot must be set", nameof(options));
+        // The worker id becomes a directory name and an environment entry: one plain path segment.
+        if (string.IsNullOrEmpty(options.WorkerId) || options.WorkerId is "." or ".." ||
+            options.WorkerId.AsSpan().IndexOfAny('/', '\0') >= 0)
+            throw new ArgumentException($"WorkerId '{options.WorkerId}' must be a non-empty name without '/'", nameof(options));
+        if (options.KillGrace < TimeSpan.Zero)
+            throw new ArgumentException("KillGrace must not be negative", nameof(options));
+        if (options.MaxLineChars < 2)
+            throw new ArgumentException("MaxLineChars must be at least 2", nameof(options));
+
+        _options = options;
+        _logger = logger;
+        _time = time;
+        _workerRoot = Path.Combine(Path.GetFullPath(options.WorkRoot), options.WorkerId);
+        if (!CanRestoreSigpipe.Value) ExecRuntimeLog.SigpipeIgnored(_logger, EnvPath);
+    }
+
+    public string Name => "exec";
+
+    public async Task<RunOutcome> RunAsync(RunSpec spec, ILogSink logs, CancellationToken stop)
+    {
+        ArgumentNullException.ThrowIfNull(spec);
+        ArgumentNullException.ThrowIfNull(logs);
+        var invalid = Validate(spec);
+        if (invalid is not null) return Refused(invalid);
+        if (stop.IsCancellationRequested) return new RunOutcome { Stopped = true, Error = StoppedError };
+        if (!File.Exists(SetsidPath))
+            throw new InvalidOperationException($"the exec runtime needs {SetsidPath} (util-linux) to run jobs in a process group of their own");
+
+        var workDirectory = Path.Combine(_workerRoot,
+            string.Create(CultureInfo.InvariantCulture, $"{spec.ExecutionId:D}-{spec.Attempt}"));
+        WorkDirectory.CreateFresh(workDirectory);
+        try
+        {
+            return await RunInAsync(spec, workDirectory, logs, stop);
+        }
+        finally
+        {
+            try
+            {
+                WorkDirectory.Delete(workDirectory);
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                // Not worth failing the attempt over; the next orphan cleanup tries again.
+                ExecRuntimeLog.WorkDirectoryNotRemoved(_logger, workDirectory, ex);
+            }
+        }
+    }
+
+    private async Task<RunOutcome> RunInAsync(RunSpec spec, string workDirectory, ILogSink logs, CancellationToken stop)
+    {
+        var environment = BuildEnvironment(spec, workDirectory);
+        var program = spec.Command[0];
+        var whyNot = ProgramLocator.WhyNotStartable(program, environment.GetValueOrDefault("PATH"), workDirectory);
+        if (whyNot is not null) return Refused($"cannot start '{program}': {whyNot}");
+
+        var restoreSigpipe = CanRestoreSigpipe.Value;
+        var startInfo = new ProcessStartInfo(restoreSigpipe ? EnvPath : SetsidPath)
+        {
+            UseShellExecute = false,
+            WorkingDirectory = workDirectory,
+            RedirectStandardInput = true,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            StandardOutputEncoding = Utf8,
+            StandardErrorEncoding = Utf8,
+        };
+        // env and setsid both exec in place, so the pid .NET reports ends up being the job's.
+        if (restoreSigpipe)
+        {
+            startInfo.ArgumentList.Add("--default-signal=PIPE");
+            startInfo.ArgumentList.Add(SetsidPath);
+        }
+        // "--" so that a program name starting with '-' is not taken for a setsid option.
+        startInfo.ArgumentList.Add("--");
+        foreach (var argument in spec.Command) startInfo.ArgumentList.Add(argument);
+        startInfo.Environment.Clear();
+        foreach (var (name, value) in environment) startInfo.Environment[name] = value;
+
+        using var process = new Process { StartInfo = startInfo };
+        process.Start();
+        var group = new ProcessGroup(process.Id);
+        try
+        {
+            // The job reads an empty stdin, never the worker's.
+            process.StandardInput.Close();
+            var pumps = new OutputPumps(process, logs, _options.MaxLineChars);
+            await group.WaitUntilFormedAsync(_time, GroupFormLimit);
+            ExecRuntimeLog.Started(_logger, spec.ExecutionId, spec.Attempt, group.Id, workDirectory);
+
+            var ending = await WaitForEndAsync(spec, process, group, pumps.Faulted, stop);
+            // Background children of a job that exited by itself die with the attempt, and once the
+            // group is gone nothing but an escaped process can keep the output pipes open.
+            group.Signal(LibC.SIGKILL);
+            if (!await pumps.DrainAsync(DrainLimit, _time))
+                ExecRuntimeLog.OutputHeldOpen(_logger, spec.ExecutionId, spec.Attempt);
+            pumps.ThrowIfFaulted();
+            return BuildOutcome(ending, process.ExitCode, workDirectory, spec.Timeout);
+        }
+        finally
+        {
+            // Also on a worker-side exception: nothing of the job may outlive the attempt. The
+            // leader is killed by pid as well in case its group never formed.
+            group.Signal(LibC.SIGKILL);
+            try
+            {
+                process.Kill();
+            }
+            catch (InvalidOperationException)
+            {
+                // Already exited.
+            }
+            await process.WaitForExitAsync(CancellationToken.None);
+        }
+    }
+
+    private enum Ending
+    {
+        Exited,
+        TimedOut,
+        Stopped,
+    }
+
+    private async Task<Ending> WaitForEndAsync(
+        RunSpec spec, Process process, ProcessGroup group, CancellationToken faulted, CancellationToken stop)
+    {
+        // A CancellationTokenSource timer cannot go past ~49 days; a longer timeout is no timeout.
+        using var timeout = spec.Timeout == Timeout.InfiniteTimeSpan || spec.Timeout.TotalMilliseconds >= uint.MaxValue - 1
+            ? new CancellationTokenSource()
+            : new CancellationTokenSource(spec.Timeout, _time);
+        using var end = CancellationTokenSource.CreateLinkedTokenSource(stop, timeout.Token, faulted);
+        try
+        {
+            await process.WaitForExitAsync(end.Token);
+            return Ending.Exited;
+        }
+        catch (OperationCanceledException) when (end.IsCancellationRequested)
+        {
+            // Timeout, stop or a broken log sink: handled below.
+        }
+
+        // The job finished by itself at the same moment: it was neither timed out nor stopped.
+        if (process.HasExited) return Ending.Exited;
+        if (faulted.IsCancellationRequested)
+        {
+            // The worker itself is failing; the caller gets the exception, the job no grace.
+            group.Signal(LibC.SIGKILL);
+            await process.WaitForExitAsync(CancellationToken.None);
+            return Ending.Exited;
+        }
+
+        Ending ending;
+        if (stop.IsCancellationRequested)
+        {
+            ending = Ending.Stopped;
+            ExecRuntimeLog.Stopping(_logger, spec.ExecutionId, spec.Attempt, group.Id);
+        }
+        else
+        {
+            ending = Ending.TimedOut;
+            ExecRuntimeLog.TimingOut(_logger, spec.ExecutionId, spec.Attempt, FormatDuration(spec.Timeout), group.Id);
+        }
+        await TerminateAsync(process, group);
+        return ending;
+    }
+
+    /// <summary>SIGTERM to the whole group, then SIGKILL once the grace period is over if anything is left.</summary>
+    private async Task TerminateAsync(Process process, ProcessGroup group)
+    {
+        group.Signal(LibC.SIGTERM);
+        using var grace = new CancellationTokenSource(_options.KillGrace, _time);
+        try
+        {
+            await process.WaitForExitAsync(grace.Token);
+            // The main process is gone; what it started gets the rest of the grace period too.
+            while (group.IsAlive()) await Task.Delay(GroupPollInterval, _time, grace.Token);
+            return;
+        }
+        catch (OperationCanceledException) when (grace.IsCancellationRequested)
+        {
+            // Grace period over.
+        }
+        ExecRuntimeLog.Killing(_logger, group.Id, FormatDuration(_options.KillGrace));
+        group.Signal(LibC.SIGKILL);
+        await process.WaitForExitAsync(CancellationToken.None);
+    }
+
+    private static RunOutcome BuildOutcome(Ending ending, int exitCode, string workDirectory, TimeSpan timeout)
+    {
+        switch (ending)
+        {
+            case Ending.TimedOut:
+                return new RunOutcome
+                {
+                    ExitCode = exitCode,
+                    TimedOut = true,
+                    Error = $"timed out after {FormatDuration(timeout)}",
+                    Retryable = true,
+                };
+            case Ending.Stopped:
+                return new RunOutcome { ExitCode = exitCode, Stopped = true, Error = StoppedError, Retryable = true };
+        }
+
+        // A job cut short by a timeout or a stop has no trustworthy result; one that ended by
+        // itself is judged on both its exit code and its result.json.
+        var exitError = exitCode == 0 ? null : DescribeExit(exitCode);
+        var result = ResultFile.Read(workDirectory);
+        if (result.Error is not null)
+        {
+            return new RunOutcome
+            {
+                ExitCode = exitCode,
+                Error = exitError is null ? result.Error : $"{exitError}; {result.Error}",
+                // The same job would write the same refused file again.
+                Retryable = false,
+            };
+        }
+        return new RunOutcome { ExitCode = exitCode, Error = exitError, Result = result.Result, Retryable = true };
+    }
+
+    /// <summary>
+    /// .NET reports a process killed by signal N as exit code 128+N, the same number a shell
+    /// reports for a command it ran that was killed; so a code above 128 is named as that signal.
+    /// </summary>
+    internal static string DescribeExit(int exitCode)
+    {
+        var text = string.Create(CultureInfo.InvariantCulture, $"exit code {exitCode}");
+        if (exitCode is <= 128 or > 128 + 64) return text;
+        var signal = exitCode - 128;
+        var name = signal switch
+        {
+            1 => " (SIGHUP)",
+            2 => " (SIGINT)",
+            3 => " (SIGQUIT)",
+            4 => " (SIGILL)",
+            6 => " (SIGABRT)",
+            7 => " (SIGBUS)",
+            8 => " (SIGFPE)",
+            9 => " (SIGKILL)",
+            11 => " (SIGSEGV)",
+            13 => " (SIGPIPE)",
+            14 => " (SIGALRM)",
+            15 => " (SIGTERM)",
+            _ => "",
+        };
+        return string.Create(CultureInfo.InvariantCulture, $"{text}: killed by signal {signal}{name}");
+    }
+
+    /// <summary>"2s" for whole seconds, "1.5s" otherwise.</summary>
+    internal static string FormatDuration(TimeSpan duration) =>
+        duration.TotalSeconds.ToString("0.###", CultureInfo.InvariantCulture) + "s";
+
+    private static RunOutcome Refused(string error) => new() { Error = error, Retryable = false };
+
+    /// <summary>Problems with the spec itself, which no retry can fix.</summary>
+    private static string? Validate(RunSpec spec)
+    {
+        if (spec.Command is null || spec.Command.Count == 0) return "command is empty";
+        if (spec.Command[0].Length == 0) return "command is empty: its first element names no program";
+        for (var i = 0; i < spec.Command.Count; i++)
+        {
+            if (spec.Command[i] is null) return $"command element {i} is null";
+            if (spec.Command[i].Contains('\0')) return $"command element {i} contains a NUL character";
+        }
+        if (spec.Timeout <= TimeSpan.Zero && spec.Timeout != Timeout.InfiniteTimeSpan)
+            return $"timeout must be positive (got {FormatDuration(spec.Timeout)})";
+        foreach (var (name, value) in spec.ExtraEnvironment ?? new Dictionary<string, string>())
+        {
+            if (name.Length == 0 || name.AsSpan().IndexOfAny('=', '\0') >= 0)
+                return $"environment variable name '{name}' is invalid";
+            if (value is null || value.Contains('\0'))
+                return $"environment variable '{name}' has an invalid value";
+        }
+        return null;
+    }
+
+    /// <summary>
+    /// The job's whole environment. The worker's own variables (tokens, database URLs) are not
+    /// inherited. The job may override the defaults (PATH, HOME, ...) through its extra
+    /// environment, but not the JOBPLANE_ identity variables: orphan cleanup relies on them.
+    /// </summary>
+    private Dictionary<string, string> BuildEnvironment(RunSpec spec, string workDirectory)
+    {
+        var environment = new Dictionary<string, string>(StringComparer.Ordinal)
+        {
+            ["PATH"] = JobSearchPath,
+            ["HOME"] = workDirectory,
+            ["LANG"] = "C.UTF-8",
+            ["TMPDIR"] = workDirectory,
+        };
+        if (spec.ExtraEnvironment is not null)
+        {
+            foreach (var (name, value) in spec.ExtraEnvironment) environment[name] = value;
+        }
+        environment["JOBPLANE_EXECUTION_ID"] = spec.ExecutionId.ToString("D");
+        environment["JOBPLANE_JOB_ID"] = spec.JobId.ToString("D");
+        environment["JOBPLANE_ATTEMPT"] = spec.Attempt.ToString(CultureInfo.InvariantCulture);
+        environment["JOBPLANE_OUTPUT_DIR"] = workDirectory;
+        environment[WorkerIdVariable] = _options.WorkerId;
+        return environment;
+    }
+
+    public async Task CleanupOrphansAsync(CancellationToken ct)
+    {
+        var ownGroup = ProcessGroup.ReadProcessGroupId(Environment.ProcessId);
+        var killed = new HashSet<int>();
+        for (var round = 1; ; round++)
+        {
+            ct.ThrowIfCancellationRequested();
+            var orphans = OrphanFinder.Find(_options.WorkerId);
+            if (orphans.Count == 0) break;
+            if (round > MaxOrphanRounds)
+            {
+                ExecRuntimeLog.OrphansPersist(_logger, _options.WorkerId, MaxOrphanRounds);
+                break;
+            }
+            foreach (var orphan in orphans)
+            {
+                // The whole group goes, so that children forked since the scan go too; the worker's
+                // own group is never signalled (a job cannot be in it, but a stray match must not
+                // take the worker down).
+                if (orphan.ProcessGroup > 1 && orphan.ProcessGroup != ownGroup)
+                    LibC.Kill(-orphan.ProcessGroup, LibC.SIGKILL);
+                LibC.Kill(orphan.Pid, LibC.SIGKILL);
+                if (killed.Add(orphan.Pid))
+                    ExecRuntimeLog.OrphanProcessKilled(_logger, orphan.Pid, orphan.Command, orphan.ProcessGroup, _options.WorkerId);
+            }
+            // Look again once the signals have landed: a process that forked between the scan and
+            // the kill, into a new session, would have escaped the group kill.
+            await Task.Delay(OrphanRescanDelay, _time, ct);
+        }
+
+        var removed = 0;
+        if (Directory.Exists(_workerRoot))
+        {
+            foreach (var entry in Directory.EnumerateFileSystemEntries(_workerRoot, "*", new EnumerationOptions { AttributesToSkip = 0 }))
+            {
+                try
+                {
+                    WorkDirectory.Delete(entry);
+                    removed++;
+                    ExecRuntimeLog.OrphanDirectoryRemoved(_logger, entry, _options.WorkerId);
+                }
+                catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+                {
+                    ExecRuntimeLog.WorkDirectoryNotRemoved(_logger, entry, ex);
+                }
+            }
+        }
+        ExecRuntimeLog.OrphanCleanupDone(_logger, _options.WorkerId, killed.Count, removed);
+    }
+
+    /// <summary>
+    /// Reads stdout and stderr concurrently, chunk by chunk (never a whole line at once: a job can
+    /// write a line of any length), and hands complete lines to the sink as they arrive. Reading
+    /// both at once is what keeps a job that fills one pipe while we wait on the other from stalling.
+    /// </summary>
+    private sealed class OutputPumps
+    {
+        private const int ReadChars = 16 * 1024;
+        private const int StreamBufferBytes = 64 * 1024;
+
+        private readonly ILogSink _sink;
+        private readonly int _maxLineChars;
+        private readonly CancellationTokenSource _abandon = new();
+        private readonly CancellationTokenSource _faulted = new();
+        private readonly Task _both;
+        /// <summary>Cleared once the attempt no longer wants output, so that no line reaches the sink after RunAsync returned.</summary>
+        private volatile bool _open = true;
+        private Exception? _fault;
+
+        public OutputPumps(Process process, ILogSink sink, int maxLineChars)
+        {
+            _sink = sink;
+            _maxLineChars = maxLineChars;
+            _both = Task.WhenAll(
+                PumpAsync(process.StandardOutput.BaseStream, LogStream.Stdout),
+                PumpAsync(process.StandardError.BaseStream, LogStream.Stderr));
+        }
+
+        /// <summary>Cancelled when the sink threw: the attempt must end rather than block on a full pipe.</summary>
+        public CancellationToken Faulted => _faulted.Token;
+
+        private async Task PumpAsync(Stream pipe, LogStream stream)
+        {
+            // Off the caller's thread from the start: the first read may complete synchronously.
+            await Task.Yield();
+            try
+            {
+                using var reader = new StreamReader(pipe, Utf8, detectEncodingFromByteOrderMarks: false, StreamBufferBytes);
+                var splitter = new LineSplitter(_maxLineChars, line =>
+                {
+                    if (_open) _sink.Write(stream, line);
+                });
+                var buffer = new char[ReadChars];
+                while (true)
+                {
+                    int n;
+                    try
+                    {
+                        n = await reader.ReadAsync(buffer, _abandon.Token);
+                    }
+                    catch (OperationCanceledException) when (_abandon.IsCancellationRequested)
+                    {
+                        return;
+                    }
+                    catch (IOException)
+                    {
+                        // A broken pipe: nothing more will come.
+                        n = 0;
+                    }
+                    if (n == 0)
+                    {
+                        splitter.Flush();
+                        return;
+                    }
+                    splitter.Append(buffer.AsSpan(0, n));
+                }
+            }
+            catch (Exception ex)
+            {
+                // Only the sink can get here: a worker-side fault, reported by ThrowIfFaulted.
+                Interlocked.CompareExchange(ref _fault, ex, null);
+                _open = false;
+                _faulted.Cancel();
+            }
+        }
+
+        /// <summary>
+        /// Waits for both streams to reach end of file. False when something outside the job's
+        /// process group still held a pipe after <paramref name="limit"/>: reading is abandoned and
+        /// the rest of its output dropped, rather than the attempt hanging for as long as it lives.
+        /// </summary>
+        public async Task<bool> DrainAsync(TimeSpan limit, TimeProvider time)
+        {
+            try
+            {
+                await _both.WaitAsync(limit, time);
+                return true;
+            }
+            catch (TimeoutException)
+            {
+                // Fall through to abandoning the reads.
+            }
+            _open = false;
+            _abandon.Cancel();
+            try
+            {
+                await _both.WaitAsync(limit, time);
+            }
+            catch (TimeoutException)
+            {
+                // A read that ignores cancellation ends when the holder exits; nobody listens by then.
+            }
+            return false;
+        }
+
+        public void ThrowIfFaulted()
+        {
+            if (_fault is not null)
+                throw new InvalidOperationException("the log sink failed while receiving job output", _fault);
+        }
+    }
+}

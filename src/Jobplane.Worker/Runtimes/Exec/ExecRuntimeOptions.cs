@@ -1,0 +1,21 @@
+namespace Jobplane.Worker.Runtimes.Exec;
+
+/// <summary>Settings of the exec runtime.</summary>
+public sealed record ExecRuntimeOptions
+{
+    /// <summary>Directory under which each attempt gets its own working directory.</summary>
+    public required string WorkRoot { get; init; }
+
+    /// <summary>
+    /// This worker's stable identity. Attempts run under {WorkRoot}/{WorkerId}/ and carry
+    /// JOBPLANE_WORKER_ID in their environment, which is how a restarted worker finds what its
+    /// previous life left behind.
+    /// </summary>
+    public required string WorkerId { get; init; }
+
+    /// <summary>Time between SIGTERM and SIGKILL when a job is timed out or stopped.</summary>
+    public TimeSpan KillGrace { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Longer output lines are delivered in pieces of this many characters.</summary>
+    public int MaxLineChars { get; init; } = 64 * 1024;
+}

@@ -1,0 +1,111 @@
+using System.Runtime.InteropServices;
+
+namespace Jobplane.Worker.Runtimes.Exec;
+
+/// <summary>
+/// The few libc calls .NET does not expose: signalling a whole process group, checking that a
+/// program can be executed, and opening/inspecting a file without ever following a symbolic link.
+/// Only calls whose argument layout is the same on every Linux architecture are used (statx has a
+/// fixed layout, unlike struct stat); the one architecture-dependent constant is O_NOFOLLOW.
+/// </summary>
+internal static unsafe partial class LibC
+{
+    public const int SIGKILL = 9;
+    public const int SIGTERM = 15;
+
+    public const int X_OK = 1;
+
+    public const int ENOENT = 2;
+    public const int ESRCH = 3;
+    public const int ENXIO = 6;
+    public const int EACCES = 13;
+    public const int ELOOP = 40;
+
+    private const int O_RDONLY = 0;
+    private const int O_NONBLOCK = 0x800;   // 04000 on every architecture we run on
+    private const int O_CLOEXEC = 0x80000;  // 02000000 likewise
+
+    private const int AT_FDCWD = -100;
+    private const int AT_SYMLINK_NOFOLLOW = 0x100;
+    private const int AT_EMPTY_PATH = 0x1000;
+    private const uint STATX_TYPE = 0x1;
+    private const uint STATX_SIZE = 0x200;
+
+    // struct statx is 256 bytes with the same layout on every architecture.
+    private const int StatxBufferSize = 256;
+    private const int StatxModeOffset = 28;
+    private const int StatxSizeOffset = 40;
+
+    private const int S_IFMT = 0xF000;
+    public const int S_IFREG = 0x8000;
+    public const int S_IFDIR = 0x4000;
+    public const int S_IFLNK = 0xA000;
+    public const int S_IFIFO = 0x1000;
+    public const int S_IFSOCK = 0xC000;
+    public const int S_IFCHR = 0x2000;
+    public const int S_IFBLK = 0x6000;
+
+    /// <summary>O_NOFOLLOW is 0400000 on x86 and the generic ABI, 0100000 on ARM and POWER.</summary>
+    private static int ONoFollow => RuntimeInformation.ProcessArchitecture switch
+    {
+        Architecture.Arm or Architecture.Arm64 or Architecture.Armv6 or Architecture.Ppc64le => 0x8000,
+        _ => 0x20000,
+    };
+
+    [LibraryImport("libc", EntryPoint = "kill", SetLastError = true)]
+    private static partial int KillNative(int pid, int sig);
+
+    [LibraryImport("libc", EntryPoint = "access", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int AccessNative(string path, int mode);
+
+    [LibraryImport("libc", EntryPoint = "open", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int OpenNative(string path, int flags);
+
+    [LibraryImport("libc", EntryPoint = "statx", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int StatxNative(int dirfd, string path, int flags, uint mask, byte* buffer);
+
+    /// <summary>kill(2); returns 0 or the errno.</summary>
+    public static int Kill(int pid, int signal) =>
+        KillNative(pid, signal) == 0 ? 0 : Marshal.GetLastPInvokeError();
+
+    /// <summary>access(2); returns 0 or the errno.</summary>
+    public static int Access(string path, int mode) =>
+        AccessNative(path, mode) == 0 ? 0 : Marshal.GetLastPInvokeError();
+
+    /// <summary>
+    /// Opens a file read-only without following a final symbolic link (ELOOP instead) and without
+    /// blocking on a FIFO. Returns the descriptor, or -1 with the errno in <paramref name="errno"/>.
+    /// </summary>
+    public static int OpenNoFollow(string path, out int errno)
+    {
+        var fd = OpenNative(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | ONoFollow);
+        errno = fd >= 0 ? 0 : Marshal.GetLastPInvokeError();
+        return fd;
+    }
+
+    /// <summary>lstat-like: the file type and size of <paramref name="path"/> itself, never of a link target.</summary>
+    public static int LStat(string path, out int fileType, out long size) =>
+        Statx(AT_FDCWD, path, AT_SYMLINK_NOFOLLOW, out fileType, out size);
+
+    /// <summary>fstat-like: the file type and size of an open descriptor.</summary>
+    public static int FStat(int fd, out int fileType, out long size) =>
+        Statx(fd, "", AT_EMPTY_PATH, out fileType, out size);
+
+    private static int Statx(int dirfd, string path, int flags, out int fileType, out long size)
+    {
+        var buffer = stackalloc byte[StatxBufferSize];
+        new Span<byte>(buffer, StatxBufferSize).Clear();
+        if (StatxNative(dirfd, path, flags, STATX_TYPE | STATX_SIZE, buffer) != 0)
+        {
+            fileType = 0;
+            size = 0;
+            return Marshal.GetLastPInvokeError();
+        }
+        fileType = *(ushort*)(buffer + StatxModeOffset) & S_IFMT;
+        size = (long)*(ulong*)(buffer + StatxSizeOffset);
+        return 0;
+    }
+
+    /// <summary>The text of an errno ("No such file or directory").</summary>
+    public static string Describe(int errno) => Marshal.GetPInvokeErrorMessage(errno);
+}

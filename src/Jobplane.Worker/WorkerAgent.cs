@@ -1,0 +1,330 @@
+using System.Collections.Concurrent;
+using Jobplane.Api;
+using Jobplane.Worker.Runtimes;
+
+namespace Jobplane.Worker;
+
+/// <summary>
+/// The worker agent: claims as many executions as it has free slots (one long-poll at a time),
+/// runs each through the runtime, heartbeats all its leases in one call, ships logs, reports
+/// results. On SIGTERM it stops claiming, lets running jobs finish within the drain timeout while
+/// heartbeats continue, then stops the rest and hands their leases back for another worker.
+/// </summary>
+public sealed partial class WorkerAgent(
+    ControllerClient client,
+    IJobRuntime runtime,
+    WorkerOptions options,
+    TimeProvider time,
+    ILogger<WorkerAgent> logger) : BackgroundService
+{
+    private readonly ConcurrentDictionary<Guid, RunningAttempt> _running = new();
+    private readonly ConcurrentDictionary<Task, byte> _tasks = new();
+    private readonly SemaphoreSlim _slots = new(options.Concurrency, options.Concurrency);
+    private long _lastHeartbeatOk;
+
+    /// <summary>Executions running right now (for tests and metrics).</summary>
+    public int RunningCount => _running.Count;
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        LogStarting(options.WorkerId, runtime.Name, options.Concurrency, options.ControllerUrl);
+        try
+        {
+            await runtime.CleanupOrphansAsync(stoppingToken);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            LogCleanupFailed(e);
+        }
+
+        Volatile.Write(ref _lastHeartbeatOk, time.GetTimestamp());
+        using var heartbeatStop = new CancellationTokenSource();
+        var heartbeats = HeartbeatLoopAsync(heartbeatStop.Token);
+
+        await ClaimLoopAsync(stoppingToken);
+        await DrainAsync();
+
+        await heartbeatStop.CancelAsync();
+        await heartbeats;
+        LogStopped(options.WorkerId);
+    }
+
+    private async Task ClaimLoopAsync(CancellationToken stoppingToken)
+    {
+        var backoff = TimeSpan.FromMilliseconds(200);
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            try
+            {
+                await _slots.WaitAsync(stoppingToken);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+            var free = 1;
+            while (free < options.Concurrency && _slots.Wait(0, CancellationToken.None)) free++;
+
+            IReadOnlyList<ClaimedExecution> claimed = [];
+            try
+            {
+                claimed = await client.DequeueAsync(new DequeueRequest
+                {
+                    Limit = free,
+                    WorkerId = options.WorkerId,
+                    TenantIds = options.TenantIds,
+                    WaitSeconds = options.PollWait.TotalSeconds,
+                }, stoppingToken);
+                backoff = TimeSpan.FromMilliseconds(200);
+            }
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+            {
+                _slots.Release(free);
+                return;
+            }
+            catch (Exception e)
+            {
+                LogDequeueFailed(e.Message, backoff);
+                _slots.Release(free);
+                await DelayQuietly(backoff + TimeSpan.FromMilliseconds(Random.Shared.Next(0, (int)(backoff.TotalMilliseconds / 2) + 1)), stoppingToken);
+                backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, TimeSpan.FromSeconds(10).Ticks));
+                continue;
+            }
+
+            if (claimed.Count < free) _slots.Release(free - claimed.Count);
+            foreach (var c in claimed)
+            {
+                var attempt = new RunningAttempt(c.ExecutionId, c.LeaseToken, c.Attempt);
+                _running[c.ExecutionId] = attempt;
+                var task = Task.Run(() => RunAttemptAsync(c, attempt), CancellationToken.None);
+                _tasks[task] = 0;
+                _ = task.ContinueWith(t => _tasks.TryRemove(t, out _), TaskScheduler.Default);
+            }
+        }
+    }
+
+    /// <summary>Runs one attempt and reports it. Never throws: a worker-side fault fails the attempt.</summary>
+    private async Task RunAttemptAsync(ClaimedExecution claim, RunningAttempt attempt)
+    {
+        var p = claim.Payload;
+        using var scope = logger.BeginScope(new ExecutionLogScope(claim.ExecutionId, p.JobId, p.TenantId, claim.Attempt));
+        LogAttemptStarting(claim.ExecutionId, claim.Attempt, claim.MaxAttempts, p.JobName);
+        RunOutcome outcome;
+        var shipper = new LogShipper(client, claim.ExecutionId, claim.LeaseToken, options.LogFlushInterval, time, logger);
+        try
+        {
+            var spec = new RunSpec(claim.ExecutionId, p.JobId, claim.Attempt, p.Image, p.Command,
+                TimeSpan.FromSeconds(p.TimeoutSeconds), new Dictionary<string, string>());
+            outcome = await runtime.RunAsync(spec, shipper, attempt.StopToken);
+        }
+        catch (Exception e)
+        {
+            LogRuntimeFault(claim.ExecutionId, e);
+            outcome = new RunOutcome { Error = $"worker fault while running the job: {e.Message}" };
+        }
+        finally
+        {
+            await shipper.DisposeAsync();
+        }
+
+        try
+        {
+            if (outcome.Stopped || attempt.Reason != StopReason.None)
+            {
+                if (attempt.Reason == StopReason.Shutdown)
+                {
+                    await ReleaseAsync(claim);
+                }
+                else
+                {
+                    LogLeaseLostStopped(claim.ExecutionId, claim.Attempt);
+                }
+                return;
+            }
+            await ReportAsync(claim, attempt, outcome);
+        }
+        finally
+        {
+            _running.TryRemove(claim.ExecutionId, out _);
+            attempt.Dispose();
+            _slots.Release();
+        }
+    }
+
+    /// <summary>
+    /// Reports the outcome, retrying while the controller is unreachable. The lease stays registered
+    /// (and heartbeated) until the report is accepted, so a slow report never looks like a dead worker.
+    /// </summary>
+    private async Task ReportAsync(ClaimedExecution claim, RunningAttempt attempt, RunOutcome outcome)
+    {
+        var request = new ResultRequest
+        {
+            ExitCode = outcome.ExitCode,
+            Error = outcome.Error,
+            Result = outcome.Result,
+            LeaseToken = claim.LeaseToken,
+            Retryable = outcome.Retryable,
+        };
+        var delay = TimeSpan.FromMilliseconds(200);
+        while (attempt.Reason == StopReason.None)
+        {
+            try
+            {
+                var accepted = await client.ReportResultAsync(claim.ExecutionId, request, CancellationToken.None);
+                LogAttemptReported(claim.ExecutionId, claim.Attempt, accepted.Status, outcome.ExitCode, outcome.Error);
+                return;
+            }
+            catch (ControllerException e) when (e.LeaseGone)
+            {
+                LogResultRefused(claim.ExecutionId, claim.Attempt, e.Message);
+                return;
+            }
+            catch (Exception e) when (e is HttpRequestException or TaskCanceledException or ControllerException { Transient: true })
+            {
+                LogReportRetry(claim.ExecutionId, e.Message);
+                await Task.Delay(delay, time);
+                delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, TimeSpan.FromSeconds(5).Ticks));
+            }
+        }
+        LogLeaseLostStopped(claim.ExecutionId, claim.Attempt);
+    }
+
+    private async Task ReleaseAsync(ClaimedExecution claim)
+    {
+        try
+        {
+            await client.ReleaseAsync(claim.ExecutionId, new ReleaseRequest
+            {
+                LeaseToken = claim.LeaseToken,
+                Reason = $"worker {options.WorkerId} shut down before the job finished; handed back for another worker",
+            }, CancellationToken.None);
+            LogReleased(claim.ExecutionId, claim.Attempt);
+        }
+        catch (Exception e)
+        {
+            // The lease will expire and the execution will be rescued: slower, but nothing is lost.
+            LogReleaseFailed(claim.ExecutionId, e.Message);
+        }
+    }
+
+    private async Task DrainAsync()
+    {
+        if (_tasks.IsEmpty) return;
+        LogDraining(_running.Count, options.DrainTimeout);
+        var all = Task.WhenAll(_tasks.Keys);
+        var finished = await Task.WhenAny(all, Task.Delay(options.DrainTimeout, time)) == all;
+        if (!finished)
+        {
+            foreach (var a in _running.Values) a.Stop(StopReason.Shutdown);
+            await Task.WhenAll(_tasks.Keys);
+        }
+    }
+
+    /// <summary>
+    /// Extends every lease this worker holds in one call. Leases the controller no longer
+    /// recognises are stopped at once; and if no heartbeat has succeeded for longer than the lease,
+    /// every job is stopped: somebody else may be running them by now, so running on would be a zombie.
+    /// </summary>
+    private async Task HeartbeatLoopAsync(CancellationToken ct)
+    {
+        using var timer = new PeriodicTimer(options.HeartbeatInterval, time);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(ct))
+            {
+                var snapshot = _running.Values.ToList();
+                if (snapshot.Count == 0)
+                {
+                    Volatile.Write(ref _lastHeartbeatOk, time.GetTimestamp());
+                    continue;
+                }
+                try
+                {
+                    var answer = await client.HeartbeatAsync(new WorkerHeartbeatRequest
+                    {
+                        WorkerId = options.WorkerId,
+                        Leases = [.. snapshot.Select(a => new LeaseRef(a.ExecutionId, a.LeaseToken))],
+                    }, ct);
+                    Volatile.Write(ref _lastHeartbeatOk, time.GetTimestamp());
+                    foreach (var lost in answer.Lost)
+                    {
+                        if (_running.TryGetValue(lost, out var a))
+                        {
+                            LogLeaseLost(lost, a.Attempt);
+                            a.Stop(StopReason.LeaseLost);
+                        }
+                    }
+                }
+                catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
+                {
+                    var silent = time.GetElapsedTime(Volatile.Read(ref _lastHeartbeatOk));
+                    LogHeartbeatFailed(e.Message, silent);
+                    if (silent > options.LeaseTimeout)
+                    {
+                        foreach (var a in snapshot) a.Stop(StopReason.LeaseLost);
+                    }
+                }
+            }
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+        }
+    }
+
+    private async Task DelayQuietly(TimeSpan delay, CancellationToken ct)
+    {
+        try { await Task.Delay(delay, time, ct); }
+        catch (OperationCanceledException) { }
+    }
+
+    public override void Dispose()
+    {
+        _slots.Dispose();
+        base.Dispose();
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Worker {WorkerId} starting: runtime {Runtime}, {Concurrency} slots, controller {Controller}")]
+    private partial void LogStarting(string workerId, string runtime, int concurrency, Uri controller);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Worker {WorkerId} stopped")]
+    private partial void LogStopped(string workerId);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Cleaning up after a previous run failed; continuing")]
+    private partial void LogCleanupFailed(Exception e);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Dequeue failed: {Reason}; retrying in {Delay}")]
+    private partial void LogDequeueFailed(string reason, TimeSpan delay);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Execution {ExecutionId} attempt {Attempt}/{MaxAttempts} of job {JobName} starting")]
+    private partial void LogAttemptStarting(Guid executionId, int attempt, int maxAttempts, string jobName);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Execution {ExecutionId} attempt {Attempt} reported: now {Status} (exit code {ExitCode}, error {Error})")]
+    private partial void LogAttemptReported(Guid executionId, int attempt, string status, int? exitCode, string? error);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Runtime fault on execution {ExecutionId}")]
+    private partial void LogRuntimeFault(Guid executionId, Exception e);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Execution {ExecutionId} attempt {Attempt} stopped: its lease was lost; nothing reported")]
+    private partial void LogLeaseLostStopped(Guid executionId, int attempt);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Execution {ExecutionId} attempt {Attempt}: the controller refused the result: {Reason}")]
+    private partial void LogResultRefused(Guid executionId, int attempt, string reason);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Reporting execution {ExecutionId} failed: {Reason}; retrying")]
+    private partial void LogReportRetry(Guid executionId, string reason);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Execution {ExecutionId} attempt {Attempt} handed back to the queue")]
+    private partial void LogReleased(Guid executionId, int attempt);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Handing back execution {ExecutionId} failed: {Reason}; its lease will expire instead")]
+    private partial void LogReleaseFailed(Guid executionId, string reason);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Draining: waiting up to {Timeout} for {Count} running jobs")]
+    private partial void LogDraining(int count, TimeSpan timeout);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Execution {ExecutionId} attempt {Attempt}: lease lost; stopping the job")]
+    private partial void LogLeaseLost(Guid executionId, int attempt);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Heartbeat failed: {Reason} (no successful heartbeat for {Silent})")]
+    private partial void LogHeartbeatFailed(string reason, TimeSpan silent);
+}

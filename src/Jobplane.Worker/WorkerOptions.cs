@@ -1,0 +1,98 @@
+using Jobplane.Api;
+
+namespace Jobplane.Worker;
+
+/// <summary>
+/// The worker's settings, from environment variables, validated at start-up. The worker needs no
+/// database: only the controller's URL and a worker credential.
+/// </summary>
+public sealed record WorkerOptions
+{
+    public required Uri ControllerUrl { get; init; }
+    public required string WorkerToken { get; init; }
+    /// <summary>Stable across restarts, so a restarted worker can find what its previous life left behind.</summary>
+    public required string WorkerId { get; init; }
+    public int Concurrency { get; init; } = 4;
+    /// <summary>Longest one dequeue long-poll waits for work (WORKER_POLL_INTERVAL).</summary>
+    public TimeSpan PollWait { get; init; } = TimeSpan.FromSeconds(20);
+    public TimeSpan HeartbeatInterval { get; init; } = TimeSpan.FromSeconds(10);
+    /// <summary>Without a successful heartbeat for this long, the worker assumes its leases are lost and stops the jobs.</summary>
+    public TimeSpan LeaseTimeout { get; init; } = TimeSpan.FromSeconds(30);
+    /// <summary>On SIGTERM, how long running jobs may take to finish before they are stopped and handed back.</summary>
+    public TimeSpan DrainTimeout { get; init; } = TimeSpan.FromSeconds(30);
+    /// <summary>Between the polite stop signal and the kill.</summary>
+    public TimeSpan KillGrace { get; init; } = TimeSpan.FromSeconds(10);
+    /// <summary>How long log lines may wait before they are shipped in one batch.</summary>
+    public TimeSpan LogFlushInterval { get; init; } = TimeSpan.FromMilliseconds(200);
+    public string Runtime { get; init; } = "exec";
+    public required string WorkRoot { get; init; }
+    public IReadOnlyList<Guid>? TenantIds { get; init; }
+
+    public static WorkerOptions FromEnvironment(Func<string, string?> env)
+    {
+        var errors = new List<string>();
+        var url = env("CONTROLLER_URL") is { Length: > 0 } u ? u : Wire.DefaultUrl;
+        if (!Uri.TryCreate(url, UriKind.Absolute, out var controllerUrl) || controllerUrl.Scheme is not ("http" or "https"))
+            errors.Add($"CONTROLLER_URL must be an http(s) URL (got '{url}')");
+        var token = env("WORKER_TOKEN");
+        if (string.IsNullOrWhiteSpace(token)) errors.Add("WORKER_TOKEN is required: the worker credential configured on the controller");
+
+        var runtime = (env("RUNTIME") is { Length: > 0 } r ? r : "exec").Trim().ToLowerInvariant();
+        var workerId = env("WORKER_ID") is { Length: > 0 } id ? id.Trim() : Environment.MachineName;
+        if (workerId.Length > 100 || workerId.Any(c => !(char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.')))
+            errors.Add($"WORKER_ID must be at most 100 characters of letters, digits, '-', '_' or '.' (got '{workerId}')");
+
+        List<Guid>? tenants = null;
+        if (env("WORKER_TENANTS") is { Length: > 0 } list)
+        {
+            tenants = [];
+            foreach (var part in list.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+            {
+                if (Guid.TryParse(part, out var g)) tenants.Add(g);
+                else errors.Add($"WORKER_TENANTS must be a comma-separated list of tenant ids (bad entry '{part}')");
+            }
+        }
+
+        var options = new WorkerOptions
+        {
+            ControllerUrl = controllerUrl ?? new Uri(Wire.DefaultUrl),
+            WorkerToken = token ?? "",
+            WorkerId = workerId,
+            Concurrency = Int(env, "WORKER_CONCURRENCY", 4, 1, 1000, errors),
+            PollWait = Duration(env, "WORKER_POLL_INTERVAL", TimeSpan.FromSeconds(20), errors),
+            HeartbeatInterval = Duration(env, "WORKER_HEARTBEAT_INTERVAL", TimeSpan.FromSeconds(10), errors),
+            LeaseTimeout = Duration(env, "WORKER_LEASE_TIMEOUT", TimeSpan.FromSeconds(30), errors),
+            DrainTimeout = Duration(env, "WORKER_DRAIN_TIMEOUT", TimeSpan.FromSeconds(30), errors),
+            KillGrace = Duration(env, "WORKER_KILL_GRACE", TimeSpan.FromSeconds(10), errors),
+            LogFlushInterval = Duration(env, "WORKER_LOG_FLUSH_INTERVAL", TimeSpan.FromMilliseconds(200), errors),
+            Runtime = runtime,
+            WorkRoot = env("RUNTIME_WORKDIR") is { Length: > 0 } w ? w : Path.Combine(Path.GetTempPath(), "jobplane"),
+            TenantIds = tenants,
+        };
+        if (runtime != "exec") errors.Add($"RUNTIME '{runtime}' is not available in this build (available: exec)");
+        if (options.HeartbeatInterval <= TimeSpan.Zero) errors.Add("WORKER_HEARTBEAT_INTERVAL must be positive");
+        if (options.LeaseTimeout <= options.HeartbeatInterval)
+            errors.Add("WORKER_LEASE_TIMEOUT must be longer than WORKER_HEARTBEAT_INTERVAL");
+        if (options.LogFlushInterval <= TimeSpan.Zero) errors.Add("WORKER_LOG_FLUSH_INTERVAL must be positive");
+        if (errors.Count > 0) throw new InvalidOperationException("invalid configuration:\n  " + string.Join("\n  ", errors));
+        return options;
+    }
+
+    private static int Int(Func<string, string?> env, string key, int fallback, int min, int max, List<string> errors)
+    {
+        var s = env(key);
+        if (string.IsNullOrWhiteSpace(s)) return fallback;
+        if (int.TryParse(s, out var v) && v >= min && v <= max) return v;
+        errors.Add($"{key} must be an integer between {min} and {max} (got '{s}')");
+        return fallback;
+    }
+
+    private static TimeSpan Duration(Func<string, string?> env, string key, TimeSpan fallback, List<string> errors)
+    {
+        var s = env(key);
+        if (string.IsNullOrWhiteSpace(s)) return fallback;
+        if (Durations.TryParse(s, out var v)) return v;
+        errors.Add($"{key} must be a duration such as 500ms, 10s, 2m or a number of seconds (got '{s}')");
+        return fallback;
+    }
+}
