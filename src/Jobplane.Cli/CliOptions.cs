@@ -1,0 +1,161 @@
+using System.CommandLine;
+using System.CommandLine.Parsing;
+using System.Globalization;
+using System.Text.RegularExpressions;
+using Jobplane.Api;
+
+namespace Jobplane.Cli;
+
+/// <summary>The options every command accepts (Recursive), and how they turn into SettingsFlags.</summary>
+internal sealed class GlobalOptions
+{
+    public Option<string?> Url { get; } = new("--url")
+    {
+        Description = $"Controller URL [default: {Wire.DefaultUrl}; env: {CliSettings.UrlVariable}; config: url]",
+        HelpName = "URL",
+        Recursive = true,
+    };
+
+    public Option<string?> Token { get; } = new("--token", "-t")
+    {
+        Description = $"API key (administrator commands: the SYSTEM_SECRET) [env: {CliSettings.TokenVariable}; config: token]",
+        HelpName = "TOKEN",
+        Recursive = true,
+    };
+
+    public Option<string?> Config { get; } = new("--config")
+    {
+        Description = $"YAML config file with keys url and token [default: ~/{CliSettings.DefaultConfigName}]",
+        HelpName = "FILE",
+        Recursive = true,
+    };
+
+    public Option<string?> Output { get; } = new("--output", "-o")
+    {
+        Description = "Output format: table or json [default: table] (in 'dlq list', -o is --offset; use --output there)",
+        HelpName = "table|json",
+        Recursive = true,
+    };
+
+    public GlobalOptions() => Output.AcceptOnlyFromAmong("table", "json");
+
+    public void AddTo(Command root)
+    {
+        root.Options.Add(Url);
+        root.Options.Add(Token);
+        root.Options.Add(Config);
+        root.Options.Add(Output);
+    }
+
+    public SettingsFlags Read(ParseResult parseResult) => new(
+        parseResult.GetValue(Url),
+        parseResult.GetValue(Token),
+        parseResult.GetValue(Config),
+        parseResult.GetValue(Output));
+}
+
+/// <summary>
+/// Option and argument factories with parsers that name the bad value in their error, so that a typo
+/// is a usage error (exit 2) before anything is sent.
+/// </summary>
+internal static partial class CliOptions
+{
+    public static Option<Priority?> Priority(string description) => new("--priority", "-p")
+    {
+        Description = description + " (0..100 or low|normal|high|critical)",
+        HelpName = "P",
+        CustomParser = result =>
+        {
+            var text = result.Tokens[0].Value;
+            if (Api.Priority.TryParse(text, out var priority, out var error))
+                return priority;
+            result.AddError($"--priority: {error}");
+            return null;
+        },
+    };
+
+    public static Option<DateTimeOffset?> Schedule() => new("--schedule")
+    {
+        Description = "Run no earlier than this time, RFC3339 with offset (e.g. 2030-01-02T15:04:05Z)",
+        HelpName = "RFC3339",
+        CustomParser = result =>
+        {
+            var text = result.Tokens[0].Value;
+            if (TryParseRfc3339(text, out var value))
+                return value;
+            result.AddError($"--schedule: '{text}' is not an RFC3339 timestamp with offset (e.g. 2030-01-02T15:04:05Z)");
+            return null;
+        },
+    };
+
+    public static Option<int?> Int(string name, string description, int min, params string[] aliases) => new(name, aliases)
+    {
+        Description = description,
+        HelpName = "N",
+        CustomParser = result =>
+        {
+            var text = result.Tokens[0].Value;
+            if (int.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out var value) && value >= min)
+                return value;
+            result.AddError($"{name} must be an integer >= {min} (got '{text}')");
+            return null;
+        },
+    };
+
+    public static Option<double?> Double(string name, string description, double min) => new(name)
+    {
+        Description = description,
+        HelpName = "X",
+        CustomParser = result =>
+        {
+            var text = result.Tokens[0].Value;
+            if (double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var value) && double.IsFinite(value) && value >= min)
+                return value;
+            result.AddError($"{name} must be a number >= {min.ToString(CultureInfo.InvariantCulture)} (got '{text}')");
+            return null;
+        },
+    };
+
+    public static Option<Guid?> IdOption(string name, string description) => new(name)
+    {
+        Description = description,
+        HelpName = "ID",
+        CustomParser = result => ParseId(result, name),
+    };
+
+    /// <summary>Ids are UUIDs; checking here turns a mistyped id into a usage error instead of a 404.</summary>
+    public static Argument<Guid> Id(string name, string description) => new(name)
+    {
+        Description = description,
+        CustomParser = result => ParseId(result, name) ?? Guid.Empty,
+    };
+
+    private static Guid? ParseId(ArgumentResult result, string name)
+    {
+        var text = result.Tokens[0].Value;
+        if (Guid.TryParse(text, out var id))
+            return id;
+        result.AddError($"{name}: '{text}' is not a valid id (expected a UUID)");
+        return null;
+    }
+
+    /// <summary>
+    /// RFC3339 requires an explicit offset ("Z" or ±hh:mm): a bare local time would be guessed in the
+    /// zone of whoever runs jobctl, and the job would run at a different instant than meant.
+    /// </summary>
+    public static bool TryParseRfc3339(string? text, out DateTimeOffset value)
+    {
+        value = default;
+        if (text is null) return false;
+        var match = Rfc3339().Match(text.Trim());
+        if (!match.Success) return false;
+        // .NET keeps 7 fractional digits; RFC3339 allows any number, so drop the excess rather than refuse.
+        var fraction = match.Groups["fraction"].Value;
+        if (fraction.Length > 8) fraction = fraction[..8];
+        var normalized = $"{match.Groups["date"].Value}T{match.Groups["time"].Value}{fraction}{match.Groups["offset"].Value.ToUpperInvariant()}";
+        return DateTimeOffset.TryParse(normalized, CultureInfo.InvariantCulture, DateTimeStyles.None, out value);
+    }
+
+    [GeneratedRegex(@"^(?<date>\d{4}-\d{2}-\d{2})[Tt ](?<time>\d{2}:\d{2}:\d{2})(?<fraction>\.\d+)?(?<offset>[Zz]|[+-]\d{2}:\d{2})$")]
+    private static partial Regex Rfc3339();
+}

@@ -1,0 +1,138 @@
+using System.CommandLine;
+using Jobplane.Api;
+using Jobplane.Cli.Output;
+
+namespace Jobplane.Cli.Commands;
+
+/// <summary>`create`, `run` and `submit` (= create + run): defining jobs and starting executions.</summary>
+internal static class JobDefinitionCommands
+{
+    /// <summary>The flags of a job definition, shared by create and submit so they cannot drift apart.</summary>
+    private sealed class DefinitionOptions
+    {
+        public Option<string> Name { get; } = new("--name", "-n") { Description = "Job name", Required = true, HelpName = "NAME" };
+
+        public Option<string> Image { get; } = new("--image", "-i")
+        {
+            Description = "Container image (for the exec runtime it is ignored: pass 'exec')",
+            Required = true,
+            HelpName = "IMAGE",
+        };
+
+        public Option<string[]> Command { get; } = new("--command", "-c")
+        {
+            Description = "One argument of the command; repeat for each: -c echo -c 'hello world'. Commas are not split; "
+                + "an argument that is also a jobctl flag (e.g. -c) is written -c=-c",
+            HelpName = "ARG",
+        };
+
+        /// <summary>The command after "--" (or as trailing arguments): `jobctl create ... -- sh -c 'echo hi'`.</summary>
+        public Argument<string[]> Trailing { get; } = new("COMMAND")
+        {
+            Description = "The command and its arguments, after --: jobctl submit --name n --image exec -- sh -c 'echo hi'. Appended to any -c arguments",
+            Arity = ArgumentArity.ZeroOrMore,
+        };
+
+        public Option<int?> Timeout { get; } = CliOptions.Int("--timeout", "Default timeout of an attempt, in seconds", 1);
+        public Option<Priority?> Priority { get; } = CliOptions.Priority("Job priority [default: normal]");
+        public Option<int?> MaxAttempts { get; } = CliOptions.Int("--max-attempts", "Attempts before the execution goes to the DLQ", 1);
+
+        public void AddTo(Command command)
+        {
+            command.Options.Add(Name);
+            command.Options.Add(Image);
+            command.Options.Add(Command);
+            command.Options.Add(Timeout);
+            command.Options.Add(Priority);
+            command.Options.Add(MaxAttempts);
+            command.Arguments.Add(Trailing);
+        }
+
+        public CreateJobRequest Read(ParseResult parseResult)
+        {
+            string[] arguments = [.. parseResult.GetValue(Command) ?? [], .. parseResult.GetValue(Trailing) ?? []];
+            return new CreateJobRequest
+            {
+                Name = parseResult.GetValue(Name),
+                Image = parseResult.GetValue(Image),
+                Command = arguments is { Length: > 0 } ? arguments : null,
+                DefaultTimeout = parseResult.GetValue(Timeout),
+                Priority = parseResult.GetValue(Priority),
+                MaxAttempts = parseResult.GetValue(MaxAttempts),
+            };
+        }
+    }
+
+    public static Command Create(JobctlRuntime runtime)
+    {
+        var definition = new DefinitionOptions();
+        var command = new Command("create", "Create a job definition; prints the job id");
+        definition.AddTo(command);
+        command.SetAction(runtime.Action(async (context, parseResult, ct) =>
+        {
+            var created = await context.Api.CreateJobAsync(definition.Read(parseResult), ct);
+            if (context.Json)
+                JsonOutput.WritePretty(context.Out, created.Raw);
+            else
+                context.Out.WriteLine(created.Value.JobId);
+            return JobctlRuntime.Ok;
+        }));
+        return command;
+    }
+
+    public static Command Run(JobctlRuntime runtime)
+    {
+        var jobId = CliOptions.Id("JOB_ID", "The job to run");
+        var schedule = CliOptions.Schedule();
+        var timeout = CliOptions.Int("--timeout", "Timeout of this execution in seconds (overrides the job's default)", 1);
+        var priority = CliOptions.Priority("Priority of this execution (overrides the job's)");
+        var command = new Command("run", "Start an execution of a job; prints the execution id") { jobId, schedule, timeout, priority };
+        command.SetAction(runtime.Action(async (context, parseResult, ct) =>
+        {
+            var request = new RunJobRequest
+            {
+                ScheduledAt = parseResult.GetValue(schedule),
+                Timeout = parseResult.GetValue(timeout),
+                Priority = parseResult.GetValue(priority),
+            };
+            var run = await context.Api.RunJobAsync(parseResult.GetValue(jobId), request, ct);
+            if (context.Json)
+                JsonOutput.WritePretty(context.Out, run.Raw);
+            else
+                context.Out.WriteLine(run.Value.ExecutionId);
+            return JobctlRuntime.Ok;
+        }));
+        return command;
+    }
+
+    public static Command Submit(JobctlRuntime runtime)
+    {
+        var definition = new DefinitionOptions();
+        var schedule = CliOptions.Schedule();
+        var command = new Command("submit", "Create a job and run it at once; prints the execution id");
+        definition.AddTo(command);
+        command.Options.Add(schedule);
+        command.SetAction(runtime.Action(async (context, parseResult, ct) =>
+        {
+            var created = await context.Api.CreateJobAsync(definition.Read(parseResult), ct);
+            ApiResponse<RunJobResponse> run;
+            try
+            {
+                run = await context.Api.RunJobAsync(created.Value.JobId, new RunJobRequest { ScheduledAt = parseResult.GetValue(schedule) }, ct);
+            }
+            catch (Exception e) when (e is ApiException or ControllerUnreachableException or UnexpectedResponseException)
+            {
+                // The job exists now; say so, so that a retry runs it instead of defining it twice.
+                context.Err.WriteLine($"note: job {created.Value.JobId} was created but not run; start it with: jobctl run {created.Value.JobId}");
+                throw;
+            }
+
+            if (context.Json)
+                JsonOutput.WriteMergedPretty(context.Out, created.Raw, run.Raw);
+            else
+                context.Out.WriteLine($"execution {run.Value.ExecutionId} submitted (job {created.Value.JobId})");
+            return JobctlRuntime.Ok;
+        }));
+        return command;
+    }
+}

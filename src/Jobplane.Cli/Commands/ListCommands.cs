@@ -1,0 +1,93 @@
+using System.CommandLine;
+using System.Globalization;
+using Jobplane.Api;
+using Jobplane.Cli.Output;
+
+namespace Jobplane.Cli.Commands;
+
+/// <summary>`jobs list` and `executions list`: paged listings of the tenant's jobs and executions.</summary>
+internal static class ListCommands
+{
+    public static Command Jobs(JobctlRuntime runtime)
+    {
+        var (limit, offset) = Paging();
+        var list = new Command("list", "List the tenant's jobs") { limit, offset };
+        list.SetAction(runtime.Action(async (context, parseResult, ct) =>
+        {
+            var jobs = await context.Api.ListJobsAsync(parseResult.GetValue(limit), parseResult.GetValue(offset), ct);
+            if (context.Json)
+            {
+                JsonOutput.WritePretty(context.Out, jobs.Raw);
+                return JobctlRuntime.Ok;
+            }
+            var table = new TableWriter("ID", "NAME", "IMAGE", "COMMAND", "PRIORITY", "TIMEOUT", "MAX_ATTEMPTS", "CREATED_AT");
+            foreach (var job in jobs.Value.Jobs)
+            {
+                table.AddRow(
+                    job.Id.ToString(),
+                    job.Name,
+                    job.Image,
+                    Display.Truncate(Display.Command(job.Command), 50),
+                    job.Priority.ToString(),
+                    job.DefaultTimeout.ToString(CultureInfo.InvariantCulture) + "s",
+                    job.MaxAttempts.ToString(CultureInfo.InvariantCulture),
+                    Display.Time(job.CreatedAt));
+            }
+            table.WriteTo(context.Out, context.Color);
+            return JobctlRuntime.Ok;
+        }));
+        return new Command("jobs", "Job definitions") { list };
+    }
+
+    public static Command Executions(JobctlRuntime runtime)
+    {
+        var (limit, offset) = Paging();
+        var status = new Option<string?>("--status")
+        {
+            Description = "Only executions in this status (" + string.Join('|', ExecutionStatus.All) + ")",
+            HelpName = "STATUS",
+            CustomParser = result =>
+            {
+                var text = result.Tokens[0].Value;
+                var parsed = ExecutionStatus.Parse(text);
+                if (parsed is null)
+                    result.AddError($"--status must be one of {string.Join(", ", ExecutionStatus.All)} (got '{text}')");
+                return parsed;
+            },
+        };
+        var jobId = CliOptions.IdOption("--job-id", "Only executions of this job");
+        var list = new Command("list", "List the tenant's executions, newest first") { status, jobId, limit, offset };
+        list.SetAction(runtime.Action(async (context, parseResult, ct) =>
+        {
+            var executions = await context.Api.ListExecutionsAsync(
+                parseResult.GetValue(status), parseResult.GetValue(jobId), parseResult.GetValue(limit), parseResult.GetValue(offset), ct);
+            if (context.Json)
+            {
+                JsonOutput.WritePretty(context.Out, executions.Raw);
+                return JobctlRuntime.Ok;
+            }
+            var table = new TableWriter("ID", "JOB", "STATUS", "PRIORITY", "ATTEMPT", "CREATED_AT", "EXIT", "ERROR");
+            foreach (var execution in executions.Value.Executions)
+            {
+                table.AddRow(
+                    execution.Id.ToString(),
+                    execution.JobId.ToString(),
+                    execution.Status,
+                    execution.Priority.ToString(),
+                    Display.Attempt(execution.Attempt, execution.MaxAttempts),
+                    Display.Time(execution.CreatedAt),
+                    Display.Number(execution.ExitCode),
+                    Display.Truncate(execution.Error, 60));
+            }
+            table.WriteTo(context.Out, context.Color);
+            return JobctlRuntime.Ok;
+        }));
+        return new Command("executions", "Executions of jobs") { list };
+    }
+
+    /// <summary>
+    /// No -o short form for --offset here: outside `dlq list` (where the contract fixed it), -o stays --output.
+    /// </summary>
+    private static (Option<int?> Limit, Option<int?> Offset) Paging() =>
+        (CliOptions.Int("--limit", "Entries per page", 1, "-l"), CliOptions.Int("--offset", "Entries to skip", 0));
+}

@@ -1,0 +1,85 @@
+using System.CommandLine;
+using System.Globalization;
+using Jobplane.Api;
+using Jobplane.Cli.Output;
+
+namespace Jobplane.Cli.Commands;
+
+/// <summary>`status EXECUTION_ID`: one execution, as key: value lines (or the JSON body).</summary>
+internal static class StatusCommand
+{
+    public static Command Create(JobctlRuntime runtime)
+    {
+        var executionId = CliOptions.Id("EXECUTION_ID", "The execution to show");
+        var command = new Command("status", "Show an execution's status, result and attempts") { executionId };
+        command.SetAction(runtime.Action(async (context, parseResult, ct) =>
+        {
+            var execution = await context.Api.GetExecutionAsync(parseResult.GetValue(executionId), ct);
+            if (context.Json)
+                JsonOutput.WritePretty(context.Out, execution.Raw);
+            else
+                Write(context.Out, execution.Value, context.Color);
+            return JobctlRuntime.Ok;
+        }));
+        return command;
+    }
+
+    internal static void Write(TextWriter writer, ExecutionView execution, bool color = false)
+    {
+        var fields = new List<(string Key, string Value)>
+        {
+            ("id", execution.Id.ToString()),
+            ("job_id", execution.JobId.ToString()),
+        };
+        if (execution.JobName is not null)
+            fields.Add(("job_name", execution.JobName));
+        fields.AddRange(
+        [
+            ("status", execution.Status),
+            ("priority", execution.Priority.ToString()),
+            ("attempt", Display.Attempt(execution.Attempt, execution.MaxAttempts)),
+        ]);
+        if (execution.TimeoutSeconds > 0)
+            fields.Add(("timeout", execution.TimeoutSeconds.ToString(CultureInfo.InvariantCulture) + "s"));
+        fields.AddRange(
+        [
+            ("created_at", Display.Time(execution.CreatedAt)),
+            ("scheduled_at", Display.Time(execution.ScheduledAt)),
+            ("started_at", Display.Time(execution.StartedAt)),
+            ("completed_at", Display.Time(execution.CompletedAt)),
+            ("exit_code", Display.Number(execution.ExitCode)),
+            ("error", string.IsNullOrEmpty(execution.Error) ? "-" : execution.Error),
+            ("result", execution.Result is { } result ? JsonOutput.ToCompactString(result) : "-"),
+        ]);
+
+        var width = fields.Max(f => f.Key.Length) + 2;
+        foreach (var (key, value) in fields)
+        {
+            // A multi-line value (an error with a stack trace) keeps its lines, indented under the value column,
+            // so `grep '^status:'` and friends still see one line per key.
+            var lines = value.ReplaceLineEndings("\n").TrimEnd('\n').Split('\n');
+            writer.WriteLine((key + ":").PadRight(width) + lines[0]);
+            foreach (var line in lines.Skip(1))
+                writer.WriteLine(new string(' ', width) + line);
+        }
+
+        if (execution.Attempts is { Count: > 0 } attempts)
+        {
+            writer.WriteLine();
+            writer.WriteLine("attempts:");
+            var table = new TableWriter("ATTEMPT", "WORKER", "STARTED_AT", "ENDED_AT", "EXIT", "OUTCOME", "ERROR");
+            foreach (var attempt in attempts)
+            {
+                table.AddRow(
+                    attempt.Attempt.ToString(CultureInfo.InvariantCulture),
+                    attempt.WorkerId,
+                    Display.Time(attempt.StartedAt),
+                    Display.Time(attempt.EndedAt),
+                    Display.Number(attempt.ExitCode),
+                    attempt.Outcome,
+                    Display.Truncate(attempt.Error, 60));
+            }
+            table.WriteTo(writer, color);
+        }
+    }
+}

@@ -1,0 +1,232 @@
+using System.Net.Http.Headers;
+using System.Net.ServerSentEvents;
+using System.Net.Sockets;
+using System.Runtime.CompilerServices;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using System.Text.Json.Serialization.Metadata;
+using Jobplane.Api;
+
+namespace Jobplane.Cli;
+
+/// <summary>A decoded response together with the JSON exactly as the controller sent it (for -o json).</summary>
+internal sealed record ApiResponse<T>(T Value, JsonElement Raw);
+
+/// <summary>One event of a followed log stream: either a log line or the final end marker.</summary>
+internal sealed record LogStreamEvent(LogEntry? Entry, JsonElement? RawEntry, LogStreamEnd? End);
+
+/// <summary>Typed calls to the controller's public API. Owns no connection state beyond the HttpClient given.</summary>
+internal sealed class ControllerApi
+{
+    /// <summary>Bound on one request/response exchange (not on a followed stream, which may last hours).</summary>
+    public static readonly TimeSpan RequestTimeout = TimeSpan.FromSeconds(60);
+
+    private readonly HttpClient http;
+    private readonly string? token;
+
+    public ControllerApi(HttpClient http, Uri baseUrl, string? token = null)
+    {
+        this.http = http;
+        this.token = token;
+        // A trailing slash makes relative paths append to a prefix (https://host/jobplane/) instead of replacing it.
+        BaseUrl = baseUrl.AbsoluteUri.EndsWith('/') ? baseUrl : new Uri(baseUrl.AbsoluteUri + "/");
+    }
+
+    public Uri BaseUrl { get; }
+
+    public Task<ApiResponse<CreateTenantResponse>> CreateTenantAsync(TenantRequest request, CancellationToken ct) =>
+        SendAsync(HttpMethod.Post, "tenants", Body(request, WireJson.Context.TenantRequest), WireJson.Context.CreateTenantResponse, ct);
+
+    public async Task UpdateTenantAsync(Guid tenantId, TenantRequest request, CancellationToken ct)
+    {
+        using var response = await SendRawAsync(HttpMethod.Patch, $"tenants/{tenantId}",
+            Body(request, WireJson.Context.TenantRequest), HttpCompletionOption.ResponseContentRead, null, ct);
+    }
+
+    public Task<ApiResponse<CreateJobResponse>> CreateJobAsync(CreateJobRequest request, CancellationToken ct) =>
+        SendAsync(HttpMethod.Post, "jobs", Body(request, WireJson.Context.CreateJobRequest), WireJson.Context.CreateJobResponse, ct);
+
+    public Task<ApiResponse<RunJobResponse>> RunJobAsync(Guid jobId, RunJobRequest request, CancellationToken ct) =>
+        SendAsync(HttpMethod.Post, $"jobs/{jobId}/run", Body(request, WireJson.Context.RunJobRequest), WireJson.Context.RunJobResponse, ct);
+
+    public Task<ApiResponse<ExecutionView>> GetExecutionAsync(Guid executionId, CancellationToken ct) =>
+        SendAsync(HttpMethod.Get, $"executions/{executionId}", null, WireJson.Context.ExecutionView, ct);
+
+    public Task<ApiResponse<ExecutionList>> ListExecutionsAsync(string? status, Guid? jobId, int? limit, int? offset, CancellationToken ct) =>
+        SendAsync(HttpMethod.Get, "executions" + Query(("status", status), ("job_id", jobId?.ToString()), ("limit", Str(limit)), ("offset", Str(offset))),
+            null, WireJson.Context.ExecutionList, ct);
+
+    public Task<ApiResponse<LogPage>> GetLogsAsync(Guid executionId, long afterId, int limit, CancellationToken ct) =>
+        SendAsync(HttpMethod.Get, $"executions/{executionId}/logs" + Query(("after_id", Str(afterId)), ("limit", Str(limit))),
+            null, WireJson.Context.LogPage, ct);
+
+    public Task<ApiResponse<IReadOnlyList<DlqEntry>>> ListDlqAsync(int? limit, int? offset, CancellationToken ct) =>
+        SendAsync(HttpMethod.Get, "executions/dlq" + Query(("limit", Str(limit)), ("offset", Str(offset))),
+            null, WireJson.Context.IReadOnlyListDlqEntry, ct);
+
+    public Task<ApiResponse<DlqRetryResponse>> RetryDlqAsync(Guid id, CancellationToken ct) =>
+        SendAsync(HttpMethod.Post, $"executions/dlq/{id}/retry", null, WireJson.Context.DlqRetryResponse, ct);
+
+    public Task<ApiResponse<JobList>> ListJobsAsync(int? limit, int? offset, CancellationToken ct) =>
+        SendAsync(HttpMethod.Get, "jobs" + Query(("limit", Str(limit)), ("offset", Str(offset))), null, WireJson.Context.JobList, ct);
+
+    /// <summary>
+    /// Follows an execution's log as Server-Sent Events until the controller sends <c>event: end</c> and closes.
+    /// Errors before the stream opens surface as ApiException/ControllerUnreachableException; a connection that
+    /// drops mid-stream surfaces as IOException or HttpRequestException, so the caller can tell the two apart
+    /// and resume from the last id it saw.
+    /// </summary>
+    public async IAsyncEnumerable<LogStreamEvent> FollowLogsAsync(Guid executionId, long afterId, [EnumeratorCancellation] CancellationToken ct)
+    {
+        using var response = await SendRawAsync(HttpMethod.Get,
+            $"executions/{executionId}/logs" + Query(("follow", "true"), ("after_id", Str(afterId))),
+            null, HttpCompletionOption.ResponseHeadersRead, "text/event-stream", ct);
+        if (response.Content.Headers.ContentType?.MediaType is not "text/event-stream")
+            throw new UnexpectedResponseException(
+                $"controller did not answer with an event stream (Content-Type: {response.Content.Headers.ContentType?.MediaType ?? "none"})");
+
+        await using var stream = await response.Content.ReadAsStreamAsync(ct);
+        var parser = SseParser.Create(stream, static (_, data) => data.ToArray());
+        await foreach (var item in parser.EnumerateAsync(ct))
+        {
+            if (item.EventType == "end")
+            {
+                yield return new LogStreamEvent(null, null, Decode(item.Data, WireJson.Context.LogStreamEnd, "log stream end event").Value);
+                yield break;
+            }
+            if (item.EventType != SseParser.EventTypeDefault)
+                continue; // Unknown event kinds are a newer controller's addition: skip, do not fail.
+            var decoded = Decode(item.Data, WireJson.Context.LogEntry, "log stream event");
+            yield return new LogStreamEvent(decoded.Value, decoded.Raw, null);
+        }
+    }
+
+    private async Task<ApiResponse<T>> SendAsync<T>(HttpMethod method, string path, HttpContent? content, JsonTypeInfo<T> type, CancellationToken ct)
+    {
+        using var response = await SendRawAsync(method, path, content, HttpCompletionOption.ResponseContentRead, null, ct);
+        var bytes = await response.Content.ReadAsByteArrayAsync(ct);
+        return Decode(bytes, type, $"{method} /{path}");
+    }
+
+    /// <summary>Sends one request; returns only 2xx responses, maps everything else to a jobctl exception.</summary>
+    private async Task<HttpResponseMessage> SendRawAsync(HttpMethod method, string path, HttpContent? content,
+        HttpCompletionOption completion, string? accept, CancellationToken ct)
+    {
+        using var request = new HttpRequestMessage(method, new Uri(BaseUrl, path)) { Content = content };
+        request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue(accept ?? "application/json"));
+        request.Headers.UserAgent.Add(new ProductInfoHeaderValue("jobctl", typeof(ControllerApi).Assembly.GetName().Version?.ToString(3)));
+        if (token is not null)
+            request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
+
+        // The timeout covers sending and (for buffered calls) reading the body; for a stream it covers
+        // only the headers, and is disposed (not cancelled) before the caller starts reading.
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        timeout.CancelAfter(RequestTimeout);
+        HttpResponseMessage response;
+        try
+        {
+            response = await http.SendAsync(request, completion, timeout.Token);
+        }
+        catch (HttpRequestException e)
+        {
+            throw new ControllerUnreachableException(BaseUrl, Reason(e), e);
+        }
+        catch (OperationCanceledException e) when (!ct.IsCancellationRequested)
+        {
+            throw new ControllerUnreachableException(BaseUrl, $"no answer within {RequestTimeout.TotalSeconds:0} s", e);
+        }
+
+        if (response.IsSuccessStatusCode)
+            return response;
+        using (response)
+            throw await ErrorFromAsync(response, ct);
+    }
+
+    private static async Task<ApiException> ErrorFromAsync(HttpResponseMessage response, CancellationToken ct)
+    {
+        string body;
+        try
+        {
+            body = await response.Content.ReadAsStringAsync(ct);
+        }
+        catch (Exception e) when (e is HttpRequestException or IOException)
+        {
+            body = "";
+        }
+        var mediaType = response.Content.Headers.ContentType?.MediaType;
+        if (body.Length > 0 && mediaType is not null && mediaType.Contains("json", StringComparison.OrdinalIgnoreCase))
+        {
+            try
+            {
+                var error = JsonSerializer.Deserialize(body, WireJson.Context.ApiError);
+                if (error?.Error is not null)
+                    return new ApiException(response.StatusCode, response.ReasonPhrase, error.Error, error.Code, null);
+            }
+            catch (JsonException)
+            {
+                // Not our error shape: fall through to the status line.
+            }
+        }
+        var text = mediaType is "text/plain" ? body : null;
+        return new ApiException(response.StatusCode, response.ReasonPhrase, null, null, text);
+    }
+
+    private static ApiResponse<T> Decode<T>(ReadOnlySpan<byte> bytes, JsonTypeInfo<T> type, string what)
+    {
+        try
+        {
+            using var document = JsonDocument.Parse(bytes.ToArray());
+            var value = document.RootElement.Deserialize(type)
+                ?? throw new UnexpectedResponseException($"unexpected response from controller ({what}): null body");
+            return new ApiResponse<T>(value, document.RootElement.Clone());
+        }
+        catch (JsonException e)
+        {
+            throw new UnexpectedResponseException($"unexpected response from controller ({what}): {e.Message}", e);
+        }
+    }
+
+    private static ByteArrayContent Body<T>(T value, JsonTypeInfo<T> type)
+    {
+        var content = new ByteArrayContent(JsonSerializer.SerializeToUtf8Bytes(value, type));
+        content.Headers.ContentType = new MediaTypeHeaderValue("application/json") { CharSet = "utf-8" };
+        return content;
+    }
+
+    private static string Query(params (string Name, string? Value)[] parameters)
+    {
+        var builder = new StringBuilder();
+        foreach (var (name, value) in parameters)
+        {
+            if (value is null) continue;
+            builder.Append(builder.Length == 0 ? '?' : '&').Append(name).Append('=').Append(Uri.EscapeDataString(value));
+        }
+        return builder.ToString();
+    }
+
+    private static string? Str(long? value) => value?.ToString(System.Globalization.CultureInfo.InvariantCulture);
+
+    /// <summary>The most specific human reason: "Connection refused" rather than a wrapper's generic text.</summary>
+    private static string Reason(HttpRequestException e)
+    {
+        for (Exception? inner = e; inner is not null; inner = inner.InnerException)
+        {
+            if (inner is SocketException socket)
+                return socket.Message;
+        }
+        return e.InnerException is { } cause ? $"{e.Message} ({cause.Message})" : e.Message;
+    }
+}
+
+/// <summary>
+/// The shared wire context, but tolerant of fields this jobctl does not know: a client must keep
+/// working against a newer controller that adds response fields (the server side stays strict).
+/// </summary>
+internal static class WireJson
+{
+    public static readonly JobplaneJsonContext Context = new(new JsonSerializerOptions(JobplaneJsonContext.Default.Options)
+    {
+        UnmappedMemberHandling = JsonUnmappedMemberHandling.Skip,
+    });
+}

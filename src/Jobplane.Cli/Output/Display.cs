@@ -1,0 +1,43 @@
+using System.Globalization;
+using System.Text;
+
+namespace Jobplane.Cli.Output;
+
+/// <summary>How values look in tables and key/value listings (JSON output never goes through here).</summary>
+internal static class Display
+{
+    public static string Time(DateTimeOffset? value)
+    {
+        if (value is not { } t) return "-";
+        // RFC3339 to the second, in the offset the controller used; "Z" for UTC as people expect to read it.
+        var text = t.ToString("yyyy-MM-dd'T'HH:mm:ss", CultureInfo.InvariantCulture);
+        return t.Offset == TimeSpan.Zero ? text + "Z" : text + t.ToString("zzz", CultureInfo.InvariantCulture);
+    }
+
+    public static string Number(long? value) => value?.ToString(CultureInfo.InvariantCulture) ?? "-";
+
+    public static string Attempt(int attempt, int maxAttempts) =>
+        string.Create(CultureInfo.InvariantCulture, $"{attempt}/{maxAttempts}");
+
+    /// <summary>Shortens free text for a table cell; newlines would break the one-row-per-line layout.</summary>
+    public static string Truncate(string? text, int max)
+    {
+        if (string.IsNullOrWhiteSpace(text)) return "-";
+        var flat = string.Join(' ', text.Split(['\r', '\n', '\t'], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
+        return flat.Length <= max ? flat : flat[..(max - 3)] + "...";
+    }
+
+    /// <summary>A command line as a shell would need it typed: arguments with spaces or quotes get single quotes.</summary>
+    public static string Command(IReadOnlyList<string>? command)
+    {
+        if (command is null || command.Count == 0) return "-";
+        var builder = new StringBuilder();
+        foreach (var argument in command)
+        {
+            if (builder.Length > 0) builder.Append(' ');
+            var plain = argument.Length > 0 && argument.All(c => char.IsLetterOrDigit(c) || "-_./=:,+@%".Contains(c));
+            builder.Append(plain ? argument : "'" + argument.Replace("'", "'\\''", StringComparison.Ordinal) + "'");
+        }
+        return builder.ToString();
+    }
+}
