@@ -1,0 +1,56 @@
+# jobplane: the two commands a newcomer needs are `make dev` and `make test`.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+DOTNET ?= dotnet
+CONFIGURATION ?= Release
+BIN := $(CURDIR)/bin
+PUBLISH := $(DOTNET) publish -c $(CONFIGURATION) -r linux-x64 --self-contained false \
+	-p:PublishSingleFile=true -p:DebugType=embedded --nologo -v quiet -o $(BIN)
+
+.PHONY: help dev dev-stop build-all build-controller build-worker build-cli run-migrate run-controller run-worker \
+	test test-coverage lint format clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
+
+dev: ## start PostgreSQL (unless DATABASE_URL is set), a controller and an exec worker; run a hello job
+	@scripts/dev.sh up
+
+dev-stop: ## stop what `make dev` started
+	@scripts/dev.sh down
+
+build-all: build-controller build-worker build-cli ## build ./bin/jobplane-controller, ./bin/jobplane-worker, ./bin/jobctl
+
+build-controller:
+	@$(PUBLISH) src/Jobplane.Controller
+build-worker:
+	@$(PUBLISH) src/Jobplane.Worker
+build-cli: ## build ./bin/jobctl only
+	@$(PUBLISH) src/Jobplane.Cli
+
+run-migrate: build-controller ## apply migrations, then serve (DATABASE_URL, SYSTEM_SECRET, WORKER_TOKEN)
+	$(BIN)/jobplane-controller --migrate
+
+run-controller: build-controller ## serve (the schema must be current)
+	$(BIN)/jobplane-controller
+
+run-worker: build-worker ## run a worker (CONTROLLER_URL, WORKER_TOKEN, RUNTIME, WORKER_CONCURRENCY)
+	$(BIN)/jobplane-worker
+
+test: ## run every test against real PostgreSQL and real processes (installs and starts what it needs)
+	@scripts/test.sh
+
+test-coverage: ## the test suite with coverage (Cobertura XML under ./coverage)
+	@COVERAGE=1 scripts/test.sh
+
+lint: ## compiler and analyzers with warnings as errors, and formatting
+	$(DOTNET) build Jobplane.slnx -c Release --nologo -warnaserror
+	$(DOTNET) format Jobplane.slnx --verify-no-changes --no-restore
+
+format: ## apply the formatting rules
+	$(DOTNET) format Jobplane.slnx
+
+clean:
+	rm -rf $(BIN) coverage TestResults
+	find src tests -type d \( -name bin -o -name obj \) -prune -exec rm -rf {} +

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Runs the whole test suite against real parts: starts (installing if needed) a local PostgreSQL,
+# builds the binaries users run, then runs every test project. Prints one closing line:
+#   "tests: N passed, N failed, N skipped"
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ -z "${JOBPLANE_TEST_DATABASE_URL:-}" ]; then
+  scripts/ensure-postgres.sh
+fi
+
+echo "== building" >&2
+dotnet build Jobplane.slnx -c Debug --nologo -v quiet -clp:ErrorsOnly
+make --no-print-directory build-all
+export JOBPLANE_BIN="$PWD/bin"
+
+results="$(mktemp -d)"
+trap 'rm -rf "$results"' EXIT
+args=(--no-build -c Debug --nologo --logger "console;verbosity=normal" --results-directory "$results")
+if [ "${COVERAGE:-}" = "1" ]; then
+  args+=(--collect "XPlat Code Coverage")
+fi
+
+status=0
+echo "== testing" >&2
+dotnet test Jobplane.slnx "${args[@]}" 2>&1 | tee "$results/output.txt" || status=$?
+
+if [ "${COVERAGE:-}" = "1" ]; then
+  rm -rf coverage && mkdir -p coverage
+  find "$results" -name 'coverage.cobertura.xml' | while read -r f; do
+    cp "$f" "coverage/$(basename "$(dirname "$(dirname "$f")")")-$(basename "$(dirname "$f")").cobertura.xml"
+  done
+  echo "coverage reports: $(ls coverage | wc -l) files in ./coverage" >&2
+fi
+
+# Sum the per-project summaries ("Passed!  - Failed: 0, Passed: 12, Skipped: 0, Total: 12, ...").
+read -r passed failed skipped < <(grep -E '^(Passed|Failed)! +- Failed:' "$results/output.txt" |
+  sed -E 's/.*Failed: *([0-9]+), Passed: *([0-9]+), Skipped: *([0-9]+).*/\2 \1 \3/' |
+  awk '{p+=$1; f+=$2; s+=$3} END {print p+0, f+0, s+0}')
+projects=$(grep -cE '^(Passed|Failed)! +- Failed:' "$results/output.txt" || true)
+echo
+echo "tests: $passed passed, $failed failed, $skipped skipped ($projects test projects)"
+if [ "$status" -ne 0 ] || [ "$failed" -ne 0 ]; then exit 1; fi
+if [ "$passed" -eq 0 ]; then echo "no test ran" >&2; exit 1; fi
+if [ "$skipped" -ne 0 ]; then echo "skipped tests are not allowed" >&2; exit 1; fi

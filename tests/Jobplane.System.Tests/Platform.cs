@@ -1,0 +1,109 @@
+using System.Net;
+using System.Net.Sockets;
+using Jobplane.Testing;
+
+namespace Jobplane.SystemTests;
+
+/// <summary>
+/// A whole platform made of real processes: controller(s) and workers started from the built
+/// binaries on a fresh real PostgreSQL database, on a free loopback port.
+/// </summary>
+public sealed class Platform : IAsyncLifetime
+{
+    public const string AdminSecret = "system-admin-secret-0123456789";
+    public const string WorkerToken = "system-worker-token-0123456789";
+
+    private readonly List<PlatformProcess> _processes = [];
+    private readonly string _workRoot = Path.Combine(Path.GetTempPath(), $"jobplane-system-{Guid.NewGuid():N}");
+
+    public TestDatabase Database { get; } = new();
+    public int Port { get; } = FreePort();
+    public string Url => $"http://127.0.0.1:{Port}";
+    public PlatformProcess? Controller { get; private set; }
+    public string WorkRoot => _workRoot;
+
+    /// <summary>Controller settings; tests may change them before StartControllerAsync.</summary>
+    public Dictionary<string, string?> ControllerEnv { get; } = new()
+    {
+        ["SYSTEM_SECRET"] = AdminSecret,
+        ["WORKER_TOKEN"] = WorkerToken,
+        ["MAINTENANCE_INTERVAL"] = "200ms",
+        ["RETRY_BACKOFF_BASE"] = "200ms",
+        ["RETRY_BACKOFF_MAX"] = "1s",
+    };
+
+    public async Task InitializeAsync() => await Database.InitializeAsync();
+
+    public async Task DisposeAsync()
+    {
+        foreach (var p in _processes) await p.DisposeAsync();
+        await Database.DisposeAsync();
+        try { Directory.Delete(_workRoot, recursive: true); }
+        catch (DirectoryNotFoundException) { }
+    }
+
+    public async Task<PlatformProcess> StartControllerAsync()
+    {
+        var env = new Dictionary<string, string?>(ControllerEnv)
+        {
+            ["DATABASE_URL"] = Database.ConnectionString,
+            ["PORT"] = Port.ToString(System.Globalization.CultureInfo.InvariantCulture),
+        };
+        var p = PlatformProcess.Start("jobplane-controller", env, "--migrate");
+        _processes.Add(p);
+        Controller = p;
+        using var http = new HttpClient();
+        for (var i = 0; i < 300; i++)
+        {
+            if (p.HasExited) throw new InvalidOperationException($"controller exited ({p.ExitCode}):\n{p.Output}");
+            try
+            {
+                if ((await http.GetAsync($"{Url}/readyz")).IsSuccessStatusCode) return p;
+            }
+            catch (HttpRequestException) { }
+            await Task.Delay(100);
+        }
+        throw new TimeoutException($"controller not ready:\n{p.Output}");
+    }
+
+    public PlatformProcess StartWorker(string workerId, IDictionary<string, string?>? extra = null)
+    {
+        var env = new Dictionary<string, string?>
+        {
+            ["CONTROLLER_URL"] = Url,
+            ["WORKER_TOKEN"] = WorkerToken,
+            ["WORKER_ID"] = workerId,
+            ["RUNTIME"] = "exec",
+            ["RUNTIME_WORKDIR"] = _workRoot,
+            ["WORKER_CONCURRENCY"] = "4",
+            ["WORKER_HEARTBEAT_INTERVAL"] = "1s",
+            ["WORKER_LEASE_TIMEOUT"] = "5s",
+            ["WORKER_KILL_GRACE"] = "1s",
+        };
+        if (extra is not null)
+        {
+            foreach (var (k, v) in extra) env[k] = v;
+        }
+        var p = PlatformProcess.Start("jobplane-worker", env);
+        _processes.Add(p);
+        return p;
+    }
+
+    public Task<Jobctl.Result> JobctlAsync(string? token, params string[] args) => Jobctl.RunAsync(Url, token, args);
+
+    /// <summary>Creates a tenant through jobctl as the administrator and returns its API key.</summary>
+    public async Task<string> CreateTenantAsync(string name)
+    {
+        var r = await JobctlAsync(AdminSecret, "tenant", "create", "--name", name, "-o", "json");
+        Assert.True(r.ExitCode == 0, $"tenant create failed: {r.Stderr}");
+        using var doc = System.Text.Json.JsonDocument.Parse(r.Stdout);
+        return doc.RootElement.GetProperty("api_key").GetString()!;
+    }
+
+    private static int FreePort()
+    {
+        using var l = new TcpListener(IPAddress.Loopback, 0);
+        l.Start();
+        return ((IPEndPoint)l.LocalEndpoint).Port;
+    }
+}
