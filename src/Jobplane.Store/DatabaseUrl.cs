@@ -1,3 +1,4 @@
+using System.Globalization;
 using Npgsql;
 
 namespace Jobplane.Store;
@@ -54,8 +55,40 @@ public static class DatabaseUrl
                     // postgres:///db?host=/var/run/postgresql selects a unix socket directory.
                     builder.Host = value;
                     break;
+                // Standard libpq URL parameters, mapped to their Npgsql equivalents.
+                case "application_name":
+                    builder.ApplicationName = value;
+                    break;
+                case "connect_timeout":
+                    builder.Timeout = int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var seconds)
+                        ? seconds
+                        : throw new ArgumentException($"DATABASE_URL: connect_timeout must be a whole number of seconds (got '{value}')");
+                    break;
+                case "options":
+                    builder.Options = value;
+                    break;
+                case "sslrootcert":
+                    builder.RootCertificate = value;
+                    break;
+                case "sslcert":
+                    builder.SslCertificate = value;
+                    break;
+                case "sslkey":
+                    builder.SslKey = value;
+                    break;
+                case "target_session_attrs":
+                    builder.TargetSessionAttributes = value;
+                    break;
                 default:
-                    builder[key] = value;
+                    // Anything else must be an Npgsql connection-string keyword (e.g. "Maximum Pool Size").
+                    try
+                    {
+                        builder[key] = value;
+                    }
+                    catch (ArgumentException e)
+                    {
+                        throw new ArgumentException($"DATABASE_URL: unsupported parameter '{key}'", e);
+                    }
                     break;
             }
         }

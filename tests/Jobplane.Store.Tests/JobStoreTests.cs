@@ -1,0 +1,85 @@
+using Jobplane.Api;
+using Jobplane.Store;
+using Jobplane.Testing;
+
+namespace Jobplane.Store.Tests;
+
+public sealed class JobStoreTests(TestDatabase db) : StoreTestBase(db), IClassFixture<TestDatabase>
+{
+    [Fact]
+    public async Task Upserting_the_same_name_updates_the_job_in_place()
+    {
+        var tenant = await NewTenantAsync();
+        var first = await Jobs.UpsertAsync(tenant, Spec("nightly", priority: 10, maxAttempts: 2, timeout: 30, image: "alpine:3"), Ct);
+
+        var second = await Jobs.UpsertAsync(tenant,
+            new JobSpec("nightly", "busybox:1", ["sh", "-c", "exit 0"], 90, Priority.Critical, 5), Ct);
+
+        Assert.True(first.Created);
+        Assert.False(second.Created);
+        Assert.Equal(first.JobId, second.JobId);
+        var job = await Jobs.GetAsync(tenant, first.JobId, Ct);
+        Assert.NotNull(job);
+        Assert.Equal("nightly", job.Name);
+        Assert.Equal("busybox:1", job.Image);
+        Assert.Equal(["sh", "-c", "exit 0"], job.Command);
+        Assert.Equal(90, job.DefaultTimeout);
+        Assert.Equal(Priority.Critical, job.Priority);
+        Assert.Equal(5, job.MaxAttempts);
+        Assert.True(job.UpdatedAt >= job.CreatedAt);
+        Assert.Equal(1L, await Db.ScalarAsync<long>("select count(*) from jobs where tenant_id = $1", tenant));
+    }
+
+    [Fact]
+    public async Task The_same_name_in_another_tenant_is_another_job()
+    {
+        var a = await NewTenantAsync();
+        var b = await NewTenantAsync();
+
+        var jobA = await Jobs.UpsertAsync(a, Spec("deploy", image: "a:1"), Ct);
+        var jobB = await Jobs.UpsertAsync(b, Spec("deploy", image: "b:1"), Ct);
+
+        Assert.True(jobA.Created);
+        Assert.True(jobB.Created);
+        Assert.NotEqual(jobA.JobId, jobB.JobId);
+        Assert.Equal("a:1", (await Jobs.GetAsync(a, jobA.JobId, Ct))!.Image);
+        Assert.Equal("b:1", (await Jobs.GetAsync(b, jobB.JobId, Ct))!.Image);
+    }
+
+    [Fact]
+    public async Task Another_tenants_job_is_invisible()
+    {
+        var owner = await NewTenantAsync();
+        var stranger = await NewTenantAsync();
+        var job = await NewJobAsync(owner);
+
+        Assert.Null(await Jobs.GetAsync(stranger, job, Ct));
+        Assert.Null(await Jobs.GetAsync(owner, Guid.NewGuid(), Ct));
+        Assert.Empty(await Jobs.ListAsync(stranger, 100, 0, Ct));
+    }
+
+    [Fact]
+    public async Task List_pages_newest_first()
+    {
+        var tenant = await NewTenantAsync();
+        var other = await NewTenantAsync();
+        var ids = new List<Guid>();
+        for (var i = 0; i < 5; i++)
+        {
+            ids.Add(await NewJobAsync(tenant, name: $"job-{i}"));
+            await NewJobAsync(other, name: $"job-{i}");
+        }
+        ids.Reverse();
+
+        var page1 = await Jobs.ListAsync(tenant, 2, 0, Ct);
+        var page2 = await Jobs.ListAsync(tenant, 2, 2, Ct);
+        var page3 = await Jobs.ListAsync(tenant, 2, 4, Ct);
+        var page4 = await Jobs.ListAsync(tenant, 2, 6, Ct);
+
+        Assert.Equal(ids[..2], page1.Select(j => j.Id));
+        Assert.Equal(ids[2..4], page2.Select(j => j.Id));
+        Assert.Equal(ids[4..], page3.Select(j => j.Id));
+        Assert.Empty(page4);
+        Assert.Equal(["job-4", "job-3"], page1.Select(j => j.Name));
+    }
+}

@@ -1,0 +1,108 @@
+using Jobplane.Api;
+using Jobplane.Store;
+using Jobplane.Testing;
+
+namespace Jobplane.Store.Tests;
+
+public sealed class RescueTests(TestDatabase db) : StoreTestBase(db), IClassFixture<TestDatabase>
+{
+    [Fact]
+    public async Task An_expired_lease_is_requeued_and_counts_the_lost_attempt()
+    {
+        var (tenant, _, first) = await RunningAsync(maxAttempts: 3);
+        var id = first.ExecutionId;
+        await ExpireLeaseAsync(id);
+
+        Assert.True(await Queue.RescueExpiredAsync(100, Ct) >= 1);
+
+        Assert.Equal(ExecutionStatus.Pending, await StatusAsync(id));
+        Assert.True(await InReadyQueueAsync(id));
+        Assert.Equal("lease_expired", await Db.ScalarAsync<string>(
+            "select outcome from execution_attempts where execution_id = $1 and attempt = 1", id));
+        Assert.True(await Db.ScalarAsync<bool>(
+            "select ended_at is not null from execution_attempts where execution_id = $1 and attempt = 1", id));
+
+        var second = await ClaimOneAsync(tenant, worker: "worker-2");
+        Assert.Equal(id, second.ExecutionId);
+        Assert.Equal(2, second.Attempt);
+        Assert.NotEqual(first.LeaseToken, second.LeaseToken);
+    }
+
+    [Fact]
+    public async Task The_old_token_is_refused_after_a_rescue()
+    {
+        var (tenant, _, first) = await RunningAsync(maxAttempts: 3);
+        var id = first.ExecutionId;
+        await ExpireLeaseAsync(id);
+        await Queue.RescueExpiredAsync(100, Ct);
+
+        // Refused while the execution waits in the queue...
+        await AssertRefusedAsync(first);
+        Assert.Equal(ExecutionStatus.Pending, await StatusAsync(id));
+
+        // ...and while another worker runs it.
+        var second = await ClaimOneAsync(tenant, worker: "worker-2");
+        await AssertRefusedAsync(first);
+        Assert.Equal(ExecutionStatus.Running, await StatusAsync(id));
+        Assert.Equal(second.LeaseToken, await Db.ScalarAsync<Guid>("select lease_token from executions where id = $1", id));
+        Assert.Single(await Queue.HeartbeatAsync([new LeaseRef(id, second.LeaseToken)], Lease, Ct));
+    }
+
+    private async Task AssertRefusedAsync(ClaimedExecution stale)
+    {
+        var id = stale.ExecutionId;
+        Assert.Equal(LeaseCheck.LeaseLost, (await SucceedAsync(stale)).Check);
+        Assert.Empty(await Queue.HeartbeatAsync([new LeaseRef(id, stale.LeaseToken)], Lease, Ct));
+        Assert.Equal(LeaseCheck.LeaseLost, await Queue.AppendLogsAsync(id, stale.LeaseToken, [new LogLine("late line", "stdout")], Ct));
+        Assert.Equal(LeaseCheck.LeaseLost, await Queue.ReleaseAsync(id, stale.LeaseToken, "draining", Ct));
+        Assert.Equal(0L, await Db.ScalarAsync<long>("select count(*) from execution_logs where execution_id = $1", id));
+    }
+
+    [Fact]
+    public async Task Losing_the_last_allowed_attempt_fails_into_the_dead_letter_queue()
+    {
+        var (tenant, job, claim) = await RunningAsync(maxAttempts: 1);
+        var id = claim.ExecutionId;
+        await ExpireLeaseAsync(id);
+
+        Assert.True(await Queue.RescueExpiredAsync(100, Ct) >= 1);
+
+        Assert.Equal(ExecutionStatus.Failed, await StatusAsync(id));
+        Assert.False(await InReadyQueueAsync(id));
+        Assert.Empty(await ClaimAsync(tenant));
+        var view = await Executions.GetAsync(tenant, id, Ct);
+        Assert.Contains("lease", view!.Error);
+        Assert.NotNull(view.CompletedAt);
+        var entry = Assert.Single(await Executions.ListDeadLettersAsync(tenant, 10, 0, Ct));
+        Assert.Equal(id, entry.ExecutionId);
+        Assert.Equal(job, entry.JobId);
+        Assert.Equal(1, entry.Attempts);
+        Assert.Contains("lease", entry.ErrorMessage);
+        Assert.Equal(LeaseCheck.LeaseLost, (await SucceedAsync(claim)).Check);
+    }
+
+    [Fact]
+    public async Task A_live_lease_is_left_alone()
+    {
+        var (_, _, claim) = await RunningAsync();
+
+        await Queue.RescueExpiredAsync(100, Ct);
+
+        Assert.Equal(ExecutionStatus.Running, await StatusAsync(claim.ExecutionId));
+        Assert.Equal(ExecutionStatus.Succeeded, (await SucceedAsync(claim)).Status);
+    }
+
+    [Fact]
+    public async Task A_heartbeat_keeps_an_execution_from_being_rescued()
+    {
+        var (_, _, claim) = await RunningAsync();
+        await ExpireLeaseAsync(claim.ExecutionId);
+
+        // The worker heartbeats before maintenance gets to it: the lease is held again.
+        Assert.Single(await Queue.HeartbeatAsync([new LeaseRef(claim.ExecutionId, claim.LeaseToken)], Lease, Ct));
+        await Queue.RescueExpiredAsync(100, Ct);
+
+        Assert.Equal(ExecutionStatus.Running, await StatusAsync(claim.ExecutionId));
+        Assert.Equal(ExecutionStatus.Succeeded, (await SucceedAsync(claim)).Status);
+    }
+}
