@@ -179,6 +179,20 @@ public sealed partial class WorkerAgent(
                 LogResultRefused(claim.ExecutionId, claim.Attempt, e.Message);
                 return;
             }
+            catch (ControllerException e) when (request.Result is not null && (int)e.Status is 400 or 413)
+            {
+                // The controller cannot store this result.json (too large, or JSON that PostgreSQL
+                // refuses). Running again would write the same file: fail the attempt for good,
+                // saying why, rather than wedging the execution on a report that never succeeds.
+                LogResultRefused(claim.ExecutionId, claim.Attempt, e.Message);
+                var why = $"result.json refused by the controller: {e.Message}";
+                request = request with
+                {
+                    Result = null,
+                    Error = outcome.Error is null ? why : $"{outcome.Error}; {why}",
+                    Retryable = false,
+                };
+            }
             catch (Exception e) when (e is HttpRequestException or TaskCanceledException or ControllerException { Transient: true })
             {
                 LogReportRetry(claim.ExecutionId, e.Message);

@@ -3,6 +3,7 @@ using Jobplane.Controller.Auth;
 using Jobplane.Controller.Http;
 using Jobplane.Controller.Queue;
 using Jobplane.Store;
+using Npgsql;
 
 namespace Jobplane.Controller.Endpoints;
 
@@ -66,7 +67,7 @@ public static class WorkerEndpoints
         {
             var body = await JsonBody.ReadAsync(http.Request, JobplaneJsonContext.Default.WorkerHeartbeatRequest);
             if (body.Error is not null) return body.Error;
-            var leases = body.Value!.Leases;
+            if (body.Value!.Leases is not { } leases) return ApiResults.BadRequest("leases is required: a list of {execution_id, lease_token}");
             if (leases.Count > 10_000) return ApiResults.BadRequest("leases must have at most 10000 entries");
             if (leases.Any(l => l is null)) return ApiResults.BadRequest("leases must not contain null entries");
             var extended = await queue.HeartbeatAsync(leases, options.LeaseDuration, ct);
@@ -143,8 +144,22 @@ public static class WorkerEndpoints
                     return ApiResults.Error(413, ErrorCodes.PayloadTooLarge, $"result is {resultJson.Length} bytes, over the {Wire.MaxResultBytes}-byte limit");
             }
             var error = r.Error is { Length: > 0 } e ? (e.Length > 8192 ? e[..8192] : e).Replace('\0', '\uFFFD') : null;
-            var outcome = await queue.CompleteAsync(executionId, token,
-                new AttemptResult(r.ExitCode, error, resultJson, r.Retryable ?? true), backoff.Delay, ct);
+            CompletionOutcome outcome;
+            try
+            {
+                outcome = await queue.CompleteAsync(executionId, token,
+                    new AttemptResult(r.ExitCode, error, resultJson, r.Retryable ?? true), backoff.Delay, ct);
+            }
+            catch (PostgresException pg) when (resultJson is not null && pg.SqlState is
+                PostgresErrorCodes.UntranslatableCharacter or PostgresErrorCodes.InvalidTextRepresentation
+                or PostgresErrorCodes.NumericValueOutOfRange)
+            {
+                // result.json is job output: valid JSON that jsonb refuses is the job's fault, not ours.
+                // Nothing was written (the transaction rolled back) and the lease still holds, so the
+                // worker can report the attempt again without the result.
+                return ApiResults.Error(400, ErrorCodes.InvalidArgument,
+                    $"result cannot be stored as JSONB ({pg.MessageText}): it must not contain \\u0000, unpaired surrogates or numbers beyond PostgreSQL's numeric range");
+            }
             if (outcome.Check == LeaseCheck.Accepted) metrics.Completed(outcome.Status!);
             return outcome.Check switch
             {

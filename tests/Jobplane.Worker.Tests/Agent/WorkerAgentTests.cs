@@ -136,6 +136,18 @@ public sealed class WorkerAgentTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_result_the_database_cannot_store_fails_the_execution_instead_of_wedging_it()
+    {
+        StartAgent();
+        // Valid JSON that jsonb refuses (a NUL character): the report is refused, then re-sent without it.
+        var id = await SubmitAsync("nul-result", ["sh", "-c", "printf '{\"a\": \"x\\\\u0000y\"}' > result.json"], maxAttempts: 3);
+        var failed = await WaitForAsync(id, e => e.Status == ExecutionStatus.Failed);
+        Assert.Equal(1, failed.Attempt);
+        Assert.Null(failed.Result);
+        Assert.Contains("result.json refused by the controller", failed.Error, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task A_timed_out_job_fails_with_a_clear_error()
     {
         StartAgent();
