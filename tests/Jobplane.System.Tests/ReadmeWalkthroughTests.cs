@@ -73,7 +73,11 @@ public sealed class ReadmeWalkthroughTests : IAsyncLifetime
             "sh", "-c", "echo 'cannot reach upstream' >&2; exit 3");
         Assert.True(flaky.ExitCode == 0, flaky.Stderr);
         var failedRun = await _platform.JobctlAsync(token, "run", flaky.Line);
-        var failed = await api.WaitForStatusAsync(failedRun.Line, "FAILED", Patience);
+        var failedLogs = await _platform.JobctlAsync(token, "logs", "-f", failedRun.Line);
+        Assert.True(failedLogs.ExitCode == 0, failedLogs.Stderr);
+        Assert.Equal(2, failedLogs.Stdout.Split('\n').Count(l => l == "cannot reach upstream"));
+        var failed = await api.ExecutionAsync(failedRun.Line);
+        Assert.Equal("FAILED", failed.GetProperty("status").GetString());
         Assert.Equal(2, failed.GetProperty("attempt").GetInt32());
         Assert.Equal("exit code 3", failed.GetProperty("error").GetString());
 

@@ -1,10 +1,10 @@
-using Xunit;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using Jobplane.Api;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.Extensions.Logging;
+using Xunit;
 
 namespace Jobplane.Testing;
 

@@ -1,6 +1,6 @@
-using Xunit;
 using Jobplane.Store;
 using Npgsql;
+using Xunit;
 
 namespace Jobplane.Testing;
 
