@@ -33,13 +33,16 @@ if [ "${COVERAGE:-}" = "1" ]; then
   echo "coverage reports: $(ls coverage | wc -l) files in ./coverage" >&2
 fi
 
-# Sum the per-project summaries ("Passed!  - Failed: 0, Passed: 12, Skipped: 0, Total: 12, ...").
-read -r passed failed skipped < <(grep -E '^(Passed|Failed)! +- Failed:' "$results/output.txt" |
-  sed -E 's/.*Failed: *([0-9]+), Passed: *([0-9]+), Skipped: *([0-9]+).*/\2 \1 \3/' |
-  awk '{p+=$1; f+=$2; s+=$3} END {print p+0, f+0, s+0}')
-projects=$(grep -cE '^(Passed|Failed)! +- Failed:' "$results/output.txt" || true)
+# Sum the per-project summaries ("Total tests: 12" followed by "     Passed: 12", "     Failed: 1", ...).
+read -r passed failed skipped projects < <(awk '
+  /^Total tests: [0-9]+/ { n++ }
+  /^ +Passed: [0-9]+$/  { p += $2 }
+  /^ +Failed: [0-9]+$/  { f += $2 }
+  /^ +Skipped: [0-9]+$/ { s += $2 }
+  END { print p+0, f+0, s+0, n+0 }' "$results/output.txt")
 echo
-echo "tests: $passed passed, $failed failed, $skipped skipped ($projects test projects)"
+echo "$projects test projects ran"
+echo "tests: $passed passed, $failed failed, $skipped skipped"
 if [ "$status" -ne 0 ] || [ "$failed" -ne 0 ]; then exit 1; fi
 if [ "$passed" -eq 0 ]; then echo "no test ran" >&2; exit 1; fi
 if [ "$skipped" -ne 0 ]; then echo "skipped tests are not allowed" >&2; exit 1; fi

@@ -28,7 +28,7 @@ public sealed class ExecRuntimeOutputTests : IDisposable
     }
 
     [Fact]
-    public async Task Pipelines_behave_as_in_a_terminal_because_SIGPIPE_is_not_ignored()
+    public async Task Pipelines_behave_as_in_a_terminal_because_no_signal_is_inherited_ignored()
     {
         var (outcome, logs) = await _exec.RunAsync(ExecHarness.Shell("grep SigIgn /proc/self/status; yes | head -n 1"));
 

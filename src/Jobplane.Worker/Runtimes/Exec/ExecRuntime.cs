@@ -35,15 +35,17 @@ public sealed class ExecRuntime : IJobRuntime
     /// <summary>
     /// .NET ignores SIGPIPE in its own process and a child started with Process inherits that, so
     /// in a job `yes | head -1` would print "Broken pipe" errors and pipelines would end
-    /// differently than in a terminal. coreutils env (8.31+) can restore the default disposition
-    /// before exec'ing setsid; where it cannot, jobs run with SIGPIPE ignored.
+    /// differently than in a terminal. Whatever else the worker's own parent ignored (SIGHUP under
+    /// nohup, SIGINT in a background shell) would be inherited the same way. coreutils env (8.31+)
+    /// restores every signal's default disposition before exec'ing setsid; where it cannot, jobs
+    /// inherit the worker's ignored signals.
     /// </summary>
     private static readonly Lazy<bool> CanRestoreSigpipe = new(() =>
     {
         try
         {
             var probe = new ProcessStartInfo(EnvPath) { UseShellExecute = false, RedirectStandardError = true };
-            probe.ArgumentList.Add("--default-signal=PIPE");
+            probe.ArgumentList.Add("--default-signal");
             probe.ArgumentList.Add("true");
             using var process = Process.Start(probe)!;
             process.StandardError.ReadToEnd();
@@ -139,7 +141,7 @@ public sealed class ExecRuntime : IJobRuntime
         // env and setsid both exec in place, so the pid .NET reports ends up being the job's.
         if (restoreSigpipe)
         {
-            startInfo.ArgumentList.Add("--default-signal=PIPE");
+            startInfo.ArgumentList.Add("--default-signal");
             startInfo.ArgumentList.Add(SetsidPath);
         }
         // "--" so that a program name starting with '-' is not taken for a setsid option.

@@ -46,6 +46,6 @@ internal static partial class ExecRuntimeLog
     public static partial void OrphansPersist(ILogger logger, string workerId, int rounds);
 
     [LoggerMessage(EventId = 1110, Level = LogLevel.Warning,
-        Message = "{Env} does not support --default-signal (coreutils 8.31+): jobs will run with SIGPIPE ignored, as the worker does")]
+        Message = "{Env} does not support --default-signal (coreutils 8.31+): jobs will inherit the signals the worker ignores (SIGPIPE among them)")]
     public static partial void SigpipeIgnored(ILogger logger, string env);
 }

@@ -3,7 +3,7 @@ using System.Globalization;
 namespace Jobplane.Worker.Runtimes.Exec;
 
 /// <summary>
-/// The process group of one job. The job is started as <c>[env --default-signal=PIPE] setsid -- argv...</c>:
+/// The process group of one job. The job is started as <c>[env --default-signal] setsid -- argv...</c>:
 /// the child .NET forks is never a group leader (it inherits the worker's group), so setsid calls
 /// setsid(2) and execs in place without forking (env execs in place too). The job's main process therefore keeps the pid .NET reports,
 /// and that pid is both its session id and its process group id. Everything the job forks stays
