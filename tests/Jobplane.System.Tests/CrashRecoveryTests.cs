@@ -12,8 +12,9 @@ public sealed class CrashRecoveryTests : IAsyncLifetime
     public async Task InitializeAsync()
     {
         await _platform.InitializeAsync();
-        // A short lease so that rescue happens within the test.
-        _platform.ControllerEnv["HEARTBEAT_VISIBILITY_EXTENSION"] = "3s";
+        // A lease short enough that rescue happens within the test, long enough that a loaded
+        // machine (the whole suite runs at once on two cores) does not lose leases of live workers.
+        _platform.ControllerEnv["HEARTBEAT_VISIBILITY_EXTENSION"] = "10s";
         await _platform.StartControllerAsync();
     }
 

@@ -77,7 +77,6 @@ public sealed class Platform : IAsyncLifetime
             ["RUNTIME_WORKDIR"] = _workRoot,
             ["WORKER_CONCURRENCY"] = "4",
             ["WORKER_HEARTBEAT_INTERVAL"] = "1s",
-            ["WORKER_LEASE_TIMEOUT"] = "5s",
             ["WORKER_KILL_GRACE"] = "1s",
         };
         if (extra is not null)
