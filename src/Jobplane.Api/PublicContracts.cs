@@ -27,6 +27,11 @@ public sealed record CreateJobRequest
     public int? DefaultTimeout { get; init; }
     public Priority? Priority { get; init; }
     public int? MaxAttempts { get; init; }
+    /// <summary>Retry n waits between half and all of min(max, base * 2^(n-1)) seconds; null: the controller's default.</summary>
+    public double? RetryBackoffBase { get; init; }
+    public double? RetryBackoffMax { get; init; }
+    /// <summary>Exit codes that mean "permanent failure": the execution fails at once, without retry.</summary>
+    public IReadOnlyList<int>? NonRetryableExitCodes { get; init; }
 }
 
 public sealed record CreateJobResponse(Guid JobId);
@@ -40,7 +45,12 @@ public sealed record JobView(
     Priority Priority,
     int MaxAttempts,
     DateTimeOffset CreatedAt,
-    DateTimeOffset UpdatedAt);
+    DateTimeOffset UpdatedAt)
+{
+    public double? RetryBackoffBase { get; init; }
+    public double? RetryBackoffMax { get; init; }
+    public IReadOnlyList<int> NonRetryableExitCodes { get; init; } = [];
+}
 
 public sealed record JobList(IReadOnlyList<JobView> Jobs, int Limit, int Offset);
 
@@ -54,7 +64,30 @@ public sealed record RunJobRequest
     public Priority? Priority { get; init; }
 }
 
-public sealed record RunJobResponse(Guid ExecutionId, string Status);
+/// <summary>
+/// The answer to a run. With an Idempotency-Key that was already used (same tenant, within 24 h),
+/// it names the execution the first request created, and Replayed is true.
+/// </summary>
+public sealed record RunJobResponse(Guid ExecutionId, string Status)
+{
+    public bool? Replayed { get; init; }
+}
+
+/// <summary>The answer to a cancel: the status after the request (CANCELLED, or RUNNING while the worker stops it).</summary>
+public sealed record CancelResponse(Guid ExecutionId, string Status, bool CancelRequested);
+
+/// <summary>The answer to a bulk cancel of a job's executions.</summary>
+public sealed record BulkCancelResponse(int Cancelled, int Stopping);
+
+/// <summary>POST /executions/dlq/retry and /executions/dlq/purge: all dead letters, or one job's.</summary>
+public sealed record DlqBulkRequest
+{
+    public Guid? JobId { get; init; }
+}
+
+public sealed record DlqBulkRetryResponse(int Retried, IReadOnlyList<Guid> NewExecutionIds);
+
+public sealed record DlqPurgeResponse(int Purged);
 
 public sealed record AttemptView(
     int Attempt,
@@ -78,6 +111,8 @@ public sealed record ExecutionView
     public required DateTimeOffset CreatedAt { get; init; }
     public DateTimeOffset? StartedAt { get; init; }
     public DateTimeOffset? CompletedAt { get; init; }
+    /// <summary>When a cancel was requested for this execution (it may still be stopping).</summary>
+    public DateTimeOffset? CancelRequestedAt { get; init; }
     public int? ExitCode { get; init; }
     public string? Error { get; init; }
     public JsonElement? Result { get; init; }

@@ -16,7 +16,11 @@ public sealed record DequeueRequest
     public double? WaitSeconds { get; init; }
 }
 
-public sealed record DequeueResponse(IReadOnlyList<ClaimedExecution> Executions);
+/// <summary>LeaseSeconds: the lease each claim or heartbeat grants; a worker that cannot heartbeat stops its jobs well within it.</summary>
+public sealed record DequeueResponse(IReadOnlyList<ClaimedExecution> Executions)
+{
+    public double? LeaseSeconds { get; init; }
+}
 
 /// <summary>What a worker needs to run one attempt.</summary>
 public sealed record ExecutionPayload(
@@ -53,8 +57,15 @@ public sealed record WorkerHeartbeatRequest
     public IReadOnlyList<LeaseRef> Leases { get; init; } = [];
 }
 
-/// <summary>Extended: leases still held. Lost: leases this worker no longer holds; stop those attempts.</summary>
-public sealed record WorkerHeartbeatResponse(IReadOnlyList<Guid> Extended, IReadOnlyList<Guid> Lost);
+/// <summary>
+/// Extended: leases still held (each holds at least half a lease from now). Lost: leases this worker
+/// no longer holds; kill those attempts at once. Cancelled: held, but a user asked to cancel; stop them.
+/// </summary>
+public sealed record WorkerHeartbeatResponse(IReadOnlyList<Guid> Extended, IReadOnlyList<Guid> Lost)
+{
+    public IReadOnlyList<Guid> Cancelled { get; init; } = [];
+    public double? LeaseSeconds { get; init; }
+}
 
 /// <summary>PUT /internal/executions/{id}/result.</summary>
 public sealed record ResultRequest

@@ -12,27 +12,54 @@ public sealed class ExecutionStore(NpgsqlDataSource db)
 {
     private const string Columns = """
         e.id, e.job_id, j.name, e.status, e.priority, e.attempt, e.max_attempts, e.scheduled_at, e.created_at,
-        e.started_at, e.completed_at, e.exit_code, e.error, e.result::text, e.timeout_seconds
+        e.started_at, e.completed_at, e.exit_code, e.error, e.result::text, e.timeout_seconds, e.cancel_requested_at
         """;
 
     /// <summary>
     /// Creates an execution of the tenant's job in one statement: PENDING and in the ready queue
     /// when due (by the database clock), SCHEDULED otherwise. Null when the job is not the tenant's.
+    /// With an idempotency key, the first request within 24 hours creates the execution and every
+    /// repeat (also a concurrent one: the key's primary key serialises them) gets that same execution
+    /// back with Replayed set; a key already used for another job is a conflict.
     /// </summary>
-    public async Task<RunJobResponse?> RunAsync(Guid tenantId, Guid jobId, RunOptions options, CancellationToken ct)
+    public async Task<RunJobResponse?> RunAsync(Guid tenantId, Guid jobId, RunOptions options, string? idempotencyKey, CancellationToken ct)
     {
-        await using var cmd = db.Command(SubmitSql,
+        await using (var cmd = db.Command(SubmitSql,
             Sql.P(Guid.CreateVersion7()), Sql.P(jobId), Sql.P(tenantId), Sql.P(options.ScheduledAt),
-            Sql.P(options.Priority?.Value), Sql.P(options.TimeoutSeconds));
-        await using var reader = await cmd.ExecuteReaderAsync(ct);
-        return await reader.ReadAsync(ct) ? new RunJobResponse(reader.GetGuid(0), reader.GetString(1)) : null;
+            Sql.P(options.Priority?.Value), Sql.P(options.TimeoutSeconds), Sql.P(idempotencyKey)))
+        await using (var reader = await cmd.ExecuteReaderAsync(ct))
+        {
+            if (await reader.ReadAsync(ct)) return new RunJobResponse(reader.GetGuid(0), reader.GetString(1));
+        }
+        if (idempotencyKey is null) return null;
+
+        // Nothing was created: either the job is not the tenant's, or the key was used before.
+        await using var lookup = db.Command("""
+            select k.execution_id, k.job_id, e.status from idempotency_keys k join executions e on e.id = k.execution_id
+            where k.tenant_id = $1 and k.key = $2 and k.created_at >= now() - interval '24 hours'
+              and exists (select 1 from jobs where id = $3 and tenant_id = $1)
+            """, Sql.P(tenantId), Sql.P(idempotencyKey), Sql.P(jobId));
+        await using var found = await lookup.ExecuteReaderAsync(ct);
+        if (!await found.ReadAsync(ct)) return null;
+        if (found.GetGuid(1) != jobId)
+            throw new StoreConflictException($"Idempotency-Key '{idempotencyKey}' was already used to run another job (execution {found.GetGuid(0)})");
+        return new RunJobResponse(found.GetGuid(0), found.GetString(2)) { Replayed = true };
     }
 
-    // $1 new id, $2 job, $3 tenant, $4 scheduled_at?, $5 priority?, $6 timeout?
+    // $1 new id, $2 job, $3 tenant, $4 scheduled_at?, $5 priority?, $6 timeout?, $7 idempotency key?
+    // The key row is taken (or an expired one reclaimed) in the same statement that creates the
+    // execution; when the key is live, the insert claims nothing and nothing is created.
     internal const string SubmitSql = """
         with job as (
             select id, tenant_id, priority, timeout_seconds, max_attempts
             from jobs where id = $2 and tenant_id = $3
+        ), key as (
+            insert into idempotency_keys (tenant_id, key, job_id, execution_id)
+            select job.tenant_id, $7, job.id, $1 from job where $7::text is not null
+            on conflict (tenant_id, key) do update
+                set job_id = excluded.job_id, execution_id = excluded.execution_id, created_at = now()
+                where idempotency_keys.created_at < now() - interval '24 hours'
+            returning execution_id
         ), ins as (
             insert into executions (id, tenant_id, job_id, status, priority, timeout_seconds, max_attempts, scheduled_at)
             select $1, job.tenant_id, job.id,
@@ -40,6 +67,7 @@ public sealed class ExecutionStore(NpgsqlDataSource db)
                    coalesce($5, job.priority), coalesce($6, job.timeout_seconds), job.max_attempts,
                    greatest(coalesce($4, now()), now())
             from job
+            where $7::text is null or exists (select 1 from key)
             returning id, tenant_id, priority, status, scheduled_at
         ), queued as (
             insert into ready_queue (execution_id, tenant_id, priority, ready_at)
@@ -47,6 +75,89 @@ public sealed class ExecutionStore(NpgsqlDataSource db)
         )
         select id, status from ins
         """;
+
+    /// <summary>
+    /// Cancels one execution. Queued, scheduled and retry-waiting executions end CANCELLED at once and
+    /// never run; a running one is marked, its worker stops it at the next heartbeat, and it ends
+    /// CANCELLED when the worker reports (or its lease expires). Null when not the tenant's;
+    /// conflict when it already finished.
+    /// </summary>
+    public async Task<CancelResponse?> CancelAsync(Guid tenantId, Guid executionId, CancellationToken ct)
+    {
+        await using var conn = await db.OpenConnectionAsync(ct);
+        await using var tx = await conn.BeginTransactionAsync(ct);
+        // The ready-queue row first, then the execution: the same lock order as a claim, so a cancel
+        // racing a claim waits for it instead of deadlocking with it.
+        await using (var cmd = conn.Command("delete from ready_queue where execution_id = $1 and tenant_id = $2", tx,
+                         Sql.P(executionId), Sql.P(tenantId)))
+        {
+            await cmd.ExecuteNonQueryAsync(ct);
+        }
+        string? status;
+        await using (var cmd = conn.Command("select status from executions where id = $1 and tenant_id = $2 for update", tx,
+                         Sql.P(executionId), Sql.P(tenantId)))
+        {
+            status = await cmd.ExecuteScalarAsync(ct) as string;
+        }
+        if (status is null) return null;
+        if (ExecutionStatus.IsTerminal(status))
+            throw new StoreConflictException($"execution {executionId} already finished ({status}); there is nothing to cancel");
+
+        var running = status == ExecutionStatus.Running;
+        await using (var cmd = conn.Command(running
+                ? "update executions set cancel_requested_at = coalesce(cancel_requested_at, now()) where id = $1"
+                : """
+                  update executions set status = 'CANCELLED', completed_at = now(), cancel_requested_at = now(),
+                      error = 'cancelled before it ran' || case when attempt > 0 then ' again' else '' end
+                  where id = $1
+                  """, tx, Sql.P(executionId)))
+        {
+            await cmd.ExecuteNonQueryAsync(ct);
+        }
+        if (!running)
+        {
+            // A promotion that raced us may have queued it again; it must not stay there.
+            await using var cmd = conn.Command("delete from ready_queue where execution_id = $1", tx, Sql.P(executionId));
+            await cmd.ExecuteNonQueryAsync(ct);
+        }
+        await tx.CommitAsync(ct);
+        return new CancelResponse(executionId, running ? ExecutionStatus.Running : ExecutionStatus.Cancelled, CancelRequested: true);
+    }
+
+    /// <summary>Cancels every unfinished execution of a job; null when the job is not the tenant's.</summary>
+    public async Task<BulkCancelResponse?> CancelJobAsync(Guid tenantId, Guid jobId, CancellationToken ct)
+    {
+        await using var conn = await db.OpenConnectionAsync(ct);
+        await using var tx = await conn.BeginTransactionAsync(ct);
+        await using (var cmd = conn.Command("select 1 from jobs where id = $1 and tenant_id = $2", tx, Sql.P(jobId), Sql.P(tenantId)))
+        {
+            if (await cmd.ExecuteScalarAsync(ct) is null) return null;
+        }
+        await using var batch = new NpgsqlBatch(conn, tx);
+        // Ready-queue rows first (the claim's lock order), then the executions.
+        batch.BatchCommands.Add(Sql.BatchCommand("""
+            delete from ready_queue q using executions e
+            where q.execution_id = e.id and e.job_id = $1 and e.tenant_id = $2
+            """, Sql.P(jobId), Sql.P(tenantId)));
+        batch.BatchCommands.Add(Sql.BatchCommand("""
+            update executions set status = 'CANCELLED', completed_at = now(), cancel_requested_at = now(),
+                error = 'cancelled before it ran' || case when attempt > 0 then ' again' else '' end
+            where job_id = $1 and tenant_id = $2 and status in ('PENDING', 'SCHEDULED', 'RETRYING')
+            """, Sql.P(jobId), Sql.P(tenantId)));
+        batch.BatchCommands.Add(Sql.BatchCommand("""
+            update executions set cancel_requested_at = coalesce(cancel_requested_at, now())
+            where job_id = $1 and tenant_id = $2 and status = 'RUNNING'
+            """, Sql.P(jobId), Sql.P(tenantId)));
+        batch.BatchCommands.Add(Sql.BatchCommand("""
+            delete from ready_queue q using executions e
+            where q.execution_id = e.id and e.job_id = $1 and e.tenant_id = $2 and e.status = 'CANCELLED'
+            """, Sql.P(jobId), Sql.P(tenantId)));
+        await batch.ExecuteNonQueryAsync(ct);
+        var cancelled = batch.BatchCommands[1].RecordsAffected;
+        var stopping = batch.BatchCommands[2].RecordsAffected;
+        await tx.CommitAsync(ct);
+        return new BulkCancelResponse(cancelled, stopping);
+    }
 
     public async Task<ExecutionView?> GetAsync(Guid tenantId, Guid executionId, CancellationToken ct)
     {
@@ -167,7 +278,7 @@ public sealed class ExecutionStore(NpgsqlDataSource db)
 
         var newId = Guid.CreateVersion7();
         await using (var cmd = conn.Command(SubmitSql, tx, Sql.P(newId), Sql.P(jobId), Sql.P(tenantId),
-                         Sql.P((DateTimeOffset?)null), Sql.P((int?)priority), Sql.P((int?)timeout)))
+                         Sql.P((DateTimeOffset?)null), Sql.P((int?)priority), Sql.P((int?)timeout), Sql.P((string?)null)))
         {
             await cmd.ExecuteNonQueryAsync(ct);
         }
@@ -178,6 +289,51 @@ public sealed class ExecutionStore(NpgsqlDataSource db)
         }
         await tx.CommitAsync(ct);
         return newId;
+    }
+
+    /// <summary>
+    /// Re-runs every unretried dead letter of the tenant (or of one job) as new executions, in one
+    /// statement; entries being retried concurrently by another request are skipped, not doubled.
+    /// </summary>
+    public async Task<DlqBulkRetryResponse> RetryDeadLettersAsync(Guid tenantId, Guid? jobId, int max, CancellationToken ct)
+    {
+        await using var cmd = db.Command("""
+            with picked as (
+                select d.id, d.job_id, e.priority, e.timeout_seconds
+                from dead_letters d join executions e on e.id = d.execution_id
+                where d.tenant_id = $1 and d.retried_execution_id is null and ($2::uuid is null or d.job_id = $2)
+                order by d.failed_at
+                limit $3
+                for update of d skip locked
+            ), fresh as materialized (
+                select p.*, gen_random_uuid() as new_id from picked p
+            ), made as (
+                insert into executions (id, tenant_id, job_id, status, priority, timeout_seconds, max_attempts, scheduled_at)
+                select f.new_id, $1, f.job_id, 'PENDING', f.priority, f.timeout_seconds, j.max_attempts, now()
+                from fresh f join jobs j on j.id = f.job_id
+                returning id, tenant_id, priority, scheduled_at
+            ), queued as (
+                insert into ready_queue (execution_id, tenant_id, priority, ready_at)
+                select id, tenant_id, priority, scheduled_at from made
+            ), marked as (
+                update dead_letters d set retried_execution_id = f.new_id from fresh f where d.id = f.id
+            )
+            select new_id from fresh
+            """, Sql.P(tenantId), Sql.P(jobId), Sql.P(max));
+        await using var reader = await cmd.ExecuteReaderAsync(ct);
+        var ids = new List<Guid>();
+        while (await reader.ReadAsync(ct)) ids.Add(reader.GetGuid(0));
+        return new DlqBulkRetryResponse(ids.Count, ids);
+    }
+
+    /// <summary>Removes the tenant's unretried dead letters (or one job's); the executions keep their history.</summary>
+    public async Task<int> PurgeDeadLettersAsync(Guid tenantId, Guid? jobId, CancellationToken ct)
+    {
+        await using var cmd = db.Command("""
+            delete from dead_letters
+            where tenant_id = $1 and retried_execution_id is null and ($2::uuid is null or job_id = $2)
+            """, Sql.P(tenantId), Sql.P(jobId));
+        return await cmd.ExecuteNonQueryAsync(ct);
     }
 
     private static ExecutionView Read(NpgsqlDataReader r) => new()
@@ -197,6 +353,7 @@ public sealed class ExecutionStore(NpgsqlDataSource db)
         Error = r.GetStringOrNull(12),
         Result = r.IsDBNull(13) ? null : ParseJson(r.GetString(13)),
         TimeoutSeconds = r.GetInt32(14),
+        CancelRequestedAt = r.GetTimestampOrNull(15),
     };
 
     private static JsonElement ParseJson(string json)

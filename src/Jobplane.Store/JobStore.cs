@@ -4,12 +4,20 @@ using Npgsql;
 namespace Jobplane.Store;
 
 /// <summary>A validated job definition, ready to store.</summary>
-public sealed record JobSpec(string Name, string Image, string[] Command, int TimeoutSeconds, Priority Priority, int MaxAttempts);
+public sealed record JobSpec(string Name, string Image, string[] Command, int TimeoutSeconds, Priority Priority, int MaxAttempts)
+{
+    public double? RetryBackoffBaseSeconds { get; init; }
+    public double? RetryBackoffMaxSeconds { get; init; }
+    public int[] NonRetryableExitCodes { get; init; } = [];
+}
 
 /// <summary>Job definitions. Every query is scoped by tenant_id in SQL.</summary>
 public sealed class JobStore(NpgsqlDataSource db)
 {
-    private const string Columns = "id, name, image, command, timeout_seconds, priority, max_attempts, created_at, updated_at";
+    private const string Columns = """
+        id, name, image, command, timeout_seconds, priority, max_attempts, created_at, updated_at,
+        retry_backoff_base_seconds, retry_backoff_max_seconds, non_retryable_exit_codes
+        """;
 
     /// <summary>
     /// Creates the job, or updates the tenant's job of the same name (served by jobs_tenant_name_key).
@@ -18,15 +26,20 @@ public sealed class JobStore(NpgsqlDataSource db)
     public async Task<(Guid JobId, bool Created)> UpsertAsync(Guid tenantId, JobSpec spec, CancellationToken ct)
     {
         await using var cmd = db.Command("""
-            insert into jobs (id, tenant_id, name, image, command, timeout_seconds, priority, max_attempts)
-            values ($1, $2, $3, $4, $5, $6, $7, $8)
+            insert into jobs (id, tenant_id, name, image, command, timeout_seconds, priority, max_attempts,
+                              retry_backoff_base_seconds, retry_backoff_max_seconds, non_retryable_exit_codes)
+            values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
             on conflict (tenant_id, name) do update set
                 image = excluded.image, command = excluded.command, timeout_seconds = excluded.timeout_seconds,
-                priority = excluded.priority, max_attempts = excluded.max_attempts, updated_at = now()
+                priority = excluded.priority, max_attempts = excluded.max_attempts,
+                retry_backoff_base_seconds = excluded.retry_backoff_base_seconds,
+                retry_backoff_max_seconds = excluded.retry_backoff_max_seconds,
+                non_retryable_exit_codes = excluded.non_retryable_exit_codes, updated_at = now()
             returning id, (xmax = 0) as created
             """,
             Sql.P(Guid.CreateVersion7()), Sql.P(tenantId), Sql.P(spec.Name), Sql.P(spec.Image), Sql.P(spec.Command),
-            Sql.P(spec.TimeoutSeconds), Sql.P(spec.Priority.Value), Sql.P(spec.MaxAttempts));
+            Sql.P(spec.TimeoutSeconds), Sql.P(spec.Priority.Value), Sql.P(spec.MaxAttempts),
+            Sql.P(spec.RetryBackoffBaseSeconds), Sql.P(spec.RetryBackoffMaxSeconds), Sql.P(spec.NonRetryableExitCodes));
         await using var reader = await cmd.ExecuteReaderAsync(ct);
         await reader.ReadAsync(ct);
         return (reader.GetGuid(0), reader.GetBoolean(1));
@@ -55,5 +68,10 @@ public sealed class JobStore(NpgsqlDataSource db)
 
     private static JobView Read(NpgsqlDataReader r) => new(
         r.GetGuid(0), r.GetString(1), r.GetString(2), r.GetFieldValue<string[]>(3), r.GetInt32(4),
-        new Priority(r.GetInt16(5)), r.GetInt32(6), r.GetTimestamp(7), r.GetTimestamp(8));
+        new Priority(r.GetInt16(5)), r.GetInt32(6), r.GetTimestamp(7), r.GetTimestamp(8))
+    {
+        RetryBackoffBase = r.IsDBNull(9) ? null : r.GetDouble(9),
+        RetryBackoffMax = r.IsDBNull(10) ? null : r.GetDouble(10),
+        NonRetryableExitCodes = r.GetFieldValue<int[]>(11),
+    };
 }

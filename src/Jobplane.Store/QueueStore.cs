@@ -6,6 +6,12 @@ namespace Jobplane.Store;
 /// <summary>How a worker says an attempt ended.</summary>
 public sealed record AttemptResult(int? ExitCode, string? Error, string? ResultJson, bool Retryable);
 
+/// <summary>
+/// How long to wait before retry n (n = attempts charged so far), given the job's own backoff base
+/// and cap in seconds (null: the controller's defaults).
+/// </summary>
+public delegate TimeSpan BackoffPolicy(int failedAttempts, double? baseSeconds, double? maxSeconds);
+
 /// <summary>The status an execution moved to after an attempt's result was accepted.</summary>
 public sealed record CompletionOutcome(LeaseCheck Check, string? Status = null);
 
@@ -71,24 +77,43 @@ public sealed class QueueStore(NpgsqlDataSource db)
         return list;
     }
 
+    /// <summary>One lease a heartbeat found still held, and whether a user asked to cancel its execution.</summary>
+    public readonly record struct HeldLease(Guid Id, DateTimeOffset ExpiresAt, bool CancelRequested);
+
     /// <summary>
-    /// Extends every lease still held by its token, in one statement; returns the ids extended.
-    /// The others were lost (expired and rescued, or finished) and their attempts must stop.
+    /// Checks every lease a worker names and extends those still held by their token, in one
+    /// statement. Only leases past a third of their life are rewritten: frequent heartbeats (which is how
+    /// cancel requests reach workers quickly) then cost a read, not a row update, most of the time;
+    /// every lease still held keeps at least 2/3 of its length, which workers rely on (they stop
+    /// their jobs once half a lease has passed without a confirmation).
+    /// Leases not returned were lost (expired and rescued, or finished): their attempts must stop.
     /// </summary>
-    public async Task<IReadOnlyList<(Guid Id, DateTimeOffset ExpiresAt)>> HeartbeatAsync(
+    public async Task<IReadOnlyList<HeldLease>> HeartbeatAsync(
         IReadOnlyList<LeaseRef> leases, TimeSpan lease, CancellationToken ct)
     {
         if (leases.Count == 0) return [];
         await using var cmd = db.Command("""
-            update executions e set lease_expires_at = now() + make_interval(secs => $3)
-            from unnest($1::uuid[], $2::uuid[]) as l(id, token)
-            where e.id = l.id and e.lease_token = l.token and e.status = 'RUNNING'
-            returning e.id, e.lease_expires_at
+            with req as (
+                select * from unnest($1::uuid[], $2::uuid[]) as l(id, token)
+            ), held as (
+                select e.id, e.lease_token, e.lease_expires_at, e.cancel_requested_at is not null as cancel
+                from executions e join req on e.id = req.id and e.lease_token = req.token
+                where e.status = 'RUNNING'
+            ), extended as (
+                -- token and status are checked again here: a rescue committing meanwhile wins.
+                update executions e set lease_expires_at = now() + make_interval(secs => $3)
+                from held h
+                where e.id = h.id and e.lease_token = h.lease_token and e.status = 'RUNNING'
+                  and h.lease_expires_at < now() + make_interval(secs => $3 * 2 / 3)
+                returning e.id, e.lease_expires_at
+            )
+            select h.id, coalesce(x.lease_expires_at, h.lease_expires_at), h.cancel
+            from held h left join extended x on x.id = h.id
             """, Sql.P(leases.Select(l => l.ExecutionId).ToArray()), Sql.P(leases.Select(l => l.LeaseToken).ToArray()),
             Sql.P(lease.TotalSeconds));
         await using var reader = await cmd.ExecuteReaderAsync(ct);
-        var list = new List<(Guid, DateTimeOffset)>();
-        while (await reader.ReadAsync(ct)) list.Add((reader.GetGuid(0), reader.GetTimestamp(1)));
+        var list = new List<HeldLease>();
+        while (await reader.ReadAsync(ct)) list.Add(new HeldLease(reader.GetGuid(0), reader.GetTimestamp(1), reader.GetBoolean(2)));
         return list;
     }
 
@@ -113,20 +138,28 @@ public sealed class QueueStore(NpgsqlDataSource db)
     }
 
     /// <summary>
-    /// Records an attempt's outcome if its token still holds the lease: SUCCEEDED; or RETRYING after
-    /// <paramref name="backoff"/> while attempts remain and a retry can help; or FAILED into the DLQ.
+    /// Records an attempt's outcome if its token still holds the lease. Success is SUCCEEDED (even if
+    /// a cancel was requested meanwhile: the work was done). Otherwise: CANCELLED when a cancel was
+    /// requested; FAILED into the DLQ at once for an exit code the job lists as permanent or a
+    /// non-retryable failure; RETRYING after the job's backoff while attempts remain; else FAILED into the DLQ.
     /// </summary>
     public async Task<CompletionOutcome> CompleteAsync(
-        Guid executionId, Guid leaseToken, AttemptResult result, Func<int, TimeSpan> backoff, CancellationToken ct)
+        Guid executionId, Guid leaseToken, AttemptResult result, BackoffPolicy backoff, CancellationToken ct)
     {
         await using var conn = await db.OpenConnectionAsync(ct);
         await using var tx = await conn.BeginTransactionAsync(ct);
         int attempt, charged, maxAttempts;
         Guid tenantId, jobId;
+        bool cancelRequested;
+        double? backoffBase, backoffMax;
+        int[] permanentCodes;
         await using (var cmd = conn.Command("""
-            select attempt, attempt - free_attempts, max_attempts, tenant_id, job_id
-            from executions where id = $1 and lease_token = $2 and status = 'RUNNING'
-            for update
+            select e.attempt, e.attempt - e.free_attempts, e.max_attempts, e.tenant_id, e.job_id,
+                   e.cancel_requested_at is not null, j.retry_backoff_base_seconds, j.retry_backoff_max_seconds,
+                   j.non_retryable_exit_codes
+            from executions e join jobs j on j.id = e.job_id
+            where e.id = $1 and e.lease_token = $2 and e.status = 'RUNNING'
+            for update of e
             """, tx, Sql.P(executionId), Sql.P(leaseToken)))
         await using (var reader = await cmd.ExecuteReaderAsync(ct))
         {
@@ -141,20 +174,28 @@ public sealed class QueueStore(NpgsqlDataSource db)
             maxAttempts = reader.GetInt32(2);
             tenantId = reader.GetGuid(3);
             jobId = reader.GetGuid(4);
+            cancelRequested = reader.GetBoolean(5);
+            backoffBase = reader.IsDBNull(6) ? null : reader.GetDouble(6);
+            backoffMax = reader.IsDBNull(7) ? null : reader.GetDouble(7);
+            permanentCodes = reader.GetFieldValue<int[]>(8);
         }
 
         var succeeded = result.ExitCode == 0 && result.Error is null;
-        var status = succeeded ? ExecutionStatus.Succeeded
-            : result.Retryable && charged < maxAttempts ? ExecutionStatus.Retrying
-            : ExecutionStatus.Failed;
         var error = succeeded ? null : result.Error ?? $"exit code {result.ExitCode}";
+        var permanent = !succeeded && result.ExitCode is { } code && permanentCodes.Contains(code);
+        if (permanent) error += $" (exit code {result.ExitCode} is listed as permanent: not retried)";
+        var status = succeeded ? ExecutionStatus.Succeeded
+            : cancelRequested ? ExecutionStatus.Cancelled
+            : result.Retryable && !permanent && charged < maxAttempts ? ExecutionStatus.Retrying
+            : ExecutionStatus.Failed;
+        if (status == ExecutionStatus.Cancelled) error = $"cancelled while running ({error})";
 
         await using var batch = new NpgsqlBatch(conn, tx);
         batch.BatchCommands.Add(Sql.BatchCommand("""
             update execution_attempts set ended_at = now(), exit_code = $3, error = $4, outcome = $5
             where execution_id = $1 and attempt = $2
             """, Sql.P(executionId), Sql.P(attempt), Sql.P(result.ExitCode), Sql.P(error),
-            Sql.P(succeeded ? "succeeded" : "failed")));
+            Sql.P(succeeded ? "succeeded" : status == ExecutionStatus.Cancelled ? "cancelled" : "failed")));
         if (status == ExecutionStatus.Retrying)
         {
             batch.BatchCommands.Add(Sql.BatchCommand("""
@@ -162,7 +203,7 @@ public sealed class QueueStore(NpgsqlDataSource db)
                     scheduled_at = now() + make_interval(secs => $5), lease_token = null, lease_expires_at = null
                 where id = $1
                 """, Sql.P(executionId), Sql.P(result.ExitCode), Sql.P(error), Sql.Json(result.ResultJson),
-                Sql.P(backoff(charged).TotalSeconds)));
+                Sql.P(backoff(charged, backoffBase, backoffMax).TotalSeconds)));
         }
         else
         {
@@ -187,16 +228,19 @@ public sealed class QueueStore(NpgsqlDataSource db)
     {
         await using var cmd = db.Command("""
             with released as (
-                update executions e set status = 'PENDING', free_attempts = free_attempts + 1,
-                    lease_token = null, lease_expires_at = null, worker_id = null
+                update executions e set
+                    status = case when e.cancel_requested_at is null then 'PENDING' else 'CANCELLED' end,
+                    completed_at = case when e.cancel_requested_at is null then null else now() end,
+                    error = case when e.cancel_requested_at is null then e.error else 'cancelled while running (handed back by its worker)' end,
+                    free_attempts = free_attempts + 1, lease_token = null, lease_expires_at = null, worker_id = null
                 where e.id = $1 and e.lease_token = $2 and e.status = 'RUNNING'
-                returning e.id, e.tenant_id, e.priority, e.attempt
+                returning e.id, e.tenant_id, e.priority, e.attempt, e.status
             ), ended as (
                 update execution_attempts a set ended_at = now(), error = $3, outcome = 'released'
                 from released r where a.execution_id = r.id and a.attempt = r.attempt
             ), queued as (
                 insert into ready_queue (execution_id, tenant_id, priority, ready_at)
-                select id, tenant_id, priority, now() from released
+                select id, tenant_id, priority, now() from released where status = 'PENDING'
             )
             select count(*) from released
             """, Sql.P(executionId), Sql.P(leaseToken), Sql.P(reason));
@@ -238,9 +282,10 @@ public sealed class QueueStore(NpgsqlDataSource db)
     {
         await using var conn = await db.OpenConnectionAsync(ct);
         await using var tx = await conn.BeginTransactionAsync(ct);
-        var expired = new List<(Guid Id, Guid Tenant, Guid Job, int Attempt, int Charged, int Max, string? Worker)>();
+        var expired = new List<(Guid Id, Guid Tenant, Guid Job, int Attempt, int Charged, int Max, string? Worker, bool Cancel)>();
         await using (var cmd = conn.Command("""
-            select id, tenant_id, job_id, attempt, attempt - free_attempts, max_attempts, worker_id
+            select id, tenant_id, job_id, attempt, attempt - free_attempts, max_attempts, worker_id,
+                   cancel_requested_at is not null
             from executions
             where status = 'RUNNING' and lease_expires_at < now()
             order by lease_expires_at
@@ -252,7 +297,7 @@ public sealed class QueueStore(NpgsqlDataSource db)
             while (await reader.ReadAsync(ct))
             {
                 expired.Add((reader.GetGuid(0), reader.GetGuid(1), reader.GetGuid(2), reader.GetInt32(3),
-                    reader.GetInt32(4), reader.GetInt32(5), reader.GetStringOrNull(6)));
+                    reader.GetInt32(4), reader.GetInt32(5), reader.GetStringOrNull(6), reader.GetBoolean(7)));
             }
         }
         if (expired.Count == 0) return 0;
@@ -265,7 +310,15 @@ public sealed class QueueStore(NpgsqlDataSource db)
                 update execution_attempts set ended_at = now(), error = $3, outcome = 'lease_expired'
                 where execution_id = $1 and attempt = $2
                 """, Sql.P(x.Id), Sql.P(x.Attempt), Sql.P(error)));
-            if (x.Charged < x.Max)
+            if (x.Cancel)
+            {
+                batch.BatchCommands.Add(Sql.BatchCommand("""
+                    update executions set status = 'CANCELLED', error = $2, completed_at = now(),
+                        lease_token = null, lease_expires_at = null
+                    where id = $1
+                    """, Sql.P(x.Id), Sql.P($"cancelled while running; {error}")));
+            }
+            else if (x.Charged < x.Max)
             {
                 batch.BatchCommands.Add(Sql.BatchCommand("""
                     update executions set status = 'PENDING', error = $2, lease_token = null, lease_expires_at = null
@@ -290,6 +343,16 @@ public sealed class QueueStore(NpgsqlDataSource db)
         await batch.ExecuteNonQueryAsync(ct);
         await tx.CommitAsync(ct);
         return expired.Count;
+    }
+
+    /// <summary>Forgets idempotency keys older than 24 hours; served by idempotency_keys_created_idx.</summary>
+    public async Task<int> ExpireIdempotencyKeysAsync(int batchSize, CancellationToken ct)
+    {
+        await using var cmd = db.Command("""
+            delete from idempotency_keys where ctid in (
+                select ctid from idempotency_keys where created_at < now() - interval '24 hours' limit $1)
+            """, Sql.P(batchSize));
+        return await cmd.ExecuteNonQueryAsync(ct);
     }
 
     private static NpgsqlBatchCommand DeadLetter(Guid executionId, Guid tenantId, Guid jobId, string error, int attempts) =>

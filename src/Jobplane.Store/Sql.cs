@@ -17,6 +17,7 @@ internal static class Sql
     public static NpgsqlParameter P(byte[] v) => new NpgsqlParameter<byte[]> { TypedValue = v };
     public static NpgsqlParameter P(DateTimeOffset? v) => Nullable(v?.UtcDateTime, NpgsqlDbType.TimestampTz);
     public static NpgsqlParameter P(string[] v) => new NpgsqlParameter<string[]> { TypedValue = v };
+    public static NpgsqlParameter P(int[] v) => new NpgsqlParameter<int[]> { TypedValue = v };
     public static NpgsqlParameter P(Guid[]? v) => Nullable(v, NpgsqlDbType.Array | NpgsqlDbType.Uuid);
     public static NpgsqlParameter Json(string? v) => Nullable(v, NpgsqlDbType.Jsonb);
 

@@ -36,7 +36,7 @@ public sealed class CompletionTests(TestDatabase db) : StoreTestBase(db), IClass
     {
         var (tenant, _, claim) = await RunningAsync(maxAttempts: 3);
         var backoffAsked = new List<int>();
-        TimeSpan Backoff(int attempt)
+        TimeSpan Backoff(int attempt, double? baseSeconds, double? maxSeconds)
         {
             backoffAsked.Add(attempt);
             return TimeSpan.FromHours(1);

@@ -78,7 +78,7 @@ public sealed class DeadLetterTests(TestDatabase db) : StoreTestBase(db), IClass
     {
         var tenant = await NewTenantAsync();
         var job = await NewJobAsync(tenant, priority: 10, maxAttempts: 1);
-        var response = await Executions.RunAsync(tenant, job, new RunOptions(null, 5, Priority.Critical), Ct);
+        var response = await Executions.RunAsync(tenant, job, new RunOptions(null, 5, Priority.Critical), null, Ct);
         var claim = await ClaimOneAsync(tenant);
         Assert.Equal(response!.ExecutionId, claim.ExecutionId);
         await FailAsync(claim);

@@ -14,7 +14,7 @@ public abstract class StoreTestBase : IDisposable
     protected static readonly TimeSpan Lease = TimeSpan.FromSeconds(30);
 
     /// <summary>A backoff far in the future: a retry is never due unless a test moves it.</summary>
-    protected static TimeSpan LongBackoff(int attempt) => TimeSpan.FromHours(1);
+    protected static TimeSpan LongBackoff(int attempt, double? baseSeconds, double? maxSeconds) => TimeSpan.FromHours(1);
 
     private readonly CancellationTokenSource _timeout = new(TimeSpan.FromSeconds(45));
 
@@ -60,7 +60,7 @@ public abstract class StoreTestBase : IDisposable
     protected async Task<Guid> SubmitAsync(Guid tenant, Guid job, int? priority = null, DateTimeOffset? scheduledAt = null)
     {
         var response = await Executions.RunAsync(tenant, job,
-            new RunOptions(scheduledAt, null, priority is { } p ? new Priority(p) : null), Ct);
+            new RunOptions(scheduledAt, null, priority is { } p ? new Priority(p) : null), null, Ct);
         Assert.NotNull(response);
         return response.ExecutionId;
     }

@@ -11,7 +11,7 @@ public sealed class SubmitTests(TestDatabase db) : StoreTestBase(db), IClassFixt
     {
         var (tenant, job) = await TenantWithJobAsync();
 
-        var response = await Executions.RunAsync(tenant, job, new RunOptions(null, null, null), Ct);
+        var response = await Executions.RunAsync(tenant, job, new RunOptions(null, null, null), null, Ct);
 
         Assert.NotNull(response);
         Assert.Equal(ExecutionStatus.Pending, response.Status);
@@ -31,7 +31,7 @@ public sealed class SubmitTests(TestDatabase db) : StoreTestBase(db), IClassFixt
         var (tenant, job) = await TenantWithJobAsync();
 
         var response = await Executions.RunAsync(tenant, job,
-            new RunOptions(DateTimeOffset.UtcNow.AddSeconds(2), null, null), Ct);
+            new RunOptions(DateTimeOffset.UtcNow.AddSeconds(2), null, null), null, Ct);
 
         Assert.NotNull(response);
         Assert.Equal(ExecutionStatus.Scheduled, response.Status);
@@ -101,7 +101,7 @@ public sealed class SubmitTests(TestDatabase db) : StoreTestBase(db), IClassFixt
     {
         var (tenant, job) = await TenantWithJobAsync(priority: 10);
 
-        var response = await Executions.RunAsync(tenant, job, new RunOptions(null, 7, Priority.Critical), Ct);
+        var response = await Executions.RunAsync(tenant, job, new RunOptions(null, 7, Priority.Critical), null, Ct);
 
         var claim = await ClaimOneAsync(tenant);
         Assert.Equal(response!.ExecutionId, claim.ExecutionId);
@@ -115,8 +115,8 @@ public sealed class SubmitTests(TestDatabase db) : StoreTestBase(db), IClassFixt
         var (owner, job) = await TenantWithJobAsync();
         var stranger = await NewTenantAsync();
 
-        Assert.Null(await Executions.RunAsync(stranger, job, new RunOptions(null, null, null), Ct));
-        Assert.Null(await Executions.RunAsync(owner, Guid.NewGuid(), new RunOptions(null, null, null), Ct));
+        Assert.Null(await Executions.RunAsync(stranger, job, new RunOptions(null, null, null), null, Ct));
+        Assert.Null(await Executions.RunAsync(owner, Guid.NewGuid(), new RunOptions(null, null, null), null, Ct));
 
         Assert.Equal(0L, await Db.ScalarAsync<long>("select count(*) from executions where job_id = $1", job));
         Assert.Empty(await Executions.ListAsync(stranger, null, null, 100, 0, Ct));
