@@ -104,8 +104,20 @@ if (options.SystemSecret is null) app.Logger.LogWarning("SYSTEM_SECRET is not se
 if (options.WorkerToken is null) app.Logger.LogWarning("WORKER_TOKEN is not set: the worker API will refuse every request");
 
 app.UseExceptionHandler(error => error.Run(ctx =>
-    // Never leak internals (stack traces, SQL) to clients; the log has the details.
-    ApiResults.WriteErrorAsync(ctx, 500, ErrorCodes.Internal, "internal error")));
+{
+    // Never leak internals (stack traces, SQL) to clients; the log has the details. A database that
+    // cannot be reached is the platform's temporary condition, not a fault of the request: 503, so
+    // clients retry (safely, with an Idempotency-Key).
+    var failure = ctx.Features.Get<Microsoft.AspNetCore.Diagnostics.IExceptionHandlerFeature>()?.Error;
+    if (failure is NpgsqlException { IsTransient: true } or TimeoutException ||
+        failure is NpgsqlException { InnerException: System.Net.Sockets.SocketException or IOException or TimeoutException } ||
+        failure is PostgresException { SqlState: "57P01" or "57P02" or "57P03" or "53300" })
+    {
+        ctx.Response.Headers.RetryAfter = "1";
+        return ApiResults.WriteErrorAsync(ctx, 503, ErrorCodes.Unavailable, "the database is unavailable; retry shortly");
+    }
+    return ApiResults.WriteErrorAsync(ctx, 500, ErrorCodes.Internal, "internal error");
+}));
 app.UseStatusCodePages(ctx => ctx.HttpContext.Response.StatusCode switch
 {
     405 => ApiResults.WriteErrorAsync(ctx.HttpContext, 405, "method_not_allowed", $"method {ctx.HttpContext.Request.Method} is not allowed on {ctx.HttpContext.Request.Path}"),

@@ -49,8 +49,17 @@ internal static class Api
         return error;
     }
 
+    /// <param name="extra">More raw JSON fields for the body, e.g. <c>"retry_backoff_base": 5</c>.</param>
+    /// <summary>Runs a statement on the controller's database, to set up what the API cannot (an old key, an expired lease).</summary>
+    public static async Task ExecSqlAsync(ControllerHost host, string sql, params object[] args)
+    {
+        await using var cmd = host.Database.DataSource.CreateCommand(sql);
+        foreach (var a in args) cmd.Parameters.Add(new Npgsql.NpgsqlParameter { Value = a });
+        await cmd.ExecuteNonQueryAsync();
+    }
+
     public static async Task<Guid> CreateJobAsync(HttpClient tenant, string? name = null, int? maxAttempts = null,
-        string? priority = null, string[]? command = null)
+        string? priority = null, string[]? command = null, string? extra = null)
     {
         var fields = new List<string>
         {
@@ -61,6 +70,7 @@ internal static class Api
         };
         if (maxAttempts is not null) fields.Add($"\"max_attempts\": {maxAttempts}");
         if (priority is not null) fields.Add($"\"priority\": {priority}");
+        if (extra is not null) fields.Add(extra);
         var response = await tenant.PostAsync("/jobs", RawJson("{" + string.Join(", ", fields) + "}"));
         return (await ReadAsync(response, Json.CreateJobResponse, HttpStatusCode.Created)).JobId;
     }
@@ -70,6 +80,18 @@ internal static class Api
         var response = await tenant.PostAsync($"/jobs/{jobId}/run", body is null ? null : RawJson(body));
         return await ReadAsync(response, Json.RunJobResponse, HttpStatusCode.Created);
     }
+
+    /// <summary>POST /jobs/{id}/run with an Idempotency-Key header; the caller checks the status.</summary>
+    public static async Task<HttpResponseMessage> RunWithKeyAsync(HttpClient tenant, Guid jobId, string key, string? body = null)
+    {
+        using var request = Request(HttpMethod.Post, $"/jobs/{jobId}/run", body);
+        Assert.True(request.Headers.TryAddWithoutValidation(Wire.IdempotencyKeyHeader, key));
+        return await tenant.SendAsync(request);
+    }
+
+    /// <summary>POST /executions/{id}/cancel, expecting 200.</summary>
+    public static async Task<CancelResponse> CancelAsync(HttpClient tenant, Guid executionId) =>
+        await ReadAsync(await tenant.PostAsync($"/executions/{executionId}/cancel", null), Json.CancelResponse);
 
     public static async Task<ExecutionView> GetExecutionAsync(HttpClient tenant, Guid executionId) =>
         await ReadAsync(await tenant.GetAsync($"/executions/{executionId}"), Json.ExecutionView);

@@ -57,6 +57,37 @@ public static class ExecutionEndpoints
             }
         });
 
+        executions.MapPost("/dlq/retry", async (HttpContext http, ExecutionStore store, ControllerMetrics metrics, CancellationToken ct) =>
+        {
+            var body = await JsonBody.ReadAsync(http.Request, JobplaneJsonContext.Default.DlqBulkRequest, optional: true);
+            if (body.Error is not null) return body.Error;
+            var result = await store.RetryDeadLettersAsync(http.TenantId(), body.Value?.JobId, 10_000, ct);
+            for (var i = 0; i < result.Retried; i++) metrics.Submitted(ExecutionStatus.Pending);
+            return Results.Json(result, JobplaneJsonContext.Default.DlqBulkRetryResponse);
+        });
+
+        executions.MapPost("/dlq/purge", async (HttpContext http, ExecutionStore store, CancellationToken ct) =>
+        {
+            var body = await JsonBody.ReadAsync(http.Request, JobplaneJsonContext.Default.DlqBulkRequest, optional: true);
+            if (body.Error is not null) return body.Error;
+            var purged = await store.PurgeDeadLettersAsync(http.TenantId(), body.Value?.JobId, ct);
+            return Results.Json(new DlqPurgeResponse(purged), JobplaneJsonContext.Default.DlqPurgeResponse);
+        });
+
+        executions.MapPost("/{id}/cancel", async (string id, HttpContext http, ExecutionStore store, CancellationToken ct) =>
+        {
+            if (!Guid.TryParse(id, out var executionId)) return ApiResults.NotFound("execution");
+            try
+            {
+                var result = await store.CancelAsync(http.TenantId(), executionId, ct);
+                return result is null ? ApiResults.NotFound("execution") : Results.Json(result, JobplaneJsonContext.Default.CancelResponse);
+            }
+            catch (StoreConflictException e)
+            {
+                return ApiResults.Conflict(e.Message);
+            }
+        });
+
         executions.MapGet("/{id}", async (string id, HttpContext http, ExecutionStore store, CancellationToken ct) =>
         {
             if (!Guid.TryParse(id, out var executionId)) return ApiResults.NotFound("execution");

@@ -22,12 +22,18 @@ public static class JobEndpoints
                 ?? Validate.Name(r.Image, "image", Limits.MaxImageLength)
                 ?? Validate.Command(r.Command)
                 ?? Validate.Range(r.DefaultTimeout, "default_timeout", 1, Limits.MaxTimeoutSeconds)
-                ?? Validate.Range(r.MaxAttempts, "max_attempts", 1, Limits.MaxAttempts);
+                ?? Validate.Range(r.MaxAttempts, "max_attempts", 1, Limits.MaxAttempts)
+                ?? Validate.RetryPolicy(r.RetryBackoffBase, r.RetryBackoffMax, r.NonRetryableExitCodes);
             if (problem is not null) return ApiResults.BadRequest(problem);
 
             var spec = new JobSpec(r.Name!.Trim(), r.Image!.Trim(), [.. r.Command ?? []],
                 r.DefaultTimeout ?? options.DefaultTimeoutSeconds, r.Priority ?? Priority.Normal,
-                r.MaxAttempts ?? options.DefaultMaxAttempts);
+                r.MaxAttempts ?? options.DefaultMaxAttempts)
+            {
+                RetryBackoffBaseSeconds = r.RetryBackoffBase,
+                RetryBackoffMaxSeconds = r.RetryBackoffMax,
+                NonRetryableExitCodes = [.. (r.NonRetryableExitCodes ?? []).Distinct().Order()],
+            };
             var (jobId, created) = await store.UpsertAsync(http.TenantId(), spec, ct);
             return Results.Json(new CreateJobResponse(jobId), JobplaneJsonContext.Default.CreateJobResponse,
                 statusCode: created ? 201 : 200);
@@ -56,10 +62,32 @@ public static class JobEndpoints
             var problem = Validate.Range(r.Timeout, "timeout", 1, Limits.MaxTimeoutSeconds);
             if (problem is not null) return ApiResults.BadRequest(problem);
 
-            var run = await store.RunAsync(http.TenantId(), jobId, new RunOptions(r.ScheduledAt, r.Timeout, r.Priority), ct);
+            var key = http.Request.Headers[Wire.IdempotencyKeyHeader].ToString();
+            if (key.Length > 0 && (key.Length > 255 || key.Any(c => c is < ' ' or > '~') || key[0] == ' ' || key[^1] == ' '))
+                return ApiResults.BadRequest($"{Wire.IdempotencyKeyHeader} must be 1 to 255 printable ASCII characters, not starting or ending with a space");
+
+            RunJobResponse? run;
+            try
+            {
+                run = await store.RunAsync(http.TenantId(), jobId, new RunOptions(r.ScheduledAt, r.Timeout, r.Priority),
+                    key.Length > 0 ? key : null, ct);
+            }
+            catch (StoreConflictException e)
+            {
+                return ApiResults.Conflict(e.Message);
+            }
             if (run is null) return ApiResults.NotFound("job");
+            if (run.Replayed == true) return Results.Json(run, JobplaneJsonContext.Default.RunJobResponse, statusCode: 200);
             metrics.Submitted(run.Status);
             return Results.Json(run, JobplaneJsonContext.Default.RunJobResponse, statusCode: 201);
+        });
+
+        // Cancels every unfinished execution of the job.
+        jobs.MapPost("/{id}/cancel", async (string id, HttpContext http, ExecutionStore store, CancellationToken ct) =>
+        {
+            if (!Guid.TryParse(id, out var jobId)) return ApiResults.NotFound("job");
+            var result = await store.CancelJobAsync(http.TenantId(), jobId, ct);
+            return result is null ? ApiResults.NotFound("job") : Results.Json(result, JobplaneJsonContext.Default.BulkCancelResponse);
         });
     }
 }

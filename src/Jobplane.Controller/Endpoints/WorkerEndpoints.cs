@@ -51,7 +51,10 @@ public static class WorkerEndpoints
                     metrics.ClaimLatency(time.GetElapsedTime(claimStart), claimed.Count);
                     var remaining = wait - time.GetElapsedTime(started);
                     if (claimed.Count > 0 || remaining <= TimeSpan.Zero)
-                        return Results.Json(new DequeueResponse(claimed), JobplaneJsonContext.Default.DequeueResponse);
+                    {
+                        return Results.Json(new DequeueResponse(claimed) { LeaseSeconds = options.LeaseDuration.TotalSeconds },
+                            JobplaneJsonContext.Default.DequeueResponse);
+                    }
                     var nap = remaining < RecheckInterval ? remaining : RecheckInterval;
                     await Task.WhenAny(signal, Task.Delay(nap, time, stop.Token));
                     stop.Token.ThrowIfCancellationRequested();
@@ -59,7 +62,8 @@ public static class WorkerEndpoints
             }
             catch (OperationCanceledException) when (stop.IsCancellationRequested)
             {
-                return Results.Json(new DequeueResponse([]), JobplaneJsonContext.Default.DequeueResponse);
+                return Results.Json(new DequeueResponse([]) { LeaseSeconds = options.LeaseDuration.TotalSeconds },
+                    JobplaneJsonContext.Default.DequeueResponse);
             }
         });
 
@@ -70,10 +74,14 @@ public static class WorkerEndpoints
             if (body.Value!.Leases is not { } leases) return ApiResults.BadRequest("leases is required: a list of {execution_id, lease_token}");
             if (leases.Count > 10_000) return ApiResults.BadRequest("leases must have at most 10000 entries");
             if (leases.Any(l => l is null)) return ApiResults.BadRequest("leases must not contain null entries");
-            var extended = await queue.HeartbeatAsync(leases, options.LeaseDuration, ct);
-            var held = extended.Select(e => e.Id).ToHashSet();
-            var lost = leases.Where(l => !held.Contains(l.ExecutionId)).Select(l => l.ExecutionId).ToList();
-            return Results.Json(new WorkerHeartbeatResponse([.. held], lost), JobplaneJsonContext.Default.WorkerHeartbeatResponse);
+            var held = await queue.HeartbeatAsync(leases, options.LeaseDuration, ct);
+            var heldIds = held.Select(h => h.Id).ToHashSet();
+            var lost = leases.Where(l => !heldIds.Contains(l.ExecutionId)).Select(l => l.ExecutionId).Distinct().ToList();
+            return Results.Json(new WorkerHeartbeatResponse([.. heldIds], lost)
+            {
+                Cancelled = [.. held.Where(h => h.CancelRequested).Select(h => h.Id)],
+                LeaseSeconds = options.LeaseDuration.TotalSeconds,
+            }, JobplaneJsonContext.Default.WorkerHeartbeatResponse);
         });
 
         worker.MapPut("/executions/{id}/heartbeat", async (string id, HttpContext http, QueueStore queue, ControllerOptions options, CancellationToken ct) =>
@@ -82,9 +90,13 @@ public static class WorkerEndpoints
             var body = await JsonBody.ReadAsync(http.Request, JobplaneJsonContext.Default.HeartbeatRequest);
             if (body.Error is not null) return body.Error;
             if (body.Value!.LeaseToken is not { } token) return ApiResults.BadRequest("lease_token is required");
-            var extended = await queue.HeartbeatAsync([new LeaseRef(executionId, token)], options.LeaseDuration, ct);
-            if (extended.Count == 1)
-                return Results.Json(new HeartbeatResponse(ExecutionStatus.Running, extended[0].ExpiresAt), JobplaneJsonContext.Default.HeartbeatResponse);
+            var held = await queue.HeartbeatAsync([new LeaseRef(executionId, token)], options.LeaseDuration, ct);
+            if (held.Count == 1)
+            {
+                // A cancel request is passed on in the status: the worker should stop the job.
+                return Results.Json(new HeartbeatResponse(held[0].CancelRequested ? "CANCEL_REQUESTED" : ExecutionStatus.Running, held[0].ExpiresAt),
+                    JobplaneJsonContext.Default.HeartbeatResponse);
+            }
             return await queue.WhyNotHeldAsync(executionId, ct) == LeaseCheck.NotFound
                 ? ApiResults.NotFound("execution")
                 : ApiResults.LeaseLost(executionId);

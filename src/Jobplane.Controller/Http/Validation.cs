@@ -43,6 +43,27 @@ public static class Validate
         return null;
     }
 
+    public static string? RetryPolicy(double? backoffBase, double? backoffMax, IReadOnlyList<int>? permanentCodes)
+    {
+        if (backoffBase is { } b && (b <= 0 || b > MaxBackoffSeconds || double.IsNaN(b)))
+            return $"retry_backoff_base must be a number of seconds above 0 and at most {MaxBackoffSeconds} (got {b})";
+        if (backoffMax is { } m && (m <= 0 || m > MaxBackoffSeconds || double.IsNaN(m)))
+            return $"retry_backoff_max must be a number of seconds above 0 and at most {MaxBackoffSeconds} (got {m})";
+        if (backoffBase is { } bb && backoffMax is { } mm && bb > mm)
+            return $"retry_backoff_base ({bb}) must not exceed retry_backoff_max ({mm})";
+        if (permanentCodes is not null)
+        {
+            if (permanentCodes.Count > 255) return "non_retryable_exit_codes must have at most 255 entries";
+            foreach (var code in permanentCodes)
+            {
+                if (code is < 1 or > 255) return $"non_retryable_exit_codes entries must be exit codes 1..255 (got {code})";
+            }
+        }
+        return null;
+    }
+
+    private const double MaxBackoffSeconds = 7 * 24 * 3600;
+
     public static bool TryPage(HttpRequest request, int defaultLimit, int maxLimit, out int limit, out int offset, out IResult? error)
     {
         limit = defaultLimit;

@@ -26,6 +26,7 @@ public sealed partial class MaintenanceService(
                     rescued = await queue.RescueExpiredAsync(BatchSize, stoppingToken);
                     if (rescued > 0) LogRescued(rescued);
                 } while (promoted == BatchSize || rescued == BatchSize);
+                await queue.ExpireIdempotencyKeysAsync(BatchSize, stoppingToken);
             }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
             {

@@ -7,10 +7,13 @@ namespace Jobplane.Controller.Queue;
 /// </summary>
 public sealed class RetryBackoff(TimeSpan baseDelay, TimeSpan cap)
 {
-    public TimeSpan Delay(int failedAttempts)
+    /// <summary>The wait before the next attempt, using the job's own base and cap (seconds) when it has them.</summary>
+    public TimeSpan Delay(int failedAttempts, double? jobBaseSeconds, double? jobCapSeconds)
     {
+        var b = jobBaseSeconds ?? baseDelay.TotalSeconds;
+        var c = jobCapSeconds ?? Math.Max(cap.TotalSeconds, b);
         var exp = Math.Min(Math.Max(failedAttempts - 1, 0), 30);
-        var ceiling = Math.Min(cap.TotalSeconds, baseDelay.TotalSeconds * Math.Pow(2, exp));
+        var ceiling = Math.Min(c, b * Math.Pow(2, exp));
         var half = ceiling / 2;
         return TimeSpan.FromSeconds(half + Random.Shared.NextDouble() * half);
     }
