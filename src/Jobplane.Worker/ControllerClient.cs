@@ -34,12 +34,11 @@ public sealed class ControllerClient
         _http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", options.WorkerToken);
     }
 
-    public async Task<IReadOnlyList<ClaimedExecution>> DequeueAsync(DequeueRequest request, CancellationToken ct)
+    public async Task<DequeueResponse> DequeueAsync(DequeueRequest request, CancellationToken ct)
     {
         var wait = TimeSpan.FromSeconds(request.WaitSeconds ?? 0);
-        var response = await SendAsync(HttpMethod.Post, "internal/executions/dequeue", request,
-            JobplaneJsonContext.Default.DequeueRequest, JobplaneJsonContext.Default.DequeueResponse, wait + CallTimeout, ct);
-        return response!.Executions;
+        return (await SendAsync(HttpMethod.Post, "internal/executions/dequeue", request,
+            JobplaneJsonContext.Default.DequeueRequest, JobplaneJsonContext.Default.DequeueResponse, wait + CallTimeout, ct))!;
     }
 
     public async Task<WorkerHeartbeatResponse> HeartbeatAsync(WorkerHeartbeatRequest request, CancellationToken ct) =>

@@ -20,7 +20,11 @@ public sealed partial class WorkerAgent(
     private readonly ConcurrentDictionary<Guid, RunningAttempt> _running = new();
     private readonly ConcurrentDictionary<Task, byte> _tasks = new();
     private readonly SemaphoreSlim _slots = new(options.Concurrency, options.Concurrency);
-    private long _lastHeartbeatOk;
+    // The lease length the controller grants, learned from its answers; until then, a cautious guess.
+    private double _leaseSeconds = 30;
+
+    // How often the lease watchdog looks at every running attempt's deadline.
+    private static readonly TimeSpan WatchdogPeriod = TimeSpan.FromMilliseconds(100);
 
     /// <summary>Executions running right now (for tests and metrics).</summary>
     public int RunningCount => _running.Count;
@@ -37,15 +41,16 @@ public sealed partial class WorkerAgent(
             LogCleanupFailed(e);
         }
 
-        Volatile.Write(ref _lastHeartbeatOk, time.GetTimestamp());
         using var heartbeatStop = new CancellationTokenSource();
         var heartbeats = HeartbeatLoopAsync(heartbeatStop.Token);
+        var watchdog = WatchdogLoopAsync(heartbeatStop.Token);
 
         await ClaimLoopAsync(stoppingToken);
         await DrainAsync();
 
         await heartbeatStop.CancelAsync();
         await heartbeats;
+        await watchdog;
         LogStopped(options.WorkerId);
     }
 
@@ -65,10 +70,10 @@ public sealed partial class WorkerAgent(
             var free = 1;
             while (free < options.Concurrency && _slots.Wait(0, CancellationToken.None)) free++;
 
-            IReadOnlyList<ClaimedExecution> claimed = [];
+            DequeueResponse answer;
             try
             {
-                claimed = await client.DequeueAsync(new DequeueRequest
+                answer = await client.DequeueAsync(new DequeueRequest
                 {
                     Limit = free,
                     WorkerId = options.WorkerId,
@@ -91,10 +96,14 @@ public sealed partial class WorkerAgent(
                 continue;
             }
 
+            var received = time.GetTimestamp();
+            LearnLease(answer.LeaseSeconds);
+            var claimed = answer.Executions;
             if (claimed.Count < free) _slots.Release(free - claimed.Count);
             foreach (var c in claimed)
             {
-                var attempt = new RunningAttempt(c.ExecutionId, c.LeaseToken, c.Attempt);
+                // The lease runs from the claim, a moment before this answer arrived: half of it is a safe bound.
+                var attempt = new RunningAttempt(c.ExecutionId, c.LeaseToken, c.Attempt, LeaseDeadlineFrom(received));
                 _running[c.ExecutionId] = attempt;
                 var task = Task.Run(() => RunAttemptAsync(c, attempt), CancellationToken.None);
                 _tasks[task] = 0;
@@ -115,7 +124,7 @@ public sealed partial class WorkerAgent(
         {
             var spec = new RunSpec(claim.ExecutionId, p.JobId, claim.Attempt, p.Image, p.Command,
                 TimeSpan.FromSeconds(p.TimeoutSeconds), new Dictionary<string, string>());
-            outcome = await runtime.RunAsync(spec, shipper, attempt.StopToken);
+            outcome = await runtime.RunAsync(spec, shipper, attempt.StopToken, attempt.KillToken);
         }
         catch (Exception e)
         {
@@ -129,19 +138,26 @@ public sealed partial class WorkerAgent(
 
         try
         {
-            if (outcome.Stopped || attempt.Reason != StopReason.None)
+            switch (attempt.Reason)
             {
-                if (attempt.Reason == StopReason.Shutdown)
-                {
+                case StopReason.Shutdown:
                     await ReleaseAsync(claim);
-                }
-                else
-                {
+                    break;
+                case StopReason.LeaseLost:
                     LogLeaseLostStopped(claim.ExecutionId, claim.Attempt);
-                }
-                return;
+                    break;
+                case StopReason.Cancelled:
+                    // The controller ends it CANCELLED (or SUCCEEDED, if the job finished first).
+                    await ReportAsync(claim, attempt, outcome.Succeeded ? outcome : outcome with
+                    {
+                        Error = outcome.Stopped ? "stopped at the user's request" : outcome.Error,
+                        Retryable = false,
+                    });
+                    break;
+                default:
+                    await ReportAsync(claim, attempt, outcome);
+                    break;
             }
-            await ReportAsync(claim, attempt, outcome);
         }
         finally
         {
@@ -166,7 +182,7 @@ public sealed partial class WorkerAgent(
             Retryable = outcome.Retryable,
         };
         var delay = TimeSpan.FromMilliseconds(200);
-        while (attempt.Reason == StopReason.None)
+        while (attempt.Reason is not StopReason.LeaseLost)
         {
             try
             {
@@ -235,9 +251,9 @@ public sealed partial class WorkerAgent(
     }
 
     /// <summary>
-    /// Extends every lease this worker holds in one call. Leases the controller no longer
-    /// recognises are stopped at once; and if no heartbeat has succeeded for longer than the lease,
-    /// every job is stopped: somebody else may be running them by now, so running on would be a zombie.
+    /// Confirms every lease this worker holds in one call. Leases the controller no longer
+    /// recognises are killed at once; cancelled executions are stopped. Each confirmation moves the
+    /// attempt's local lease deadline forward (see <see cref="WatchdogLoopAsync"/>).
     /// </summary>
     private async Task HeartbeatLoopAsync(CancellationToken ct)
     {
@@ -247,11 +263,8 @@ public sealed partial class WorkerAgent(
             while (await timer.WaitForNextTickAsync(ct))
             {
                 var snapshot = _running.Values.ToList();
-                if (snapshot.Count == 0)
-                {
-                    Volatile.Write(ref _lastHeartbeatOk, time.GetTimestamp());
-                    continue;
-                }
+                if (snapshot.Count == 0) continue;
+                var sent = time.GetTimestamp();
                 try
                 {
                     var answer = await client.HeartbeatAsync(new WorkerHeartbeatRequest
@@ -259,7 +272,14 @@ public sealed partial class WorkerAgent(
                         WorkerId = options.WorkerId,
                         Leases = [.. snapshot.Select(a => new LeaseRef(a.ExecutionId, a.LeaseToken))],
                     }, ct);
-                    Volatile.Write(ref _lastHeartbeatOk, time.GetTimestamp());
+                    LearnLease(answer.LeaseSeconds);
+                    // The controller leaves every held lease with at least half its length: counted from
+                    // when this request was sent, that bound is safe whatever the network did.
+                    var deadline = LeaseDeadlineFrom(sent);
+                    foreach (var id in answer.Extended)
+                    {
+                        if (_running.TryGetValue(id, out var a)) a.ExtendLease(deadline);
+                    }
                     foreach (var lost in answer.Lost)
                     {
                         if (_running.TryGetValue(lost, out var a))
@@ -268,14 +288,47 @@ public sealed partial class WorkerAgent(
                             a.Stop(StopReason.LeaseLost);
                         }
                     }
+                    foreach (var cancelled in answer.Cancelled)
+                    {
+                        if (_running.TryGetValue(cancelled, out var a) && a.Reason == StopReason.None)
+                        {
+                            LogCancelled(cancelled, a.Attempt);
+                            a.Stop(StopReason.Cancelled);
+                        }
+                    }
                 }
                 catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
                 {
-                    var silent = time.GetElapsedTime(Volatile.Read(ref _lastHeartbeatOk));
-                    LogHeartbeatFailed(e.Message, silent);
-                    if (silent > options.LeaseTimeout)
+                    LogHeartbeatFailed(e.Message);
+                }
+            }
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+        }
+    }
+
+    /// <summary>
+    /// Kills any attempt whose lease this worker can no longer vouch for: when heartbeats have not
+    /// been confirmed for half a lease (the controller unreachable, or this process paused), the
+    /// lease may expire and another worker may take the execution. Killing first means the old and
+    /// the new attempt never run at once, as long as the controller's clock and ours agree on how
+    /// long a second is.
+    /// </summary>
+    private async Task WatchdogLoopAsync(CancellationToken ct)
+    {
+        using var timer = new PeriodicTimer(WatchdogPeriod, time);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(ct))
+            {
+                var now = time.GetTimestamp();
+                foreach (var a in _running.Values)
+                {
+                    if (a.Reason != StopReason.LeaseLost && now > a.LeaseDeadline)
                     {
-                        foreach (var a in snapshot) a.Stop(StopReason.LeaseLost);
+                        LogLeaseUnconfirmed(a.ExecutionId, a.Attempt);
+                        a.Stop(StopReason.LeaseLost);
                     }
                 }
             }
@@ -284,6 +337,14 @@ public sealed partial class WorkerAgent(
         {
         }
     }
+
+    private void LearnLease(double? seconds)
+    {
+        if (seconds is > 0) Volatile.Write(ref _leaseSeconds, seconds.Value);
+    }
+
+    private long LeaseDeadlineFrom(long timestamp) =>
+        timestamp + (long)(Volatile.Read(ref _leaseSeconds) / 2 * time.TimestampFrequency);
 
     private async Task DelayQuietly(TimeSpan delay, CancellationToken ct)
     {
@@ -339,6 +400,12 @@ public sealed partial class WorkerAgent(
     [LoggerMessage(Level = LogLevel.Warning, Message = "Execution {ExecutionId} attempt {Attempt}: lease lost; stopping the job")]
     private partial void LogLeaseLost(Guid executionId, int attempt);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Heartbeat failed: {Reason} (no successful heartbeat for {Silent})")]
-    private partial void LogHeartbeatFailed(string reason, TimeSpan silent);
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Heartbeat failed: {Reason}; retrying at the next beat")]
+    private partial void LogHeartbeatFailed(string reason);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Execution {ExecutionId} attempt {Attempt} was cancelled; stopping the job")]
+    private partial void LogCancelled(Guid executionId, int attempt);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Execution {ExecutionId} attempt {Attempt}: the lease was not confirmed in time (controller unreachable or this worker paused); killing the job")]
+    private partial void LogLeaseUnconfirmed(Guid executionId, int attempt);
 }

@@ -15,10 +15,12 @@ public interface IJobRuntime
 
     /// <summary>
     /// Runs one attempt to completion. Cancelling <paramref name="stop"/> stops the job (graceful
-    /// signal, then a kill after the grace period) and returns an outcome with <see cref="RunOutcome.Stopped"/>.
-    /// Never throws for job failures: those are outcomes. Throws only for worker-side faults.
+    /// signal, then a kill after the grace period) and returns an outcome with <see cref="RunOutcome.Stopped"/>;
+    /// cancelling <paramref name="kill"/> as well skips the grace period (the lease is lost: another
+    /// attempt may already be running). Never throws for job failures: those are outcomes. Throws
+    /// only for worker-side faults.
     /// </summary>
-    Task<RunOutcome> RunAsync(RunSpec spec, ILogSink logs, CancellationToken stop);
+    Task<RunOutcome> RunAsync(RunSpec spec, ILogSink logs, CancellationToken stop, CancellationToken kill = default);
 
     /// <summary>
     /// Called once at worker start: remove whatever a previous life of this worker left behind

@@ -89,7 +89,7 @@ public sealed class ExecRuntime : IJobRuntime
 
     public string Name => "exec";
 
-    public async Task<RunOutcome> RunAsync(RunSpec spec, ILogSink logs, CancellationToken stop)
+    public async Task<RunOutcome> RunAsync(RunSpec spec, ILogSink logs, CancellationToken stop, CancellationToken kill = default)
     {
         ArgumentNullException.ThrowIfNull(spec);
         ArgumentNullException.ThrowIfNull(logs);
@@ -104,7 +104,7 @@ public sealed class ExecRuntime : IJobRuntime
         WorkDirectory.CreateFresh(workDirectory);
         try
         {
-            return await RunInAsync(spec, workDirectory, logs, stop);
+            return await RunInAsync(spec, workDirectory, logs, stop, kill);
         }
         finally
         {
@@ -120,7 +120,7 @@ public sealed class ExecRuntime : IJobRuntime
         }
     }
 
-    private async Task<RunOutcome> RunInAsync(RunSpec spec, string workDirectory, ILogSink logs, CancellationToken stop)
+    private async Task<RunOutcome> RunInAsync(RunSpec spec, string workDirectory, ILogSink logs, CancellationToken stop, CancellationToken kill)
     {
         var environment = BuildEnvironment(spec, workDirectory);
         var program = spec.Command[0];
@@ -161,7 +161,7 @@ public sealed class ExecRuntime : IJobRuntime
             await group.WaitUntilFormedAsync(_time, GroupFormLimit);
             ExecRuntimeLog.Started(_logger, spec.ExecutionId, spec.Attempt, group.Id, workDirectory);
 
-            var ending = await WaitForEndAsync(spec, process, group, pumps.Faulted, stop);
+            var ending = await WaitForEndAsync(spec, process, group, pumps.Faulted, stop, kill);
             // Background children of a job that exited by itself die with the attempt, and once the
             // group is gone nothing but an escaped process can keep the output pipes open.
             group.Signal(LibC.SIGKILL);
@@ -195,7 +195,7 @@ public sealed class ExecRuntime : IJobRuntime
     }
 
     private async Task<Ending> WaitForEndAsync(
-        RunSpec spec, Process process, ProcessGroup group, CancellationToken faulted, CancellationToken stop)
+        RunSpec spec, Process process, ProcessGroup group, CancellationToken faulted, CancellationToken stop, CancellationToken kill)
     {
         // A CancellationTokenSource timer cannot go past ~49 days; a longer timeout is no timeout.
         using var timeout = spec.Timeout == Timeout.InfiniteTimeSpan || spec.Timeout.TotalMilliseconds >= uint.MaxValue - 1
@@ -233,27 +233,34 @@ public sealed class ExecRuntime : IJobRuntime
             ending = Ending.TimedOut;
             ExecRuntimeLog.TimingOut(_logger, spec.ExecutionId, spec.Attempt, FormatDuration(spec.Timeout), group.Id);
         }
-        await TerminateAsync(process, group);
+        await TerminateAsync(process, group, kill);
         return ending;
     }
 
-    /// <summary>SIGTERM to the whole group, then SIGKILL once the grace period is over if anything is left.</summary>
-    private async Task TerminateAsync(Process process, ProcessGroup group)
+    /// <summary>
+    /// SIGTERM to the whole group, then SIGKILL once the grace period is over if anything is left;
+    /// SIGKILL at once (or as soon as it is asked for during the grace period) when <paramref name="kill"/> is cancelled.
+    /// </summary>
+    private async Task TerminateAsync(Process process, ProcessGroup group, CancellationToken kill)
     {
-        group.Signal(LibC.SIGTERM);
-        using var grace = new CancellationTokenSource(_options.KillGrace, _time);
-        try
+        if (!kill.IsCancellationRequested)
         {
-            await process.WaitForExitAsync(grace.Token);
-            // The main process is gone; what it started gets the rest of the grace period too.
-            while (group.IsAlive()) await Task.Delay(GroupPollInterval, _time, grace.Token);
-            return;
+            group.Signal(LibC.SIGTERM);
+            using var graceTimer = new CancellationTokenSource(_options.KillGrace, _time);
+            using var grace = CancellationTokenSource.CreateLinkedTokenSource(graceTimer.Token, kill);
+            try
+            {
+                await process.WaitForExitAsync(grace.Token);
+                // The main process is gone; what it started gets the rest of the grace period too.
+                while (group.IsAlive()) await Task.Delay(GroupPollInterval, _time, grace.Token);
+                return;
+            }
+            catch (OperationCanceledException) when (grace.IsCancellationRequested)
+            {
+                // Grace period over, or a kill was asked for.
+            }
         }
-        catch (OperationCanceledException) when (grace.IsCancellationRequested)
-        {
-            // Grace period over.
-        }
-        ExecRuntimeLog.Killing(_logger, group.Id, FormatDuration(_options.KillGrace));
+        ExecRuntimeLog.Killing(_logger, group.Id, FormatDuration(kill.IsCancellationRequested ? TimeSpan.Zero : _options.KillGrace));
         group.Signal(LibC.SIGKILL);
         await process.WaitForExitAsync(CancellationToken.None);
     }
