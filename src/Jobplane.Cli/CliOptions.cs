@@ -116,6 +116,103 @@ internal static partial class CliOptions
         },
     };
 
+    /// <summary>A number of seconds that must be greater than zero (a zero backoff would retry in a tight loop).</summary>
+    public static Option<double?> PositiveSeconds(string name, string description) => new(name)
+    {
+        Description = description,
+        HelpName = "SECONDS",
+        CustomParser = result =>
+        {
+            var text = result.Tokens[0].Value;
+            if (double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var value) && double.IsFinite(value) && value > 0)
+                return value;
+            result.AddError($"{name} must be a number of seconds > 0 (got '{text}')");
+            return null;
+        },
+    };
+
+    /// <summary>A repeatable exit code 1..255: one per flag, so that every bad value is named on its own.</summary>
+    public static Option<int[]> ExitCodes(string name, string description) => new(name)
+    {
+        Description = description,
+        HelpName = "CODE",
+        CustomParser = result =>
+        {
+            var codes = new List<int>(result.Tokens.Count);
+            foreach (var token in result.Tokens)
+            {
+                if (int.TryParse(token.Value, NumberStyles.None, CultureInfo.InvariantCulture, out var code) && code is >= 1 and <= 255)
+                    codes.Add(code);
+                else
+                    result.AddError($"{name} must be an exit code 1..255, one per flag (got '{token.Value}')");
+            }
+            return [.. codes];
+        },
+    };
+
+    /// <summary>
+    /// The Idempotency-Key header value, checked here so that it goes out exactly as typed: 1..255 printable
+    /// ASCII characters, and no space at either end (HTTP would strip it, and two keys would become one).
+    /// </summary>
+    public static Option<string?> IdempotencyKey(string description) => new("--idempotency-key")
+    {
+        Description = description,
+        HelpName = "KEY",
+        CustomParser = result =>
+        {
+            var text = result.Tokens[0].Value;
+            if (IdempotencyKeyProblem(text) is { } problem)
+            {
+                result.AddError($"--idempotency-key {problem}");
+                return null;
+            }
+            return text;
+        },
+    };
+
+    public const int MaxIdempotencyKeyLength = 255;
+
+    internal static string? IdempotencyKeyProblem(string text)
+    {
+        if (text.Length == 0)
+            return "must not be empty";
+        if (text.Length > MaxIdempotencyKeyLength)
+            return $"must be at most {MaxIdempotencyKeyLength} characters (got {text.Length})";
+        foreach (var c in text)
+        {
+            if (c is < ' ' or > '~')
+                return $"must be printable ASCII (got '{Printable(text)}', which contains U+{(int)c:X4})";
+        }
+        if (text[0] == ' ' || text[^1] == ' ')
+            return $"must not begin or end with a space (got '{text}'): HTTP drops it, and the key would not be the one given";
+        return null;
+    }
+
+    /// <summary>Control characters in an error message would garble the terminal; show them as escapes.</summary>
+    private static string Printable(string text)
+    {
+        var builder = new System.Text.StringBuilder(text.Length);
+        foreach (var c in text)
+            builder.Append(c is >= ' ' and not '\u007f' ? c.ToString() : $"\\u{(int)c:x4}");
+        return builder.ToString();
+    }
+
+    /// <summary>
+    /// An option's value inside a command validator, or default when the value itself did not parse: that error
+    /// is already reported, and System.CommandLine would throw it again here instead of letting it be listed.
+    /// </summary>
+    public static T? ValidValue<T>(SymbolResult result, Option<T> option)
+    {
+        try
+        {
+            return result.GetValue(option);
+        }
+        catch (InvalidOperationException)
+        {
+            return default;
+        }
+    }
+
     public static Option<Guid?> IdOption(string name, string description) => new(name)
     {
         Description = description,
@@ -128,6 +225,14 @@ internal static partial class CliOptions
     {
         Description = description,
         CustomParser = result => ParseId(result, name) ?? Guid.Empty,
+    };
+
+    /// <summary>An id argument that may be left out, for commands with another form (e.g. `cancel --job`).</summary>
+    public static Argument<Guid?> OptionalId(string name, string description) => new(name)
+    {
+        Description = description,
+        Arity = ArgumentArity.ZeroOrOne,
+        CustomParser = result => result.Tokens.Count == 0 ? null : ParseId(result, name),
     };
 
     private static Guid? ParseId(ArgumentResult result, string name)

@@ -47,8 +47,19 @@ internal sealed class ControllerApi
     public Task<ApiResponse<CreateJobResponse>> CreateJobAsync(CreateJobRequest request, CancellationToken ct) =>
         SendAsync(HttpMethod.Post, "jobs", Body(request, WireJson.Context.CreateJobRequest), WireJson.Context.CreateJobResponse, ct);
 
-    public Task<ApiResponse<RunJobResponse>> RunJobAsync(Guid jobId, RunJobRequest request, CancellationToken ct) =>
-        SendAsync(HttpMethod.Post, $"jobs/{jobId}/run", Body(request, WireJson.Context.RunJobRequest), WireJson.Context.RunJobResponse, ct);
+    /// <param name="idempotencyKey">Sent as the Idempotency-Key header, exactly as given; null sends none.</param>
+    public Task<ApiResponse<RunJobResponse>> RunJobAsync(Guid jobId, RunJobRequest request, string? idempotencyKey, CancellationToken ct) =>
+        SendAsync(HttpMethod.Post, $"jobs/{jobId}/run", Body(request, WireJson.Context.RunJobRequest), WireJson.Context.RunJobResponse, ct,
+            idempotencyKey is null ? null : [new(Wire.IdempotencyKeyHeader, idempotencyKey)]);
+
+    public Task<ApiResponse<BulkCancelResponse>> CancelJobAsync(Guid jobId, CancellationToken ct) =>
+        SendAsync(HttpMethod.Post, $"jobs/{jobId}/cancel", null, WireJson.Context.BulkCancelResponse, ct);
+
+    public Task<ApiResponse<CancelResponse>> CancelExecutionAsync(Guid executionId, CancellationToken ct) =>
+        SendAsync(HttpMethod.Post, $"executions/{executionId}/cancel", null, WireJson.Context.CancelResponse, ct);
+
+    public Task<ApiResponse<IReadOnlyList<AttemptView>>> GetAttemptsAsync(Guid executionId, CancellationToken ct) =>
+        SendAsync(HttpMethod.Get, $"executions/{executionId}/attempts", null, WireJson.Context.IReadOnlyListAttemptView, ct);
 
     public Task<ApiResponse<ExecutionView>> GetExecutionAsync(Guid executionId, CancellationToken ct) =>
         SendAsync(HttpMethod.Get, $"executions/{executionId}", null, WireJson.Context.ExecutionView, ct);
@@ -67,6 +78,14 @@ internal sealed class ControllerApi
 
     public Task<ApiResponse<DlqRetryResponse>> RetryDlqAsync(Guid id, CancellationToken ct) =>
         SendAsync(HttpMethod.Post, $"executions/dlq/{id}/retry", null, WireJson.Context.DlqRetryResponse, ct);
+
+    public Task<ApiResponse<DlqBulkRetryResponse>> RetryAllDlqAsync(Guid? jobId, CancellationToken ct) =>
+        SendAsync(HttpMethod.Post, "executions/dlq/retry", Body(new DlqBulkRequest { JobId = jobId }, WireJson.Context.DlqBulkRequest),
+            WireJson.Context.DlqBulkRetryResponse, ct);
+
+    public Task<ApiResponse<DlqPurgeResponse>> PurgeDlqAsync(Guid? jobId, CancellationToken ct) =>
+        SendAsync(HttpMethod.Post, "executions/dlq/purge", Body(new DlqBulkRequest { JobId = jobId }, WireJson.Context.DlqBulkRequest),
+            WireJson.Context.DlqPurgeResponse, ct);
 
     public Task<ApiResponse<JobList>> ListJobsAsync(int? limit, int? offset, CancellationToken ct) =>
         SendAsync(HttpMethod.Get, "jobs" + Query(("limit", Str(limit)), ("offset", Str(offset))), null, WireJson.Context.JobList, ct);
@@ -102,18 +121,22 @@ internal sealed class ControllerApi
         }
     }
 
-    private async Task<ApiResponse<T>> SendAsync<T>(HttpMethod method, string path, HttpContent? content, JsonTypeInfo<T> type, CancellationToken ct)
+    private async Task<ApiResponse<T>> SendAsync<T>(HttpMethod method, string path, HttpContent? content, JsonTypeInfo<T> type, CancellationToken ct,
+        IReadOnlyList<KeyValuePair<string, string>>? headers = null)
     {
-        using var response = await SendRawAsync(method, path, content, HttpCompletionOption.ResponseContentRead, null, ct);
+        using var response = await SendRawAsync(method, path, content, HttpCompletionOption.ResponseContentRead, null, ct, headers);
         var bytes = await response.Content.ReadAsByteArrayAsync(ct);
         return Decode(bytes, type, $"{method} /{path}");
     }
 
     /// <summary>Sends one request; returns only 2xx responses, maps everything else to a jobctl exception.</summary>
     private async Task<HttpResponseMessage> SendRawAsync(HttpMethod method, string path, HttpContent? content,
-        HttpCompletionOption completion, string? accept, CancellationToken ct)
+        HttpCompletionOption completion, string? accept, CancellationToken ct, IReadOnlyList<KeyValuePair<string, string>>? headers = null)
     {
         using var request = new HttpRequestMessage(method, new Uri(BaseUrl, path)) { Content = content };
+        // Callers validate these values; without validation they go out byte for byte, never reformatted.
+        foreach (var (name, value) in headers ?? [])
+            request.Headers.TryAddWithoutValidation(name, value);
         request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue(accept ?? "application/json"));
         request.Headers.UserAgent.Add(new ProductInfoHeaderValue("jobctl", typeof(ControllerApi).Assembly.GetName().Version?.ToString(3)));
         if (token is not null)

@@ -52,7 +52,9 @@ internal static class JobctlApp
         root.Subcommands.Add(JobDefinitionCommands.Submit(runtime));
         root.Subcommands.Add(JobDefinitionCommands.Create(runtime));
         root.Subcommands.Add(JobDefinitionCommands.Run(runtime));
+        root.Subcommands.Add(CancelCommand.Create(runtime));
         root.Subcommands.Add(StatusCommand.Create(runtime));
+        root.Subcommands.Add(AttemptsCommand.Create(runtime));
         root.Subcommands.Add(LogsCommand.Create(runtime));
         root.Subcommands.Add(DlqCommands.Create(runtime));
         root.Subcommands.Add(TenantCommands.Create(runtime));

@@ -99,6 +99,61 @@ public sealed class OutputTests
     }
 
     [Fact]
+    public void Status_shows_cancel_requested_at_only_when_a_cancel_was_requested()
+    {
+        var execution = new ExecutionView
+        {
+            Id = Guid.Parse("11111111-1111-1111-1111-111111111111"),
+            JobId = Guid.Parse("22222222-2222-2222-2222-222222222222"),
+            Status = ExecutionStatus.Running,
+            Priority = Priority.Normal,
+            Attempt = 1,
+            MaxAttempts = 3,
+            CreatedAt = new DateTimeOffset(2030, 1, 1, 0, 0, 0, TimeSpan.Zero),
+            ScheduledAt = new DateTimeOffset(2030, 1, 1, 0, 0, 0, TimeSpan.Zero),
+            StartedAt = new DateTimeOffset(2030, 1, 1, 0, 0, 1, TimeSpan.Zero),
+        };
+        using var plain = new StringWriter { NewLine = "\n" };
+        using var cancelling = new StringWriter { NewLine = "\n" };
+
+        Commands.StatusCommand.Write(plain, execution);
+        Commands.StatusCommand.Write(cancelling, execution with { CancelRequestedAt = new DateTimeOffset(2030, 1, 1, 0, 0, 9, TimeSpan.Zero) });
+
+        Assert.DoesNotContain("cancel_requested_at", plain.ToString(), StringComparison.Ordinal);
+        var lines = cancelling.ToString().Split('\n');
+        Assert.Contains("cancel_requested_at: 2030-01-01T00:00:09Z", lines);
+        // The value column stays aligned for every key, the longer one included.
+        Assert.Contains("status:              RUNNING", lines);
+    }
+
+    [Theory]
+    [InlineData("CANCELLED", false, "execution 11111111-1111-1111-1111-111111111111: CANCELLED")]
+    [InlineData("RUNNING", true, "execution 11111111-1111-1111-1111-111111111111: cancel requested; its worker is stopping it")]
+    [InlineData("SUCCEEDED", false, "execution 11111111-1111-1111-1111-111111111111: SUCCEEDED")]
+    public void Cancel_says_whether_the_execution_is_cancelled_or_still_stopping(string status, bool requested, string expected)
+    {
+        var response = new CancelResponse(Guid.Parse("11111111-1111-1111-1111-111111111111"), status, requested);
+
+        Assert.Equal(expected, Commands.CancelCommand.Describe(response));
+    }
+
+    [Fact]
+    public void Attempts_table_has_the_documented_columns()
+    {
+        var table = Commands.AttemptsCommand.Table(
+        [
+            new AttemptView(1, "worker-a", new DateTimeOffset(2030, 1, 1, 0, 0, 1, TimeSpan.Zero),
+                new DateTimeOffset(2030, 1, 1, 0, 0, 2, TimeSpan.Zero), 1, "exit status 1", "failed"),
+            new AttemptView(2, "worker-b", new DateTimeOffset(2030, 1, 1, 0, 0, 3, TimeSpan.Zero), null, null, null, null),
+        ]).ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries);
+
+        Assert.Equal(3, table.Length);
+        Assert.Matches("^ATTEMPT +WORKER +STARTED_AT +ENDED_AT +EXIT +OUTCOME +ERROR$", table[0]);
+        Assert.Matches("^1 +worker-a +2030-01-01T00:00:01Z +2030-01-01T00:00:02Z +1 +failed +exit status 1$", table[1]);
+        Assert.Matches("^2 +worker-b +2030-01-01T00:00:03Z +- +- +- +-$", table[2]);
+    }
+
+    [Fact]
     public void Json_output_keeps_fields_and_order_and_merges_objects()
     {
         var created = JsonDocument.Parse("""{"job_id":"j","extra":"é<"}""").RootElement;

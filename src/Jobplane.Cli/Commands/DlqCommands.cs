@@ -4,14 +4,15 @@ using Jobplane.Cli.Output;
 
 namespace Jobplane.Cli.Commands;
 
-/// <summary>`dlq list` and `dlq retry`: executions that used up their attempts.</summary>
+/// <summary>`dlq list`, `dlq retry` and `dlq purge`: executions that used up their attempts.</summary>
 internal static class DlqCommands
 {
     public static Command Create(JobctlRuntime runtime)
     {
-        var dlq = new Command("dlq", "Inspect and retry executions in the dead letter queue");
+        var dlq = new Command("dlq", "Inspect, retry and purge executions in the dead letter queue");
         dlq.Subcommands.Add(List(runtime));
         dlq.Subcommands.Add(Retry(runtime));
+        dlq.Subcommands.Add(Purge(runtime));
         return dlq;
     }
 
@@ -50,15 +51,76 @@ internal static class DlqCommands
 
     private static Command Retry(JobctlRuntime runtime)
     {
-        var id = CliOptions.Id("ID", "The DLQ entry to retry: its id or its failed execution's id (ID or EXECUTION column of dlq list)");
-        var command = new Command("retry", "Retry a DLQ entry as a new execution; prints the new execution id") { id };
+        var id = CliOptions.OptionalId("ID", "The DLQ entry to retry: its id or its failed execution's id (ID or EXECUTION column of dlq list)");
+        var all = new Option<bool>("--all") { Description = "Retry every DLQ entry (with --job-id: every entry of that job) instead of one" };
+        var jobId = CliOptions.IdOption("--job-id", "With --all: only the entries of this job");
+        var command = new Command("retry",
+            "Retry a DLQ entry as a new execution; prints the new execution id. "
+            + "With --all [--job-id ID]: retry them all; prints 'retried N', then the new execution ids one per line. "
+            + "Give ID or --all, not both")
+        {
+            id, all, jobId,
+        };
+        command.Validators.Add(result =>
+        {
+            var hasId = result.GetResult(id) is { Tokens.Count: > 0 };
+            var hasAll = CliOptions.ValidValue(result, all);
+            if (hasId && hasAll)
+                result.AddError("give either ID or --all, not both");
+            else if (!hasId && !hasAll)
+                result.AddError("nothing to retry: give ID, or --all for every entry");
+            else if (hasId && result.GetResult(jobId) is not null)
+                result.AddError("--job-id goes with --all (ID already names one entry)");
+        });
         command.SetAction(runtime.Action(async (context, parseResult, ct) =>
         {
-            var retried = await context.Api.RetryDlqAsync(parseResult.GetValue(id), ct);
+            if (parseResult.GetValue(all))
+            {
+                var bulk = await context.Api.RetryAllDlqAsync(parseResult.GetValue(jobId), ct);
+                if (context.Json)
+                {
+                    JsonOutput.WritePretty(context.Out, bulk.Raw);
+                    return JobctlRuntime.Ok;
+                }
+                context.Out.WriteLine($"retried {bulk.Value.Retried}");
+                foreach (var newId in bulk.Value.NewExecutionIds)
+                    context.Out.WriteLine(newId);
+                return JobctlRuntime.Ok;
+            }
+
+            var retried = await context.Api.RetryDlqAsync(parseResult.GetValue(id)!.Value, ct);
             if (context.Json)
                 JsonOutput.WritePretty(context.Out, retried.Raw);
             else
                 context.Out.WriteLine(retried.Value.NewExecutionId);
+            return JobctlRuntime.Ok;
+        }));
+        return command;
+    }
+
+    private static Command Purge(JobctlRuntime runtime)
+    {
+        var jobId = CliOptions.IdOption("--job-id", "Only the entries of this job");
+        var yes = new Option<bool>("--yes", "-y") { Description = "Confirm: purge deletes the dead letters and cannot be undone" };
+        var command = new Command("purge",
+            "Delete DLQ entries (all, or one job's) so they can no longer be retried; the executions' history stays. "
+            + "Needs --yes; prints 'purged N'")
+        {
+            jobId, yes,
+        };
+        command.Validators.Add(result =>
+        {
+            if (!CliOptions.ValidValue(result, yes))
+                result.AddError("dlq purge deletes dead letters (they can no longer be retried; this cannot be undone), "
+                    + "so it needs --yes to confirm; nothing was sent");
+        });
+        command.SetAction(runtime.Action(async (context, parseResult, ct) =>
+        {
+            var purged = await context.Api.PurgeDlqAsync(parseResult.GetValue(jobId), ct);
+            if (context.Json)
+                JsonOutput.WritePretty(context.Out, purged.Raw);
+            else
+                context.Out.WriteLine($"purged {purged.Value.Purged}");
             return JobctlRuntime.Ok;
         }));
         return command;

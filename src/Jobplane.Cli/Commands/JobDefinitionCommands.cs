@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.Globalization;
 using Jobplane.Api;
 using Jobplane.Cli.Output;
 
@@ -37,6 +38,16 @@ internal static class JobDefinitionCommands
         public Option<Priority?> Priority { get; } = CliOptions.Priority("Job priority [default: normal]");
         public Option<int?> MaxAttempts { get; } = CliOptions.Int("--max-attempts", "Attempts before the execution goes to the DLQ", 1);
 
+        public Option<double?> BackoffBase { get; } = CliOptions.PositiveSeconds("--retry-backoff-base",
+            "Wait before the first retry, in seconds (> 0); retry n waits between half and all of base * 2^(n-1), "
+            + "capped by --retry-backoff-max [default: the controller's]");
+
+        public Option<double?> BackoffMax { get; } = CliOptions.PositiveSeconds("--retry-backoff-max",
+            "Longest wait between retries, in seconds (> 0, >= --retry-backoff-base) [default: the controller's]");
+
+        public Option<int[]> NoRetryExitCodes { get; } = CliOptions.ExitCodes("--no-retry-exit-code",
+            "An exit code (1..255) that means a permanent failure: the execution fails at once, without retry. Repeat for each code");
+
         public void AddTo(Command command)
         {
             command.Options.Add(Name);
@@ -45,12 +56,22 @@ internal static class JobDefinitionCommands
             command.Options.Add(Timeout);
             command.Options.Add(Priority);
             command.Options.Add(MaxAttempts);
+            command.Options.Add(BackoffBase);
+            command.Options.Add(BackoffMax);
+            command.Options.Add(NoRetryExitCodes);
             command.Arguments.Add(Trailing);
+            // Both given and in the wrong order: say so before sending, as for any other bad value.
+            command.Validators.Add(result =>
+            {
+                if (CliOptions.ValidValue(result, BackoffBase) is { } b && CliOptions.ValidValue(result, BackoffMax) is { } m && b > m)
+                    result.AddError($"--retry-backoff-base ({Seconds(b)}) must not be greater than --retry-backoff-max ({Seconds(m)})");
+            });
         }
 
         public CreateJobRequest Read(ParseResult parseResult)
         {
             string[] arguments = [.. parseResult.GetValue(Command) ?? [], .. parseResult.GetValue(Trailing) ?? []];
+            int[] exitCodes = [.. (parseResult.GetValue(NoRetryExitCodes) ?? []).Distinct()];
             return new CreateJobRequest
             {
                 Name = parseResult.GetValue(Name),
@@ -59,8 +80,24 @@ internal static class JobDefinitionCommands
                 DefaultTimeout = parseResult.GetValue(Timeout),
                 Priority = parseResult.GetValue(Priority),
                 MaxAttempts = parseResult.GetValue(MaxAttempts),
+                RetryBackoffBase = parseResult.GetValue(BackoffBase),
+                RetryBackoffMax = parseResult.GetValue(BackoffMax),
+                NonRetryableExitCodes = exitCodes is { Length: > 0 } ? exitCodes : null,
             };
         }
+
+        private static string Seconds(double value) => value.ToString(CultureInfo.InvariantCulture);
+    }
+
+    private const string IdempotencyKeyHelp =
+        "Sent as the Idempotency-Key header (1..255 printable ASCII): repeating the request with the same key "
+        + "within 24 h starts nothing new and prints the execution the first one created";
+
+    /// <summary>A replayed run is not an error (the id is printed as usual), but the user should know nothing new started.</summary>
+    private static void NoteReplay(CommandContext context, RunJobResponse run, string? idempotencyKey)
+    {
+        if (run.Replayed == true)
+            context.Err.WriteLine($"note: Idempotency-Key {idempotencyKey} was used before; this is the execution it created");
     }
 
     public static Command Create(JobctlRuntime runtime)
@@ -86,7 +123,8 @@ internal static class JobDefinitionCommands
         var schedule = CliOptions.Schedule();
         var timeout = CliOptions.Int("--timeout", "Timeout of this execution in seconds (overrides the job's default)", 1);
         var priority = CliOptions.Priority("Priority of this execution (overrides the job's)");
-        var command = new Command("run", "Start an execution of a job; prints the execution id") { jobId, schedule, timeout, priority };
+        var idempotencyKey = CliOptions.IdempotencyKey(IdempotencyKeyHelp);
+        var command = new Command("run", "Start an execution of a job; prints the execution id") { jobId, schedule, timeout, priority, idempotencyKey };
         command.SetAction(runtime.Action(async (context, parseResult, ct) =>
         {
             var request = new RunJobRequest
@@ -95,7 +133,9 @@ internal static class JobDefinitionCommands
                 Timeout = parseResult.GetValue(timeout),
                 Priority = parseResult.GetValue(priority),
             };
-            var run = await context.Api.RunJobAsync(parseResult.GetValue(jobId), request, ct);
+            var key = parseResult.GetValue(idempotencyKey);
+            var run = await context.Api.RunJobAsync(parseResult.GetValue(jobId), request, key, ct);
+            NoteReplay(context, run.Value, key);
             if (context.Json)
                 JsonOutput.WritePretty(context.Out, run.Raw);
             else
@@ -109,23 +149,36 @@ internal static class JobDefinitionCommands
     {
         var definition = new DefinitionOptions();
         var schedule = CliOptions.Schedule();
-        var command = new Command("submit", "Create a job and run it at once; prints the execution id");
+        var idempotencyKey = CliOptions.IdempotencyKey(IdempotencyKeyHelp
+            + " (the job itself is created or updated by name, so a retried submit defines nothing new either)");
+        var command = new Command("submit", "Create (or update, by name) a job and run it at once; prints the execution id");
         definition.AddTo(command);
         command.Options.Add(schedule);
+        command.Options.Add(idempotencyKey);
         command.SetAction(runtime.Action(async (context, parseResult, ct) =>
         {
+            var key = parseResult.GetValue(idempotencyKey);
             var created = await context.Api.CreateJobAsync(definition.Read(parseResult), ct);
             ApiResponse<RunJobResponse> run;
             try
             {
-                run = await context.Api.RunJobAsync(created.Value.JobId, new RunJobRequest { ScheduledAt = parseResult.GetValue(schedule) }, ct);
+                run = await context.Api.RunJobAsync(created.Value.JobId, new RunJobRequest { ScheduledAt = parseResult.GetValue(schedule) }, key, ct);
+            }
+            catch (ApiException e) when (key is not null && e.Status == System.Net.HttpStatusCode.Conflict)
+            {
+                // Running it again with this key would only conflict again: the key belongs to another job's run.
+                context.Err.WriteLine($"note: job {created.Value.JobId} was created or updated but not run: Idempotency-Key {key} "
+                    + "was already used to run a different job; use a new key");
+                throw;
             }
             catch (Exception e) when (e is ApiException or ControllerUnreachableException or UnexpectedResponseException)
             {
                 // The job exists now; say so, so that a retry runs it instead of defining it twice.
-                context.Err.WriteLine($"note: job {created.Value.JobId} was created but not run; start it with: jobctl run {created.Value.JobId}");
+                var rerun = key is null ? "" : $" --idempotency-key '{key.Replace("'", "'\\''", StringComparison.Ordinal)}'";
+                context.Err.WriteLine($"note: job {created.Value.JobId} was created but not run; start it with: jobctl run {created.Value.JobId}{rerun}");
                 throw;
             }
+            NoteReplay(context, run.Value, key);
 
             if (context.Json)
                 JsonOutput.WriteMergedPretty(context.Out, created.Raw, run.Raw);

@@ -47,6 +47,12 @@ internal static class StatusCommand
             ("scheduled_at", Display.Time(execution.ScheduledAt)),
             ("started_at", Display.Time(execution.StartedAt)),
             ("completed_at", Display.Time(execution.CompletedAt)),
+        ]);
+        // Only when someone asked: a running execution with this set is being stopped by its worker.
+        if (execution.CancelRequestedAt is { } cancelRequestedAt)
+            fields.Add(("cancel_requested_at", Display.Time(cancelRequestedAt)));
+        fields.AddRange(
+        [
             ("exit_code", Display.Number(execution.ExitCode)),
             ("error", string.IsNullOrEmpty(execution.Error) ? "-" : execution.Error),
             ("result", execution.Result is { } result ? JsonOutput.ToCompactString(result) : "-"),
@@ -67,19 +73,7 @@ internal static class StatusCommand
         {
             writer.WriteLine();
             writer.WriteLine("attempts:");
-            var table = new TableWriter("ATTEMPT", "WORKER", "STARTED_AT", "ENDED_AT", "EXIT", "OUTCOME", "ERROR");
-            foreach (var attempt in attempts)
-            {
-                table.AddRow(
-                    attempt.Attempt.ToString(CultureInfo.InvariantCulture),
-                    attempt.WorkerId,
-                    Display.Time(attempt.StartedAt),
-                    Display.Time(attempt.EndedAt),
-                    Display.Number(attempt.ExitCode),
-                    attempt.Outcome,
-                    Display.Truncate(attempt.Error, 60));
-            }
-            table.WriteTo(writer, color);
+            AttemptsCommand.Table(attempts).WriteTo(writer, color);
         }
     }
 }

@@ -1,0 +1,208 @@
+using System.CommandLine;
+using System.Net;
+using System.Text;
+
+namespace Jobplane.Cli.Tests;
+
+/// <summary>
+/// cancel, attempts, dlq retry --all / purge, --idempotency-key and the retry-policy flags: every bad invocation
+/// exits 2, names what is wrong, prints nothing on stdout and sends nothing (the tripwire handler).
+/// </summary>
+public sealed class NewCommandUsageTests
+{
+    private const string Token = "test-token";
+    private const string SomeId = "0b5c3c4e-6a63-4f2f-8c1c-3a4b5c6d7e8f";
+    private const string OtherId = "1c6d4d5f-7b74-4a3a-9d2d-4b5c6d7e8f90";
+
+    private static ParseResult Parse(params string[] args)
+    {
+        var runtime = new JobctlRuntime(TextWriter.Null, TextWriter.Null, new Dictionary<string, string?>(), null, color: false);
+        return JobctlApp.BuildRootCommand(runtime).Parse(args);
+    }
+
+    public static TheoryData<string[], string> UsageErrors => new()
+    {
+        // cancel: exactly one of EXECUTION_ID and --job.
+        { ["cancel"], "nothing to cancel" },
+        { ["cancel", SomeId, "--job", OtherId], "not both" },
+        { ["cancel", SomeId, "--job-id", OtherId], "not both" },
+        { ["cancel", "--job", "job-1"], "'job-1' is not a valid id" },
+        { ["cancel", "exec-1"], "'exec-1' is not a valid id" },
+        { ["attempts", "exec-1"], "'exec-1' is not a valid id" },
+
+        // --idempotency-key: 1..255 printable ASCII, sent as typed.
+        { ["run", SomeId, "--idempotency-key", ""], "--idempotency-key must not be empty" },
+        { ["run", SomeId, "--idempotency-key", new string('k', 256)], "at most 255 characters (got 256)" },
+        { ["run", SomeId, "--idempotency-key", "clé"], "printable ASCII" },
+        { ["run", SomeId, "--idempotency-key", "a\tb"], "printable ASCII" },
+        { ["run", SomeId, "--idempotency-key", "line\nbreak"], "printable ASCII" },
+        { ["run", SomeId, "--idempotency-key", " padded"], "must not begin or end with a space" },
+        { ["run", SomeId, "--idempotency-key", "padded "], "must not begin or end with a space" },
+        { ["submit", "--name", "n", "--image", "exec", "-c", "true", "--idempotency-key", ""], "--idempotency-key must not be empty" },
+        { ["submit", "--name", "n", "--image", "exec", "-c", "true", "--idempotency-key", "ключ"], "printable ASCII" },
+
+        // dlq purge needs --yes; dlq retry takes ID or --all, and --job-id only with --all.
+        { ["dlq", "purge"], "needs --yes" },
+        { ["dlq", "purge", "--job-id", SomeId], "needs --yes" },
+        { ["dlq", "retry", SomeId, "--all"], "either ID or --all, not both" },
+        { ["dlq", "retry", SomeId, "--all", "--job-id", OtherId], "either ID or --all, not both" },
+        { ["dlq", "retry"], "nothing to retry" },
+        { ["dlq", "retry", "--job-id", OtherId], "nothing to retry" },
+        { ["dlq", "retry", SomeId, "--job-id", OtherId], "--job-id goes with --all" },
+
+        // Retry policy on create and submit.
+        { ["create", "--name", "n", "--image", "exec", "--no-retry-exit-code", "0"], "exit code 1..255, one per flag (got '0')" },
+        { ["create", "--name", "n", "--image", "exec", "--no-retry-exit-code", "256"], "(got '256')" },
+        { ["create", "--name", "n", "--image", "exec", "--no-retry-exit-code", "-1"], "(got '-1')" },
+        { ["create", "--name", "n", "--image", "exec", "--no-retry-exit-code", "3,4"], "(got '3,4')" },
+        { ["create", "--name", "n", "--image", "exec", "--no-retry-exit-code", "3", "--no-retry-exit-code", "x"], "(got 'x')" },
+        { ["submit", "--name", "n", "--image", "exec", "--no-retry-exit-code", "300"], "(got '300')" },
+        { ["create", "--name", "n", "--image", "exec", "--retry-backoff-base", "0"], "--retry-backoff-base must be a number of seconds > 0 (got '0')" },
+        { ["create", "--name", "n", "--image", "exec", "--retry-backoff-base", "-1"], "(got '-1')" },
+        { ["create", "--name", "n", "--image", "exec", "--retry-backoff-base", "soon"], "(got 'soon')" },
+        { ["create", "--name", "n", "--image", "exec", "--retry-backoff-max", "Infinity"], "--retry-backoff-max must be a number of seconds > 0 (got 'Infinity')" },
+        { ["create", "--name", "n", "--image", "exec", "--retry-backoff-max", "NaN"], "(got 'NaN')" },
+        { ["submit", "--name", "n", "--image", "exec", "--retry-backoff-max", "0"], "(got '0')" },
+        { ["create", "--name", "n", "--image", "exec", "--retry-backoff-base", "10", "--retry-backoff-max", "5"],
+            "--retry-backoff-base (10) must not be greater than --retry-backoff-max (5)" },
+        { ["submit", "--name", "n", "--image", "exec", "--retry-backoff-base", "0.5", "--retry-backoff-max", "0.25"], "must not be greater than" },
+    };
+
+    [Theory]
+    [MemberData(nameof(UsageErrors))]
+    public async Task Usage_errors_exit_2_say_why_and_send_nothing(string[] args, string expected)
+    {
+        var tripwire = new TripwireHandler();
+
+        var result = await CliRunner.RunWithAsync(null, tripwire, [.. args, "-t", Token]);
+
+        Assert.True(result.ExitCode == 2, result.ToString());
+        Assert.Contains(expected, result.Stderr, StringComparison.Ordinal);
+        Assert.StartsWith("error: ", result.Stderr, StringComparison.Ordinal);
+        Assert.Empty(result.Stdout);
+        Assert.Equal(0, tripwire.Calls);
+    }
+
+    [Fact]
+    public async Task Purge_without_yes_explains_what_purge_does_and_that_nothing_was_sent()
+    {
+        var result = await CliRunner.RunAsync("dlq", "purge", "-t", Token);
+
+        Assert.Equal(2, result.ExitCode);
+        Assert.Contains("deletes dead letters", result.Stderr, StringComparison.Ordinal);
+        Assert.Contains("nothing was sent", result.Stderr, StringComparison.Ordinal);
+        Assert.Contains("jobctl dlq purge --help", result.Stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_control_character_in_the_key_is_shown_escaped_not_written_to_the_terminal()
+    {
+        var result = await CliRunner.RunAsync("run", SomeId, "--idempotency-key", "a\u001b[2Jb", "-t", Token);
+
+        Assert.Equal(2, result.ExitCode);
+        Assert.DoesNotContain('\u001b', result.Stderr);
+        Assert.Contains(@"a\u001b[2Jb", result.Stderr, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("k")]
+    [InlineData("deploy-2030-01-02/build:17 retry#2")]
+    [InlineData("!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~")]
+    public void Idempotency_keys_of_printable_ascii_parse_unchanged(string key)
+    {
+        var run = Parse("run", SomeId, "--idempotency-key", key);
+        var submit = Parse("submit", "--name", "n", "--image", "exec", "--idempotency-key", key);
+
+        Assert.Empty(run.Errors);
+        Assert.Equal(key, run.GetValue<string?>("--idempotency-key"));
+        Assert.Empty(submit.Errors);
+        Assert.Equal(key, submit.GetValue<string?>("--idempotency-key"));
+    }
+
+    [Fact]
+    public void A_key_of_exactly_255_characters_is_accepted()
+    {
+        var key = new string('k', 255);
+
+        var parsed = Parse("run", SomeId, "--idempotency-key", key);
+
+        Assert.Empty(parsed.Errors);
+        Assert.Equal(key, parsed.GetValue<string?>("--idempotency-key"));
+    }
+
+    [Fact]
+    public void Retry_policy_flags_parse_repeat_and_allow_equal_base_and_max()
+    {
+        var parsed = Parse("create", "--name", "n", "--image", "exec",
+            "--retry-backoff-base", "0.5", "--retry-backoff-max", "0.5",
+            "--no-retry-exit-code", "1", "--no-retry-exit-code", "255", "--no-retry-exit-code", "42");
+
+        Assert.Empty(parsed.Errors);
+        Assert.Equal(0.5, parsed.GetValue<double?>("--retry-backoff-base"));
+        Assert.Equal(0.5, parsed.GetValue<double?>("--retry-backoff-max"));
+        Assert.Equal([1, 255, 42], parsed.GetValue<int[]>("--no-retry-exit-code") ?? []);
+    }
+
+    [Fact]
+    public void Each_form_of_cancel_and_dlq_retry_parses_alone()
+    {
+        Assert.Empty(Parse("cancel", SomeId).Errors);
+        Assert.Empty(Parse("cancel", "--job", SomeId).Errors);
+        Assert.Empty(Parse("dlq", "retry", SomeId).Errors);
+        Assert.Empty(Parse("dlq", "retry", "--all").Errors);
+        Assert.Empty(Parse("dlq", "retry", "--all", "--job-id", SomeId).Errors);
+        Assert.Empty(Parse("dlq", "purge", "--yes").Errors);
+        Assert.Empty(Parse("dlq", "purge", "-y", "--job-id", SomeId).Errors);
+    }
+
+    [Theory]
+    [InlineData("cancel", "--job")]
+    [InlineData("attempts", "EXECUTION_ID")]
+    [InlineData("dlq retry", "--all")]
+    [InlineData("dlq purge", "--yes")]
+    [InlineData("run", "--idempotency-key")]
+    [InlineData("submit", "--idempotency-key")]
+    [InlineData("create", "--no-retry-exit-code")]
+    [InlineData("submit", "--retry-backoff-base")]
+    public async Task Help_describes_the_new_commands_and_flags(string command, string expected)
+    {
+        var result = await CliRunner.RunAsync([.. command.Split(' '), "--help"]);
+
+        Assert.Equal(0, result.ExitCode);
+        Assert.Contains(expected, result.Stdout, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task The_idempotency_key_goes_out_as_the_header_exactly_as_given()
+    {
+        const string key = "deploy 2030-01-02/build:17 'retry' #2";
+        var withKey = new RunAnswerHandler();
+        var withoutKey = new RunAnswerHandler();
+
+        var sent = await CliRunner.RunWithAsync(null, withKey, "run", SomeId, "--idempotency-key", key, "-t", Token);
+        var plain = await CliRunner.RunWithAsync(null, withoutKey, "run", SomeId, "-t", Token);
+
+        Assert.True(sent.ExitCode == 0, sent.ToString());
+        Assert.Equal([key], withKey.IdempotencyKeys ?? throw new InvalidOperationException("nothing was sent"));
+        Assert.True(plain.ExitCode == 0, plain.ToString());
+        Assert.Equal([], withoutKey.IdempotencyKeys ?? throw new InvalidOperationException("nothing was sent"));
+    }
+
+    /// <summary>Records the Idempotency-Key header of one POST /jobs/{id}/run and answers it as the controller would (201).</summary>
+    private sealed class RunAnswerHandler : HttpMessageHandler
+    {
+        public string[]? IdempotencyKeys { get; private set; }
+
+        protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+        {
+            Assert.Equal(HttpMethod.Post, request.Method);
+            Assert.EndsWith($"/jobs/{SomeId}/run", request.RequestUri!.AbsolutePath, StringComparison.Ordinal);
+            IdempotencyKeys = request.Headers.TryGetValues("Idempotency-Key", out var values) ? [.. values] : [];
+            var body = $$"""{"execution_id":"{{OtherId}}","status":"PENDING"}""";
+            return Task.FromResult(new HttpResponseMessage(HttpStatusCode.Created)
+            {
+                Content = new StringContent(body, Encoding.UTF8, "application/json"),
+            });
+        }
+    }
+}
