@@ -91,8 +91,27 @@ public sealed class ReadmeWalkthroughTests : IAsyncLifetime
         Assert.True(Guid.TryParse(retry.Line, out _), $"dlq retry printed '{retry.Line}'");
         Assert.NotEqual(failedRun.Line, retry.Line);
 
+        // retry policy per job: a permanent exit code fails at once; bulk retry and purge.
+        var import = await _platform.JobctlAsync(token, "create", "--name", "import", "--image", "exec", "--max-attempts", "5",
+            "--retry-backoff-base", "2", "--retry-backoff-max", "60", "--no-retry-exit-code", "2", "--",
+            "sh", "-c", "echo \"bad input\" >&2; exit 2");
+        Assert.True(import.ExitCode == 0, import.Stderr);
+        var importRun = await _platform.JobctlAsync(token, "run", import.Line);
+        var importLogs = await _platform.JobctlAsync(token, "logs", "-f", importRun.Line);
+        Assert.Equal("bad input", importLogs.Line);
+        var importDone = await api.ExecutionAsync(importRun.Line);
+        Assert.Equal("FAILED", importDone.GetProperty("status").GetString());
+        Assert.Equal(1, importDone.GetProperty("attempt").GetInt32());
+
+        var retryAll = await _platform.JobctlAsync(token, "dlq", "retry", "--all");
+        Assert.True(retryAll.ExitCode == 0, retryAll.Stderr);
+        Assert.StartsWith("retried ", retryAll.Stdout, StringComparison.Ordinal);
+        var purge = await _platform.JobctlAsync(token, "dlq", "purge", "--yes");
+        Assert.True(purge.ExitCode == 0, purge.Stderr);
+        Assert.StartsWith("purged ", purge.Stdout, StringComparison.Ordinal);
+
         var jobs = await _platform.JobctlAsync(token, "jobs", "list");
-        foreach (var name in new[] { "greet", "report", "flaky" })
+        foreach (var name in new[] { "greet", "report", "flaky", "import" })
             Assert.Contains(name, jobs.Stdout, StringComparison.Ordinal);
 
         // every failure exits non-zero.
