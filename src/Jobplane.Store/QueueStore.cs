@@ -43,16 +43,22 @@ public sealed class QueueStore(NpgsqlDataSource db)
                 delete from ready_queue q using picked p
                 where q.execution_id = p.execution_id
                 returning q.execution_id
+            ), clock as (
+                -- When the claim takes effect, read after its snapshot. now() is fixed when the
+                -- statement arrives, which on a busy server can precede the rescue or hand-back that
+                -- made the execution claimable: the attempt would appear to start before the previous
+                -- one ended, and its lease would be shorter than granted.
+                select clock_timestamp() as at
             ), claimed as (
                 update executions e set
                     status = 'RUNNING',
                     attempt = e.attempt + 1,
-                    started_at = now(),
+                    started_at = clock.at,
                     completed_at = null,
                     worker_id = $2,
                     lease_token = gen_random_uuid(),
-                    lease_expires_at = now() + make_interval(secs => $4)
-                from popped p
+                    lease_expires_at = clock.at + make_interval(secs => $4)
+                from popped p, clock
                 where e.id = p.execution_id and e.status = 'PENDING'
                 returning e.id, e.tenant_id, e.job_id, e.attempt, e.max_attempts, e.lease_token,
                           e.lease_expires_at, e.timeout_seconds, e.priority, e.started_at
@@ -234,13 +240,13 @@ public sealed class QueueStore(NpgsqlDataSource db)
                     error = case when e.cancel_requested_at is null then e.error else 'cancelled while running (handed back by its worker)' end,
                     free_attempts = free_attempts + 1, lease_token = null, lease_expires_at = null, worker_id = null
                 where e.id = $1 and e.lease_token = $2 and e.status = 'RUNNING'
-                returning e.id, e.tenant_id, e.priority, e.attempt, e.status
+                returning e.id, e.tenant_id, e.priority, e.attempt, e.status, e.scheduled_at
             ), ended as (
                 update execution_attempts a set ended_at = now(), error = $3, outcome = 'released'
                 from released r where a.execution_id = r.id and a.attempt = r.attempt
             ), queued as (
                 insert into ready_queue (execution_id, tenant_id, priority, ready_at)
-                select id, tenant_id, priority, now() from released where status = 'PENDING'
+                select id, tenant_id, priority, scheduled_at from released where status = 'PENDING'
             )
             select count(*) from released
             """, Sql.P(executionId), Sql.P(leaseToken), Sql.P(reason));
@@ -324,9 +330,11 @@ public sealed class QueueStore(NpgsqlDataSource db)
                     update executions set status = 'PENDING', error = $2, lease_token = null, lease_expires_at = null
                     where id = $1
                     """, Sql.P(x.Id), Sql.P(error)));
+                // Back at its original place in the queue (its due time), not behind everything
+                // submitted since: a worker's death should not cost its executions their turn.
                 batch.BatchCommands.Add(Sql.BatchCommand("""
                     insert into ready_queue (execution_id, tenant_id, priority, ready_at)
-                    select id, tenant_id, priority, now() from executions where id = $1
+                    select id, tenant_id, priority, scheduled_at from executions where id = $1
                     """, Sql.P(x.Id)));
             }
             else

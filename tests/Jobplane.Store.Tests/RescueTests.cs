@@ -7,6 +7,47 @@ namespace Jobplane.Store.Tests;
 public sealed class RescueTests(TestDatabase db) : StoreTestBase(db), IClassFixture<TestDatabase>
 {
     [Fact]
+    public async Task A_claim_that_waited_behind_a_rescue_records_its_start_after_the_rescue()
+    {
+        var (tenant, _, first) = await RunningAsync(maxAttempts: 3);
+        var id = first.ExecutionId;
+        await ExpireLeaseAsync(id);
+
+        // Hold the claim before it takes its snapshot (it needs a lock on jobs), rescue meanwhile,
+        // then let it go: the attempt it starts must not appear to begin before the rescue ended the last.
+        await using var blocker = await Db.DataSource.OpenConnectionAsync(Ct);
+        await using var tx = await blocker.BeginTransactionAsync(Ct);
+        await using (var lockJobs = new Npgsql.NpgsqlCommand("lock table jobs in access exclusive mode", blocker, tx))
+            await lockJobs.ExecuteNonQueryAsync(Ct);
+        var claim = Queue.ClaimAsync(1, "worker-2", [tenant], Lease, Ct);
+        await Task.Delay(300, Ct);
+        Assert.Equal(1, await Queue.RescueExpiredAsync(100, Ct));
+        await tx.CommitAsync(Ct);
+
+        var second = Assert.Single(await claim);
+        Assert.Equal(2, second.Attempt);
+        Assert.True(await Db.ScalarAsync<bool>("""
+            select b.started_at >= a.ended_at and b.started_at = e.started_at
+            from execution_attempts a join execution_attempts b on b.execution_id = a.execution_id and b.attempt = 2
+            join executions e on e.id = a.execution_id
+            where a.execution_id = $1 and a.attempt = 1
+            """, id));
+    }
+
+    [Fact]
+    public async Task A_rescued_execution_keeps_its_place_in_the_queue()
+    {
+        var (tenant, job, first) = await RunningAsync(maxAttempts: 3);
+        var later = await SubmitAsync(tenant, job);
+        await ExpireLeaseAsync(first.ExecutionId);
+        await Queue.RescueExpiredAsync(100, Ct);
+
+        // Same priority: the rescued one was due first, so it runs first.
+        Assert.Equal(first.ExecutionId, (await ClaimOneAsync(tenant)).ExecutionId);
+        Assert.Equal(later, (await ClaimOneAsync(tenant)).ExecutionId);
+    }
+
+    [Fact]
     public async Task An_expired_lease_is_requeued_and_counts_the_lost_attempt()
     {
         var (tenant, _, first) = await RunningAsync(maxAttempts: 3);
