@@ -9,7 +9,7 @@ PUBLISH := $(DOTNET) publish -c $(CONFIGURATION) -r linux-x64 --self-contained f
 	-p:PublishSingleFile=true -p:DebugType=embedded --nologo -v quiet -o $(BIN)
 
 .PHONY: help dev dev-stop build-all build-controller build-worker build-cli run-migrate run-controller run-worker \
-	test test-coverage lint format clean
+	test test-faults test-coverage lint format clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -40,6 +40,13 @@ run-worker: build-worker ## run a worker (CONTROLLER_URL, WORKER_TOKEN, RUNTIME,
 
 test: ## run every test against real PostgreSQL and real processes (installs and starts what it needs)
 	@scripts/test.sh
+
+N ?= 2000
+test-faults: build-all ## fault injection (N executions; SEED=): kill/pause/restart workers, controllers and PostgreSQL; nothing lost or done twice
+	@scripts/ensure-postgres.sh
+	@mkdir -p TestResults
+	JOBPLANE_BIN=$(BIN) $(DOTNET) run --project tests/Jobplane.Faults -c Debug -- \
+		--executions $(N) $(if $(SEED),--seed $(SEED)) --json $(CURDIR)/TestResults/faults.json
 
 test-coverage: ## the test suite with coverage (Cobertura XML under ./coverage)
 	@COVERAGE=1 scripts/test.sh

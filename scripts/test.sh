@@ -33,6 +33,18 @@ if [ "${COVERAGE:-}" = "1" ]; then
   echo "coverage reports: $(ls coverage | wc -l) files in ./coverage" >&2
 fi
 
+# The fault-injection suite at CI size: whole processes, crashes and restarts, then the checks
+# (lost, unexpected, double completion, overlapping leases). Counted as one test.
+faults_passed=0
+faults_failed=0
+echo "== fault injection (N=${FAULTS_N:-150})" >&2
+if JOBPLANE_BIN="$PWD/bin" timeout --signal=TERM 900 dotnet run --no-build --project tests/Jobplane.Faults -c Debug -- \
+    --executions "${FAULTS_N:-150}" --json "$results/faults.json"; then
+  faults_passed=1
+else
+  faults_failed=1
+fi
+
 # Sum the per-project summaries ("Total tests: 12" followed by "     Passed: 12", "     Failed: 1", ...).
 read -r passed failed skipped projects < <(awk '
   /^Total tests: [0-9]+/ { n++ }
@@ -40,8 +52,10 @@ read -r passed failed skipped projects < <(awk '
   /^ +Failed: [0-9]+$/  { f += $2 }
   /^ +Skipped: [0-9]+$/ { s += $2 }
   END { print p+0, f+0, s+0, n+0 }' "$results/output.txt")
+passed=$((passed + faults_passed))
+failed=$((failed + faults_failed))
 echo
-echo "$projects test projects ran"
+echo "$projects test projects ran, and the fault-injection suite $([ "$faults_failed" = 1 ] && echo FAILED || echo passed)"
 echo "tests: $passed passed, $failed failed, $skipped skipped"
 if [ "$status" -ne 0 ] || [ "$failed" -ne 0 ]; then exit 1; fi
 if [ "$passed" -eq 0 ]; then echo "no test ran" >&2; exit 1; fi
