@@ -27,59 +27,39 @@ public sealed record ControllerOptions
 
     public static ControllerOptions FromConfiguration(IConfiguration config)
     {
-        var errors = new List<string>();
-        var url = config["DATABASE_URL"];
-        string connectionString = "";
-        if (string.IsNullOrWhiteSpace(url)) errors.Add("DATABASE_URL is required (postgres://user:pass@host:port/db or a key=value connection string)");
+        var read = new SettingReader(key => config[key]);
+        var url = read.String("DATABASE_URL");
+        var connectionString = "";
+        if (url is null) read.Error("DATABASE_URL is required (postgres://user:pass@host:port/db or a key=value connection string)");
         else
         {
             try { connectionString = Store.DatabaseUrl.ToConnectionString(url); }
             catch (Exception e) when (e is ArgumentException or UriFormatException or KeyNotFoundException)
-            { errors.Add($"DATABASE_URL is not a valid PostgreSQL URL or connection string: {e.Message}"); }
+            { read.Error($"DATABASE_URL is not a valid PostgreSQL URL or connection string: {e.Message}"); }
         }
 
         var options = new ControllerOptions
         {
             ConnectionString = connectionString,
-            Port = Int(config, "PORT", Wire.DefaultPort, 1, 65535, errors),
-            SystemSecret = NonEmpty(config["SYSTEM_SECRET"]),
-            WorkerToken = NonEmpty(config["WORKER_TOKEN"]),
-            LeaseDuration = Duration(config, "HEARTBEAT_VISIBILITY_EXTENSION", TimeSpan.FromSeconds(30), errors),
-            MaxDequeueWait = Duration(config, "DEQUEUE_MAX_WAIT", TimeSpan.FromSeconds(20), errors),
-            MaintenanceInterval = Duration(config, "MAINTENANCE_INTERVAL", TimeSpan.FromSeconds(1), errors),
-            RetryBackoffBase = Duration(config, "RETRY_BACKOFF_BASE", TimeSpan.FromSeconds(5), errors),
-            RetryBackoffMax = Duration(config, "RETRY_BACKOFF_MAX", TimeSpan.FromMinutes(5), errors),
-            DefaultMaxAttempts = Int(config, "DEFAULT_MAX_ATTEMPTS", 3, 1, 100, errors),
-            DefaultTimeoutSeconds = Int(config, "DEFAULT_JOB_TIMEOUT", 3600, 1, 7 * 24 * 3600, errors),
+            Port = read.Int("PORT", Wire.DefaultPort, 1, 65535),
+            SystemSecret = read.String("SYSTEM_SECRET"),
+            WorkerToken = read.String("WORKER_TOKEN"),
+            LeaseDuration = read.Duration("HEARTBEAT_VISIBILITY_EXTENSION", TimeSpan.FromSeconds(30)),
+            MaxDequeueWait = read.Duration("DEQUEUE_MAX_WAIT", TimeSpan.FromSeconds(20)),
+            MaintenanceInterval = read.Duration("MAINTENANCE_INTERVAL", TimeSpan.FromSeconds(1)),
+            RetryBackoffBase = read.Duration("RETRY_BACKOFF_BASE", TimeSpan.FromSeconds(5)),
+            RetryBackoffMax = read.Duration("RETRY_BACKOFF_MAX", TimeSpan.FromMinutes(5)),
+            DefaultMaxAttempts = read.Int("DEFAULT_MAX_ATTEMPTS", 3, 1, 100),
+            DefaultTimeoutSeconds = read.Int("DEFAULT_JOB_TIMEOUT", 3600, 1, 7 * 24 * 3600),
         };
-        if (options.SystemSecret is { Length: < 16 }) errors.Add("SYSTEM_SECRET must be at least 16 characters");
-        if (options.WorkerToken is { Length: < 16 }) errors.Add("WORKER_TOKEN must be at least 16 characters");
+        if (options.SystemSecret is { Length: < 16 }) read.Error("SYSTEM_SECRET must be at least 16 characters");
+        if (options.WorkerToken is { Length: < 16 }) read.Error("WORKER_TOKEN must be at least 16 characters");
         if (options.SystemSecret is not null && options.SystemSecret == options.WorkerToken)
-            errors.Add("WORKER_TOKEN must differ from SYSTEM_SECRET: a worker must never hold the administrator's secret");
-        if (options.LeaseDuration < TimeSpan.FromSeconds(1)) errors.Add("HEARTBEAT_VISIBILITY_EXTENSION must be at least 1s");
-        if (options.MaintenanceInterval < TimeSpan.FromMilliseconds(10)) errors.Add("MAINTENANCE_INTERVAL must be at least 10ms");
-        if (options.RetryBackoffMax < options.RetryBackoffBase) errors.Add("RETRY_BACKOFF_MAX must not be below RETRY_BACKOFF_BASE");
-        if (errors.Count > 0) throw new InvalidOperationException("invalid configuration:\n  " + string.Join("\n  ", errors));
+            read.Error("WORKER_TOKEN must differ from SYSTEM_SECRET: a worker must never hold the administrator's secret");
+        if (options.LeaseDuration < TimeSpan.FromSeconds(1)) read.Error("HEARTBEAT_VISIBILITY_EXTENSION must be at least 1s");
+        if (options.MaintenanceInterval < TimeSpan.FromMilliseconds(10)) read.Error("MAINTENANCE_INTERVAL must be at least 10ms");
+        if (options.RetryBackoffMax < options.RetryBackoffBase) read.Error("RETRY_BACKOFF_MAX must not be below RETRY_BACKOFF_BASE");
+        read.ThrowIfInvalid();
         return options;
-    }
-
-    private static string? NonEmpty(string? s) => string.IsNullOrWhiteSpace(s) ? null : s;
-
-    private static int Int(IConfiguration c, string key, int fallback, int min, int max, List<string> errors)
-    {
-        var s = c[key];
-        if (string.IsNullOrWhiteSpace(s)) return fallback;
-        if (int.TryParse(s, out var v) && v >= min && v <= max) return v;
-        errors.Add($"{key} must be an integer between {min} and {max} (got '{s}')");
-        return fallback;
-    }
-
-    private static TimeSpan Duration(IConfiguration c, string key, TimeSpan fallback, List<string> errors)
-    {
-        var s = c[key];
-        if (string.IsNullOrWhiteSpace(s)) return fallback;
-        if (Durations.TryParse(s, out var v)) return v;
-        errors.Add($"{key} must be a duration such as 500ms, 10s, 2m or a number of seconds (got '{s}')");
-        return fallback;
     }
 }

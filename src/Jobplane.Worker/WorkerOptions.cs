@@ -32,17 +32,17 @@ public sealed record WorkerOptions
 
     public static WorkerOptions FromEnvironment(Func<string, string?> env)
     {
-        var errors = new List<string>();
+        var read = new SettingReader(env);
         var url = env("CONTROLLER_URL") is { Length: > 0 } u ? u : Wire.DefaultUrl;
         if (!Uri.TryCreate(url, UriKind.Absolute, out var controllerUrl) || controllerUrl.Scheme is not ("http" or "https"))
-            errors.Add($"CONTROLLER_URL must be an http(s) URL (got '{url}')");
+            read.Error($"CONTROLLER_URL must be an http(s) URL (got '{url}')");
         var token = env("WORKER_TOKEN");
-        if (string.IsNullOrWhiteSpace(token)) errors.Add("WORKER_TOKEN is required: the worker credential configured on the controller");
+        if (string.IsNullOrWhiteSpace(token)) read.Error("WORKER_TOKEN is required: the worker credential configured on the controller");
 
         var runtime = (env("RUNTIME") is { Length: > 0 } r ? r : "exec").Trim().ToLowerInvariant();
         var workerId = env("WORKER_ID") is { Length: > 0 } id ? id.Trim() : Environment.MachineName;
         if (workerId.Length > 100 || workerId.Any(c => !(char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.')))
-            errors.Add($"WORKER_ID must be at most 100 characters of letters, digits, '-', '_' or '.' (got '{workerId}')");
+            read.Error($"WORKER_ID must be at most 100 characters of letters, digits, '-', '_' or '.' (got '{workerId}')");
 
         List<Guid>? tenants = null;
         if (env("WORKER_TENANTS") is { Length: > 0 } list)
@@ -51,7 +51,7 @@ public sealed record WorkerOptions
             foreach (var part in list.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
             {
                 if (Guid.TryParse(part, out var g)) tenants.Add(g);
-                else errors.Add($"WORKER_TENANTS must be a comma-separated list of tenant ids (bad entry '{part}')");
+                else read.Error($"WORKER_TENANTS must be a comma-separated list of tenant ids (bad entry '{part}')");
             }
         }
 
@@ -60,38 +60,20 @@ public sealed record WorkerOptions
             ControllerUrl = controllerUrl ?? new Uri(Wire.DefaultUrl),
             WorkerToken = token ?? "",
             WorkerId = workerId,
-            Concurrency = Int(env, "WORKER_CONCURRENCY", 4, 1, 1000, errors),
-            PollWait = Duration(env, "WORKER_POLL_INTERVAL", TimeSpan.FromSeconds(20), errors),
-            HeartbeatInterval = Duration(env, "WORKER_HEARTBEAT_INTERVAL", TimeSpan.FromSeconds(2), errors),
-            DrainTimeout = Duration(env, "WORKER_DRAIN_TIMEOUT", TimeSpan.FromSeconds(30), errors),
-            KillGrace = Duration(env, "WORKER_KILL_GRACE", TimeSpan.FromSeconds(10), errors),
-            LogFlushInterval = Duration(env, "WORKER_LOG_FLUSH_INTERVAL", TimeSpan.FromMilliseconds(200), errors),
+            Concurrency = read.Int("WORKER_CONCURRENCY", 4, 1, 1000),
+            PollWait = read.Duration("WORKER_POLL_INTERVAL", TimeSpan.FromSeconds(20)),
+            HeartbeatInterval = read.Duration("WORKER_HEARTBEAT_INTERVAL", TimeSpan.FromSeconds(2)),
+            DrainTimeout = read.Duration("WORKER_DRAIN_TIMEOUT", TimeSpan.FromSeconds(30)),
+            KillGrace = read.Duration("WORKER_KILL_GRACE", TimeSpan.FromSeconds(10)),
+            LogFlushInterval = read.Duration("WORKER_LOG_FLUSH_INTERVAL", TimeSpan.FromMilliseconds(200)),
             Runtime = runtime,
             WorkRoot = env("RUNTIME_WORKDIR") is { Length: > 0 } w ? w : Path.Combine(Path.GetTempPath(), "jobplane"),
             TenantIds = tenants,
         };
-        if (runtime != "exec") errors.Add($"RUNTIME '{runtime}' is not available in this build (available: exec)");
-        if (options.HeartbeatInterval <= TimeSpan.Zero) errors.Add("WORKER_HEARTBEAT_INTERVAL must be positive");
-        if (options.LogFlushInterval <= TimeSpan.Zero) errors.Add("WORKER_LOG_FLUSH_INTERVAL must be positive");
-        if (errors.Count > 0) throw new InvalidOperationException("invalid configuration:\n  " + string.Join("\n  ", errors));
+        if (runtime != "exec") read.Error($"RUNTIME '{runtime}' is not available in this build (available: exec)");
+        if (options.HeartbeatInterval <= TimeSpan.Zero) read.Error("WORKER_HEARTBEAT_INTERVAL must be positive");
+        if (options.LogFlushInterval <= TimeSpan.Zero) read.Error("WORKER_LOG_FLUSH_INTERVAL must be positive");
+        read.ThrowIfInvalid();
         return options;
-    }
-
-    private static int Int(Func<string, string?> env, string key, int fallback, int min, int max, List<string> errors)
-    {
-        var s = env(key);
-        if (string.IsNullOrWhiteSpace(s)) return fallback;
-        if (int.TryParse(s, out var v) && v >= min && v <= max) return v;
-        errors.Add($"{key} must be an integer between {min} and {max} (got '{s}')");
-        return fallback;
-    }
-
-    private static TimeSpan Duration(Func<string, string?> env, string key, TimeSpan fallback, List<string> errors)
-    {
-        var s = env(key);
-        if (string.IsNullOrWhiteSpace(s)) return fallback;
-        if (Durations.TryParse(s, out var v)) return v;
-        errors.Add($"{key} must be a duration such as 500ms, 10s, 2m or a number of seconds (got '{s}')");
-        return fallback;
     }
 }
