@@ -73,6 +73,11 @@ public sealed class ControllerClient
             throw new ControllerException(response.StatusCode, error?.Code ?? "http_error", error?.Error ?? response.ReasonPhrase ?? "request failed");
         }
         if (responseType is null || response.StatusCode == HttpStatusCode.NoContent) return null;
-        return await response.Content.ReadFromJsonAsync(responseType, deadline.Token);
+        // Once the controller has answered, its answer is read even if the caller is stopping: a
+        // dequeue answer names executions that are already claimed for this worker, and dropping it
+        // would leave them to wait out their lease (and be charged an attempt) instead of being
+        // run or handed back.
+        using var readTimeout = new CancellationTokenSource(CallTimeout);
+        return await response.Content.ReadFromJsonAsync(responseType, readTimeout.Token);
     }
 }

@@ -71,7 +71,15 @@ public sealed class CrashRecoveryTests : IAsyncLifetime
 
         // Handed back at once (not after lease expiry), and not charged: max_attempts is 1, yet it runs again.
         _platform.StartWorker("finisher");
-        var done = await api.WaitForStatusAsync(id, "SUCCEEDED", TimeSpan.FromSeconds(30));
+        System.Text.Json.JsonElement done;
+        try
+        {
+            done = await api.WaitForStatusAsync(id, "SUCCEEDED", TimeSpan.FromSeconds(30));
+        }
+        catch (TimeoutException e)
+        {
+            throw new Xunit.Sdk.XunitException($"{e.Message}\n--- the drained worker's output:\n{first.Output}");
+        }
         var attempts = done.GetProperty("attempts");
         Assert.Equal("released", attempts[0].GetProperty("outcome").GetString());
         Assert.Equal("succeeded", attempts[1].GetProperty("outcome").GetString());

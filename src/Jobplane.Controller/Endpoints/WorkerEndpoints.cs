@@ -49,6 +49,14 @@ public static class WorkerEndpoints
                     var claimStart = time.GetTimestamp();
                     var claimed = await queue.ClaimAsync(r.Limit, workerId, tenants, options.LeaseDuration, stop.Token);
                     metrics.ClaimLatency(time.GetElapsedTime(claimStart), claimed.Count);
+                    if (claimed.Count > 0 && http.RequestAborted.IsCancellationRequested)
+                    {
+                        // The worker went away while we claimed for it: it will never run these. Hand
+                        // them back now (uncharged) rather than let them wait out a lease nobody holds.
+                        foreach (var c in claimed)
+                            await queue.ReleaseAsync(c.ExecutionId, c.LeaseToken, "the worker disconnected before it received the claim", CancellationToken.None);
+                        return Results.Empty;
+                    }
                     var remaining = wait - time.GetElapsedTime(started);
                     if (claimed.Count > 0 || remaining <= TimeSpan.Zero)
                     {
