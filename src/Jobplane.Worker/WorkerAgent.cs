@@ -99,6 +99,13 @@ public sealed partial class WorkerAgent(
             var received = time.GetTimestamp();
             LearnLease(answer.LeaseSeconds);
             var claimed = answer.Executions;
+            if (stoppingToken.IsCancellationRequested && claimed.Count > 0)
+            {
+                // Claimed for us while we began to shut down: hand them straight back, unstarted.
+                foreach (var c in claimed) await ReleaseAsync(c);
+                _slots.Release(free);
+                return;
+            }
             if (claimed.Count < free) _slots.Release(free - claimed.Count);
             foreach (var c in claimed)
             {
