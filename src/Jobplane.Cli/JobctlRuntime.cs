@@ -13,6 +13,17 @@ internal sealed class CommandContext(CliSettings settings, ControllerApi api, Te
     public TextWriter Err { get; } = stderr;
     public bool Color { get; } = color;
     public bool Json => Settings.Output == OutputFormat.Json;
+
+    /// <summary>
+    /// Prints a command's answer: the controller's JSON as received with -o json, otherwise the
+    /// table form the command writes. Returns the success exit code.
+    /// </summary>
+    public int Write<T>(ApiResponse<T> response, Action<TextWriter, T> table)
+    {
+        if (Json) Output.JsonOutput.WritePretty(Out, response.Raw);
+        else table(Out, response.Value);
+        return JobctlRuntime.Ok;
+    }
 }
 
 /// <summary>

@@ -23,7 +23,7 @@ public sealed class ControllerMetrics
         _claimDuration = meter.CreateHistogram<double>("jobplane.queue.claim.duration", "s", "Time of one claim statement");
     }
 
-    public void Submitted(string status) => _submitted.Add(1, new KeyValuePair<string, object?>("status", status));
+    public void Submitted(string status, int count = 1) => _submitted.Add(count, new KeyValuePair<string, object?>("status", status));
 
     public void Completed(string status) => _completed.Add(1, new KeyValuePair<string, object?>("status", status));
 

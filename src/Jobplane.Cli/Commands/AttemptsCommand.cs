@@ -18,11 +18,7 @@ internal static class AttemptsCommand
         command.SetAction(runtime.Action(async (context, parseResult, ct) =>
         {
             var attempts = await context.Api.GetAttemptsAsync(parseResult.GetValue(executionId), ct);
-            if (context.Json)
-                JsonOutput.WritePretty(context.Out, attempts.Raw);
-            else
-                Table(attempts.Value).WriteTo(context.Out, context.Color);
-            return JobctlRuntime.Ok;
+            return context.Write(attempts, (o, x) => Table(x).WriteTo(o, context.Color));
         }));
         return command;
     }

@@ -32,20 +32,12 @@ internal static class CancelCommand
             if (parseResult.GetValue(jobId) is { } job)
             {
                 var bulk = await context.Api.CancelJobAsync(job, ct);
-                if (context.Json)
-                    JsonOutput.WritePretty(context.Out, bulk.Raw);
-                else
-                    context.Out.WriteLine($"cancelled {bulk.Value.Cancelled}, stopping {bulk.Value.Stopping}");
-                return JobctlRuntime.Ok;
+                return context.Write(bulk, (o, x) => o.WriteLine($"cancelled {x.Cancelled}, stopping {x.Stopping}"));
             }
 
             var id = parseResult.GetValue(executionId)!.Value;
             var cancelled = await context.Api.CancelExecutionAsync(id, ct);
-            if (context.Json)
-                JsonOutput.WritePretty(context.Out, cancelled.Raw);
-            else
-                context.Out.WriteLine(Describe(cancelled.Value));
-            return JobctlRuntime.Ok;
+            return context.Write(cancelled, (o, x) => o.WriteLine(Describe(x)));
         }));
         return command;
     }

@@ -89,11 +89,7 @@ internal static class DlqCommands
             }
 
             var retried = await context.Api.RetryDlqAsync(parseResult.GetValue(id)!.Value, ct);
-            if (context.Json)
-                JsonOutput.WritePretty(context.Out, retried.Raw);
-            else
-                context.Out.WriteLine(retried.Value.NewExecutionId);
-            return JobctlRuntime.Ok;
+            return context.Write(retried, (o, x) => o.WriteLine(x.NewExecutionId));
         }));
         return command;
     }
@@ -117,11 +113,7 @@ internal static class DlqCommands
         command.SetAction(runtime.Action(async (context, parseResult, ct) =>
         {
             var purged = await context.Api.PurgeDlqAsync(parseResult.GetValue(jobId), ct);
-            if (context.Json)
-                JsonOutput.WritePretty(context.Out, purged.Raw);
-            else
-                context.Out.WriteLine($"purged {purged.Value.Purged}");
-            return JobctlRuntime.Ok;
+            return context.Write(purged, (o, x) => o.WriteLine($"purged {x.Purged}"));
         }));
         return command;
     }

@@ -108,11 +108,7 @@ internal static class JobDefinitionCommands
         command.SetAction(runtime.Action(async (context, parseResult, ct) =>
         {
             var created = await context.Api.CreateJobAsync(definition.Read(parseResult), ct);
-            if (context.Json)
-                JsonOutput.WritePretty(context.Out, created.Raw);
-            else
-                context.Out.WriteLine(created.Value.JobId);
-            return JobctlRuntime.Ok;
+            return context.Write(created, (o, x) => o.WriteLine(x.JobId));
         }));
         return command;
     }
@@ -136,11 +132,7 @@ internal static class JobDefinitionCommands
             var key = parseResult.GetValue(idempotencyKey);
             var run = await context.Api.RunJobAsync(parseResult.GetValue(jobId), request, key, ct);
             NoteReplay(context, run.Value, key);
-            if (context.Json)
-                JsonOutput.WritePretty(context.Out, run.Raw);
-            else
-                context.Out.WriteLine(run.Value.ExecutionId);
-            return JobctlRuntime.Ok;
+            return context.Write(run, (o, x) => o.WriteLine(x.ExecutionId));
         }));
         return command;
     }

@@ -15,11 +15,7 @@ internal static class StatusCommand
         command.SetAction(runtime.Action(async (context, parseResult, ct) =>
         {
             var execution = await context.Api.GetExecutionAsync(parseResult.GetValue(executionId), ct);
-            if (context.Json)
-                JsonOutput.WritePretty(context.Out, execution.Raw);
-            else
-                Write(context.Out, execution.Value, context.Color);
-            return JobctlRuntime.Ok;
+            return context.Write(execution, (o, x) => Write(o, x, context.Color));
         }));
         return command;
     }

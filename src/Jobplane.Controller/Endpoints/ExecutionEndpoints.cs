@@ -62,7 +62,7 @@ public static class ExecutionEndpoints
             var body = await JsonBody.ReadAsync(http.Request, JobplaneJsonContext.Default.DlqBulkRequest, optional: true);
             if (body.Error is not null) return body.Error;
             var result = await store.RetryDeadLettersAsync(http.TenantId(), body.Value?.JobId, 10_000, ct);
-            for (var i = 0; i < result.Retried; i++) metrics.Submitted(ExecutionStatus.Pending);
+            metrics.Submitted(ExecutionStatus.Pending, result.Retried);
             return Results.Json(result, JobplaneJsonContext.Default.DlqBulkRetryResponse);
         });
 
