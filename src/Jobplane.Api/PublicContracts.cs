@@ -12,6 +12,10 @@ public sealed record TenantRequest
     public double? RateLimit { get; init; }
     public int? RateLimitBurst { get; init; }
     public int? MaxConcurrentExecutions { get; init; }
+    /// <summary>Share of scarce workers relative to other tenants (1..1000, default 1).</summary>
+    public int? Weight { get; init; }
+    /// <summary>Runtimes the tenant's executions may run on (exec, docker, kubernetes); an empty list lifts the restriction.</summary>
+    public IReadOnlyList<string>? AllowedRuntimes { get; init; }
 }
 
 /// <summary>The answer to POST /tenants: the API key is shown here once and never again.</summary>

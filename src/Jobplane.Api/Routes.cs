@@ -9,3 +9,11 @@ public static class Wire
     public const int MaxResultBytes = 1024 * 1024;
     public const string IdempotencyKeyHeader = "Idempotency-Key";
 }
+
+/// <summary>The runtimes a worker can have (RUNTIME) and a tenant can be allowed.</summary>
+public static class Runtimes
+{
+    public static readonly IReadOnlyList<string> Known = ["exec", "docker", "kubernetes"];
+
+    public static bool IsKnown(string name) => Known.Contains(name);
+}

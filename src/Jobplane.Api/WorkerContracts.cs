@@ -14,6 +14,8 @@ public sealed record DequeueRequest
     public string? WorkerId { get; init; }
     /// <summary>Long-poll bound; 0 answers at once. The controller caps it.</summary>
     public double? WaitSeconds { get; init; }
+    /// <summary>The worker's RUNTIME: executions of tenants that do not allow it are not handed to this worker.</summary>
+    public string? Runtime { get; init; }
 }
 
 /// <summary>LeaseSeconds: the lease each claim or heartbeat grants; a worker that cannot heartbeat stops its jobs well within it.</summary>

@@ -12,6 +12,7 @@ public sealed class ControllerMetrics
     private readonly Counter<long> _completed;
     private readonly Counter<long> _logBytes;
     private readonly Histogram<double> _claimDuration;
+    private readonly Counter<long> _rateLimited;
 
     public ControllerMetrics(IMeterFactory meters)
     {
@@ -20,12 +21,15 @@ public sealed class ControllerMetrics
         _claimed = meter.CreateCounter<long>("jobplane.executions.claimed", "{execution}", "Attempts started by workers");
         _completed = meter.CreateCounter<long>("jobplane.executions.completed", "{attempt}", "Attempt results accepted, by resulting status");
         _logBytes = meter.CreateCounter<long>("jobplane.logs.ingested", "By", "Log characters stored");
+        _rateLimited = meter.CreateCounter<long>("jobplane.requests.rate_limited", "{request}", "Tenant requests refused with 429");
         _claimDuration = meter.CreateHistogram<double>("jobplane.queue.claim.duration", "s", "Time of one claim statement");
     }
 
     public void Submitted(string status, int count = 1) => _submitted.Add(count, new KeyValuePair<string, object?>("status", status));
 
     public void Completed(string status) => _completed.Add(1, new KeyValuePair<string, object?>("status", status));
+
+    public void RateLimited() => _rateLimited.Add(1);
 
     public void LogBytes(long n) => _logBytes.Add(n);
 

@@ -4,6 +4,7 @@ using Jobplane.Controller.Auth;
 using Jobplane.Controller.Endpoints;
 using Jobplane.Controller.Http;
 using Jobplane.Controller.Queue;
+using Jobplane.Controller.RateLimiting;
 using Jobplane.Store;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Npgsql;
@@ -37,6 +38,10 @@ builder.Services.AddSingleton(sp =>
     return new NpgsqlDataSourceBuilder(csb.ConnectionString).Build();
 });
 builder.Services.AddSingleton<TenantStore>();
+builder.Services.AddSingleton<WorkerCredentialStore>();
+builder.Services.AddSingleton<AuditLog>();
+builder.Services.AddSingleton<RateBucketStore>();
+builder.Services.AddSingleton<TenantRateLimiter>();
 builder.Services.AddSingleton<JobStore>();
 builder.Services.AddSingleton<ExecutionStore>();
 builder.Services.AddSingleton<QueueStore>();
@@ -131,6 +136,8 @@ app.MapTenantEndpoints();
 app.MapJobEndpoints();
 app.MapExecutionEndpoints();
 app.MapWorkerEndpoints();
+app.MapApiKeyEndpoints();
+app.MapAdminEndpoints();
 app.MapFallback((HttpContext ctx) => ApiResults.Error(404, ErrorCodes.NotFound, $"no route {ctx.Request.Method} {ctx.Request.Path}"));
 
 await app.RunAsync();

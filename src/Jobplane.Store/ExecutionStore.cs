@@ -46,6 +46,40 @@ public sealed class ExecutionStore(NpgsqlDataSource db)
         return new RunJobResponse(found.GetGuid(0), found.GetString(2)) { Replayed = true };
     }
 
+    /// <summary>
+    /// Creates <paramref name="count"/> executions of the tenant's job in one statement (one commit
+    /// however many): PENDING and ready when due, SCHEDULED otherwise. Null when the job is not the tenant's.
+    /// </summary>
+    public async Task<BatchRunResponse?> RunManyAsync(Guid tenantId, Guid jobId, int count, RunOptions options, CancellationToken ct)
+    {
+        var ids = new Guid[count];
+        for (var i = 0; i < count; i++) ids[i] = Guid.CreateVersion7();
+        await using var cmd = db.Command("""
+            with job as (
+                select id, tenant_id, priority, timeout_seconds, max_attempts
+                from jobs where id = $2 and tenant_id = $3
+            ), ins as (
+                insert into executions (id, tenant_id, job_id, status, priority, timeout_seconds, max_attempts, scheduled_at)
+                select n.id, job.tenant_id, job.id,
+                       case when coalesce($4, now()) <= now() then 'PENDING' else 'SCHEDULED' end,
+                       coalesce($5, job.priority), coalesce($6, job.timeout_seconds), job.max_attempts,
+                       greatest(coalesce($4, now()), now())
+                from job, unnest($1::uuid[]) with ordinality as n(id, ord)
+                order by n.ord
+                returning id, tenant_id, priority, status, scheduled_at
+            ), queued as (
+                insert into ready_queue (execution_id, tenant_id, priority, ready_at)
+                select id, tenant_id, priority, scheduled_at from ins where status = 'PENDING'
+            )
+            select (select status from ins limit 1), exists (select 1 from job)
+            """, Sql.P(ids), Sql.P(jobId), Sql.P(tenantId), Sql.P(options.ScheduledAt),
+            Sql.P(options.Priority?.Value), Sql.P(options.TimeoutSeconds));
+        await using var reader = await cmd.ExecuteReaderAsync(ct);
+        await reader.ReadAsync(ct);
+        if (!reader.GetBoolean(1)) return null;
+        return new BatchRunResponse(ids, reader.GetString(0));
+    }
+
     // $1 new id, $2 job, $3 tenant, $4 scheduled_at?, $5 priority?, $6 timeout?, $7 idempotency key?
     // The key row is taken (or an expired one reclaimed) in the same statement that creates the
     // execution; when the key is live, the insert claims nothing and nothing is created.

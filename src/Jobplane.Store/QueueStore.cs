@@ -23,22 +23,88 @@ public sealed record CompletionOutcome(LeaseCheck Check, string? Status = null);
 /// </summary>
 public sealed class QueueStore(NpgsqlDataSource db)
 {
+    // Claims are serialised by one transaction-scoped advisory lock, across all replicas. That is
+    // what makes concurrency caps exact (a claim counts a tenant's running executions after every
+    // earlier claim has committed) and the fair split consistent. A claim takes a batch, so one
+    // claim at a time still moves tens of thousands of executions per second (see bench/).
+    private const int ClaimLockKey = 1785;
+    // Candidate tenants one claim considers, lowest virtual time first.
+    private const int MaxCandidateTenants = 64;
+
     /// <summary>
-    /// Claims up to <paramref name="limit"/> ready executions in one statement: pops them from the
-    /// ready queue (ready_queue_claim_idx gives priority desc, ready_at order; SKIP LOCKED lets
-    /// concurrent claimers pass each other), starts an attempt with a fresh lease token, and records it.
+    /// Claims up to <paramref name="limit"/> ready executions, shared fairly between tenants with
+    /// ready work (<see cref="FairShare"/>), within each tenant by priority then due time; never more
+    /// of a tenant's executions than its max_concurrent_executions allows to run at once; none of a
+    /// suspended tenant's, and none of a tenant that does not allow <paramref name="runtime"/>.
+    /// <para>Cost: one walk of the active tenants in virtual-time order (tenant_sched_active_idx)
+    /// until 64 eligible ones are found, where each tenant costs one probe of ready_queue and, if
+    /// capped, a count of its running executions (at most its cap); then one index range scan per
+    /// served tenant (ready_queue_tenant_claim_idx). It grows with the number of active tenants
+    /// skipped (suspended, at their cap) and the batch size, and only logarithmically with the
+    /// backlog: scheduled runs and retries are not in ready_queue at all.</para>
     /// </summary>
     public async Task<IReadOnlyList<ClaimedExecution>> ClaimAsync(
-        int limit, string workerId, Guid[]? tenantIds, TimeSpan lease, CancellationToken ct)
+        int limit, string workerId, Guid[]? tenantIds, TimeSpan lease, CancellationToken ct, string? runtime = null)
     {
-        await using var cmd = db.Command("""
-            with picked as (
-                select q.execution_id
-                from ready_queue q
-                where $3::uuid[] is null or q.tenant_id = any($3)
-                order by q.priority desc, q.ready_at, q.execution_id
-                limit $1
-                for update skip locked
+        await using var conn = await db.OpenConnectionAsync(ct);
+        await using var tx = await conn.BeginTransactionAsync(ct);
+        var candidates = new List<FairShare.Candidate>();
+        await using (var batch = new NpgsqlBatch(conn, tx))
+        {
+            batch.BatchCommands.Add(Sql.BatchCommand("select pg_advisory_xact_lock($1, 0)", Sql.P(ClaimLockKey)));
+            // A new statement, so a new snapshot: it sees every claim that committed before the lock was granted.
+            batch.BatchCommands.Add(Sql.BatchCommand("""
+                select s.tenant_id, s.vtime, t.weight,
+                       case when t.max_concurrent_executions > 0 then t.max_concurrent_executions - r.running else $2 end,
+                       (select count(*) from (select 1 from ready_queue q where q.tenant_id = s.tenant_id limit $2) x)
+                from tenant_sched s
+                join tenants t on t.id = s.tenant_id
+                cross join lateral (
+                    select case when t.max_concurrent_executions > 0 then (
+                        select count(*) from executions e where e.tenant_id = s.tenant_id and e.status = 'RUNNING')
+                    else 0 end as running
+                ) r
+                where s.active
+                  and t.suspended_at is null
+                  and ($1::uuid[] is null or s.tenant_id = any($1))
+                  and (t.allowed_runtimes is null or $3 = any(t.allowed_runtimes))
+                  and (t.max_concurrent_executions = 0 or r.running < t.max_concurrent_executions)
+                  and exists (select 1 from ready_queue q where q.tenant_id = s.tenant_id)
+                order by s.vtime, s.tenant_id
+                limit $4
+                """, Sql.P(tenantIds), Sql.P(limit), Sql.P(runtime), Sql.P(MaxCandidateTenants)));
+            await using var reader = await batch.ExecuteReaderAsync(ct);
+            await reader.NextResultAsync(ct);
+            while (await reader.ReadAsync(ct))
+            {
+                var headroom = reader.GetInt64(3);
+                var ready = reader.GetInt64(4);
+                candidates.Add(new FairShare.Candidate(reader.GetGuid(0), reader.GetDouble(1), reader.GetInt32(2),
+                    (int)Math.Min(headroom, ready)));
+            }
+        }
+        if (candidates.Count == 0)
+        {
+            await tx.CommitAsync(ct);
+            return [];
+        }
+
+        var shares = FairShare.Allocate(candidates, limit);
+        var served = Enumerable.Range(0, candidates.Count).Where(i => shares[i] > 0).ToArray();
+        var list = new List<ClaimedExecution>();
+        await using (var cmd = conn.Command("""
+            with quota as (
+                select * from unnest($5::uuid[], $6::int[], $7::int[]) as q(tenant_id, n, weight)
+            ), picked as (
+                select r.execution_id
+                from quota cross join lateral (
+                    select q.execution_id
+                    from ready_queue q
+                    where q.tenant_id = quota.tenant_id
+                    order by q.priority desc, q.ready_at, q.execution_id
+                    limit quota.n
+                    for update skip locked
+                ) r
             ), popped as (
                 delete from ready_queue q using picked p
                 where q.execution_id = p.execution_id
@@ -65,22 +131,73 @@ public sealed class QueueStore(NpgsqlDataSource db)
             ), recorded as (
                 insert into execution_attempts (execution_id, attempt, worker_id, lease_token, started_at)
                 select id, attempt, $2, lease_token, started_at from claimed
+            ), charged as (
+                -- Each tenant's virtual time advances by what it actually got, over its weight.
+                update tenant_sched s set vtime = s.vtime + c.n::float8 / quota.weight
+                from (select tenant_id, count(*) as n from claimed group by tenant_id) c
+                join quota on quota.tenant_id = c.tenant_id
+                where s.tenant_id = c.tenant_id
+            ), tick as (
+                update scheduler_clock set vclock = greatest(vclock, $1)
             )
             select c.id, c.lease_token, c.attempt, c.max_attempts, c.lease_expires_at,
                    c.job_id, c.tenant_id, j.name, j.image, j.command, c.timeout_seconds, c.priority
             from claimed c join jobs j on j.id = c.job_id
             order by c.priority desc
-            """, Sql.P(limit), Sql.P(workerId), Sql.P(tenantIds), Sql.P(lease.TotalSeconds));
-        await using var reader = await cmd.ExecuteReaderAsync(ct);
-        var list = new List<ClaimedExecution>();
-        while (await reader.ReadAsync(ct))
+            """, tx, Sql.P(candidates.Min(c => c.VirtualTime)), Sql.P(workerId), Sql.P(limit), Sql.P(lease.TotalSeconds),
+            Sql.P(served.Select(i => candidates[i].TenantId).ToArray()), Sql.P(served.Select(i => shares[i]).ToArray()),
+            Sql.P(served.Select(i => candidates[i].Weight).ToArray())))
+        await using (var reader = await cmd.ExecuteReaderAsync(ct))
         {
-            var payload = new ExecutionPayload(reader.GetGuid(5), reader.GetGuid(6), reader.GetString(7),
-                reader.GetString(8), reader.GetFieldValue<string[]>(9), reader.GetInt32(10), new Priority(reader.GetInt16(11)));
-            list.Add(new ClaimedExecution(reader.GetGuid(0), reader.GetGuid(1), reader.GetInt32(2), reader.GetInt32(3),
-                reader.GetTimestamp(4), payload));
+            while (await reader.ReadAsync(ct))
+            {
+                var payload = new ExecutionPayload(reader.GetGuid(5), reader.GetGuid(6), reader.GetString(7),
+                    reader.GetString(8), reader.GetFieldValue<string[]>(9), reader.GetInt32(10), new Priority(reader.GetInt16(11)));
+                list.Add(new ClaimedExecution(reader.GetGuid(0), reader.GetGuid(1), reader.GetInt32(2), reader.GetInt32(3),
+                    reader.GetTimestamp(4), payload));
+            }
         }
+        await tx.CommitAsync(ct);
         return list;
+    }
+
+    /// <summary>
+    /// Marks tenants without ready work inactive, so claims stop visiting them. Under each tenant's
+    /// exclusive advisory lock (skipping tenants whose work is being queued right now), and re-checked
+    /// in a fresh snapshot after the locks are held, so ready work committed meanwhile keeps its
+    /// tenant active. Safe from every replica at once.
+    /// </summary>
+    public async Task<int> DeactivateIdleTenantsAsync(CancellationToken ct)
+    {
+        await using var conn = await db.OpenConnectionAsync(ct);
+        await using var tx = await conn.BeginTransactionAsync(ct);
+        var locked = new List<Guid>();
+        await using (var cmd = conn.Command("""
+            select s.tenant_id from tenant_sched s
+            where s.active and not exists (select 1 from ready_queue q where q.tenant_id = s.tenant_id)
+            limit 1000
+            """, tx))
+        await using (var reader = await cmd.ExecuteReaderAsync(ct))
+        {
+            while (await reader.ReadAsync(ct)) locked.Add(reader.GetGuid(0));
+        }
+        if (locked.Count == 0) return 0;
+        await using (var cmd = conn.Command("""
+            select t from unnest($1::uuid[]) as t where pg_try_advisory_xact_lock(1785, hashtext(t::text))
+            """, tx, Sql.P(locked.ToArray())))
+        await using (var reader = await cmd.ExecuteReaderAsync(ct))
+        {
+            locked.Clear();
+            while (await reader.ReadAsync(ct)) locked.Add(reader.GetGuid(0));
+        }
+        await using var update = conn.Command("""
+            update tenant_sched s set active = false
+            where s.tenant_id = any($1) and s.active
+              and not exists (select 1 from ready_queue q where q.tenant_id = s.tenant_id)
+            """, tx, Sql.P(locked.ToArray()));
+        var n = await update.ExecuteNonQueryAsync(ct);
+        await tx.CommitAsync(ct);
+        return n;
     }
 
     /// <summary>One lease a heartbeat found still held, and whether a user asked to cancel its execution.</summary>

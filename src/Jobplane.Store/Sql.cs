@@ -11,6 +11,9 @@ internal static class Sql
     public static NpgsqlParameter P(int v) => new NpgsqlParameter<int> { TypedValue = v };
     public static NpgsqlParameter P(int? v) => Nullable(v, NpgsqlDbType.Integer);
     public static NpgsqlParameter P(long v) => new NpgsqlParameter<long> { TypedValue = v };
+    public static NpgsqlParameter P(long? v) => Nullable(v, NpgsqlDbType.Bigint);
+    public static NpgsqlParameter P(bool v) => new NpgsqlParameter<bool> { TypedValue = v };
+    public static NpgsqlParameter P(string[]? v, bool nullable) => Nullable(v, NpgsqlDbType.Array | NpgsqlDbType.Text);
     public static NpgsqlParameter P(double v) => new NpgsqlParameter<double> { TypedValue = v };
     public static NpgsqlParameter P(double? v) => Nullable(v, NpgsqlDbType.Double);
     public static NpgsqlParameter P(string? v) => Nullable(v, NpgsqlDbType.Text);

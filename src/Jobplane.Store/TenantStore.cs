@@ -1,24 +1,35 @@
+using System.Text.Json;
 using Jobplane.Api;
 using Npgsql;
 
 namespace Jobplane.Store;
 
-/// <summary>Tenants and their API keys (administrator operations and key lookup for authentication).</summary>
+/// <summary>What a presented tenant API key resolves to: its tenant, and what every request needs to know about it.</summary>
+public sealed record TenantKey(Guid TenantId, Guid KeyId, string Prefix, double? RateLimit, int? RateLimitBurst, bool Suspended,
+    DateTimeOffset? LastUsedAt);
+
+/// <summary>
+/// Tenants and their API keys: administrator operations, tenants managing their own keys, and key
+/// lookup for authentication. Every change is written together with its audit record.
+/// </summary>
 public sealed class TenantStore(NpgsqlDataSource db)
 {
-    public async Task<CreateTenantResponse> CreateAsync(TenantRequest request, CancellationToken ct)
+    public async Task<CreateTenantResponse> CreateAsync(TenantRequest request, CancellationToken ct, string actor = Actors.Administrator)
     {
         var tenantId = Guid.CreateVersion7();
         var key = ApiKeys.Generate();
         await using var batch = db.CreateBatch();
         batch.BatchCommands.Add(Sql.BatchCommand("""
-            insert into tenants (id, name, rate_limit, rate_limit_burst, max_concurrent_executions)
-            values ($1, $2, $3, $4, coalesce($5, 0))
-            """, Sql.P(tenantId), Sql.P(request.Name), Sql.P(request.RateLimit),
-            Sql.P(request.RateLimitBurst), Sql.P(request.MaxConcurrentExecutions)));
+            insert into tenants (id, name, rate_limit, rate_limit_burst, max_concurrent_executions, weight, allowed_runtimes)
+            values ($1, $2, $3, $4, coalesce($5, 0), coalesce($6, 1), $7)
+            """, Sql.P(tenantId), Sql.P(request.Name), Sql.P(RateOrNull(request.RateLimit)),
+            Sql.P(request.RateLimitBurst), Sql.P(request.MaxConcurrentExecutions), Sql.P(request.Weight),
+            Sql.P(RuntimesOrNull(request.AllowedRuntimes), nullable: true)));
         batch.BatchCommands.Add(Sql.BatchCommand(
             "insert into api_keys (id, tenant_id, prefix, secret_hash) values ($1, $2, $3, $4)",
             Sql.P(Guid.CreateVersion7()), Sql.P(tenantId), Sql.P(key.Prefix), Sql.P(key.SecretHash)));
+        batch.BatchCommands.Add(AuditLog.Record(actor, "tenant.create", tenantId, request.Name, Details(request)));
+        batch.BatchCommands.Add(AuditLog.Record(actor, "api_key.create", tenantId, key.Prefix, """{"name":"default"}"""));
         try
         {
             // A batch of several statements runs in one implicit transaction.
@@ -31,22 +42,34 @@ public sealed class TenantStore(NpgsqlDataSource db)
         return new CreateTenantResponse(tenantId, request.Name!, key.Key);
     }
 
-    /// <summary>Updates the given fields; false when the tenant does not exist.</summary>
-    public async Task<bool> UpdateAsync(Guid tenantId, TenantRequest request, CancellationToken ct)
+    /// <summary>
+    /// Updates the given fields; false when the tenant does not exist. A rate_limit of 0 removes the
+    /// limit; an empty allowed_runtimes list lifts the restriction.
+    /// </summary>
+    public async Task<bool> UpdateAsync(Guid tenantId, TenantRequest request, CancellationToken ct, string actor = Actors.Administrator)
     {
-        await using var cmd = db.Command("""
+        await using var batch = db.CreateBatch();
+        batch.BatchCommands.Add(Sql.BatchCommand("""
             update tenants set
                 name = coalesce($2, name),
-                rate_limit = coalesce($3, rate_limit),
+                rate_limit = case when $3::float8 is null then rate_limit when $3 = 0 then null else $3 end,
                 rate_limit_burst = coalesce($4, rate_limit_burst),
                 max_concurrent_executions = coalesce($5, max_concurrent_executions),
+                weight = coalesce($6, weight),
+                allowed_runtimes = case when $7::text[] is null then allowed_runtimes
+                                        when cardinality($7) = 0 then null else $7 end,
                 updated_at = now()
             where id = $1
-            """, Sql.P(tenantId), Sql.P(request.Name), Sql.P(request.RateLimit),
-            Sql.P(request.RateLimitBurst), Sql.P(request.MaxConcurrentExecutions));
+            """, Sql.P(tenantId), Sql.P(request.Name), Sql.P(request.RateLimit), Sql.P(request.RateLimitBurst),
+            Sql.P(request.MaxConcurrentExecutions), Sql.P(request.Weight),
+            Sql.P(request.AllowedRuntimes is null ? null : request.AllowedRuntimes.Distinct().ToArray(), nullable: true)));
+        batch.BatchCommands.Add(Sql.BatchCommand("""
+            insert into audit_log (actor, action, tenant_id, details) select $1, 'tenant.update', id, $3 from tenants where id = $2
+            """, Sql.P(actor), Sql.P(tenantId), Sql.Json(Details(request))));
         try
         {
-            return await cmd.ExecuteNonQueryAsync(ct) == 1;
+            // One implicit transaction: the update and its audit record (written only if the tenant exists).
+            return await batch.ExecuteNonQueryAsync(ct) == 2;
         }
         catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.UniqueViolation)
         {
@@ -54,19 +77,158 @@ public sealed class TenantStore(NpgsqlDataSource db)
         }
     }
 
+    /// <summary>
+    /// Suspends (nothing new of the tenant's runs; its queued work stays) or resumes a tenant.
+    /// Resuming does not let the tenant bank the time it was suspended as scheduling credit.
+    /// </summary>
+    public async Task<TenantView?> SetSuspendedAsync(Guid tenantId, bool suspended, CancellationToken ct, string actor = Actors.Administrator)
+    {
+        await using var batch = db.CreateBatch();
+        batch.BatchCommands.Add(Sql.BatchCommand("""
+            update tenants set suspended_at = case when $2 then coalesce(suspended_at, now()) end, updated_at = now()
+            where id = $1
+            """, Sql.P(tenantId), Sql.P(suspended)));
+        batch.BatchCommands.Add(Sql.BatchCommand("""
+            update tenant_sched set vtime = greatest(vtime, (select vclock from scheduler_clock))
+            where tenant_id = $1 and not $2
+            """, Sql.P(tenantId), Sql.P(suspended)));
+        batch.BatchCommands.Add(Sql.BatchCommand("""
+            insert into audit_log (actor, action, tenant_id) select $1, $2, id from tenants where id = $3
+            """, Sql.P(actor), Sql.P(suspended ? "tenant.suspend" : "tenant.resume"), Sql.P(tenantId)));
+        await batch.ExecuteNonQueryAsync(ct);
+        return await GetAsync(tenantId, ct);
+    }
+
+    private const string TenantColumns = """
+        t.id, t.name, t.rate_limit, t.rate_limit_burst, t.max_concurrent_executions, t.weight, t.allowed_runtimes,
+        t.suspended_at, t.created_at, t.updated_at,
+        (select count(*) from executions e where e.tenant_id = t.id and e.status = 'RUNNING')::int,
+        (select count(*) from ready_queue q where q.tenant_id = t.id)::int
+        """;
+
+    public async Task<TenantView?> GetAsync(Guid tenantId, CancellationToken ct)
+    {
+        await using var cmd = db.Command($"select {TenantColumns} from tenants t where t.id = $1", Sql.P(tenantId));
+        await using var reader = await cmd.ExecuteReaderAsync(ct);
+        return await reader.ReadAsync(ct) ? ReadTenant(reader) : null;
+    }
+
+    /// <summary>Tenants by name. Running and ready counts are exact: a page costs two index counts per tenant.</summary>
+    public async Task<IReadOnlyList<TenantView>> ListAsync(int limit, int offset, CancellationToken ct)
+    {
+        await using var cmd = db.Command($"select {TenantColumns} from tenants t order by t.name limit $1 offset $2",
+            Sql.P(limit), Sql.P(offset));
+        await using var reader = await cmd.ExecuteReaderAsync(ct);
+        var list = new List<TenantView>();
+        while (await reader.ReadAsync(ct)) list.Add(ReadTenant(reader));
+        return list;
+    }
+
+    private static TenantView ReadTenant(NpgsqlDataReader r) => new()
+    {
+        Id = r.GetGuid(0),
+        Name = r.GetString(1),
+        RateLimit = r.IsDBNull(2) ? null : r.GetDouble(2),
+        RateLimitBurst = r.GetInt32OrNull(3),
+        MaxConcurrentExecutions = r.GetInt32(4),
+        Weight = r.GetInt32(5),
+        AllowedRuntimes = r.IsDBNull(6) ? null : r.GetFieldValue<string[]>(6),
+        SuspendedAt = r.GetTimestampOrNull(7),
+        Suspended = !r.IsDBNull(7),
+        CreatedAt = r.GetTimestamp(8),
+        UpdatedAt = r.GetTimestamp(9),
+        Running = r.GetInt32(10),
+        Ready = r.GetInt32(11),
+    };
+
+    /// <summary>A new key for the tenant, shown once; null when the tenant does not exist.</summary>
+    public async Task<CreateApiKeyResponse?> CreateKeyAsync(Guid tenantId, string name, string actor, CancellationToken ct)
+    {
+        var key = ApiKeys.Generate();
+        var id = Guid.CreateVersion7();
+        await using var cmd = db.Command("""
+            with created as (
+                insert into api_keys (id, tenant_id, prefix, secret_hash, name)
+                select $1, t.id, $3, $4, $5 from tenants t where t.id = $2
+                returning created_at, tenant_id, prefix
+            ), audit as (
+                insert into audit_log (actor, action, tenant_id, target, details)
+                select $6, 'api_key.create', tenant_id, prefix, jsonb_build_object('name', $5::text) from created
+            )
+            select created_at from created
+            """, Sql.P(id), Sql.P(tenantId), Sql.P(key.Prefix), Sql.P(key.SecretHash), Sql.P(name), Sql.P(actor));
+        await using var reader = await cmd.ExecuteReaderAsync(ct);
+        if (!await reader.ReadAsync(ct)) return null;
+        return new CreateApiKeyResponse(id, name, key.Prefix, key.Key, reader.GetTimestamp(0));
+    }
+
+    public async Task<IReadOnlyList<ApiKeyView>> ListKeysAsync(Guid tenantId, CancellationToken ct)
+    {
+        await using var cmd = db.Command("""
+            select id, name, prefix, created_at, last_used_at, revoked_at
+            from api_keys where tenant_id = $1 order by created_at, id
+            """, Sql.P(tenantId));
+        await using var reader = await cmd.ExecuteReaderAsync(ct);
+        var list = new List<ApiKeyView>();
+        while (await reader.ReadAsync(ct))
+        {
+            list.Add(new ApiKeyView(reader.GetGuid(0), reader.GetString(1), reader.GetString(2), reader.GetTimestamp(3),
+                reader.GetTimestampOrNull(4), reader.GetTimestampOrNull(5)));
+        }
+        return list;
+    }
+
+    /// <summary>
+    /// Revokes one of the tenant's keys: every replica refuses it from the next request on, since
+    /// keys are checked against the database on every request. False when the tenant has no such key;
+    /// revoking a revoked key again changes nothing and is not an error.
+    /// </summary>
+    public async Task<bool> RevokeKeyAsync(Guid tenantId, Guid keyId, string actor, CancellationToken ct)
+    {
+        await using var cmd = db.Command("""
+            with revoked as (
+                update api_keys set revoked_at = now() where id = $1 and tenant_id = $2 and revoked_at is null
+                returning tenant_id, prefix
+            ), audit as (
+                insert into audit_log (actor, action, tenant_id, target) select $3, 'api_key.revoke', tenant_id, prefix from revoked
+            )
+            select exists (select 1 from api_keys where id = $1 and tenant_id = $2)
+            """, Sql.P(keyId), Sql.P(tenantId), Sql.P(actor));
+        return (bool)(await cmd.ExecuteScalarAsync(ct))!;
+    }
+
     /// <summary>Resolves a presented API key to its tenant, or null. Served by api_keys_prefix_key.</summary>
-    public async Task<Guid?> AuthenticateAsync(string presentedKey, CancellationToken ct)
+    public async Task<TenantKey?> FindKeyAsync(string presentedKey, CancellationToken ct)
     {
         if (!ApiKeys.TryParse(presentedKey, out var prefix, out var secret)) return null;
         await using var cmd = db.Command("""
-            select k.tenant_id, k.secret_hash
-            from api_keys k
+            select k.tenant_id, k.secret_hash, k.id, t.rate_limit, t.rate_limit_burst, t.suspended_at is not null, k.last_used_at
+            from api_keys k join tenants t on t.id = k.tenant_id
             where k.prefix = $1 and k.revoked_at is null
             """, Sql.P(prefix));
         await using var reader = await cmd.ExecuteReaderAsync(ct);
         if (!await reader.ReadAsync(ct)) return null;
-        var tenantId = reader.GetGuid(0);
         var hash = reader.GetFieldValue<byte[]>(1);
-        return ApiKeys.Matches(secret, hash) ? tenantId : null;
+        if (!ApiKeys.Matches(secret, hash)) return null;
+        return new TenantKey(reader.GetGuid(0), reader.GetGuid(2), prefix, reader.IsDBNull(3) ? null : reader.GetDouble(3),
+            reader.GetInt32OrNull(4), reader.GetBoolean(5), reader.GetTimestampOrNull(6));
     }
+
+    public async Task<Guid?> AuthenticateAsync(string presentedKey, CancellationToken ct) =>
+        (await FindKeyAsync(presentedKey, ct))?.TenantId;
+
+    /// <summary>Records that a key was used; callers throttle this (last_used_at is precise to about a minute).</summary>
+    public async Task TouchKeyAsync(Guid keyId, CancellationToken ct)
+    {
+        await using var cmd = db.Command("update api_keys set last_used_at = now() where id = $1", Sql.P(keyId));
+        await cmd.ExecuteNonQueryAsync(ct);
+    }
+
+    private static double? RateOrNull(double? rate) => rate is 0 ? null : rate;
+
+    private static string[]? RuntimesOrNull(IReadOnlyList<string>? runtimes) =>
+        runtimes is null || runtimes.Count == 0 ? null : runtimes.Distinct().ToArray();
+
+    private static string Details(TenantRequest request) =>
+        JsonSerializer.Serialize(request, JobplaneJsonContext.Default.TenantRequest);
 }

@@ -79,6 +79,7 @@ public sealed partial class WorkerAgent(
                     WorkerId = options.WorkerId,
                     TenantIds = options.TenantIds,
                     WaitSeconds = options.PollWait.TotalSeconds,
+                    Runtime = runtime.Name,
                 }, stoppingToken);
                 backoff = TimeSpan.FromMilliseconds(200);
             }

@@ -13,12 +13,13 @@ public sealed class RescueTests(TestDatabase db) : StoreTestBase(db), IClassFixt
         var id = first.ExecutionId;
         await ExpireLeaseAsync(id);
 
-        // Hold the claim before it takes its snapshot (it needs a lock on jobs), rescue meanwhile,
-        // then let it go: the attempt it starts must not appear to begin before the rescue ended the last.
+        // Hold the claim after its transaction began but before it takes its snapshot (claims queue
+        // for the claim lock), rescue meanwhile, then let it go: the attempt it starts must not appear
+        // to begin before the rescue ended the last, although now() in its transaction does.
         await using var blocker = await Db.DataSource.OpenConnectionAsync(Ct);
         await using var tx = await blocker.BeginTransactionAsync(Ct);
-        await using (var lockJobs = new Npgsql.NpgsqlCommand("lock table jobs in access exclusive mode", blocker, tx))
-            await lockJobs.ExecuteNonQueryAsync(Ct);
+        await using (var lockClaims = new Npgsql.NpgsqlCommand("select pg_advisory_xact_lock(1785, 0)", blocker, tx))
+            await lockClaims.ExecuteNonQueryAsync(Ct);
         var claim = Queue.ClaimAsync(1, "worker-2", [tenant], Lease, Ct);
         await Task.Delay(300, Ct);
         Assert.Equal(1, await Queue.RescueExpiredAsync(100, Ct));

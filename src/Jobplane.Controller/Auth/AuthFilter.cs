@@ -1,5 +1,7 @@
+using System.Globalization;
 using Jobplane.Api;
 using Jobplane.Controller.Http;
+using Jobplane.Controller.RateLimiting;
 
 namespace Jobplane.Controller.Auth;
 
@@ -34,9 +36,54 @@ public static class AuthFilter
                 return ApiResults.Error(401, ErrorCodes.Unauthorized, message);
             }
             http.Items[typeof(Principal)] = principal;
+            if (principal.Key is { RateLimit: { } rate } key)
+            {
+                var burst = key.RateLimitBurst ?? Math.Max(1, (int)Math.Ceiling(rate));
+                var limiter = http.RequestServices.GetRequiredService<TenantRateLimiter>();
+                var decision = await limiter.AcquireAsync(principal.TenantId, rate, burst, http.RequestAborted);
+                WriteRateLimitHeaders(http.Response, rate, burst, decision);
+                if (!decision.Allowed)
+                {
+                    http.RequestServices.GetRequiredService<ControllerMetrics>().RateLimited();
+                    var seconds = Math.Max(1, (int)Math.Ceiling(decision.RetryAfter.TotalSeconds));
+                    http.Response.Headers.RetryAfter = seconds.ToString(CultureInfo.InvariantCulture);
+                    return ApiResults.Error(429, ErrorCodes.RateLimited,
+                        $"rate limit exceeded: this tenant may make {rate.ToString(CultureInfo.InvariantCulture)} requests per second " +
+                        $"(bursts of {burst}); retry after {seconds} s");
+                }
+            }
             return await next(ctx);
         });
         return group;
+    }
+
+    /// <summary>
+    /// Routes that start work refuse a suspended tenant (403); reading, cancelling and managing keys
+    /// still work, so a suspended tenant can see and wind down what it has.
+    /// </summary>
+    public static RouteHandlerBuilder RefusedWhenSuspended(this RouteHandlerBuilder route) =>
+        route.AddEndpointFilter(async (ctx, next) =>
+            ctx.HttpContext.Items[typeof(Principal)] is Principal { Key.Suspended: true }
+                ? ApiResults.Error(403, ErrorCodes.TenantSuspended,
+                    "this tenant is suspended: nothing new can be submitted or run until an administrator resumes it")
+                : await next(ctx));
+
+    public static Principal Principal(this HttpContext http) =>
+        http.Items[typeof(Principal)] as Principal ?? throw new InvalidOperationException("route is not behind authentication");
+
+    // The IETF draft's fields (RateLimit-Policy, RateLimit) and the widely used earlier trio
+    // (RateLimit-Limit/-Remaining/-Reset). Remaining is this replica's view of the shared bucket;
+    // the 429 and its Retry-After are exact.
+    private static void WriteRateLimitHeaders(HttpResponse response, double rate, int burst, RateDecision d)
+    {
+        var window = Math.Max(1, (int)Math.Ceiling(burst / rate));
+        var reset = Math.Max(d.Allowed ? 0 : 1, (int)Math.Ceiling((d.Allowed ? d.Reset : d.RetryAfter).TotalSeconds));
+        var h = response.Headers;
+        h["RateLimit-Policy"] = $"\"tenant\";q={burst};w={window}";
+        h["RateLimit"] = $"\"tenant\";r={d.Remaining};t={reset}";
+        h["RateLimit-Limit"] = burst.ToString(CultureInfo.InvariantCulture);
+        h["RateLimit-Remaining"] = d.Remaining.ToString(CultureInfo.InvariantCulture);
+        h["RateLimit-Reset"] = reset.ToString(CultureInfo.InvariantCulture);
     }
 
     public static Guid TenantId(this HttpContext http) =>

@@ -1,3 +1,5 @@
+using Jobplane.Store;
+
 namespace Jobplane.Controller.Auth;
 
 /// <summary>The three kinds of caller. Each route accepts exactly one.</summary>
@@ -9,4 +11,12 @@ public enum PrincipalKind
 }
 
 /// <summary>Who made the request, once authenticated.</summary>
-public sealed record Principal(PrincipalKind Kind, Guid TenantId = default);
+public sealed record Principal(PrincipalKind Kind, Guid TenantId = default)
+{
+    /// <summary>How the audit log names this caller.</summary>
+    public string Actor { get; init; } = Actors.Administrator;
+    /// <summary>For a tenant: the key used, and the tenant's limits and state.</summary>
+    public TenantKey? Key { get; init; }
+    /// <summary>For a worker: the tenants it may serve; null: all.</summary>
+    public Guid[]? WorkerTenants { get; init; }
+}

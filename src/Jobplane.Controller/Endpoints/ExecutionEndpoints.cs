@@ -55,20 +55,20 @@ public static class ExecutionEndpoints
             {
                 return ApiResults.Conflict(e.Message);
             }
-        });
+        }).RefusedWhenSuspended();
 
         executions.MapPost("/dlq/retry", async (HttpContext http, ExecutionStore store, ControllerMetrics metrics, CancellationToken ct) =>
         {
-            var body = await JsonBody.ReadAsync(http.Request, JobplaneJsonContext.Default.DlqBulkRequest, optional: true);
+            var body = await JsonBody.ReadAsync(http.Request, JobplaneJsonContext.Default.DlqBulkRequest, Limits.SmallBodyBytes, optional: true);
             if (body.Error is not null) return body.Error;
             var result = await store.RetryDeadLettersAsync(http.TenantId(), body.Value?.JobId, 10_000, ct);
             metrics.Submitted(ExecutionStatus.Pending, result.Retried);
             return Results.Json(result, JobplaneJsonContext.Default.DlqBulkRetryResponse);
-        });
+        }).RefusedWhenSuspended();
 
         executions.MapPost("/dlq/purge", async (HttpContext http, ExecutionStore store, CancellationToken ct) =>
         {
-            var body = await JsonBody.ReadAsync(http.Request, JobplaneJsonContext.Default.DlqBulkRequest, optional: true);
+            var body = await JsonBody.ReadAsync(http.Request, JobplaneJsonContext.Default.DlqBulkRequest, Limits.SmallBodyBytes, optional: true);
             if (body.Error is not null) return body.Error;
             var purged = await store.PurgeDeadLettersAsync(http.TenantId(), body.Value?.JobId, ct);
             return Results.Json(new DlqPurgeResponse(purged), JobplaneJsonContext.Default.DlqPurgeResponse);

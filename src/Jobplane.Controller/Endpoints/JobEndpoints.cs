@@ -15,7 +15,7 @@ public static class JobEndpoints
         // Creates the job, or updates the tenant's job of the same name: 201 when new, 200 when it existed.
         jobs.MapPost("", async (HttpContext http, JobStore store, ControllerOptions options, CancellationToken ct) =>
         {
-            var body = await JsonBody.ReadAsync(http.Request, JobplaneJsonContext.Default.CreateJobRequest);
+            var body = await JsonBody.ReadAsync(http.Request, JobplaneJsonContext.Default.CreateJobRequest, Limits.JobBodyBytes);
             if (body.Error is not null) return body.Error;
             var r = body.Value!;
             var problem = Validate.Name(r.Name, "name")
@@ -37,7 +37,7 @@ public static class JobEndpoints
             var (jobId, created) = await store.UpsertAsync(http.TenantId(), spec, ct);
             return Results.Json(new CreateJobResponse(jobId), JobplaneJsonContext.Default.CreateJobResponse,
                 statusCode: created ? 201 : 200);
-        });
+        }).RefusedWhenSuspended();
 
         jobs.MapGet("", async (HttpContext http, JobStore store, CancellationToken ct) =>
         {
@@ -56,7 +56,7 @@ public static class JobEndpoints
         jobs.MapPost("/{id}/run", async (string id, HttpContext http, ExecutionStore store, ControllerMetrics metrics, CancellationToken ct) =>
         {
             if (!Guid.TryParse(id, out var jobId)) return ApiResults.NotFound("job");
-            var body = await JsonBody.ReadAsync(http.Request, JobplaneJsonContext.Default.RunJobRequest, optional: true);
+            var body = await JsonBody.ReadAsync(http.Request, JobplaneJsonContext.Default.RunJobRequest, Limits.SmallBodyBytes, optional: true);
             if (body.Error is not null) return body.Error;
             var r = body.Value ?? new RunJobRequest();
             var problem = Validate.Range(r.Timeout, "timeout", 1, Limits.MaxTimeoutSeconds);
@@ -80,7 +80,26 @@ public static class JobEndpoints
             if (run.Replayed == true) return Results.Json(run, JobplaneJsonContext.Default.RunJobResponse, statusCode: 200);
             metrics.Submitted(run.Status);
             return Results.Json(run, JobplaneJsonContext.Default.RunJobResponse, statusCode: 201);
-        });
+        }).RefusedWhenSuspended();
+
+        // Many executions of one job in one request and one commit.
+        jobs.MapPost("/{id}/runs", async (string id, HttpContext http, ExecutionStore store, ControllerMetrics metrics, CancellationToken ct) =>
+        {
+            if (!Guid.TryParse(id, out var jobId)) return ApiResults.NotFound("job");
+            var body = await JsonBody.ReadAsync(http.Request, JobplaneJsonContext.Default.BatchRunRequest, Limits.SmallBodyBytes);
+            if (body.Error is not null) return body.Error;
+            var r = body.Value!;
+            var problem = (r.Count is null ? "count is required" : null)
+                ?? Validate.Range(r.Count, "count", 1, Limits.MaxBatchRun)
+                ?? Validate.Range(r.Timeout, "timeout", 1, Limits.MaxTimeoutSeconds);
+            if (http.Request.Headers.ContainsKey(Wire.IdempotencyKeyHeader))
+                problem ??= $"{Wire.IdempotencyKeyHeader} is not supported on /runs: use /run for idempotent submission";
+            if (problem is not null) return ApiResults.BadRequest(problem);
+            var runs = await store.RunManyAsync(http.TenantId(), jobId, r.Count!.Value, new RunOptions(r.ScheduledAt, r.Timeout, r.Priority), ct);
+            if (runs is null) return ApiResults.NotFound("job");
+            metrics.Submitted(runs.Status, runs.ExecutionIds.Count);
+            return Results.Json(runs, JobplaneJsonContext.Default.BatchRunResponse, statusCode: 201);
+        }).RefusedWhenSuspended();
 
         // Cancels every unfinished execution of the job.
         jobs.MapPost("/{id}/cancel", async (string id, HttpContext http, ExecutionStore store, CancellationToken ct) =>

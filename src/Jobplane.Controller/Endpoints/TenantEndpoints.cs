@@ -5,7 +5,10 @@ using Jobplane.Store;
 
 namespace Jobplane.Controller.Endpoints;
 
-/// <summary>Tenant management: administrator only (SYSTEM_SECRET), never a tenant's own key.</summary>
+/// <summary>
+/// Tenant administration: administrator only (SYSTEM_SECRET), never a tenant's own key. Every
+/// change is written to the audit log in the same transaction.
+/// </summary>
 public static class TenantEndpoints
 {
     public static void MapTenantEndpoints(this IEndpointRouteBuilder app)
@@ -14,7 +17,7 @@ public static class TenantEndpoints
 
         admin.MapPost("", async (HttpRequest request, TenantStore tenants, CancellationToken ct) =>
         {
-            var body = await JsonBody.ReadAsync(request, JobplaneJsonContext.Default.TenantRequest);
+            var body = await JsonBody.ReadAsync(request, JobplaneJsonContext.Default.TenantRequest, Limits.SmallBodyBytes);
             if (body.Error is not null) return body.Error;
             var problem = Validate.Name(body.Value!.Name, "name") ?? ValidateLimits(body.Value);
             if (problem is not null) return ApiResults.BadRequest(problem);
@@ -29,29 +32,85 @@ public static class TenantEndpoints
             }
         });
 
+        admin.MapGet("", async (HttpRequest request, TenantStore tenants, CancellationToken ct) =>
+        {
+            if (!Validate.TryPage(request, 100, Limits.MaxPageSize, out var limit, out var offset, out var error)) return error!;
+            var list = await tenants.ListAsync(limit, offset, ct);
+            return Results.Json(new TenantList(list, limit, offset), JobplaneJsonContext.Default.TenantList);
+        });
+
+        admin.MapGet("/{id}", async (string id, TenantStore tenants, CancellationToken ct) =>
+        {
+            if (!Guid.TryParse(id, out var tenantId)) return ApiResults.NotFound("tenant");
+            var tenant = await tenants.GetAsync(tenantId, ct);
+            return tenant is null ? ApiResults.NotFound("tenant") : Results.Json(tenant, JobplaneJsonContext.Default.TenantView);
+        });
+
         admin.MapPatch("/{id}", async (string id, HttpRequest request, TenantStore tenants, CancellationToken ct) =>
         {
             if (!Guid.TryParse(id, out var tenantId)) return ApiResults.NotFound("tenant");
-            var body = await JsonBody.ReadAsync(request, JobplaneJsonContext.Default.TenantRequest);
+            var body = await JsonBody.ReadAsync(request, JobplaneJsonContext.Default.TenantRequest, Limits.SmallBodyBytes);
             if (body.Error is not null) return body.Error;
-            var problem = (body.Value!.Name is null ? null : Validate.Name(body.Value.Name, "name")) ?? ValidateLimits(body.Value);
+            var problem = (body.Value!.Name is null ? null : Validate.Name(body.Value.Name, "name")) ?? ValidateLimits(body.Value, update: true);
             if (problem is not null) return ApiResults.BadRequest(problem);
             try
             {
-                return await tenants.UpdateAsync(tenantId, body.Value, ct) ? Results.NoContent() : ApiResults.NotFound("tenant");
+                var r = body.Value;
+                return await tenants.UpdateAsync(tenantId, r with { Name = r.Name?.Trim() }, ct) ? Results.NoContent() : ApiResults.NotFound("tenant");
             }
             catch (StoreConflictException e)
             {
                 return ApiResults.Conflict(e.Message);
             }
         });
+
+        // Suspended: the tenant's queued work stays queued and nothing of it starts; running work
+        // finishes; its keys can still read, cancel and purge, but not submit.
+        admin.MapPost("/{id}/suspend", (string id, TenantStore tenants, CancellationToken ct) => SetSuspendedAsync(id, true, tenants, ct));
+        admin.MapPost("/{id}/resume", (string id, TenantStore tenants, CancellationToken ct) => SetSuspendedAsync(id, false, tenants, ct));
+
+        admin.MapPost("/{id}/api-keys", async (string id, HttpRequest request, TenantStore tenants, CancellationToken ct) =>
+        {
+            if (!Guid.TryParse(id, out var tenantId)) return ApiResults.NotFound("tenant");
+            return await ApiKeyEndpoints.CreateAsync(request, tenants, tenantId, Actors.Administrator, ct);
+        });
+
+        admin.MapGet("/{id}/api-keys", async (string id, TenantStore tenants, CancellationToken ct) =>
+        {
+            if (!Guid.TryParse(id, out var tenantId) || await tenants.GetAsync(tenantId, ct) is null) return ApiResults.NotFound("tenant");
+            return Results.Json(new ApiKeyList(await tenants.ListKeysAsync(tenantId, ct)), JobplaneJsonContext.Default.ApiKeyList);
+        });
+
+        admin.MapDelete("/{id}/api-keys/{keyId}", async (string id, string keyId, TenantStore tenants, CancellationToken ct) =>
+        {
+            if (!Guid.TryParse(id, out var tenantId) || !Guid.TryParse(keyId, out var key)) return ApiResults.NotFound("API key");
+            return await tenants.RevokeKeyAsync(tenantId, key, Actors.Administrator, ct) ? Results.NoContent() : ApiResults.NotFound("API key");
+        });
     }
 
-    private static string? ValidateLimits(TenantRequest r)
+    private static async Task<IResult> SetSuspendedAsync(string id, bool suspended, TenantStore tenants, CancellationToken ct)
     {
-        if (r.RateLimit is { } rate && (rate <= 0 || rate > 1_000_000 || double.IsNaN(rate)))
-            return $"rate_limit must be a positive number of requests per second up to 1000000 (got {rate})";
+        if (!Guid.TryParse(id, out var tenantId)) return ApiResults.NotFound("tenant");
+        var tenant = await tenants.SetSuspendedAsync(tenantId, suspended, ct);
+        return tenant is null ? ApiResults.NotFound("tenant") : Results.Json(tenant, JobplaneJsonContext.Default.TenantView);
+    }
+
+    private static string? ValidateLimits(TenantRequest r, bool update = false)
+    {
+        // On update, rate_limit 0 removes the limit.
+        if (r.RateLimit is { } rate && !(update && rate == 0) && (rate <= 0 || rate > 1_000_000 || double.IsNaN(rate)))
+            return $"rate_limit must be a positive number of requests per second up to 1000000{(update ? ", or 0 to remove the limit" : "")} (got {rate})";
+        if (r.AllowedRuntimes is { } runtimes)
+        {
+            if (runtimes.Count > Runtimes.Known.Count * 4) return "allowed_runtimes has too many entries";
+            foreach (var name in runtimes)
+            {
+                if (name is null || !Runtimes.IsKnown(name))
+                    return $"allowed_runtimes entries must be one of {string.Join(", ", Runtimes.Known)} (got '{name}')";
+            }
+        }
         return Validate.Range(r.RateLimitBurst, "rate_limit_burst", 1, 1_000_000)
-            ?? Validate.Range(r.MaxConcurrentExecutions, "max_concurrent_executions", 0, 1_000_000);
+            ?? Validate.Range(r.MaxConcurrentExecutions, "max_concurrent_executions", 0, 1_000_000)
+            ?? Validate.Range(r.Weight, "weight", 1, Limits.MaxWeight);
     }
 }

@@ -23,18 +23,23 @@ public static class WorkerEndpoints
         worker.MapPost("/executions/dequeue", async (HttpContext http, QueueStore queue, ReadySignal ready,
             ControllerOptions options, ControllerMetrics metrics, TimeProvider time, IHostApplicationLifetime lifetime) =>
         {
-            var body = await JsonBody.ReadAsync(http.Request, JobplaneJsonContext.Default.DequeueRequest);
+            var body = await JsonBody.ReadAsync(http.Request, JobplaneJsonContext.Default.DequeueRequest, Limits.WorkerBodyBytes);
             if (body.Error is not null) return body.Error;
             var r = body.Value!;
             var problem = Validate.Range(r.Limit, "limit", 1, Limits.MaxDequeueBatch)
                 ?? (r.WorkerId is null ? null : Validate.Name(r.WorkerId, "worker_id"));
             if (r.WaitSeconds is { } w && (w < 0 || double.IsNaN(w))) problem ??= "wait_seconds must not be negative";
             if (r.TenantIds is { Count: > 1000 }) problem ??= "tenant_ids must have at most 1000 entries";
+            if (r.Runtime is { } rt && !Runtimes.IsKnown(rt)) problem ??= $"runtime must be one of {string.Join(", ", Runtimes.Known)} (got '{rt}')";
             if (problem is not null) return ApiResults.BadRequest(problem);
 
             var wait = TimeSpan.FromSeconds(Math.Min(r.WaitSeconds ?? 0, options.MaxDequeueWait.TotalSeconds));
             var workerId = r.WorkerId ?? $"anonymous@{http.Connection.RemoteIpAddress}";
             Guid[]? tenants = r.TenantIds is { Count: > 0 } t ? [.. t] : null;
+            // A credential restricted to some tenants claims only theirs, whatever the worker asks for.
+            if (http.Principal().WorkerTenants is { } allowed) tenants = tenants is null ? allowed : [.. tenants.Intersect(allowed)];
+            // Nothing it may claim: it long-polls like any idle worker (no tenant has the empty id).
+            if (tenants is { Length: 0 }) tenants = [Guid.Empty];
 
             // Long-poll: claim; if nothing is ready, wait for a ready notification (or the re-check
             // period) and claim again, until the wait is used up. Ends early, empty, when the client
@@ -47,7 +52,7 @@ public static class WorkerEndpoints
                 {
                     var signal = ready.NextAsync(); // taken before claiming, so a notification in between is not missed
                     var claimStart = time.GetTimestamp();
-                    var claimed = await queue.ClaimAsync(r.Limit, workerId, tenants, options.LeaseDuration, stop.Token);
+                    var claimed = await queue.ClaimAsync(r.Limit, workerId, tenants, options.LeaseDuration, stop.Token, r.Runtime);
                     metrics.ClaimLatency(time.GetElapsedTime(claimStart), claimed.Count);
                     if (claimed.Count > 0 && http.RequestAborted.IsCancellationRequested)
                     {
@@ -77,7 +82,7 @@ public static class WorkerEndpoints
 
         worker.MapPost("/heartbeats", async (HttpContext http, QueueStore queue, ControllerOptions options, CancellationToken ct) =>
         {
-            var body = await JsonBody.ReadAsync(http.Request, JobplaneJsonContext.Default.WorkerHeartbeatRequest);
+            var body = await JsonBody.ReadAsync(http.Request, JobplaneJsonContext.Default.WorkerHeartbeatRequest, Limits.WorkerBodyBytes);
             if (body.Error is not null) return body.Error;
             if (body.Value!.Leases is not { } leases) return ApiResults.BadRequest("leases is required: a list of {execution_id, lease_token}");
             if (leases.Count > 10_000) return ApiResults.BadRequest("leases must have at most 10000 entries");
@@ -95,7 +100,7 @@ public static class WorkerEndpoints
         worker.MapPut("/executions/{id}/heartbeat", async (string id, HttpContext http, QueueStore queue, ControllerOptions options, CancellationToken ct) =>
         {
             if (!Guid.TryParse(id, out var executionId)) return ApiResults.NotFound("execution");
-            var body = await JsonBody.ReadAsync(http.Request, JobplaneJsonContext.Default.HeartbeatRequest);
+            var body = await JsonBody.ReadAsync(http.Request, JobplaneJsonContext.Default.HeartbeatRequest, Limits.SmallBodyBytes);
             if (body.Error is not null) return body.Error;
             if (body.Value!.LeaseToken is not { } token) return ApiResults.BadRequest("lease_token is required");
             var held = await queue.HeartbeatAsync([new LeaseRef(executionId, token)], options.LeaseDuration, ct);
@@ -113,7 +118,7 @@ public static class WorkerEndpoints
         worker.MapPost("/executions/{id}/logs", async (string id, HttpContext http, QueueStore queue, ControllerMetrics metrics, CancellationToken ct) =>
         {
             if (!Guid.TryParse(id, out var executionId)) return ApiResults.NotFound("execution");
-            var body = await JsonBody.ReadAsync(http.Request, JobplaneJsonContext.Default.AppendLogsRequest);
+            var body = await JsonBody.ReadAsync(http.Request, JobplaneJsonContext.Default.AppendLogsRequest, Limits.LogBodyBytes);
             if (body.Error is not null) return body.Error;
             var r = body.Value!;
             if (r.LeaseToken is not { } token) return ApiResults.BadRequest("lease_token is required");
@@ -151,7 +156,7 @@ public static class WorkerEndpoints
             ControllerMetrics metrics, CancellationToken ct) =>
         {
             if (!Guid.TryParse(id, out var executionId)) return ApiResults.NotFound("execution");
-            var body = await JsonBody.ReadAsync(http.Request, JobplaneJsonContext.Default.ResultRequest);
+            var body = await JsonBody.ReadAsync(http.Request, JobplaneJsonContext.Default.ResultRequest, Limits.ResultBodyBytes);
             if (body.Error is not null) return body.Error;
             var r = body.Value!;
             if (r.LeaseToken is not { } token) return ApiResults.BadRequest("lease_token is required");
@@ -192,7 +197,7 @@ public static class WorkerEndpoints
         worker.MapPost("/executions/{id}/release", async (string id, HttpContext http, QueueStore queue, CancellationToken ct) =>
         {
             if (!Guid.TryParse(id, out var executionId)) return ApiResults.NotFound("execution");
-            var body = await JsonBody.ReadAsync(http.Request, JobplaneJsonContext.Default.ReleaseRequest);
+            var body = await JsonBody.ReadAsync(http.Request, JobplaneJsonContext.Default.ReleaseRequest, Limits.SmallBodyBytes);
             if (body.Error is not null) return body.Error;
             if (body.Value!.LeaseToken is not { } token) return ApiResults.BadRequest("lease_token is required");
             var reason = body.Value.Reason is { Length: > 0 } why ? why[..Math.Min(why.Length, 1000)] : "released by the worker";

@@ -12,9 +12,15 @@ public static class JsonBody
 {
     public readonly record struct Read<T>(T? Value, IResult? Error);
 
-    public static async Task<Read<T>> ReadAsync<T>(HttpRequest request, JsonTypeInfo<T> type, bool optional = false)
+    /// <summary>
+    /// Reads at most <paramref name="maxBytes"/> (the route's documented limit): a larger body is a
+    /// 413 naming the limit, before anything is parsed.
+    /// </summary>
+    public static async Task<Read<T>> ReadAsync<T>(HttpRequest request, JsonTypeInfo<T> type, long maxBytes = Limits.DefaultBodyBytes,
+        bool optional = false)
         where T : class
     {
+        if (request.ContentLength > maxBytes) return new Read<T>(null, TooLarge(maxBytes));
         if (request.ContentType is { } ct && !ct.StartsWith("application/json", StringComparison.OrdinalIgnoreCase) &&
             !ct.Contains("+json", StringComparison.OrdinalIgnoreCase))
         {
@@ -23,15 +29,21 @@ public static class JsonBody
         byte[] body;
         try
         {
-            // Bounded by Kestrel's MaxRequestBodySize; reading it whole lets an empty optional body
-            // be told apart from a malformed one.
+            // Read whole (up to the limit): that lets an empty optional body be told apart from a
+            // malformed one. A chunked body has no Content-Length, so the limit is checked as it arrives.
             using var buffer = new MemoryStream();
-            await request.Body.CopyToAsync(buffer, request.HttpContext.RequestAborted);
+            var chunk = new byte[16 * 1024];
+            int n;
+            while ((n = await request.Body.ReadAsync(chunk, request.HttpContext.RequestAborted)) > 0)
+            {
+                if (buffer.Length + n > maxBytes) return new Read<T>(null, TooLarge(maxBytes));
+                buffer.Write(chunk, 0, n);
+            }
             body = buffer.ToArray();
         }
         catch (BadHttpRequestException e) when (e.StatusCode == 413)
         {
-            return new Read<T>(null, ApiResults.Error(413, ErrorCodes.PayloadTooLarge, "request body too large"));
+            return new Read<T>(null, TooLarge(maxBytes));
         }
         if (body.AsSpan().Trim(" \t\r\n"u8).IsEmpty)
         {
@@ -51,6 +63,9 @@ public static class JsonBody
             return new Read<T>(null, ApiResults.Error(400, ErrorCodes.InvalidJson, Describe(e)));
         }
     }
+
+    private static IResult TooLarge(long maxBytes) => ApiResults.Error(413, ErrorCodes.PayloadTooLarge,
+        $"request body too large: this route accepts at most {Limits.Describe(maxBytes)}");
 
     private static string Describe(JsonException e)
     {

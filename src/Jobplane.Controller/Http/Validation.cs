@@ -12,8 +12,29 @@ public static class Limits
     public const int MaxPageSize = 1000;
     public const int MaxLogPageSize = 5000;
     public const int MaxDequeueBatch = 1000;
+    public const int MaxBatchRun = 10_000;
+    public const int MaxWeight = 1000;
+    public const int MaxCredentialTenants = 1000;
     public const int MaxLogLinesPerRequest = 20_000;
+    /// <summary>The largest body any route accepts (log batches); Kestrel refuses anything larger outright.</summary>
     public const long MaxRequestBodyBytes = 8 * 1024 * 1024;
+
+    // Per-route request body limits.
+    /// <summary>Tenants, keys, credentials, runs, cancels, DLQ operations.</summary>
+    public const long SmallBodyBytes = 16 * 1024;
+    /// <summary>Routes without a body of their own that still accept an optional one.</summary>
+    public const long DefaultBodyBytes = 64 * 1024;
+    /// <summary>Job definitions (the command line is the large part).</summary>
+    public const long JobBodyBytes = 1024 * 1024;
+    /// <summary>Worker calls naming many leases: dequeue, heartbeats.</summary>
+    public const long WorkerBodyBytes = 1024 * 1024;
+    /// <summary>An attempt's result: result.json (at most 1 MiB) plus its JSON escaping and the error text.</summary>
+    public const long ResultBodyBytes = 4 * 1024 * 1024;
+    /// <summary>One batch of log lines.</summary>
+    public const long LogBodyBytes = MaxRequestBodyBytes;
+
+    public static string Describe(long bytes) =>
+        bytes % (1024 * 1024) == 0 ? $"{bytes / (1024 * 1024)} MiB" : bytes % 1024 == 0 ? $"{bytes / 1024} KiB" : $"{bytes} bytes";
 }
 
 /// <summary>Small validators that return the first problem as a message naming the field.</summary>

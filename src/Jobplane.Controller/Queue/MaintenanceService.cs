@@ -3,7 +3,8 @@ using Jobplane.Store;
 namespace Jobplane.Controller.Queue;
 
 /// <summary>
-/// Promotes scheduled runs and retries that are due, and rescues executions whose lease expired.
+/// Promotes scheduled runs and retries that are due, rescues executions whose lease expired, forgets
+/// old idempotency keys and stops the claim visiting tenants that no longer have ready work.
 /// Every replica runs it; the statements use SKIP LOCKED, so replicas share the work instead of
 /// fighting over it, and nothing depends on a particular replica being alive.
 /// </summary>
@@ -27,6 +28,7 @@ public sealed partial class MaintenanceService(
                     if (rescued > 0) LogRescued(rescued);
                 } while (promoted == BatchSize || rescued == BatchSize);
                 await queue.ExpireIdempotencyKeysAsync(BatchSize, stoppingToken);
+                await queue.DeactivateIdleTenantsAsync(stoppingToken);
             }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
             {

@@ -1,0 +1,100 @@
+using System.Text.Json;
+
+namespace Jobplane.Api;
+
+// Administration and credentials: tenants' limits and state, API keys, worker credentials and the
+// audit log. Routes under /tenants, /worker-credentials and /audit need the administrator secret;
+// /api-keys is a tenant managing its own keys.
+
+/// <summary>A tenant as the administrator sees it.</summary>
+public sealed record TenantView
+{
+    public required Guid Id { get; init; }
+    public required string Name { get; init; }
+    /// <summary>Requests per second, shared by every controller replica; null: unlimited.</summary>
+    public double? RateLimit { get; init; }
+    public int? RateLimitBurst { get; init; }
+    /// <summary>Executions running at once across all workers; 0: unlimited.</summary>
+    public required int MaxConcurrentExecutions { get; init; }
+    /// <summary>Share of scarce workers relative to other tenants with ready work (1..1000).</summary>
+    public required int Weight { get; init; }
+    /// <summary>Runtimes this tenant's executions may run on; null: any.</summary>
+    public IReadOnlyList<string>? AllowedRuntimes { get; init; }
+    public required bool Suspended { get; init; }
+    public DateTimeOffset? SuspendedAt { get; init; }
+    public required DateTimeOffset CreatedAt { get; init; }
+    public required DateTimeOffset UpdatedAt { get; init; }
+    /// <summary>Executions of this tenant running now and ready to run now.</summary>
+    public int Running { get; init; }
+    public int Ready { get; init; }
+}
+
+public sealed record TenantList(IReadOnlyList<TenantView> Tenants, int Limit, int Offset);
+
+/// <summary>POST /api-keys and POST /tenants/{id}/api-keys.</summary>
+public sealed record CreateApiKeyRequest
+{
+    public string? Name { get; init; }
+}
+
+/// <summary>A key as listed: never its secret.</summary>
+public sealed record ApiKeyView(
+    Guid Id,
+    string Name,
+    string Prefix,
+    DateTimeOffset CreatedAt,
+    DateTimeOffset? LastUsedAt,
+    DateTimeOffset? RevokedAt);
+
+/// <summary>The answer to creating a key: the key itself is shown here once and never again.</summary>
+public sealed record CreateApiKeyResponse(Guid Id, string Name, string Prefix, string ApiKey, DateTimeOffset CreatedAt);
+
+public sealed record ApiKeyList(IReadOnlyList<ApiKeyView> ApiKeys);
+
+/// <summary>POST /worker-credentials: a credential for workers, optionally restricted to some tenants.</summary>
+public sealed record CreateWorkerCredentialRequest
+{
+    public string? Name { get; init; }
+    /// <summary>The tenants whose executions workers with this credential may claim; null or empty: all.</summary>
+    public IReadOnlyList<Guid>? TenantIds { get; init; }
+}
+
+public sealed record WorkerCredentialView(
+    Guid Id,
+    string Name,
+    string Prefix,
+    IReadOnlyList<Guid>? TenantIds,
+    DateTimeOffset CreatedAt,
+    DateTimeOffset? LastUsedAt,
+    DateTimeOffset? RevokedAt);
+
+/// <summary>The answer to creating a worker credential: the token (WORKER_TOKEN for the worker) is shown once.</summary>
+public sealed record CreateWorkerCredentialResponse(Guid Id, string Name, string Prefix, string Token,
+    IReadOnlyList<Guid>? TenantIds, DateTimeOffset CreatedAt);
+
+public sealed record WorkerCredentialList(IReadOnlyList<WorkerCredentialView> WorkerCredentials);
+
+/// <summary>One administrative or credential change: who, what, on which tenant, when.</summary>
+public sealed record AuditEntry(
+    long Id,
+    DateTimeOffset At,
+    string Actor,
+    string Action,
+    Guid? TenantId,
+    string? Target,
+    JsonElement? Details);
+
+/// <summary>Newest first; pass NextBeforeId as before_id for the next page (null: no more).</summary>
+public sealed record AuditPage(IReadOnlyList<AuditEntry> Entries, long? NextBeforeId);
+
+/// <summary>POST /jobs/{id}/runs: many executions of one job in one request.</summary>
+public sealed record BatchRunRequest
+{
+    /// <summary>How many executions to create (1..10000).</summary>
+    public int? Count { get; init; }
+    public DateTimeOffset? ScheduledAt { get; init; }
+    public int? Timeout { get; init; }
+    public Priority? Priority { get; init; }
+}
+
+public sealed record BatchRunResponse(IReadOnlyList<Guid> ExecutionIds, string Status);

@@ -1,0 +1,65 @@
+using Jobplane.Api;
+using Jobplane.Controller.Auth;
+using Jobplane.Controller.Http;
+using Jobplane.Store;
+
+namespace Jobplane.Controller.Endpoints;
+
+/// <summary>Worker credentials and the audit log: administrator only.</summary>
+public static class AdminEndpoints
+{
+    public static void MapAdminEndpoints(this IEndpointRouteBuilder app)
+    {
+        var credentials = app.MapGroup("/worker-credentials").RequirePrincipal(PrincipalKind.Administrator);
+
+        // A credential for workers (their WORKER_TOKEN), shown once; optionally restricted to tenants.
+        credentials.MapPost("", async (HttpRequest request, WorkerCredentialStore store, TenantStore tenants, CancellationToken ct) =>
+        {
+            var body = await JsonBody.ReadAsync(request, JobplaneJsonContext.Default.CreateWorkerCredentialRequest, Limits.SmallBodyBytes);
+            if (body.Error is not null) return body.Error;
+            var r = body.Value!;
+            var problem = Validate.Name(r.Name, "name");
+            if (r.TenantIds is { Count: > Limits.MaxCredentialTenants }) problem ??= $"tenant_ids must have at most {Limits.MaxCredentialTenants} entries";
+            if (problem is not null) return ApiResults.BadRequest(problem);
+            Guid[]? restricted = r.TenantIds is { Count: > 0 } t ? [.. t.Distinct()] : null;
+            foreach (var id in restricted ?? [])
+            {
+                if (await tenants.GetAsync(id, ct) is null) return ApiResults.BadRequest($"tenant_ids: no tenant {id}");
+            }
+            var created = await store.CreateAsync(r.Name!.Trim(), restricted, Actors.Administrator, ct);
+            return Results.Json(created, JobplaneJsonContext.Default.CreateWorkerCredentialResponse, statusCode: 201);
+        });
+
+        credentials.MapGet("", async (WorkerCredentialStore store, CancellationToken ct) =>
+            Results.Json(new WorkerCredentialList(await store.ListAsync(ct)), JobplaneJsonContext.Default.WorkerCredentialList));
+
+        credentials.MapDelete("/{id}", async (string id, WorkerCredentialStore store, CancellationToken ct) =>
+        {
+            if (!Guid.TryParse(id, out var credentialId)) return ApiResults.NotFound("worker credential");
+            return await store.RevokeAsync(credentialId, Actors.Administrator, ct) ? Results.NoContent() : ApiResults.NotFound("worker credential");
+        });
+
+        var audit = app.MapGroup("/audit").RequirePrincipal(PrincipalKind.Administrator);
+
+        // Newest first; ?tenant_id= for one tenant's, ?before_id= for the next page.
+        audit.MapGet("", async (HttpRequest request, AuditLog log, CancellationToken ct) =>
+        {
+            if (!Validate.TryPage(request, 100, Limits.MaxPageSize, out var limit, out _, out var error)) return error!;
+            Guid? tenantId = null;
+            long? beforeId = null;
+            var t = request.Query["tenant_id"].ToString();
+            if (t.Length > 0)
+            {
+                if (!Guid.TryParse(t, out var parsed)) return ApiResults.BadRequest($"tenant_id must be a tenant id (got '{t}')");
+                tenantId = parsed;
+            }
+            var b = request.Query["before_id"].ToString();
+            if (b.Length > 0)
+            {
+                if (!long.TryParse(b, out var parsed) || parsed < 1) return ApiResults.BadRequest($"before_id must be a positive integer (got '{b}')");
+                beforeId = parsed;
+            }
+            return Results.Json(await log.ListAsync(tenantId, beforeId, limit, ct), JobplaneJsonContext.Default.AuditPage);
+        });
+    }
+}

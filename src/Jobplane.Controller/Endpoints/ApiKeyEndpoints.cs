@@ -1,0 +1,43 @@
+using Jobplane.Api;
+using Jobplane.Controller.Auth;
+using Jobplane.Controller.Http;
+using Jobplane.Store;
+
+namespace Jobplane.Controller.Endpoints;
+
+/// <summary>
+/// A tenant managing its own API keys with one of them: create (the key is shown once), list
+/// (prefix, name, created, last used; never a secret), revoke. Revoking takes effect at once on
+/// every replica. The administrator has the same operations under /tenants/{id}/api-keys.
+/// </summary>
+public static class ApiKeyEndpoints
+{
+    public static void MapApiKeyEndpoints(this IEndpointRouteBuilder app)
+    {
+        var keys = app.MapGroup("/api-keys").RequirePrincipal(PrincipalKind.Tenant);
+
+        keys.MapPost("", (HttpContext http, TenantStore tenants, CancellationToken ct) =>
+            CreateAsync(http.Request, tenants, http.TenantId(), http.Principal().Actor, ct));
+
+        keys.MapGet("", async (HttpContext http, TenantStore tenants, CancellationToken ct) =>
+            Results.Json(new ApiKeyList(await tenants.ListKeysAsync(http.TenantId(), ct)), JobplaneJsonContext.Default.ApiKeyList));
+
+        keys.MapDelete("/{id}", async (string id, HttpContext http, TenantStore tenants, CancellationToken ct) =>
+        {
+            if (!Guid.TryParse(id, out var keyId)) return ApiResults.NotFound("API key");
+            return await tenants.RevokeKeyAsync(http.TenantId(), keyId, http.Principal().Actor, ct)
+                ? Results.NoContent() : ApiResults.NotFound("API key");
+        });
+    }
+
+    internal static async Task<IResult> CreateAsync(HttpRequest request, TenantStore tenants, Guid tenantId, string actor, CancellationToken ct)
+    {
+        var body = await JsonBody.ReadAsync(request, JobplaneJsonContext.Default.CreateApiKeyRequest, Limits.SmallBodyBytes, optional: true);
+        if (body.Error is not null) return body.Error;
+        var name = body.Value?.Name ?? "default";
+        var problem = Validate.Name(name, "name");
+        if (problem is not null) return ApiResults.BadRequest(problem);
+        var created = await tenants.CreateKeyAsync(tenantId, name.Trim(), actor, ct);
+        return created is null ? ApiResults.NotFound("tenant") : Results.Json(created, JobplaneJsonContext.Default.CreateApiKeyResponse, statusCode: 201);
+    }
+}
