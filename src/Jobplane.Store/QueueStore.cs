@@ -91,6 +91,8 @@ public sealed class QueueStore(NpgsqlDataSource db)
 
         var shares = FairShare.Allocate(candidates, limit);
         var served = Enumerable.Range(0, candidates.Count).Where(i => shares[i] > 0).ToArray();
+        // The water level after this claim: where a tenant that becomes active now should start.
+        var level = candidates.Select((c, i) => c.VirtualTime + (double)shares[i] / c.Weight).Min();
         var list = new List<ClaimedExecution>();
         await using (var cmd = conn.Command("""
             with quota as (
@@ -144,7 +146,7 @@ public sealed class QueueStore(NpgsqlDataSource db)
                    c.job_id, c.tenant_id, j.name, j.image, j.command, c.timeout_seconds, c.priority
             from claimed c join jobs j on j.id = c.job_id
             order by c.priority desc
-            """, tx, Sql.P(candidates.Min(c => c.VirtualTime)), Sql.P(workerId), Sql.P(limit), Sql.P(lease.TotalSeconds),
+            """, tx, Sql.P(level), Sql.P(workerId), Sql.P(limit), Sql.P(lease.TotalSeconds),
             Sql.P(served.Select(i => candidates[i].TenantId).ToArray()), Sql.P(served.Select(i => shares[i]).ToArray()),
             Sql.P(served.Select(i => candidates[i].Weight).ToArray())))
         await using (var reader = await cmd.ExecuteReaderAsync(ct))

@@ -14,6 +14,26 @@ public sealed class Api(string url, string token) : IDisposable
         DefaultRequestHeaders = { Authorization = new AuthenticationHeaderValue("Bearer", token) },
     };
 
+    public HttpClient Http => _http;
+
+    /// <summary>GET a path and parse the JSON answer (failing on a non-2xx status).</summary>
+    public async Task<JsonElement> GetJsonAsync(string path)
+    {
+        var body = await _http.GetStringAsync(path);
+        using var doc = JsonDocument.Parse(body);
+        return doc.RootElement.Clone();
+    }
+
+    /// <summary>POST a raw JSON body and parse the JSON answer (failing on a non-2xx status).</summary>
+    public async Task<JsonElement> PostJsonAsync(string path, string json)
+    {
+        using var response = await _http.PostAsync(path, new StringContent(json, System.Text.Encoding.UTF8, "application/json"));
+        var body = await response.Content.ReadAsStringAsync();
+        Assert.True(response.IsSuccessStatusCode, $"POST {path}: {(int)response.StatusCode} {body}");
+        using var doc = JsonDocument.Parse(body);
+        return doc.RootElement.Clone();
+    }
+
     public async Task<JsonElement> ExecutionAsync(string id)
     {
         var body = await _http.GetStringAsync($"/executions/{id}");

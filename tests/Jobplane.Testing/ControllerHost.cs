@@ -22,6 +22,20 @@ public sealed class ControllerHost : IAsyncLifetime
     private readonly Dictionary<string, string?> _settings;
     private WebApplicationFactory<Program>? _factory;
 
+    private readonly ControllerHost? _primary;
+
+    /// <summary>
+    /// Another replica of <paramref name="primary"/>'s controller: its own process state (limiters,
+    /// caches, listeners) on the same database, as a second controller behind a load balancer would be.
+    /// Initialize it after the primary; it leaves the database to the primary.
+    /// </summary>
+    public ControllerHost(ControllerHost primary, IDictionary<string, string?>? settings = null)
+        : this(settings)
+    {
+        _primary = primary;
+        Database = primary.Database;
+    }
+
     public ControllerHost(IDictionary<string, string?>? settings = null)
     {
         _settings = new Dictionary<string, string?>
@@ -39,13 +53,13 @@ public sealed class ControllerHost : IAsyncLifetime
         }
     }
 
-    public TestDatabase Database { get; } = new();
+    public TestDatabase Database { get; private init; } = new();
 
     public Uri BaseAddress => _factory!.Server.BaseAddress;
 
     public async Task InitializeAsync()
     {
-        await Database.InitializeAsync();
+        if (_primary is null) await Database.InitializeAsync();
         _settings["DATABASE_URL"] = Database.ConnectionString;
         _factory = new WebApplicationFactory<Program>().WithWebHostBuilder(b =>
         {
@@ -58,7 +72,7 @@ public sealed class ControllerHost : IAsyncLifetime
     public async Task DisposeAsync()
     {
         if (_factory is not null) await _factory.DisposeAsync();
-        await Database.DisposeAsync();
+        if (_primary is null) await Database.DisposeAsync();
     }
 
     public IServiceProvider Services => _factory!.Services;

@@ -17,8 +17,8 @@ create table tenant_sched (
 -- The claim walks active tenants in vtime order; only active rows are indexed.
 create index tenant_sched_active_idx on tenant_sched (vtime, tenant_id) where active;
 
--- The scheduler's virtual clock: the lowest vtime among the tenants the last claim considered. It
--- never goes back. A tenant that becomes active starts at least here, so time spent idle is not
+-- The scheduler's virtual clock: the lowest vtime among the tenants the last claim considered, after
+-- that claim. It never goes back. A tenant that becomes active starts at least here, so time spent idle is not
 -- banked as credit against tenants that kept working.
 create table scheduler_clock (
     id     boolean primary key default true check (id),
