@@ -184,7 +184,7 @@ internal sealed class ControllerApi
             {
                 var error = JsonSerializer.Deserialize(body, WireJson.Context.ApiError);
                 if (error?.Error is not null)
-                    return new ApiException(response.StatusCode, response.ReasonPhrase, error.Error, error.Code, null);
+                    return new ApiException(response.StatusCode, response.ReasonPhrase, error.Error, error.Code, null, RetryAfter(response));
             }
             catch (JsonException)
             {
@@ -192,8 +192,16 @@ internal sealed class ControllerApi
             }
         }
         var text = mediaType is "text/plain" ? body : null;
-        return new ApiException(response.StatusCode, response.ReasonPhrase, null, null, text);
+        return new ApiException(response.StatusCode, response.ReasonPhrase, null, null, text, RetryAfter(response));
     }
+
+    /// <summary>Retry-After as seconds or as an HTTP date (RFC 9110); a date in the past means "now".</summary>
+    private static TimeSpan? RetryAfter(HttpResponseMessage response) => response.Headers.RetryAfter switch
+    {
+        { Delta: { } delta } => delta,
+        { Date: { } date } => date - TimeProvider.System.GetUtcNow() is var wait && wait > TimeSpan.Zero ? wait : TimeSpan.Zero,
+        _ => null,
+    };
 
     private static ApiResponse<T> Decode<T>(ReadOnlySpan<byte> bytes, JsonTypeInfo<T> type, string what)
     {
