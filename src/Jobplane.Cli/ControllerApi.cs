@@ -52,6 +52,10 @@ internal sealed class ControllerApi
         SendAsync(HttpMethod.Post, $"jobs/{jobId}/run", Body(request, WireJson.Context.RunJobRequest), WireJson.Context.RunJobResponse, ct,
             idempotencyKey is null ? null : [new(Wire.IdempotencyKeyHeader, idempotencyKey)]);
 
+    /// <summary>Many executions of one job in one request (no Idempotency-Key: the controller refuses it here).</summary>
+    public Task<ApiResponse<BatchRunResponse>> RunJobManyAsync(Guid jobId, BatchRunRequest request, CancellationToken ct) =>
+        SendAsync(HttpMethod.Post, $"jobs/{jobId}/runs", Body(request, WireJson.Context.BatchRunRequest), WireJson.Context.BatchRunResponse, ct);
+
     public Task<ApiResponse<BulkCancelResponse>> CancelJobAsync(Guid jobId, CancellationToken ct) =>
         SendAsync(HttpMethod.Post, $"jobs/{jobId}/cancel", null, WireJson.Context.BulkCancelResponse, ct);
 
