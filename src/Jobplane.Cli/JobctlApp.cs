@@ -62,6 +62,9 @@ internal static class JobctlApp
         root.Subcommands.Add(LogsCommand.Create(runtime));
         root.Subcommands.Add(DlqCommands.Create(runtime));
         root.Subcommands.Add(TenantCommands.Create(runtime));
+        root.Subcommands.Add(ApiKeyCommands.Own(runtime));
+        root.Subcommands.Add(WorkerCredentialCommands.Create(runtime));
+        root.Subcommands.Add(AuditCommand.Create(runtime));
         root.Subcommands.Add(ListCommands.Jobs(runtime));
         root.Subcommands.Add(ListCommands.Executions(runtime));
         return root;
