@@ -102,6 +102,52 @@ internal static partial class CliOptions
         },
     };
 
+    /// <summary>A positive 64-bit number, e.g. an audit entry id.</summary>
+    public static Option<long?> Long(string name, string description, long min) => new(name)
+    {
+        Description = description,
+        HelpName = "N",
+        CustomParser = result =>
+        {
+            var text = result.Tokens[0].Value;
+            if (long.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out var value) && value >= min)
+                return value;
+            result.AddError($"{name} must be an integer >= {min} (got '{text}')");
+            return null;
+        },
+    };
+
+    /// <summary>--limit/-l and --offset. No -o short form for --offset: outside `dlq list` (where the contract fixed it), -o stays --output.</summary>
+    public static (Option<int?> Limit, Option<int?> Offset) Paging() =>
+        (Int("--limit", "Entries per page", 1, "-l"), Int("--offset", "Entries to skip", 0));
+
+    /// <summary>
+    /// A comma-separated list of runtimes (exec,docker,kubernetes); an empty string is an empty list,
+    /// which the controller reads as "no restriction". Unknown names are refused here, by name.
+    /// </summary>
+    public static Option<string[]?> Runtimes(string name, string description) => new(name)
+    {
+        Description = description,
+        HelpName = string.Join(',', Api.Runtimes.Known),
+        // One comma-separated value: `--allowed-runtimes exec docker` would otherwise swallow the next word.
+        Arity = ArgumentArity.ExactlyOne,
+        CustomParser = result =>
+        {
+            var text = result.Tokens[0].Value;
+            string[] names = [.. text.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).Distinct(StringComparer.Ordinal)];
+            foreach (var runtime in names)
+            {
+                if (!Api.Runtimes.IsKnown(runtime))
+                {
+                    result.AddError($"{name}: '{runtime}' is not a runtime (expected a comma-separated list of "
+                        + $"{string.Join(", ", Api.Runtimes.Known)}, or '' for any)");
+                    return null;
+                }
+            }
+            return names;
+        },
+    };
+
     public static Option<double?> Double(string name, string description, double min) => new(name)
     {
         Description = description,
@@ -218,6 +264,25 @@ internal static partial class CliOptions
         Description = description,
         HelpName = "ID",
         CustomParser = result => ParseId(result, name),
+    };
+
+    /// <summary>An id option that may be repeated, one id per flag: --tenant A --tenant B.</summary>
+    public static Option<Guid[]> IdsOption(string name, string description) => new(name)
+    {
+        Description = description,
+        HelpName = "ID",
+        CustomParser = result =>
+        {
+            var ids = new List<Guid>(result.Tokens.Count);
+            foreach (var token in result.Tokens)
+            {
+                if (Guid.TryParse(token.Value, out var id))
+                    ids.Add(id);
+                else
+                    result.AddError($"{name}: '{token.Value}' is not a valid id (expected a UUID)");
+            }
+            return [.. ids];
+        },
     };
 
     /// <summary>Ids are UUIDs; checking here turns a mistyped id into a usage error instead of a 404.</summary>

@@ -38,11 +38,44 @@ internal sealed class ControllerApi
     public Task<ApiResponse<CreateTenantResponse>> CreateTenantAsync(TenantRequest request, CancellationToken ct) =>
         SendAsync(HttpMethod.Post, "tenants", Body(request, WireJson.Context.TenantRequest), WireJson.Context.CreateTenantResponse, ct);
 
-    public async Task UpdateTenantAsync(Guid tenantId, TenantRequest request, CancellationToken ct)
-    {
-        using var response = await SendRawAsync(HttpMethod.Patch, $"tenants/{tenantId}",
-            Body(request, WireJson.Context.TenantRequest), HttpCompletionOption.ResponseContentRead, null, ct);
-    }
+    public Task UpdateTenantAsync(Guid tenantId, TenantRequest request, CancellationToken ct) =>
+        SendNoContentAsync(HttpMethod.Patch, $"tenants/{tenantId}", Body(request, WireJson.Context.TenantRequest), ct);
+
+    public Task<ApiResponse<TenantList>> ListTenantsAsync(int? limit, int? offset, CancellationToken ct) =>
+        SendAsync(HttpMethod.Get, "tenants" + Query(("limit", Str(limit)), ("offset", Str(offset))), null, WireJson.Context.TenantList, ct);
+
+    public Task<ApiResponse<TenantView>> GetTenantAsync(Guid tenantId, CancellationToken ct) =>
+        SendAsync(HttpMethod.Get, $"tenants/{tenantId}", null, WireJson.Context.TenantView, ct);
+
+    public Task<ApiResponse<TenantView>> SetTenantSuspendedAsync(Guid tenantId, bool suspended, CancellationToken ct) =>
+        SendAsync(HttpMethod.Post, $"tenants/{tenantId}/{(suspended ? "suspend" : "resume")}", null, WireJson.Context.TenantView, ct);
+
+    /// <param name="tenantId">The tenant whose key to create (administrator); null: the caller's own tenant.</param>
+    public Task<ApiResponse<CreateApiKeyResponse>> CreateApiKeyAsync(Guid? tenantId, string? name, CancellationToken ct) =>
+        SendAsync(HttpMethod.Post, KeysPath(tenantId), Body(new CreateApiKeyRequest { Name = name }, WireJson.Context.CreateApiKeyRequest),
+            WireJson.Context.CreateApiKeyResponse, ct);
+
+    public Task<ApiResponse<ApiKeyList>> ListApiKeysAsync(Guid? tenantId, CancellationToken ct) =>
+        SendAsync(HttpMethod.Get, KeysPath(tenantId), null, WireJson.Context.ApiKeyList, ct);
+
+    public Task RevokeApiKeyAsync(Guid? tenantId, Guid keyId, CancellationToken ct) =>
+        SendNoContentAsync(HttpMethod.Delete, $"{KeysPath(tenantId)}/{keyId}", null, ct);
+
+    private static string KeysPath(Guid? tenantId) => tenantId is { } id ? $"tenants/{id}/api-keys" : "api-keys";
+
+    public Task<ApiResponse<CreateWorkerCredentialResponse>> CreateWorkerCredentialAsync(CreateWorkerCredentialRequest request, CancellationToken ct) =>
+        SendAsync(HttpMethod.Post, "worker-credentials", Body(request, WireJson.Context.CreateWorkerCredentialRequest),
+            WireJson.Context.CreateWorkerCredentialResponse, ct);
+
+    public Task<ApiResponse<WorkerCredentialList>> ListWorkerCredentialsAsync(CancellationToken ct) =>
+        SendAsync(HttpMethod.Get, "worker-credentials", null, WireJson.Context.WorkerCredentialList, ct);
+
+    public Task RevokeWorkerCredentialAsync(Guid credentialId, CancellationToken ct) =>
+        SendNoContentAsync(HttpMethod.Delete, $"worker-credentials/{credentialId}", null, ct);
+
+    public Task<ApiResponse<AuditPage>> ListAuditAsync(Guid? tenantId, long? beforeId, int? limit, CancellationToken ct) =>
+        SendAsync(HttpMethod.Get, "audit" + Query(("tenant_id", tenantId?.ToString()), ("before_id", Str(beforeId)), ("limit", Str(limit))),
+            null, WireJson.Context.AuditPage, ct);
 
     public Task<ApiResponse<CreateJobResponse>> CreateJobAsync(CreateJobRequest request, CancellationToken ct) =>
         SendAsync(HttpMethod.Post, "jobs", Body(request, WireJson.Context.CreateJobRequest), WireJson.Context.CreateJobResponse, ct);
@@ -51,6 +84,10 @@ internal sealed class ControllerApi
     public Task<ApiResponse<RunJobResponse>> RunJobAsync(Guid jobId, RunJobRequest request, string? idempotencyKey, CancellationToken ct) =>
         SendAsync(HttpMethod.Post, $"jobs/{jobId}/run", Body(request, WireJson.Context.RunJobRequest), WireJson.Context.RunJobResponse, ct,
             idempotencyKey is null ? null : [new(Wire.IdempotencyKeyHeader, idempotencyKey)]);
+
+    /// <summary>Many executions of one job in one request (no Idempotency-Key: the controller refuses it here).</summary>
+    public Task<ApiResponse<BatchRunResponse>> RunJobManyAsync(Guid jobId, BatchRunRequest request, CancellationToken ct) =>
+        SendAsync(HttpMethod.Post, $"jobs/{jobId}/runs", Body(request, WireJson.Context.BatchRunRequest), WireJson.Context.BatchRunResponse, ct);
 
     public Task<ApiResponse<BulkCancelResponse>> CancelJobAsync(Guid jobId, CancellationToken ct) =>
         SendAsync(HttpMethod.Post, $"jobs/{jobId}/cancel", null, WireJson.Context.BulkCancelResponse, ct);
@@ -129,6 +166,12 @@ internal sealed class ControllerApi
         return Decode(bytes, type, $"{method} /{path}");
     }
 
+    /// <summary>For answers without a body (204): success is all there is to know.</summary>
+    private async Task SendNoContentAsync(HttpMethod method, string path, HttpContent? content, CancellationToken ct)
+    {
+        using var response = await SendRawAsync(method, path, content, HttpCompletionOption.ResponseContentRead, null, ct);
+    }
+
     /// <summary>Sends one request; returns only 2xx responses, maps everything else to a jobctl exception.</summary>
     private async Task<HttpResponseMessage> SendRawAsync(HttpMethod method, string path, HttpContent? content,
         HttpCompletionOption completion, string? accept, CancellationToken ct, IReadOnlyList<KeyValuePair<string, string>>? headers = null)
@@ -184,7 +227,7 @@ internal sealed class ControllerApi
             {
                 var error = JsonSerializer.Deserialize(body, WireJson.Context.ApiError);
                 if (error?.Error is not null)
-                    return new ApiException(response.StatusCode, response.ReasonPhrase, error.Error, error.Code, null);
+                    return new ApiException(response.StatusCode, response.ReasonPhrase, error.Error, error.Code, null, RetryAfter(response));
             }
             catch (JsonException)
             {
@@ -192,8 +235,16 @@ internal sealed class ControllerApi
             }
         }
         var text = mediaType is "text/plain" ? body : null;
-        return new ApiException(response.StatusCode, response.ReasonPhrase, null, null, text);
+        return new ApiException(response.StatusCode, response.ReasonPhrase, null, null, text, RetryAfter(response));
     }
+
+    /// <summary>Retry-After as seconds or as an HTTP date (RFC 9110); a date in the past means "now".</summary>
+    private static TimeSpan? RetryAfter(HttpResponseMessage response) => response.Headers.RetryAfter switch
+    {
+        { Delta: { } delta } => delta,
+        { Date: { } date } => date - TimeProvider.System.GetUtcNow() is var wait && wait > TimeSpan.Zero ? wait : TimeSpan.Zero,
+        _ => null,
+    };
 
     private static ApiResponse<T> Decode<T>(ReadOnlySpan<byte> bytes, JsonTypeInfo<T> type, string what)
     {

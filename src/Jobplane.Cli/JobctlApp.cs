@@ -29,6 +29,10 @@ internal static class JobctlApp
             // System.CommandLine would exit 1 here; usage errors are exit 2, and print no help wall.
             foreach (var error in parseResult.Errors)
                 stderr.WriteLine($"error: {error.Message}");
+            // System.CommandLine says an argument is missing but not which: with two ids to give, that matters.
+            if (MissingArguments(parseResult) is { Count: > 0 } missing)
+                stderr.WriteLine($"error: missing {string.Join(" and ", missing)} (usage: {CommandPath(parseResult)} "
+                    + $"{string.Join(' ', parseResult.CommandResult.Command.Arguments.Select(a => a.Name))})");
             stderr.WriteLine($"Run '{CommandPath(parseResult)} --help' for usage.");
             return JobctlRuntime.UsageError;
         }
@@ -58,10 +62,18 @@ internal static class JobctlApp
         root.Subcommands.Add(LogsCommand.Create(runtime));
         root.Subcommands.Add(DlqCommands.Create(runtime));
         root.Subcommands.Add(TenantCommands.Create(runtime));
+        root.Subcommands.Add(ApiKeyCommands.Own(runtime));
+        root.Subcommands.Add(WorkerCredentialCommands.Create(runtime));
+        root.Subcommands.Add(AuditCommand.Create(runtime));
         root.Subcommands.Add(ListCommands.Jobs(runtime));
         root.Subcommands.Add(ListCommands.Executions(runtime));
         return root;
     }
+
+    private static List<string> MissingArguments(ParseResult parseResult) =>
+        [.. parseResult.CommandResult.Command.Arguments
+            .Where(a => a.Arity.MinimumNumberOfValues > 0 && parseResult.GetResult(a) is not { Tokens.Count: > 0 })
+            .Select(a => a.Name)];
 
     private static string CommandPath(ParseResult parseResult)
     {

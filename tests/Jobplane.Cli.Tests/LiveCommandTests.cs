@@ -157,6 +157,45 @@ public sealed partial class LiveCommandTests(LiveControllerFixture fixture) : IC
     }
 
     [Fact]
+    public async Task Run_count_prints_that_many_new_execution_ids_that_status_shows()
+    {
+        var (_, key) = await jobctl.NewTenantAsync();
+        var jobId = await CreateJobAsync(key);
+
+        var run = await jobctl.RunAsync(key, "run", jobId.ToString(), "--count", "5", "-p", "high");
+        AssertOk(run);
+        var ids = Lines(run.Stdout);
+        Assert.Equal(5, ids.Length);
+        Assert.All(ids, i => Assert.Matches(@"^[0-9a-f-]{36}$", i));
+        Assert.Equal(5, ids.Distinct().Count());
+        foreach (var executionId in ids)
+        {
+            var status = Json(await jobctl.RunAsync(key, "status", executionId, "-o", "json"));
+            Assert.Equal(jobId.ToString(), status.GetProperty("job_id").GetString());
+            Assert.Equal("PENDING", status.GetProperty("status").GetString());
+            Assert.Equal(75, status.GetProperty("priority").GetInt32());
+        }
+
+        var json = Json(await jobctl.RunAsync(key, "run", jobId.ToString(), "--count", "3", "--schedule", "2099-01-02T03:04:05Z", "-o", "json"));
+        Assert.Equal(3, json.GetProperty("execution_ids").GetArrayLength());
+        Assert.Equal("SCHEDULED", json.GetProperty("status").GetString());
+        var scheduled = json.GetProperty("execution_ids")[0].GetString()!;
+        Assert.Contains("status:       SCHEDULED", Lines((await jobctl.RunAsync(key, "status", scheduled)).Stdout));
+    }
+
+    [Fact]
+    public async Task Run_count_of_an_unknown_job_exits_1_with_the_404()
+    {
+        var (_, key) = await jobctl.NewTenantAsync();
+
+        var result = await jobctl.RunAsync(key, "run", Guid.NewGuid().ToString(), "--count", "2");
+
+        Assert.Equal(1, result.ExitCode);
+        Assert.Contains("HTTP 404", result.Stderr, StringComparison.Ordinal);
+        Assert.Empty(result.Stdout);
+    }
+
+    [Fact]
     public async Task Submit_creates_and_runs_in_both_output_modes()
     {
         var (_, key) = await jobctl.NewTenantAsync();

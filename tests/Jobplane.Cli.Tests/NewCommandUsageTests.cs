@@ -41,6 +41,12 @@ public sealed class NewCommandUsageTests
         { ["submit", "--name", "n", "--image", "exec", "-c", "true", "--idempotency-key", ""], "--idempotency-key must not be empty" },
         { ["submit", "--name", "n", "--image", "exec", "-c", "true", "--idempotency-key", "ключ"], "printable ASCII" },
 
+        // run --count: at least one, and not with an Idempotency-Key (the controller refuses it on batch runs).
+        { ["run", SomeId, "--count", "-1"], "--count must be an integer >= 1 (got '-1')" },
+        { ["run", SomeId, "--count", "0"], "--count must be an integer >= 1 (got '0')" },
+        { ["run", SomeId, "--count", "many"], "(got 'many')" },
+        { ["run", SomeId, "--count", "2", "--idempotency-key", "k"], "--idempotency-key cannot be used with --count" },
+
         // dlq purge needs --yes; dlq retry takes ID or --all, and --job-id only with --all.
         { ["dlq", "purge"], "needs --yes" },
         { ["dlq", "purge", "--job-id", SomeId], "needs --yes" },
@@ -161,6 +167,7 @@ public sealed class NewCommandUsageTests
     [InlineData("dlq retry", "--all")]
     [InlineData("dlq purge", "--yes")]
     [InlineData("run", "--idempotency-key")]
+    [InlineData("run", "--count")]
     [InlineData("submit", "--idempotency-key")]
     [InlineData("create", "--no-retry-exit-code")]
     [InlineData("submit", "--retry-backoff-base")]

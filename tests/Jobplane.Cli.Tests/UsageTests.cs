@@ -196,4 +196,22 @@ public sealed class UsageTests
         Assert.Empty(parsed.Errors);
         Assert.Equal(["python3", "-c", "print(1, 2)"], parsed.GetValue<string[]>("--command") ?? []);
     }
+
+    [Theory]
+    [InlineData("status", "missing EXECUTION_ID (usage: jobctl status EXECUTION_ID)")]
+    [InlineData("run", "missing JOB_ID (usage: jobctl run JOB_ID)")]
+    [InlineData("dlq retry", null)]
+    public async Task A_missing_argument_is_named(string command, string? expected)
+    {
+        var tripwire = new TripwireHandler();
+
+        var result = await CliRunner.RunWithAsync(null, tripwire, [.. command.Split(' '), "-t", Token]);
+
+        Assert.Equal(2, result.ExitCode);
+        if (expected is null)
+            Assert.DoesNotContain("missing", result.Stderr, StringComparison.Ordinal); // an optional argument is not missing
+        else
+            Assert.Contains(expected, result.Stderr, StringComparison.Ordinal);
+        Assert.Equal(0, tripwire.Calls);
+    }
 }

@@ -10,7 +10,7 @@ internal static class ListCommands
 {
     public static Command Jobs(JobctlRuntime runtime)
     {
-        var (limit, offset) = Paging();
+        var (limit, offset) = CliOptions.Paging();
         var list = new Command("list", "List the tenant's jobs") { limit, offset };
         list.SetAction(runtime.Action(async (context, parseResult, ct) =>
         {
@@ -41,7 +41,7 @@ internal static class ListCommands
 
     public static Command Executions(JobctlRuntime runtime)
     {
-        var (limit, offset) = Paging();
+        var (limit, offset) = CliOptions.Paging();
         var status = new Option<string?>("--status")
         {
             Description = "Only executions in this status (" + string.Join('|', ExecutionStatus.All) + ")",
@@ -84,10 +84,4 @@ internal static class ListCommands
         }));
         return new Command("executions", "Executions of jobs") { list };
     }
-
-    /// <summary>
-    /// No -o short form for --offset here: outside `dlq list` (where the contract fixed it), -o stays --output.
-    /// </summary>
-    private static (Option<int?> Limit, Option<int?> Offset) Paging() =>
-        (CliOptions.Int("--limit", "Entries per page", 1, "-l"), CliOptions.Int("--offset", "Entries to skip", 0));
 }

@@ -54,16 +54,7 @@ internal static class StatusCommand
             ("result", execution.Result is { } result ? JsonOutput.ToCompactString(result) : "-"),
         ]);
 
-        var width = fields.Max(f => f.Key.Length) + 2;
-        foreach (var (key, value) in fields)
-        {
-            // A multi-line value (an error with a stack trace) keeps its lines, indented under the value column,
-            // so `grep '^status:'` and friends still see one line per key.
-            var lines = value.ReplaceLineEndings("\n").TrimEnd('\n').Split('\n');
-            writer.WriteLine((key + ":").PadRight(width) + lines[0]);
-            foreach (var line in lines.Skip(1))
-                writer.WriteLine(new string(' ', width) + line);
-        }
+        Display.Fields(writer, fields);
 
         if (execution.Attempts is { Count: > 0 } attempts)
         {

@@ -1,23 +1,33 @@
 using System.CommandLine;
+using System.Globalization;
 using Jobplane.Api;
 using Jobplane.Cli.Output;
 
 namespace Jobplane.Cli.Commands;
 
-/// <summary>`tenant create` and `tenant update`: administrator commands, authenticated with the SYSTEM_SECRET.</summary>
+/// <summary>
+/// `tenant create|update|list|get|suspend|resume|keys`: administrator commands, authenticated with the SYSTEM_SECRET.
+/// </summary>
 internal static class TenantCommands
 {
     private sealed class LimitOptions
     {
-        public Option<double?> RateLimit { get; } = CliOptions.Double("--rate-limit", "Requests per second allowed to the tenant", 0);
+        public Option<double?> RateLimit { get; } = CliOptions.Double("--rate-limit",
+            "Requests per second allowed to the tenant (update: 0 removes the limit)", 0);
         public Option<int?> RateLimitBurst { get; } = CliOptions.Int("--rate-limit-burst", "Requests allowed in a burst above the rate", 0);
-        public Option<int?> MaxConcurrent { get; } = CliOptions.Int("--max-concurrent", "Executions of the tenant allowed to run at once", 0);
+        public Option<int?> MaxConcurrent { get; } = CliOptions.Int("--max-concurrent", "Executions of the tenant allowed to run at once (0: unlimited)", 0);
+        public Option<int?> Weight { get; } = CliOptions.Int("--weight",
+            "Share of scarce workers relative to other tenants with ready work (1..1000; default 1)", 1);
+        public Option<string[]?> AllowedRuntimes { get; } = CliOptions.Runtimes("--allowed-runtimes",
+            "Runtimes the tenant's executions may run on, comma-separated (e.g. exec,docker); '' lifts the restriction");
 
         public void AddTo(Command command)
         {
             command.Options.Add(RateLimit);
             command.Options.Add(RateLimitBurst);
             command.Options.Add(MaxConcurrent);
+            command.Options.Add(Weight);
+            command.Options.Add(AllowedRuntimes);
         }
 
         public TenantRequest Read(ParseResult parseResult, string? name) => new()
@@ -26,14 +36,23 @@ internal static class TenantCommands
             RateLimit = parseResult.GetValue(RateLimit),
             RateLimitBurst = parseResult.GetValue(RateLimitBurst),
             MaxConcurrentExecutions = parseResult.GetValue(MaxConcurrent),
+            Weight = parseResult.GetValue(Weight),
+            // Not given is null ("leave as is"); System.CommandLine would give an empty array, which lifts the restriction.
+            AllowedRuntimes = parseResult.GetResult(AllowedRuntimes) is null ? null : parseResult.GetValue(AllowedRuntimes),
         };
     }
 
     public static Command Create(JobctlRuntime runtime)
     {
-        var tenant = new Command("tenant", "Create and change tenants (administrator: the token is the SYSTEM_SECRET, also read from $SYSTEM_SECRET)");
+        var tenant = new Command("tenant", "Create, inspect, change and suspend tenants, and manage their API keys "
+            + "(administrator: the token is the SYSTEM_SECRET, also read from $SYSTEM_SECRET)");
         tenant.Subcommands.Add(CreateTenant(runtime));
         tenant.Subcommands.Add(Update(runtime));
+        tenant.Subcommands.Add(List(runtime));
+        tenant.Subcommands.Add(Get(runtime));
+        tenant.Subcommands.Add(SetSuspended(runtime, suspend: true));
+        tenant.Subcommands.Add(SetSuspended(runtime, suspend: false));
+        tenant.Subcommands.Add(ApiKeyCommands.ForTenant(runtime));
         return tenant;
     }
 
@@ -66,13 +85,14 @@ internal static class TenantCommands
         var tenantId = CliOptions.Id("TENANT_ID", "The tenant to change");
         var name = new Option<string?>("--name", "-n") { Description = "New tenant name", HelpName = "NAME" };
         var limits = new LimitOptions();
-        var command = new Command("update", "Change a tenant's name or limits; only the given fields change") { tenantId, name };
+        var command = new Command("update", "Change a tenant's name, limits, weight or allowed runtimes; only the given fields change") { tenantId, name };
         limits.AddTo(command);
         command.SetAction(runtime.Action(async (context, parseResult, ct) =>
         {
             var request = limits.Read(parseResult, parseResult.GetValue(name));
             if (request == new TenantRequest())
-                throw new UsageException("nothing to update: give at least one of --name, --rate-limit, --rate-limit-burst, --max-concurrent");
+                throw new UsageException("nothing to update: give at least one of --name, --rate-limit, --rate-limit-burst, --max-concurrent, "
+                    + "--weight, --allowed-runtimes");
             var id = parseResult.GetValue(tenantId);
             await context.Api.UpdateTenantAsync(id, request, ct);
             // 204 has no body to print: confirm on stderr so stdout stays empty for scripts.
@@ -82,4 +102,97 @@ internal static class TenantCommands
         }, administrator: true));
         return command;
     }
+
+    private static Command List(JobctlRuntime runtime)
+    {
+        var (limit, offset) = CliOptions.Paging();
+        var command = new Command("list", "List tenants with their limits and how much of their work runs and waits now") { limit, offset };
+        command.SetAction(runtime.Action(async (context, parseResult, ct) =>
+        {
+            var tenants = await context.Api.ListTenantsAsync(parseResult.GetValue(limit), parseResult.GetValue(offset), ct);
+            return context.Write(tenants, (o, x) =>
+            {
+                var table = new TableWriter("ID", "NAME", "STATE", "WEIGHT", "RATE_LIMIT", "MAX_CONCURRENT", "RUNTIMES", "RUNNING", "READY", "CREATED_AT");
+                foreach (var tenant in x.Tenants)
+                {
+                    table.AddRow(
+                        tenant.Id.ToString(),
+                        tenant.Name,
+                        State(tenant),
+                        tenant.Weight.ToString(CultureInfo.InvariantCulture),
+                        Rate(tenant),
+                        Concurrency(tenant),
+                        Runtimes(tenant),
+                        tenant.Running.ToString(CultureInfo.InvariantCulture),
+                        tenant.Ready.ToString(CultureInfo.InvariantCulture),
+                        Display.Time(tenant.CreatedAt));
+                }
+                table.WriteTo(o, context.Color);
+            });
+        }, administrator: true));
+        return command;
+    }
+
+    private static Command Get(JobctlRuntime runtime)
+    {
+        var tenantId = CliOptions.Id("TENANT_ID", "The tenant to show");
+        var command = new Command("get", "Show a tenant: limits, weight, allowed runtimes, state, and its running and ready executions") { tenantId };
+        command.SetAction(runtime.Action(async (context, parseResult, ct) =>
+        {
+            var tenant = await context.Api.GetTenantAsync(parseResult.GetValue(tenantId), ct);
+            return context.Write(tenant, Write);
+        }, administrator: true));
+        return command;
+    }
+
+    private static Command SetSuspended(JobctlRuntime runtime, bool suspend)
+    {
+        var tenantId = CliOptions.Id("TENANT_ID", suspend ? "The tenant to suspend" : "The tenant to resume");
+        var command = suspend
+            ? new Command("suspend", "Suspend a tenant: nothing new of it is submitted or started (queued work waits, running work finishes, "
+                + "its keys can still read and cancel); prints the tenant") { tenantId }
+            : new Command("resume", "Resume a suspended tenant: its queued work becomes runnable and it can submit again; prints the tenant") { tenantId };
+        command.SetAction(runtime.Action(async (context, parseResult, ct) =>
+        {
+            var tenant = await context.Api.SetTenantSuspendedAsync(parseResult.GetValue(tenantId), suspend, ct);
+            return context.Write(tenant, Write);
+        }, administrator: true));
+        return command;
+    }
+
+    internal static void Write(TextWriter writer, TenantView tenant)
+    {
+        var fields = new List<(string Key, string Value)>
+        {
+            ("id", tenant.Id.ToString()),
+            ("name", tenant.Name),
+            ("state", State(tenant)),
+        };
+        if (tenant.SuspendedAt is { } suspendedAt)
+            fields.Add(("suspended_at", Display.Time(suspendedAt)));
+        fields.AddRange(
+        [
+            ("weight", tenant.Weight.ToString(CultureInfo.InvariantCulture)),
+            ("rate_limit", Rate(tenant)),
+            ("rate_limit_burst", Display.Number(tenant.RateLimitBurst)),
+            ("max_concurrent", Concurrency(tenant)),
+            ("allowed_runtimes", Runtimes(tenant)),
+            ("running", tenant.Running.ToString(CultureInfo.InvariantCulture)),
+            ("ready", tenant.Ready.ToString(CultureInfo.InvariantCulture)),
+            ("created_at", Display.Time(tenant.CreatedAt)),
+            ("updated_at", Display.Time(tenant.UpdatedAt)),
+        ]);
+        Display.Fields(writer, fields);
+    }
+
+    private static string State(TenantView tenant) => tenant.Suspended ? "suspended" : "active";
+
+    private static string Rate(TenantView tenant) =>
+        tenant.RateLimit is { } rate ? rate.ToString(CultureInfo.InvariantCulture) + "/s" : "unlimited";
+
+    private static string Concurrency(TenantView tenant) =>
+        tenant.MaxConcurrentExecutions > 0 ? tenant.MaxConcurrentExecutions.ToString(CultureInfo.InvariantCulture) : "unlimited";
+
+    private static string Runtimes(TenantView tenant) =>
+        tenant.AllowedRuntimes is { Count: > 0 } runtimes ? string.Join(',', runtimes) : "any";
 }

@@ -14,6 +14,22 @@ internal static class Display
         return t.Offset == TimeSpan.Zero ? text + "Z" : text + t.ToString("zzz", CultureInfo.InvariantCulture);
     }
 
+    /// <summary>
+    /// key: value lines with the values aligned. A multi-line value (an error with a stack trace) keeps its
+    /// lines, indented under the value column, so `grep '^status:'` and friends still see one line per key.
+    /// </summary>
+    public static void Fields(TextWriter writer, IReadOnlyList<(string Key, string Value)> fields)
+    {
+        var width = fields.Max(f => f.Key.Length) + 2;
+        foreach (var (key, value) in fields)
+        {
+            var lines = value.ReplaceLineEndings("\n").TrimEnd('\n').Split('\n');
+            writer.WriteLine((key + ":").PadRight(width) + lines[0]);
+            foreach (var line in lines.Skip(1))
+                writer.WriteLine(new string(' ', width) + line);
+        }
+    }
+
     public static string Number(long? value) => value?.ToString(CultureInfo.InvariantCulture) ?? "-";
 
     public static string Attempt(int attempt, int maxAttempts) =>

@@ -1,0 +1,104 @@
+using System.CommandLine;
+using Jobplane.Api;
+using Jobplane.Cli.Output;
+
+namespace Jobplane.Cli.Commands;
+
+/// <summary>
+/// API keys: `keys create|list|revoke` for a tenant managing its own keys with one of them, and
+/// `tenant keys create|list|revoke TENANT_ID` for the administrator. Both print the same way.
+/// </summary>
+internal static class ApiKeyCommands
+{
+    /// <summary>The tenant's own keys, authenticated with one of its keys.</summary>
+    public static Command Own(JobctlRuntime runtime)
+    {
+        var keys = new Command("keys", "Create, list and revoke this tenant's own API keys (with one of its keys as token)");
+        keys.Subcommands.Add(CreateKey(runtime, tenantId: null));
+        keys.Subcommands.Add(ListKeys(runtime, tenantId: null));
+        keys.Subcommands.Add(RevokeKey(runtime, tenantId: null));
+        return keys;
+    }
+
+    /// <summary>Any tenant's keys, as administrator: every subcommand takes TENANT_ID first.</summary>
+    public static Command ForTenant(JobctlRuntime runtime)
+    {
+        var keys = new Command("keys", "Create, list and revoke a tenant's API keys (administrator)");
+        keys.Subcommands.Add(CreateKey(runtime, TenantArgument()));
+        keys.Subcommands.Add(ListKeys(runtime, TenantArgument()));
+        keys.Subcommands.Add(RevokeKey(runtime, TenantArgument()));
+        return keys;
+    }
+
+    private static Argument<Guid> TenantArgument() => CliOptions.Id("TENANT_ID", "The tenant whose keys these are");
+
+    private static Command CreateKey(JobctlRuntime runtime, Argument<Guid>? tenantId)
+    {
+        var name = new Option<string?>("--name", "-n") { Description = "A name to tell the key apart in lists [default: default]", HelpName = "NAME" };
+        var command = new Command("create", "Create an API key; prints its id, name, prefix and the key itself (shown only this once)");
+        AddTenant(command, tenantId);
+        command.Options.Add(name);
+        command.SetAction(runtime.Action(async (context, parseResult, ct) =>
+        {
+            var created = await context.Api.CreateApiKeyAsync(Tenant(parseResult, tenantId), parseResult.GetValue(name), ct);
+            return context.Write(created, (o, x) =>
+            {
+                Display.Fields(o,
+                [
+                    ("id", x.Id.ToString()),
+                    ("name", x.Name),
+                    ("prefix", x.Prefix),
+                    ("created_at", Display.Time(x.CreatedAt)),
+                    ("api_key", x.ApiKey),
+                ]);
+                context.Err.WriteLine("note: the API key is shown only once; store it now (use it as JOBPLANE_TOKEN)");
+            });
+        }, administrator: tenantId is not null));
+        return command;
+    }
+
+    private static Command ListKeys(JobctlRuntime runtime, Argument<Guid>? tenantId)
+    {
+        var command = new Command("list", "List API keys (never their secrets): prefix, name, when created, last used and revoked");
+        AddTenant(command, tenantId);
+        command.SetAction(runtime.Action(async (context, parseResult, ct) =>
+        {
+            var keys = await context.Api.ListApiKeysAsync(Tenant(parseResult, tenantId), ct);
+            return context.Write(keys, (o, x) =>
+            {
+                var table = new TableWriter("ID", "NAME", "PREFIX", "CREATED_AT", "LAST_USED_AT", "REVOKED_AT");
+                foreach (var key in x.ApiKeys)
+                    table.AddRow(key.Id.ToString(), key.Name, key.Prefix, Display.Time(key.CreatedAt), Display.Time(key.LastUsedAt), Display.Time(key.RevokedAt));
+                table.WriteTo(o, context.Color);
+            });
+        }, administrator: tenantId is not null));
+        return command;
+    }
+
+    private static Command RevokeKey(JobctlRuntime runtime, Argument<Guid>? tenantId)
+    {
+        var keyId = CliOptions.Id("KEY_ID", "The key to revoke (ID column of keys list)");
+        var command = new Command("revoke", "Revoke an API key: every request with it is refused from now on, on every controller");
+        AddTenant(command, tenantId);
+        command.Arguments.Add(keyId);
+        command.SetAction(runtime.Action(async (context, parseResult, ct) =>
+        {
+            var id = parseResult.GetValue(keyId);
+            await context.Api.RevokeApiKeyAsync(Tenant(parseResult, tenantId), id, ct);
+            // 204 has no body to print: confirm on stderr so stdout stays empty for scripts.
+            if (!context.Json)
+                context.Err.WriteLine($"API key {id} revoked");
+            return JobctlRuntime.Ok;
+        }, administrator: tenantId is not null));
+        return command;
+    }
+
+    private static void AddTenant(Command command, Argument<Guid>? tenantId)
+    {
+        if (tenantId is not null)
+            command.Arguments.Add(tenantId);
+    }
+
+    private static Guid? Tenant(ParseResult parseResult, Argument<Guid>? tenantId) =>
+        tenantId is null ? null : parseResult.GetValue(tenantId);
+}
