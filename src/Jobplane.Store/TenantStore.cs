@@ -83,19 +83,19 @@ public sealed class TenantStore(NpgsqlDataSource db)
     /// </summary>
     public async Task<TenantView?> SetSuspendedAsync(Guid tenantId, bool suspended, CancellationToken ct, string actor = Actors.Administrator)
     {
-        await using var batch = db.CreateBatch();
-        batch.BatchCommands.Add(Sql.BatchCommand("""
-            update tenants set suspended_at = case when $2 then coalesce(suspended_at, now()) end, updated_at = now()
-            where id = $1
-            """, Sql.P(tenantId), Sql.P(suspended)));
-        batch.BatchCommands.Add(Sql.BatchCommand("""
-            update tenant_sched set vtime = greatest(vtime, (select vclock from scheduler_clock))
-            where tenant_id = $1 and not $2
-            """, Sql.P(tenantId), Sql.P(suspended)));
-        batch.BatchCommands.Add(Sql.BatchCommand("""
-            insert into audit_log (actor, action, tenant_id) select $1, $2, id from tenants where id = $3
-            """, Sql.P(actor), Sql.P(suspended ? "tenant.suspend" : "tenant.resume"), Sql.P(tenantId)));
-        await batch.ExecuteNonQueryAsync(ct);
+        // Only a change of state is written and audited: suspending a suspended tenant changes nothing.
+        await using var cmd = db.Command("""
+            with changed as (
+                update tenants set suspended_at = case when $2 then now() end, updated_at = now()
+                where id = $1 and (suspended_at is not null) <> $2
+                returning id
+            ), unbanked as (
+                update tenant_sched set vtime = greatest(vtime, (select vclock from scheduler_clock))
+                where tenant_id in (select id from changed) and not $2
+            )
+            insert into audit_log (actor, action, tenant_id) select $3, $4, id from changed
+            """, Sql.P(tenantId), Sql.P(suspended), Sql.P(actor), Sql.P(suspended ? "tenant.suspend" : "tenant.resume"));
+        await cmd.ExecuteNonQueryAsync(ct);
         return await GetAsync(tenantId, ct);
     }
 

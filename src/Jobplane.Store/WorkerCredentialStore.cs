@@ -23,9 +23,11 @@ public sealed class WorkerCredentialStore(NpgsqlDataSource db)
                 values ($1, $2, $3, $4, $5)
                 returning created_at, prefix
             ), audit as (
-                insert into audit_log (actor, action, target, details)
-                select $6, 'worker_credential.create', prefix,
-                       jsonb_build_object('name', $2::text, 'tenant_ids', to_jsonb($5::uuid[])) from created
+                -- One record per tenant a restricted credential serves, so each tenant's audit shows it.
+                insert into audit_log (actor, action, tenant_id, target, details)
+                select $6, 'worker_credential.create', t, prefix,
+                       jsonb_build_object('name', $2::text, 'tenant_ids', to_jsonb($5::uuid[]))
+                from created, unnest(coalesce($5::uuid[], array[null::uuid])) as t
             )
             select created_at from created
             """, Sql.P(id), Sql.P(name), Sql.P(key.Prefix), Sql.P(key.SecretHash), Sql.P(tenantIds), Sql.P(actor));
@@ -56,9 +58,11 @@ public sealed class WorkerCredentialStore(NpgsqlDataSource db)
     {
         await using var cmd = db.Command("""
             with revoked as (
-                update worker_credentials set revoked_at = now() where id = $1 and revoked_at is null returning prefix
+                update worker_credentials set revoked_at = now() where id = $1 and revoked_at is null returning prefix, tenant_ids
             ), audit as (
-                insert into audit_log (actor, action, target) select $2, 'worker_credential.revoke', prefix from revoked
+                insert into audit_log (actor, action, tenant_id, target)
+                select $2, 'worker_credential.revoke', t, prefix
+                from revoked, unnest(coalesce(revoked.tenant_ids, array[null::uuid])) as t
             )
             select exists (select 1 from worker_credentials where id = $1)
             """, Sql.P(id), Sql.P(actor));

@@ -58,6 +58,9 @@ public sealed class CredentialAndAuditTests(TestDatabase db) : StoreTestBase(db)
         Assert.Null(await Credentials.FindAsync(narrow.Token, Ct));
         Assert.NotNull(await Credentials.FindAsync(open.Token, Ct));
         Assert.False(await Credentials.RevokeAsync(Guid.NewGuid(), Actors.Administrator, Ct));
+        // Each tenant's audit shows the credentials that can serve it.
+        var audit = await Audit.ListAsync(tenant, null, 10, Ct);
+        Assert.Equal(["worker_credential.revoke", "worker_credential.create", "api_key.create", "tenant.create"], audit.Entries.Select(e => e.Action));
         var listed = await Credentials.ListAsync(Ct);
         Assert.NotNull(listed.Single(c => c.Id == narrow.Id).RevokedAt);
         Assert.Null(listed.Single(c => c.Id == open.Id).RevokedAt);
@@ -75,6 +78,8 @@ public sealed class CredentialAndAuditTests(TestDatabase db) : StoreTestBase(db)
         await Tenants.RevokeKeyAsync(id, key!.Id, Actors.TenantKey("abc"), Ct);
         // A change that changes nothing records nothing.
         Assert.False(await Tenants.UpdateAsync(Guid.NewGuid(), new TenantRequest { Weight = 2 }, Ct));
+        Assert.False((await Tenants.SetSuspendedAsync(id, false, Ct))!.Suspended);
+        Assert.Null(await Tenants.SetSuspendedAsync(Guid.NewGuid(), true, Ct));
 
         var page = await Audit.ListAsync(id, null, 100, Ct);
         Assert.Equal(["api_key.revoke", "api_key.create", "tenant.resume", "tenant.suspend", "tenant.update", "api_key.create", "tenant.create"],
