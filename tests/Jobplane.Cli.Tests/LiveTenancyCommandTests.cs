@@ -281,23 +281,25 @@ public sealed partial class LiveTenancyCommandTests(LiveControllerFixture fixtur
     {
         var (tenantId, key) = await jobctl.NewTenantAsync();
         var id = tenantId.ToString();
+        var credentialPrefix = Field(await AdminAsync("worker-credentials", "create", "--name", "audited", "--tenant", id), "prefix");
         var keyId = Field(await jobctl.RunAsync(key, "keys", "create", "--name", "temp"), "id");
         AssertOk(await jobctl.RunAsync(key, "keys", "revoke", keyId));
         AssertOk(await AdminAsync("tenant", "update", id, "--weight", "3"));
         AssertOk(await AdminAsync("tenant", "suspend", id));
         AssertOk(await AdminAsync("tenant", "resume", id));
-        var credentialPrefix = Field(await AdminAsync("worker-credentials", "create", "--name", "audited", "--tenant", id), "prefix");
 
         var table = await AdminAsync("audit", "--tenant", id);
         AssertOk(table);
         Assert.Matches(@"^ID +AT +ACTOR +ACTION +TENANT +TARGET +DETAILS\n", table.Stdout);
         var actions = Lines(table.Stdout).Skip(1).Select(l => Regex.Split(l, " {2,}")[3]).ToArray();
         // Creating a tenant also creates its first key, in the same transaction.
-        Assert.Equal(["tenant.resume", "tenant.suspend", "tenant.update", "api_key.revoke", "api_key.create", "api_key.create", "tenant.create"], actions);
+        // A credential restricted to the tenant is part of its record.
+        Assert.Equal(["tenant.resume", "tenant.suspend", "tenant.update", "api_key.revoke", "api_key.create", "worker_credential.create",
+            "api_key.create", "tenant.create"], actions);
         Assert.All(Lines(table.Stdout).Skip(1), l => Assert.Contains(id, l, StringComparison.Ordinal));
         Assert.Empty(table.Stderr);
 
-        // Worker credentials belong to no tenant: they show in the unfiltered log.
+        // And of the unfiltered log.
         var all = Json(await AdminAsync("audit", "--limit", "50", "-o", "json")).GetProperty("entries");
         Assert.Contains(all.EnumerateArray(), e =>
             e.GetProperty("action").GetString() == "worker_credential.create" && e.GetProperty("target").GetString() == credentialPrefix);
