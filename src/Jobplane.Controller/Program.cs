@@ -55,6 +55,9 @@ builder.Services.AddSingleton(sp =>
 builder.Services.AddSingleton<ReadySignal>();
 builder.Services.AddHostedService(sp => sp.GetRequiredService<ReadySignal>());
 builder.Services.AddHostedService<MaintenanceService>();
+// The wire contracts' source-generated JSON (snake_case) also drives the OpenAPI schemas.
+builder.Services.ConfigureHttpJsonOptions(o => OpenApiMetadata.UseWireJson(o.SerializerOptions));
+builder.Services.AddOpenApi(o => o.AddJobplaneTransformers());
 builder.Services.AddOpenTelemetry().WithMetrics(m => m
     .AddMeter(ControllerMetrics.MeterName, "Microsoft.AspNetCore.Hosting", "Microsoft.AspNetCore.Server.Kestrel", "Npgsql")
     .AddPrometheusExporter());
@@ -130,6 +133,7 @@ app.UseStatusCodePages(ctx => ctx.HttpContext.Response.StatusCode switch
     var s => ApiResults.WriteErrorAsync(ctx.HttpContext, s, s == 404 ? ErrorCodes.NotFound : "error", s == 404 ? "not found" : "request failed"),
 });
 
+app.MapOpenApi(OpenApiMetadata.DocumentPath);
 app.MapHealthEndpoints();
 app.MapPrometheusScrapingEndpoint("/metrics");
 app.MapTenantEndpoints();

@@ -13,6 +13,7 @@ public static class AuthFilter
 {
     public static RouteGroupBuilder RequirePrincipal(this RouteGroupBuilder group, PrincipalKind kind)
     {
+        OpenApiMetadata.DescribeAuthentication(group, kind);
         group.AddEndpointFilter(async (ctx, next) =>
         {
             var http = ctx.HttpContext;

@@ -2,6 +2,7 @@ using Jobplane.Api;
 using Jobplane.Controller.Auth;
 using Jobplane.Controller.Http;
 using Jobplane.Store;
+using Microsoft.OpenApi;
 
 namespace Jobplane.Controller.Endpoints;
 
@@ -10,7 +11,7 @@ public static class AdminEndpoints
 {
     public static void MapAdminEndpoints(this IEndpointRouteBuilder app)
     {
-        var credentials = app.MapGroup("/worker-credentials").RequirePrincipal(PrincipalKind.Administrator);
+        var credentials = app.MapGroup("/worker-credentials").RequirePrincipal(PrincipalKind.Administrator).WithTags("Worker credentials");
 
         // A credential for workers (their WORKER_TOKEN), shown once; optionally restricted to tenants.
         credentials.MapPost("", async (HttpRequest request, WorkerCredentialStore store, TenantStore tenants, CancellationToken ct) =>
@@ -28,18 +29,26 @@ public static class AdminEndpoints
             }
             var created = await store.CreateAsync(r.Name!.Trim(), restricted, Actors.Administrator, ct);
             return Results.Json(created, JobplaneJsonContext.Default.CreateWorkerCredentialResponse, statusCode: 201);
-        });
+        })
+            .Doc("Issue a worker credential", "The token (a worker's WORKER_TOKEN) is shown once; tenant_ids restricts which tenants' executions it may claim.")
+            .JsonRequest<CreateWorkerCredentialRequest>(Limits.SmallBodyBytes)
+            .Returns<CreateWorkerCredentialResponse>(201);
 
         credentials.MapGet("", async (WorkerCredentialStore store, CancellationToken ct) =>
-            Results.Json(new WorkerCredentialList(await store.ListAsync(ct)), JobplaneJsonContext.Default.WorkerCredentialList));
+            Results.Json(new WorkerCredentialList(await store.ListAsync(ct)), JobplaneJsonContext.Default.WorkerCredentialList))
+                .Doc("List worker credentials", "Never their secrets.")
+                .Returns<WorkerCredentialList>();
 
         credentials.MapDelete("/{id}", async (string id, WorkerCredentialStore store, CancellationToken ct) =>
         {
             if (!Guid.TryParse(id, out var credentialId)) return ApiResults.NotFound("worker credential");
             return await store.RevokeAsync(credentialId, Actors.Administrator, ct) ? Results.NoContent() : ApiResults.NotFound("worker credential");
-        });
+        })
+            .Doc("Revoke a worker credential", "Takes effect at once on every replica.")
+            .Produces(204)
+            .Errors(404);
 
-        var audit = app.MapGroup("/audit").RequirePrincipal(PrincipalKind.Administrator);
+        var audit = app.MapGroup("/audit").RequirePrincipal(PrincipalKind.Administrator).WithTags("Audit");
 
         // Newest first; ?tenant_id= for one tenant's, ?before_id= for the next page.
         audit.MapGet("", async (HttpRequest request, AuditLog log, CancellationToken ct) =>
@@ -60,6 +69,11 @@ public static class AdminEndpoints
                 beforeId = parsed;
             }
             return Results.Json(await log.ListAsync(tenantId, beforeId, limit, ct), JobplaneJsonContext.Default.AuditPage);
-        });
+        })
+            .Doc("Read the audit log", "Newest first; pass next_before_id as before_id for the next page.")
+            .Paged(100, Limits.MaxPageSize, offset: false)
+            .Query("tenant_id", JsonSchemaType.String, "only this tenant's entries")
+            .Query("before_id", JsonSchemaType.Integer, "entries older than this id")
+            .Returns<AuditPage>();
     }
 }

@@ -14,20 +14,29 @@ public static class ApiKeyEndpoints
 {
     public static void MapApiKeyEndpoints(this IEndpointRouteBuilder app)
     {
-        var keys = app.MapGroup("/api-keys").RequirePrincipal(PrincipalKind.Tenant);
+        var keys = app.MapGroup("/api-keys").RequirePrincipal(PrincipalKind.Tenant).WithTags("API keys");
 
         keys.MapPost("", (HttpContext http, TenantStore tenants, CancellationToken ct) =>
-            CreateAsync(http.Request, tenants, http.TenantId(), http.Principal().Actor, ct));
+            CreateAsync(http.Request, tenants, http.TenantId(), http.Principal().Actor, ct))
+                .Doc("Create an API key for this tenant", "The key is shown once; name defaults to \"default\".")
+                .JsonRequest<CreateApiKeyRequest>(Limits.SmallBodyBytes, optional: true)
+                .Returns<CreateApiKeyResponse>(201)
+                .Errors(404);
 
         keys.MapGet("", async (HttpContext http, TenantStore tenants, CancellationToken ct) =>
-            Results.Json(new ApiKeyList(await tenants.ListKeysAsync(http.TenantId(), ct)), JobplaneJsonContext.Default.ApiKeyList));
+            Results.Json(new ApiKeyList(await tenants.ListKeysAsync(http.TenantId(), ct)), JobplaneJsonContext.Default.ApiKeyList))
+                .Doc("List this tenant's API keys", "Prefix, name, created, last used; never a secret.")
+                .Returns<ApiKeyList>();
 
         keys.MapDelete("/{id}", async (string id, HttpContext http, TenantStore tenants, CancellationToken ct) =>
         {
             if (!Guid.TryParse(id, out var keyId)) return ApiResults.NotFound("API key");
             return await tenants.RevokeKeyAsync(http.TenantId(), keyId, http.Principal().Actor, ct)
                 ? Results.NoContent() : ApiResults.NotFound("API key");
-        });
+        })
+            .Doc("Revoke one of this tenant's API keys", "Takes effect at once on every replica.")
+            .Produces(204)
+            .Errors(404);
     }
 
     internal static async Task<IResult> CreateAsync(HttpRequest request, TenantStore tenants, Guid tenantId, string actor, CancellationToken ct)

@@ -3,6 +3,7 @@ using Jobplane.Api;
 using Jobplane.Controller.Auth;
 using Jobplane.Controller.Http;
 using Jobplane.Store;
+using Microsoft.OpenApi;
 
 namespace Jobplane.Controller.Endpoints;
 
@@ -14,7 +15,7 @@ public static class ExecutionEndpoints
 
     public static void MapExecutionEndpoints(this IEndpointRouteBuilder app)
     {
-        var executions = app.MapGroup("/executions").RequirePrincipal(PrincipalKind.Tenant);
+        var executions = app.MapGroup("/executions").RequirePrincipal(PrincipalKind.Tenant).WithTags("Executions");
 
         executions.MapGet("", async (HttpContext http, ExecutionStore store, CancellationToken ct) =>
         {
@@ -32,14 +33,22 @@ public static class ExecutionEndpoints
             }
             var list = await store.ListAsync(http.TenantId(), status, jobId, limit, offset, ct);
             return Results.Json(new ExecutionList(list, limit, offset), JobplaneJsonContext.Default.ExecutionList);
-        });
+        })
+            .Doc("List executions", "Newest first.")
+            .Paged(50, Limits.MaxPageSize)
+            .Query("status", JsonSchemaType.String, "only executions with this status")
+            .Query("job_id", JsonSchemaType.String, "only this job's executions")
+            .Returns<ExecutionList>();
 
         executions.MapGet("/dlq", async (HttpContext http, ExecutionStore store, CancellationToken ct) =>
         {
             if (!Validate.TryPage(http.Request, 50, Limits.MaxPageSize, out var limit, out var offset, out var error)) return error!;
             var list = await store.ListDeadLettersAsync(http.TenantId(), limit, offset, ct);
             return Results.Json(list, JobplaneJsonContext.Default.IReadOnlyListDlqEntry);
-        });
+        })
+            .Doc("List dead letters", "Executions that failed for good; [] when there are none.")
+            .Paged(50, Limits.MaxPageSize)
+            .Returns<IReadOnlyList<DlqEntry>>();
 
         executions.MapPost("/dlq/{id}/retry", async (string id, HttpContext http, ExecutionStore store, ControllerMetrics metrics, CancellationToken ct) =>
         {
@@ -55,7 +64,10 @@ public static class ExecutionEndpoints
             {
                 return ApiResults.Conflict(e.Message);
             }
-        }).RefusedWhenSuspended();
+        }).RefusedWhenSuspended()
+            .Doc("Retry a dead letter", "By dead-letter id or by the failed execution's id; creates a new execution.")
+            .Returns<DlqRetryResponse>(201)
+            .Errors(403, 404, 409);
 
         executions.MapPost("/dlq/retry", async (HttpContext http, ExecutionStore store, ControllerMetrics metrics, CancellationToken ct) =>
         {
@@ -64,7 +76,11 @@ public static class ExecutionEndpoints
             var result = await store.RetryDeadLettersAsync(http.TenantId(), body.Value?.JobId, 10_000, ct);
             metrics.Submitted(ExecutionStatus.Pending, result.Retried);
             return Results.Json(result, JobplaneJsonContext.Default.DlqBulkRetryResponse);
-        }).RefusedWhenSuspended();
+        }).RefusedWhenSuspended()
+            .Doc("Retry every dead letter", "Optionally only one job's.")
+            .JsonRequest<DlqBulkRequest>(Limits.SmallBodyBytes, optional: true)
+            .Returns<DlqBulkRetryResponse>()
+            .Errors(403);
 
         executions.MapPost("/dlq/purge", async (HttpContext http, ExecutionStore store, CancellationToken ct) =>
         {
@@ -72,7 +88,10 @@ public static class ExecutionEndpoints
             if (body.Error is not null) return body.Error;
             var purged = await store.PurgeDeadLettersAsync(http.TenantId(), body.Value?.JobId, ct);
             return Results.Json(new DlqPurgeResponse(purged), JobplaneJsonContext.Default.DlqPurgeResponse);
-        });
+        })
+            .Doc("Purge dead letters", "Optionally only one job's.")
+            .JsonRequest<DlqBulkRequest>(Limits.SmallBodyBytes, optional: true)
+            .Returns<DlqPurgeResponse>();
 
         executions.MapPost("/{id}/cancel", async (string id, HttpContext http, ExecutionStore store, CancellationToken ct) =>
         {
@@ -86,21 +105,30 @@ public static class ExecutionEndpoints
             {
                 return ApiResults.Conflict(e.Message);
             }
-        });
+        })
+            .Doc("Cancel an execution", "A running one keeps RUNNING until its worker has stopped it; 409 when it already finished.")
+            .Returns<CancelResponse>()
+            .Errors(404, 409);
 
         executions.MapGet("/{id}", async (string id, HttpContext http, ExecutionStore store, CancellationToken ct) =>
         {
             if (!Guid.TryParse(id, out var executionId)) return ApiResults.NotFound("execution");
             var view = await store.GetAsync(http.TenantId(), executionId, ct);
             return view is null ? ApiResults.NotFound("execution") : Results.Json(view, JobplaneJsonContext.Default.ExecutionView);
-        });
+        })
+            .Doc("Read an execution")
+            .Returns<ExecutionView>()
+            .Errors(404);
 
         executions.MapGet("/{id}/attempts", async (string id, HttpContext http, ExecutionStore store, CancellationToken ct) =>
         {
             if (!Guid.TryParse(id, out var executionId)) return ApiResults.NotFound("execution");
             var view = await store.GetAsync(http.TenantId(), executionId, ct);
             return view is null ? ApiResults.NotFound("execution") : Results.Json(view.Attempts ?? [], JobplaneJsonContext.Default.IReadOnlyListAttemptView);
-        });
+        })
+            .Doc("List an execution's attempts")
+            .Returns<IReadOnlyList<AttemptView>>()
+            .Errors(404);
 
         executions.MapGet("/{id}/logs", async (string id, HttpContext http, ExecutionStore store, CancellationToken ct) =>
         {
@@ -130,7 +158,13 @@ public static class ExecutionEndpoints
                 afterId = Math.Max(afterId, resumed);
             await FollowAsync(http, store, executionId, afterId, ct);
             return Results.Empty;
-        });
+        })
+            .Doc("Read an execution's logs", "With follow=true, a text/event-stream of log lines that ends with an 'end' event once the execution has finished.")
+            .Query("after_id", JsonSchemaType.Integer, "only lines after this id")
+            .Query("limit", JsonSchemaType.Integer, $"lines per page, 1..{Limits.MaxLogPageSize} (default 1000)")
+            .Query("follow", JsonSchemaType.Boolean, "stream Server-Sent Events until the execution ends")
+            .Returns<LogPage>()
+            .Errors(400, 404);
     }
 
     /// <summary>

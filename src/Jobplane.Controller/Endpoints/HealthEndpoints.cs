@@ -9,7 +9,10 @@ public static class HealthEndpoints
 {
     public static void MapHealthEndpoints(this IEndpointRouteBuilder app)
     {
-        app.MapGet("/healthz", () => Results.Json(new HealthResponse("ok"), JobplaneJsonContext.Default.HealthResponse));
+        app.MapGet("/healthz", () => Results.Json(new HealthResponse("ok"), JobplaneJsonContext.Default.HealthResponse))
+            .WithTags("Health")
+            .Doc("Liveness")
+            .Returns<HealthResponse>();
 
         app.MapGet("/readyz", async (NpgsqlDataSource db, CancellationToken ct) =>
         {
@@ -25,6 +28,10 @@ public static class HealthEndpoints
             {
                 return ApiResults.Error(503, ErrorCodes.Unavailable, "database unreachable");
             }
-        });
+        })
+            .WithTags("Health")
+            .Doc("Readiness", "Ready when the database answers.")
+            .Returns<HealthResponse>()
+            .Errors(503);
     }
 }

@@ -10,7 +10,7 @@ public static class JobEndpoints
 {
     public static void MapJobEndpoints(this IEndpointRouteBuilder app)
     {
-        var jobs = app.MapGroup("/jobs").RequirePrincipal(PrincipalKind.Tenant);
+        var jobs = app.MapGroup("/jobs").RequirePrincipal(PrincipalKind.Tenant).WithTags("Jobs");
 
         // Creates the job, or updates the tenant's job of the same name: 201 when new, 200 when it existed.
         jobs.MapPost("", async (HttpContext http, JobStore store, ControllerOptions options, CancellationToken ct) =>
@@ -37,21 +37,32 @@ public static class JobEndpoints
             var (jobId, created) = await store.UpsertAsync(http.TenantId(), spec, ct);
             return Results.Json(new CreateJobResponse(jobId), JobplaneJsonContext.Default.CreateJobResponse,
                 statusCode: created ? 201 : 200);
-        }).RefusedWhenSuspended();
+        }).RefusedWhenSuspended()
+            .Doc("Create or update a job", "201 when new; 200 when this tenant's job of the same name was updated.")
+            .JsonRequest<CreateJobRequest>(Limits.JobBodyBytes)
+            .Returns<CreateJobResponse>(201)
+            .Returns<CreateJobResponse>(200)
+            .Errors(403);
 
         jobs.MapGet("", async (HttpContext http, JobStore store, CancellationToken ct) =>
         {
             if (!Validate.TryPage(http.Request, 50, Limits.MaxPageSize, out var limit, out var offset, out var error)) return error!;
             var list = await store.ListAsync(http.TenantId(), limit, offset, ct);
             return Results.Json(new JobList(list, limit, offset), JobplaneJsonContext.Default.JobList);
-        });
+        })
+            .Doc("List jobs")
+            .Paged(50, Limits.MaxPageSize)
+            .Returns<JobList>();
 
         jobs.MapGet("/{id}", async (string id, HttpContext http, JobStore store, CancellationToken ct) =>
         {
             if (!Guid.TryParse(id, out var jobId)) return ApiResults.NotFound("job");
             var job = await store.GetAsync(http.TenantId(), jobId, ct);
             return job is null ? ApiResults.NotFound("job") : Results.Json(job, JobplaneJsonContext.Default.JobView);
-        });
+        })
+            .Doc("Read a job")
+            .Returns<JobView>()
+            .Errors(404);
 
         jobs.MapPost("/{id}/run", async (string id, HttpContext http, ExecutionStore store, ControllerMetrics metrics, CancellationToken ct) =>
         {
@@ -80,7 +91,12 @@ public static class JobEndpoints
             if (run.Replayed == true) return Results.Json(run, JobplaneJsonContext.Default.RunJobResponse, statusCode: 200);
             metrics.Submitted(run.Status);
             return Results.Json(run, JobplaneJsonContext.Default.RunJobResponse, statusCode: 201);
-        }).RefusedWhenSuspended();
+        }).RefusedWhenSuspended()
+            .Doc("Run a job", "Creates an execution. With an Idempotency-Key header (1..255 printable ASCII), a repeat within 24 h answers 200 with the same execution and replayed: true.")
+            .JsonRequest<RunJobRequest>(Limits.SmallBodyBytes, optional: true)
+            .Returns<RunJobResponse>(201)
+            .Returns<RunJobResponse>(200)
+            .Errors(403, 404, 409);
 
         // Many executions of one job in one request and one commit.
         jobs.MapPost("/{id}/runs", async (string id, HttpContext http, ExecutionStore store, ControllerMetrics metrics, CancellationToken ct) =>
@@ -99,7 +115,11 @@ public static class JobEndpoints
             if (runs is null) return ApiResults.NotFound("job");
             metrics.Submitted(runs.Status, runs.ExecutionIds.Count);
             return Results.Json(runs, JobplaneJsonContext.Default.BatchRunResponse, statusCode: 201);
-        }).RefusedWhenSuspended();
+        }).RefusedWhenSuspended()
+            .Doc("Run a job many times", "count executions in one request and one commit.")
+            .JsonRequest<BatchRunRequest>(Limits.SmallBodyBytes)
+            .Returns<BatchRunResponse>(201)
+            .Errors(403, 404);
 
         // Cancels every unfinished execution of the job.
         jobs.MapPost("/{id}/cancel", async (string id, HttpContext http, ExecutionStore store, CancellationToken ct) =>
@@ -107,6 +127,9 @@ public static class JobEndpoints
             if (!Guid.TryParse(id, out var jobId)) return ApiResults.NotFound("job");
             var result = await store.CancelJobAsync(http.TenantId(), jobId, ct);
             return result is null ? ApiResults.NotFound("job") : Results.Json(result, JobplaneJsonContext.Default.BulkCancelResponse);
-        });
+        })
+            .Doc("Cancel every unfinished execution of a job")
+            .Returns<BulkCancelResponse>()
+            .Errors(404);
     }
 }

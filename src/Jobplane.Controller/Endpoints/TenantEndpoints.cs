@@ -13,7 +13,7 @@ public static class TenantEndpoints
 {
     public static void MapTenantEndpoints(this IEndpointRouteBuilder app)
     {
-        var admin = app.MapGroup("/tenants").RequirePrincipal(PrincipalKind.Administrator);
+        var admin = app.MapGroup("/tenants").RequirePrincipal(PrincipalKind.Administrator).WithTags("Tenants");
 
         admin.MapPost("", async (HttpRequest request, TenantStore tenants, CancellationToken ct) =>
         {
@@ -30,21 +30,31 @@ public static class TenantEndpoints
             {
                 return ApiResults.Conflict(e.Message);
             }
-        });
+        })
+            .Doc("Create a tenant", "Answers its first API key, shown once.")
+            .JsonRequest<TenantRequest>(Limits.SmallBodyBytes)
+            .Returns<CreateTenantResponse>(201)
+            .Errors(409);
 
         admin.MapGet("", async (HttpRequest request, TenantStore tenants, CancellationToken ct) =>
         {
             if (!Validate.TryPage(request, 100, Limits.MaxPageSize, out var limit, out var offset, out var error)) return error!;
             var list = await tenants.ListAsync(limit, offset, ct);
             return Results.Json(new TenantList(list, limit, offset), JobplaneJsonContext.Default.TenantList);
-        });
+        })
+            .Doc("List tenants")
+            .Paged(100, Limits.MaxPageSize)
+            .Returns<TenantList>();
 
         admin.MapGet("/{id}", async (string id, TenantStore tenants, CancellationToken ct) =>
         {
             if (!Guid.TryParse(id, out var tenantId)) return ApiResults.NotFound("tenant");
             var tenant = await tenants.GetAsync(tenantId, ct);
             return tenant is null ? ApiResults.NotFound("tenant") : Results.Json(tenant, JobplaneJsonContext.Default.TenantView);
-        });
+        })
+            .Doc("Read a tenant")
+            .Returns<TenantView>()
+            .Errors(404);
 
         admin.MapPatch("/{id}", async (string id, HttpRequest request, TenantStore tenants, CancellationToken ct) =>
         {
@@ -62,30 +72,50 @@ public static class TenantEndpoints
             {
                 return ApiResults.Conflict(e.Message);
             }
-        });
+        })
+            .Doc("Change a tenant", "Every field is optional; rate_limit 0 removes the limit.")
+            .JsonRequest<TenantRequest>(Limits.SmallBodyBytes)
+            .Produces(204)
+            .Errors(404, 409);
 
         // Suspended: the tenant's queued work stays queued and nothing of it starts; running work
         // finishes; its keys can still read, cancel and purge, but not submit.
-        admin.MapPost("/{id}/suspend", (string id, TenantStore tenants, CancellationToken ct) => SetSuspendedAsync(id, true, tenants, ct));
-        admin.MapPost("/{id}/resume", (string id, TenantStore tenants, CancellationToken ct) => SetSuspendedAsync(id, false, tenants, ct));
+        admin.MapPost("/{id}/suspend", (string id, TenantStore tenants, CancellationToken ct) => SetSuspendedAsync(id, true, tenants, ct))
+            .Doc("Suspend a tenant", "Its queued work stays queued and nothing of it starts; its keys can still read and cancel.")
+            .Returns<TenantView>()
+            .Errors(404);
+        admin.MapPost("/{id}/resume", (string id, TenantStore tenants, CancellationToken ct) => SetSuspendedAsync(id, false, tenants, ct))
+            .Doc("Resume a suspended tenant")
+            .Returns<TenantView>()
+            .Errors(404);
 
         admin.MapPost("/{id}/api-keys", async (string id, HttpRequest request, TenantStore tenants, CancellationToken ct) =>
         {
             if (!Guid.TryParse(id, out var tenantId)) return ApiResults.NotFound("tenant");
             return await ApiKeyEndpoints.CreateAsync(request, tenants, tenantId, Actors.Administrator, ct);
-        });
+        })
+            .Doc("Create an API key for a tenant", "The key is shown once.")
+            .JsonRequest<CreateApiKeyRequest>(Limits.SmallBodyBytes, optional: true)
+            .Returns<CreateApiKeyResponse>(201)
+            .Errors(404);
 
         admin.MapGet("/{id}/api-keys", async (string id, TenantStore tenants, CancellationToken ct) =>
         {
             if (!Guid.TryParse(id, out var tenantId) || await tenants.GetAsync(tenantId, ct) is null) return ApiResults.NotFound("tenant");
             return Results.Json(new ApiKeyList(await tenants.ListKeysAsync(tenantId, ct)), JobplaneJsonContext.Default.ApiKeyList);
-        });
+        })
+            .Doc("List a tenant's API keys")
+            .Returns<ApiKeyList>()
+            .Errors(404);
 
         admin.MapDelete("/{id}/api-keys/{keyId}", async (string id, string keyId, TenantStore tenants, CancellationToken ct) =>
         {
             if (!Guid.TryParse(id, out var tenantId) || !Guid.TryParse(keyId, out var key)) return ApiResults.NotFound("API key");
             return await tenants.RevokeKeyAsync(tenantId, key, Actors.Administrator, ct) ? Results.NoContent() : ApiResults.NotFound("API key");
-        });
+        })
+            .Doc("Revoke a tenant's API key")
+            .Produces(204)
+            .Errors(404);
     }
 
     private static async Task<IResult> SetSuspendedAsync(string id, bool suspended, TenantStore tenants, CancellationToken ct)

@@ -18,7 +18,7 @@ public static class WorkerEndpoints
 
     public static void MapWorkerEndpoints(this IEndpointRouteBuilder app)
     {
-        var worker = app.MapGroup("/internal").RequirePrincipal(PrincipalKind.Worker);
+        var worker = app.MapGroup("/internal").RequirePrincipal(PrincipalKind.Worker).WithTags("Worker");
 
         worker.MapPost("/executions/dequeue", async (HttpContext http, QueueStore queue, ReadySignal ready,
             ControllerOptions options, ControllerMetrics metrics, TimeProvider time, IHostApplicationLifetime lifetime) =>
@@ -78,7 +78,10 @@ public static class WorkerEndpoints
                 return Results.Json(new DequeueResponse([]) { LeaseSeconds = options.LeaseDuration.TotalSeconds },
                     JobplaneJsonContext.Default.DequeueResponse);
             }
-        });
+        })
+            .Doc("Claim executions", "Long-polls up to wait_seconds (capped by the controller) and claims up to limit executions, each with a lease token.")
+            .JsonRequest<DequeueRequest>(Limits.WorkerBodyBytes)
+            .Returns<DequeueResponse>();
 
         worker.MapPost("/heartbeats", async (HttpContext http, QueueStore queue, ControllerOptions options, CancellationToken ct) =>
         {
@@ -95,7 +98,10 @@ public static class WorkerEndpoints
                 Cancelled = [.. held.Where(h => h.CancelRequested).Select(h => h.Id)],
                 LeaseSeconds = options.LeaseDuration.TotalSeconds,
             }, JobplaneJsonContext.Default.WorkerHeartbeatResponse);
-        });
+        })
+            .Doc("Extend every lease a worker holds", "Answers which leases are still held, which were lost and which were cancelled.")
+            .JsonRequest<WorkerHeartbeatRequest>(Limits.WorkerBodyBytes)
+            .Returns<WorkerHeartbeatResponse>();
 
         worker.MapPut("/executions/{id}/heartbeat", async (string id, HttpContext http, QueueStore queue, ControllerOptions options, CancellationToken ct) =>
         {
@@ -113,7 +119,11 @@ public static class WorkerEndpoints
             return await queue.WhyNotHeldAsync(executionId, ct) == LeaseCheck.NotFound
                 ? ApiResults.NotFound("execution")
                 : ApiResults.LeaseLost(executionId);
-        });
+        })
+            .Doc("Extend one lease")
+            .JsonRequest<HeartbeatRequest>(Limits.SmallBodyBytes)
+            .Returns<HeartbeatResponse>()
+            .Errors(404, 409);
 
         worker.MapPost("/executions/{id}/logs", async (string id, HttpContext http, QueueStore queue, ControllerMetrics metrics, CancellationToken ct) =>
         {
@@ -150,7 +160,11 @@ public static class WorkerEndpoints
                 LeaseCheck.NotFound => ApiResults.NotFound("execution"),
                 _ => ApiResults.LeaseLost(executionId),
             };
-        });
+        })
+            .Doc("Append log lines", "{content} or {lines: [{content, stream}]}, with the lease token.")
+            .JsonRequest<AppendLogsRequest>(Limits.LogBodyBytes)
+            .Produces(204)
+            .Errors(404, 409);
 
         worker.MapPut("/executions/{id}/result", async (string id, HttpContext http, QueueStore queue, RetryBackoff backoff,
             ControllerMetrics metrics, CancellationToken ct) =>
@@ -192,7 +206,11 @@ public static class WorkerEndpoints
                 LeaseCheck.NotFound => ApiResults.NotFound("execution"),
                 _ => ApiResults.LeaseLost(executionId),
             };
-        });
+        })
+            .Doc("Report an attempt's outcome")
+            .JsonRequest<ResultRequest>(Limits.ResultBodyBytes)
+            .Returns<ResultResponse>()
+            .Errors(404, 409);
 
         worker.MapPost("/executions/{id}/release", async (string id, HttpContext http, QueueStore queue, CancellationToken ct) =>
         {
@@ -207,6 +225,10 @@ public static class WorkerEndpoints
                 LeaseCheck.NotFound => ApiResults.NotFound("execution"),
                 _ => ApiResults.LeaseLost(executionId),
             };
-        });
+        })
+            .Doc("Hand a lease back unfinished", "The execution is queued again without charging an attempt.")
+            .JsonRequest<ReleaseRequest>(Limits.SmallBodyBytes)
+            .Produces(204)
+            .Errors(404, 409);
     }
 }

@@ -1,0 +1,181 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Jobplane.Api;
+using Jobplane.Controller.Auth;
+using Microsoft.AspNetCore.OpenApi;
+using Microsoft.OpenApi;
+
+namespace Jobplane.Controller.Http;
+
+/// <summary>
+/// Describes the routes for the OpenAPI document served at /openapi.json. Handlers read their
+/// bodies themselves (<see cref="JsonBody"/>), so the request type, its size limit, the query
+/// parameters and the error answers are declared here, beside each route, instead of inferred.
+/// </summary>
+public static class OpenApiMetadata
+{
+    public const string DocumentPath = "/openapi.json";
+
+    /// <summary>The principal a route group admits, for the document's security requirements.</summary>
+    public sealed record PrincipalRequirement(PrincipalKind Kind);
+
+    /// <summary>
+    /// A route's JSON request body and the limit its handler enforces (<see cref="JsonBody"/>). Not
+    /// accepts-metadata: that would let routing refuse a request by content type before the handler
+    /// could answer with its own JSON error.
+    /// </summary>
+    public sealed record RequestBody(Type Type, long MaxBytes, bool Optional);
+
+    /// <summary>A query parameter the handler reads itself.</summary>
+    public sealed record QueryParameter(string Name, JsonSchemaType Type, string Description);
+
+    /// <summary>A summary, and optionally a longer description.</summary>
+    public static RouteHandlerBuilder Doc(this RouteHandlerBuilder route, string summary, string? description = null)
+    {
+        route.WithSummary(summary);
+        return description is null ? route : route.WithDescription(description);
+    }
+
+    /// <summary>A JSON request body of type <typeparamref name="T"/>, at most <paramref name="maxBytes"/>, and the errors reading it can give.</summary>
+    public static RouteHandlerBuilder JsonRequest<T>(this RouteHandlerBuilder route, long maxBytes, bool optional = false)
+        where T : notnull =>
+        route.WithMetadata(new RequestBody(typeof(T), maxBytes, optional)).Errors(400, 413, 415);
+
+    /// <summary>A JSON answer of type <typeparamref name="T"/>.</summary>
+    public static RouteHandlerBuilder Returns<T>(this RouteHandlerBuilder route, int status = 200) =>
+        route.Produces<T>(status, "application/json");
+
+    /// <summary>Error answers: each a JSON <see cref="ApiError"/>.</summary>
+    public static RouteHandlerBuilder Errors(this RouteHandlerBuilder route, params int[] statuses)
+    {
+        foreach (var status in statuses) route.Produces<ApiError>(status, "application/json");
+        return route;
+    }
+
+    /// <summary>?limit= and ?offset= with their bounds.</summary>
+    public static RouteHandlerBuilder Paged(this RouteHandlerBuilder route, int defaultLimit, int maxLimit, bool offset = true)
+    {
+        route.Query("limit", JsonSchemaType.Integer, $"page size, 1..{maxLimit} (default {defaultLimit}); anything else is a 400");
+        return offset ? route.Query("offset", JsonSchemaType.Integer, "items to skip, 0 or more") : route;
+    }
+
+    public static RouteHandlerBuilder Query(this RouteHandlerBuilder route, string name, JsonSchemaType type, string description) =>
+        route.WithMetadata(new QueryParameter(name, type, description));
+
+    /// <summary>Declares what a group's authentication filter requires and answers (401, and 429 for rate-limited tenants).</summary>
+    public static void DescribeAuthentication(RouteGroupBuilder group, PrincipalKind kind)
+    {
+        group.WithMetadata(new PrincipalRequirement(kind));
+        group.WithMetadata(new ProducesResponseTypeMetadata(401, typeof(ApiError), ["application/json"]));
+        if (kind == PrincipalKind.Tenant) group.WithMetadata(new ProducesResponseTypeMetadata(429, typeof(ApiError), ["application/json"]));
+    }
+
+    /// <summary>Security schemes, per-operation requirements, query parameters, and the routes not built from handlers.</summary>
+    public static void AddJobplaneTransformers(this OpenApiOptions options)
+    {
+        options.AddDocumentTransformer((document, _, _) =>
+        {
+            document.Info = new OpenApiInfo
+            {
+                Title = "jobplane",
+                Version = "v1",
+                Description = "Multi-tenant job execution: public API (tenant API key), administration (SYSTEM_SECRET) and the worker API. " +
+                    "Every error is JSON {error, code}; unknown JSON fields are refused.",
+            };
+            document.Components ??= new OpenApiComponents();
+            document.Components.SecuritySchemes = new Dictionary<string, IOpenApiSecurityScheme>
+            {
+                [SchemeName(PrincipalKind.Tenant)] = Bearer("A tenant API key (jp_...)."),
+                [SchemeName(PrincipalKind.Administrator)] = Bearer("The administrator secret (SYSTEM_SECRET); also accepted in an X-System-Secret header."),
+                [SchemeName(PrincipalKind.Worker)] = Bearer("A worker credential: WORKER_TOKEN or an issued jpw_... credential."),
+            };
+            // Prometheus' scraping endpoint is not a route handler, so the generator does not see it.
+            document.Paths ??= [];
+            document.Paths["/metrics"] = new OpenApiPathItem
+            {
+                Operations = new Dictionary<HttpMethod, OpenApiOperation>
+                {
+                    [HttpMethod.Get] = new()
+                    {
+                        Summary = "Prometheus metrics (text exposition format)",
+                        Tags = new HashSet<OpenApiTagReference> { new("Health", document) },
+                        Responses = new OpenApiResponses { ["200"] = new OpenApiResponse { Description = "OK" } },
+                    },
+                },
+            };
+            return Task.CompletedTask;
+        });
+
+        options.AddOperationTransformer(async (operation, context, ct) =>
+        {
+            var metadata = context.Description.ActionDescriptor.EndpointMetadata;
+            if (metadata.OfType<PrincipalRequirement>().LastOrDefault() is { } principal)
+            {
+                operation.Security = [new OpenApiSecurityRequirement { [new OpenApiSecuritySchemeReference(SchemeName(principal.Kind), context.Document)] = [] }];
+            }
+            foreach (var q in metadata.OfType<QueryParameter>())
+            {
+                operation.Parameters ??= [];
+                operation.Parameters.Add(new OpenApiParameter
+                {
+                    Name = q.Name,
+                    In = ParameterLocation.Query,
+                    Description = q.Description,
+                    Schema = new OpenApiSchema { Type = q.Type },
+                });
+            }
+            if (metadata.OfType<RequestBody>().LastOrDefault() is { } body && context.Document is { } document)
+            {
+                var schema = await context.GetOrCreateSchemaAsync(body.Type, null, ct);
+                document.Components ??= new OpenApiComponents();
+                document.Components.Schemas ??= new Dictionary<string, IOpenApiSchema>();
+                document.Components.Schemas.TryAdd(body.Type.Name, schema);
+                operation.RequestBody = new OpenApiRequestBody
+                {
+                    Required = !body.Optional,
+                    Description = $"At most {Limits.Describe(body.MaxBytes)}; a larger body is a 413.{(body.Optional ? " Optional." : "")}",
+                    Content = new Dictionary<string, OpenApiMediaType>
+                    {
+                        ["application/json"] = new() { Schema = new OpenApiSchemaReference(body.Type.Name, document) },
+                    },
+                };
+            }
+        });
+
+        // A priority is a number 0..100 or one of its names (see PriorityJsonConverter).
+        options.AddSchemaTransformer((schema, context, _) =>
+        {
+            if (context.JsonTypeInfo.Type == typeof(Priority) || context.JsonTypeInfo.Type == typeof(Priority?))
+            {
+                schema.Type = null;
+                schema.OneOf =
+                [
+                    new OpenApiSchema { Type = JsonSchemaType.Integer, Minimum = "0", Maximum = "100" },
+                    new OpenApiSchema { Type = JsonSchemaType.String, Enum = [.. new[] { "low", "normal", "high", "critical" }.Select(n => (System.Text.Json.Nodes.JsonNode)n)] },
+                ];
+                schema.Description = "0..100, or low|normal|high|critical (0/50/75/100); answered as a number";
+            }
+            return Task.CompletedTask;
+        });
+    }
+
+    /// <summary>The wire JSON options (snake_case, our source-generated contracts first), for schema generation.</summary>
+    public static void UseWireJson(JsonSerializerOptions options)
+    {
+        options.TypeInfoResolverChain.Insert(0, JobplaneJsonContext.Default);
+        options.PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower;
+        options.DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull;
+        options.NumberHandling = JsonNumberHandling.Strict;
+        options.UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow;
+    }
+
+    private static string SchemeName(PrincipalKind kind) => kind switch
+    {
+        PrincipalKind.Administrator => "administrator",
+        PrincipalKind.Worker => "worker",
+        _ => "tenant",
+    };
+
+    private static OpenApiSecurityScheme Bearer(string description) =>
+        new() { Type = SecuritySchemeType.Http, Scheme = "bearer", Description = description };
+}

@@ -1,0 +1,92 @@
+using System.Net;
+using System.Text.Json.Nodes;
+using Jobplane.Testing;
+
+namespace Jobplane.Controller.Tests;
+
+/// <summary>The OpenAPI document at /openapi.json describes exactly the routes the controller serves, with the wire names.</summary>
+public sealed class OpenApiTests(ControllerFixture fixture) : IClassFixture<ControllerFixture>
+{
+    private readonly ControllerHost _host = fixture.Host;
+
+    private async Task<JsonObject> DocumentAsync()
+    {
+        using var anonymous = _host.Client();
+        using var response = await anonymous.GetAsync("/openapi.json");
+        var text = await response.Content.ReadAsStringAsync();
+        Assert.True(response.StatusCode == HttpStatusCode.OK, $"GET /openapi.json: {(int)response.StatusCode}: {text}");
+        Assert.Equal("application/json", response.Content.Headers.ContentType?.MediaType);
+        return JsonNode.Parse(text)!.AsObject();
+    }
+
+    [Fact]
+    public async Task The_document_lists_exactly_the_routes_the_controller_serves()
+    {
+        var document = await DocumentAsync();
+        var documented = new SortedSet<string>(StringComparer.Ordinal);
+        foreach (var (path, item) in document["paths"]!.AsObject())
+        {
+            foreach (var (method, _) in item!.AsObject())
+            {
+                if (method is "parameters" or "summary" or "description" or "servers") continue;
+                documented.Add($"{method.ToUpperInvariant()} {path}");
+            }
+        }
+        var served = new SortedSet<string>(RouteTable.ApiRoutes(_host).Select(r => r.Key), StringComparer.Ordinal);
+        Assert.True(served.Count > 30, $"only {served.Count} routes found: {string.Join(", ", served)}");
+        Assert.True(served.SetEquals(documented),
+            $"served but not documented: {string.Join(", ", served.Except(documented))}\n" +
+            $"documented but not served: {string.Join(", ", documented.Except(served))}");
+    }
+
+    [Fact]
+    public async Task Request_bodies_use_the_wire_names_and_every_operation_documents_its_errors()
+    {
+        var document = await DocumentAsync();
+        var createJob = Schema(document, document["paths"]!["/jobs"]!["post"]!["requestBody"]!["content"]!["application/json"]!["schema"]!);
+        var properties = createJob["properties"]!.AsObject().Select(p => p.Key).ToHashSet();
+        foreach (var name in new[] { "name", "image", "command", "default_timeout", "priority", "max_attempts", "non_retryable_exit_codes" })
+            Assert.Contains(name, properties);
+        Assert.DoesNotContain("DefaultTimeout", properties);
+        Assert.DoesNotContain("defaultTimeout", properties);
+
+        var result = Schema(document, document["paths"]!["/internal/executions/{id}/result"]!["put"]!["requestBody"]!["content"]!["application/json"]!["schema"]!);
+        Assert.Contains("lease_token", result["properties"]!.AsObject().Select(p => p.Key));
+        // The wire refuses unknown fields and numbers in strings; the schemas say so.
+        Assert.False(createJob["additionalProperties"]!.GetValue<bool>());
+        Assert.Equal(["null", "integer"], createJob["properties"]!["default_timeout"]!["type"]!.AsArray().Select(t => t!.GetValue<string>()));
+
+        var missingErrors = new List<string>();
+        foreach (var (path, item) in document["paths"]!.AsObject())
+        {
+            foreach (var (method, operation) in item!.AsObject())
+            {
+                var responses = operation!["responses"]!.AsObject();
+                var secured = operation["security"] is JsonArray { Count: > 0 };
+                if (secured && !responses.ContainsKey("401")) missingErrors.Add($"{method} {path}: no 401");
+                if (operation["requestBody"] is not null && !(responses.ContainsKey("400") && responses.ContainsKey("413")))
+                    missingErrors.Add($"{method} {path}: a body but no 400/413");
+                if (path.Contains("{id}", StringComparison.Ordinal) && !responses.ContainsKey("404"))
+                    missingErrors.Add($"{method} {path}: an id but no 404");
+                if (path != "/healthz" && path != "/metrics" && path != "/readyz" && !secured)
+                    missingErrors.Add($"{method} {path}: no security requirement");
+            }
+        }
+        Assert.True(missingErrors.Count == 0, string.Join("\n", missingErrors));
+
+        // Errors are {error, code}; the schemes name the three kinds of caller.
+        var notFound = Schema(document, document["paths"]!["/jobs/{id}"]!["get"]!["responses"]!["404"]!["content"]!["application/json"]!["schema"]!);
+        Assert.Equal(["code", "error"], notFound["properties"]!.AsObject().Select(p => p.Key).Order());
+        var schemes = document["components"]!["securitySchemes"]!.AsObject().Select(s => s.Key).Order();
+        Assert.Equal(["administrator", "tenant", "worker"], schemes);
+        Assert.Equal("tenant", document["paths"]!["/jobs"]!["post"]!["security"]![0]!.AsObject().Single().Key);
+        Assert.Equal("worker", document["paths"]!["/internal/executions/dequeue"]!["post"]!["security"]![0]!.AsObject().Single().Key);
+    }
+
+    private static JsonObject Schema(JsonObject document, JsonNode schema)
+    {
+        if (schema["$ref"]?.GetValue<string>() is { } reference)
+            return document["components"]!["schemas"]![reference["#/components/schemas/".Length..]]!.AsObject();
+        return schema.AsObject();
+    }
+}
