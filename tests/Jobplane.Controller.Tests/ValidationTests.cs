@@ -71,6 +71,14 @@ public sealed class ValidationTests(ControllerFixture fixture) : IClassFixture<C
             new FormUrlEncodedContent([new("name", "n"), new("image", "exec")]));
         await Api.AssertErrorAsync(form, HttpStatusCode.UnsupportedMediaType);
 
+        // Only JSON media types, by type rather than by prefix.
+        foreach (var type in new[] { "application/jsonx", "application/json-patch", "text/json+x" })
+        {
+            using var lookalike = new StringContent(@"{""name"": ""n"", ""image"": ""exec""}", Encoding.UTF8);
+            lookalike.Headers.ContentType = System.Net.Http.Headers.MediaTypeHeaderValue.Parse(type);
+            await Api.AssertErrorAsync(await client.PostAsync("/jobs", lookalike), HttpStatusCode.UnsupportedMediaType);
+        }
+
         Assert.Equal(before, await _host.Database.ScalarAsync<long>("select count(*) from jobs"));
     }
 

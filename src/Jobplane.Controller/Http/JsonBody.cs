@@ -21,8 +21,7 @@ public static class JsonBody
         where T : class
     {
         if (request.ContentLength > maxBytes) return new Read<T>(null, TooLarge(maxBytes));
-        if (request.ContentType is { } ct && !ct.StartsWith("application/json", StringComparison.OrdinalIgnoreCase) &&
-            !ct.Contains("+json", StringComparison.OrdinalIgnoreCase))
+        if (request.ContentType is { } ct && !IsJson(ct))
         {
             return new Read<T>(null, ApiResults.Error(415, ErrorCodes.InvalidArgument, $"unsupported content type '{ct}': send application/json"));
         }
@@ -62,6 +61,15 @@ public static class JsonBody
         {
             return new Read<T>(null, ApiResults.Error(400, ErrorCodes.InvalidJson, Describe(e)));
         }
+    }
+
+    // application/json or a structured-syntax JSON type (application/problem+json), parameters allowed.
+    private static bool IsJson(string contentType)
+    {
+        if (!Microsoft.Net.Http.Headers.MediaTypeHeaderValue.TryParse(contentType, out var media)) return false;
+        var type = media.MediaType.Value ?? "";
+        return type.Equals("application/json", StringComparison.OrdinalIgnoreCase) ||
+            (type.StartsWith("application/", StringComparison.OrdinalIgnoreCase) && type.EndsWith("+json", StringComparison.OrdinalIgnoreCase));
     }
 
     private static IResult TooLarge(long maxBytes) => ApiResults.Error(413, ErrorCodes.PayloadTooLarge,
