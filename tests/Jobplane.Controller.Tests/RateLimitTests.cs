@@ -69,8 +69,10 @@ public sealed class RateLimitTests(TwoReplicas replicas, ITestOutputHelper outpu
         // burst + rate × time: 20 + 20 × 10 = 220, plus the moment the clients took to notice the end.
         Assert.InRange(accepted, 150, 20 + 20 * elapsed + 2);
         Assert.True(refused > accepted, "the clients did not push past the limit: the test proves nothing");
-        // Refusals are decided locally, without a database round trip each.
-        Assert.True(takes < (accepted + refused) / 4, $"{takes} bucket takes for {accepted + refused} requests");
+        // Refusals are decided locally, without a database round trip each: trips to the shared bucket
+        // follow the tokens it grants (a take that gets nothing blocks its replica until a token is due,
+        // and the next take then gets one), not the number of requests.
+        Assert.True(takes <= 2.5 * accepted + 40, $"{takes} bucket takes for {accepted} accepted and {refused} refused requests");
         foreach (var c in clients) c.Dispose();
     }
 

@@ -70,7 +70,7 @@ public sealed class CrashRecoveryTests : IAsyncLifetime
         Assert.Equal(0, await first.WaitForExitAsync(TimeSpan.FromSeconds(30)));
 
         // Handed back at once (not after lease expiry), and not charged: max_attempts is 1, yet it runs again.
-        _platform.StartWorker("finisher");
+        var finisher = _platform.StartWorker("finisher");
         System.Text.Json.JsonElement done;
         try
         {
@@ -78,7 +78,8 @@ public sealed class CrashRecoveryTests : IAsyncLifetime
         }
         catch (TimeoutException e)
         {
-            throw new Xunit.Sdk.XunitException($"{e.Message}\n--- the drained worker's output:\n{first.Output}");
+            throw new Xunit.Sdk.XunitException(
+                $"{e.Message}\n--- the drained worker's output:\n{first.Output}\n--- the finishing worker's output:\n{finisher.Output}");
         }
         var attempts = done.GetProperty("attempts");
         Assert.Equal("released", attempts[0].GetProperty("outcome").GetString());
