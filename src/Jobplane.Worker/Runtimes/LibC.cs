@@ -1,6 +1,6 @@
 using System.Runtime.InteropServices;
 
-namespace Jobplane.Worker.Runtimes.Exec;
+namespace Jobplane.Worker.Runtimes;
 
 /// <summary>
 /// The few libc calls .NET does not expose: signalling a whole process group, checking that a
