@@ -12,19 +12,18 @@ public sealed class DockerRuntimeTerminationTests : IAsyncLifetime
     [Fact]
     public async Task A_timeout_stops_the_container_and_removes_it()
     {
-        var spec = DockerHarness.Shell("echo started; sleep 600", timeout: TimeSpan.FromSeconds(1));
+        var spec = DockerHarness.Shell("echo started; sleep 600", timeout: TimeSpan.FromSeconds(2));
 
         var (outcome, logs) = await _docker.RunAsync(spec);
 
         Assert.True(outcome.TimedOut);
         Assert.False(outcome.Stopped);
-        Assert.Equal("timed out after 1s", outcome.Error);
+        Assert.Equal("timed out after 2s", outcome.Error);
         Assert.True(outcome.Retryable);
         Assert.False(outcome.Succeeded);
         Assert.Equal(["started"], logs.Stdout);
-        // The container's init passed SIGTERM on and the shell died of it: no SIGKILL was needed.
+        // The container's init passed SIGTERM on and the shell died of it (a SIGKILL would read 137).
         Assert.Equal(143, outcome.ExitCode);
-        Assert.DoesNotContain(_docker.Logger.Entries, e => e.Message.Contains("SIGKILL", StringComparison.Ordinal));
         Assert.Equal(0, await DockerHarness.ContainersOfAsync(spec));
         Assert.False(Directory.Exists(_docker.OutputFolderOf(spec)));
     }
@@ -32,12 +31,14 @@ public sealed class DockerRuntimeTerminationTests : IAsyncLifetime
     [Fact]
     public async Task A_job_that_ignores_SIGTERM_is_killed_after_the_grace_period()
     {
-        var spec = DockerHarness.Shell("trap '' TERM; echo started; while true; do sleep 1; done", timeout: TimeSpan.FromSeconds(1));
+        // Long enough for the trap to be set before the timeout, even on a loaded machine.
+        var spec = DockerHarness.Shell("trap '' TERM; echo started; while true; do sleep 1; done", timeout: TimeSpan.FromSeconds(2));
 
         var (outcome, logs) = await _docker.RunAsync(spec);
 
         Assert.True(outcome.TimedOut);
-        Assert.Equal("timed out after 1s", outcome.Error);
+        Assert.Equal("timed out after 2s", outcome.Error);
+        Assert.Equal(["started"], logs.Stdout);
         Assert.Equal(137, outcome.ExitCode);
         Assert.Contains(_docker.Logger.Entries, e => e.Message.Contains("still running 1s after SIGTERM; sending SIGKILL", StringComparison.Ordinal));
         Assert.Equal(0, await DockerHarness.ContainersOfAsync(spec));
