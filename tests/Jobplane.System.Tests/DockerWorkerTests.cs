@@ -8,6 +8,7 @@ namespace Jobplane.SystemTests;
 /// Engine: results come back, memory limits and timeouts fail executions with their reasons, and
 /// no container outlives its attempt.
 /// </summary>
+[Collection(DockerCollection.Name)]
 public sealed class DockerWorkerTests : IAsyncLifetime
 {
     private static readonly TimeSpan Patience = TimeSpan.FromSeconds(60);
@@ -64,4 +65,14 @@ public sealed class DockerWorkerTests : IAsyncLifetime
         foreach (var id in new[] { report, hungry, sleeper })
             Assert.Empty(await TestDocker.ContainersLabelledAsync("jobplane.execution", id));
     }
+}
+
+/// <summary>
+/// Containers load the machine far more than exec jobs do: run on their own, after the other
+/// system tests, so that no timing-sensitive test shares the CPUs with a Docker Engine at work.
+/// </summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class DockerCollection
+{
+    public const string Name = "docker";
 }
