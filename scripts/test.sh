@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Runs the whole test suite against real parts: starts (installing if needed) a local PostgreSQL,
-# builds the binaries users run, then runs every test project. Prints one closing line:
+# Runs the whole test suite against real parts: starts (installing if needed) a local PostgreSQL
+# and a private Docker Engine, builds the binaries users run, then runs every test project.
+# Prints one closing line:
 #   "tests: N passed, N failed, N skipped"
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -8,6 +9,10 @@ cd "$(dirname "$0")/.."
 if [ -z "${JOBPLANE_TEST_DATABASE_URL:-}" ]; then
   scripts/ensure-postgres.sh
 fi
+if [ -z "${JOBPLANE_TEST_DOCKER_HOST:-}" ]; then
+  JOBPLANE_TEST_DOCKER_HOST="$(scripts/ensure-docker.sh)"
+fi
+export JOBPLANE_TEST_DOCKER_HOST
 
 echo "== building" >&2
 dotnet build Jobplane.slnx -c Debug --nologo -v quiet -clp:ErrorsOnly

@@ -1,5 +1,6 @@
 using Jobplane.Worker;
 using Jobplane.Worker.Runtimes;
+using Jobplane.Worker.Runtimes.Docker;
 using Jobplane.Worker.Runtimes.Exec;
 
 // jobplane-worker: the data plane. Speaks only the worker API of the controller; needs no database.
@@ -39,13 +40,21 @@ using (identity)
     builder.Logging.AddFilter("System.Net.Http.HttpClient", LogLevel.Warning);
     builder.Services.AddSingleton(options);
     builder.Services.AddSingleton(TimeProvider.System);
-    builder.Services.AddSingleton(new ExecRuntimeOptions
+    if (options.Docker is { } docker)
     {
-        WorkRoot = options.WorkRoot,
-        WorkerId = options.WorkerId,
-        KillGrace = options.KillGrace,
-    });
-    builder.Services.AddSingleton<IJobRuntime, ExecRuntime>();
+        builder.Services.AddSingleton(docker);
+        builder.Services.AddSingleton<IJobRuntime, DockerRuntime>();
+    }
+    else
+    {
+        builder.Services.AddSingleton(new ExecRuntimeOptions
+        {
+            WorkRoot = options.WorkRoot,
+            WorkerId = options.WorkerId,
+            KillGrace = options.KillGrace,
+        });
+        builder.Services.AddSingleton<IJobRuntime, ExecRuntime>();
+    }
     builder.Services.AddHttpClient<ControllerClient>();
     builder.Services.AddHostedService<WorkerAgent>();
     // Long enough to drain running jobs, stop the rest and hand their leases back.

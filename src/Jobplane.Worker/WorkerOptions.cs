@@ -1,4 +1,5 @@
 using Jobplane.Api;
+using Jobplane.Worker.Runtimes.Docker;
 
 namespace Jobplane.Worker;
 
@@ -29,6 +30,8 @@ public sealed record WorkerOptions
     public string Runtime { get; init; } = "exec";
     public required string WorkRoot { get; init; }
     public IReadOnlyList<Guid>? TenantIds { get; init; }
+    /// <summary>The DOCKER_* settings, read when RUNTIME is docker.</summary>
+    public DockerRuntimeOptions? Docker { get; init; }
 
     public static WorkerOptions FromEnvironment(Func<string, string?> env)
     {
@@ -70,7 +73,9 @@ public sealed record WorkerOptions
             WorkRoot = env("RUNTIME_WORKDIR") is { Length: > 0 } w ? w : Path.Combine(Path.GetTempPath(), "jobplane"),
             TenantIds = tenants,
         };
-        if (runtime != "exec") read.Error($"RUNTIME '{runtime}' is not available in this build (available: exec)");
+        if (runtime == "docker")
+            options = options with { Docker = DockerRuntimeOptions.FromSettings(read, options.WorkRoot, options.WorkerId, options.KillGrace) };
+        else if (runtime != "exec") read.Error($"RUNTIME '{runtime}' is not available in this build (available: exec, docker)");
         if (options.HeartbeatInterval <= TimeSpan.Zero) read.Error("WORKER_HEARTBEAT_INTERVAL must be positive");
         if (options.LogFlushInterval <= TimeSpan.Zero) read.Error("WORKER_LOG_FLUSH_INTERVAL must be positive");
         read.ThrowIfInvalid();

@@ -211,9 +211,9 @@ public sealed class ExecRuntimeBasicTests : IDisposable
     [Fact]
     public void Durations_read_like_a_person_wrote_them()
     {
-        Assert.Equal("2s", ExecRuntime.FormatDuration(TimeSpan.FromSeconds(2)));
-        Assert.Equal("1.5s", ExecRuntime.FormatDuration(TimeSpan.FromMilliseconds(1500)));
-        Assert.Equal("3600s", ExecRuntime.FormatDuration(TimeSpan.FromHours(1)));
+        Assert.Equal("2s", OutcomeText.FormatDuration(TimeSpan.FromSeconds(2)));
+        Assert.Equal("1.5s", OutcomeText.FormatDuration(TimeSpan.FromMilliseconds(1500)));
+        Assert.Equal("3600s", OutcomeText.FormatDuration(TimeSpan.FromHours(1)));
     }
 
     private sealed class ThrowingSink : ILogSink

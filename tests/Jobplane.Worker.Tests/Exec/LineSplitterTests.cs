@@ -1,4 +1,4 @@
-using Jobplane.Worker.Runtimes.Exec;
+using Jobplane.Worker.Runtimes;
 
 namespace Jobplane.Worker.Tests.Exec;
 

@@ -17,7 +17,6 @@ public sealed class ExecRuntime : IJobRuntime
     internal const string SetsidPath = "/usr/bin/setsid";
     internal const string EnvPath = "/usr/bin/env";
     internal const string JobSearchPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-    internal const string StoppedError = "stopped by the worker";
 
     /// <summary>
     /// How long the output pipes may stay open once the job's group is dead. Only a process that
@@ -95,7 +94,7 @@ public sealed class ExecRuntime : IJobRuntime
         ArgumentNullException.ThrowIfNull(logs);
         var invalid = Validate(spec);
         if (invalid is not null) return Refused(invalid);
-        if (stop.IsCancellationRequested) return new RunOutcome { Stopped = true, Error = StoppedError };
+        if (stop.IsCancellationRequested) return new RunOutcome { Stopped = true, Error = OutcomeText.StoppedError };
         if (!File.Exists(SetsidPath))
             throw new InvalidOperationException($"the exec runtime needs {SetsidPath} (util-linux) to run jobs in a process group of their own");
 
@@ -231,7 +230,7 @@ public sealed class ExecRuntime : IJobRuntime
         else
         {
             ending = Ending.TimedOut;
-            ExecRuntimeLog.TimingOut(_logger, spec.ExecutionId, spec.Attempt, FormatDuration(spec.Timeout), group.Id);
+            ExecRuntimeLog.TimingOut(_logger, spec.ExecutionId, spec.Attempt, OutcomeText.FormatDuration(spec.Timeout), group.Id);
         }
         await TerminateAsync(process, group, kill);
         return ending;
@@ -260,7 +259,7 @@ public sealed class ExecRuntime : IJobRuntime
                 // Grace period over, or a kill was asked for.
             }
         }
-        ExecRuntimeLog.Killing(_logger, group.Id, FormatDuration(kill.IsCancellationRequested ? TimeSpan.Zero : _options.KillGrace));
+        ExecRuntimeLog.Killing(_logger, group.Id, OutcomeText.FormatDuration(kill.IsCancellationRequested ? TimeSpan.Zero : _options.KillGrace));
         group.Signal(LibC.SIGKILL);
         await process.WaitForExitAsync(CancellationToken.None);
     }
@@ -274,16 +273,16 @@ public sealed class ExecRuntime : IJobRuntime
                 {
                     ExitCode = exitCode,
                     TimedOut = true,
-                    Error = $"timed out after {FormatDuration(timeout)}",
+                    Error = OutcomeText.TimedOut(timeout),
                     Retryable = true,
                 };
             case Ending.Stopped:
-                return new RunOutcome { ExitCode = exitCode, Stopped = true, Error = StoppedError, Retryable = true };
+                return new RunOutcome { ExitCode = exitCode, Stopped = true, Error = OutcomeText.StoppedError, Retryable = true };
         }
 
         // A job cut short by a timeout or a stop has no trustworthy result; one that ended by
         // itself is judged on both its exit code and its result.json.
-        var exitError = exitCode == 0 ? null : DescribeExit(exitCode);
+        var exitError = exitCode == 0 ? null : OutcomeText.DescribeExit(exitCode);
         var result = ResultFile.Read(workDirectory);
         if (result.Error is not null)
         {
@@ -298,38 +297,6 @@ public sealed class ExecRuntime : IJobRuntime
         return new RunOutcome { ExitCode = exitCode, Error = exitError, Result = result.Result, Retryable = true };
     }
 
-    /// <summary>
-    /// .NET reports a process killed by signal N as exit code 128+N, the same number a shell
-    /// reports for a command it ran that was killed; so a code above 128 is named as that signal.
-    /// </summary>
-    internal static string DescribeExit(int exitCode)
-    {
-        var text = string.Create(CultureInfo.InvariantCulture, $"exit code {exitCode}");
-        if (exitCode is <= 128 or > 128 + 64) return text;
-        var signal = exitCode - 128;
-        var name = signal switch
-        {
-            1 => " (SIGHUP)",
-            2 => " (SIGINT)",
-            3 => " (SIGQUIT)",
-            4 => " (SIGILL)",
-            6 => " (SIGABRT)",
-            7 => " (SIGBUS)",
-            8 => " (SIGFPE)",
-            9 => " (SIGKILL)",
-            11 => " (SIGSEGV)",
-            13 => " (SIGPIPE)",
-            14 => " (SIGALRM)",
-            15 => " (SIGTERM)",
-            _ => "",
-        };
-        return string.Create(CultureInfo.InvariantCulture, $"{text}: killed by signal {signal}{name}");
-    }
-
-    /// <summary>"2s" for whole seconds, "1.5s" otherwise.</summary>
-    internal static string FormatDuration(TimeSpan duration) =>
-        duration.TotalSeconds.ToString("0.###", CultureInfo.InvariantCulture) + "s";
-
     private static RunOutcome Refused(string error) => new() { Error = error, Retryable = false };
 
     /// <summary>Problems with the spec itself, which no retry can fix.</summary>
@@ -343,7 +310,7 @@ public sealed class ExecRuntime : IJobRuntime
             if (spec.Command[i].Contains('\0')) return $"command element {i} contains a NUL character";
         }
         if (spec.Timeout <= TimeSpan.Zero && spec.Timeout != Timeout.InfiniteTimeSpan)
-            return $"timeout must be positive (got {FormatDuration(spec.Timeout)})";
+            return $"timeout must be positive (got {OutcomeText.FormatDuration(spec.Timeout)})";
         foreach (var (name, value) in spec.ExtraEnvironment ?? new Dictionary<string, string>())
         {
             if (name.Length == 0 || name.AsSpan().IndexOfAny('=', '\0') >= 0)

@@ -1,10 +1,11 @@
 using System.Runtime.InteropServices;
 
-namespace Jobplane.Worker.Runtimes.Exec;
+namespace Jobplane.Worker.Runtimes;
 
 /// <summary>
 /// The few libc calls .NET does not expose: signalling a whole process group, checking that a
-/// program can be executed, and opening/inspecting a file without ever following a symbolic link.
+/// program can be executed, opening/inspecting a file without ever following a symbolic link, and
+/// handing a folder to another user.
 /// Only calls whose argument layout is the same on every Linux architecture are used (statx has a
 /// fixed layout, unlike struct stat); the one architecture-dependent constant is O_NOFOLLOW.
 /// </summary>
@@ -63,6 +64,19 @@ internal static unsafe partial class LibC
 
     [LibraryImport("libc", EntryPoint = "statx", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     private static partial int StatxNative(int dirfd, string path, int flags, uint mask, byte* buffer);
+
+    [LibraryImport("libc", EntryPoint = "lchown", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int LChownNative(string path, uint owner, uint group);
+
+    [LibraryImport("libc", EntryPoint = "geteuid")]
+    private static partial uint GetEuidNative();
+
+    /// <summary>The effective user id of this process.</summary>
+    public static uint EffectiveUserId => GetEuidNative();
+
+    /// <summary>lchown(2): changes the owner of <paramref name="path"/> itself, never of a link target; returns 0 or the errno.</summary>
+    public static int LChown(string path, uint owner, uint group) =>
+        LChownNative(path, owner, group) == 0 ? 0 : Marshal.GetLastPInvokeError();
 
     /// <summary>kill(2); returns 0 or the errno.</summary>
     public static int Kill(int pid, int signal) =>

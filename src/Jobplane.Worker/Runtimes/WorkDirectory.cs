@@ -1,4 +1,4 @@
-namespace Jobplane.Worker.Runtimes.Exec;
+namespace Jobplane.Worker.Runtimes;
 
 /// <summary>Creating and removing the per-attempt working directories.</summary>
 internal static class WorkDirectory
@@ -12,7 +12,7 @@ internal static class WorkDirectory
     /// </summary>
     public static void CreateFresh(string path)
     {
-        if (!OperatingSystem.IsLinux()) throw new PlatformNotSupportedException("the exec runtime runs on Linux only");
+        if (!OperatingSystem.IsLinux()) throw new PlatformNotSupportedException("jobplane runtimes run on Linux only");
         var parent = Path.GetDirectoryName(path)!;
         Directory.CreateDirectory(parent, OwnerOnly);
         if (Exists(path)) Delete(path);
@@ -33,7 +33,7 @@ internal static class WorkDirectory
     /// </summary>
     public static void Delete(string path)
     {
-        if (!OperatingSystem.IsLinux()) throw new PlatformNotSupportedException("the exec runtime runs on Linux only");
+        if (!OperatingSystem.IsLinux()) throw new PlatformNotSupportedException("jobplane runtimes run on Linux only");
         for (var round = 1; ; round++)
         {
             try

@@ -4,7 +4,7 @@ using System.Text.Json;
 using Jobplane.Api;
 using Microsoft.Win32.SafeHandles;
 
-namespace Jobplane.Worker.Runtimes.Exec;
+namespace Jobplane.Worker.Runtimes;
 
 /// <summary>
 /// Reads the result.json a job leaves in its working directory. The file is written by untrusted

@@ -1,4 +1,4 @@
-namespace Jobplane.Worker.Runtimes.Exec;
+namespace Jobplane.Worker.Runtimes;
 
 /// <summary>
 /// Turns a stream of characters into log lines: split on '\n' (a trailing '\r' is dropped), a line

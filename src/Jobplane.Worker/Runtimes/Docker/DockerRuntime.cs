@@ -1,0 +1,390 @@
+using System.Globalization;
+using System.Net;
+using Docker.DotNet;
+using Docker.DotNet.Models;
+using Microsoft.Extensions.Logging;
+
+namespace Jobplane.Worker.Runtimes.Docker;
+
+/// <summary>
+/// Runs a job as a container through the Docker Engine API. Images are untrusted: the container is
+/// locked down by default (see <see cref="ContainerDefinition"/>), sees no host path but its own
+/// output folder, and is always removed, whatever happened. Its output is streamed to the log sink
+/// as it is produced; its exit code, OOM kill and result.json make the outcome.
+/// </summary>
+public sealed class DockerRuntime : IJobRuntime, IDisposable
+{
+    /// <summary>
+    /// How long the output may go on arriving once the container has exited. The engine ends the
+    /// stream as soon as it has passed the last bytes on; this only bounds a stuck connection.
+    /// </summary>
+    private static readonly TimeSpan DrainLimit = TimeSpan.FromSeconds(10);
+    private static readonly TimeSpan RemovedWaitLimit = TimeSpan.FromSeconds(10);
+    private const int KilledExitCode = 128 + LibC.SIGKILL;
+
+    private readonly DockerRuntimeOptions _options;
+    private readonly ILogger<DockerRuntime> _logger;
+    private readonly TimeProvider _time;
+    private readonly DockerClient _client;
+    private readonly ImageSource _images;
+    private readonly uint _uid;
+    private readonly uint _gid;
+    /// <summary>{WorkRoot}/{WorkerId}: every attempt's output folder lives below it.</summary>
+    private readonly string _workerRoot;
+
+    public DockerRuntime(DockerRuntimeOptions options, ILogger<DockerRuntime> logger, TimeProvider time)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(logger);
+        ArgumentNullException.ThrowIfNull(time);
+        if (string.IsNullOrWhiteSpace(options.WorkRoot))
+            throw new ArgumentException("WorkRoot must be set", nameof(options));
+        // The worker id becomes a directory name and a label value: one plain path segment.
+        if (string.IsNullOrEmpty(options.WorkerId) || options.WorkerId is "." or ".." ||
+            options.WorkerId.AsSpan().IndexOfAny('/', '\0') >= 0)
+            throw new ArgumentException($"WorkerId '{options.WorkerId}' must be a non-empty name without '/'", nameof(options));
+        if (options.KillGrace < TimeSpan.Zero)
+            throw new ArgumentException("KillGrace must not be negative", nameof(options));
+        if (options.MaxLineChars < 2)
+            throw new ArgumentException("MaxLineChars must be at least 2", nameof(options));
+        if (options.Validate() is { } problem) throw new ArgumentException(problem, nameof(options));
+        DockerRuntimeOptions.TryParseUser(options.User, out var uid, out var gid);
+
+        _options = options;
+        _logger = logger;
+        _time = time;
+        _uid = (uint)uid;
+        _gid = (uint)gid;
+        _workerRoot = Path.Combine(Path.GetFullPath(options.WorkRoot), options.WorkerId);
+        _client = new DockerClientBuilder().WithEndpoint(options.Endpoint).Build();
+        _images = new ImageSource(_client, options, logger, time);
+    }
+
+    public string Name => "docker";
+
+    public void Dispose() => _client.Dispose();
+
+    public async Task<RunOutcome> RunAsync(RunSpec spec, ILogSink logs, CancellationToken stop, CancellationToken kill = default)
+    {
+        ArgumentNullException.ThrowIfNull(spec);
+        ArgumentNullException.ThrowIfNull(logs);
+        var invalid = Validate(spec);
+        if (invalid is not null) return Refused(invalid);
+        // Jobs cannot ask for resources yet: every one gets the operator's defaults.
+        var refusedLimits = _options.ResolveLimits(request: null, out var limits);
+        if (refusedLimits is not null) return Refused(refusedLimits);
+        if (stop.IsCancellationRequested) return Stopped(exitCode: null);
+
+        ImageSource.Problem? imageProblem;
+        try
+        {
+            imageProblem = await _images.EnsureAsync(spec.Image, stop);
+        }
+        catch (OperationCanceledException) when (stop.IsCancellationRequested)
+        {
+            return Stopped(exitCode: null);
+        }
+        if (imageProblem is not null) return new RunOutcome { Error = imageProblem.Error, Retryable = imageProblem.Retryable };
+
+        var outputFolder = Path.Combine(_workerRoot,
+            string.Create(CultureInfo.InvariantCulture, $"{spec.ExecutionId:D}-{spec.Attempt}"));
+        OutputFolder.Create(outputFolder, _uid, _gid);
+        try
+        {
+            return await RunContainerAsync(spec, limits, outputFolder, logs, stop, kill);
+        }
+        finally
+        {
+            try
+            {
+                WorkDirectory.Delete(outputFolder);
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                // Not worth failing the attempt over; the next orphan cleanup tries again.
+                DockerRuntimeLog.FolderNotRemoved(_logger, outputFolder, ex);
+            }
+        }
+    }
+
+    private async Task<RunOutcome> RunContainerAsync(
+        RunSpec spec, ContainerLimits limits, string outputFolder, ILogSink logs, CancellationToken stop, CancellationToken kill)
+    {
+        string id;
+        try
+        {
+            var created = await _client.Containers.CreateContainerAsync(
+                ContainerDefinition.Build(spec, _options, limits, outputFolder), CancellationToken.None);
+            id = created.ID;
+        }
+        catch (DockerApiException e) when (e.StatusCode is HttpStatusCode.BadRequest)
+        {
+            return Refused($"the container cannot be created: {DockerApiErrors.MessageOf(e)}");
+        }
+
+        Task<ContainerWaitResponse>? exited = null;
+        try
+        {
+            // Attached before it starts, so that not even the first byte of output is missed.
+            var stream = await _client.Containers.AttachContainerAsync(id,
+                new ContainerAttachParameters { Stream = true, Stdout = true, Stderr = true }, CancellationToken.None);
+            var output = new ContainerOutput(stream, logs, _options.MaxLineChars);
+            try
+            {
+                try
+                {
+                    await _client.Containers.StartContainerAsync(id, new ContainerStartParameters(), CancellationToken.None);
+                }
+                catch (DockerApiException e) when (e.StatusCode is HttpStatusCode.BadRequest)
+                {
+                    // The engine refuses what can never run: a command not in the image, a bad user.
+                    return Refused($"the container cannot be started: {DockerApiErrors.MessageOf(e)}");
+                }
+                DockerRuntimeLog.Started(_logger, spec.ExecutionId, spec.Attempt, id, spec.Image);
+                exited = _client.Containers.WaitContainerAsync(id, CancellationToken.None);
+
+                var ending = await WaitForEndAsync(spec, id, exited, output.Faulted, stop, kill);
+                if (!await output.DrainAsync(DrainLimit, _time))
+                    DockerRuntimeLog.OutputNotEnded(_logger, spec.ExecutionId, spec.Attempt, OutcomeText.FormatDuration(DrainLimit));
+                output.ThrowIfFaulted();
+
+                var state = (await _client.Containers.InspectContainerAsync(id, CancellationToken.None)).State
+                    ?? throw new InvalidOperationException($"the Docker Engine reported no state for container {id}");
+                return BuildOutcome(spec, ending, (int)state.ExitCode, state.OOMKilled, limits, outputFolder);
+            }
+            finally
+            {
+                output.Abandon();
+            }
+        }
+        finally
+        {
+            // Also on a worker-side exception: no container outlives its attempt.
+            await RemoveAsync(id);
+            if (exited is not null)
+            {
+                try
+                {
+                    await exited.WaitAsync(RemovedWaitLimit, _time);
+                }
+                catch (Exception)
+                {
+                    // A wait cut short by the removal, or a connection that failed: nothing left to learn.
+                }
+            }
+        }
+    }
+
+    private enum Ending
+    {
+        Exited,
+        TimedOut,
+        Stopped,
+    }
+
+    private async Task<Ending> WaitForEndAsync(
+        RunSpec spec, string id, Task<ContainerWaitResponse> exited, CancellationToken faulted, CancellationToken stop, CancellationToken kill)
+    {
+        // A CancellationTokenSource timer cannot go past ~49 days; a longer timeout is no timeout.
+        using var timeout = spec.Timeout == Timeout.InfiniteTimeSpan || spec.Timeout.TotalMilliseconds >= uint.MaxValue - 1
+            ? new CancellationTokenSource()
+            : new CancellationTokenSource(spec.Timeout, _time);
+        using var end = CancellationTokenSource.CreateLinkedTokenSource(stop, timeout.Token, faulted);
+        try
+        {
+            await exited.WaitAsync(end.Token);
+            return Ending.Exited;
+        }
+        catch (OperationCanceledException) when (end.IsCancellationRequested)
+        {
+            // Timeout, stop or a broken output stream: handled below.
+        }
+
+        // The container ended by itself at the same moment: it was neither timed out nor stopped.
+        if (exited.IsCompletedSuccessfully) return Ending.Exited;
+        if (faulted.IsCancellationRequested)
+        {
+            // The worker itself is failing; the caller gets the exception, the job no grace.
+            await SignalAsync(id, "SIGKILL");
+            await exited;
+            return Ending.Exited;
+        }
+
+        Ending ending;
+        if (stop.IsCancellationRequested)
+        {
+            ending = Ending.Stopped;
+            DockerRuntimeLog.Stopping(_logger, spec.ExecutionId, spec.Attempt, id);
+        }
+        else
+        {
+            ending = Ending.TimedOut;
+            DockerRuntimeLog.TimingOut(_logger, spec.ExecutionId, spec.Attempt, OutcomeText.FormatDuration(spec.Timeout), id);
+        }
+        await TerminateAsync(id, exited, kill);
+        return ending;
+    }
+
+    /// <summary>
+    /// SIGTERM (the container's init passes it on to the job), then SIGKILL once the grace period
+    /// is over; SIGKILL at once (or as soon as it is asked for during the grace period) when
+    /// <paramref name="kill"/> is cancelled. Killing the init ends everything in the container.
+    /// </summary>
+    private async Task TerminateAsync(string id, Task<ContainerWaitResponse> exited, CancellationToken kill)
+    {
+        if (!kill.IsCancellationRequested)
+        {
+            await SignalAsync(id, "SIGTERM");
+            using var graceTimer = new CancellationTokenSource(_options.KillGrace, _time);
+            using var grace = CancellationTokenSource.CreateLinkedTokenSource(graceTimer.Token, kill);
+            try
+            {
+                await exited.WaitAsync(grace.Token);
+                return;
+            }
+            catch (OperationCanceledException) when (grace.IsCancellationRequested)
+            {
+                // Grace period over, or a kill was asked for.
+            }
+        }
+        DockerRuntimeLog.Killing(_logger, id, OutcomeText.FormatDuration(kill.IsCancellationRequested ? TimeSpan.Zero : _options.KillGrace));
+        await SignalAsync(id, "SIGKILL");
+        await exited;
+    }
+
+    private async Task SignalAsync(string id, string signal)
+    {
+        try
+        {
+            await _client.Containers.KillContainerAsync(id, new ContainerKillParameters { Signal = signal }, CancellationToken.None);
+        }
+        catch (DockerApiException e) when (e.StatusCode is HttpStatusCode.Conflict or HttpStatusCode.NotFound)
+        {
+            // Exited meanwhile ("is not running"): nothing left to signal.
+        }
+    }
+
+    private async Task<bool> RemoveAsync(string id)
+    {
+        try
+        {
+            await _client.Containers.RemoveContainerAsync(id,
+                new ContainerRemoveParameters { Force = true, RemoveVolumes = true }, CancellationToken.None);
+            return true;
+        }
+        catch (DockerContainerNotFoundException)
+        {
+            return true;
+        }
+        catch (Exception ex) when (ex is DockerApiException or HttpRequestException or IOException)
+        {
+            DockerRuntimeLog.ContainerNotRemoved(_logger, id, ex);
+            return false;
+        }
+    }
+
+    private RunOutcome BuildOutcome(RunSpec spec, Ending ending, int exitCode, bool oomKilled, ContainerLimits limits, string outputFolder)
+    {
+        switch (ending)
+        {
+            case Ending.TimedOut:
+                return new RunOutcome { ExitCode = exitCode, TimedOut = true, Error = OutcomeText.TimedOut(spec.Timeout), Retryable = true };
+            case Ending.Stopped:
+                return Stopped(exitCode);
+        }
+
+        var exitError = exitCode == 0 ? null : OutcomeText.DescribeExit(exitCode);
+        if (oomKilled)
+        {
+            // The engine reports any OOM kill in the container, of the job's main process or of a
+            // child the job survived; a job that still exited 0 succeeded.
+            var outOfMemory = $"out of memory (limit {ByteSize.Format(limits.MemoryBytes)})";
+            if (exitCode == KilledExitCode) exitError = $"killed: {outOfMemory}";
+            else if (exitCode != 0) exitError = $"{exitError} after a process of the job was killed: {outOfMemory}";
+            else DockerRuntimeLog.OomButSucceeded(_logger, spec.ExecutionId, spec.Attempt, ByteSize.Format(limits.MemoryBytes));
+        }
+
+        // Only a container that ended by itself has a trustworthy result.json.
+        var result = ResultFile.Read(outputFolder);
+        if (result.Error is not null)
+        {
+            return new RunOutcome
+            {
+                ExitCode = exitCode,
+                Error = exitError is null ? result.Error : $"{exitError}; {result.Error}",
+                // The same job would write the same refused file again.
+                Retryable = false,
+            };
+        }
+        return new RunOutcome { ExitCode = exitCode, Error = exitError, Result = result.Result, Retryable = true };
+    }
+
+    private static RunOutcome Stopped(int? exitCode) =>
+        new() { ExitCode = exitCode, Stopped = true, Error = OutcomeText.StoppedError, Retryable = true };
+
+    private static RunOutcome Refused(string error) => new() { Error = error, Retryable = false };
+
+    /// <summary>Problems with the spec itself, which no retry can fix.</summary>
+    private static string? Validate(RunSpec spec)
+    {
+        if (string.IsNullOrWhiteSpace(spec.Image)) return "image is empty: the docker runtime needs an image to run";
+        if (spec.Image.Any(c => char.IsWhiteSpace(c) || char.IsControl(c)))
+            return $"image '{spec.Image}' is not a valid image reference";
+        var command = spec.Command ?? [];
+        for (var i = 0; i < command.Count; i++)
+        {
+            if (command[i] is null) return $"command element {i} is null";
+            if (command[i].Contains('\0')) return $"command element {i} contains a NUL character";
+        }
+        if (spec.Timeout <= TimeSpan.Zero && spec.Timeout != Timeout.InfiniteTimeSpan)
+            return $"timeout must be positive (got {OutcomeText.FormatDuration(spec.Timeout)})";
+        foreach (var (name, value) in spec.ExtraEnvironment ?? new Dictionary<string, string>())
+        {
+            if (name.Length == 0 || name.AsSpan().IndexOfAny('=', '\0') >= 0)
+                return $"environment variable name '{name}' is invalid";
+            if (value is null || value.Contains('\0'))
+                return $"environment variable '{name}' has an invalid value";
+        }
+        return null;
+    }
+
+    public async Task CleanupOrphansAsync(CancellationToken ct)
+    {
+        // The worker holds the lock on its id: nothing of this worker is running now, so every
+        // container carrying its id was left by a previous life. Their executions are rescued by
+        // lease expiry; the containers themselves only hold resources.
+        var orphans = await _client.Containers.ListContainersAsync(
+            new ContainersListParameters { All = true, Filters = ContainerLabels.OfWorker(_options.WorkerId) }, ct);
+        var removed = 0;
+        foreach (var orphan in orphans)
+        {
+            ct.ThrowIfCancellationRequested();
+            if (!await RemoveAsync(orphan.ID)) continue;
+            removed++;
+            DockerRuntimeLog.OrphanContainerRemoved(_logger, orphan.ID,
+                LabelOf(orphan, ContainerLabels.Execution), LabelOf(orphan, ContainerLabels.Attempt), _options.WorkerId);
+        }
+
+        var folders = 0;
+        if (Directory.Exists(_workerRoot))
+        {
+            foreach (var entry in Directory.EnumerateFileSystemEntries(_workerRoot, "*", new EnumerationOptions { AttributesToSkip = 0 }))
+            {
+                try
+                {
+                    WorkDirectory.Delete(entry);
+                    folders++;
+                    DockerRuntimeLog.OrphanFolderRemoved(_logger, entry, _options.WorkerId);
+                }
+                catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+                {
+                    DockerRuntimeLog.FolderNotRemoved(_logger, entry, ex);
+                }
+            }
+        }
+        DockerRuntimeLog.OrphanCleanupDone(_logger, _options.WorkerId, removed, folders);
+    }
+
+    private static string LabelOf(ContainerListResponse container, string label) =>
+        container.Labels is not null && container.Labels.TryGetValue(label, out var value) ? value : "?";
+}

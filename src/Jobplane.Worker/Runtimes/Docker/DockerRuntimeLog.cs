@@ -1,0 +1,63 @@
+using Microsoft.Extensions.Logging;
+
+namespace Jobplane.Worker.Runtimes.Docker;
+
+/// <summary>Source-generated log messages of the docker runtime.</summary>
+internal static partial class DockerRuntimeLog
+{
+    [LoggerMessage(EventId = 1200, Level = LogLevel.Debug,
+        Message = "Execution {ExecutionId} attempt {Attempt} started as container {ContainerId} from image {Image}")]
+    public static partial void Started(ILogger logger, Guid executionId, int attempt, string containerId, string image);
+
+    [LoggerMessage(EventId = 1201, Level = LogLevel.Information,
+        Message = "Execution {ExecutionId} attempt {Attempt} timed out after {Timeout}; stopping container {ContainerId}")]
+    public static partial void TimingOut(ILogger logger, Guid executionId, int attempt, string timeout, string containerId);
+
+    [LoggerMessage(EventId = 1202, Level = LogLevel.Information,
+        Message = "Execution {ExecutionId} attempt {Attempt} is being stopped; stopping container {ContainerId}")]
+    public static partial void Stopping(ILogger logger, Guid executionId, int attempt, string containerId);
+
+    [LoggerMessage(EventId = 1203, Level = LogLevel.Warning,
+        Message = "Container {ContainerId} was still running {Grace} after SIGTERM; sending SIGKILL")]
+    public static partial void Killing(ILogger logger, string containerId, string grace);
+
+    [LoggerMessage(EventId = 1204, Level = LogLevel.Warning,
+        Message = "Output of execution {ExecutionId} attempt {Attempt} had not ended {Limit} after its container exited; the rest of it is dropped")]
+    public static partial void OutputNotEnded(ILogger logger, Guid executionId, int attempt, string limit);
+
+    [LoggerMessage(EventId = 1205, Level = LogLevel.Warning,
+        Message = "Could not remove container {ContainerId}; the next orphan cleanup will try again")]
+    public static partial void ContainerNotRemoved(ILogger logger, string containerId, Exception exception);
+
+    [LoggerMessage(EventId = 1206, Level = LogLevel.Warning,
+        Message = "Could not remove output folder {Folder}")]
+    public static partial void FolderNotRemoved(ILogger logger, string folder, Exception exception);
+
+    [LoggerMessage(EventId = 1207, Level = LogLevel.Information,
+        Message = "Pulling image {Image}")]
+    public static partial void Pulling(ILogger logger, string image);
+
+    [LoggerMessage(EventId = 1208, Level = LogLevel.Information,
+        Message = "Pulled image {Image}")]
+    public static partial void Pulled(ILogger logger, string image);
+
+    [LoggerMessage(EventId = 1209, Level = LogLevel.Warning,
+        Message = "Image {Image} cannot be pulled: {Reason}")]
+    public static partial void PullFailed(ILogger logger, string image, string reason);
+
+    [LoggerMessage(EventId = 1210, Level = LogLevel.Information,
+        Message = "Removed orphan container {ContainerId} (execution {ExecutionId} attempt {Attempt}), left by a previous run of worker {WorkerId}")]
+    public static partial void OrphanContainerRemoved(ILogger logger, string containerId, string executionId, string attempt, string workerId);
+
+    [LoggerMessage(EventId = 1211, Level = LogLevel.Information,
+        Message = "Removed leftover output folder {Folder} of worker {WorkerId}")]
+    public static partial void OrphanFolderRemoved(ILogger logger, string folder, string workerId);
+
+    [LoggerMessage(EventId = 1212, Level = LogLevel.Information,
+        Message = "Orphan cleanup of worker {WorkerId}: {Containers} container(s) removed, {Folders} output folder(s) removed")]
+    public static partial void OrphanCleanupDone(ILogger logger, string workerId, int containers, int folders);
+
+    [LoggerMessage(EventId = 1213, Level = LogLevel.Warning,
+        Message = "Execution {ExecutionId} attempt {Attempt}: a process of the job was killed for lack of memory (limit {Limit}), but the job exited 0")]
+    public static partial void OomButSucceeded(ILogger logger, Guid executionId, int attempt, string limit);
+}
