@@ -8,6 +8,8 @@ cd "$(dirname "$0")/.."
 if [ -z "${JOBPLANE_TEST_DATABASE_URL:-}" ]; then
   scripts/ensure-postgres.sh
 fi
+# The observability system test scrapes the platform with a real Prometheus server.
+scripts/ensure-prometheus.sh
 
 echo "== building" >&2
 dotnet build Jobplane.slnx -c Debug --nologo -v quiet -clp:ErrorsOnly

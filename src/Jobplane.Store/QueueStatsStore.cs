@@ -20,10 +20,10 @@ public sealed record QueueSnapshot(
 /// <summary>
 /// The figures behind the queue gauges, read in one round trip. Never a count(*) over the whole
 /// executions table: each part reads only the rows it counts, through the index that holds them.
-/// <para>Cost, per call: ready work, an index-only scan of ready_queue_tenant_claim_idx (rows
-/// currently ready; the groups come out in index order, so the oldest per group is its first row);
-/// scheduled and retrying work, a scan of the partial executions_due_idx; running work, a scan of the
-/// partial executions_running_tenant_idx; dead letters, a scan of the partial dead_letters_tenant_idx
+/// <para>Cost, per call: ready work, a pass over the narrow ready_queue (only what is ready now;
+/// ready_queue_tenant_claim_idx already holds it in tenant and priority order); scheduled and
+/// retrying work, through the partial executions_due_idx; running work, through the partial
+/// executions_running_tenant_idx; dead letters, through the partial dead_letters_tenant_idx
 /// (unretried entries only). So it grows with the work waiting or running and the unretried DLQ,
 /// never with the history. Callers run it on a timer and cache the answer between scrapes.</para>
 /// </summary>
