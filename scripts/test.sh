@@ -13,6 +13,8 @@ if [ -z "${JOBPLANE_TEST_DOCKER_HOST:-}" ]; then
   JOBPLANE_TEST_DOCKER_HOST="$(scripts/ensure-docker.sh)"
 fi
 export JOBPLANE_TEST_DOCKER_HOST
+# The observability system test scrapes the platform with a real Prometheus server.
+scripts/ensure-prometheus.sh
 
 echo "== building" >&2
 dotnet build Jobplane.slnx -c Debug --nologo -v quiet -clp:ErrorsOnly

@@ -32,7 +32,13 @@ public sealed record ExecutionPayload(
     string Image,
     IReadOnlyList<string> Command,
     int TimeoutSeconds,
-    Priority Priority);
+    Priority Priority)
+{
+    /// <summary>W3C traceparent the attempt continues (the claim's span in the execution's trace); absent when not traced.</summary>
+    public string? TraceParent { get; init; }
+    /// <summary>When the execution became due (submitted, scheduled time, or retry time): pickup latency is measured from it.</summary>
+    public DateTimeOffset? ScheduledAt { get; init; }
+}
 
 public sealed record ClaimedExecution(
     Guid ExecutionId,
@@ -78,6 +84,10 @@ public sealed record ResultRequest
     public Guid? LeaseToken { get; init; }
     /// <summary>False when retrying cannot help (e.g. the job broke the result contract).</summary>
     public bool? Retryable { get; init; }
+    /// <summary>The worker's RUNTIME, for the execution duration metric (optional).</summary>
+    public string? Runtime { get; init; }
+    /// <summary>How long the job ran in this attempt, as the worker measured it (optional; for metrics).</summary>
+    public double? DurationSeconds { get; init; }
 }
 
 public sealed record ResultResponse(string Status);

@@ -1,4 +1,5 @@
 using Jobplane.Api;
+using Jobplane.Observability;
 
 namespace Jobplane.Controller;
 
@@ -24,6 +25,8 @@ public sealed record ControllerOptions
     public TimeSpan RetryBackoffMax { get; init; } = TimeSpan.FromMinutes(5);
     public int DefaultMaxAttempts { get; init; } = 3;
     public int DefaultTimeoutSeconds { get; init; } = 3600;
+    /// <summary>How often the queue gauges are refreshed from the database (QUEUE_METRICS_INTERVAL); zero turns them off.</summary>
+    public TimeSpan QueueMetricsInterval { get; init; } = TimeSpan.FromSeconds(15);
 
     public static ControllerOptions FromConfiguration(IConfiguration config)
     {
@@ -51,7 +54,12 @@ public sealed record ControllerOptions
             RetryBackoffMax = read.Duration("RETRY_BACKOFF_MAX", TimeSpan.FromMinutes(5)),
             DefaultMaxAttempts = read.Int("DEFAULT_MAX_ATTEMPTS", 3, 1, 100),
             DefaultTimeoutSeconds = read.Int("DEFAULT_JOB_TIMEOUT", 3600, 1, 7 * 24 * 3600),
+            QueueMetricsInterval = read.Duration("QUEUE_METRICS_INTERVAL", TimeSpan.FromSeconds(15)),
         };
+        if (LogFormat.Parse(config[LogFormat.Setting]) is null)
+            read.Error(LogFormat.Invalid(config[LogFormat.Setting]));
+        if (Telemetry.Validate(key => config[key]) is { } otlpProblem) read.Error(otlpProblem);
+        if (options.QueueMetricsInterval < TimeSpan.Zero) read.Error("QUEUE_METRICS_INTERVAL must not be negative");
         if (options.SystemSecret is { Length: < 16 }) read.Error("SYSTEM_SECRET must be at least 16 characters");
         if (options.WorkerToken is { Length: < 16 }) read.Error("WORKER_TOKEN must be at least 16 characters");
         if (options.SystemSecret is not null && options.SystemSecret == options.WorkerToken)

@@ -3,12 +3,12 @@ using Jobplane.Controller;
 using Jobplane.Controller.Auth;
 using Jobplane.Controller.Endpoints;
 using Jobplane.Controller.Http;
+using Jobplane.Controller.Observability;
 using Jobplane.Controller.Queue;
 using Jobplane.Controller.RateLimiting;
 using Jobplane.Store;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Npgsql;
-using OpenTelemetry.Metrics;
 
 // jobplane-controller: the stateless control plane. Any number of replicas may serve the same
 // database; none keeps job state in memory.
@@ -19,12 +19,8 @@ var migrate = args.Contains("--migrate") || args.Contains("--migrate-only");
 var migrateOnly = args.Contains("--migrate-only");
 
 var builder = WebApplication.CreateBuilder(args);
-builder.Logging.AddSimpleConsole(o =>
-{
-    o.SingleLine = true;
-    o.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ ";
-    o.UseUtcTimestamp = true;
-});
+// Logs (LOG_FORMAT), traces (OTLP when OTEL_EXPORTER_OTLP_ENDPOINT is set) and metrics (/metrics).
+builder.AddControllerObservability();
 
 builder.Services.AddSingleton(sp => ControllerOptions.FromConfiguration(sp.GetRequiredService<IConfiguration>()));
 builder.Services.AddSingleton(TimeProvider.System);
@@ -58,9 +54,6 @@ builder.Services.AddHostedService<MaintenanceService>();
 // The wire contracts' source-generated JSON (snake_case) also drives the OpenAPI schemas.
 builder.Services.ConfigureHttpJsonOptions(o => OpenApiMetadata.UseWireJson(o.SerializerOptions));
 builder.Services.AddOpenApi(o => o.AddJobplaneTransformers());
-builder.Services.AddOpenTelemetry().WithMetrics(m => m
-    .AddMeter(ControllerMetrics.MeterName, "Microsoft.AspNetCore.Hosting", "Microsoft.AspNetCore.Server.Kestrel", "Npgsql")
-    .AddPrometheusExporter());
 
 builder.WebHost.ConfigureKestrel((ctx, kestrel) =>
 {

@@ -5,7 +5,11 @@ using Npgsql;
 namespace Jobplane.Store;
 
 /// <summary>What a tenant asks of a run: all optional overrides of the job's defaults.</summary>
-public sealed record RunOptions(DateTimeOffset? ScheduledAt, int? TimeoutSeconds, Priority? Priority);
+public sealed record RunOptions(DateTimeOffset? ScheduledAt, int? TimeoutSeconds, Priority? Priority)
+{
+    /// <summary>W3C traceparent of the span that submits it, stored so the worker continues that trace.</summary>
+    public string? TraceParent { get; init; }
+}
 
 /// <summary>Executions as tenants see them: submit, read, list, logs, dead letters. Scoped by tenant in SQL.</summary>
 public sealed class ExecutionStore(NpgsqlDataSource db)
@@ -26,7 +30,7 @@ public sealed class ExecutionStore(NpgsqlDataSource db)
     {
         await using (var cmd = db.Command(SubmitSql,
             Sql.P(Guid.CreateVersion7()), Sql.P(jobId), Sql.P(tenantId), Sql.P(options.ScheduledAt),
-            Sql.P(options.Priority?.Value), Sql.P(options.TimeoutSeconds), Sql.P(idempotencyKey)))
+            Sql.P(options.Priority?.Value), Sql.P(options.TimeoutSeconds), Sql.P(idempotencyKey), Sql.P(options.TraceParent)))
         await using (var reader = await cmd.ExecuteReaderAsync(ct))
         {
             if (await reader.ReadAsync(ct)) return new RunJobResponse(reader.GetGuid(0), reader.GetString(1));
@@ -59,11 +63,11 @@ public sealed class ExecutionStore(NpgsqlDataSource db)
                 select id, tenant_id, priority, timeout_seconds, max_attempts
                 from jobs where id = $2 and tenant_id = $3
             ), ins as (
-                insert into executions (id, tenant_id, job_id, status, priority, timeout_seconds, max_attempts, scheduled_at)
+                insert into executions (id, tenant_id, job_id, status, priority, timeout_seconds, max_attempts, scheduled_at, trace_parent)
                 select n.id, job.tenant_id, job.id,
                        case when coalesce($4, now()) <= now() then 'PENDING' else 'SCHEDULED' end,
                        coalesce($5, job.priority), coalesce($6, job.timeout_seconds), job.max_attempts,
-                       greatest(coalesce($4, now()), now())
+                       greatest(coalesce($4, now()), now()), $7
                 from job, unnest($1::uuid[]) with ordinality as n(id, ord)
                 order by n.ord
                 returning id, tenant_id, priority, status, scheduled_at
@@ -73,14 +77,14 @@ public sealed class ExecutionStore(NpgsqlDataSource db)
             )
             select (select status from ins limit 1), exists (select 1 from job)
             """, Sql.P(ids), Sql.P(jobId), Sql.P(tenantId), Sql.P(options.ScheduledAt),
-            Sql.P(options.Priority?.Value), Sql.P(options.TimeoutSeconds));
+            Sql.P(options.Priority?.Value), Sql.P(options.TimeoutSeconds), Sql.P(options.TraceParent));
         await using var reader = await cmd.ExecuteReaderAsync(ct);
         await reader.ReadAsync(ct);
         if (!reader.GetBoolean(1)) return null;
         return new BatchRunResponse(ids, reader.GetString(0));
     }
 
-    // $1 new id, $2 job, $3 tenant, $4 scheduled_at?, $5 priority?, $6 timeout?, $7 idempotency key?
+    // $1 new id, $2 job, $3 tenant, $4 scheduled_at?, $5 priority?, $6 timeout?, $7 idempotency key?, $8 traceparent?
     // The key row is taken (or an expired one reclaimed) in the same statement that creates the
     // execution; when the key is live, the insert claims nothing and nothing is created.
     internal const string SubmitSql = """
@@ -95,11 +99,11 @@ public sealed class ExecutionStore(NpgsqlDataSource db)
                 where idempotency_keys.created_at < now() - interval '24 hours'
             returning execution_id
         ), ins as (
-            insert into executions (id, tenant_id, job_id, status, priority, timeout_seconds, max_attempts, scheduled_at)
+            insert into executions (id, tenant_id, job_id, status, priority, timeout_seconds, max_attempts, scheduled_at, trace_parent)
             select $1, job.tenant_id, job.id,
                    case when coalesce($4, now()) <= now() then 'PENDING' else 'SCHEDULED' end,
                    coalesce($5, job.priority), coalesce($6, job.timeout_seconds), job.max_attempts,
-                   greatest(coalesce($4, now()), now())
+                   greatest(coalesce($4, now()), now()), $8
             from job
             where $7::text is null or exists (select 1 from key)
             returning id, tenant_id, priority, status, scheduled_at
@@ -285,7 +289,7 @@ public sealed class ExecutionStore(NpgsqlDataSource db)
     /// timeout; the failed one keeps its history. <paramref name="id"/> may be the dead letter's id or the
     /// execution's. Null when not found; conflict when it was already retried.
     /// </summary>
-    public async Task<Guid?> RetryDeadLetterAsync(Guid tenantId, Guid id, CancellationToken ct)
+    public async Task<Guid?> RetryDeadLetterAsync(Guid tenantId, Guid id, CancellationToken ct, string? traceParent = null)
     {
         await using var conn = await db.OpenConnectionAsync(ct);
         await using var tx = await conn.BeginTransactionAsync(ct);
@@ -312,7 +316,7 @@ public sealed class ExecutionStore(NpgsqlDataSource db)
 
         var newId = Guid.CreateVersion7();
         await using (var cmd = conn.Command(SubmitSql, tx, Sql.P(newId), Sql.P(jobId), Sql.P(tenantId),
-                         Sql.P((DateTimeOffset?)null), Sql.P((int?)priority), Sql.P((int?)timeout), Sql.P((string?)null)))
+                         Sql.P((DateTimeOffset?)null), Sql.P((int?)priority), Sql.P((int?)timeout), Sql.P((string?)null), Sql.P(traceParent)))
         {
             await cmd.ExecuteNonQueryAsync(ct);
         }
@@ -329,7 +333,7 @@ public sealed class ExecutionStore(NpgsqlDataSource db)
     /// Re-runs every unretried dead letter of the tenant (or of one job) as new executions, in one
     /// statement; entries being retried concurrently by another request are skipped, not doubled.
     /// </summary>
-    public async Task<DlqBulkRetryResponse> RetryDeadLettersAsync(Guid tenantId, Guid? jobId, int max, CancellationToken ct)
+    public async Task<DlqBulkRetryResponse> RetryDeadLettersAsync(Guid tenantId, Guid? jobId, int max, CancellationToken ct, string? traceParent = null)
     {
         await using var cmd = db.Command("""
             with picked as (
@@ -342,8 +346,8 @@ public sealed class ExecutionStore(NpgsqlDataSource db)
             ), fresh as materialized (
                 select p.*, gen_random_uuid() as new_id from picked p
             ), made as (
-                insert into executions (id, tenant_id, job_id, status, priority, timeout_seconds, max_attempts, scheduled_at)
-                select f.new_id, $1, f.job_id, 'PENDING', f.priority, f.timeout_seconds, j.max_attempts, now()
+                insert into executions (id, tenant_id, job_id, status, priority, timeout_seconds, max_attempts, scheduled_at, trace_parent)
+                select f.new_id, $1, f.job_id, 'PENDING', f.priority, f.timeout_seconds, j.max_attempts, now(), $4
                 from fresh f join jobs j on j.id = f.job_id
                 returning id, tenant_id, priority, scheduled_at
             ), queued as (
@@ -353,7 +357,7 @@ public sealed class ExecutionStore(NpgsqlDataSource db)
                 update dead_letters d set retried_execution_id = f.new_id from fresh f where d.id = f.id
             )
             select new_id from fresh
-            """, Sql.P(tenantId), Sql.P(jobId), Sql.P(max));
+            """, Sql.P(tenantId), Sql.P(jobId), Sql.P(max), Sql.P(traceParent));
         await using var reader = await cmd.ExecuteReaderAsync(ct);
         var ids = new List<Guid>();
         while (await reader.ReadAsync(ct)) ids.Add(reader.GetGuid(0));

@@ -129,7 +129,8 @@ public sealed class QueueStore(NpgsqlDataSource db)
                 from popped p, clock
                 where e.id = p.execution_id and e.status = 'PENDING'
                 returning e.id, e.tenant_id, e.job_id, e.attempt, e.max_attempts, e.lease_token,
-                          e.lease_expires_at, e.timeout_seconds, e.priority, e.started_at
+                          e.lease_expires_at, e.timeout_seconds, e.priority, e.started_at,
+                          e.trace_parent, e.scheduled_at
             ), recorded as (
                 insert into execution_attempts (execution_id, attempt, worker_id, lease_token, started_at)
                 select id, attempt, $2, lease_token, started_at from claimed
@@ -143,7 +144,8 @@ public sealed class QueueStore(NpgsqlDataSource db)
                 update scheduler_clock set vclock = greatest(vclock, $1)
             )
             select c.id, c.lease_token, c.attempt, c.max_attempts, c.lease_expires_at,
-                   c.job_id, c.tenant_id, j.name, j.image, j.command, c.timeout_seconds, c.priority
+                   c.job_id, c.tenant_id, j.name, j.image, j.command, c.timeout_seconds, c.priority,
+                   c.trace_parent, c.scheduled_at
             from claimed c join jobs j on j.id = c.job_id
             order by c.priority desc
             """, tx, Sql.P(level), Sql.P(workerId), Sql.P(limit), Sql.P(lease.TotalSeconds),
@@ -154,7 +156,11 @@ public sealed class QueueStore(NpgsqlDataSource db)
             while (await reader.ReadAsync(ct))
             {
                 var payload = new ExecutionPayload(reader.GetGuid(5), reader.GetGuid(6), reader.GetString(7),
-                    reader.GetString(8), reader.GetFieldValue<string[]>(9), reader.GetInt32(10), new Priority(reader.GetInt16(11)));
+                    reader.GetString(8), reader.GetFieldValue<string[]>(9), reader.GetInt32(10), new Priority(reader.GetInt16(11)))
+                {
+                    TraceParent = reader.GetStringOrNull(12),
+                    ScheduledAt = reader.GetTimestamp(13),
+                };
                 list.Add(new ClaimedExecution(reader.GetGuid(0), reader.GetGuid(1), reader.GetInt32(2), reader.GetInt32(3),
                     reader.GetTimestamp(4), payload));
             }

@@ -1,4 +1,5 @@
 using Jobplane.Worker;
+using Jobplane.Worker.Observability;
 using Jobplane.Worker.Runtimes;
 using Jobplane.Worker.Runtimes.Docker;
 using Jobplane.Worker.Runtimes.Exec;
@@ -29,13 +30,8 @@ catch (InvalidOperationException e)
 using (identity)
 {
     var builder = Host.CreateApplicationBuilder(args);
-    builder.Logging.AddSimpleConsole(o =>
-    {
-        o.SingleLine = true;
-        o.IncludeScopes = true;
-        o.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ ";
-        o.UseUtcTimestamp = true;
-    });
+    // Logs (LOG_FORMAT), traces (OTLP when OTEL_EXPORTER_OTLP_ENDPOINT is set), metrics (WORKER_METRICS_PORT).
+    builder.AddWorkerObservability(options);
     // Per-request HttpClient chatter would drown the lines about jobs.
     builder.Logging.AddFilter("System.Net.Http.HttpClient", LogLevel.Warning);
     builder.Services.AddSingleton(options);

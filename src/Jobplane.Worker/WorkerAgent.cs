@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using Jobplane.Api;
+using Jobplane.Worker.Observability;
 using Jobplane.Worker.Runtimes;
 
 namespace Jobplane.Worker;
@@ -15,7 +16,8 @@ public sealed partial class WorkerAgent(
     IJobRuntime runtime,
     WorkerOptions options,
     TimeProvider time,
-    ILogger<WorkerAgent> logger) : BackgroundService
+    ILogger<WorkerAgent> logger,
+    WorkerMetrics? metrics = null) : BackgroundService
 {
     private readonly ConcurrentDictionary<Guid, RunningAttempt> _running = new();
     private readonly ConcurrentDictionary<Task, byte> _tasks = new();
@@ -32,6 +34,7 @@ public sealed partial class WorkerAgent(
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         LogStarting(options.WorkerId, runtime.Name, options.Concurrency, options.ControllerUrl);
+        metrics?.ObserveSlotsUsed(() => _running.Count);
         try
         {
             await runtime.CleanupOrphansAsync(stoppingToken);
@@ -71,6 +74,7 @@ public sealed partial class WorkerAgent(
             while (free < options.Concurrency && _slots.Wait(0, CancellationToken.None)) free++;
 
             DequeueResponse answer;
+            var asked = time.GetTimestamp();
             try
             {
                 answer = await client.DequeueAsync(new DequeueRequest
@@ -98,6 +102,7 @@ public sealed partial class WorkerAgent(
             }
 
             var received = time.GetTimestamp();
+            metrics?.Dequeued(time.GetElapsedTime(asked, received), answer.Executions.Count);
             LearnLease(answer.LeaseSeconds);
             var claimed = answer.Executions;
             if (stoppingToken.IsCancellationRequested && claimed.Count > 0)
@@ -124,15 +129,17 @@ public sealed partial class WorkerAgent(
     private async Task RunAttemptAsync(ClaimedExecution claim, RunningAttempt attempt)
     {
         var p = claim.Payload;
-        using var scope = logger.BeginScope(new ExecutionLogScope(claim.ExecutionId, p.JobId, p.TenantId, claim.Attempt));
+        using var span = WorkerTracing.StartAttempt(claim, options.WorkerId, runtime.Name);
+        using var scope = logger.BeginScope(new ExecutionLogScope(claim.ExecutionId, p.JobId, p.TenantId, claim.Attempt, span?.TraceId));
         LogAttemptStarting(claim.ExecutionId, claim.Attempt, claim.MaxAttempts, p.JobName);
         RunOutcome outcome;
         var shipper = new LogShipper(client, claim.ExecutionId, claim.LeaseToken, options.LogFlushInterval, time, logger);
+        var started = time.GetTimestamp();
         try
         {
             var spec = new RunSpec(claim.ExecutionId, p.JobId, claim.Attempt, p.Image, p.Command,
-                TimeSpan.FromSeconds(p.TimeoutSeconds), new Dictionary<string, string>());
-            outcome = await runtime.RunAsync(spec, shipper, attempt.StopToken, attempt.KillToken);
+                TimeSpan.FromSeconds(p.TimeoutSeconds), WorkerTracing.JobEnvironment(span));
+            outcome = await runtime.RunAsync(spec, metrics is null ? shipper : new CountingLogSink(shipper, metrics), attempt.StopToken, attempt.KillToken);
         }
         catch (Exception e)
         {
@@ -143,6 +150,9 @@ public sealed partial class WorkerAgent(
         {
             await shipper.DisposeAsync();
         }
+        var ran = time.GetElapsedTime(started);
+        WorkerTracing.Ended(span, outcome);
+        metrics?.AttemptEnded(runtime.Name, WorkerTracing.Outcome(outcome), ran);
 
         try
         {
@@ -160,10 +170,10 @@ public sealed partial class WorkerAgent(
                     {
                         Error = outcome.Stopped ? "stopped at the user's request" : outcome.Error,
                         Retryable = false,
-                    });
+                    }, ran);
                     break;
                 default:
-                    await ReportAsync(claim, attempt, outcome);
+                    await ReportAsync(claim, attempt, outcome, ran);
                     break;
             }
         }
@@ -179,8 +189,9 @@ public sealed partial class WorkerAgent(
     /// Reports the outcome, retrying while the controller is unreachable. The lease stays registered
     /// (and heartbeated) until the report is accepted, so a slow report never looks like a dead worker.
     /// </summary>
-    private async Task ReportAsync(ClaimedExecution claim, RunningAttempt attempt, RunOutcome outcome)
+    private async Task ReportAsync(ClaimedExecution claim, RunningAttempt attempt, RunOutcome outcome, TimeSpan ran)
     {
+        using var span = WorkerTracing.StartReport();
         var request = new ResultRequest
         {
             ExitCode = outcome.ExitCode,
@@ -188,6 +199,8 @@ public sealed partial class WorkerAgent(
             Result = outcome.Result,
             LeaseToken = claim.LeaseToken,
             Retryable = outcome.Retryable,
+            Runtime = runtime.Name,
+            DurationSeconds = ran.TotalSeconds,
         };
         var delay = TimeSpan.FromMilliseconds(200);
         while (attempt.Reason is not StopReason.LeaseLost)
@@ -293,6 +306,7 @@ public sealed partial class WorkerAgent(
                         if (_running.TryGetValue(lost, out var a))
                         {
                             LogLeaseLost(lost, a.Attempt);
+                            metrics?.LeaseLost();
                             a.Stop(StopReason.LeaseLost);
                         }
                     }
@@ -308,6 +322,7 @@ public sealed partial class WorkerAgent(
                 catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
                 {
                     LogHeartbeatFailed(e.Message);
+                    metrics?.HeartbeatFailed();
                 }
             }
         }
@@ -336,6 +351,7 @@ public sealed partial class WorkerAgent(
                     if (a.Reason != StopReason.LeaseLost && now > a.LeaseDeadline)
                     {
                         LogLeaseUnconfirmed(a.ExecutionId, a.Attempt);
+                        metrics?.LeaseLost();
                         a.Stop(StopReason.LeaseLost);
                     }
                 }

@@ -9,6 +9,9 @@ namespace Jobplane.Worker;
 /// </summary>
 public sealed record WorkerOptions
 {
+    /// <summary>The usual Prometheus exporter port.</summary>
+    public const int DefaultMetricsPort = 9464;
+
     public required Uri ControllerUrl { get; init; }
     public required string WorkerToken { get; init; }
     /// <summary>Stable across restarts, so a restarted worker can find what its previous life left behind.</summary>
@@ -32,6 +35,10 @@ public sealed record WorkerOptions
     public IReadOnlyList<Guid>? TenantIds { get; init; }
     /// <summary>The DOCKER_* settings, read when RUNTIME is docker.</summary>
     public DockerRuntimeOptions? Docker { get; init; }
+    /// <summary>Port of the Prometheus /metrics endpoint (WORKER_METRICS_PORT, default 9464); null when turned off (0).</summary>
+    public int? MetricsPort { get; init; }
+    /// <summary>LOG_FORMAT: json (default) or text.</summary>
+    public string LogFormat { get; init; } = Jobplane.Observability.LogFormat.Json;
 
     public static WorkerOptions FromEnvironment(Func<string, string?> env)
     {
@@ -72,7 +79,12 @@ public sealed record WorkerOptions
             Runtime = runtime,
             WorkRoot = env("RUNTIME_WORKDIR") is { Length: > 0 } w ? w : Path.Combine(Path.GetTempPath(), "jobplane"),
             TenantIds = tenants,
+            MetricsPort = read.Int("WORKER_METRICS_PORT", DefaultMetricsPort, 0, 65535) is > 0 and var metricsPort ? metricsPort : null,
+            LogFormat = Jobplane.Observability.LogFormat.Parse(env(Jobplane.Observability.LogFormat.Setting)) ?? Jobplane.Observability.LogFormat.Json,
         };
+        if (Jobplane.Observability.LogFormat.Parse(env(Jobplane.Observability.LogFormat.Setting)) is null)
+            read.Error(Jobplane.Observability.LogFormat.Invalid(env(Jobplane.Observability.LogFormat.Setting)));
+        if (Jobplane.Observability.Telemetry.Validate(env) is { } otlpProblem) read.Error(otlpProblem);
         if (runtime == "docker")
             options = options with { Docker = DockerRuntimeOptions.FromSettings(read, options.WorkRoot, options.WorkerId, options.KillGrace) };
         else if (runtime != "exec") read.Error($"RUNTIME '{runtime}' is not available in this build (available: exec, docker)");

@@ -73,6 +73,7 @@ public sealed class Platform : IAsyncDisposable
                 ["WORKER_HEARTBEAT_INTERVAL"] = "1s",
                 ["WORKER_LEASE_TIMEOUT"] = "3s",
                 ["WORKER_KILL_GRACE"] = "1s",
+                ["WORKER_METRICS_PORT"] = "0",
                 // Shorter than a job (0.1 s), so that a SIGTERM lands on running jobs and exercises the
                 // hand-back path (outcome 'released') instead of just waiting for them.
                 ["WORKER_DRAIN_TIMEOUT"] = "50ms",

@@ -65,6 +65,9 @@ public sealed class CrashRecoveryTests : IAsyncLifetime
             "sh", "-c", $"if [ -e {marker} ]; then echo finished; exit 0; fi; touch {marker}; sleep 600");
         var id = submit.Stdout.Split([' ', '\n'], StringSplitOptions.RemoveEmptyEntries).First(w => Guid.TryParse(w, out _));
         await api.WaitForStatusAsync(id, "RUNNING", TimeSpan.FromSeconds(30));
+        // RUNNING means claimed; the job itself may not have started yet. Drain a started job.
+        for (var i = 0; i < 300 && !File.Exists(marker); i++) await Task.Delay(100);
+        Assert.True(File.Exists(marker), "the job never started on the first worker");
 
         first.Signal(15); // SIGTERM: drain, then hand back
         Assert.Equal(0, await first.WaitForExitAsync(TimeSpan.FromSeconds(30)));

@@ -78,6 +78,8 @@ public sealed class Platform : IAsyncLifetime
             ["WORKER_CONCURRENCY"] = "4",
             ["WORKER_HEARTBEAT_INTERVAL"] = "1s",
             ["WORKER_KILL_GRACE"] = "1s",
+            // Several workers share this host: no metrics listener unless a test asks for one.
+            ["WORKER_METRICS_PORT"] = "0",
         };
         if (extra is not null)
         {

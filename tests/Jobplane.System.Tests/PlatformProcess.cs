@@ -40,9 +40,13 @@ public sealed partial class PlatformProcess : IAsyncDisposable
         return File.Exists(debug) ? debug : throw new FileNotFoundException($"{name} not built: run 'make build-all' or set JOBPLANE_BIN", debug);
     }
 
-    public static PlatformProcess Start(string name, IReadOnlyDictionary<string, string?> env, params string[] args)
+    public static PlatformProcess Start(string name, IReadOnlyDictionary<string, string?> env, params string[] args) =>
+        StartProgram(Binary(name), env, args);
+
+    /// <summary>Any program (a path, or a name found on PATH) run the same way: clean environment, output captured.</summary>
+    public static PlatformProcess StartProgram(string program, IReadOnlyDictionary<string, string?> env, params string[] args)
     {
-        var psi = new ProcessStartInfo(Binary(name))
+        var psi = new ProcessStartInfo(program)
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,

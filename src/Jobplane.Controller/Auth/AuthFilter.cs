@@ -45,7 +45,7 @@ public static class AuthFilter
                 WriteRateLimitHeaders(http.Response, rate, burst, decision);
                 if (!decision.Allowed)
                 {
-                    http.RequestServices.GetRequiredService<ControllerMetrics>().RateLimited();
+                    http.RequestServices.GetRequiredService<ControllerMetrics>().RateLimited(principal.TenantId);
                     var seconds = Math.Max(1, (int)Math.Ceiling(decision.RetryAfter.TotalSeconds));
                     http.Response.Headers.RetryAfter = seconds.ToString(CultureInfo.InvariantCulture);
                     return ApiResults.Error(429, ErrorCodes.RateLimited,

@@ -1,7 +1,9 @@
+using System.Diagnostics;
 using System.Text.Json;
 using Jobplane.Api;
 using Jobplane.Controller.Auth;
 using Jobplane.Controller.Http;
+using Jobplane.Observability;
 using Jobplane.Store;
 using Microsoft.OpenApi;
 
@@ -55,7 +57,7 @@ public static class ExecutionEndpoints
             if (!Guid.TryParse(id, out var dlqId)) return ApiResults.NotFound("dead letter");
             try
             {
-                var newId = await store.RetryDeadLetterAsync(http.TenantId(), dlqId, ct);
+                var newId = await store.RetryDeadLetterAsync(http.TenantId(), dlqId, ct, TraceParent.Of(Activity.Current));
                 if (newId is null) return ApiResults.NotFound("dead letter");
                 metrics.Submitted(ExecutionStatus.Pending);
                 return Results.Json(new DlqRetryResponse(newId.Value), JobplaneJsonContext.Default.DlqRetryResponse, statusCode: 201);
@@ -73,7 +75,7 @@ public static class ExecutionEndpoints
         {
             var body = await JsonBody.ReadAsync(http.Request, JobplaneJsonContext.Default.DlqBulkRequest, Limits.SmallBodyBytes, optional: true);
             if (body.Error is not null) return body.Error;
-            var result = await store.RetryDeadLettersAsync(http.TenantId(), body.Value?.JobId, 10_000, ct);
+            var result = await store.RetryDeadLettersAsync(http.TenantId(), body.Value?.JobId, 10_000, ct, TraceParent.Of(Activity.Current));
             metrics.Submitted(ExecutionStatus.Pending, result.Retried);
             return Results.Json(result, JobplaneJsonContext.Default.DlqBulkRetryResponse);
         }).RefusedWhenSuspended()

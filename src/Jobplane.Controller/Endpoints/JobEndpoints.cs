@@ -1,6 +1,9 @@
+using System.Diagnostics;
 using Jobplane.Api;
 using Jobplane.Controller.Auth;
 using Jobplane.Controller.Http;
+using Jobplane.Controller.Observability;
+using Jobplane.Observability;
 using Jobplane.Store;
 
 namespace Jobplane.Controller.Endpoints;
@@ -78,16 +81,18 @@ public static class JobEndpoints
                 return ApiResults.BadRequest($"{Wire.IdempotencyKeyHeader} must be 1 to 255 printable ASCII characters, not starting or ending with a space");
 
             RunJobResponse? run;
+            using var submit = ControllerTracing.StartSubmit(jobId);
             try
             {
-                run = await store.RunAsync(http.TenantId(), jobId, new RunOptions(r.ScheduledAt, r.Timeout, r.Priority),
-                    key.Length > 0 ? key : null, ct);
+                run = await store.RunAsync(http.TenantId(), jobId, new RunOptions(r.ScheduledAt, r.Timeout, r.Priority)
+                { TraceParent = TraceParent.Of(submit ?? Activity.Current) }, key.Length > 0 ? key : null, ct);
             }
             catch (StoreConflictException e)
             {
                 return ApiResults.Conflict(e.Message);
             }
             if (run is null) return ApiResults.NotFound("job");
+            submit?.SetTag("jobplane.execution.id", run.ExecutionId);
             if (run.Replayed == true) return Results.Json(run, JobplaneJsonContext.Default.RunJobResponse, statusCode: 200);
             metrics.Submitted(run.Status);
             return Results.Json(run, JobplaneJsonContext.Default.RunJobResponse, statusCode: 201);
@@ -111,7 +116,9 @@ public static class JobEndpoints
             if (http.Request.Headers.ContainsKey(Wire.IdempotencyKeyHeader))
                 problem ??= $"{Wire.IdempotencyKeyHeader} is not supported on /runs: use /run for idempotent submission";
             if (problem is not null) return ApiResults.BadRequest(problem);
-            var runs = await store.RunManyAsync(http.TenantId(), jobId, r.Count!.Value, new RunOptions(r.ScheduledAt, r.Timeout, r.Priority), ct);
+            using var submit = ControllerTracing.StartSubmit(jobId, r.Count!.Value);
+            var runs = await store.RunManyAsync(http.TenantId(), jobId, r.Count!.Value, new RunOptions(r.ScheduledAt, r.Timeout, r.Priority)
+            { TraceParent = TraceParent.Of(submit ?? Activity.Current) }, ct);
             if (runs is null) return ApiResults.NotFound("job");
             metrics.Submitted(runs.Status, runs.ExecutionIds.Count);
             return Results.Json(runs, JobplaneJsonContext.Default.BatchRunResponse, statusCode: 201);

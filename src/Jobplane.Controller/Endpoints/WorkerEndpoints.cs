@@ -1,6 +1,7 @@
 using Jobplane.Api;
 using Jobplane.Controller.Auth;
 using Jobplane.Controller.Http;
+using Jobplane.Controller.Observability;
 using Jobplane.Controller.Queue;
 using Jobplane.Store;
 using Npgsql;
@@ -21,7 +22,7 @@ public static class WorkerEndpoints
         var worker = app.MapGroup("/internal").RequirePrincipal(PrincipalKind.Worker).WithTags("Worker");
 
         worker.MapPost("/executions/dequeue", async (HttpContext http, QueueStore queue, ReadySignal ready,
-            ControllerOptions options, ControllerMetrics metrics, TimeProvider time, IHostApplicationLifetime lifetime) =>
+            ControllerOptions options, ControllerMetrics metrics, ExecutionTelemetry telemetry, TimeProvider time, IHostApplicationLifetime lifetime) =>
         {
             var body = await JsonBody.ReadAsync(http.Request, JobplaneJsonContext.Default.DequeueRequest, Limits.WorkerBodyBytes);
             if (body.Error is not null) return body.Error;
@@ -54,6 +55,7 @@ public static class WorkerEndpoints
                     var claimStart = time.GetTimestamp();
                     var claimed = await queue.ClaimAsync(r.Limit, workerId, tenants, options.LeaseDuration, stop.Token, r.Runtime);
                     metrics.ClaimLatency(time.GetElapsedTime(claimStart), claimed.Count);
+                    claimed = telemetry.Claimed(claimed, claimStart, workerId, options.LeaseDuration);
                     if (claimed.Count > 0 && http.RequestAborted.IsCancellationRequested)
                     {
                         // The worker went away while we claimed for it: it will never run these. Hand
@@ -153,7 +155,7 @@ public static class WorkerEndpoints
                     lines[i] = lines[i] with { Content = lines[i].Content.Replace('\0', '\uFFFD') };
             }
             var check = await queue.AppendLogsAsync(executionId, token, lines, ct);
-            if (check == LeaseCheck.Accepted) metrics.LogBytes(lines.Sum(l => (long)l.Content.Length));
+            if (check == LeaseCheck.Accepted) metrics.LogBytes(lines);
             return check switch
             {
                 LeaseCheck.Accepted => Results.NoContent(),
@@ -167,7 +169,7 @@ public static class WorkerEndpoints
             .Errors(404, 409);
 
         worker.MapPut("/executions/{id}/result", async (string id, HttpContext http, QueueStore queue, RetryBackoff backoff,
-            ControllerMetrics metrics, CancellationToken ct) =>
+            ExecutionTelemetry telemetry, CancellationToken ct) =>
         {
             if (!Guid.TryParse(id, out var executionId)) return ApiResults.NotFound("execution");
             var body = await JsonBody.ReadAsync(http.Request, JobplaneJsonContext.Default.ResultRequest, Limits.ResultBodyBytes);
@@ -199,7 +201,7 @@ public static class WorkerEndpoints
                 return ApiResults.Error(400, ErrorCodes.InvalidArgument,
                     $"result cannot be stored as JSONB ({pg.MessageText}): it must not contain \\u0000, unpaired surrogates or numbers beyond PostgreSQL's numeric range");
             }
-            if (outcome.Check == LeaseCheck.Accepted) metrics.Completed(outcome.Status!);
+            if (outcome.Check == LeaseCheck.Accepted) telemetry.Completed(executionId, outcome.Status!, r);
             return outcome.Check switch
             {
                 LeaseCheck.Accepted => Results.Json(new ResultResponse(outcome.Status!), JobplaneJsonContext.Default.ResultResponse),

@@ -9,7 +9,8 @@ namespace Jobplane.Controller.Queue;
 /// fighting over it, and nothing depends on a particular replica being alive.
 /// </summary>
 public sealed partial class MaintenanceService(
-    QueueStore queue, ControllerOptions options, TimeProvider time, ILogger<MaintenanceService> logger) : BackgroundService
+    QueueStore queue, ControllerOptions options, TimeProvider time, ILogger<MaintenanceService> logger,
+    ControllerMetrics? metrics = null) : BackgroundService
 {
     private const int BatchSize = 1000;
 
@@ -26,6 +27,7 @@ public sealed partial class MaintenanceService(
                     promoted = await queue.PromoteDueAsync(BatchSize, stoppingToken);
                     rescued = await queue.RescueExpiredAsync(BatchSize, stoppingToken);
                     if (rescued > 0) LogRescued(rescued);
+                    metrics?.LeasesRescued(rescued);
                 } while (promoted == BatchSize || rescued == BatchSize);
                 await queue.ExpireIdempotencyKeysAsync(BatchSize, stoppingToken);
                 await queue.DeactivateIdleTenantsAsync(stoppingToken);

@@ -150,6 +150,7 @@ public sealed class ExecRuntime : IJobRuntime
         foreach (var (name, value) in environment) startInfo.Environment[name] = value;
 
         using var process = new Process { StartInfo = startInfo };
+        using var starting = RuntimeTracing.Start(Name, "start");
         process.Start();
         var group = new ProcessGroup(process.Id);
         try
@@ -158,9 +159,12 @@ public sealed class ExecRuntime : IJobRuntime
             process.StandardInput.Close();
             var pumps = new OutputPumps(process, logs, _options.MaxLineChars);
             await group.WaitUntilFormedAsync(_time, GroupFormLimit);
+            starting?.Stop();
             ExecRuntimeLog.Started(_logger, spec.ExecutionId, spec.Attempt, group.Id, workDirectory);
 
-            var ending = await WaitForEndAsync(spec, process, group, pumps.Faulted, stop, kill);
+            Ending ending;
+            using (RuntimeTracing.Start(Name, "wait"))
+                ending = await WaitForEndAsync(spec, process, group, pumps.Faulted, stop, kill);
             // Background children of a job that exited by itself die with the attempt, and once the
             // group is gone nothing but an escaped process can keep the output pipes open.
             group.Signal(LibC.SIGKILL);

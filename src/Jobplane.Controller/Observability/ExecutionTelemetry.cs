@@ -1,0 +1,66 @@
+using System.Diagnostics;
+using Jobplane.Api;
+using Jobplane.Observability;
+
+namespace Jobplane.Controller.Observability;
+
+/// <summary>
+/// What the worker API records about executions besides answering: a claim span in each claimed
+/// execution's trace, pickup latency, attempt outcomes with their duration, and the log lines about
+/// them (each inside the execution's scope).
+/// </summary>
+public sealed class ExecutionTelemetry(ControllerMetrics metrics, TimeProvider time, ILogger<ExecutionTelemetry> logger)
+{
+    /// <summary>
+    /// Records a claim made at <paramref name="claimStarted"/> (a <see cref="TimeProvider"/> timestamp)
+    /// and returns the claimed executions with the traceparent of their claim span, which the worker continues.
+    /// </summary>
+    public IReadOnlyList<ClaimedExecution> Claimed(IReadOnlyList<ClaimedExecution> claimed, long claimStarted, string workerId, TimeSpan lease)
+    {
+        if (claimed.Count == 0) return claimed;
+        var startedAt = time.GetUtcNow() - time.GetElapsedTime(claimStarted);
+        var list = new List<ClaimedExecution>(claimed.Count);
+        foreach (var c in claimed)
+        {
+            var p = c.Payload;
+            // The claim began the attempt at lease expiry minus the lease, by the database clock, as did ScheduledAt.
+            var pickup = p.ScheduledAt is { } due ? (c.LeaseExpiresAt - lease - due).TotalSeconds : (double?)null;
+            if (pickup is { } s) metrics.Pickup(s);
+
+            var parent = TraceParent.Parse(p.TraceParent);
+            using var span = ControllerTracing.Source.StartActivity("jobplane.claim", ActivityKind.Consumer, parent,
+                startTime: startedAt);
+            if (span is not null)
+            {
+                span.SetTag("jobplane.execution.id", c.ExecutionId);
+                span.SetTag("jobplane.job.id", p.JobId);
+                span.SetTag("jobplane.tenant.id", p.TenantId);
+                span.SetTag("jobplane.attempt", c.Attempt);
+                span.SetTag("jobplane.worker.id", workerId);
+                if (pickup is { } ps) span.SetTag("jobplane.pickup.seconds", Math.Round(ps, 6));
+            }
+            if (logger.IsEnabled(LogLevel.Debug))
+            {
+                using var scope = logger.BeginScope(new ExecutionScope(c.ExecutionId, p.JobId, p.TenantId, c.Attempt, span));
+                ControllerLog.Claimed(logger, c.ExecutionId, c.Attempt, workerId, pickup ?? 0);
+            }
+            list.Add(TraceParent.Of(span) is { } claimSpan ? c with { Payload = p with { TraceParent = claimSpan } } : c);
+        }
+        return list;
+    }
+
+    /// <summary>An attempt's result was accepted and moved the execution to <paramref name="status"/>.</summary>
+    public void Completed(Guid executionId, string status, ResultRequest request)
+    {
+        metrics.Completed(status);
+        metrics.AttemptFinished(status, request.Runtime, request.DurationSeconds);
+        Activity.Current?.SetTag("jobplane.execution.id", executionId);
+        Activity.Current?.SetTag("jobplane.execution.status", status);
+        if (status == ExecutionStatus.Failed || logger.IsEnabled(LogLevel.Debug))
+        {
+            using var scope = logger.BeginScope(new ExecutionScope(executionId));
+            if (status == ExecutionStatus.Failed) ControllerLog.DeadLettered(logger, executionId);
+            else ControllerLog.Completed(logger, executionId, status);
+        }
+    }
+}

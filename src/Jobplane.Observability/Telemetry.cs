@@ -1,0 +1,63 @@
+using System.Diagnostics;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using OpenTelemetry;
+using OpenTelemetry.Resources;
+using OpenTelemetry.Trace;
+
+namespace Jobplane.Observability;
+
+/// <summary>
+/// OpenTelemetry wiring shared by the controller and the worker: the service resource, a sampler
+/// that keeps background chatter out of traces, and OTLP export only when
+/// OTEL_EXPORTER_OTLP_ENDPOINT is set (protocol from OTEL_EXPORTER_OTLP_PROTOCOL: grpc, the
+/// default, or http/protobuf). Without an endpoint nothing is exported; spans are still made, so
+/// trace ids reach logs, the database and jobs.
+/// </summary>
+public static class Telemetry
+{
+    public const string EndpointSetting = "OTEL_EXPORTER_OTLP_ENDPOINT";
+    public const string ProtocolSetting = "OTEL_EXPORTER_OTLP_PROTOCOL";
+
+    /// <summary>Whether OTLP export is configured.</summary>
+    public static bool ExportsOtlp(IConfiguration config) => !string.IsNullOrWhiteSpace(config[EndpointSetting]);
+
+    /// <summary>A start-up problem with the OTLP settings, or null.</summary>
+    public static string? Validate(Func<string, string?> setting)
+    {
+        if (setting(EndpointSetting) is { Length: > 0 } endpoint && !string.IsNullOrWhiteSpace(endpoint)
+            && (!Uri.TryCreate(endpoint.Trim(), UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https")))
+            return $"{EndpointSetting} must be an http(s) URL such as http://localhost:4317 (got '{endpoint}')";
+        if (setting(ProtocolSetting) is { Length: > 0 } protocol && protocol.Trim() is not ("grpc" or "http/protobuf"))
+            return $"{ProtocolSetting} must be grpc or http/protobuf (got '{protocol}')";
+        return null;
+    }
+
+    /// <summary>
+    /// Adds OpenTelemetry with the service resource and the shared sampler; the caller adds its own
+    /// sources, instrumentation and meters through the returned builder.
+    /// </summary>
+    public static OpenTelemetryBuilder AddJobplaneOpenTelemetry(this IServiceCollection services, IConfiguration config, string serviceName)
+    {
+        var otel = services.AddOpenTelemetry()
+            .ConfigureResource(r =>
+            {
+                // OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES (read by the SDK) win over the default name.
+                if (string.IsNullOrWhiteSpace(config["OTEL_SERVICE_NAME"])) r.AddService(serviceName);
+            })
+            .WithTracing(t => t.SetSampler(new ParentBasedSampler(new NoBackgroundClientRoots())));
+        if (ExportsOtlp(config)) otel.UseOtlpExporter();
+        return otel;
+    }
+
+    /// <summary>
+    /// Root sampler: a client span with no parent is background chatter (queue maintenance SQL, a
+    /// worker's heartbeats and idle long-polls) and starts no trace; everything else is recorded.
+    /// Work about an execution always has a parent: the trace its submission started.
+    /// </summary>
+    private sealed class NoBackgroundClientRoots : Sampler
+    {
+        public override SamplingResult ShouldSample(in SamplingParameters parameters) =>
+            new(parameters.Kind == ActivityKind.Client ? SamplingDecision.Drop : SamplingDecision.RecordAndSample);
+    }
+}
