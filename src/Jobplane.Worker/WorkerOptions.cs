@@ -70,7 +70,8 @@ public sealed record WorkerOptions
             WorkRoot = env("RUNTIME_WORKDIR") is { Length: > 0 } w ? w : Path.Combine(Path.GetTempPath(), "jobplane"),
             TenantIds = tenants,
         };
-        if (runtime != "exec") read.Error($"RUNTIME '{runtime}' is not available in this build (available: exec)");
+        // noop is a benchmarking tool (Runtimes/Noop), not a way to run jobs.
+        if (runtime is not ("exec" or "noop")) read.Error($"RUNTIME '{runtime}' is not available in this build (available: exec; noop for benchmarks)");
         if (options.HeartbeatInterval <= TimeSpan.Zero) read.Error("WORKER_HEARTBEAT_INTERVAL must be positive");
         if (options.LogFlushInterval <= TimeSpan.Zero) read.Error("WORKER_LOG_FLUSH_INTERVAL must be positive");
         read.ThrowIfInvalid();
