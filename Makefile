@@ -9,7 +9,7 @@ PUBLISH := $(DOTNET) publish -c $(CONFIGURATION) -r linux-x64 --self-contained f
 	-p:PublishSingleFile=true -p:DebugType=embedded --nologo -v quiet -o $(BIN)
 
 .PHONY: help dev dev-stop build-all build-controller build-worker build-cli run-migrate run-controller run-worker \
-	test test-faults test-coverage lint format clean
+	test test-faults test-coverage bench bench-quick lint format clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -47,6 +47,14 @@ test-faults: build-all ## fault injection (N executions; SEED=): kill/pause/rest
 	@mkdir -p TestResults
 	JOBPLANE_BIN=$(BIN) $(DOTNET) run --project tests/Jobplane.Faults -c Debug -- \
 		--executions $(N) $(if $(SEED),--seed $(SEED)) --json $(CURDIR)/TestResults/faults.json
+
+bench: build-all ## the benchmark harness: throughput, latency, commits per job, claim latency vs backlog (~10 min; bench/RESULTS.md)
+	@scripts/ensure-postgres.sh
+	JOBPLANE_BIN=$(BIN) $(DOTNET) run --project bench/Jobplane.Bench -c Release
+
+bench-quick: build-all ## a smoke run of the benchmark harness with small backlogs (~2 min)
+	@scripts/ensure-postgres.sh
+	BENCH_QUICK=1 JOBPLANE_BIN=$(BIN) $(DOTNET) run --project bench/Jobplane.Bench -c Release
 
 test-coverage: ## the test suite with coverage (Cobertura XML under ./coverage)
 	@COVERAGE=1 scripts/test.sh

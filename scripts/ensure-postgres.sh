@@ -25,6 +25,16 @@ if ! pg_lsclusters -h | awk -v v="$PG_VERSION" '$1==v && $2=="main"' | grep -q .
 fi
 
 if ! pg_lsclusters -h | awk -v v="$PG_VERSION" '$1==v && $2=="main" && $4=="online"' | grep -q .; then
+  # The benchmark (make bench) counts statements per job with pg_stat_statements, which must be
+  # loaded at server start. Only set here, before a start we make anyway: a running server is never
+  # restarted for it (the benchmark then reports commits only).
+  conf_d="/etc/postgresql/${PG_VERSION}/main/conf.d"
+  if [ -d "$conf_d" ] && [ ! -e "$conf_d/jobplane-stat-statements.conf" ] \
+     && [ -f "/usr/share/postgresql/${PG_VERSION}/extension/pg_stat_statements.control" ] \
+     && ! grep -rqs '^[[:space:]]*shared_preload_libraries' "/etc/postgresql/${PG_VERSION}/main/postgresql.conf" "$conf_d"; then
+    log "loading pg_stat_statements at server start (for make bench)"
+    echo "shared_preload_libraries = 'pg_stat_statements'" > "$conf_d/jobplane-stat-statements.conf"
+  fi
   log "starting cluster ${PG_VERSION}/main"
   pg_ctlcluster "$PG_VERSION" main start >&2
 fi

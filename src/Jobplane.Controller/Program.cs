@@ -21,6 +21,9 @@ var migrateOnly = args.Contains("--migrate-only");
 var builder = WebApplication.CreateBuilder(args);
 // Logs (LOG_FORMAT), traces (OTLP when OTEL_EXPORTER_OTLP_ENDPOINT is set) and metrics (/metrics).
 builder.AddControllerObservability();
+// ASP.NET Core's own per-request lines (request starting, endpoint executing, request finished)
+// would be several console lines per worker call, thousands a second under load; warnings still show.
+builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
 
 builder.Services.AddSingleton(sp => ControllerOptions.FromConfiguration(sp.GetRequiredService<IConfiguration>()));
 builder.Services.AddSingleton(TimeProvider.System);
@@ -30,6 +33,11 @@ builder.Services.AddSingleton(sp =>
     // Requests hold a connection only for the statements they run (long-polls wait without one),
     // so a small pool serves many workers; a user's explicit setting wins.
     if (!csb.ConnectionString.Contains("Maximum Pool Size", StringComparison.OrdinalIgnoreCase)) csb.MaxPoolSize = 40;
+    // The controller keeps no session state on pooled connections (advisory locks are transaction
+    // scoped; the migrator and the LISTEN connection undo theirs), so the reset Npgsql would
+    // otherwise run when a connection is next used, a transaction of its own, is not needed: it was
+    // one commit in every two PostgreSQL counted.
+    if (!csb.ConnectionString.Contains("No Reset On Close", StringComparison.OrdinalIgnoreCase)) csb.NoResetOnClose = true;
     csb.ApplicationName ??= "jobplane-controller";
     return new NpgsqlDataSourceBuilder(csb.ConnectionString).Build();
 });

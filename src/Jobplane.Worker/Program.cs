@@ -3,6 +3,7 @@ using Jobplane.Worker.Observability;
 using Jobplane.Worker.Runtimes;
 using Jobplane.Worker.Runtimes.Docker;
 using Jobplane.Worker.Runtimes.Exec;
+using Jobplane.Worker.Runtimes.Noop;
 
 // jobplane-worker: the data plane. Speaks only the worker API of the controller; needs no database.
 WorkerOptions options;
@@ -49,7 +50,8 @@ using (identity)
             WorkerId = options.WorkerId,
             KillGrace = options.KillGrace,
         });
-        builder.Services.AddSingleton<IJobRuntime, ExecRuntime>();
+        if (options.Runtime == NoopRuntime.RuntimeName) builder.Services.AddSingleton<IJobRuntime, NoopRuntime>();
+        else builder.Services.AddSingleton<IJobRuntime, ExecRuntime>();
     }
     builder.Services.AddHttpClient<ControllerClient>();
     builder.Services.AddHostedService<WorkerAgent>();

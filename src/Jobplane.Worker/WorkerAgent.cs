@@ -83,7 +83,9 @@ public sealed partial class WorkerAgent(
                     WorkerId = options.WorkerId,
                     TenantIds = options.TenantIds,
                     WaitSeconds = options.PollWait.TotalSeconds,
-                    Runtime = runtime.Name,
+                    // A runtime the platform does not know (noop, a benchmarking tool) names none: it is
+                    // then given only work of tenants that are not restricted to some runtimes.
+                    Runtime = Jobplane.Api.Runtimes.IsKnown(runtime.Name) ? runtime.Name : null,
                 }, stoppingToken);
                 backoff = TimeSpan.FromMilliseconds(200);
             }

@@ -87,7 +87,8 @@ public sealed record WorkerOptions
         if (Jobplane.Observability.Telemetry.Validate(env) is { } otlpProblem) read.Error(otlpProblem);
         if (runtime == "docker")
             options = options with { Docker = DockerRuntimeOptions.FromSettings(read, options.WorkRoot, options.WorkerId, options.KillGrace) };
-        else if (runtime != "exec") read.Error($"RUNTIME '{runtime}' is not available in this build (available: exec, docker)");
+        // noop is a benchmarking tool (Runtimes/Noop), not a way to run jobs.
+        else if (runtime is not ("exec" or "noop")) read.Error($"RUNTIME '{runtime}' is not available in this build (available: exec, docker; noop for benchmarks)");
         if (options.HeartbeatInterval <= TimeSpan.Zero) read.Error("WORKER_HEARTBEAT_INTERVAL must be positive");
         if (options.LogFlushInterval <= TimeSpan.Zero) read.Error("WORKER_LOG_FLUSH_INTERVAL must be positive");
         read.ThrowIfInvalid();

@@ -26,12 +26,19 @@ public sealed partial class ReadySignal(NpgsqlDataSource db, ILogger<ReadySignal
             try
             {
                 await using var conn = await db.OpenConnectionAsync(stoppingToken);
-                conn.Notification += (_, _) => Pulse();
-                await using (var cmd = new NpgsqlCommand("listen jobplane_ready", conn))
-                    await cmd.ExecuteNonQueryAsync(stoppingToken);
-                Pulse(); // anything that became ready while we were not listening
-                while (!stoppingToken.IsCancellationRequested)
-                    await conn.WaitAsync(stoppingToken);
+                try
+                {
+                    conn.Notification += (_, _) => Pulse();
+                    await using (var cmd = new NpgsqlCommand("listen jobplane_ready", conn))
+                        await cmd.ExecuteNonQueryAsync(stoppingToken);
+                    Pulse(); // anything that became ready while we were not listening
+                    while (!stoppingToken.IsCancellationRequested)
+                        await conn.WaitAsync(stoppingToken);
+                }
+                finally
+                {
+                    await UnlistenAsync(conn);
+                }
             }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
             {
@@ -43,6 +50,24 @@ public sealed partial class ReadySignal(NpgsqlDataSource db, ILogger<ReadySignal
                 Pulse();
                 await Task.Delay(TimeSpan.FromSeconds(1), stoppingToken).ContinueWith(_ => { }, TaskScheduler.Default);
             }
+        }
+    }
+
+    /// <summary>
+    /// Pooled connections are not reset when returned (see Program), so one that goes back to the
+    /// pool still working must not keep receiving notifications nobody reads.
+    /// </summary>
+    private static async Task UnlistenAsync(NpgsqlConnection conn)
+    {
+        if (conn.State != System.Data.ConnectionState.Open) return;
+        try
+        {
+            await using var cmd = new NpgsqlCommand("unlisten *", conn);
+            await cmd.ExecuteNonQueryAsync(CancellationToken.None);
+        }
+        catch (Exception e) when (e is NpgsqlException or InvalidOperationException or IOException)
+        {
+            // A broken connection is not returned to the pool: nothing to undo.
         }
     }
 

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Net.Http.Json;
 using Jobplane.Api;
 using Jobplane.Testing;
+using Jobplane.Worker.Runtimes;
 using Jobplane.Worker.Runtimes.Exec;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -27,15 +28,17 @@ internal sealed class AgentHarness : IAsyncDisposable
     public HttpClient Tenant { get; }
     public NetworkSwitch Network { get; private set; } = null!;
 
-    public static async Task<AgentHarness> StartAsync(ControllerHost host, TimeSpan? heartbeat = null)
+    /// <summary>Starts an agent with the exec runtime, or with <paramref name="runtime"/> made from its options.</summary>
+    public static async Task<AgentHarness> StartAsync(ControllerHost host, TimeSpan? heartbeat = null,
+        Func<WorkerOptions, IJobRuntime>? runtime = null)
     {
         var (_, tenant) = await host.TenantClientAsync();
         var harness = new AgentHarness(host, tenant);
-        harness.Start(heartbeat ?? TimeSpan.FromSeconds(1));
+        harness.Start(heartbeat ?? TimeSpan.FromSeconds(1), runtime);
         return harness;
     }
 
-    private void Start(TimeSpan heartbeat)
+    private void Start(TimeSpan heartbeat, Func<WorkerOptions, IJobRuntime>? makeRuntime)
     {
         var options = new WorkerOptions
         {
@@ -49,7 +52,8 @@ internal sealed class AgentHarness : IAsyncDisposable
             LogFlushInterval = TimeSpan.FromMilliseconds(50),
             WorkRoot = _workRoot,
         };
-        var runtime = new ExecRuntime(new ExecRuntimeOptions { WorkRoot = _workRoot, WorkerId = options.WorkerId, KillGrace = options.KillGrace },
+        var runtime = makeRuntime?.Invoke(options) ?? new ExecRuntime(
+            new ExecRuntimeOptions { WorkRoot = _workRoot, WorkerId = options.WorkerId, KillGrace = options.KillGrace },
             NullLogger<ExecRuntime>.Instance, TimeProvider.System);
         Network = new NetworkSwitch(_host.CreateHandler());
         var client = new ControllerClient(new HttpClient(Network), options);

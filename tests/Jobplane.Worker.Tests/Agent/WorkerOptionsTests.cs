@@ -28,4 +28,11 @@ public sealed class WorkerOptionsTests
         foreach (var name in new[] { "CONTROLLER_URL", "WORKER_TOKEN", "WORKER_CONCURRENCY", "WORKER_HEARTBEAT_INTERVAL", "WORKER_TENANTS", "RUNTIME" })
             Assert.Contains(name, e.Message, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public void The_noop_benchmarking_runtime_can_be_chosen()
+    {
+        var env = new Dictionary<string, string> { ["WORKER_TOKEN"] = "a-worker-token-of-some-length", ["RUNTIME"] = "noop" };
+        Assert.Equal("noop", WorkerOptions.FromEnvironment(k => env.GetValueOrDefault(k)).Runtime);
+    }
 }

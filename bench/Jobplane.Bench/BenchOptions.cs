@@ -1,0 +1,78 @@
+using System.Globalization;
+
+namespace Jobplane.Bench;
+
+/// <summary>
+/// The sizes of one benchmark run. The full run (`make bench`) takes several minutes; the quick
+/// run (BENCH_QUICK=1, `make bench-quick`) is a smoke run of a minute or two with smaller backlogs,
+/// whose figures are rougher. Every size can be overridden by its BENCH_* variable, and
+/// BENCH_ONLY=platform or BENCH_ONLY=claims runs one half only.
+/// </summary>
+public sealed record BenchOptions
+{
+    public bool Quick { get; init; }
+    public required string BinDirectory { get; init; }
+    public required string ServerConnectionString { get; init; }
+    public required string ResultsPath { get; init; }
+
+    public int ProcessStarts { get; init; }
+    public int ProcessStartParallelism { get; init; } = 16;
+    public TimeSpan SubmitDuration { get; init; }
+    public int SubmitClients { get; init; } = 32;
+    public int BatchSubmitTotal { get; init; }
+    public int BatchSize { get; init; } = 10_000;
+    public int BatchClients { get; init; } = 2;
+    public int NoopBacklog { get; init; }
+    public int NoopWorkers { get; init; } = 2;
+    public int NoopConcurrency { get; init; } = 128;
+    /// <summary>At most this many; fewer when the machine starts processes slowly (about 15 s of its process start rate).</summary>
+    public int ExecBacklog { get; init; }
+    public int ExecWorkers { get; init; } = 2;
+    public int ExecConcurrency { get; init; } = 16;
+    public int PickupSamples { get; init; }
+    public TimeSpan PickupGap { get; init; } = TimeSpan.FromMilliseconds(50);
+    public IReadOnlyList<int> ClaimBacklogs { get; init; } = [];
+    public int ClaimSamples { get; init; }
+    public int ClaimBatch { get; init; } = 100;
+    /// <summary>
+    /// PostgreSQL publishes a backend's statistics (pg_stat_database) up to 10 s after its last
+    /// transaction when it goes idle; commit counts are read only after this long a pause.
+    /// </summary>
+    public TimeSpan StatsSettle { get; init; } = TimeSpan.FromSeconds(11);
+
+    public static BenchOptions FromEnvironment(Func<string, string?> env, string repositoryRoot)
+    {
+        var quick = env("BENCH_QUICK") is "1" or "true" or "yes";
+        int Int(string name, int full, int small) =>
+            env(name) is { Length: > 0 } v ? int.Parse(v, CultureInfo.InvariantCulture) : quick ? small : full;
+
+        var bin = env("JOBPLANE_BIN") is { Length: > 0 } b ? b : Path.Combine(repositoryRoot, "bin");
+        var server = env("BENCH_DATABASE_URL") is { Length: > 0 } url
+            ? Store.DatabaseUrl.ToConnectionString(url)
+            : $"Host=/var/run/postgresql;Username={Environment.UserName};Database=postgres";
+        var backlogs = env("BENCH_CLAIM_BACKLOGS") is { Length: > 0 } list
+            ? list.Split(',').Select(s => int.Parse(s, CultureInfo.InvariantCulture)).ToArray()
+            : quick ? [1_000, 100_000] : [1_000, 100_000, 1_000_000];
+        return new BenchOptions
+        {
+            Quick = quick,
+            BinDirectory = Path.GetFullPath(bin),
+            ServerConnectionString = server,
+            ResultsPath = Path.Combine(repositoryRoot, "bench", "results", "latest.json"),
+            ProcessStarts = Int("BENCH_PROCESS_STARTS", 3_000, 1_000),
+            SubmitDuration = TimeSpan.FromSeconds(Int("BENCH_SUBMIT_SECONDS", 10, 4)),
+            SubmitClients = Int("BENCH_SUBMIT_CLIENTS", 32, 32),
+            BatchSubmitTotal = Int("BENCH_BATCH_TOTAL", 200_000, 40_000),
+            NoopBacklog = Int("BENCH_NOOP_BACKLOG", 100_000, 20_000),
+            NoopWorkers = Int("BENCH_NOOP_WORKERS", 2, 2),
+            NoopConcurrency = Int("BENCH_NOOP_CONCURRENCY", 128, 128),
+            ExecBacklog = Int("BENCH_EXEC_BACKLOG", 6_000, 1_500),
+            ExecWorkers = Int("BENCH_EXEC_WORKERS", 2, 2),
+            ExecConcurrency = Int("BENCH_EXEC_CONCURRENCY", 16, 16),
+            PickupSamples = Int("BENCH_PICKUP_SAMPLES", 200, 60),
+            ClaimBacklogs = backlogs,
+            ClaimSamples = Int("BENCH_CLAIM_SAMPLES", 200, 60),
+            StatsSettle = TimeSpan.FromSeconds(Int("BENCH_STATS_SETTLE_SECONDS", 11, 11)),
+        };
+    }
+}

@@ -1,0 +1,180 @@
+using System.Globalization;
+using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Net.Sockets;
+using Jobplane.Api;
+
+namespace Jobplane.Bench;
+
+/// <summary>
+/// The platform under measurement, made of the built binaries: a controller on a free loopback port
+/// over the benchmark database, and workers started and stopped per scenario. Also the tenant the
+/// benchmark submits as, through the public API like any client.
+/// </summary>
+public sealed class BenchPlatform : IAsyncDisposable
+{
+    public const string AdminSecret = "bench-admin-secret-0123456789";
+    public const string WorkerToken = "bench-worker-token-0123456789";
+
+    private readonly BenchOptions _options;
+    private readonly string _root;
+    private readonly List<BenchProcess> _workers = [];
+    private int _workerCount;
+
+    public BenchPlatform(BenchOptions options, BenchDatabase database, string root)
+    {
+        _options = options;
+        _root = root;
+        Database = database;
+        Port = FreePort();
+        Http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = 256, PooledConnectionLifetime = Timeout.InfiniteTimeSpan })
+        {
+            BaseAddress = new Uri($"http://127.0.0.1:{Port}"),
+            Timeout = TimeSpan.FromSeconds(60),
+        };
+    }
+
+    public BenchDatabase Database { get; }
+    public int Port { get; }
+    /// <summary>Authenticated as the benchmark tenant once <see cref="StartAsync"/> has run.</summary>
+    public HttpClient Http { get; }
+    public BenchProcess? Controller { get; private set; }
+    public Guid TenantId { get; private set; }
+    public IReadOnlyList<BenchProcess> Workers => _workers;
+    /// <summary>Peak resident memory of every worker stopped so far, in MiB.</summary>
+    public List<double> WorkerPeaks { get; } = [];
+
+    public async Task StartAsync()
+    {
+        var env = new Dictionary<string, string>
+        {
+            ["DATABASE_URL"] = Database.ConnectionString,
+            ["PORT"] = Port.ToString(CultureInfo.InvariantCulture),
+            ["SYSTEM_SECRET"] = AdminSecret,
+            ["WORKER_TOKEN"] = WorkerToken,
+        };
+        Controller = BenchProcess.Start("controller", Binary("jobplane-controller"), env, Path.Combine(_root, "controller.log"));
+        for (var i = 0; ; i++)
+        {
+            if (Controller.HasExited) throw new InvalidOperationException($"the controller exited:\n{Controller.Tail(30)}");
+            try
+            {
+                if ((await Http.GetAsync(new Uri("/readyz", UriKind.Relative))).IsSuccessStatusCode) break;
+            }
+            catch (HttpRequestException)
+            {
+                // Not listening yet.
+            }
+            if (i > 600) throw new TimeoutException($"the controller was not ready after 60 s:\n{Controller.Tail(30)}");
+            await Task.Delay(100);
+        }
+
+        using var admin = new HttpRequestMessage(HttpMethod.Post, "/tenants")
+        {
+            Content = JsonContent.Create(new TenantRequest { Name = "bench" }, JobplaneJsonContext.Default.TenantRequest),
+        };
+        admin.Headers.Authorization = new AuthenticationHeaderValue("Bearer", AdminSecret);
+        using var created = await Http.SendAsync(admin);
+        created.EnsureSuccessStatusCode();
+        var tenant = (await created.Content.ReadFromJsonAsync(JobplaneJsonContext.Default.CreateTenantResponse))!;
+        TenantId = tenant.TenantId;
+        Http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", tenant.ApiKey);
+    }
+
+    /// <summary>Creates (or finds) a job of the benchmark tenant.</summary>
+    public async Task<Guid> CreateJobAsync(string name, params string[] command)
+    {
+        using var response = await Http.PostAsJsonAsync("/jobs",
+            new CreateJobRequest { Name = name, Image = "exec", Command = command, MaxAttempts = 3 },
+            JobplaneJsonContext.Default.CreateJobRequest);
+        response.EnsureSuccessStatusCode();
+        return (await response.Content.ReadFromJsonAsync(JobplaneJsonContext.Default.CreateJobResponse))!.JobId;
+    }
+
+    /// <summary>Submits <paramref name="count"/> executions through the batch route, 10,000 per request.</summary>
+    public async Task SubmitManyAsync(Guid jobId, int count)
+    {
+        for (var done = 0; done < count;)
+        {
+            var n = Math.Min(_options.BatchSize, count - done);
+            using var response = await Http.PostAsJsonAsync($"/jobs/{jobId}/runs", new BatchRunRequest { Count = n },
+                JobplaneJsonContext.Default.BatchRunRequest);
+            response.EnsureSuccessStatusCode();
+            done += n;
+        }
+    }
+
+    /// <summary>Cancels every unfinished execution of a job (what a scenario left queued).</summary>
+    public async Task CancelJobAsync(Guid jobId)
+    {
+        using var response = await Http.PostAsync(new Uri($"/jobs/{jobId}/cancel", UriKind.Relative), null);
+        response.EnsureSuccessStatusCode();
+    }
+
+    public IReadOnlyList<BenchProcess> StartWorkers(string runtime, int count, int concurrency)
+    {
+        var started = new List<BenchProcess>();
+        for (var i = 0; i < count; i++)
+        {
+            var id = $"bench-{runtime}-{++_workerCount}";
+            var env = new Dictionary<string, string>
+            {
+                ["CONTROLLER_URL"] = $"http://127.0.0.1:{Port}",
+                ["WORKER_TOKEN"] = WorkerToken,
+                ["WORKER_ID"] = id,
+                ["RUNTIME"] = runtime,
+                ["RUNTIME_WORKDIR"] = Path.Combine(_root, "work"),
+                ["WORKER_CONCURRENCY"] = concurrency.ToString(CultureInfo.InvariantCulture),
+            };
+            var worker = BenchProcess.Start(id, Binary("jobplane-worker"), env, Path.Combine(_root, $"{id}.log"));
+            _workers.Add(worker);
+            started.Add(worker);
+        }
+        return started;
+    }
+
+    public async Task StopWorkersAsync()
+    {
+        foreach (var w in _workers)
+        {
+            await w.StopAsync(TimeSpan.FromSeconds(20));
+            if (w.PeakRssMiB > 0) WorkerPeaks.Add(w.PeakRssMiB);
+            await w.DisposeAsync();
+        }
+        _workers.Clear();
+    }
+
+    public void ThrowIfDied()
+    {
+        if (Controller is { HasExited: true }) throw new InvalidOperationException($"the controller exited:\n{Controller.Tail(30)}");
+        foreach (var w in _workers)
+        {
+            if (w.HasExited) throw new InvalidOperationException($"worker {w.Name} exited:\n{w.Tail(30)}");
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await StopWorkersAsync();
+        if (Controller is not null)
+        {
+            await Controller.StopAsync(TimeSpan.FromSeconds(35));
+            await Controller.DisposeAsync();
+        }
+        Http.Dispose();
+    }
+
+    private string Binary(string name)
+    {
+        var path = Path.Combine(_options.BinDirectory, name);
+        return File.Exists(path) ? path : throw new FileNotFoundException($"{path} not found: run `make build-all` (make bench does) or set JOBPLANE_BIN");
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+}

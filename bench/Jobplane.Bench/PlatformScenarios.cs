@@ -1,0 +1,187 @@
+using System.Diagnostics;
+using Npgsql;
+
+namespace Jobplane.Bench;
+
+/// <summary>
+/// The scenarios that run the whole platform (controller and workers as processes, over HTTP):
+/// submission one by one and in batches, draining a backlog with the noop and the exec runtime,
+/// pickup latency on an idle platform, commits and statements per job, memory.
+/// </summary>
+public sealed class PlatformScenarios(BenchOptions options, BenchPlatform platform, Report report)
+{
+    private BenchDatabase Db => platform.Database;
+
+    /// <summary>Counters once PostgreSQL has published every backend's statistics (see <see cref="BenchOptions.StatsSettle"/>).</summary>
+    private async Task<DatabaseCounters> SettledCountersAsync()
+    {
+        await Task.Delay(options.StatsSettle);
+        return await Db.CountersAsync();
+    }
+
+    private void ReportPerJob(string key, string what, DatabaseCounters delta, long jobs, Target? commitTarget, string? missNote)
+    {
+        report.Add(new Figure($"{key}_commits_per_job", $"{what}: commits per job", (double)delta.Commits / jobs, "", commitTarget,
+            commitTarget is not null && !commitTarget.MetBy((double)delta.Commits / jobs) ? missNote : null));
+        if (delta.Statements is { } s)
+            report.Add(new Figure($"{key}_statements_per_job", $"{what}: statements per job", (double)s / jobs, ""));
+    }
+
+    public async Task SubmitOneByOneAsync()
+    {
+        Console.WriteLine($"\n== submit, one execution per request ({options.SubmitClients} concurrent clients, {options.SubmitDuration.TotalSeconds:0} s)");
+        var jobId = await platform.CreateJobAsync("bench-submit-one", "true");
+        // Warm up (JIT, pools) outside the measurement.
+        for (var i = 0; i < 50; i++) (await platform.Http.PostAsync(new Uri($"/jobs/{jobId}/run", UriKind.Relative), null)).EnsureSuccessStatusCode();
+        var before = await SettledCountersAsync();
+        long ok = 0, failed = 0;
+        var watch = Stopwatch.StartNew();
+        await Task.WhenAll(Enumerable.Range(0, options.SubmitClients).Select(_ => Task.Run(async () =>
+        {
+            var uri = new Uri($"/jobs/{jobId}/run", UriKind.Relative);
+            while (watch.Elapsed < options.SubmitDuration)
+            {
+                using var response = await platform.Http.PostAsync(uri, null);
+                if (response.IsSuccessStatusCode) Interlocked.Increment(ref ok);
+                else Interlocked.Increment(ref failed);
+            }
+        })));
+        var elapsed = watch.Elapsed.TotalSeconds;
+        var delta = (await SettledCountersAsync()).Minus(before);
+        if (failed > 0) report.Note($"submit one by one: {failed} requests failed");
+        var rate = ok / elapsed;
+        report.Add(new Figure("submit_single_per_s", "Submit, one per request", rate, "jobs/s", Target.Min(3_000),
+            "Each request authenticates its API key (a read transaction), then inserts the execution and its ready-queue row " +
+            "(a write transaction and a WAL flush); the HTTP client runs on the same 2 cores as the controller and PostgreSQL."));
+        ReportPerJob("submit_single", "Submit one by one", delta, ok, Target.Max(1.2),
+            "The API key is checked against the database on every request (so revocation is immediate on every replica); " +
+            "pg_stat_database counts that read-only transaction as a commit, though it writes no WAL.");
+        await platform.CancelJobAsync(jobId);
+    }
+
+    public async Task SubmitBatchesAsync()
+    {
+        Console.WriteLine($"\n== submit in batches ({options.BatchSize:N0} per request, {options.BatchClients} clients, {options.BatchSubmitTotal:N0} executions)");
+        var jobId = await platform.CreateJobAsync("bench-submit-batch", "true");
+        await platform.SubmitManyAsync(jobId, options.BatchSize); // warm-up
+        var before = await SettledCountersAsync();
+        var remaining = options.BatchSubmitTotal;
+        var watch = Stopwatch.StartNew();
+        await Task.WhenAll(Enumerable.Range(0, options.BatchClients).Select(_ => Task.Run(async () =>
+        {
+            while (Interlocked.Add(ref remaining, -options.BatchSize) > -options.BatchSize)
+                await platform.SubmitManyAsync(jobId, options.BatchSize);
+        })));
+        var elapsed = watch.Elapsed.TotalSeconds;
+        var delta = (await SettledCountersAsync()).Minus(before);
+        var rate = options.BatchSubmitTotal / elapsed;
+        report.Add(new Figure("submit_batch_per_s", "Submit in batches", rate, "jobs/s", Target.Min(50_000),
+            "Each execution is two index-maintained rows (executions with 5 indexes, ready_queue with 2) written in one statement; " +
+            "PostgreSQL's own insert rate on this machine bounds it (pgbench: ~200k rows/s for a narrow table)."));
+        ReportPerJob("submit_batch", "Submit in batches", delta, options.BatchSubmitTotal, Target.Max(0.1), null);
+        await platform.CancelJobAsync(jobId);
+    }
+
+    /// <summary>Pre-loads a backlog with no worker running, then starts the workers and times the drain from the database's own timestamps.</summary>
+    public async Task DrainAsync(string runtime, int backlog, int workers, int concurrency, double? processStartRate)
+    {
+        Console.WriteLine($"\n== drain {backlog:N0} executions, runtime {runtime} ({workers} workers x {concurrency} slots)");
+        var jobId = await platform.CreateJobAsync($"bench-drain-{runtime}", "true");
+        await platform.SubmitManyAsync(jobId, backlog);
+        var before = await SettledCountersAsync();
+        var watch = Stopwatch.StartNew();
+        platform.StartWorkers(runtime, workers, concurrency);
+        var limit = TimeSpan.FromSeconds(Math.Max(120, backlog / 100));
+        while (true)
+        {
+            await Task.Delay(250);
+            platform.ThrowIfDied();
+            await using var cmd = Db.DataSource.CreateCommand("""
+                /* bench */ select (select count(*) from ready_queue) + (select count(*) from executions where status = 'RUNNING')
+                """);
+            if ((long)(await cmd.ExecuteScalarAsync())! == 0) break;
+            if (watch.Elapsed > limit) throw new TimeoutException($"the {runtime} drain did not finish within {limit.TotalSeconds:0} s");
+        }
+        var wall = watch.Elapsed.TotalSeconds;
+        long succeeded, retried;
+        double span;
+        await using (var cmd = Db.DataSource.CreateCommand("""
+            /* bench */ select count(*) filter (where status = 'SUCCEEDED'), count(*) filter (where attempt > 1),
+                   extract(epoch from max(completed_at) - min(started_at))::float8
+            from executions where job_id = $1
+            """))
+        {
+            cmd.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = jobId });
+            await using var reader = await cmd.ExecuteReaderAsync();
+            await reader.ReadAsync();
+            succeeded = reader.GetInt64(0);
+            retried = reader.GetInt64(1);
+            span = reader.GetDouble(2);
+        }
+        var delta = (await SettledCountersAsync()).Minus(before);
+        if (succeeded != backlog) report.Note($"{runtime} drain: {succeeded} of {backlog} executions SUCCEEDED");
+        if (retried > 0) report.Note($"{runtime} drain: {retried} executions needed more than one attempt");
+        var rate = succeeded / span;
+        if (runtime == "noop")
+        {
+            report.Add(new Figure("drain_noop_per_s", "Drain, noop runtime", rate, "jobs/s", Target.Min(10_000),
+                "Each execution costs the worker one HTTP result call and the controller one completion transaction " +
+                "(pgbench's ceiling for one job per transaction here is ~3,200/s); claims are batched, completions are not yet."));
+        }
+        else
+        {
+            var target = processStartRate is { } p ? Target.Min(0.8 * p) : null;
+            report.Add(new Figure("drain_exec_per_s", "Drain, exec runtime running `true`", rate, "jobs/s", target,
+                "Each attempt also creates and removes a working directory and starts `env --default-signal setsid -- true` " +
+                "(three execs) with three pipes, and waits for its process group to form, on the same 2 cores as the controller and PostgreSQL."));
+        }
+        report.Add(new Figure($"drain_{runtime}_wall_s", $"Drain, {runtime}: wall clock incl. worker start", wall, "s"));
+        ReportPerJob($"drain_{runtime}", $"Drain, {runtime}", delta, succeeded, null, null);
+        await ReportQueueHealthAsync(runtime);
+    }
+
+    private async Task ReportQueueHealthAsync(string runtime)
+    {
+        await using var cmd = Db.DataSource.CreateCommand("""
+            /* bench */ select pg_total_relation_size('ready_queue'), coalesce(n_dead_tup, 0)
+            from pg_stat_user_tables where relname = 'ready_queue'
+            """);
+        await using var reader = await cmd.ExecuteReaderAsync();
+        await reader.ReadAsync();
+        report.Add(new Figure($"ready_queue_kib_after_{runtime}", $"ready_queue size after the {runtime} drain (empty queue)",
+            reader.GetInt64(0) / 1024.0, "KiB", Note: $"dead tuples: {reader.GetInt64(1)}"));
+    }
+
+    /// <summary>
+    /// Submits one execution at a time to a platform whose workers are idle (long-polling), a
+    /// little apart, and reads submit-to-start from the database clock: created_at (the submitting
+    /// transaction) to started_at (the claim).
+    /// </summary>
+    public async Task PickupLatencyAsync()
+    {
+        Console.WriteLine($"\n== pickup latency on an idle platform ({options.PickupSamples} executions, {options.PickupGap.TotalMilliseconds:0} ms apart)");
+        var jobId = await platform.CreateJobAsync("bench-pickup", "true");
+        var uri = new Uri($"/jobs/{jobId}/run", UriKind.Relative);
+        for (var i = 0; i < options.PickupSamples + 20; i++)
+        {
+            (await platform.Http.PostAsync(uri, null)).EnsureSuccessStatusCode();
+            await Task.Delay(options.PickupGap);
+        }
+        await Task.Delay(1000);
+        var latencies = new List<double>();
+        await using (var cmd = Db.DataSource.CreateCommand("""
+            /* bench */ select extract(epoch from started_at - created_at)::float8 * 1000 from executions
+            where job_id = $1 and started_at is not null order by created_at offset 20
+            """))
+        {
+            cmd.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = jobId });
+            await using var reader = await cmd.ExecuteReaderAsync();
+            while (await reader.ReadAsync()) latencies.Add(reader.GetDouble(0));
+        }
+        if (latencies.Count < options.PickupSamples) report.Note($"pickup: only {latencies.Count} of {options.PickupSamples} executions had started");
+        const string why = "A submission's NOTIFY wakes every waiting long-poll in the controller; each then runs a claim " +
+            "(serialised by one advisory lock), and the HTTP answer, the worker and its result call share 2 busy cores.";
+        report.Add(new Figure("pickup_p50_ms", "Pickup latency p50 (submit to start)", Percentiles.Of(latencies, 50), "ms", Target.Max(5), why));
+        report.Add(new Figure("pickup_p99_ms", "Pickup latency p99", Percentiles.Of(latencies, 99), "ms", Target.Max(25), why));
+    }
+}
