@@ -61,6 +61,17 @@ read -r passed failed skipped projects < <(awk '
   END { print p+0, f+0, s+0, n+0 }' "$results/output.txt")
 passed=$((passed + faults_passed))
 failed=$((failed + faults_failed))
+
+# After everything: no container the platform made is left on the engine (counted as one test).
+leftover="$(docker -H "$JOBPLANE_TEST_DOCKER_HOST" ps -a --filter label=jobplane.managed=true --format '{{.Names}} {{.Labels}}')"
+if [ -z "$leftover" ]; then
+  passed=$((passed + 1))
+  echo "docker: no jobplane container left behind"
+else
+  failed=$((failed + 1))
+  echo "docker: jobplane containers left behind:" >&2
+  echo "$leftover" >&2
+fi
 echo
 echo "$projects test projects ran, and the fault-injection suite $([ "$faults_failed" = 1 ] && echo FAILED || echo passed)"
 echo "tests: $passed passed, $failed failed, $skipped skipped"
