@@ -225,7 +225,7 @@ public sealed class QueueStore(NpgsqlDataSource db)
     /// Leases not returned were lost (expired and rescued, or finished): their attempts must stop.
     /// </summary>
     public async Task<IReadOnlyList<HeldLease>> HeartbeatAsync(
-        IReadOnlyList<LeaseRef> leases, TimeSpan lease, CancellationToken ct)
+        IReadOnlyList<LeaseRef> leases, TimeSpan lease, CancellationToken ct, Guid[]? tenantIds = null)
     {
         if (leases.Count == 0) return [];
         await using var cmd = db.Command("""
@@ -234,7 +234,7 @@ public sealed class QueueStore(NpgsqlDataSource db)
             ), held as (
                 select e.id, e.lease_token, e.lease_expires_at, e.cancel_requested_at is not null as cancel
                 from executions e join req on e.id = req.id and e.lease_token = req.token
-                where e.status = 'RUNNING'
+                where e.status = 'RUNNING' and ($4::uuid[] is null or e.tenant_id = any($4))
             ), extended as (
                 -- token and status are checked again here: a rescue committing meanwhile wins.
                 update executions e set lease_expires_at = now() + make_interval(secs => $3)
@@ -246,7 +246,7 @@ public sealed class QueueStore(NpgsqlDataSource db)
             select h.id, coalesce(x.lease_expires_at, h.lease_expires_at), h.cancel
             from held h left join extended x on x.id = h.id
             """, Sql.P(leases.Select(l => l.ExecutionId).ToArray()), Sql.P(leases.Select(l => l.LeaseToken).ToArray()),
-            Sql.P(lease.TotalSeconds));
+            Sql.P(lease.TotalSeconds), Sql.P(tenantIds));
         await using var reader = await cmd.ExecuteReaderAsync(ct);
         var list = new List<HeldLease>();
         while (await reader.ReadAsync(ct)) list.Add(new HeldLease(reader.GetGuid(0), reader.GetTimestamp(1), reader.GetBoolean(2)));
@@ -498,6 +498,13 @@ public sealed class QueueStore(NpgsqlDataSource db)
             insert into dead_letters (id, tenant_id, execution_id, job_id, error_message, attempts)
             values ($1, $2, $3, $4, $5, $6)
             """, Sql.P(Guid.CreateVersion7()), Sql.P(tenantId), Sql.P(executionId), Sql.P(jobId), Sql.P(error), Sql.P(attempts));
+
+    /// <summary>The tenant an execution belongs to, or null when there is no such execution.</summary>
+    public async Task<Guid?> TenantOfAsync(Guid executionId, CancellationToken ct)
+    {
+        await using var cmd = db.Command("select tenant_id from executions where id = $1", Sql.P(executionId));
+        return await cmd.ExecuteScalarAsync(ct) is Guid tenant ? tenant : null;
+    }
 
     /// <summary>Tells a refused lease call apart: NotFound when the execution does not exist, LeaseLost otherwise.</summary>
     public async Task<LeaseCheck> WhyNotHeldAsync(Guid executionId, CancellationToken ct)

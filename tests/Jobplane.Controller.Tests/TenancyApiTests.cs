@@ -78,6 +78,29 @@ public sealed class TenancyApiTests(TwoReplicas replicas) : IClassFixture<TwoRep
         using var fleet = First.WorkerClient();
         Assert.Equal([bRun.ExecutionId], (await Dequeue(fleet, [b.TenantId])).Select(c => c.ExecutionId));
 
+        // Even holding B's real lease token, the credential restricted to A cannot touch B's execution.
+        var bSecond = await Api.RunAsync(bClient, await Api.CreateJobAsync(bClient));
+        var bLease = Assert.Single(await Dequeue(fleet, [b.TenantId]));
+        Assert.Equal(bSecond.ExecutionId, bLease.ExecutionId);
+        var token = bLease.LeaseToken;
+        await Api.AssertErrorAsync(await worker.PutAsync($"/internal/executions/{bLease.ExecutionId}/heartbeat",
+            Api.RawJson($$"""{"lease_token": "{{token}}"}""")), HttpStatusCode.NotFound);
+        await Api.AssertErrorAsync(await worker.PostAsync($"/internal/executions/{bLease.ExecutionId}/logs",
+            Api.RawJson($$"""{"content": "x", "lease_token": "{{token}}"}""")), HttpStatusCode.NotFound);
+        await Api.AssertErrorAsync(await worker.PutAsync($"/internal/executions/{bLease.ExecutionId}/result",
+            Api.RawJson($$"""{"exit_code": 0, "lease_token": "{{token}}"}""")), HttpStatusCode.NotFound);
+        await Api.AssertErrorAsync(await worker.PostAsync($"/internal/executions/{bLease.ExecutionId}/release",
+            Api.RawJson($$"""{"lease_token": "{{token}}"}""")), HttpStatusCode.NotFound);
+        var beat = await Api.ReadAsync(await worker.PostAsync("/internal/heartbeats",
+            Api.RawJson($$"""{"leases": [{"execution_id": "{{bLease.ExecutionId}}", "lease_token": "{{token}}"}, {"execution_id": "{{claimed[0].ExecutionId}}", "lease_token": "{{claimed[0].LeaseToken}}"}]}""")),
+            Api.Json.WorkerHeartbeatResponse);
+        Assert.Equal([bLease.ExecutionId], beat.Lost);
+        Assert.Equal([claimed[0].ExecutionId], beat.Extended);
+        // B's execution is untouched: still running under the fleet worker's lease, which still works.
+        Assert.Equal(ExecutionStatus.Running, (await Api.GetExecutionAsync(bClient, bLease.ExecutionId)).Status);
+        Assert.Equal(HttpStatusCode.OK, (await fleet.PutAsync($"/internal/executions/{bLease.ExecutionId}/result",
+            Api.RawJson($$"""{"exit_code": 0, "lease_token": "{{token}}"}"""))).StatusCode);
+
         var listed = await Api.ReadAsync(await admin.GetAsync("/worker-credentials"), Api.Json.WorkerCredentialList);
         Assert.Equal([a.TenantId], listed.WorkerCredentials.Single(c => c.Id == credential.Id).TenantIds!);
         Assert.Equal(HttpStatusCode.NoContent, (await admin.DeleteAsync($"/worker-credentials/{credential.Id}")).StatusCode);

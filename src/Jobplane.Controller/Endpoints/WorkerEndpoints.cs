@@ -17,6 +17,23 @@ public static class WorkerEndpoints
     // Idle dequeuers re-check on this period even without a notification: LISTEN is a hint.
     private static readonly TimeSpan RecheckInterval = TimeSpan.FromSeconds(2);
 
+    /// <summary>
+    /// A worker credential restricted to some tenants may touch only their executions: any other id
+    /// is 404, exactly like one that does not exist, even with a valid lease token. Unrestricted
+    /// credentials pass without a lookup.
+    /// </summary>
+    private static async ValueTask<object?> ScopedToCredential(EndpointFilterInvocationContext ctx, EndpointFilterDelegate next)
+    {
+        var http = ctx.HttpContext;
+        if (http.Principal().WorkerTenants is { } allowed)
+        {
+            if (!Guid.TryParse(http.Request.RouteValues["id"] as string, out var executionId)) return ApiResults.NotFound("execution");
+            var tenant = await http.RequestServices.GetRequiredService<QueueStore>().TenantOfAsync(executionId, http.RequestAborted);
+            if (tenant is not { } t || !allowed.Contains(t)) return ApiResults.NotFound("execution");
+        }
+        return await next(ctx);
+    }
+
     public static void MapWorkerEndpoints(this IEndpointRouteBuilder app)
     {
         var worker = app.MapGroup("/internal").RequirePrincipal(PrincipalKind.Worker).WithTags("Worker");
@@ -92,7 +109,8 @@ public static class WorkerEndpoints
             if (body.Value!.Leases is not { } leases) return ApiResults.BadRequest("leases is required: a list of {execution_id, lease_token}");
             if (leases.Count > 10_000) return ApiResults.BadRequest("leases must have at most 10000 entries");
             if (leases.Any(l => l is null)) return ApiResults.BadRequest("leases must not contain null entries");
-            var held = await queue.HeartbeatAsync(leases, options.LeaseDuration, ct);
+            // A credential restricted to some tenants holds no lease of another tenant's: reported lost.
+            var held = await queue.HeartbeatAsync(leases, options.LeaseDuration, ct, http.Principal().WorkerTenants);
             var heldIds = held.Select(h => h.Id).ToHashSet();
             var lost = leases.Where(l => !heldIds.Contains(l.ExecutionId)).Select(l => l.ExecutionId).Distinct().ToList();
             return Results.Json(new WorkerHeartbeatResponse([.. heldIds], lost)
@@ -122,6 +140,7 @@ public static class WorkerEndpoints
                 ? ApiResults.NotFound("execution")
                 : ApiResults.LeaseLost(executionId);
         })
+            .AddEndpointFilter(ScopedToCredential)
             .Doc("Extend one lease")
             .JsonRequest<HeartbeatRequest>(Limits.SmallBodyBytes)
             .Returns<HeartbeatResponse>()
@@ -163,6 +182,7 @@ public static class WorkerEndpoints
                 _ => ApiResults.LeaseLost(executionId),
             };
         })
+            .AddEndpointFilter(ScopedToCredential)
             .Doc("Append log lines", "{content} or {lines: [{content, stream}]}, with the lease token.")
             .JsonRequest<AppendLogsRequest>(Limits.LogBodyBytes)
             .Produces(204)
@@ -209,6 +229,7 @@ public static class WorkerEndpoints
                 _ => ApiResults.LeaseLost(executionId),
             };
         })
+            .AddEndpointFilter(ScopedToCredential)
             .Doc("Report an attempt's outcome")
             .JsonRequest<ResultRequest>(Limits.ResultBodyBytes)
             .Returns<ResultResponse>()
@@ -228,6 +249,7 @@ public static class WorkerEndpoints
                 _ => ApiResults.LeaseLost(executionId),
             };
         })
+            .AddEndpointFilter(ScopedToCredential)
             .Doc("Hand a lease back unfinished", "The execution is queued again without charging an attempt.")
             .JsonRequest<ReleaseRequest>(Limits.SmallBodyBytes)
             .Produces(204)
