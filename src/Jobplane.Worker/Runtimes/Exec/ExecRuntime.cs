@@ -68,16 +68,7 @@ public sealed class ExecRuntime : IJobRuntime
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(logger);
         ArgumentNullException.ThrowIfNull(time);
-        if (string.IsNullOrWhiteSpace(options.WorkRoot))
-            throw new ArgumentException("WorkRoot must be set", nameof(options));
-        // The worker id becomes a directory name and an environment entry: one plain path segment.
-        if (string.IsNullOrEmpty(options.WorkerId) || options.WorkerId is "." or ".." ||
-            options.WorkerId.AsSpan().IndexOfAny('/', '\0') >= 0)
-            throw new ArgumentException($"WorkerId '{options.WorkerId}' must be a non-empty name without '/'", nameof(options));
-        if (options.KillGrace < TimeSpan.Zero)
-            throw new ArgumentException("KillGrace must not be negative", nameof(options));
-        if (options.MaxLineChars < 2)
-            throw new ArgumentException("MaxLineChars must be at least 2", nameof(options));
+        RuntimeGuards.CheckShared(options.WorkRoot, options.WorkerId, options.KillGrace, options.MaxLineChars, nameof(options));
 
         _options = options;
         _logger = logger;
