@@ -13,7 +13,8 @@ internal static class Sql
     public static NpgsqlParameter P(long v) => new NpgsqlParameter<long> { TypedValue = v };
     public static NpgsqlParameter P(long? v) => Nullable(v, NpgsqlDbType.Bigint);
     public static NpgsqlParameter P(bool v) => new NpgsqlParameter<bool> { TypedValue = v };
-    public static NpgsqlParameter P(string[]? v, bool nullable) => Nullable(v, NpgsqlDbType.Array | NpgsqlDbType.Text);
+    /// <summary>A text[] that may be null (P(string[]) sends a value always).</summary>
+    public static NpgsqlParameter TextArrayOrNull(string[]? v) => Nullable(v, NpgsqlDbType.Array | NpgsqlDbType.Text);
     public static NpgsqlParameter P(double v) => new NpgsqlParameter<double> { TypedValue = v };
     public static NpgsqlParameter P(double? v) => Nullable(v, NpgsqlDbType.Double);
     public static NpgsqlParameter P(string? v) => Nullable(v, NpgsqlDbType.Text);

@@ -22,9 +22,9 @@ public sealed class TenantStore(NpgsqlDataSource db)
         batch.BatchCommands.Add(Sql.BatchCommand("""
             insert into tenants (id, name, rate_limit, rate_limit_burst, max_concurrent_executions, weight, allowed_runtimes)
             values ($1, $2, $3, $4, coalesce($5, 0), coalesce($6, 1), $7)
-            """, Sql.P(tenantId), Sql.P(request.Name), Sql.P(RateOrNull(request.RateLimit)),
+            """, Sql.P(tenantId), Sql.P(request.Name), Sql.P(request.RateLimit),
             Sql.P(request.RateLimitBurst), Sql.P(request.MaxConcurrentExecutions), Sql.P(request.Weight),
-            Sql.P(RuntimesOrNull(request.AllowedRuntimes), nullable: true)));
+            Sql.TextArrayOrNull(RuntimesOrNull(request.AllowedRuntimes))));
         batch.BatchCommands.Add(Sql.BatchCommand(
             "insert into api_keys (id, tenant_id, prefix, secret_hash) values ($1, $2, $3, $4)",
             Sql.P(Guid.CreateVersion7()), Sql.P(tenantId), Sql.P(key.Prefix), Sql.P(key.SecretHash)));
@@ -62,7 +62,7 @@ public sealed class TenantStore(NpgsqlDataSource db)
             where id = $1
             """, Sql.P(tenantId), Sql.P(request.Name), Sql.P(request.RateLimit), Sql.P(request.RateLimitBurst),
             Sql.P(request.MaxConcurrentExecutions), Sql.P(request.Weight),
-            Sql.P(request.AllowedRuntimes is null ? null : request.AllowedRuntimes.Distinct().ToArray(), nullable: true)));
+            Sql.TextArrayOrNull(request.AllowedRuntimes?.Distinct().ToArray())));
         batch.BatchCommands.Add(Sql.BatchCommand("""
             insert into audit_log (actor, action, tenant_id, details) select $1, 'tenant.update', id, $3 from tenants where id = $2
             """, Sql.P(actor), Sql.P(tenantId), Sql.Json(Details(request))));
@@ -223,8 +223,6 @@ public sealed class TenantStore(NpgsqlDataSource db)
         await using var cmd = db.Command("update api_keys set last_used_at = now() where id = $1", Sql.P(keyId));
         await cmd.ExecuteNonQueryAsync(ct);
     }
-
-    private static double? RateOrNull(double? rate) => rate is 0 ? null : rate;
 
     private static string[]? RuntimesOrNull(IReadOnlyList<string>? runtimes) =>
         runtimes is null || runtimes.Count == 0 ? null : runtimes.Distinct().ToArray();

@@ -1,6 +1,6 @@
 namespace Jobplane.Worker.Runtimes;
 
-/// <summary>Start-up checks every runtime makes of the settings they share.</summary>
+/// <summary>Checks and helpers every runtime shares.</summary>
 internal static class RuntimeGuards
 {
     public static void CheckShared(string workRoot, string workerId, TimeSpan killGrace, int maxLineChars, string paramName)
@@ -15,4 +15,13 @@ internal static class RuntimeGuards
         if (maxLineChars < 2)
             throw new ArgumentException("MaxLineChars must be at least 2", paramName);
     }
+
+    /// <summary>
+    /// A token source that cancels when an attempt's timeout is up. A CancellationTokenSource timer
+    /// cannot go past ~49 days; a longer timeout is no timeout.
+    /// </summary>
+    public static CancellationTokenSource TimeoutSource(TimeSpan timeout, TimeProvider time) =>
+        timeout == Timeout.InfiniteTimeSpan || timeout.TotalMilliseconds >= uint.MaxValue - 1
+            ? new CancellationTokenSource()
+            : new CancellationTokenSource(timeout, time);
 }

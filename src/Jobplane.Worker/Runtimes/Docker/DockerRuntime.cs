@@ -176,10 +176,7 @@ public sealed class DockerRuntime : IJobRuntime, IDisposable
     private async Task<Ending> WaitForEndAsync(
         RunSpec spec, string id, Task<ContainerWaitResponse> exited, CancellationToken faulted, CancellationToken stop, CancellationToken kill)
     {
-        // A CancellationTokenSource timer cannot go past ~49 days; a longer timeout is no timeout.
-        using var timeout = spec.Timeout == Timeout.InfiniteTimeSpan || spec.Timeout.TotalMilliseconds >= uint.MaxValue - 1
-            ? new CancellationTokenSource()
-            : new CancellationTokenSource(spec.Timeout, _time);
+        using var timeout = RuntimeGuards.TimeoutSource(spec.Timeout, _time);
         using var end = CancellationTokenSource.CreateLinkedTokenSource(stop, timeout.Token, faulted);
         try
         {
