@@ -45,6 +45,8 @@ namespace Jobplane.Api;
 [JsonSerializable(typeof(WorkerHeartbeatResponse))]
 [JsonSerializable(typeof(ResultRequest))]
 [JsonSerializable(typeof(ResultResponse))]
+[JsonSerializable(typeof(ResultBatchRequest))]
+[JsonSerializable(typeof(ResultBatchResponse))]
 [JsonSerializable(typeof(AppendLogsRequest))]
 [JsonSerializable(typeof(ReleaseRequest))]
 [JsonSerializable(typeof(TenantView))]

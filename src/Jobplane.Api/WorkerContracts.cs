@@ -76,7 +76,7 @@ public sealed record WorkerHeartbeatResponse(IReadOnlyList<Guid> Extended, IRead
 }
 
 /// <summary>PUT /internal/executions/{id}/result.</summary>
-public sealed record ResultRequest
+public record ResultRequest
 {
     public int? ExitCode { get; init; }
     public string? Error { get; init; }
@@ -91,6 +91,46 @@ public sealed record ResultRequest
 }
 
 public sealed record ResultResponse(string Status);
+
+/// <summary>One attempt's outcome in POST /internal/results: a <see cref="ResultRequest"/> naming its execution.</summary>
+public sealed record ResultReport : ResultRequest
+{
+    public Guid? ExecutionId { get; init; }
+    /// <summary>W3C traceparent of the worker's report span: the controller's completion span continues it.</summary>
+    public string? TraceParent { get; init; }
+}
+
+/// <summary>
+/// POST /internal/results: many attempts' outcomes, written in one transaction. Each is fenced by its
+/// own lease token and answered on its own, in request order.
+/// </summary>
+public sealed record ResultBatchRequest
+{
+    public IReadOnlyList<ResultReport>? Results { get; init; }
+}
+
+/// <summary>How one report of a batch was answered.</summary>
+public static class ResultAnswers
+{
+    /// <summary>Stored; <see cref="ResultAnswer.Status"/> is the execution's new status.</summary>
+    public const string Accepted = "accepted";
+    /// <summary>This lease token no longer holds the execution: nothing was written.</summary>
+    public const string LeaseLost = "lease_lost";
+    /// <summary>No such execution (or not one this credential may touch).</summary>
+    public const string NotFound = "not_found";
+    /// <summary>The report cannot be stored as sent (e.g. its result is too large or not storable JSON); nothing was written and the lease still holds.</summary>
+    public const string Refused = "refused";
+}
+
+public sealed record ResultAnswer(Guid ExecutionId, string Outcome)
+{
+    public string? Status { get; init; }
+    /// <summary>Why a report was refused, and its error code.</summary>
+    public string? Error { get; init; }
+    public string? Code { get; init; }
+}
+
+public sealed record ResultBatchResponse(IReadOnlyList<ResultAnswer> Results);
 
 public sealed record LogLine(string Content, string? Stream = null);
 

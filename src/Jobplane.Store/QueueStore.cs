@@ -13,7 +13,14 @@ public sealed record AttemptResult(int? ExitCode, string? Error, string? ResultJ
 public delegate TimeSpan BackoffPolicy(int failedAttempts, double? baseSeconds, double? maxSeconds);
 
 /// <summary>The status an execution moved to after an attempt's result was accepted.</summary>
-public sealed record CompletionOutcome(LeaseCheck Check, string? Status = null);
+/// <summary>
+/// How a report was answered: Accepted with the execution's new status, NotFound, LeaseLost, or
+/// Refused with the reason (the report cannot be stored as sent; nothing was written and the lease still holds).
+/// </summary>
+public sealed record CompletionOutcome(LeaseCheck Check, string? Status = null, string? Refused = null);
+
+/// <summary>One attempt's outcome, fenced by the lease token it was claimed with.</summary>
+public sealed record Completion(Guid ExecutionId, Guid LeaseToken, AttemptResult Result);
 
 /// <summary>
 /// The worker side of the queue: claim, heartbeat, logs, results, hand-back, and the maintenance that
@@ -280,80 +287,202 @@ public sealed class QueueStore(NpgsqlDataSource db)
     /// non-retryable failure; RETRYING after the job's backoff while attempts remain; else FAILED into the DLQ.
     /// </summary>
     public async Task<CompletionOutcome> CompleteAsync(
-        Guid executionId, Guid leaseToken, AttemptResult result, BackoffPolicy backoff, CancellationToken ct)
+        Guid executionId, Guid leaseToken, AttemptResult result, BackoffPolicy backoff, CancellationToken ct) =>
+        (await CompleteManyAsync([new Completion(executionId, leaseToken, result)], backoff, ct))[0];
+
+    /// <summary>
+    /// Records many attempts' outcomes in one transaction and a fixed number of statements, whatever
+    /// their number: lock the executions still held by their tokens (in id order, so concurrent
+    /// batches cannot deadlock), decide each one's next status, then one set-based update of the
+    /// attempts, one of the executions and one insert into the dead-letter queue. Each report is
+    /// answered on its own, in order: a lost lease or a missing execution writes nothing for that
+    /// report and does not hold back the others. A result PostgreSQL cannot store as jsonb fails the
+    /// statement for the whole batch: the batch is then written report by report, so only the
+    /// offending report is refused.
+    /// <paramref name="tenantIds"/>, when given, restricts the batch to those tenants' executions:
+    /// any other is answered NotFound.
+    /// </summary>
+    public async Task<IReadOnlyList<CompletionOutcome>> CompleteManyAsync(
+        IReadOnlyList<Completion> completions, BackoffPolicy backoff, CancellationToken ct, Guid[]? tenantIds = null)
+    {
+        if (completions.Count == 0) return [];
+        try
+        {
+            return await CompleteInOneTransactionAsync(completions, backoff, tenantIds, ct);
+        }
+        catch (PostgresException pg) when (StoreErrors.IsUnstorableJson(pg))
+        {
+            if (completions.Count == 1) return [new CompletionOutcome(LeaseCheck.Refused, Refused: UnstorableResult(pg))];
+            var outcomes = new CompletionOutcome[completions.Count];
+            for (var i = 0; i < completions.Count; i++)
+                outcomes[i] = (await CompleteManyAsync([completions[i]], backoff, ct, tenantIds))[0];
+            return outcomes;
+        }
+    }
+
+    private static string UnstorableResult(PostgresException pg) =>
+        $"result cannot be stored as JSONB ({pg.MessageText}): it must not contain \\u0000, unpaired surrogates or numbers beyond PostgreSQL's numeric range";
+
+    private async Task<IReadOnlyList<CompletionOutcome>> CompleteInOneTransactionAsync(
+        IReadOnlyList<Completion> completions, BackoffPolicy backoff, Guid[]? tenantIds, CancellationToken ct)
     {
         await using var conn = await db.OpenConnectionAsync(ct);
         await using var tx = await conn.BeginTransactionAsync(ct);
-        int attempt, charged, maxAttempts;
-        Guid tenantId, jobId;
-        bool cancelRequested;
-        double? backoffBase, backoffMax;
-        int[] permanentCodes;
+        var held = new Dictionary<Guid, HeldAttempt>(completions.Count);
         await using (var cmd = conn.Command("""
-            select e.attempt, e.attempt - e.free_attempts, e.max_attempts, e.tenant_id, e.job_id,
+            select e.id, e.attempt, e.attempt - e.free_attempts, e.max_attempts, e.tenant_id, e.job_id,
                    e.cancel_requested_at is not null, j.retry_backoff_base_seconds, j.retry_backoff_max_seconds,
                    j.non_retryable_exit_codes
-            from executions e join jobs j on j.id = e.job_id
-            where e.id = $1 and e.lease_token = $2 and e.status = 'RUNNING'
+            from unnest($1::uuid[], $2::uuid[]) as r(id, token)
+            join executions e on e.id = r.id and e.lease_token = r.token
+            join jobs j on j.id = e.job_id
+            where e.status = 'RUNNING' and ($3::uuid[] is null or e.tenant_id = any($3))
+            order by e.id
             for update of e
-            """, tx, Sql.P(executionId), Sql.P(leaseToken)))
+            """, tx, Sql.P(completions.Select(c => c.ExecutionId).ToArray()), Sql.P(completions.Select(c => c.LeaseToken).ToArray()),
+            Sql.P(tenantIds)))
         await using (var reader = await cmd.ExecuteReaderAsync(ct))
         {
-            if (!await reader.ReadAsync(ct))
+            while (await reader.ReadAsync(ct))
             {
-                await reader.DisposeAsync();
-                await tx.RollbackAsync(ct);
-                return new CompletionOutcome(await WhyNotHeldAsync(executionId, ct));
+                held[reader.GetGuid(0)] = new HeldAttempt(
+                    Attempt: reader.GetInt32(1), Charged: reader.GetInt32(2), MaxAttempts: reader.GetInt32(3),
+                    TenantId: reader.GetGuid(4), JobId: reader.GetGuid(5), CancelRequested: reader.GetBoolean(6),
+                    BackoffBase: reader.IsDBNull(7) ? null : reader.GetDouble(7),
+                    BackoffMax: reader.IsDBNull(8) ? null : reader.GetDouble(8),
+                    PermanentCodes: reader.GetFieldValue<int[]>(9));
             }
-            attempt = reader.GetInt32(0);
-            charged = reader.GetInt32(1);
-            maxAttempts = reader.GetInt32(2);
-            tenantId = reader.GetGuid(3);
-            jobId = reader.GetGuid(4);
-            cancelRequested = reader.GetBoolean(5);
-            backoffBase = reader.IsDBNull(6) ? null : reader.GetDouble(6);
-            backoffMax = reader.IsDBNull(7) ? null : reader.GetDouble(7);
-            permanentCodes = reader.GetFieldValue<int[]>(8);
         }
 
-        var succeeded = result.ExitCode == 0 && result.Error is null;
-        var error = succeeded ? null : result.Error ?? $"exit code {result.ExitCode}";
-        var permanent = !succeeded && result.ExitCode is { } code && permanentCodes.Contains(code);
-        if (permanent) error += $" (exit code {result.ExitCode} is listed as permanent: not retried)";
-        var status = succeeded ? ExecutionStatus.Succeeded
-            : cancelRequested ? ExecutionStatus.Cancelled
-            : result.Retryable && !permanent && charged < maxAttempts ? ExecutionStatus.Retrying
-            : ExecutionStatus.Failed;
-        if (status == ExecutionStatus.Cancelled) error = $"cancelled while running ({error})";
+        var outcomes = new CompletionOutcome[completions.Count];
+        var attempts = new AttemptColumns(held.Count);
+        var executions = new ExecutionColumns(held.Count);
+        var dead = new DeadLetterColumns();
+        for (var i = 0; i < completions.Count; i++)
+        {
+            var c = completions[i];
+            // A report named twice in one batch is heard once: the first one holds the lease.
+            if (!held.Remove(c.ExecutionId, out var h)) continue;
+            var result = c.Result;
+            var succeeded = result.ExitCode == 0 && result.Error is null;
+            var error = succeeded ? null : result.Error ?? $"exit code {result.ExitCode}";
+            var permanent = !succeeded && result.ExitCode is { } code && h.PermanentCodes.Contains(code);
+            if (permanent) error += $" (exit code {result.ExitCode} is listed as permanent: not retried)";
+            var status = succeeded ? ExecutionStatus.Succeeded
+                : h.CancelRequested ? ExecutionStatus.Cancelled
+                : result.Retryable && !permanent && h.Charged < h.MaxAttempts ? ExecutionStatus.Retrying
+                : ExecutionStatus.Failed;
+            if (status == ExecutionStatus.Cancelled) error = $"cancelled while running ({error})";
 
-        await using var batch = new NpgsqlBatch(conn, tx);
-        batch.BatchCommands.Add(Sql.BatchCommand("""
-            update execution_attempts set ended_at = now(), exit_code = $3, error = $4, outcome = $5
-            where execution_id = $1 and attempt = $2
-            """, Sql.P(executionId), Sql.P(attempt), Sql.P(result.ExitCode), Sql.P(error),
-            Sql.P(succeeded ? "succeeded" : status == ExecutionStatus.Cancelled ? "cancelled" : "failed")));
-        if (status == ExecutionStatus.Retrying)
-        {
-            batch.BatchCommands.Add(Sql.BatchCommand("""
-                update executions set status = 'RETRYING', exit_code = $2, error = $3, result = $4,
-                    scheduled_at = now() + make_interval(secs => $5), lease_token = null, lease_expires_at = null
-                where id = $1
-                """, Sql.P(executionId), Sql.P(result.ExitCode), Sql.P(error), Sql.Json(result.ResultJson),
-                Sql.P(backoff(charged, backoffBase, backoffMax).TotalSeconds)));
+            attempts.Add(c.ExecutionId, h.Attempt, result.ExitCode, error,
+                succeeded ? "succeeded" : status == ExecutionStatus.Cancelled ? "cancelled" : "failed");
+            var delay = status == ExecutionStatus.Retrying ? backoff(h.Charged, h.BackoffBase, h.BackoffMax).TotalSeconds : 0;
+            executions.Add(c.ExecutionId, status, result.ExitCode, error, result.ResultJson, delay);
+            if (status == ExecutionStatus.Failed) dead.Add(c.ExecutionId, h.TenantId, h.JobId, error!, h.Attempt);
+            outcomes[i] = new CompletionOutcome(LeaseCheck.Accepted, status);
         }
-        else
+
+        if (executions.Count > 0)
         {
+            await using var batch = new NpgsqlBatch(conn, tx);
             batch.BatchCommands.Add(Sql.BatchCommand("""
-                update executions set status = $2, exit_code = $3, error = $4, result = $5, completed_at = now(),
+                update execution_attempts a set ended_at = now(), exit_code = u.exit_code, error = u.error, outcome = u.outcome
+                from unnest($1::uuid[], $2::int[], $3::int[], $4::text[], $5::text[]) as u(id, attempt, exit_code, error, outcome)
+                where a.execution_id = u.id and a.attempt = u.attempt
+                """, Sql.Column(attempts.Ids), Sql.Column(attempts.Attempts), Sql.Column(attempts.ExitCodes),
+                Sql.Column(attempts.Errors), Sql.Column(attempts.Outcomes)));
+            // A retry waits in executions until it is due (promoted by maintenance); every other
+            // status is final and completes the execution now.
+            batch.BatchCommands.Add(Sql.BatchCommand("""
+                update executions e set status = u.status, exit_code = u.exit_code, error = u.error, result = u.result::jsonb,
+                    scheduled_at = case when u.status = 'RETRYING' then now() + make_interval(secs => u.delay) else e.scheduled_at end,
+                    completed_at = case when u.status = 'RETRYING' then e.completed_at else now() end,
                     lease_token = null, lease_expires_at = null
-                where id = $1
-                """, Sql.P(executionId), Sql.P(status), Sql.P(result.ExitCode), Sql.P(error), Sql.Json(result.ResultJson)));
-            if (status == ExecutionStatus.Failed)
-                batch.BatchCommands.Add(DeadLetter(executionId, tenantId, jobId, error!, attempt));
+                from unnest($1::uuid[], $2::text[], $3::int[], $4::text[], $5::text[], $6::float8[])
+                    as u(id, status, exit_code, error, result, delay)
+                where e.id = u.id
+                """, Sql.Column(executions.Ids), Sql.Column(executions.Statuses), Sql.Column(executions.ExitCodes),
+                Sql.Column(executions.Errors), Sql.Column(executions.Results), Sql.Column(executions.Delays)));
+            if (dead.Count > 0)
+            {
+                batch.BatchCommands.Add(Sql.BatchCommand("""
+                    insert into dead_letters (id, tenant_id, execution_id, job_id, error_message, attempts)
+                    select * from unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::text[], $6::int[])
+                    """, Sql.Column(dead.Ids), Sql.Column(dead.TenantIds), Sql.Column(dead.ExecutionIds),
+                    Sql.Column(dead.JobIds), Sql.Column(dead.Errors), Sql.Column(dead.Attempts)));
+            }
+            await batch.ExecuteNonQueryAsync(ct);
         }
-        await batch.ExecuteNonQueryAsync(ct);
+
+        // Reports not heard: tell a lost lease from an execution that does not exist (or that this
+        // credential may not see). Rare, so it costs a statement only when it happens.
+        var unheard = Enumerable.Range(0, completions.Count).Where(i => outcomes[i] is null).ToList();
+        if (unheard.Count > 0)
+        {
+            var exists = new HashSet<Guid>();
+            await using (var cmd = conn.Command("""
+                select id from executions where id = any($1) and ($2::uuid[] is null or tenant_id = any($2))
+                """, tx, Sql.P(unheard.Select(i => completions[i].ExecutionId).ToArray()), Sql.P(tenantIds)))
+            await using (var reader = await cmd.ExecuteReaderAsync(ct))
+            {
+                while (await reader.ReadAsync(ct)) exists.Add(reader.GetGuid(0));
+            }
+            foreach (var i in unheard)
+                outcomes[i] = new CompletionOutcome(exists.Contains(completions[i].ExecutionId) ? LeaseCheck.LeaseLost : LeaseCheck.NotFound);
+        }
         await tx.CommitAsync(ct);
-        return new CompletionOutcome(LeaseCheck.Accepted, status);
+        return outcomes;
+    }
+
+    private sealed record HeldAttempt(int Attempt, int Charged, int MaxAttempts, Guid TenantId, Guid JobId,
+        bool CancelRequested, double? BackoffBase, double? BackoffMax, int[] PermanentCodes);
+
+    // Column-wise buffers for the set-based statements above (one array parameter per column).
+    private sealed class AttemptColumns(int capacity)
+    {
+        public readonly List<Guid> Ids = new(capacity);
+        public readonly List<int> Attempts = new(capacity);
+        public readonly List<int?> ExitCodes = new(capacity);
+        public readonly List<string?> Errors = new(capacity);
+        public readonly List<string> Outcomes = new(capacity);
+
+        public void Add(Guid id, int attempt, int? exitCode, string? error, string outcome)
+        {
+            Ids.Add(id); Attempts.Add(attempt); ExitCodes.Add(exitCode); Errors.Add(error); Outcomes.Add(outcome);
+        }
+    }
+
+    private sealed class ExecutionColumns(int capacity)
+    {
+        public readonly List<Guid> Ids = new(capacity);
+        public readonly List<string> Statuses = new(capacity);
+        public readonly List<int?> ExitCodes = new(capacity);
+        public readonly List<string?> Errors = new(capacity);
+        public readonly List<string?> Results = new(capacity);
+        public readonly List<double> Delays = new(capacity);
+        public int Count => Ids.Count;
+
+        public void Add(Guid id, string status, int? exitCode, string? error, string? result, double delay)
+        {
+            Ids.Add(id); Statuses.Add(status); ExitCodes.Add(exitCode); Errors.Add(error); Results.Add(result); Delays.Add(delay);
+        }
+    }
+
+    private sealed class DeadLetterColumns
+    {
+        public readonly List<Guid> Ids = [];
+        public readonly List<Guid> TenantIds = [];
+        public readonly List<Guid> ExecutionIds = [];
+        public readonly List<Guid> JobIds = [];
+        public readonly List<string> Errors = [];
+        public readonly List<int> Attempts = [];
+        public int Count => Ids.Count;
+
+        public void Add(Guid executionId, Guid tenantId, Guid jobId, string error, int attempts)
+        {
+            Ids.Add(Guid.CreateVersion7()); TenantIds.Add(tenantId); ExecutionIds.Add(executionId); JobIds.Add(jobId);
+            Errors.Add(error); Attempts.Add(attempts);
+        }
     }
 
     /// <summary>

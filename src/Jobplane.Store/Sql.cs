@@ -23,6 +23,8 @@ internal static class Sql
     public static NpgsqlParameter P(string[] v) => new NpgsqlParameter<string[]> { TypedValue = v };
     public static NpgsqlParameter P(int[] v) => new NpgsqlParameter<int[]> { TypedValue = v };
     public static NpgsqlParameter P(Guid[]? v) => Nullable(v, NpgsqlDbType.Array | NpgsqlDbType.Uuid);
+    /// <summary>One column of a set-based statement (unnest), elements possibly null.</summary>
+    public static NpgsqlParameter Column<T>(List<T> v) => new NpgsqlParameter<T[]> { TypedValue = [.. v] };
     public static NpgsqlParameter Json(string? v) => Nullable(v, NpgsqlDbType.Jsonb);
 
     private static NpgsqlParameter Nullable(object? v, NpgsqlDbType type) =>

@@ -1,3 +1,5 @@
+using Npgsql;
+
 namespace Jobplane.Store;
 
 /// <summary>A write that conflicts with existing state (duplicate name, already retried...).</summary>
@@ -11,4 +13,17 @@ public enum LeaseCheck
     NotFound,
     /// <summary>The execution exists but this lease token no longer holds it (expired and rescued, or finished).</summary>
     LeaseLost,
+    /// <summary>The lease holds, but the report cannot be stored as sent (a result jsonb refuses): nothing was written.</summary>
+    Refused,
+}
+
+public static class StoreErrors
+{
+    /// <summary>
+    /// Valid JSON that jsonb still refuses: \u0000, unpaired surrogates, numbers beyond numeric's range.
+    /// Job output, so the job's fault rather than the platform's.
+    /// </summary>
+    public static bool IsUnstorableJson(PostgresException pg) => pg.SqlState is
+        PostgresErrorCodes.UntranslatableCharacter or PostgresErrorCodes.InvalidTextRepresentation
+        or PostgresErrorCodes.NumericValueOutOfRange;
 }

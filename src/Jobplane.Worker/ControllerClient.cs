@@ -53,6 +53,10 @@ public sealed class ControllerClient
         (await SendAsync(HttpMethod.Put, $"internal/executions/{executionId}/result", request,
             JobplaneJsonContext.Default.ResultRequest, JobplaneJsonContext.Default.ResultResponse, CallTimeout, ct))!;
 
+    public async Task<ResultBatchResponse> ReportResultsAsync(ResultBatchRequest request, CancellationToken ct) =>
+        (await SendAsync(HttpMethod.Post, "internal/results", request,
+            JobplaneJsonContext.Default.ResultBatchRequest, JobplaneJsonContext.Default.ResultBatchResponse, CallTimeout, ct))!;
+
     public Task ReleaseAsync(Guid executionId, ReleaseRequest request, CancellationToken ct) =>
         SendAsync<ReleaseRequest, ApiError>(HttpMethod.Post, $"internal/executions/{executionId}/release", request,
             JobplaneJsonContext.Default.ReleaseRequest, null, CallTimeout, ct);

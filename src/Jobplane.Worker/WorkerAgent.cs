@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using Jobplane.Api;
+using Jobplane.Observability;
 using Jobplane.Worker.Observability;
 using Jobplane.Worker.Runtimes;
 
@@ -22,6 +23,8 @@ public sealed partial class WorkerAgent(
     private readonly ConcurrentDictionary<Guid, RunningAttempt> _running = new();
     private readonly ConcurrentDictionary<Task, byte> _tasks = new();
     private readonly SemaphoreSlim _slots = new(options.Concurrency, options.Concurrency);
+    // Results of attempts that end close together go to the controller in one call.
+    private readonly ResultBatcher _results = new(client, logger);
     // The lease length the controller grants, learned from its answers; until then, a cautious guess.
     private double _leaseSeconds = 30;
 
@@ -54,6 +57,7 @@ public sealed partial class WorkerAgent(
         await heartbeatStop.CancelAsync();
         await heartbeats;
         await watchdog;
+        await _results.DisposeAsync();
         LogStopped(options.WorkerId);
     }
 
@@ -209,7 +213,7 @@ public sealed partial class WorkerAgent(
         {
             try
             {
-                var accepted = await client.ReportResultAsync(claim.ExecutionId, request, CancellationToken.None);
+                var accepted = await _results.ReportAsync(claim.ExecutionId, request, TraceParent.Of(span));
                 LogAttemptReported(claim.ExecutionId, claim.Attempt, accepted.Status, outcome.ExitCode, outcome.Error);
                 return;
             }

@@ -73,6 +73,8 @@ public sealed class CrossTenantMatrixTests : IClassFixture<CrossTenantMatrixTest
             i => $$"""{"lease_token": "{{i.RunningLease}}", "content": "more output of A"}""", 204),
         new("PUT /internal/executions/{id}/result", Kind.Worker, i => $"/internal/executions/{i.Running}/result",
             i => $$"""{"lease_token": "{{i.RunningLease}}", "exit_code": 0}""", 200),
+        new("POST /internal/results", Kind.Worker, _ => "/internal/results",
+            i => $$"""{"results": [{"execution_id": "{{i.Running}}", "lease_token": "{{i.RunningLease}}", "exit_code": 0}]}""", 200),
         new("POST /internal/executions/{id}/release", Kind.Worker, i => $"/internal/executions/{i.Releasable}/release",
             i => $$"""{"lease_token": "{{i.ReleasableLease}}"}""", 204),
 

@@ -195,6 +195,7 @@ public sealed class FuzzTests(FuzzTests.Fixture fixture, ITestOutputHelper outpu
         ["PUT /internal/executions/{id}/heartbeat"] = $$"""{"lease_token": "{{w.Lease}}"}""",
         ["POST /internal/executions/{id}/logs"] = $$"""{"lease_token": "{{w.Lease}}", "content": "out", "stream": "stdout", "lines": [{"content": "a", "stream": "stderr"}]}""",
         ["PUT /internal/executions/{id}/result"] = $$"""{"lease_token": "{{w.Lease}}", "exit_code": 0, "error": "", "result": {"a": [1, 2]}, "retryable": true}""",
+        ["POST /internal/results"] = $$"""{"results": [{"execution_id": "{{w.Running}}", "lease_token": "{{w.Lease}}", "exit_code": 0, "error": "", "result": {"a": [1, 2]}, "retryable": true, "runtime": "exec", "duration_seconds": 0.5, "trace_parent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"}]}""",
         ["POST /internal/executions/{id}/release"] = $$"""{"lease_token": "{{w.Lease}}", "reason": "shutdown"}""",
     };
 

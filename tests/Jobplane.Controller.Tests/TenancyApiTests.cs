@@ -91,6 +91,10 @@ public sealed class TenancyApiTests(TwoReplicas replicas) : IClassFixture<TwoRep
             Api.RawJson($$"""{"exit_code": 0, "lease_token": "{{token}}"}""")), HttpStatusCode.NotFound);
         await Api.AssertErrorAsync(await worker.PostAsync($"/internal/executions/{bLease.ExecutionId}/release",
             Api.RawJson($$"""{"lease_token": "{{token}}"}""")), HttpStatusCode.NotFound);
+        var batch = await Api.ReadAsync(await worker.PostAsync("/internal/results",
+            Api.RawJson($$"""{"results": [{"execution_id": "{{bLease.ExecutionId}}", "exit_code": 0, "lease_token": "{{token}}"}]}""")),
+            Api.Json.ResultBatchResponse);
+        Assert.Equal(ResultAnswers.NotFound, Assert.Single(batch.Results).Outcome);
         var beat = await Api.ReadAsync(await worker.PostAsync("/internal/heartbeats",
             Api.RawJson($$"""{"leases": [{"execution_id": "{{bLease.ExecutionId}}", "lease_token": "{{token}}"}, {"execution_id": "{{claimed[0].ExecutionId}}", "lease_token": "{{claimed[0].LeaseToken}}"}]}""")),
             Api.Json.WorkerHeartbeatResponse);

@@ -334,6 +334,84 @@ public sealed class WorkerApiTests(ControllerFixture fixture) : IClassFixture<Co
     }
 
     [Fact]
+    public async Task A_result_batch_answers_each_report_in_order_with_its_own_fencing()
+    {
+        using var worker = _host.WorkerClient();
+        var (tenant, client) = await _host.TenantClientAsync();
+        var jobId = await Api.CreateJobAsync(client, maxAttempts: 1);
+        var runs = new List<Guid>();
+        for (var i = 0; i < 4; i++) runs.Add((await Api.RunAsync(client, jobId)).ExecutionId);
+        var claims = (await Api.DequeueAsync(worker, tenant.TenantId, limit: 10)).ToDictionary(c => c.ExecutionId);
+        Assert.Equal(4, claims.Count);
+        var (ok, failed, stale, huge) = (claims[runs[0]], claims[runs[1]], claims[runs[2]], claims[runs[3]]);
+        var missing = Guid.NewGuid();
+        var tooLarge = new string('x', Wire.MaxResultBytes);
+
+        var answer = await Api.ReadAsync(await worker.PostAsync("/internal/results", Api.RawJson($$"""
+            {"results": [
+              {"execution_id": "{{ok.ExecutionId}}", "lease_token": "{{ok.LeaseToken}}", "exit_code": 0, "result": {"rows": 7} },
+              {"execution_id": "{{missing}}", "lease_token": "{{Guid.NewGuid()}}", "exit_code": 0},
+              {"execution_id": "{{failed.ExecutionId}}", "lease_token": "{{failed.LeaseToken}}", "exit_code": 2, "error": "exit code 2"},
+              {"execution_id": "{{stale.ExecutionId}}", "lease_token": "{{Guid.NewGuid()}}", "exit_code": 0},
+              {"execution_id": "{{huge.ExecutionId}}", "lease_token": "{{huge.LeaseToken}}", "exit_code": 0, "result": {"big": "{{tooLarge}}" } }
+            ]}
+            """)), Api.Json.ResultBatchResponse);
+
+        Assert.Equal([ok.ExecutionId, missing, failed.ExecutionId, stale.ExecutionId, huge.ExecutionId], answer.Results.Select(a => a.ExecutionId));
+        Assert.Equal([ResultAnswers.Accepted, ResultAnswers.NotFound, ResultAnswers.Accepted, ResultAnswers.LeaseLost, ResultAnswers.Refused],
+            answer.Results.Select(a => a.Outcome));
+        Assert.Equal([ExecutionStatus.Succeeded, null, ExecutionStatus.Failed, null, null], answer.Results.Select(a => a.Status));
+        Assert.Equal(ErrorCodes.PayloadTooLarge, answer.Results[4].Code);
+        Assert.Contains("limit", answer.Results[4].Error, StringComparison.Ordinal);
+
+        var stored = await Api.GetExecutionAsync(client, ok.ExecutionId);
+        Assert.Equal(ExecutionStatus.Succeeded, stored.Status);
+        Assert.Equal(7, stored.Result!.Value.GetProperty("rows").GetInt32());
+        Assert.Equal(ExecutionStatus.Failed, (await Api.GetExecutionAsync(client, failed.ExecutionId)).Status);
+        Assert.Single(await Api.ReadAsync(await client.GetAsync("/executions/dlq"), Api.Json.IReadOnlyListDlqEntry));
+        // A wrong token and a refused result change nothing: both still run, and the real holders can still report.
+        Assert.Equal(ExecutionStatus.Running, (await Api.GetExecutionAsync(client, stale.ExecutionId)).Status);
+        Assert.Equal(ExecutionStatus.Running, (await Api.GetExecutionAsync(client, huge.ExecutionId)).Status);
+        Assert.Equal(ExecutionStatus.Succeeded, await Api.ResultAsync(worker, huge.ExecutionId, huge.LeaseToken, 0));
+    }
+
+    [Theory]
+    [InlineData("""{"results": null}""", "results is required")]
+    [InlineData("""{"results": [null]}""", "results[0]: must not be null")]
+    [InlineData("""{"results": [{"lease_token": "3f2a1c9e-8a8b-4f3e-9d6c-2b1a0e9f8d7c", "exit_code": 0}]}""", "results[0]: execution_id is required")]
+    public async Task A_malformed_result_batch_is_refused_whole_naming_the_problem(string body, string message)
+    {
+        using var worker = _host.WorkerClient();
+        var error = await Api.AssertErrorAsync(await worker.PostAsync("/internal/results", Api.RawJson(body)), HttpStatusCode.BadRequest, ErrorCodes.InvalidArgument);
+        Assert.Contains(message, error.Error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task One_malformed_report_refuses_the_whole_batch_and_writes_nothing()
+    {
+        using var worker = _host.WorkerClient();
+        var (_, client, _, claim) = await Api.RunningAsync(_host, worker);
+        var error = await Api.AssertErrorAsync(await worker.PostAsync("/internal/results", Api.RawJson($$"""
+            {"results": [
+              {"execution_id": "{{claim.ExecutionId}}", "lease_token": "{{claim.LeaseToken}}", "exit_code": 0},
+              {"execution_id": "{{Guid.NewGuid()}}", "lease_token": "{{claim.LeaseToken}}"},
+              {"execution_id": "{{claim.ExecutionId}}", "lease_token": "{{claim.LeaseToken}}", "exit_code": 0}
+            ]}
+            """)), HttpStatusCode.BadRequest, ErrorCodes.InvalidArgument);
+        Assert.Equal("results[1]: exit_code or error is required", error.Error);
+        Assert.Equal(ExecutionStatus.Running, (await Api.GetExecutionAsync(client, claim.ExecutionId)).Status);
+
+        error = await Api.AssertErrorAsync(await worker.PostAsync("/internal/results", Api.RawJson($$"""
+            {"results": [
+              {"execution_id": "{{claim.ExecutionId}}", "lease_token": "{{claim.LeaseToken}}", "exit_code": 0},
+              {"execution_id": "{{claim.ExecutionId}}", "lease_token": "{{claim.LeaseToken}}", "exit_code": 1}
+            ]}
+            """)), HttpStatusCode.BadRequest, ErrorCodes.InvalidArgument);
+        Assert.Equal($"results[1]: execution_id {claim.ExecutionId} appears more than once", error.Error);
+        Assert.Equal(ExecutionStatus.Running, (await Api.GetExecutionAsync(client, claim.ExecutionId)).Status);
+    }
+
+    [Fact]
     public async Task A_heartbeat_batch_with_null_leases_is_400_not_500()
     {
         using var worker = _host.WorkerClient();

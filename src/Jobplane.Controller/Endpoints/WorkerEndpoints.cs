@@ -3,8 +3,8 @@ using Jobplane.Controller.Auth;
 using Jobplane.Controller.Http;
 using Jobplane.Controller.Observability;
 using Jobplane.Controller.Queue;
+using Jobplane.Observability;
 using Jobplane.Store;
-using Npgsql;
 
 namespace Jobplane.Controller.Endpoints;
 
@@ -195,37 +195,16 @@ public static class WorkerEndpoints
             var body = await JsonBody.ReadAsync(http.Request, JobplaneJsonContext.Default.ResultRequest, Limits.ResultBodyBytes);
             if (body.Error is not null) return body.Error;
             var r = body.Value!;
-            if (r.LeaseToken is not { } token) return ApiResults.BadRequest("lease_token is required");
-            if (r.ExitCode is null && string.IsNullOrEmpty(r.Error)) return ApiResults.BadRequest("exit_code or error is required");
-            string? resultJson = null;
-            if (r.Result is { } result && result.ValueKind != System.Text.Json.JsonValueKind.Null)
-            {
-                resultJson = result.GetRawText();
-                if (resultJson.Length > Wire.MaxResultBytes)
-                    return ApiResults.Error(413, ErrorCodes.PayloadTooLarge, $"result is {resultJson.Length} bytes, over the {Wire.MaxResultBytes}-byte limit");
-            }
-            var error = r.Error is { Length: > 0 } e ? (e.Length > 8192 ? e[..8192] : e).Replace('\0', '\uFFFD') : null;
-            CompletionOutcome outcome;
-            try
-            {
-                outcome = await queue.CompleteAsync(executionId, token,
-                    new AttemptResult(r.ExitCode, error, resultJson, r.Retryable ?? true), backoff.Delay, ct);
-            }
-            catch (PostgresException pg) when (resultJson is not null && pg.SqlState is
-                PostgresErrorCodes.UntranslatableCharacter or PostgresErrorCodes.InvalidTextRepresentation
-                or PostgresErrorCodes.NumericValueOutOfRange)
-            {
-                // result.json is job output: valid JSON that jsonb refuses is the job's fault, not ours.
-                // Nothing was written (the transaction rolled back) and the lease still holds, so the
-                // worker can report the attempt again without the result.
-                return ApiResults.Error(400, ErrorCodes.InvalidArgument,
-                    $"result cannot be stored as JSONB ({pg.MessageText}): it must not contain \\u0000, unpaired surrogates or numbers beyond PostgreSQL's numeric range");
-            }
+            if (Reports.Check(r) is { } problem) return ApiResults.BadRequest(problem);
+            if (Reports.ResultTooLarge(r) is { } tooLarge) return ApiResults.Error(413, ErrorCodes.PayloadTooLarge, tooLarge);
+            var outcome = await queue.CompleteAsync(executionId, r.LeaseToken!.Value, Reports.ToAttemptResult(r), backoff.Delay, ct);
             if (outcome.Check == LeaseCheck.Accepted) telemetry.Completed(executionId, outcome.Status!, r);
             return outcome.Check switch
             {
                 LeaseCheck.Accepted => Results.Json(new ResultResponse(outcome.Status!), JobplaneJsonContext.Default.ResultResponse),
                 LeaseCheck.NotFound => ApiResults.NotFound("execution"),
+                // Nothing was written and the lease still holds: the worker can report again without the result.
+                LeaseCheck.Refused => ApiResults.BadRequest(outcome.Refused!),
                 _ => ApiResults.LeaseLost(executionId),
             };
         })
@@ -234,6 +213,58 @@ public static class WorkerEndpoints
             .JsonRequest<ResultRequest>(Limits.ResultBodyBytes)
             .Returns<ResultResponse>()
             .Errors(404, 409);
+
+        worker.MapPost("/results", async (HttpContext http, QueueStore queue, RetryBackoff backoff,
+            ExecutionTelemetry telemetry, CancellationToken ct) =>
+        {
+            var body = await JsonBody.ReadAsync(http.Request, JobplaneJsonContext.Default.ResultBatchRequest, Limits.ResultBatchBodyBytes);
+            if (body.Error is not null) return body.Error;
+            if (body.Value!.Results is not { } reports) return ApiResults.BadRequest("results is required: a list of {execution_id, lease_token, exit_code or error, ...}");
+            if (reports.Count > Limits.MaxResultsPerBatch)
+                return ApiResults.BadRequest($"results must have at most {Limits.MaxResultsPerBatch} entries (got {reports.Count})");
+            // A malformed report is the worker's bug: the whole batch is refused, naming it, and nothing is written.
+            var seen = new HashSet<Guid>();
+            for (var i = 0; i < reports.Count; i++)
+            {
+                var problem = reports[i] is not { } r ? "must not be null"
+                    : r.ExecutionId is not { } eid ? "execution_id is required"
+                    : !seen.Add(eid) ? $"execution_id {eid} appears more than once"
+                    : Reports.Check(r);
+                if (problem is not null) return ApiResults.BadRequest($"results[{i}]: {problem}");
+            }
+
+            // A result too large is refused on its own: the worker reports that attempt again without it.
+            var answers = new ResultAnswer[reports.Count];
+            var accepted = new List<int>(reports.Count);
+            for (var i = 0; i < reports.Count; i++)
+            {
+                if (Reports.ResultTooLarge(reports[i]) is { } tooLarge)
+                    answers[i] = new ResultAnswer(reports[i].ExecutionId!.Value, ResultAnswers.Refused) { Error = tooLarge, Code = ErrorCodes.PayloadTooLarge };
+                else accepted.Add(i);
+            }
+            var outcomes = await queue.CompleteManyAsync(
+                [.. accepted.Select(i => new Completion(reports[i].ExecutionId!.Value, reports[i].LeaseToken!.Value, Reports.ToAttemptResult(reports[i])))],
+                backoff.Delay, ct, http.Principal().WorkerTenants);
+            for (var k = 0; k < accepted.Count; k++)
+            {
+                var r = reports[accepted[k]];
+                var o = outcomes[k];
+                var executionId = r.ExecutionId!.Value;
+                if (o.Check == LeaseCheck.Accepted) telemetry.Completed(executionId, o.Status!, r, TraceParent.Parse(r.TraceParent));
+                answers[accepted[k]] = o.Check switch
+                {
+                    LeaseCheck.Accepted => new ResultAnswer(executionId, ResultAnswers.Accepted) { Status = o.Status },
+                    LeaseCheck.NotFound => new ResultAnswer(executionId, ResultAnswers.NotFound),
+                    LeaseCheck.Refused => new ResultAnswer(executionId, ResultAnswers.Refused) { Error = o.Refused, Code = ErrorCodes.InvalidArgument },
+                    _ => new ResultAnswer(executionId, ResultAnswers.LeaseLost),
+                };
+            }
+            return Results.Json(new ResultBatchResponse(answers), JobplaneJsonContext.Default.ResultBatchResponse);
+        })
+            .Doc("Report many attempts' outcomes",
+                "Written in one transaction. Each report is fenced by its own lease token and answered in order: accepted (with the new status), lease_lost, not_found, or refused (nothing written, the lease still holds).")
+            .JsonRequest<ResultBatchRequest>(Limits.ResultBatchBodyBytes)
+            .Returns<ResultBatchResponse>();
 
         worker.MapPost("/executions/{id}/release", async (string id, HttpContext http, QueueStore queue, CancellationToken ct) =>
         {

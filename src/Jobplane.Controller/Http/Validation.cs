@@ -30,6 +30,9 @@ public static class Limits
     public const long WorkerBodyBytes = 1024 * 1024;
     /// <summary>An attempt's result: result.json (at most 1 MiB) plus its JSON escaping and the error text.</summary>
     public const long ResultBodyBytes = 4 * 1024 * 1024;
+    /// <summary>A batch of results: workers keep a batch near 1 MiB and send a larger result on its own (through the single route); this leaves room for escaping.</summary>
+    public const long ResultBatchBodyBytes = 8 * 1024 * 1024;
+    public const int MaxResultsPerBatch = 1000;
     /// <summary>One batch of log lines.</summary>
     public const long LogBodyBytes = MaxRequestBodyBytes;
 

@@ -24,13 +24,13 @@ public static class ControllerTracing
 
     /// <summary>
     /// Requests that are not worth a trace of their own: scrapes, probes, and the worker API's
-    /// background traffic (idle long-polls, heartbeats, log shipping). Claims and results still
-    /// appear in each execution's trace.
+    /// background traffic (idle long-polls, heartbeats, log shipping, result batches). Claims and
+    /// results still appear in each execution's trace: a batch's results each get a span there.
     /// </summary>
     public static bool IsQuiet(PathString path)
     {
         var p = path.Value ?? "";
-        return p is "/metrics" or "/healthz" or "/readyz" or "/internal/heartbeats" or "/internal/executions/dequeue"
+        return p is "/metrics" or "/healthz" or "/readyz" or "/internal/heartbeats" or "/internal/executions/dequeue" or "/internal/results"
             || (p.StartsWith("/internal/executions/", StringComparison.Ordinal)
                 && (p.EndsWith("/heartbeat", StringComparison.Ordinal) || p.EndsWith("/logs", StringComparison.Ordinal)));
     }

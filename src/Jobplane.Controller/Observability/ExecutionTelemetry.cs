@@ -49,13 +49,20 @@ public sealed class ExecutionTelemetry(ControllerMetrics metrics, TimeProvider t
         return list;
     }
 
-    /// <summary>An attempt's result was accepted and moved the execution to <paramref name="status"/>.</summary>
-    public void Completed(Guid executionId, string status, ResultRequest request)
+    /// <summary>
+    /// An attempt's result was accepted and moved the execution to <paramref name="status"/>. A
+    /// report that came in a batch names the worker's report span (<paramref name="reportSpan"/>): the
+    /// completion gets a span of its own there, since the batch's request belongs to no one execution.
+    /// </summary>
+    public void Completed(Guid executionId, string status, ResultRequest request, ActivityContext reportSpan = default)
     {
         metrics.Completed(status);
         metrics.AttemptFinished(status, request.Runtime, request.DurationSeconds);
-        Activity.Current?.SetTag("jobplane.execution.id", executionId);
-        Activity.Current?.SetTag("jobplane.execution.status", status);
+        using var own = reportSpan == default ? null
+            : ControllerTracing.Source.StartActivity("jobplane.complete", ActivityKind.Server, reportSpan);
+        var span = own ?? Activity.Current;
+        span?.SetTag("jobplane.execution.id", executionId);
+        span?.SetTag("jobplane.execution.status", status);
         if (status == ExecutionStatus.Failed || logger.IsEnabled(LogLevel.Debug))
         {
             using var scope = logger.BeginScope(new ExecutionScope(executionId));
