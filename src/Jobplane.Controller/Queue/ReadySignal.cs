@@ -7,15 +7,53 @@ namespace Jobplane.Controller.Queue;
 /// 'jobplane_ready' notification that the ready_queue insert trigger sends; every waiter is released
 /// and races to claim (SKIP LOCKED sorts them out). It is a hint only: waiters also re-check on a
 /// timer, so a lost notification or a dropped connection costs latency, never work.
+/// <para>Debounced: the first notification wakes the waiters at once; further ones within
+/// <see cref="Window"/> fold into a single wake-up at its end. Under a stream of submissions that
+/// bounds the claims idle waiters make to a few hundred per second, however many transactions
+/// notify, while an idle platform still picks up new work without delay.</para>
 /// </summary>
-public sealed partial class ReadySignal(NpgsqlDataSource db, ILogger<ReadySignal> logger) : BackgroundService
+public sealed partial class ReadySignal(NpgsqlDataSource db, TimeProvider time, ILogger<ReadySignal> logger) : BackgroundService
 {
+    public static readonly TimeSpan Window = TimeSpan.FromMilliseconds(5);
+
     private TaskCompletionSource _next = NewSource();
+    private long _lastPulse = long.MinValue;
+    private int _trailing;
 
     /// <summary>A task that completes at the next notification (or at reconnection).</summary>
     public Task NextAsync() => Volatile.Read(ref _next).Task;
 
-    private void Pulse() => Interlocked.Exchange(ref _next, NewSource()).TrySetResult();
+    private int _pulses;
+
+    /// <summary>Wake-ups so far (for tests).</summary>
+    internal int Pulses => Volatile.Read(ref _pulses);
+
+    private void Pulse()
+    {
+        Interlocked.Increment(ref _pulses);
+        Interlocked.Exchange(ref _next, NewSource()).TrySetResult();
+    }
+
+    /// <summary>A notification arrived (called on the LISTEN connection's thread).</summary>
+    internal void Notified()
+    {
+        var now = time.GetTimestamp();
+        var last = Interlocked.Read(ref _lastPulse);
+        if (last == long.MinValue || time.GetElapsedTime(last, now) >= Window)
+        {
+            Interlocked.Exchange(ref _lastPulse, now);
+            Pulse();
+            return;
+        }
+        // Within the window: one trailing wake-up covers this and whatever else arrives meanwhile.
+        if (Interlocked.Exchange(ref _trailing, 1) == 1) return;
+        _ = Task.Delay(Window, time).ContinueWith(_ =>
+        {
+            Volatile.Write(ref _trailing, 0);
+            Interlocked.Exchange(ref _lastPulse, time.GetTimestamp());
+            Pulse();
+        }, TaskScheduler.Default);
+    }
 
     private static TaskCompletionSource NewSource() => new(TaskCreationOptions.RunContinuationsAsynchronously);
 
@@ -28,7 +66,7 @@ public sealed partial class ReadySignal(NpgsqlDataSource db, ILogger<ReadySignal
                 await using var conn = await db.OpenConnectionAsync(stoppingToken);
                 try
                 {
-                    conn.Notification += (_, _) => Pulse();
+                    conn.Notification += (_, _) => Notified();
                     await using (var cmd = new NpgsqlCommand("listen jobplane_ready", conn))
                         await cmd.ExecuteNonQueryAsync(stoppingToken);
                     Pulse(); // anything that became ready while we were not listening
