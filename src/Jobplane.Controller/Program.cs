@@ -49,6 +49,7 @@ builder.Services.AddSingleton<TenantRateLimiter>();
 builder.Services.AddSingleton<JobStore>();
 builder.Services.AddSingleton<ExecutionStore>();
 builder.Services.AddSingleton<QueueStore>();
+builder.Services.AddSingleton<RecentKeys>();
 builder.Services.AddSingleton<Authenticator>();
 builder.Services.AddSingleton<ControllerMetrics>();
 builder.Services.AddSingleton(sp =>

@@ -25,12 +25,16 @@ public sealed class ExecutionStore(NpgsqlDataSource db)
     /// With an idempotency key, the first request within 24 hours creates the execution and every
     /// repeat (also a concurrent one: the key's primary key serialises them) gets that same execution
     /// back with Replayed set; a key already used for another job is a conflict.
+    /// <para>With <paramref name="verifyKeyId"/>, the statement also requires that API key to be
+    /// unrevoked and its tenant not suspended, and creates nothing (null) otherwise.</para>
     /// </summary>
-    public async Task<RunJobResponse?> RunAsync(Guid tenantId, Guid jobId, RunOptions options, string? idempotencyKey, CancellationToken ct)
+    public async Task<RunJobResponse?> RunAsync(Guid tenantId, Guid jobId, RunOptions options, string? idempotencyKey, CancellationToken ct,
+        Guid? verifyKeyId = null)
     {
         await using (var cmd = db.Command(SubmitSql,
             Sql.P(Guid.CreateVersion7()), Sql.P(jobId), Sql.P(tenantId), Sql.P(options.ScheduledAt),
-            Sql.P(options.Priority?.Value), Sql.P(options.TimeoutSeconds), Sql.P(idempotencyKey), Sql.P(options.TraceParent)))
+            Sql.P(options.Priority?.Value), Sql.P(options.TimeoutSeconds), Sql.P(idempotencyKey), Sql.P(options.TraceParent),
+            Sql.P(verifyKeyId)))
         await using (var reader = await cmd.ExecuteReaderAsync(ct))
         {
             if (await reader.ReadAsync(ct)) return new RunJobResponse(reader.GetGuid(0), reader.GetString(1));
@@ -87,10 +91,16 @@ public sealed class ExecutionStore(NpgsqlDataSource db)
     // $1 new id, $2 job, $3 tenant, $4 scheduled_at?, $5 priority?, $6 timeout?, $7 idempotency key?, $8 traceparent?
     // The key row is taken (or an expired one reclaimed) in the same statement that creates the
     // execution; when the key is live, the insert claims nothing and nothing is created.
+    // $9, when given, is the API key the request came with, checked in this same statement: the
+    // controller may then admit a submission on a recently verified key without a transaction of its
+    // own, and a key revoked (or a tenant suspended) before this statement still creates nothing.
     internal const string SubmitSql = """
         with job as (
             select id, tenant_id, priority, timeout_seconds, max_attempts
             from jobs where id = $2 and tenant_id = $3
+              and ($9::uuid is null or exists (
+                  select 1 from api_keys k join tenants t on t.id = k.tenant_id
+                  where k.id = $9 and k.tenant_id = $3 and k.revoked_at is null and t.suspended_at is null))
         ), key as (
             insert into idempotency_keys (tenant_id, key, job_id, execution_id)
             select job.tenant_id, $7, job.id, $1 from job where $7::text is not null
@@ -316,7 +326,8 @@ public sealed class ExecutionStore(NpgsqlDataSource db)
 
         var newId = Guid.CreateVersion7();
         await using (var cmd = conn.Command(SubmitSql, tx, Sql.P(newId), Sql.P(jobId), Sql.P(tenantId),
-                         Sql.P((DateTimeOffset?)null), Sql.P((int?)priority), Sql.P((int?)timeout), Sql.P((string?)null), Sql.P(traceParent)))
+                         Sql.P((DateTimeOffset?)null), Sql.P((int?)priority), Sql.P((int?)timeout), Sql.P((string?)null), Sql.P(traceParent),
+                         Sql.P((Guid?)null)))
         {
             await cmd.ExecuteNonQueryAsync(ct);
         }

@@ -43,6 +43,37 @@ public sealed class TenancyApiTests(TwoReplicas replicas) : IClassFixture<TwoRep
     }
 
     [Fact]
+    public async Task A_submission_on_a_recently_verified_key_still_fails_at_once_after_revocation_or_suspension()
+    {
+        // Submissions may be admitted on a key this replica verified seconds ago: their insert checks
+        // the key again. Warm the second replica, then change things through the first.
+        var (tenant, viaFirst) = await First.TenantClientAsync();
+        var created = await Api.ReadAsync(await viaFirst.PostAsync("/api-keys", Api.RawJson("""{"name": "ci"}""")),
+            Api.Json.CreateApiKeyResponse, HttpStatusCode.Created);
+        using var viaSecond = Second.Client(created.ApiKey);
+        var jobId = await Api.CreateJobAsync(viaSecond);
+        for (var i = 0; i < 3; i++) await Api.RunAsync(viaSecond, jobId);
+        // Another tenant's job is still 404 on the fast path.
+        var (_, other) = await First.TenantClientAsync();
+        var othersJob = await Api.CreateJobAsync(other);
+        await Api.AssertErrorAsync(await viaSecond.PostAsync($"/jobs/{othersJob}/run", null), HttpStatusCode.NotFound);
+
+        using var admin = First.AdminClient();
+        Assert.Equal(HttpStatusCode.OK, (await admin.PostAsync($"/tenants/{tenant.TenantId}/suspend", null)).StatusCode);
+        await Api.AssertErrorAsync(await viaSecond.PostAsync($"/jobs/{jobId}/run", null), HttpStatusCode.Forbidden, ErrorCodes.TenantSuspended);
+        Assert.Equal(HttpStatusCode.OK, (await admin.PostAsync($"/tenants/{tenant.TenantId}/resume", null)).StatusCode);
+        await Api.RunAsync(viaSecond, jobId);
+
+        Assert.Equal(HttpStatusCode.NoContent, (await viaFirst.DeleteAsync($"/api-keys/{created.Id}")).StatusCode);
+        await Api.AssertErrorAsync(await viaSecond.PostAsync($"/jobs/{jobId}/run", null), HttpStatusCode.Unauthorized, ErrorCodes.Unauthorized);
+        await Api.AssertErrorAsync(await viaSecond.PostAsync($"/jobs/{jobId}/run", null), HttpStatusCode.Unauthorized, ErrorCodes.Unauthorized);
+
+        // Four runs were accepted; nothing was created while suspended or after the revocation.
+        var executions = await Api.ReadAsync(await viaFirst.GetAsync($"/executions?job_id={jobId}&limit=100"), Api.Json.ExecutionList);
+        Assert.Equal(4, executions.Executions.Count);
+    }
+
+    [Fact]
     public async Task A_tenant_cannot_see_or_revoke_another_tenants_keys()
     {
         var (a, aClient) = await First.TenantClientAsync();

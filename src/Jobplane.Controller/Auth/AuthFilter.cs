@@ -21,21 +21,12 @@ public static class AuthFilter
             if (kind == PrincipalKind.Administrator && presented is null)
                 presented = NonEmpty(http.Request.Headers["X-System-Secret"].ToString());
             var auth = http.RequestServices.GetRequiredService<Authenticator>();
-            var principal = await auth.AuthenticateAsync(kind, presented, http.RequestAborted);
-            if (principal is null)
-            {
-                var what = kind switch
-                {
-                    PrincipalKind.Administrator => "the administrator secret (SYSTEM_SECRET)",
-                    PrincipalKind.Worker => "a worker credential",
-                    _ => "a tenant API key",
-                };
-                var message = presented is null
-                    ? $"missing credentials: send 'Authorization: Bearer <key>' with {what}"
-                    : $"invalid credentials: this route needs {what}";
-                http.Response.Headers.WWWAuthenticate = "Bearer";
-                return ApiResults.Error(401, ErrorCodes.Unauthorized, message);
-            }
+            // A replayable request (Idempotency-Key) may answer from what exists without inserting,
+            // so only plain submissions leave the key check to their statement.
+            var deferrable = http.GetEndpoint()?.Metadata.GetMetadata<KeyCheckedInTransaction>() is not null
+                && !http.Request.Headers.ContainsKey(Wire.IdempotencyKeyHeader);
+            var principal = await auth.AuthenticateAsync(kind, presented, http.RequestAborted, deferrable);
+            if (principal is null) return Unauthorized(http, kind, presented);
             http.Items[typeof(Principal)] = principal;
             if (principal.Key is { RateLimit: { } rate } key)
             {
@@ -58,16 +49,42 @@ public static class AuthFilter
         return group;
     }
 
+    /// <summary>401 with a body saying which credential the route needs.</summary>
+    public static IResult Unauthorized(HttpContext http, PrincipalKind kind, string? presented)
+    {
+        var what = kind switch
+        {
+            PrincipalKind.Administrator => "the administrator secret (SYSTEM_SECRET)",
+            PrincipalKind.Worker => "a worker credential",
+            _ => "a tenant API key",
+        };
+        var message = presented is null
+            ? $"missing credentials: send 'Authorization: Bearer <key>' with {what}"
+            : $"invalid credentials: this route needs {what}";
+        http.Response.Headers.WWWAuthenticate = "Bearer";
+        return ApiResults.Error(401, ErrorCodes.Unauthorized, message);
+    }
+
+    /// <summary>The caller's bearer token, as presented.</summary>
+    public static string? PresentedToken(HttpContext http) => BearerToken(http.Request);
+
+    /// <summary>
+    /// Marks a route whose statement verifies the caller's API key itself (it must pass
+    /// <c>Principal().Key.KeyId</c> when <see cref="Principal.KeyCheckDeferred"/> is set).
+    /// </summary>
+    public static RouteHandlerBuilder KeyCheckedInTransaction(this RouteHandlerBuilder route) =>
+        route.WithMetadata(Auth.KeyCheckedInTransaction.Instance);
+
     /// <summary>
     /// Routes that start work refuse a suspended tenant (403); reading, cancelling and managing keys
     /// still work, so a suspended tenant can see and wind down what it has.
     /// </summary>
     public static RouteHandlerBuilder RefusedWhenSuspended(this RouteHandlerBuilder route) =>
         route.AddEndpointFilter(async (ctx, next) =>
-            ctx.HttpContext.Items[typeof(Principal)] is Principal { Key.Suspended: true }
-                ? ApiResults.Error(403, ErrorCodes.TenantSuspended,
-                    "this tenant is suspended: nothing new can be submitted or run until an administrator resumes it")
-                : await next(ctx));
+            ctx.HttpContext.Items[typeof(Principal)] is Principal { Key.Suspended: true } ? Suspended() : await next(ctx));
+
+    public static IResult Suspended() => ApiResults.Error(403, ErrorCodes.TenantSuspended,
+        "this tenant is suspended: nothing new can be submitted or run until an administrator resumes it");
 
     public static Principal Principal(this HttpContext http) =>
         http.Items[typeof(Principal)] as Principal ?? throw new InvalidOperationException("route is not behind authentication");

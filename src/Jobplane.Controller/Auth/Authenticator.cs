@@ -10,11 +10,13 @@ namespace Jobplane.Controller.Auth;
 /// token are compared in constant time (over their SHA-256, so length leaks nothing either); tenant
 /// API keys and issued worker credentials are looked up by their non-secret prefix and their hash
 /// compared in constant time. Keys are checked against the database on every request (one index
-/// probe, no write), which is what makes a revocation take effect at once on every replica.
+/// probe, no write), which is what makes a revocation take effect at once on every replica; the one
+/// exception, submitting a run, checks the key inside its own insert instead (see <see cref="RecentKeys"/>).
 /// A tenant key is never accepted as a worker or administrator credential, nor the reverse.
 /// </summary>
 public sealed partial class Authenticator(
-    ControllerOptions options, TenantStore tenants, WorkerCredentialStore workers, TimeProvider time, ILogger<Authenticator> logger)
+    ControllerOptions options, TenantStore tenants, WorkerCredentialStore workers, RecentKeys recent, TimeProvider time,
+    ILogger<Authenticator> logger)
 {
     // last_used_at is written at most this often per credential (and replica): it is for people
     // deciding which keys to revoke, not for accounting, and must not cost a write per request.
@@ -24,7 +26,13 @@ public sealed partial class Authenticator(
     private readonly byte[]? _workerHash = HashOrNull(options.WorkerToken);
     private readonly ConcurrentDictionary<Guid, DateTimeOffset> _usageWritten = new();
 
-    public async Task<Principal?> AuthenticateAsync(PrincipalKind required, string? presented, CancellationToken ct)
+    /// <summary>
+    /// Resolves <paramref name="presented"/> for a route that needs <paramref name="required"/>.
+    /// <paramref name="deferrable"/>: the route checks a tenant key again in its own statement, so a
+    /// key verified within the last seconds is admitted without asking the database (the principal
+    /// says so with <see cref="Principal.KeyCheckDeferred"/>).
+    /// </summary>
+    public async Task<Principal?> AuthenticateAsync(PrincipalKind required, string? presented, CancellationToken ct, bool deferrable = false)
     {
         if (string.IsNullOrEmpty(presented)) return null;
         switch (required)
@@ -45,8 +53,23 @@ public sealed partial class Authenticator(
                 }
                 return SecretMatches(presented, _workerHash) ? new Principal(PrincipalKind.Worker) { Actor = "worker_token" } : null;
             default:
+                if (deferrable && recent.Find(presented) is { } known)
+                {
+                    RecordUse(known.KeyId, known.LastUsedAt, tenants.TouchKeyAsync);
+                    return new Principal(PrincipalKind.Tenant, known.TenantId)
+                    {
+                        Actor = Actors.TenantKey(known.Prefix),
+                        Key = known,
+                        KeyCheckDeferred = true,
+                    };
+                }
                 var key = await tenants.FindKeyAsync(presented, ct);
-                if (key is null) return null;
+                if (key is null)
+                {
+                    recent.Forget(presented);
+                    return null;
+                }
+                recent.Remember(presented, key);
                 RecordUse(key.KeyId, key.LastUsedAt, tenants.TouchKeyAsync);
                 return new Principal(PrincipalKind.Tenant, key.TenantId) { Actor = Actors.TenantKey(key.Prefix), Key = key };
         }

@@ -67,7 +67,8 @@ public static class JobEndpoints
             .Returns<JobView>()
             .Errors(404);
 
-        jobs.MapPost("/{id}/run", async (string id, HttpContext http, ExecutionStore store, ControllerMetrics metrics, CancellationToken ct) =>
+        jobs.MapPost("/{id}/run", async (string id, HttpContext http, ExecutionStore store, Authenticator auth, ControllerMetrics metrics,
+            CancellationToken ct) =>
         {
             if (!Guid.TryParse(id, out var jobId)) return ApiResults.NotFound("job");
             var body = await JsonBody.ReadAsync(http.Request, JobplaneJsonContext.Default.RunJobRequest, Limits.SmallBodyBytes, optional: true);
@@ -82,10 +83,22 @@ public static class JobEndpoints
 
             RunJobResponse? run;
             using var submit = ControllerTracing.StartSubmit(jobId);
+            var runOptions = new RunOptions(r.ScheduledAt, r.Timeout, r.Priority) { TraceParent = TraceParent.Of(submit ?? Activity.Current) };
+            var principal = http.Principal();
             try
             {
-                run = await store.RunAsync(http.TenantId(), jobId, new RunOptions(r.ScheduledAt, r.Timeout, r.Priority)
-                { TraceParent = TraceParent.Of(submit ?? Activity.Current) }, key.Length > 0 ? key : null, ct);
+                run = await store.RunAsync(principal.TenantId, jobId, runOptions, key.Length > 0 ? key : null, ct,
+                    principal.KeyCheckDeferred ? principal.Key!.KeyId : null);
+                if (run is null && principal.KeyCheckDeferred)
+                {
+                    // Admitted on a recent verification, and the statement created nothing: the key may
+                    // have been revoked or the tenant suspended since. Ask the database, then decide.
+                    var presented = AuthFilter.PresentedToken(http);
+                    var current = await auth.AuthenticateAsync(PrincipalKind.Tenant, presented, ct);
+                    if (current is null) return AuthFilter.Unauthorized(http, PrincipalKind.Tenant, presented);
+                    if (current.Key!.Suspended) return AuthFilter.Suspended();
+                    run = await store.RunAsync(current.TenantId, jobId, runOptions, null, ct);
+                }
             }
             catch (StoreConflictException e)
             {
@@ -97,6 +110,7 @@ public static class JobEndpoints
             metrics.Submitted(run.Status);
             return Results.Json(run, JobplaneJsonContext.Default.RunJobResponse, statusCode: 201);
         }).RefusedWhenSuspended()
+            .KeyCheckedInTransaction()
             .Doc("Run a job", "Creates an execution. With an Idempotency-Key header (1..255 printable ASCII), a repeat within 24 h answers 200 with the same execution and replayed: true.")
             .JsonRequest<RunJobRequest>(Limits.SmallBodyBytes, optional: true)
             .Returns<RunJobResponse>(201)
