@@ -31,8 +31,21 @@ builder.Services.AddSingleton(sp =>
 {
     var csb = new NpgsqlConnectionStringBuilder(sp.GetRequiredService<ControllerOptions>().ConnectionString);
     // Requests hold a connection only for the statements they run (long-polls wait without one),
-    // so a small pool serves many workers; a user's explicit setting wins.
-    if (!csb.ConnectionString.Contains("Maximum Pool Size", StringComparison.OrdinalIgnoreCase)) csb.MaxPoolSize = 40;
+    // so the pool is sized for the cores PostgreSQL and the controller share, not for the number of
+    // workers: more backends than that only queue inside PostgreSQL instead of in the pool. A user's
+    // explicit setting wins.
+    if (!csb.ConnectionString.Contains("Maximum Pool Size", StringComparison.OrdinalIgnoreCase))
+        csb.MaxPoolSize = Math.Clamp(Environment.ProcessorCount * 8, 16, 100);
+    // The hot statements (claim, completion, heartbeat, submit, key lookup) are prepared once per
+    // connection after their second use: PostgreSQL then skips parsing and analysing them. Plans stay
+    // custom (made for each call's parameters): a generic plan for the claim, whose best plan
+    // depends on the batch size and on which tenants have work, could be far worse.
+    if (!csb.ConnectionString.Contains("Max Auto Prepare", StringComparison.OrdinalIgnoreCase))
+    {
+        csb.MaxAutoPrepare = 64;
+        csb.AutoPrepareMinUsages = 2;
+        if (string.IsNullOrEmpty(csb.Options)) csb.Options = "-c plan_cache_mode=force_custom_plan";
+    }
     // The controller keeps no session state on pooled connections (advisory locks are transaction
     // scoped; the migrator and the LISTEN connection undo theirs), so the reset Npgsql would
     // otherwise run when a connection is next used, a transaction of its own, is not needed: it was
