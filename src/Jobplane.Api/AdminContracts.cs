@@ -20,6 +20,8 @@ public sealed record TenantView
     public required int Weight { get; init; }
     /// <summary>Runtimes this tenant's executions may run on; null: any.</summary>
     public IReadOnlyList<string>? AllowedRuntimes { get; init; }
+    /// <summary>Whether the tenant's jobs may ask for network access.</summary>
+    public bool AllowNetwork { get; init; }
     public required bool Suspended { get; init; }
     public DateTimeOffset? SuspendedAt { get; init; }
     public required DateTimeOffset CreatedAt { get; init; }

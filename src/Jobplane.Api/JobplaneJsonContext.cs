@@ -18,6 +18,7 @@ namespace Jobplane.Api;
 [JsonSerializable(typeof(CreateTenantResponse))]
 [JsonSerializable(typeof(CreateJobRequest))]
 [JsonSerializable(typeof(CreateJobResponse))]
+[JsonSerializable(typeof(JobResources))]
 [JsonSerializable(typeof(JobView))]
 [JsonSerializable(typeof(JobList))]
 [JsonSerializable(typeof(RunJobRequest))]

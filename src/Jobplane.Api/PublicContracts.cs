@@ -16,6 +16,8 @@ public sealed record TenantRequest
     public int? Weight { get; init; }
     /// <summary>Runtimes the tenant's executions may run on (exec, docker, kubernetes); an empty list lifts the restriction.</summary>
     public IReadOnlyList<string>? AllowedRuntimes { get; init; }
+    /// <summary>Whether the tenant's jobs may ask for network access (default false).</summary>
+    public bool? AllowNetwork { get; init; }
 }
 
 /// <summary>The answer to POST /tenants: the API key is shown here once and never again.</summary>
@@ -36,6 +38,25 @@ public sealed record CreateJobRequest
     public double? RetryBackoffMax { get; init; }
     /// <summary>Exit codes that mean "permanent failure": the execution fails at once, without retry.</summary>
     public IReadOnlyList<int>? NonRetryableExitCodes { get; init; }
+    /// <summary>What the job's container may use; an absent field (or all of it) takes the worker's default.</summary>
+    public JobResources? Resources { get; init; }
+    /// <summary>The job asks for network access; refused (403) unless the administrator allows network for the tenant.</summary>
+    public bool? Network { get; init; }
+}
+
+/// <summary>
+/// Container resources a job asks for. Each absent field takes the worker's default; a worker refuses
+/// (without retry) an attempt asking for more than its maximum. Runtimes that cannot enforce limits
+/// (exec) ignore them.
+/// </summary>
+public sealed record JobResources
+{
+    /// <summary>Memory in MiB (6..1048576); there is no swap on top.</summary>
+    public int? MemoryMib { get; init; }
+    /// <summary>CPU time in CPUs (0.01..1024; 0.5 is half of one CPU).</summary>
+    public double? Cpus { get; init; }
+    /// <summary>Processes and threads together (1..1000000).</summary>
+    public int? Pids { get; init; }
 }
 
 public sealed record CreateJobResponse(Guid JobId);
@@ -54,6 +75,10 @@ public sealed record JobView(
     public double? RetryBackoffBase { get; init; }
     public double? RetryBackoffMax { get; init; }
     public IReadOnlyList<int> NonRetryableExitCodes { get; init; } = [];
+    /// <summary>What the job asked for; null when it asked for nothing.</summary>
+    public JobResources? Resources { get; init; }
+    /// <summary>Whether the job asks for network access (it gets it only while the tenant allows network).</summary>
+    public bool Network { get; init; }
 }
 
 public sealed record JobList(IReadOnlyList<JobView> Jobs, int Limit, int Offset);

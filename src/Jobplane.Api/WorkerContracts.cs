@@ -1,4 +1,5 @@
 using System.Text.Json;
+using System.Text.Json.Serialization;
 
 namespace Jobplane.Api;
 
@@ -38,6 +39,17 @@ public sealed record ExecutionPayload(
     public string? TraceParent { get; init; }
     /// <summary>When the execution became due (submitted, scheduled time, or retry time): pickup latency is measured from it.</summary>
     public DateTimeOffset? ScheduledAt { get; init; }
+    /// <summary>
+    /// What the job asked for; absent when nothing. Absent fields, like network false, are left out of
+    /// the payload, so a job asking for nothing reads the same to a worker that predates them.
+    /// </summary>
+    public JobResources? Resources { get; init; }
+    /// <summary>
+    /// Network access for this attempt: the job asks for it and its tenant allows network, both
+    /// read at claim time (an administrator revoking the permission affects the next attempt).
+    /// </summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
+    public bool Network { get; init; }
 }
 
 public sealed record ClaimedExecution(

@@ -162,6 +162,30 @@ internal static partial class CliOptions
         },
     };
 
+    /// <summary>
+    /// An explicit true or false, for a setting that can be turned both ways (a bare flag could only
+    /// turn it on). Typed as text on purpose: System.CommandLine hands a bool option only a value
+    /// that already reads as a bool, so "yes" would be reported as a stray argument instead of named
+    /// here. Read it with <see cref="GetBool"/>.
+    /// </summary>
+    public static Option<string?> Bool(string name, string description) => new(name)
+    {
+        Description = description,
+        HelpName = "true|false",
+        CustomParser = result =>
+        {
+            var text = result.Tokens[0].Value;
+            if (bool.TryParse(text, out var value))
+                return value ? "true" : "false";
+            result.AddError($"{name} must be true or false (got '{text}')");
+            return null;
+        },
+    };
+
+    /// <summary>The value of a <see cref="Bool"/> option; null when it was not given.</summary>
+    public static bool? GetBool(this ParseResult parseResult, Option<string?> option) =>
+        parseResult.GetValue(option) is { } text ? text == "true" : null;
+
     /// <summary>A number of seconds that must be greater than zero (a zero backoff would retry in a tight loop).</summary>
     public static Option<double?> PositiveSeconds(string name, string description) => new(name)
     {

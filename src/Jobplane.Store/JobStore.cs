@@ -9,6 +9,12 @@ public sealed record JobSpec(string Name, string Image, string[] Command, int Ti
     public double? RetryBackoffBaseSeconds { get; init; }
     public double? RetryBackoffMaxSeconds { get; init; }
     public int[] NonRetryableExitCodes { get; init; } = [];
+    /// <summary>Container limits the job asks for; null fields take the worker's defaults.</summary>
+    public long? MemoryLimitBytes { get; init; }
+    public double? CpuLimit { get; init; }
+    public long? PidsLimit { get; init; }
+    /// <summary>The job asks for network access; its tenant must allow network.</summary>
+    public bool Network { get; init; }
 }
 
 /// <summary>Job definitions. Every query is scoped by tenant_id in SQL.</summary>
@@ -16,32 +22,41 @@ public sealed class JobStore(NpgsqlDataSource db)
 {
     private const string Columns = """
         id, name, image, command, timeout_seconds, priority, max_attempts, created_at, updated_at,
-        retry_backoff_base_seconds, retry_backoff_max_seconds, non_retryable_exit_codes
+        retry_backoff_base_seconds, retry_backoff_max_seconds, non_retryable_exit_codes,
+        memory_limit_bytes, cpu_limit, pids_limit, network
         """;
 
     /// <summary>
     /// Creates the job, or updates the tenant's job of the same name (served by jobs_tenant_name_key).
-    /// Returns the id and whether it was newly created.
+    /// Returns the id and whether it was newly created. A job asking for network is written only if
+    /// its tenant allows network (checked in the same statement); otherwise nothing is written and
+    /// <see cref="NetworkNotAllowedException"/> is thrown. The claim checks the permission again,
+    /// so a later revocation still takes effect.
     /// </summary>
     public async Task<(Guid JobId, bool Created)> UpsertAsync(Guid tenantId, JobSpec spec, CancellationToken ct)
     {
         await using var cmd = db.Command("""
             insert into jobs (id, tenant_id, name, image, command, timeout_seconds, priority, max_attempts,
-                              retry_backoff_base_seconds, retry_backoff_max_seconds, non_retryable_exit_codes)
-            values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+                              retry_backoff_base_seconds, retry_backoff_max_seconds, non_retryable_exit_codes,
+                              memory_limit_bytes, cpu_limit, pids_limit, network)
+            select $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15
+            where not $15 or exists (select 1 from tenants t where t.id = $2 and t.allow_network)
             on conflict (tenant_id, name) do update set
                 image = excluded.image, command = excluded.command, timeout_seconds = excluded.timeout_seconds,
                 priority = excluded.priority, max_attempts = excluded.max_attempts,
                 retry_backoff_base_seconds = excluded.retry_backoff_base_seconds,
                 retry_backoff_max_seconds = excluded.retry_backoff_max_seconds,
-                non_retryable_exit_codes = excluded.non_retryable_exit_codes, updated_at = now()
+                non_retryable_exit_codes = excluded.non_retryable_exit_codes,
+                memory_limit_bytes = excluded.memory_limit_bytes, cpu_limit = excluded.cpu_limit,
+                pids_limit = excluded.pids_limit, network = excluded.network, updated_at = now()
             returning id, (xmax = 0) as created
             """,
             Sql.P(Guid.CreateVersion7()), Sql.P(tenantId), Sql.P(spec.Name), Sql.P(spec.Image), Sql.P(spec.Command),
             Sql.P(spec.TimeoutSeconds), Sql.P(spec.Priority.Value), Sql.P(spec.MaxAttempts),
-            Sql.P(spec.RetryBackoffBaseSeconds), Sql.P(spec.RetryBackoffMaxSeconds), Sql.P(spec.NonRetryableExitCodes));
+            Sql.P(spec.RetryBackoffBaseSeconds), Sql.P(spec.RetryBackoffMaxSeconds), Sql.P(spec.NonRetryableExitCodes),
+            Sql.P(spec.MemoryLimitBytes), Sql.P(spec.CpuLimit), Sql.P(spec.PidsLimit), Sql.P(spec.Network));
         await using var reader = await cmd.ExecuteReaderAsync(ct);
-        await reader.ReadAsync(ct);
+        if (!await reader.ReadAsync(ct)) throw new NetworkNotAllowedException();
         return (reader.GetGuid(0), reader.GetBoolean(1));
     }
 
@@ -73,5 +88,17 @@ public sealed class JobStore(NpgsqlDataSource db)
         RetryBackoffBase = r.IsDBNull(9) ? null : r.GetDouble(9),
         RetryBackoffMax = r.IsDBNull(10) ? null : r.GetDouble(10),
         NonRetryableExitCodes = r.GetFieldValue<int[]>(11),
+        Resources = ReadResources(r, 12),
+        Network = r.GetBoolean(15),
     };
+
+    /// <summary>memory_limit_bytes, cpu_limit, pids_limit from column <paramref name="first"/> on; null when all are null.</summary>
+    internal static JobResources? ReadResources(NpgsqlDataReader r, int first) =>
+        r.IsDBNull(first) && r.IsDBNull(first + 1) && r.IsDBNull(first + 2) ? null : new JobResources
+        {
+            // Whole MiB: the API takes memory in MiB, so what is stored always divides evenly.
+            MemoryMib = r.IsDBNull(first) ? null : (int)(r.GetInt64(first) >> 20),
+            Cpus = r.IsDBNull(first + 1) ? null : r.GetDouble(first + 1),
+            Pids = r.IsDBNull(first + 2) ? null : (int)r.GetInt64(first + 2),
+        };
 }

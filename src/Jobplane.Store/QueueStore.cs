@@ -157,7 +157,13 @@ public sealed class QueueStore(NpgsqlDataSource db)
             )
             select c.id, c.lease_token, c.attempt, c.max_attempts, c.lease_expires_at,
                    c.job_id, c.tenant_id, j.name, j.image, j.command, c.timeout_seconds, c.priority,
-                   c.trace_parent, c.scheduled_at
+                   c.trace_parent, c.scheduled_at,
+                   j.memory_limit_bytes, j.cpu_limit, j.pids_limit,
+                   -- Network needs the tenant's permission as it is now, so that revoking it takes
+                   -- effect from the next attempt. Only a job asking for network costs the lookup
+                   -- (one primary-key probe); the case keeps it from being evaluated for the rest.
+                   case when j.network then coalesce((select t.allow_network from tenants t where t.id = c.tenant_id), false)
+                        else false end
             from claimed c join jobs j on j.id = c.job_id
             order by c.priority desc
             """, tx, Sql.P(level), Sql.P(workerId), Sql.P(limit), Sql.P(lease.TotalSeconds),
@@ -172,6 +178,8 @@ public sealed class QueueStore(NpgsqlDataSource db)
                 {
                     TraceParent = reader.GetStringOrNull(12),
                     ScheduledAt = reader.GetTimestamp(13),
+                    Resources = JobStore.ReadResources(reader, 14),
+                    Network = reader.GetBoolean(17),
                 };
                 list.Add(new ClaimedExecution(reader.GetGuid(0), reader.GetGuid(1), reader.GetInt32(2), reader.GetInt32(3),
                     reader.GetTimestamp(4), payload));

@@ -13,6 +13,7 @@ internal static class Sql
     public static NpgsqlParameter P(long v) => new NpgsqlParameter<long> { TypedValue = v };
     public static NpgsqlParameter P(long? v) => Nullable(v, NpgsqlDbType.Bigint);
     public static NpgsqlParameter P(bool v) => new NpgsqlParameter<bool> { TypedValue = v };
+    public static NpgsqlParameter P(bool? v) => Nullable(v, NpgsqlDbType.Boolean);
     /// <summary>A text[] that may be null (P(string[]) sends a value always).</summary>
     public static NpgsqlParameter TextArrayOrNull(string[]? v) => Nullable(v, NpgsqlDbType.Array | NpgsqlDbType.Text);
     public static NpgsqlParameter P(double v) => new NpgsqlParameter<double> { TypedValue = v };

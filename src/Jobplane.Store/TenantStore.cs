@@ -20,11 +20,11 @@ public sealed class TenantStore(NpgsqlDataSource db)
         var key = ApiKeys.Generate();
         await using var batch = db.CreateBatch();
         batch.BatchCommands.Add(Sql.BatchCommand("""
-            insert into tenants (id, name, rate_limit, rate_limit_burst, max_concurrent_executions, weight, allowed_runtimes)
-            values ($1, $2, $3, $4, coalesce($5, 0), coalesce($6, 1), $7)
+            insert into tenants (id, name, rate_limit, rate_limit_burst, max_concurrent_executions, weight, allowed_runtimes, allow_network)
+            values ($1, $2, $3, $4, coalesce($5, 0), coalesce($6, 1), $7, $8)
             """, Sql.P(tenantId), Sql.P(request.Name), Sql.P(request.RateLimit),
             Sql.P(request.RateLimitBurst), Sql.P(request.MaxConcurrentExecutions), Sql.P(request.Weight),
-            Sql.TextArrayOrNull(RuntimesOrNull(request.AllowedRuntimes))));
+            Sql.TextArrayOrNull(RuntimesOrNull(request.AllowedRuntimes)), Sql.P(request.AllowNetwork ?? false)));
         batch.BatchCommands.Add(Sql.BatchCommand(
             "insert into api_keys (id, tenant_id, prefix, secret_hash) values ($1, $2, $3, $4)",
             Sql.P(Guid.CreateVersion7()), Sql.P(tenantId), Sql.P(key.Prefix), Sql.P(key.SecretHash)));
@@ -44,32 +44,39 @@ public sealed class TenantStore(NpgsqlDataSource db)
 
     /// <summary>
     /// Updates the given fields; false when the tenant does not exist. A rate_limit of 0 removes the
-    /// limit; an empty allowed_runtimes list lifts the restriction.
+    /// limit; an empty allowed_runtimes list lifts the restriction. Only a real change is written and
+    /// audited: an update that leaves every field as it was changes nothing, not even updated_at.
     /// </summary>
     public async Task<bool> UpdateAsync(Guid tenantId, TenantRequest request, CancellationToken ct, string actor = Actors.Administrator)
     {
-        await using var batch = db.CreateBatch();
-        batch.BatchCommands.Add(Sql.BatchCommand("""
-            update tenants set
-                name = coalesce($2, name),
-                rate_limit = case when $3::float8 is null then rate_limit when $3 = 0 then null else $3 end,
-                rate_limit_burst = coalesce($4, rate_limit_burst),
-                max_concurrent_executions = coalesce($5, max_concurrent_executions),
-                weight = coalesce($6, weight),
-                allowed_runtimes = case when $7::text[] is null then allowed_runtimes
-                                        when cardinality($7) = 0 then null else $7 end,
-                updated_at = now()
-            where id = $1
+        // The new values, written once and used twice: to set them, and to see whether anything changes.
+        const string updated = """
+            coalesce($2, name),
+            case when $3::float8 is null then rate_limit when $3 = 0 then null else $3 end,
+            coalesce($4, rate_limit_burst),
+            coalesce($5, max_concurrent_executions),
+            coalesce($6, weight),
+            case when $7::text[] is null then allowed_runtimes when cardinality($7) = 0 then null else $7 end,
+            coalesce($8, allow_network)
+            """;
+        const string columns = "name, rate_limit, rate_limit_burst, max_concurrent_executions, weight, allowed_runtimes, allow_network";
+        await using var cmd = db.Command($"""
+            with changed as (
+                update tenants set ({columns}) = ({updated}), updated_at = now()
+                where id = $1 and ({columns}) is distinct from ({updated})
+                returning id
+            ), audit as (
+                insert into audit_log (actor, action, tenant_id, details) select $9, 'tenant.update', id, $10 from changed
+            )
+            select exists (select 1 from tenants where id = $1)
             """, Sql.P(tenantId), Sql.P(request.Name), Sql.P(request.RateLimit), Sql.P(request.RateLimitBurst),
             Sql.P(request.MaxConcurrentExecutions), Sql.P(request.Weight),
-            Sql.TextArrayOrNull(request.AllowedRuntimes?.Distinct().ToArray())));
-        batch.BatchCommands.Add(Sql.BatchCommand("""
-            insert into audit_log (actor, action, tenant_id, details) select $1, 'tenant.update', id, $3 from tenants where id = $2
-            """, Sql.P(actor), Sql.P(tenantId), Sql.Json(Details(request))));
+            Sql.TextArrayOrNull(request.AllowedRuntimes?.Distinct().ToArray()), Sql.P(request.AllowNetwork),
+            Sql.P(actor), Sql.Json(Details(request)));
         try
         {
-            // One implicit transaction: the update and its audit record (written only if the tenant exists).
-            return await batch.ExecuteNonQueryAsync(ct) == 2;
+            // One statement: the update and its audit record (written only if something changed).
+            return (bool)(await cmd.ExecuteScalarAsync(ct))!;
         }
         catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.UniqueViolation)
         {
@@ -103,7 +110,8 @@ public sealed class TenantStore(NpgsqlDataSource db)
         t.id, t.name, t.rate_limit, t.rate_limit_burst, t.max_concurrent_executions, t.weight, t.allowed_runtimes,
         t.suspended_at, t.created_at, t.updated_at,
         (select count(*) from executions e where e.tenant_id = t.id and e.status = 'RUNNING')::int,
-        (select count(*) from ready_queue q where q.tenant_id = t.id)::int
+        (select count(*) from ready_queue q where q.tenant_id = t.id)::int,
+        t.allow_network
         """;
 
     public async Task<TenantView?> GetAsync(Guid tenantId, CancellationToken ct)
@@ -139,6 +147,7 @@ public sealed class TenantStore(NpgsqlDataSource db)
         UpdatedAt = r.GetTimestamp(9),
         Running = r.GetInt32(10),
         Ready = r.GetInt32(11),
+        AllowNetwork = r.GetBoolean(12),
     };
 
     /// <summary>A new key for the tenant, shown once; null when the tenant does not exist.</summary>

@@ -144,7 +144,11 @@ public sealed partial class WorkerAgent(
         try
         {
             var spec = new RunSpec(claim.ExecutionId, p.JobId, claim.Attempt, p.Image, p.Command,
-                TimeSpan.FromSeconds(p.TimeoutSeconds), WorkerTracing.JobEnvironment(span));
+                TimeSpan.FromSeconds(p.TimeoutSeconds), WorkerTracing.JobEnvironment(span))
+            {
+                Resources = p.Resources is { } r ? new ResourceRequest(r.MemoryMib * (1L << 20), r.Cpus, r.Pids) : null,
+                Network = p.Network,
+            };
             outcome = await runtime.RunAsync(spec, metrics is null ? shipper : new CountingLogSink(shipper, metrics), attempt.StopToken, attempt.KillToken);
         }
         catch (Exception e)

@@ -72,6 +72,16 @@ public sealed class NewCommandUsageTests
         { ["create", "--name", "n", "--image", "exec", "--retry-backoff-base", "10", "--retry-backoff-max", "5"],
             "--retry-backoff-base (10) must not be greater than --retry-backoff-max (5)" },
         { ["submit", "--name", "n", "--image", "exec", "--retry-backoff-base", "0.5", "--retry-backoff-max", "0.25"], "must not be greater than" },
+
+        // Resources on create and submit: the lower bounds here, the upper ones the controller's.
+        { ["create", "--name", "n", "--image", "exec", "--memory", "5"], "--memory must be an integer >= 6 (got '5')" },
+        { ["create", "--name", "n", "--image", "exec", "--memory", "64m"], "(got '64m')" },
+        { ["submit", "--name", "n", "--image", "exec", "--memory", "-1"], "(got '-1')" },
+        { ["create", "--name", "n", "--image", "exec", "--cpus", "0"], "--cpus must be a number >= 0.01 (got '0')" },
+        { ["create", "--name", "n", "--image", "exec", "--cpus", "NaN"], "(got 'NaN')" },
+        { ["submit", "--name", "n", "--image", "exec", "--cpus", "half"], "(got 'half')" },
+        { ["create", "--name", "n", "--image", "exec", "--pids", "0"], "--pids must be an integer >= 1 (got '0')" },
+        { ["submit", "--name", "n", "--image", "exec", "--pids", "1.5"], "(got '1.5')" },
     };
 
     [Theory]
@@ -150,6 +160,55 @@ public sealed class NewCommandUsageTests
     }
 
     [Fact]
+    public void Resource_flags_parse_and_network_is_a_bare_flag()
+    {
+        var parsed = Parse("submit", "--name", "n", "--image", "exec", "--memory", "32", "--cpus", "0.5", "--pids", "20", "--network", "--", "true");
+        var plain = Parse("create", "--name", "n", "--image", "exec", "--", "true");
+
+        Assert.Empty(parsed.Errors);
+        Assert.Equal(32, parsed.GetValue<int?>("--memory"));
+        Assert.Equal(0.5, parsed.GetValue<double?>("--cpus"));
+        Assert.Equal(20, parsed.GetValue<int?>("--pids"));
+        Assert.True(parsed.GetValue<bool>("--network"));
+        Assert.Equal(["true"], parsed.GetValue<string[]>("COMMAND") ?? []);
+        Assert.Empty(plain.Errors);
+        Assert.Null(plain.GetValue<int?>("--memory"));
+        Assert.False(plain.GetValue<bool>("--network"));
+    }
+
+    [Fact]
+    public async Task A_job_asking_for_nothing_sends_no_resources_and_no_network()
+    {
+        var plain = new CreateAnswerHandler();
+        var sized = new CreateAnswerHandler();
+
+        var sentPlain = await CliRunner.RunWithAsync(null, plain, "create", "--name", "n", "--image", "exec", "-t", Token, "--", "true");
+        var sentSized = await CliRunner.RunWithAsync(null, sized, "create", "--name", "n", "--image", "exec", "--memory", "64", "--network", "-t", Token, "--", "true");
+
+        Assert.True(sentPlain.ExitCode == 0, sentPlain.ToString());
+        Assert.DoesNotContain("resources", plain.Body, StringComparison.Ordinal);
+        Assert.DoesNotContain("network", plain.Body, StringComparison.Ordinal);
+        Assert.True(sentSized.ExitCode == 0, sentSized.ToString());
+        Assert.Contains("\"resources\":{\"memory_mib\":64}", sized.Body, StringComparison.Ordinal);
+        Assert.Contains("\"network\":true", sized.Body, StringComparison.Ordinal);
+    }
+
+    /// <summary>Records the body of one POST /jobs and answers it as the controller would (201).</summary>
+    private sealed class CreateAnswerHandler : HttpMessageHandler
+    {
+        public string Body { get; private set; } = "";
+
+        protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+        {
+            Body = await request.Content!.ReadAsStringAsync(cancellationToken);
+            return new HttpResponseMessage(HttpStatusCode.Created)
+            {
+                Content = new StringContent("{\"job_id\": \"" + SomeId + "\"}", Encoding.UTF8, "application/json"),
+            };
+        }
+    }
+
+    [Fact]
     public void Each_form_of_cancel_and_dlq_retry_parses_alone()
     {
         Assert.Empty(Parse("cancel", SomeId).Errors);
@@ -171,6 +230,10 @@ public sealed class NewCommandUsageTests
     [InlineData("submit", "--idempotency-key")]
     [InlineData("create", "--no-retry-exit-code")]
     [InlineData("submit", "--retry-backoff-base")]
+    [InlineData("create", "--memory")]
+    [InlineData("submit", "--cpus")]
+    [InlineData("create", "--pids")]
+    [InlineData("submit", "--network")]
     public async Task Help_describes_the_new_commands_and_flags(string command, string expected)
     {
         var result = await CliRunner.RunAsync([.. command.Split(' '), "--help"]);

@@ -57,6 +57,9 @@ public sealed class TenancyCommandUsageTests
         { ["tenant", "update", SomeId, "--allowed-runtimes", "exec,lambda"], "--allowed-runtimes: 'lambda' is not a runtime" },
         { ["tenant", "update", SomeId, "--allowed-runtimes", "Docker"], "'Docker' is not a runtime" },
         { ["tenant", "create", "--name", "n", "--allowed-runtimes", "wasm"], "'wasm' is not a runtime" },
+        { ["tenant", "update", SomeId, "--allow-network", "yes"], "--allow-network must be true or false (got 'yes')" },
+        { ["tenant", "update", SomeId, "--allow-network"], "--allow-network" },
+        { ["tenant", "create", "--name", "n", "--allow-network", "1"], "(got '1')" },
 
         // Checked before sending, as the controller would refuse it anyway.
         { ["tenant", "update", SomeId], "nothing to update: give at least one of --name, --rate-limit, --rate-limit-burst, --max-concurrent, --weight, --allowed-runtimes" },
@@ -116,6 +119,22 @@ public sealed class TenancyCommandUsageTests
         Assert.Equal(expected, parsed.GetValue<string[]?>("--allowed-runtimes"));
     }
 
+    [Theory]
+    [InlineData("true", true)]
+    [InlineData("false", false)]
+    [InlineData("True", true)]
+    public void Allow_network_is_an_explicit_true_or_false(string text, bool expected)
+    {
+        var update = Parse("tenant", "update", SomeId, "--allow-network", text);
+        var create = Parse("tenant", "create", "--name", "t", "--allow-network", text);
+
+        Assert.Empty(update.Errors);
+        Assert.Equal(expected ? "true" : "false", update.GetValue<string?>("--allow-network"));
+        Assert.Empty(create.Errors);
+        Assert.Equal(expected ? "true" : "false", create.GetValue<string?>("--allow-network"));
+        Assert.Null(Parse("tenant", "update", SomeId, "--weight", "2").GetValue<string?>("--allow-network"));
+    }
+
     [Fact]
     public void Worker_credentials_take_one_tenant_per_flag()
     {
@@ -132,6 +151,8 @@ public sealed class TenancyCommandUsageTests
     [InlineData("tenant", "keys")]
     [InlineData("tenant update", "--allowed-runtimes")]
     [InlineData("tenant update", "--weight")]
+    [InlineData("tenant update", "--allow-network")]
+    [InlineData("tenant create", "--allow-network")]
     [InlineData("keys create", "shown only this once")]
     [InlineData("worker-credentials create", "--tenant")]
     [InlineData("audit", "--before")]

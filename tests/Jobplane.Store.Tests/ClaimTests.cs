@@ -113,6 +113,33 @@ public sealed class ClaimTests(TestDatabase db) : StoreTestBase(db), IClassFixtu
     }
 
     [Fact]
+    public async Task A_claim_hands_out_the_jobs_resources_and_network_only_while_the_tenant_allows_it()
+    {
+        var tenant = await NewTenantAsync();
+        await Tenants.UpdateAsync(tenant, new TenantRequest { AllowNetwork = true }, Ct);
+        var sized = (await Jobs.UpsertAsync(tenant, Spec("sized") with { MemoryLimitBytes = 48L << 20, Network = true }, Ct)).JobId;
+        var plain = (await Jobs.UpsertAsync(tenant, Spec("plain"), Ct)).JobId;
+        var first = await SubmitAsync(tenant, sized, priority: 90);
+        await SubmitAsync(tenant, plain, priority: 10);
+
+        var claims = await ClaimAsync(tenant, limit: 2);
+
+        Assert.Equal(first, claims[0].ExecutionId);
+        Assert.Equal(new JobResources { MemoryMib = 48 }, claims[0].Payload.Resources);
+        Assert.True(claims[0].Payload.Network);
+        Assert.Null(claims[1].Payload.Resources);
+        Assert.False(claims[1].Payload.Network);
+
+        // Revoked: the job still asks, but a claim from now on grants no network.
+        await Tenants.UpdateAsync(tenant, new TenantRequest { AllowNetwork = false }, Ct);
+        await SubmitAsync(tenant, sized);
+        var later = await ClaimOneAsync(tenant);
+        Assert.Equal(new JobResources { MemoryMib = 48 }, later.Payload.Resources);
+        Assert.False(later.Payload.Network);
+        Assert.True((await Jobs.GetAsync(tenant, sized, Ct))!.Network);
+    }
+
+    [Fact]
     public async Task The_tenant_filter_claims_only_that_tenants_work()
     {
         var (a, jobA) = await TenantWithJobAsync();

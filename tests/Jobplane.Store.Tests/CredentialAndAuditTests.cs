@@ -78,6 +78,8 @@ public sealed class CredentialAndAuditTests(TestDatabase db) : StoreTestBase(db)
         await Tenants.RevokeKeyAsync(id, key!.Id, Actors.TenantKey("abc"), Ct);
         // A change that changes nothing records nothing.
         Assert.False(await Tenants.UpdateAsync(Guid.NewGuid(), new TenantRequest { Weight = 2 }, Ct));
+        Assert.True(await Tenants.UpdateAsync(id, new TenantRequest { Weight = 4, AllowNetwork = false }, Ct));
+        Assert.True(await Tenants.UpdateAsync(id, new TenantRequest(), Ct));
         Assert.False((await Tenants.SetSuspendedAsync(id, false, Ct))!.Suspended);
         Assert.Null(await Tenants.SetSuspendedAsync(Guid.NewGuid(), true, Ct));
 

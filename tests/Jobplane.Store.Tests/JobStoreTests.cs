@@ -31,6 +31,62 @@ public sealed class JobStoreTests(TestDatabase db) : StoreTestBase(db), IClassFi
     }
 
     [Fact]
+    public async Task Resources_and_network_round_trip_and_an_update_replaces_them()
+    {
+        var tenant = await NewTenantAsync();
+        await Tenants.UpdateAsync(tenant, new TenantRequest { AllowNetwork = true }, Ct);
+        var spec = Spec("sized") with { MemoryLimitBytes = 32L << 20, CpuLimit = 0.25, PidsLimit = 20, Network = true };
+
+        var created = await Jobs.UpsertAsync(tenant, spec, Ct);
+
+        var job = (await Jobs.GetAsync(tenant, created.JobId, Ct))!;
+        Assert.Equal(new JobResources { MemoryMib = 32, Cpus = 0.25, Pids = 20 }, job.Resources);
+        Assert.True(job.Network);
+        var listed = Assert.Single(await Jobs.ListAsync(tenant, 10, 0, Ct));
+        Assert.Equal(job.Resources, listed.Resources);
+        Assert.True(listed.Network);
+
+        await Jobs.UpsertAsync(tenant, Spec("sized") with { CpuLimit = 2 }, Ct);
+        var updated = (await Jobs.GetAsync(tenant, created.JobId, Ct))!;
+        Assert.Equal(new JobResources { Cpus = 2 }, updated.Resources);
+        Assert.False(updated.Network);
+
+        await Jobs.UpsertAsync(tenant, Spec("sized"), Ct);
+        Assert.Null((await Jobs.GetAsync(tenant, created.JobId, Ct))!.Resources);
+    }
+
+    [Fact]
+    public async Task A_job_asking_for_network_is_not_written_unless_its_tenant_allows_network()
+    {
+        var closed = await NewTenantAsync();
+        var open = await NewTenantAsync();
+        await Tenants.UpdateAsync(open, new TenantRequest { AllowNetwork = true }, Ct);
+        var existing = await Jobs.UpsertAsync(closed, Spec("fetch") with { PidsLimit = 5 }, Ct);
+
+        await Assert.ThrowsAsync<NetworkNotAllowedException>(() => Jobs.UpsertAsync(closed, Spec("fetch") with { Network = true }, Ct));
+        await Assert.ThrowsAsync<NetworkNotAllowedException>(() => Jobs.UpsertAsync(closed, Spec("other") with { Network = true }, Ct));
+
+        // Nothing written: the existing job is as it was, and no other appeared.
+        var job = Assert.Single(await Jobs.ListAsync(closed, 10, 0, Ct));
+        Assert.Equal(existing.JobId, job.Id);
+        Assert.Equal(new JobResources { Pids = 5 }, job.Resources);
+        Assert.False(job.Network);
+        // Another tenant's permission is not this tenant's.
+        Assert.True((await Jobs.UpsertAsync(open, Spec("fetch") with { Network = true }, Ct)).Created);
+    }
+
+    [Fact]
+    public async Task The_database_refuses_resources_out_of_bounds()
+    {
+        var tenant = await NewTenantAsync();
+
+        await Assert.ThrowsAsync<Npgsql.PostgresException>(() => Jobs.UpsertAsync(tenant, Spec() with { MemoryLimitBytes = 1L << 20 }, Ct));
+        await Assert.ThrowsAsync<Npgsql.PostgresException>(() => Jobs.UpsertAsync(tenant, Spec() with { CpuLimit = 0 }, Ct));
+        await Assert.ThrowsAsync<Npgsql.PostgresException>(() => Jobs.UpsertAsync(tenant, Spec() with { PidsLimit = 0 }, Ct));
+        Assert.Empty(await Jobs.ListAsync(tenant, 10, 0, Ct));
+    }
+
+    [Fact]
     public async Task The_same_name_in_another_tenant_is_another_job()
     {
         var a = await NewTenantAsync();

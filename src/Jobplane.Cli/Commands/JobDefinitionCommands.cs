@@ -48,6 +48,21 @@ internal static class JobDefinitionCommands
         public Option<int[]> NoRetryExitCodes { get; } = CliOptions.ExitCodes("--no-retry-exit-code",
             "An exit code (1..255) that means a permanent failure: the execution fails at once, without retry. Repeat for each code");
 
+        public Option<int?> Memory { get; } = CliOptions.Int("--memory",
+            "Memory the job's container may use, in MiB (6..1048576; no swap on top) [default: the worker's]", 6);
+
+        public Option<double?> Cpus { get; } = CliOptions.Double("--cpus",
+            "CPUs the job's container may use, e.g. 0.5 or 2 (0.01..1024) [default: the worker's]", 0.01);
+
+        public Option<int?> Pids { get; } = CliOptions.Int("--pids",
+            "Processes and threads the job's container may run at once (1..1000000) [default: the worker's]", 1);
+
+        public Option<bool> Network { get; } = new("--network")
+        {
+            Description = "The job asks for network access (the administrator must allow network for the tenant; "
+                + "docker workers give it the network DOCKER_NETWORK names)",
+        };
+
         public void AddTo(Command command)
         {
             command.Options.Add(Name);
@@ -59,6 +74,10 @@ internal static class JobDefinitionCommands
             command.Options.Add(BackoffBase);
             command.Options.Add(BackoffMax);
             command.Options.Add(NoRetryExitCodes);
+            command.Options.Add(Memory);
+            command.Options.Add(Cpus);
+            command.Options.Add(Pids);
+            command.Options.Add(Network);
             command.Arguments.Add(Trailing);
             // Both given and in the wrong order: say so before sending, as for any other bad value.
             command.Validators.Add(result =>
@@ -72,6 +91,12 @@ internal static class JobDefinitionCommands
         {
             string[] arguments = [.. parseResult.GetValue(Command) ?? [], .. parseResult.GetValue(Trailing) ?? []];
             int[] exitCodes = [.. (parseResult.GetValue(NoRetryExitCodes) ?? []).Distinct()];
+            var resources = new JobResources
+            {
+                MemoryMib = parseResult.GetValue(Memory),
+                Cpus = parseResult.GetValue(Cpus),
+                Pids = parseResult.GetValue(Pids),
+            };
             return new CreateJobRequest
             {
                 Name = parseResult.GetValue(Name),
@@ -83,6 +108,9 @@ internal static class JobDefinitionCommands
                 RetryBackoffBase = parseResult.GetValue(BackoffBase),
                 RetryBackoffMax = parseResult.GetValue(BackoffMax),
                 NonRetryableExitCodes = exitCodes is { Length: > 0 } ? exitCodes : null,
+                // Nothing asked: no resources object at all, as for a job defined through the API without one.
+                Resources = resources == new JobResources() ? null : resources,
+                Network = parseResult.GetValue(Network) ? true : null,
             };
         }
 

@@ -20,10 +20,14 @@ internal static class ListCommands
                 JsonOutput.WritePretty(context.Out, jobs.Raw);
                 return JobctlRuntime.Ok;
             }
-            var table = new TableWriter("ID", "NAME", "IMAGE", "COMMAND", "PRIORITY", "TIMEOUT", "MAX_ATTEMPTS", "CREATED_AT");
+            // A RESOURCES column only when a listed job asks for something: most jobs take the worker's defaults.
+            var asking = jobs.Value.Jobs.Any(j => j.Resources is not null || j.Network);
+            string[] columns = ["ID", "NAME", "IMAGE", "COMMAND", "PRIORITY", "TIMEOUT", "MAX_ATTEMPTS", .. asking ? ["RESOURCES"] : Array.Empty<string>(), "CREATED_AT"];
+            var table = new TableWriter(columns);
             foreach (var job in jobs.Value.Jobs)
             {
-                table.AddRow(
+                string[] cells =
+                [
                     job.Id.ToString(),
                     job.Name,
                     job.Image,
@@ -31,7 +35,10 @@ internal static class ListCommands
                     job.Priority.ToString(),
                     job.DefaultTimeout.ToString(CultureInfo.InvariantCulture) + "s",
                     job.MaxAttempts.ToString(CultureInfo.InvariantCulture),
-                    Display.Time(job.CreatedAt));
+                    .. asking ? [Display.Resources(job.Resources, job.Network)] : Array.Empty<string>(),
+                    Display.Time(job.CreatedAt),
+                ];
+                table.AddRow(cells);
             }
             table.WriteTo(context.Out, context.Color);
             return JobctlRuntime.Ok;

@@ -26,7 +26,8 @@ public static class JobEndpoints
                 ?? Validate.Command(r.Command)
                 ?? Validate.Range(r.DefaultTimeout, "default_timeout", 1, Limits.MaxTimeoutSeconds)
                 ?? Validate.Range(r.MaxAttempts, "max_attempts", 1, Limits.MaxAttempts)
-                ?? Validate.RetryPolicy(r.RetryBackoffBase, r.RetryBackoffMax, r.NonRetryableExitCodes);
+                ?? Validate.RetryPolicy(r.RetryBackoffBase, r.RetryBackoffMax, r.NonRetryableExitCodes)
+                ?? Validate.Resources(r.Resources);
             if (problem is not null) return ApiResults.BadRequest(problem);
 
             var spec = new JobSpec(r.Name!.Trim(), r.Image!.Trim(), [.. r.Command ?? []],
@@ -36,12 +37,26 @@ public static class JobEndpoints
                 RetryBackoffBaseSeconds = r.RetryBackoffBase,
                 RetryBackoffMaxSeconds = r.RetryBackoffMax,
                 NonRetryableExitCodes = [.. (r.NonRetryableExitCodes ?? []).Distinct().Order()],
+                MemoryLimitBytes = r.Resources?.MemoryMib * (1L << 20),
+                CpuLimit = r.Resources?.Cpus,
+                PidsLimit = r.Resources?.Pids,
+                Network = r.Network ?? false,
             };
-            var (jobId, created) = await store.UpsertAsync(http.TenantId(), spec, ct);
+            Guid jobId;
+            bool created;
+            try
+            {
+                (jobId, created) = await store.UpsertAsync(http.TenantId(), spec, ct);
+            }
+            catch (NetworkNotAllowedException e)
+            {
+                return ApiResults.Error(403, ErrorCodes.NetworkNotAllowed, e.Message);
+            }
             return Results.Json(new CreateJobResponse(jobId), JobplaneJsonContext.Default.CreateJobResponse,
                 statusCode: created ? 201 : 200);
         }).RefusedWhenSuspended()
-            .Doc("Create or update a job", "201 when new; 200 when this tenant's job of the same name was updated.")
+            .Doc("Create or update a job", "201 when new; 200 when this tenant's job of the same name was updated (the definition is replaced: "
+                + "fields not given take their defaults). 403 network_not_allowed when it asks for network and the tenant is not allowed network.")
             .JsonRequest<CreateJobRequest>(Limits.JobBodyBytes)
             .Returns<CreateJobResponse>(201)
             .Returns<CreateJobResponse>(200)

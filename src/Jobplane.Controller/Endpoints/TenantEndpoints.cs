@@ -73,7 +73,7 @@ public static class TenantEndpoints
                 return ApiResults.Conflict(e.Message);
             }
         })
-            .Doc("Change a tenant", "Every field is optional; rate_limit 0 removes the limit.")
+            .Doc("Change a tenant", "Every field is optional; rate_limit 0 removes the limit. An update that changes nothing is not audited.")
             .JsonRequest<TenantRequest>(Limits.SmallBodyBytes)
             .Produces(204)
             .Errors(404, 409);

@@ -1,3 +1,6 @@
+using System.Globalization;
+using Jobplane.Api;
+
 namespace Jobplane.Controller.Http;
 
 /// <summary>Documented bounds on everything a client sends, checked before anything is written.</summary>
@@ -15,6 +18,11 @@ public static class Limits
     public const int MaxBatchRun = 10_000;
     public const int MaxWeight = 1000;
     public const int MaxCredentialTenants = 1000;
+    public const int MinMemoryMib = 6;
+    public const int MaxMemoryMib = 1024 * 1024;
+    public const double MinCpus = 0.01;
+    public const double MaxCpus = 1024;
+    public const int MaxPids = 1_000_000;
     public const int MaxLogLinesPerRequest = 20_000;
     /// <summary>The largest body any route accepts (log batches); Kestrel refuses anything larger outright.</summary>
     public const long MaxRequestBodyBytes = 8 * 1024 * 1024;
@@ -87,6 +95,20 @@ public static class Validate
     }
 
     private const double MaxBackoffSeconds = 7 * 24 * 3600;
+
+    /// <summary>
+    /// The bounds of what a job may ask for. Wide on purpose: the real bound is each worker's own
+    /// maximum (DOCKER_*_MAX), which refuses an attempt asking for more. The lower bounds are what
+    /// an engine accepts at all (Docker refuses less than 6 MiB of memory).
+    /// </summary>
+    public static string? Resources(JobResources? resources)
+    {
+        if (resources is null) return null;
+        if (Range(resources.MemoryMib, "resources.memory_mib", Limits.MinMemoryMib, Limits.MaxMemoryMib) is { } memory) return memory;
+        if (resources.Cpus is { } cpus && !(double.IsFinite(cpus) && cpus >= Limits.MinCpus && cpus <= Limits.MaxCpus))
+            return string.Create(CultureInfo.InvariantCulture, $"resources.cpus must be a number of CPUs between {Limits.MinCpus} and {Limits.MaxCpus} (got {cpus})");
+        return Range(resources.Pids, "resources.pids", 1, Limits.MaxPids);
+    }
 
     public static bool TryPage(HttpRequest request, int defaultLimit, int maxLimit, out int limit, out int offset, out IResult? error)
     {

@@ -37,7 +37,19 @@ public sealed record RunSpec(
     string Image,
     IReadOnlyList<string> Command,
     TimeSpan Timeout,
-    IReadOnlyDictionary<string, string> ExtraEnvironment);
+    IReadOnlyDictionary<string, string> ExtraEnvironment)
+{
+    /// <summary>What the job asks for; null: the runtime's defaults. Runtimes that cannot enforce limits (exec) ignore it.</summary>
+    public ResourceRequest? Resources { get; init; }
+    /// <summary>The job may have network access (it asks, and its tenant allows it). Runtimes that cannot isolate (exec) ignore it.</summary>
+    public bool Network { get; init; }
+}
+
+/// <summary>
+/// What one job asks for; a null field takes the runtime's default. The docker runtime bounds it by
+/// the operator's maximums through <see cref="Docker.DockerRuntimeOptions.ResolveLimits"/>.
+/// </summary>
+public sealed record ResourceRequest(long? MemoryBytes = null, double? Cpus = null, long? Pids = null);
 
 /// <summary>How an attempt ended.</summary>
 public sealed record RunOutcome

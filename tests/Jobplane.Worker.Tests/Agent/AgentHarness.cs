@@ -19,26 +19,32 @@ internal sealed class AgentHarness : IAsyncDisposable
     private readonly string _workRoot = Directory.CreateTempSubdirectory("jobplane-agent-").FullName;
     private WorkerAgent? _agent;
 
-    private AgentHarness(ControllerHost host, HttpClient tenant)
+    private AgentHarness(ControllerHost host, Guid tenantId, HttpClient tenant)
     {
         _host = host;
+        TenantId = tenantId;
         Tenant = tenant;
     }
 
+    public Guid TenantId { get; }
     public HttpClient Tenant { get; }
     public NetworkSwitch Network { get; private set; } = null!;
 
-    /// <summary>Starts an agent with the exec runtime, or with <paramref name="runtime"/> made from its options.</summary>
+    /// <summary>
+    /// Starts an agent with the exec runtime, or with <paramref name="runtime"/> made from its options;
+    /// with <paramref name="onlyItsTenant"/>, it serves only its own tenant (as with WORKER_TENANTS), so
+    /// that several agents on one controller each run only their own work.
+    /// </summary>
     public static async Task<AgentHarness> StartAsync(ControllerHost host, TimeSpan? heartbeat = null,
-        Func<WorkerOptions, IJobRuntime>? runtime = null)
+        Func<WorkerOptions, IJobRuntime>? runtime = null, bool onlyItsTenant = false)
     {
-        var (_, tenant) = await host.TenantClientAsync();
-        var harness = new AgentHarness(host, tenant);
-        harness.Start(heartbeat ?? TimeSpan.FromSeconds(1), runtime);
+        var (created, tenant) = await host.TenantClientAsync();
+        var harness = new AgentHarness(host, created.TenantId, tenant);
+        harness.Start(heartbeat ?? TimeSpan.FromSeconds(1), runtime, onlyItsTenant ? [created.TenantId] : null);
         return harness;
     }
 
-    private void Start(TimeSpan heartbeat, Func<WorkerOptions, IJobRuntime>? makeRuntime)
+    private void Start(TimeSpan heartbeat, Func<WorkerOptions, IJobRuntime>? makeRuntime, IReadOnlyList<Guid>? tenantIds)
     {
         var options = new WorkerOptions
         {
@@ -51,6 +57,7 @@ internal sealed class AgentHarness : IAsyncDisposable
             KillGrace = TimeSpan.FromSeconds(1),
             LogFlushInterval = TimeSpan.FromMilliseconds(50),
             WorkRoot = _workRoot,
+            TenantIds = tenantIds,
         };
         var runtime = makeRuntime?.Invoke(options) ?? new ExecRuntime(
             new ExecRuntimeOptions { WorkRoot = _workRoot, WorkerId = options.WorkerId, KillGrace = options.KillGrace },
@@ -61,10 +68,11 @@ internal sealed class AgentHarness : IAsyncDisposable
         _ = _agent.StartAsync(CancellationToken.None);
     }
 
-    public async Task<Guid> SubmitAsync(string name, IReadOnlyList<string> command, int? maxAttempts = null, int? timeout = null)
+    public async Task<Guid> SubmitAsync(string name, IReadOnlyList<string> command, int? maxAttempts = null, int? timeout = null,
+        string image = "exec", JobResources? resources = null, bool? network = null)
     {
         var created = await Tenant.PostAsJsonAsync("/jobs",
-            new CreateJobRequest { Name = name, Image = "exec", Command = command, MaxAttempts = maxAttempts },
+            new CreateJobRequest { Name = name, Image = image, Command = command, MaxAttempts = maxAttempts, Resources = resources, Network = network },
             JobplaneJsonContext.Default.CreateJobRequest);
         created.EnsureSuccessStatusCode();
         var job = (await created.Content.ReadFromJsonAsync(JobplaneJsonContext.Default.CreateJobResponse))!;
@@ -72,6 +80,14 @@ internal sealed class AgentHarness : IAsyncDisposable
             JobplaneJsonContext.Default.RunJobRequest);
         run.EnsureSuccessStatusCode();
         return (await run.Content.ReadFromJsonAsync(JobplaneJsonContext.Default.RunJobResponse))!.ExecutionId;
+    }
+
+    /// <summary>The administrator allows the harness's tenant network (its jobs may then ask for it).</summary>
+    public async Task AllowNetworkAsync()
+    {
+        using var admin = _host.AdminClient();
+        (await admin.PatchAsJsonAsync($"/tenants/{TenantId}", new TenantRequest { AllowNetwork = true },
+            JobplaneJsonContext.Default.TenantRequest)).EnsureSuccessStatusCode();
     }
 
     public async Task<ExecutionView> WaitForAsync(Guid id, Func<ExecutionView, bool> done, int seconds = 30)

@@ -1,3 +1,4 @@
+using Jobplane.Worker.Runtimes;
 using Jobplane.Worker.Runtimes.Docker;
 
 namespace Jobplane.Worker.Tests.Docker;
@@ -129,6 +130,38 @@ public sealed class DockerRuntimeOptionsTests
             options.ResolveLimits(new ResourceRequest(Cpus: 4), out _));
         Assert.Equal("process limit request 1000 is not within this worker's maximum of 512",
             options.ResolveLimits(new ResourceRequest(Pids: 1000), out _));
+    }
+
+    [Fact]
+    public void A_job_gets_network_only_when_it_asks_and_the_worker_allows_one()
+    {
+        var closed = new DockerRuntimeOptions { WorkRoot = "/tmp", WorkerId = "w" };
+        var open = closed with { Network = "bridge" };
+
+        // Not asking: no network, whatever the operator allows.
+        Assert.Null(closed.ResolveNetwork(asked: false, out var none));
+        Assert.Equal("none", none);
+        Assert.Null(open.ResolveNetwork(asked: false, out var stillNone));
+        Assert.Equal("none", stillNone);
+        // Asking: the operator's network, or a refusal that says why.
+        Assert.Null(open.ResolveNetwork(asked: true, out var granted));
+        Assert.Equal("bridge", granted);
+        Assert.Equal("the job asks for network, and this worker allows none (DOCKER_NETWORK=none)",
+            closed.ResolveNetwork(asked: true, out var refused));
+        Assert.Equal("none", refused);
+    }
+
+    [Fact]
+    public void DOCKER_NETWORK_names_the_network_for_jobs_that_ask()
+    {
+        Assert.Equal("none", Read([]).Docker!.Network);
+        var docker = Read(new() { ["DOCKER_NETWORK"] = "jobs-egress" }).Docker!;
+
+        Assert.Equal("jobs-egress", docker.Network);
+        Assert.Null(docker.ResolveNetwork(asked: true, out var network));
+        Assert.Equal("jobs-egress", network);
+        Assert.Null(docker.ResolveNetwork(asked: false, out network));
+        Assert.Equal("none", network);
     }
 
     [Theory]

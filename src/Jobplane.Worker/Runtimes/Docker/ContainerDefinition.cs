@@ -6,13 +6,13 @@ namespace Jobplane.Worker.Runtimes.Docker;
 /// <summary>
 /// The container one attempt runs in, locked down by default: every capability dropped, no
 /// privilege escalation, the operator's non-root user, a read-only root filesystem with a small
-/// tmpfs at /tmp, no network, bounded memory (no swap), CPU and processes, an init process that
+/// tmpfs at /tmp, no network unless the job asks and the operator allows one, bounded memory (no swap), CPU and processes, an init process that
 /// forwards signals and reaps zombies, and no host path but the attempt's output folder.
 /// </summary>
 internal static class ContainerDefinition
 {
     public static CreateContainerParameters Build(
-        RunSpec spec, DockerRuntimeOptions options, ContainerLimits limits, string outputFolder)
+        RunSpec spec, DockerRuntimeOptions options, ContainerLimits limits, string network, string outputFolder)
     {
         var parameters = new CreateContainerParameters
         {
@@ -36,7 +36,7 @@ internal static class ContainerDefinition
                 {
                     ["/tmp"] = string.Create(CultureInfo.InvariantCulture, $"rw,nosuid,nodev,mode=1777,size={options.TmpfsBytes}"),
                 },
-                NetworkMode = options.Network,
+                NetworkMode = network,
                 Memory = limits.MemoryBytes,
                 // Equal to the memory limit: no swap, so a job over its limit is killed, not slowed to a crawl.
                 MemorySwap = limits.MemoryBytes,

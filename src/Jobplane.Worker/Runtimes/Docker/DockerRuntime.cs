@@ -61,9 +61,12 @@ public sealed class DockerRuntime : IJobRuntime, IDisposable
         ArgumentNullException.ThrowIfNull(logs);
         var invalid = Validate(spec);
         if (invalid is not null) return Refused(invalid);
-        // Jobs cannot ask for resources yet: every one gets the operator's defaults.
-        var refusedLimits = _options.ResolveLimits(request: null, out var limits);
+        // What the job asks for, within the operator's maximums: asking for more than this worker
+        // grants fails the attempt without retry, as another attempt would ask for the same.
+        var refusedLimits = _options.ResolveLimits(spec.Resources, out var limits);
         if (refusedLimits is not null) return Refused(refusedLimits);
+        var refusedNetwork = _options.ResolveNetwork(spec.Network, out var network);
+        if (refusedNetwork is not null) return Refused(refusedNetwork);
         if (stop.IsCancellationRequested) return Stopped(exitCode: null);
 
         ImageSource.Problem? imageProblem;
@@ -82,7 +85,7 @@ public sealed class DockerRuntime : IJobRuntime, IDisposable
         OutputFolder.Create(outputFolder, _uid, _gid);
         try
         {
-            return await RunContainerAsync(spec, limits, outputFolder, logs, stop, kill);
+            return await RunContainerAsync(spec, limits, network, outputFolder, logs, stop, kill);
         }
         finally
         {
@@ -99,13 +102,13 @@ public sealed class DockerRuntime : IJobRuntime, IDisposable
     }
 
     private async Task<RunOutcome> RunContainerAsync(
-        RunSpec spec, ContainerLimits limits, string outputFolder, ILogSink logs, CancellationToken stop, CancellationToken kill)
+        RunSpec spec, ContainerLimits limits, string network, string outputFolder, ILogSink logs, CancellationToken stop, CancellationToken kill)
     {
         string id;
         try
         {
             var created = await _client.Containers.CreateContainerAsync(
-                ContainerDefinition.Build(spec, _options, limits, outputFolder), CancellationToken.None);
+                ContainerDefinition.Build(spec, _options, limits, network, outputFolder), CancellationToken.None);
             id = created.ID;
         }
         catch (DockerApiException e) when (e.StatusCode is HttpStatusCode.BadRequest)

@@ -25,16 +25,11 @@ public sealed record ContainerLimits
 }
 
 /// <summary>
-/// What one job asks for; a null field takes the operator's default. Jobs cannot ask for anything
-/// yet (the job API has no such fields): this is the shape they will plug into, bounded by the
-/// operator's maximums through <see cref="DockerRuntimeOptions.ResolveLimits"/>.
-/// </summary>
-public sealed record ResourceRequest(long? MemoryBytes = null, double? Cpus = null, long? Pids = null);
-
-/// <summary>
 /// Settings of the docker runtime. Every default isolates: no network, no capabilities, no
 /// privilege escalation, a non-root user, a read-only root filesystem, bounded memory, CPU and
-/// processes. The operator loosens them with the DOCKER_* settings.
+/// processes. The operator loosens them with the DOCKER_* settings. A job may ask for other
+/// resources (up to the DOCKER_*_MAX maximums, see <see cref="ResolveLimits"/>) and for network
+/// (which it gets only where the operator allows one, see <see cref="ResolveNetwork"/>).
 /// </summary>
 public sealed record DockerRuntimeOptions
 {
@@ -61,8 +56,12 @@ public sealed record DockerRuntimeOptions
     public string User { get; init; } = "65534:65534";
     /// <summary>Whether <see cref="User"/> may be root (uid or gid 0).</summary>
     public bool AllowRoot { get; init; }
-    /// <summary>The container's network: none (the default) or a network the operator allows (host, bridge, a named one).</summary>
-    public string Network { get; init; } = "none";
+    /// <summary>
+    /// The network a job that asks for network joins: none (the default: no job gets network) or a
+    /// network the operator allows (host, bridge, a named one). A job that does not ask always gets none.
+    /// </summary>
+    public string Network { get; init; } = NoNetwork;
+    public const string NoNetwork = "none";
     public bool ReadOnlyRootFilesystem { get; init; } = true;
     /// <summary>Size of the writable tmpfs at /tmp; what is written there counts against the memory limit.</summary>
     public long TmpfsBytes { get; init; } = 64L << 20;
@@ -87,6 +86,19 @@ public sealed record DockerRuntimeOptions
             return string.Create(CultureInfo.InvariantCulture, $"CPU request {limits.Cpus} is not within this worker's maximum of {MaxLimits.Cpus}");
         if (limits.Pids <= 0 || limits.Pids > MaxLimits.Pids)
             return string.Create(CultureInfo.InvariantCulture, $"process limit request {limits.Pids} is not within this worker's maximum of {MaxLimits.Pids}");
+        return null;
+    }
+
+    /// <summary>
+    /// The network for one job: none unless it asks, <see cref="Network"/> when it asks. Returns why
+    /// the request cannot be granted (this worker allows no network), or null.
+    /// </summary>
+    public string? ResolveNetwork(bool asked, out string network)
+    {
+        network = NoNetwork;
+        if (!asked) return null;
+        if (Network == NoNetwork) return "the job asks for network, and this worker allows none (DOCKER_NETWORK=none)";
+        network = Network;
         return null;
     }
 
