@@ -217,7 +217,8 @@ public sealed partial class WorkerAgent(
         {
             try
             {
-                var accepted = await _results.ReportAsync(claim.ExecutionId, request, TraceParent.Of(span));
+                // The report span when traced; otherwise the claim's, so the controller still logs the completion in the execution's trace.
+                var accepted = await _results.ReportAsync(claim.ExecutionId, request, TraceParent.Of(span) ?? claim.Payload.TraceParent);
                 LogAttemptReported(claim.ExecutionId, claim.Attempt, accepted.Status, outcome.ExitCode, outcome.Error);
                 return;
             }

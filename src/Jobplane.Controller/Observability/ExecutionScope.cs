@@ -12,13 +12,16 @@ internal sealed class ExecutionScope : IReadOnlyList<KeyValuePair<string, object
 {
     private readonly List<KeyValuePair<string, object?>> _fields = [];
 
-    public ExecutionScope(Guid executionId, Guid? jobId = null, Guid? tenantId = null, int? attempt = null, Activity? span = null)
+    /// <param name="parent">When there is no span (nothing listens), the trace the execution belongs to.</param>
+    public ExecutionScope(Guid executionId, Guid? jobId = null, Guid? tenantId = null, int? attempt = null, Activity? span = null,
+        ActivityContext parent = default)
     {
         _fields.Add(new("execution_id", executionId));
         if (jobId is { } j) _fields.Add(new("job_id", j));
         if (tenantId is { } t) _fields.Add(new("tenant_id", t));
         if (attempt is { } a) _fields.Add(new("attempt", a));
-        if ((span ?? Activity.Current) is { } s) _fields.Add(new("trace_id", s.TraceId.ToHexString()));
+        if (span is null && parent != default) _fields.Add(new("trace_id", parent.TraceId.ToHexString()));
+        else if ((span ?? Activity.Current) is { } s) _fields.Add(new("trace_id", s.TraceId.ToHexString()));
     }
 
     public int Count => _fields.Count;

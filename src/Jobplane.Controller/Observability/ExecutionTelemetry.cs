@@ -65,7 +65,9 @@ public sealed class ExecutionTelemetry(ControllerMetrics metrics, TimeProvider t
         span?.SetTag("jobplane.execution.status", status);
         if (status == ExecutionStatus.Failed || logger.IsEnabled(LogLevel.Debug))
         {
-            using var scope = logger.BeginScope(new ExecutionScope(executionId));
+            // In a batch, the execution's own trace, not the batch request's.
+            using var scope = logger.BeginScope(new ExecutionScope(executionId, span: own ?? (reportSpan == default ? Activity.Current : null),
+                parent: reportSpan));
             if (status == ExecutionStatus.Failed) ControllerLog.DeadLettered(logger, executionId);
             else ControllerLog.Completed(logger, executionId, status);
         }

@@ -6,8 +6,9 @@ namespace Jobplane.Worker.Runtimes.Docker;
 /// <summary>
 /// The container one attempt runs in, locked down by default: every capability dropped, no
 /// privilege escalation, the operator's non-root user, a read-only root filesystem with a small
-/// tmpfs at /tmp, no network unless the job asks and the operator allows one, bounded memory (no swap), CPU and processes, an init process that
-/// forwards signals and reaps zombies, and no host path but the attempt's output folder.
+/// tmpfs at /tmp, no network unless the job asks and the operator allows one, bounded memory (no
+/// swap), CPU and processes, an init process that forwards signals and reaps zombies, and no host
+/// path but the attempt's output folder.
 /// </summary>
 internal static class ContainerDefinition
 {
