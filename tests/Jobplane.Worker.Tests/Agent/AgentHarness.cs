@@ -36,22 +36,22 @@ internal sealed class AgentHarness : IAsyncDisposable
     /// that several agents on one controller each run only their own work.
     /// </summary>
     public static async Task<AgentHarness> StartAsync(ControllerHost host, TimeSpan? heartbeat = null,
-        Func<WorkerOptions, IJobRuntime>? runtime = null, bool onlyItsTenant = false)
+        Func<WorkerOptions, IJobRuntime>? runtime = null, bool onlyItsTenant = false, int concurrency = 4)
     {
         var (created, tenant) = await host.TenantClientAsync();
         var harness = new AgentHarness(host, created.TenantId, tenant);
-        harness.Start(heartbeat ?? TimeSpan.FromSeconds(1), runtime, onlyItsTenant ? [created.TenantId] : null);
+        harness.Start(heartbeat ?? TimeSpan.FromSeconds(1), runtime, onlyItsTenant ? [created.TenantId] : null, concurrency);
         return harness;
     }
 
-    private void Start(TimeSpan heartbeat, Func<WorkerOptions, IJobRuntime>? makeRuntime, IReadOnlyList<Guid>? tenantIds)
+    private void Start(TimeSpan heartbeat, Func<WorkerOptions, IJobRuntime>? makeRuntime, IReadOnlyList<Guid>? tenantIds, int concurrency)
     {
         var options = new WorkerOptions
         {
             ControllerUrl = _host.BaseAddress,
             WorkerToken = ControllerHost.WorkerToken,
             WorkerId = "agent-" + Guid.NewGuid().ToString("N")[..8],
-            Concurrency = 4,
+            Concurrency = concurrency,
             PollWait = TimeSpan.FromSeconds(5),
             HeartbeatInterval = heartbeat,
             KillGrace = TimeSpan.FromSeconds(1),
