@@ -42,6 +42,11 @@ public sealed record CreateJobRequest
     public JobResources? Resources { get; init; }
     /// <summary>The job asks for network access; refused (403) unless the administrator allows network for the tenant.</summary>
     public bool? Network { get; init; }
+    /// <summary>
+    /// The job asks to run as root (uid 0) instead of the worker's non-root user. The worker's operator
+    /// decides: a Docker worker not allowing root (DOCKER_ALLOW_ROOT) fails the attempt without retry.
+    /// </summary>
+    public bool? RunAsRoot { get; init; }
 }
 
 /// <summary>
@@ -79,6 +84,8 @@ public sealed record JobView(
     public JobResources? Resources { get; init; }
     /// <summary>Whether the job asks for network access (it gets it only while the tenant allows network).</summary>
     public bool Network { get; init; }
+    /// <summary>Whether the job asks to run as root (it does only on a worker whose operator allows it).</summary>
+    public bool RunAsRoot { get; init; }
 }
 
 public sealed record JobList(IReadOnlyList<JobView> Jobs, int Limit, int Offset);

@@ -50,6 +50,12 @@ public sealed record ExecutionPayload(
     /// </summary>
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
     public bool Network { get; init; }
+    /// <summary>
+    /// The job asks to run as root. The worker decides whether it may (the operator's setting), so
+    /// this is the job's request as it is, left out when false like network.
+    /// </summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
+    public bool RunAsRoot { get; init; }
 }
 
 public sealed record ClaimedExecution(

@@ -15,6 +15,8 @@ public sealed record JobSpec(string Name, string Image, string[] Command, int Ti
     public long? PidsLimit { get; init; }
     /// <summary>The job asks for network access; its tenant must allow network.</summary>
     public bool Network { get; init; }
+    /// <summary>The job asks to run as root; the worker's operator decides whether it may.</summary>
+    public bool RunAsRoot { get; init; }
 }
 
 /// <summary>Job definitions. Every query is scoped by tenant_id in SQL.</summary>
@@ -23,7 +25,7 @@ public sealed class JobStore(NpgsqlDataSource db)
     private const string Columns = """
         id, name, image, command, timeout_seconds, priority, max_attempts, created_at, updated_at,
         retry_backoff_base_seconds, retry_backoff_max_seconds, non_retryable_exit_codes,
-        memory_limit_bytes, cpu_limit, pids_limit, network
+        memory_limit_bytes, cpu_limit, pids_limit, network, run_as_root
         """;
 
     /// <summary>
@@ -38,8 +40,8 @@ public sealed class JobStore(NpgsqlDataSource db)
         await using var cmd = db.Command("""
             insert into jobs (id, tenant_id, name, image, command, timeout_seconds, priority, max_attempts,
                               retry_backoff_base_seconds, retry_backoff_max_seconds, non_retryable_exit_codes,
-                              memory_limit_bytes, cpu_limit, pids_limit, network)
-            select $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15
+                              memory_limit_bytes, cpu_limit, pids_limit, network, run_as_root)
+            select $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16
             where not $15 or exists (select 1 from tenants t where t.id = $2 and t.allow_network)
             on conflict (tenant_id, name) do update set
                 image = excluded.image, command = excluded.command, timeout_seconds = excluded.timeout_seconds,
@@ -48,13 +50,15 @@ public sealed class JobStore(NpgsqlDataSource db)
                 retry_backoff_max_seconds = excluded.retry_backoff_max_seconds,
                 non_retryable_exit_codes = excluded.non_retryable_exit_codes,
                 memory_limit_bytes = excluded.memory_limit_bytes, cpu_limit = excluded.cpu_limit,
-                pids_limit = excluded.pids_limit, network = excluded.network, updated_at = now()
+                pids_limit = excluded.pids_limit, network = excluded.network,
+                run_as_root = excluded.run_as_root, updated_at = now()
             returning id, (xmax = 0) as created
             """,
             Sql.P(Guid.CreateVersion7()), Sql.P(tenantId), Sql.P(spec.Name), Sql.P(spec.Image), Sql.P(spec.Command),
             Sql.P(spec.TimeoutSeconds), Sql.P(spec.Priority.Value), Sql.P(spec.MaxAttempts),
             Sql.P(spec.RetryBackoffBaseSeconds), Sql.P(spec.RetryBackoffMaxSeconds), Sql.P(spec.NonRetryableExitCodes),
-            Sql.P(spec.MemoryLimitBytes), Sql.P(spec.CpuLimit), Sql.P(spec.PidsLimit), Sql.P(spec.Network));
+            Sql.P(spec.MemoryLimitBytes), Sql.P(spec.CpuLimit), Sql.P(spec.PidsLimit), Sql.P(spec.Network),
+            Sql.P(spec.RunAsRoot));
         await using var reader = await cmd.ExecuteReaderAsync(ct);
         if (!await reader.ReadAsync(ct)) throw new NetworkNotAllowedException();
         return (reader.GetGuid(0), reader.GetBoolean(1));
@@ -90,6 +94,7 @@ public sealed class JobStore(NpgsqlDataSource db)
         NonRetryableExitCodes = r.GetFieldValue<int[]>(11),
         Resources = ReadResources(r, 12),
         Network = r.GetBoolean(15),
+        RunAsRoot = r.GetBoolean(16),
     };
 
     /// <summary>memory_limit_bytes, cpu_limit, pids_limit from column <paramref name="first"/> on; null when all are null.</summary>

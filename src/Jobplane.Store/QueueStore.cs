@@ -163,7 +163,8 @@ public sealed class QueueStore(NpgsqlDataSource db)
                    -- effect from the next attempt. Only a job asking for network costs the lookup
                    -- (one primary-key probe); the case keeps it from being evaluated for the rest.
                    case when j.network then coalesce((select t.allow_network from tenants t where t.id = c.tenant_id), false)
-                        else false end
+                        else false end,
+                   j.run_as_root
             from claimed c join jobs j on j.id = c.job_id
             order by c.priority desc
             """, tx, Sql.P(level), Sql.P(workerId), Sql.P(limit), Sql.P(lease.TotalSeconds),
@@ -180,6 +181,7 @@ public sealed class QueueStore(NpgsqlDataSource db)
                     ScheduledAt = reader.GetTimestamp(13),
                     Resources = JobStore.ReadResources(reader, 14),
                     Network = reader.GetBoolean(17),
+                    RunAsRoot = reader.GetBoolean(18),
                 };
                 list.Add(new ClaimedExecution(reader.GetGuid(0), reader.GetGuid(1), reader.GetInt32(2), reader.GetInt32(3),
                     reader.GetTimestamp(4), payload));

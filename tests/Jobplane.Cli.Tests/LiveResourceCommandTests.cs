@@ -70,4 +70,21 @@ public sealed partial class LiveTenancyCommandTests
         var created = Json(await AdminAsync("tenant", "create", "--name", $"open-{Guid.NewGuid():N}", "--allow-network", "true", "-o", "json"));
         Assert.Equal("true", Field(await AdminAsync("tenant", "get", created.GetProperty("tenant_id").GetString()!), "allow_network"));
     }
+
+    [Fact]
+    public async Task Create_sends_run_as_root_and_jobs_list_shows_it()
+    {
+        var (_, key) = await jobctl.NewTenantAsync();
+
+        AssertOk(await jobctl.RunAsync(key, "create", "--name", "rooted", "--image", "exec", "--run-as-root", "--", "id", "-u"));
+        AssertOk(await jobctl.RunAsync(key, "create", "--name", "plain", "--image", "exec", "-c", "true"));
+
+        var jobs = Json(await jobctl.RunAsync(key, "jobs", "list", "-o", "json")).GetProperty("jobs").EnumerateArray()
+            .ToDictionary(j => j.GetProperty("name").GetString()!);
+        Assert.True(jobs["rooted"].GetProperty("run_as_root").GetBoolean());
+        Assert.False(jobs["plain"].GetProperty("run_as_root").GetBoolean());
+        var lines = Lines((await jobctl.RunAsync(key, "jobs", "list")).Stdout);
+        Assert.Matches(@"^ID +NAME +IMAGE +COMMAND +PRIORITY +TIMEOUT +MAX_ATTEMPTS +RESOURCES +CREATED_AT$", lines[0]);
+        Assert.Contains(" root ", Assert.Single(lines, l => l.Contains(" rooted ", StringComparison.Ordinal)), StringComparison.Ordinal);
+    }
 }

@@ -193,6 +193,25 @@ public sealed class NewCommandUsageTests
         Assert.Contains("\"network\":true", sized.Body, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task Run_as_root_is_a_bare_flag_sent_only_when_given()
+    {
+        var parsed = Parse("submit", "--name", "n", "--image", "exec", "--run-as-root", "--", "id", "-u");
+        var plain = new CreateAnswerHandler();
+        var rooted = new CreateAnswerHandler();
+
+        var sentPlain = await CliRunner.RunWithAsync(null, plain, "create", "--name", "n", "--image", "exec", "-t", Token, "--", "true");
+        var sentRooted = await CliRunner.RunWithAsync(null, rooted, "create", "--name", "n", "--image", "exec", "--run-as-root", "-t", Token, "--", "true");
+
+        Assert.Empty(parsed.Errors);
+        Assert.True(parsed.GetValue<bool>("--run-as-root"));
+        Assert.Equal(["id", "-u"], parsed.GetValue<string[]>("COMMAND") ?? []);
+        Assert.True(sentPlain.ExitCode == 0, sentPlain.ToString());
+        Assert.DoesNotContain("run_as_root", plain.Body, StringComparison.Ordinal);
+        Assert.True(sentRooted.ExitCode == 0, sentRooted.ToString());
+        Assert.Contains("\"run_as_root\":true", rooted.Body, StringComparison.Ordinal);
+    }
+
     /// <summary>Records the body of one POST /jobs and answers it as the controller would (201).</summary>
     private sealed class CreateAnswerHandler : HttpMessageHandler
     {
@@ -234,6 +253,8 @@ public sealed class NewCommandUsageTests
     [InlineData("submit", "--cpus")]
     [InlineData("create", "--pids")]
     [InlineData("submit", "--network")]
+    [InlineData("create", "--run-as-root")]
+    [InlineData("submit", "--run-as-root")]
     public async Task Help_describes_the_new_commands_and_flags(string command, string expected)
     {
         var result = await CliRunner.RunAsync([.. command.Split(' '), "--help"]);

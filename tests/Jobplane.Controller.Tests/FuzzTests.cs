@@ -175,7 +175,7 @@ public sealed class FuzzTests(FuzzTests.Fixture fixture, ITestOutputHelper outpu
         ["POST /api-keys"] = """{"name": "k"}""",
         ["GET /api-keys"] = null,
         ["DELETE /api-keys/{id}"] = null,
-        ["POST /jobs"] = """{"name": "fuzz-job", "image": "exec", "command": ["echo", "hi"], "default_timeout": 60, "priority": "high", "max_attempts": 2, "retry_backoff_base": 1.5, "retry_backoff_max": 10, "non_retryable_exit_codes": [2, 3], "resources": {"memory_mib": 64, "cpus": 0.5, "pids": 32}, "network": false}""",
+        ["POST /jobs"] = """{"name": "fuzz-job", "image": "exec", "command": ["echo", "hi"], "default_timeout": 60, "priority": "high", "max_attempts": 2, "retry_backoff_base": 1.5, "retry_backoff_max": 10, "non_retryable_exit_codes": [2, 3], "resources": {"memory_mib": 64, "cpus": 0.5, "pids": 32}, "network": false, "run_as_root": false}""",
         ["GET /jobs"] = null,
         ["GET /jobs/{id}"] = null,
         ["POST /jobs/{id}/run"] = """{"scheduled_at": "2031-01-01T00:00:00Z", "timeout": 30, "priority": 10}""",

@@ -140,6 +140,22 @@ public sealed class ClaimTests(TestDatabase db) : StoreTestBase(db), IClassFixtu
     }
 
     [Fact]
+    public async Task A_claim_hands_out_the_jobs_request_to_run_as_root_as_it_is()
+    {
+        var tenant = await NewTenantAsync();
+        var rooted = (await Jobs.UpsertAsync(tenant, Spec("rooted") with { RunAsRoot = true }, Ct)).JobId;
+        var plain = (await Jobs.UpsertAsync(tenant, Spec("plain"), Ct)).JobId;
+        var first = await SubmitAsync(tenant, rooted, priority: 90);
+        await SubmitAsync(tenant, plain, priority: 10);
+
+        var claims = await ClaimAsync(tenant, limit: 2);
+
+        Assert.Equal(first, claims[0].ExecutionId);
+        Assert.True(claims[0].Payload.RunAsRoot);
+        Assert.False(claims[1].Payload.RunAsRoot);
+    }
+
+    [Fact]
     public async Task The_tenant_filter_claims_only_that_tenants_work()
     {
         var (a, jobA) = await TenantWithJobAsync();

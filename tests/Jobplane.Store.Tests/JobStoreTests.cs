@@ -76,6 +76,23 @@ public sealed class JobStoreTests(TestDatabase db) : StoreTestBase(db), IClassFi
     }
 
     [Fact]
+    public async Task Run_as_root_round_trips_without_any_tenant_permission_and_an_update_replaces_it()
+    {
+        // A tenant with nothing allowed: the worker's operator, not the tenant, decides about root.
+        var tenant = await NewTenantAsync();
+
+        var created = await Jobs.UpsertAsync(tenant, Spec("rooted") with { RunAsRoot = true }, Ct);
+
+        Assert.True(created.Created);
+        Assert.True((await Jobs.GetAsync(tenant, created.JobId, Ct))!.RunAsRoot);
+        Assert.True(Assert.Single(await Jobs.ListAsync(tenant, 10, 0, Ct)).RunAsRoot);
+
+        await Jobs.UpsertAsync(tenant, Spec("rooted"), Ct);
+        Assert.False((await Jobs.GetAsync(tenant, created.JobId, Ct))!.RunAsRoot);
+        Assert.False(await Db.ScalarAsync<bool>("select run_as_root from jobs where id = $1", created.JobId));
+    }
+
+    [Fact]
     public async Task The_database_refuses_resources_out_of_bounds()
     {
         var tenant = await NewTenantAsync();

@@ -63,6 +63,12 @@ internal static class JobDefinitionCommands
                 + "docker workers give it the network DOCKER_NETWORK names)",
         };
 
+        public Option<bool> RunAsRoot { get; } = new("--run-as-root")
+        {
+            Description = "The job asks to run as root instead of the worker's non-root user "
+                + "(docker workers allow it only with DOCKER_ALLOW_ROOT=true; elsewhere the attempt fails without retry)",
+        };
+
         public void AddTo(Command command)
         {
             command.Options.Add(Name);
@@ -78,6 +84,7 @@ internal static class JobDefinitionCommands
             command.Options.Add(Cpus);
             command.Options.Add(Pids);
             command.Options.Add(Network);
+            command.Options.Add(RunAsRoot);
             command.Arguments.Add(Trailing);
             // Both given and in the wrong order: say so before sending, as for any other bad value.
             command.Validators.Add(result =>
@@ -111,6 +118,8 @@ internal static class JobDefinitionCommands
                 // Nothing asked: no resources object at all, as for a job defined through the API without one.
                 Resources = resources == new JobResources() ? null : resources,
                 Network = parseResult.GetValue(Network) ? true : null,
+                // Not asked: left out, as for network, so the body is what it was before the flag existed.
+                RunAsRoot = parseResult.GetValue(RunAsRoot) ? true : null,
             };
         }
 

@@ -21,7 +21,7 @@ internal static class ListCommands
                 return JobctlRuntime.Ok;
             }
             // A RESOURCES column only when a listed job asks for something: most jobs take the worker's defaults.
-            var asking = jobs.Value.Jobs.Any(j => j.Resources is not null || j.Network);
+            var asking = jobs.Value.Jobs.Any(j => j.Resources is not null || j.Network || j.RunAsRoot);
             string[] columns = ["ID", "NAME", "IMAGE", "COMMAND", "PRIORITY", "TIMEOUT", "MAX_ATTEMPTS", .. asking ? ["RESOURCES"] : Array.Empty<string>(), "CREATED_AT"];
             var table = new TableWriter(columns);
             foreach (var job in jobs.Value.Jobs)
@@ -35,7 +35,7 @@ internal static class ListCommands
                     job.Priority.ToString(),
                     job.DefaultTimeout.ToString(CultureInfo.InvariantCulture) + "s",
                     job.MaxAttempts.ToString(CultureInfo.InvariantCulture),
-                    .. asking ? [Display.Resources(job.Resources, job.Network)] : Array.Empty<string>(),
+                    .. asking ? [Display.Resources(job.Resources, job.Network, job.RunAsRoot)] : Array.Empty<string>(),
                     Display.Time(job.CreatedAt),
                 ];
                 table.AddRow(cells);

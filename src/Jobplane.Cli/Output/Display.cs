@@ -32,14 +32,15 @@ internal static class Display
 
     public static string Number(long? value) => value?.ToString(CultureInfo.InvariantCulture) ?? "-";
 
-    /// <summary>What a job asks of its container, e.g. "memory=32MiB cpus=0.5 pids=20 network"; "-" for the worker's defaults.</summary>
-    public static string Resources(Api.JobResources? resources, bool network)
+    /// <summary>What a job asks of its container, e.g. "memory=32MiB cpus=0.5 pids=20 network root"; "-" for the worker's defaults.</summary>
+    public static string Resources(Api.JobResources? resources, bool network, bool runAsRoot)
     {
-        var parts = new List<string>(4);
+        var parts = new List<string>(5);
         if (resources?.MemoryMib is { } memory) parts.Add(string.Create(CultureInfo.InvariantCulture, $"memory={memory}MiB"));
         if (resources?.Cpus is { } cpus) parts.Add(string.Create(CultureInfo.InvariantCulture, $"cpus={cpus}"));
         if (resources?.Pids is { } pids) parts.Add(string.Create(CultureInfo.InvariantCulture, $"pids={pids}"));
         if (network) parts.Add("network");
+        if (runAsRoot) parts.Add("root");
         return parts.Count == 0 ? "-" : string.Join(' ', parts);
     }
 

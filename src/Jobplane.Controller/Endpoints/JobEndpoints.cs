@@ -41,6 +41,7 @@ public static class JobEndpoints
                 CpuLimit = r.Resources?.Cpus,
                 PidsLimit = r.Resources?.Pids,
                 Network = r.Network ?? false,
+                RunAsRoot = r.RunAsRoot ?? false,
             };
             Guid jobId;
             bool created;

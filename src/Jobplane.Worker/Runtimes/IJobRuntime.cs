@@ -43,6 +43,11 @@ public sealed record RunSpec(
     public ResourceRequest? Resources { get; init; }
     /// <summary>The job may have network access (it asks, and its tenant allows it). Runtimes that cannot isolate (exec) ignore it.</summary>
     public bool Network { get; init; }
+    /// <summary>
+    /// The job asks to run as root; the docker runtime grants it only where the operator allows root.
+    /// Runtimes that run jobs as the worker's own user (exec) ignore it: they cannot change users.
+    /// </summary>
+    public bool RunAsRoot { get; init; }
 }
 
 /// <summary>

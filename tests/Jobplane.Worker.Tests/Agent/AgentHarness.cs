@@ -69,10 +69,19 @@ internal sealed class AgentHarness : IAsyncDisposable
     }
 
     public async Task<Guid> SubmitAsync(string name, IReadOnlyList<string> command, int? maxAttempts = null, int? timeout = null,
-        string image = "exec", JobResources? resources = null, bool? network = null)
+        string image = "exec", JobResources? resources = null, bool? network = null, bool? runAsRoot = null)
     {
         var created = await Tenant.PostAsJsonAsync("/jobs",
-            new CreateJobRequest { Name = name, Image = image, Command = command, MaxAttempts = maxAttempts, Resources = resources, Network = network },
+            new CreateJobRequest
+            {
+                Name = name,
+                Image = image,
+                Command = command,
+                MaxAttempts = maxAttempts,
+                Resources = resources,
+                Network = network,
+                RunAsRoot = runAsRoot
+            },
             JobplaneJsonContext.Default.CreateJobRequest);
         created.EnsureSuccessStatusCode();
         var job = (await created.Content.ReadFromJsonAsync(JobplaneJsonContext.Default.CreateJobResponse))!;

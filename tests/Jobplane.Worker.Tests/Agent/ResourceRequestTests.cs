@@ -6,8 +6,9 @@ using Microsoft.Extensions.Logging.Abstractions;
 namespace Jobplane.Worker.Tests.Agent;
 
 /// <summary>
-/// A job's resources and network from the job API to the container, through the real controller,
-/// agent and Docker Engine; and the exec runtime, which cannot enforce them, running such jobs anyway.
+/// A job's resources, network and request for root from the job API to the container, through the
+/// real controller, agent and Docker Engine; and the exec runtime, which cannot enforce them, running
+/// such jobs anyway.
 /// </summary>
 public sealed class ResourceRequestTests : IAsyncLifetime
 {
@@ -86,6 +87,27 @@ public sealed class ResourceRequestTests : IAsyncLifetime
         Assert.Equal(ExecutionStatus.Failed, done.Status);
         Assert.Equal(1, done.Attempt);
         Assert.Equal("memory request 256 MiB is not within this worker's maximum of 128 MiB", done.Error);
+    }
+
+    [Fact]
+    public async Task A_job_asking_for_root_on_a_worker_not_allowing_it_fails_at_once_without_retry()
+    {
+        var id = await _docker.SubmitAsync("rooted", ["true"], maxAttempts: 3, image: TestDocker.Image, runAsRoot: true);
+
+        var done = await _docker.WaitForAsync(id, e => ExecutionStatus.IsTerminal(e.Status));
+        Assert.Equal(ExecutionStatus.Failed, done.Status);
+        Assert.Equal(1, done.Attempt);
+        Assert.Equal("the job asks to run as root, and this worker does not allow it (DOCKER_ALLOW_ROOT=false)", done.Error);
+    }
+
+    [Fact]
+    public async Task The_exec_runtime_runs_a_job_asking_for_root_as_the_workers_own_user()
+    {
+        var id = await _exec.SubmitAsync("rooted", ["id", "-u"], runAsRoot: true);
+
+        var done = await _exec.WaitForAsync(id, e => ExecutionStatus.IsTerminal(e.Status));
+        Assert.True(done.Status == ExecutionStatus.Succeeded, done.Error);
+        Assert.Equal([Runtimes.LibC.EffectiveUserId.ToString(System.Globalization.CultureInfo.InvariantCulture)], await StdoutAsync(_exec, id));
     }
 
     [Fact]

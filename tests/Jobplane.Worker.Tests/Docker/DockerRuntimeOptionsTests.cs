@@ -152,6 +152,38 @@ public sealed class DockerRuntimeOptionsTests
     }
 
     [Fact]
+    public void A_job_runs_as_root_only_when_it_asks_and_the_worker_allows_root()
+    {
+        var closed = new DockerRuntimeOptions { WorkRoot = "/tmp", WorkerId = "w", User = "1000:1000" };
+        var open = closed with { AllowRoot = true };
+
+        // Not asking: the operator's user, whatever the operator allows.
+        Assert.Null(closed.ResolveUser(asksRoot: false, out var user));
+        Assert.Equal("1000:1000", user);
+        Assert.Null(open.ResolveUser(asksRoot: false, out var stillUser));
+        Assert.Equal("1000:1000", stillUser);
+        // Asking: root, or a refusal that says why.
+        Assert.Null(open.ResolveUser(asksRoot: true, out var root));
+        Assert.Equal("0:0", root);
+        Assert.Equal("the job asks to run as root, and this worker does not allow it (DOCKER_ALLOW_ROOT=false)",
+            closed.ResolveUser(asksRoot: true, out var refused));
+        Assert.Equal("1000:1000", refused);
+    }
+
+    [Fact]
+    public void DOCKER_ALLOW_ROOT_lets_jobs_that_ask_run_as_root_while_others_keep_DOCKER_USER()
+    {
+        Assert.NotNull(Read([]).Docker!.ResolveUser(asksRoot: true, out _));
+        var docker = Read(new() { ["DOCKER_ALLOW_ROOT"] = "true" }).Docker!;
+
+        Assert.Equal("65534:65534", docker.User);
+        Assert.Null(docker.ResolveUser(asksRoot: true, out var user));
+        Assert.Equal("0:0", user);
+        Assert.Null(docker.ResolveUser(asksRoot: false, out user));
+        Assert.Equal("65534:65534", user);
+    }
+
+    [Fact]
     public void DOCKER_NETWORK_names_the_network_for_jobs_that_ask()
     {
         Assert.Equal("none", Read([]).Docker!.Network);

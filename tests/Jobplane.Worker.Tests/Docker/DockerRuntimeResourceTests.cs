@@ -4,7 +4,7 @@ namespace Jobplane.Worker.Tests.Docker;
 
 /// <summary>
 /// What a job asks for, on real containers: its memory, CPU and process limits within the operator's
-/// maximums, and network only when it asks and the worker allows one.
+/// maximums, network only when it asks and the worker allows one, and root likewise.
 /// </summary>
 public sealed class DockerRuntimeResourceTests : IAsyncLifetime
 {
@@ -130,5 +130,47 @@ public sealed class DockerRuntimeResourceTests : IAsyncLifetime
         Assert.Equal("the job asks for network, and this worker allows none (DOCKER_NETWORK=none)", outcome.Error);
         Assert.Empty(logs.Stdout);
         Assert.Equal(0, await DockerHarness.ContainersOfAsync(spec));
+    }
+
+    // Who the job runs as, and that it can still write its output folder (every capability is
+    // dropped, root's too, so the folder must belong to the user the container runs as).
+    private const string WhoAmI = "id -u; id -g; touch \"$JOBPLANE_OUTPUT_DIR/written\" && echo wrote";
+
+    [Fact]
+    public async Task A_job_asking_to_run_as_root_runs_as_root_where_the_worker_allows_it()
+    {
+        await using var rooted = new DockerHarness(o => o with { AllowRoot = true });
+
+        var (outcome, logs) = await rooted.RunAsync(DockerHarness.Shell(WhoAmI) with { RunAsRoot = true });
+
+        Assert.True(outcome.Succeeded, outcome.Error);
+        Assert.Equal(["0", "0", "wrote"], logs.Stdout);
+    }
+
+    [Fact]
+    public async Task A_job_not_asking_runs_as_the_operators_user_even_where_the_worker_allows_root()
+    {
+        await using var rooted = new DockerHarness(o => o with { AllowRoot = true });
+
+        var (outcome, logs) = await rooted.RunAsync(DockerHarness.Shell(WhoAmI));
+
+        Assert.True(outcome.Succeeded, outcome.Error);
+        Assert.Equal(["65534", "65534", "wrote"], logs.Stdout);
+    }
+
+    [Fact]
+    public async Task A_job_asking_to_run_as_root_fails_without_retry_where_the_worker_does_not_allow_it()
+    {
+        var spec = DockerHarness.Shell("echo ran") with { RunAsRoot = true };
+
+        var (outcome, logs) = await _docker.RunAsync(spec);
+
+        Assert.False(outcome.Succeeded);
+        Assert.False(outcome.Retryable);
+        Assert.Null(outcome.ExitCode);
+        Assert.Equal("the job asks to run as root, and this worker does not allow it (DOCKER_ALLOW_ROOT=false)", outcome.Error);
+        Assert.Empty(logs.Stdout);
+        Assert.Equal(0, await DockerHarness.ContainersOfAsync(spec));
+        Assert.False(Directory.Exists(_docker.OutputFolderOf(spec)));
     }
 }

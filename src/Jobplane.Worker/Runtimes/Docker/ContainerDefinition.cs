@@ -5,7 +5,8 @@ namespace Jobplane.Worker.Runtimes.Docker;
 
 /// <summary>
 /// The container one attempt runs in, locked down by default: every capability dropped, no
-/// privilege escalation, the operator's non-root user, a read-only root filesystem with a small
+/// privilege escalation, the operator's non-root user unless the job asks for root and the operator
+/// allows it (still without capabilities), a read-only root filesystem with a small
 /// tmpfs at /tmp, no network unless the job asks and the operator allows one, bounded memory (no
 /// swap), CPU and processes, an init process that forwards signals and reaps zombies, and no host
 /// path but the attempt's output folder.
@@ -13,14 +14,14 @@ namespace Jobplane.Worker.Runtimes.Docker;
 internal static class ContainerDefinition
 {
     public static CreateContainerParameters Build(
-        RunSpec spec, DockerRuntimeOptions options, ContainerLimits limits, string network, string outputFolder)
+        RunSpec spec, DockerRuntimeOptions options, ContainerLimits limits, string network, string user, string outputFolder)
     {
         var parameters = new CreateContainerParameters
         {
             Name = NameOf(spec),
             Image = spec.Image,
             Env = Environment(spec),
-            User = options.User,
+            User = user,
             Labels = ContainerLabels.For(spec, options.WorkerId),
             AttachStdout = true,
             AttachStderr = true,

@@ -27,8 +27,6 @@ public sealed class DockerRuntime : IJobRuntime, IDisposable
     private readonly TimeProvider _time;
     private readonly DockerClient _client;
     private readonly ImageSource _images;
-    private readonly uint _uid;
-    private readonly uint _gid;
     /// <summary>{WorkRoot}/{WorkerId}: every attempt's output folder lives below it.</summary>
     private readonly string _workerRoot;
 
@@ -39,13 +37,10 @@ public sealed class DockerRuntime : IJobRuntime, IDisposable
         ArgumentNullException.ThrowIfNull(time);
         RuntimeGuards.CheckShared(options.WorkRoot, options.WorkerId, options.KillGrace, options.MaxLineChars, nameof(options));
         if (options.Validate() is { } problem) throw new ArgumentException(problem, nameof(options));
-        DockerRuntimeOptions.TryParseUser(options.User, out var uid, out var gid);
 
         _options = options;
         _logger = logger;
         _time = time;
-        _uid = (uint)uid;
-        _gid = (uint)gid;
         _workerRoot = Path.Combine(Path.GetFullPath(options.WorkRoot), options.WorkerId);
         _client = new DockerClientBuilder().WithEndpoint(options.Endpoint).Build();
         _images = new ImageSource(_client, options, logger, time);
@@ -67,6 +62,10 @@ public sealed class DockerRuntime : IJobRuntime, IDisposable
         if (refusedLimits is not null) return Refused(refusedLimits);
         var refusedNetwork = _options.ResolveNetwork(spec.Network, out var network);
         if (refusedNetwork is not null) return Refused(refusedNetwork);
+        // Root only where the operator allows it; elsewhere every attempt would be refused the same
+        // way, so the attempt fails without retry rather than quietly running as another user.
+        var refusedUser = _options.ResolveUser(spec.RunAsRoot, out var user);
+        if (refusedUser is not null) return Refused(refusedUser);
         if (stop.IsCancellationRequested) return Stopped(exitCode: null);
 
         ImageSource.Problem? imageProblem;
@@ -82,10 +81,12 @@ public sealed class DockerRuntime : IJobRuntime, IDisposable
 
         var outputFolder = Path.Combine(_workerRoot,
             string.Create(CultureInfo.InvariantCulture, $"{spec.ExecutionId:D}-{spec.Attempt}"));
-        OutputFolder.Create(outputFolder, _uid, _gid);
+        // The folder belongs to whoever the container runs as: the operator's user, or root.
+        DockerRuntimeOptions.TryParseUser(user, out var uid, out var gid);
+        OutputFolder.Create(outputFolder, (uint)uid, (uint)gid);
         try
         {
-            return await RunContainerAsync(spec, limits, network, outputFolder, logs, stop, kill);
+            return await RunContainerAsync(spec, limits, network, user, outputFolder, logs, stop, kill);
         }
         finally
         {
@@ -102,13 +103,13 @@ public sealed class DockerRuntime : IJobRuntime, IDisposable
     }
 
     private async Task<RunOutcome> RunContainerAsync(
-        RunSpec spec, ContainerLimits limits, string network, string outputFolder, ILogSink logs, CancellationToken stop, CancellationToken kill)
+        RunSpec spec, ContainerLimits limits, string network, string user, string outputFolder, ILogSink logs, CancellationToken stop, CancellationToken kill)
     {
         string id;
         try
         {
             var created = await _client.Containers.CreateContainerAsync(
-                ContainerDefinition.Build(spec, _options, limits, network, outputFolder), CancellationToken.None);
+                ContainerDefinition.Build(spec, _options, limits, network, user, outputFolder), CancellationToken.None);
             id = created.ID;
         }
         catch (DockerApiException e) when (e.StatusCode is HttpStatusCode.BadRequest)

@@ -28,8 +28,9 @@ public sealed record ContainerLimits
 /// Settings of the docker runtime. Every default isolates: no network, no capabilities, no
 /// privilege escalation, a non-root user, a read-only root filesystem, bounded memory, CPU and
 /// processes. The operator loosens them with the DOCKER_* settings. A job may ask for other
-/// resources (up to the DOCKER_*_MAX maximums, see <see cref="ResolveLimits"/>) and for network
-/// (which it gets only where the operator allows one, see <see cref="ResolveNetwork"/>).
+/// resources (up to the DOCKER_*_MAX maximums, see <see cref="ResolveLimits"/>), for network
+/// (which it gets only where the operator allows one, see <see cref="ResolveNetwork"/>) and to run
+/// as root (only where the operator allows root, see <see cref="ResolveUser"/>).
 /// </summary>
 public sealed record DockerRuntimeOptions
 {
@@ -54,8 +55,13 @@ public sealed record DockerRuntimeOptions
     public ContainerLimits MaxLimits { get; init; } = new() { MemoryBytes = 512L << 20, Cpus = 1, Pids = 256 };
     /// <summary>Numeric "uid:gid" the job runs as; numeric so that no image's /etc/passwd can map it to root.</summary>
     public string User { get; init; } = "65534:65534";
-    /// <summary>Whether <see cref="User"/> may be root (uid or gid 0).</summary>
+    /// <summary>
+    /// Whether root is allowed on this worker: <see cref="User"/> may be root (uid or gid 0), and a job
+    /// that asks to run as root does (otherwise its attempt fails without retry).
+    /// </summary>
     public bool AllowRoot { get; init; }
+    /// <summary>The user a job that asks to run as root runs as, where <see cref="AllowRoot"/> lets it.</summary>
+    public const string RootUser = "0:0";
     /// <summary>
     /// The network a job that asks for network joins: none (the default: no job gets network) or a
     /// network the operator allows (host, bridge, a named one). A job that does not ask always gets none.
@@ -99,6 +105,19 @@ public sealed record DockerRuntimeOptions
         if (!asked) return null;
         if (Network == NoNetwork) return "the job asks for network, and this worker allows none (DOCKER_NETWORK=none)";
         network = Network;
+        return null;
+    }
+
+    /// <summary>
+    /// The user for one job: <see cref="User"/> unless it asks to run as root, <see cref="RootUser"/>
+    /// when it asks and this worker allows root. Returns why the request cannot be granted, or null.
+    /// </summary>
+    public string? ResolveUser(bool asksRoot, out string user)
+    {
+        user = User;
+        if (!asksRoot) return null;
+        if (!AllowRoot) return "the job asks to run as root, and this worker does not allow it (DOCKER_ALLOW_ROOT=false)";
+        user = RootUser;
         return null;
     }
 
