@@ -104,6 +104,21 @@ internal static class Api
     }
 
     /// <summary>Claims exactly the given execution for the tenant (waiting for it to become ready).</summary>
+    /// <summary>Claims one execution of the tenant and returns it as the worker receives it (raw JSON), waiting until one is claimable.</summary>
+    public static async Task<JsonElement> DequeueRawAsync(HttpClient worker, Guid tenantId)
+    {
+        for (var i = 0; i < 20; i++)
+        {
+            var response = await worker.PostAsJsonAsync("/internal/executions/dequeue",
+                new DequeueRequest { Limit = 1, TenantIds = [tenantId], WorkerId = "test-worker", WaitSeconds = 5 }, Json.DequeueRequest);
+            var text = await response.Content.ReadAsStringAsync();
+            Assert.True(response.StatusCode == HttpStatusCode.OK, text);
+            var executions = JsonDocument.Parse(text).RootElement.GetProperty("executions");
+            if (executions.GetArrayLength() > 0) return Assert.Single(executions.EnumerateArray());
+        }
+        throw new Xunit.Sdk.XunitException("nothing became claimable");
+    }
+
     public static async Task<ClaimedExecution> ClaimAsync(HttpClient worker, Guid tenantId, Guid executionId)
     {
         for (var i = 0; i < 20; i++)

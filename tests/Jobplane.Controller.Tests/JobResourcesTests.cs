@@ -21,20 +21,6 @@ public sealed class JobResourcesTests(ControllerFixture fixture) : IClassFixture
         Assert.Equal(HttpStatusCode.NoContent, response.StatusCode);
     }
 
-    private static async Task<JsonElement> DequeueRawAsync(HttpClient worker, Guid tenantId)
-    {
-        for (var i = 0; i < 20; i++)
-        {
-            var response = await worker.PostAsJsonAsync("/internal/executions/dequeue",
-                new DequeueRequest { Limit = 1, TenantIds = [tenantId], WorkerId = "test-worker", WaitSeconds = 5 }, Api.Json.DequeueRequest);
-            var text = await response.Content.ReadAsStringAsync();
-            Assert.True(response.StatusCode == HttpStatusCode.OK, text);
-            var executions = JsonDocument.Parse(text).RootElement.GetProperty("executions");
-            if (executions.GetArrayLength() > 0) return Assert.Single(executions.EnumerateArray());
-        }
-        throw new Xunit.Sdk.XunitException("nothing became claimable");
-    }
-
     [Fact]
     public async Task Resources_and_network_round_trip_through_create_get_and_list()
     {
@@ -223,7 +209,7 @@ public sealed class JobResourcesTests(ControllerFixture fixture) : IClassFixture
             extra: "\"resources\": {\"memory_mib\": 32, \"cpus\": 1.5, \"pids\": 20}, \"network\": true");
         var run = await Api.RunAsync(client, jobId);
 
-        var first = await DequeueRawAsync(worker, tenant.TenantId);
+        var first = await Api.DequeueRawAsync(worker, tenant.TenantId);
         var payload = first.GetProperty("payload");
         Assert.Equal(run.ExecutionId, first.GetProperty("execution_id").GetGuid());
         Assert.Equal(32, payload.GetProperty("resources").GetProperty("memory_mib").GetInt32());
@@ -234,7 +220,7 @@ public sealed class JobResourcesTests(ControllerFixture fixture) : IClassFixture
         // The administrator revokes network: the job still asks, but the next attempt gets none.
         await SetAllowNetworkAsync(tenant.TenantId, false);
         Assert.Equal(ExecutionStatus.Retrying, await Api.ResultAsync(worker, run.ExecutionId, first.GetProperty("lease_token").GetGuid(), 1));
-        var second = await DequeueRawAsync(worker, tenant.TenantId);
+        var second = await Api.DequeueRawAsync(worker, tenant.TenantId);
         Assert.Equal(2, second.GetProperty("attempt").GetInt32());
         Assert.False(second.GetProperty("payload").TryGetProperty("network", out _), second.ToString());
         Assert.Equal(32, second.GetProperty("payload").GetProperty("resources").GetProperty("memory_mib").GetInt32());
@@ -249,7 +235,7 @@ public sealed class JobResourcesTests(ControllerFixture fixture) : IClassFixture
         await SetAllowNetworkAsync(tenant.TenantId, true);
         await Api.RunAsync(client, await Api.CreateJobAsync(client));
 
-        var claimed = await DequeueRawAsync(worker, tenant.TenantId);
+        var claimed = await Api.DequeueRawAsync(worker, tenant.TenantId);
 
         // Neither field appears: a worker that predates them refuses unknown fields.
         var payload = claimed.GetProperty("payload");

@@ -14,20 +14,6 @@ public sealed class JobRunAsRootTests(ControllerFixture fixture) : IClassFixture
 {
     private readonly ControllerHost _host = fixture.Host;
 
-    private static async Task<JsonElement> DequeueRawAsync(HttpClient worker, Guid tenantId)
-    {
-        for (var i = 0; i < 20; i++)
-        {
-            var response = await worker.PostAsJsonAsync("/internal/executions/dequeue",
-                new DequeueRequest { Limit = 1, TenantIds = [tenantId], WorkerId = "test-worker", WaitSeconds = 5 }, Api.Json.DequeueRequest);
-            var text = await response.Content.ReadAsStringAsync();
-            Assert.True(response.StatusCode == HttpStatusCode.OK, text);
-            var executions = JsonDocument.Parse(text).RootElement.GetProperty("executions");
-            if (executions.GetArrayLength() > 0) return Assert.Single(executions.EnumerateArray());
-        }
-        throw new Xunit.Sdk.XunitException("nothing became claimable");
-    }
-
     [Fact]
     public async Task Run_as_root_round_trips_through_create_get_and_list_and_a_repost_without_it_clears_it()
     {
@@ -84,7 +70,7 @@ public sealed class JobRunAsRootTests(ControllerFixture fixture) : IClassFixture
         var (tenant, client) = await _host.TenantClientAsync();
         var rooted = await Api.RunAsync(client, await Api.CreateJobAsync(client, extra: "\"run_as_root\": true"));
 
-        var claimed = await DequeueRawAsync(worker, tenant.TenantId);
+        var claimed = await Api.DequeueRawAsync(worker, tenant.TenantId);
 
         Assert.Equal(rooted.ExecutionId, claimed.GetProperty("execution_id").GetGuid());
         Assert.True(claimed.GetProperty("payload").GetProperty("run_as_root").GetBoolean(), claimed.ToString());
@@ -92,7 +78,7 @@ public sealed class JobRunAsRootTests(ControllerFixture fixture) : IClassFixture
 
         // A job not asking: the field is absent, so a worker that predates it reads the payload as before.
         await Api.RunAsync(client, await Api.CreateJobAsync(client));
-        var plain = await DequeueRawAsync(worker, tenant.TenantId);
+        var plain = await Api.DequeueRawAsync(worker, tenant.TenantId);
         Assert.False(plain.GetProperty("payload").TryGetProperty("run_as_root", out _), plain.ToString());
     }
 }
