@@ -63,6 +63,10 @@ public sealed class TracingTests : IAsyncLifetime
             var span = await ChildAsync(phase, attempt);
             Assert.Equal(traceId, span.TraceId);
         }
+        // The result went to the controller in a batch: its completion has a span of its own, under the report.
+        var complete = await ChildAsync("jobplane.complete", await ChildAsync("jobplane.result.report", attempt));
+        Assert.Equal(traceId, complete.TraceId);
+        Assert.Equal(ExecutionStatus.Succeeded, complete.GetTagItem("jobplane.execution.status"));
 
         // Stored with the execution: the submit span's traceparent.
         await using (var cmd = _host.Database.DataSource.CreateCommand("select trace_parent from executions where id = $1"))
