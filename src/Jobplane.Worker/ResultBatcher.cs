@@ -43,9 +43,11 @@ public sealed partial class ResultBatcher : IAsyncDisposable
     /// </summary>
     public Task<ResultResponse> ReportAsync(Guid executionId, ResultRequest request, string? traceParent = null)
     {
-        if (_batchRouteMissing || EstimatedBytes(request) > SoloResultBytes)
+        // Measured once: the estimate serialises the result, which may be tens of kilobytes.
+        var bytes = EstimatedBytes(request);
+        if (_batchRouteMissing || bytes > SoloResultBytes)
             return _client.ReportResultAsync(executionId, request, CancellationToken.None);
-        var pending = new Pending(executionId, request, traceParent);
+        var pending = new Pending(executionId, request, traceParent, bytes);
         return _queue.Writer.TryWrite(pending)
             ? pending.Answer.Task
             : _client.ReportResultAsync(executionId, request, CancellationToken.None); // disposed: send directly
@@ -61,12 +63,12 @@ public sealed partial class ResultBatcher : IAsyncDisposable
             if (carried is not null)
             {
                 batch.Add(carried);
-                bytes = EstimatedBytes(carried.Request);
+                bytes = carried.Bytes;
                 carried = null;
             }
             while (batch.Count < MaxBatchReports && _queue.Reader.TryRead(out var next))
             {
-                var size = EstimatedBytes(next.Request);
+                var size = next.Bytes;
                 if (batch.Count > 0 && bytes + size > MaxBatchBytes)
                 {
                     carried = next;
@@ -163,8 +165,10 @@ public sealed partial class ResultBatcher : IAsyncDisposable
         await _sender;
     }
 
-    private sealed class Pending(Guid executionId, ResultRequest request, string? traceParent)
+    private sealed class Pending(Guid executionId, ResultRequest request, string? traceParent, int bytes)
     {
+        /// <summary>About what this report adds to a batch's body (see <see cref="EstimatedBytes"/>).</summary>
+        public int Bytes { get; } = bytes;
         public Guid ExecutionId { get; } = executionId;
         public ResultRequest Request { get; } = request;
         public TaskCompletionSource<ResultResponse> Answer { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
