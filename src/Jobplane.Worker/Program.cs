@@ -17,6 +17,18 @@ catch (InvalidOperationException e)
     return 2;
 }
 
+// Nothing running as this user (a job, where the operator let jobs run as the worker's own user)
+// may read this process's memory or environment (the worker credential) through ptrace or /proc.
+var dumpable = LibC.MakeNonDumpable();
+if (dumpable != 0)
+{
+    await Console.Error.WriteLineAsync($"jobplane-worker: cannot make the worker non-dumpable: {LibC.Describe(dumpable)}");
+    return 2;
+}
+// Files the worker and its jobs create are private unless made otherwise on purpose: a job's file
+// in /tmp is not readable by another attempt's user.
+LibC.Umask(0b000_111_111);
+
 WorkerIdentityLock identity;
 try
 {
@@ -49,6 +61,9 @@ using (identity)
             WorkRoot = options.WorkRoot,
             WorkerId = options.WorkerId,
             KillGrace = options.KillGrace,
+            JobUsers = options.ExecJobUsers,
+            UserLockDirectory = options.ExecUserLockDirectory,
+            RunAsWorkerUser = options.ExecRunAsWorkerUser,
         });
         if (options.Runtime == NoopRuntime.RuntimeName) builder.Services.AddSingleton<IJobRuntime, NoopRuntime>();
         else builder.Services.AddSingleton<IJobRuntime, ExecRuntime>();

@@ -33,6 +33,12 @@ public sealed record WorkerOptions
     public string Runtime { get; init; } = "exec";
     public required string WorkRoot { get; init; }
     public IReadOnlyList<Guid>? TenantIds { get; init; }
+    /// <summary>EXEC_JOB_UIDS: the users exec jobs run as, one per running attempt; null when jobs run as the worker's own user.</summary>
+    public Runtimes.Exec.JobUserRange? ExecJobUsers { get; init; }
+    /// <summary>EXEC_USER_LOCK_DIR: the lock files through which the host's workers share EXEC_JOB_UIDS.</summary>
+    public string ExecUserLockDirectory { get; init; } = Runtimes.Exec.JobUserPool.DefaultLockDirectory;
+    /// <summary>EXEC_RUN_AS_WORKER_USER: the operator accepts exec jobs running as the (non-root) worker's own user.</summary>
+    public bool ExecRunAsWorkerUser { get; init; }
     /// <summary>The DOCKER_* settings, read when RUNTIME is docker.</summary>
     public DockerRuntimeOptions? Docker { get; init; }
     /// <summary>Port of the Prometheus /metrics endpoint (WORKER_METRICS_PORT, default 9464); null when turned off (0).</summary>
@@ -87,11 +93,49 @@ public sealed record WorkerOptions
         if (Jobplane.Observability.Telemetry.Validate(env) is { } otlpProblem) read.Error(otlpProblem);
         if (runtime == "docker")
             options = options with { Docker = DockerRuntimeOptions.FromSettings(read, options.WorkRoot, options.WorkerId, options.KillGrace) };
+        else if (runtime == "exec")
+            options = ReadExecUsers(read, env, options, Runtimes.LibC.EffectiveUserId);
         // noop is a benchmarking tool (Runtimes/Noop), not a way to run jobs.
         else if (runtime is not ("exec" or "noop")) read.Error($"RUNTIME '{runtime}' is not available in this build (available: exec, docker; noop for benchmarks)");
         if (options.HeartbeatInterval <= TimeSpan.Zero) read.Error("WORKER_HEARTBEAT_INTERVAL must be positive");
         if (options.LogFlushInterval <= TimeSpan.Zero) read.Error("WORKER_LOG_FLUSH_INTERVAL must be positive");
         read.ThrowIfInvalid();
         return options;
+    }
+
+    /// <summary>
+    /// Who exec jobs run as. A root worker gives each attempt a user of its own from EXEC_JOB_UIDS
+    /// (a default range when unset) and never runs a job as root; a worker that cannot switch users
+    /// refuses to start unless the operator accepts running jobs as its own user.
+    /// </summary>
+    internal static WorkerOptions ReadExecUsers(SettingReader read, Func<string, string?> env, WorkerOptions options, uint effectiveUid)
+    {
+        var asWorker = env("EXEC_RUN_AS_WORKER_USER")?.Trim().ToLowerInvariant();
+        if (asWorker is not (null or "" or "true" or "false" or "1" or "0"))
+            read.Error($"EXEC_RUN_AS_WORKER_USER must be true or false (got '{asWorker}')");
+        var runAsWorker = asWorker is "true" or "1";
+        var lockDirectory = read.String("EXEC_USER_LOCK_DIR") ?? Runtimes.Exec.JobUserPool.DefaultLockDirectory;
+        if (!Path.IsPathFullyQualified(lockDirectory)) read.Error($"EXEC_USER_LOCK_DIR must be an absolute path (got '{lockDirectory}')");
+        Runtimes.Exec.JobUserRange? range = null;
+        if (read.String("EXEC_JOB_UIDS") is { } text)
+        {
+            range = Runtimes.Exec.JobUserRange.Parse(text, out var problem);
+            if (problem is not null) read.Error("EXEC_JOB_UIDS " + problem);
+        }
+
+        if (effectiveUid == 0)
+        {
+            if (runAsWorker)
+                read.Error("EXEC_RUN_AS_WORKER_USER=true would run exec jobs as root: unset it, and the root worker runs each job as a user of its own (EXEC_JOB_UIDS)");
+            range ??= Runtimes.Exec.JobUserRange.Default;
+            if (range.Count < options.Concurrency)
+                read.Error($"EXEC_JOB_UIDS {range} has {range.Count} ids, fewer than WORKER_CONCURRENCY {options.Concurrency}: every running attempt needs a user of its own");
+            return options with { ExecJobUsers = range, ExecUserLockDirectory = lockDirectory };
+        }
+        if (range is not null)
+            read.Error($"EXEC_JOB_UIDS needs a worker running as root to switch users (this one runs as user {effectiveUid})");
+        else if (!runAsWorker)
+            read.Error($"this worker runs as user {effectiveUid} and cannot run exec jobs as other users: run it as root (each job then gets a user of its own from EXEC_JOB_UIDS), or accept jobs running as this user with EXEC_RUN_AS_WORKER_USER=true");
+        return options with { ExecRunAsWorkerUser = runAsWorker, ExecUserLockDirectory = lockDirectory };
     }
 }

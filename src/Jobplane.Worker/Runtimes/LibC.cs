@@ -30,10 +30,13 @@ internal static unsafe partial class LibC
     private const int AT_SYMLINK_NOFOLLOW = 0x100;
     private const int AT_EMPTY_PATH = 0x1000;
     private const uint STATX_TYPE = 0x1;
+    private const uint STATX_MODE = 0x2;
+    private const uint STATX_UID = 0x8;
     private const uint STATX_SIZE = 0x200;
 
     // struct statx is 256 bytes with the same layout on every architecture.
     private const int StatxBufferSize = 256;
+    private const int StatxUidOffset = 20;
     private const int StatxModeOffset = 28;
     private const int StatxSizeOffset = 40;
 
@@ -68,8 +71,47 @@ internal static unsafe partial class LibC
     [LibraryImport("libc", EntryPoint = "lchown", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     private static partial int LChownNative(string path, uint owner, uint group);
 
+    [LibraryImport("libc", EntryPoint = "prctl", SetLastError = true)]
+    private static partial int PrctlNative(int option, nuint arg2, nuint arg3, nuint arg4, nuint arg5);
+
+    [LibraryImport("libc", EntryPoint = "syscall", SetLastError = true)]
+    private static partial nint SyscallNative(nint number, nint arg1, nint arg2, nint arg3);
+
+    [LibraryImport("libc", EntryPoint = "umask")]
+    private static partial uint UmaskNative(uint mask);
+
     [LibraryImport("libc", EntryPoint = "geteuid")]
     private static partial uint GetEuidNative();
+
+    private const int PR_SET_DUMPABLE = 4;
+
+    /// <summary>
+    /// prctl(PR_SET_DUMPABLE, 0): no core dumps, no ptrace by processes without CAP_SYS_PTRACE, and
+    /// /proc/self (environ, mem, maps, fd) owned by root, so that nothing running as this user (a job
+    /// allowed to run as the worker's own user) can read the worker's memory or environment.
+    /// Returns 0 or the errno.
+    /// </summary>
+    public static int MakeNonDumpable() =>
+        PrctlNative(PR_SET_DUMPABLE, 0, 0, 0, 0) == 0 ? 0 : Marshal.GetLastPInvokeError();
+
+    /// <summary>umask(2); returns the previous mask.</summary>
+    public static uint Umask(uint mask) => UmaskNative(mask);
+
+    /// <summary>
+    /// setresuid(2) as the raw system call, which changes the credentials of the calling thread only.
+    /// The libc wrapper changes every thread of the process (POSIX semantics), which is exactly what
+    /// must not happen here. Returns 0 or the errno.
+    /// </summary>
+    public static int SetThreadResUid(uint real, uint effective, uint saved)
+    {
+        nint number = RuntimeInformation.ProcessArchitecture switch
+        {
+            Architecture.X64 => 117,
+            Architecture.Arm64 => 147,
+            _ => throw new PlatformNotSupportedException("per-thread setresuid is wired for x64 and arm64 only"),
+        };
+        return SyscallNative(number, (nint)real, (nint)effective, (nint)saved) == 0 ? 0 : Marshal.GetLastPInvokeError();
+    }
 
     /// <summary>The effective user id of this process.</summary>
     public static uint EffectiveUserId => GetEuidNative();
@@ -100,6 +142,25 @@ internal static unsafe partial class LibC
     /// <summary>lstat-like: the file type and size of <paramref name="path"/> itself, never of a link target.</summary>
     public static int LStat(string path, out int fileType, out long size) =>
         Statx(AT_FDCWD, path, AT_SYMLINK_NOFOLLOW, out fileType, out size);
+
+    /// <summary>lstat-like: the owner and full mode (type and permission bits) of <paramref name="path"/> itself.</summary>
+    public static int LStatOwner(string path, out uint owner, out int mode)
+    {
+        var buffer = stackalloc byte[StatxBufferSize];
+        new Span<byte>(buffer, StatxBufferSize).Clear();
+        if (StatxNative(AT_FDCWD, path, AT_SYMLINK_NOFOLLOW, STATX_TYPE | STATX_MODE | STATX_UID, buffer) != 0)
+        {
+            owner = 0;
+            mode = 0;
+            return Marshal.GetLastPInvokeError();
+        }
+        owner = *(uint*)(buffer + StatxUidOffset);
+        mode = *(ushort*)(buffer + StatxModeOffset);
+        return 0;
+    }
+
+    /// <summary>True when <paramref name="mode"/> is of file type <paramref name="type"/> (S_IFDIR, ...).</summary>
+    public static bool IsType(int mode, int type) => (mode & S_IFMT) == type;
 
     /// <summary>fstat-like: the file type and size of an open descriptor.</summary>
     public static int FStat(int fd, out int fileType, out long size) =>

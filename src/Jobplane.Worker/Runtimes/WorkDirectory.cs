@@ -6,6 +6,9 @@ internal static class WorkDirectory
     private const UnixFileMode OwnerOnly =
         UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
 
+    /// <summary>rwx for the owner, search (not list) for everyone else: a job can reach its own folder below, by name only.</summary>
+    private const UnixFileMode Traversable = OwnerOnly | UnixFileMode.GroupExecute | UnixFileMode.OtherExecute;
+
     /// <summary>
     /// Creates <paramref name="path"/> empty with mode 0700, removing whatever an earlier run of
     /// the same attempt may have left there, so that a job always starts in a fresh directory.
@@ -19,6 +22,53 @@ internal static class WorkDirectory
         Directory.CreateDirectory(path, OwnerOnly);
         // CreateDirectory's mode goes through the umask; set it exactly.
         File.SetUnixFileMode(path, OwnerOnly);
+    }
+
+    /// <summary>
+    /// Creates <paramref name="path"/> empty, mode 0700, owned by a job's user and group, below a
+    /// parent that is the worker's own and that other users may pass through but neither list nor
+    /// change: the job reaches its folder and nothing beside it, and cannot swap the folder for a link.
+    /// </summary>
+    public static void CreateFreshFor(string path, uint uid, uint gid)
+    {
+        if (!OperatingSystem.IsLinux()) throw new PlatformNotSupportedException("jobplane runtimes run on Linux only");
+        var parent = Path.GetDirectoryName(path)!;
+        EnsureTraversable(parent);
+        if (Exists(path)) Delete(path);
+        Directory.CreateDirectory(path, OwnerOnly);
+        File.SetUnixFileMode(path, OwnerOnly);
+        var errno = LibC.LChown(path, uid, gid);
+        if (errno != 0) throw new IOException($"cannot hand {path} to user {uid}: {LibC.Describe(errno)}");
+    }
+
+    /// <summary>
+    /// Makes <paramref name="directory"/> (and missing parents) exist as a directory of the worker's
+    /// own that others may only pass through (0711), refusing one that is a link, someone else's, or
+    /// writable by others: a job that could write there could plant a link where the worker is about
+    /// to create, read or delete.
+    /// </summary>
+    public static void EnsureTraversable(string directory)
+    {
+        if (!OperatingSystem.IsLinux()) throw new PlatformNotSupportedException("jobplane runtimes run on Linux only");
+        var parent = Path.GetDirectoryName(directory);
+        if (parent is not null && !Exists(parent)) EnsureTraversable(parent);
+        if (!Exists(directory)) Directory.CreateDirectory(directory, Traversable);
+        RequireSafeDirectory(directory);
+        var mode = File.GetUnixFileMode(directory);
+        if ((mode & Traversable) != Traversable) File.SetUnixFileMode(directory, mode | Traversable);
+    }
+
+    /// <summary>Throws unless <paramref name="directory"/> is a real directory owned by this process's user and writable by no one else.</summary>
+    public static void RequireSafeDirectory(string directory)
+    {
+        var errno = LibC.LStatOwner(directory, out var owner, out var mode);
+        if (errno != 0) throw new IOException($"cannot inspect {directory}: {LibC.Describe(errno)}");
+        if (!LibC.IsType(mode, LibC.S_IFDIR))
+            throw new IOException($"{directory} must be a directory, not a link or a file");
+        if (owner != LibC.EffectiveUserId)
+            throw new IOException($"{directory} must belong to the worker's user ({LibC.EffectiveUserId}), not to user {owner}");
+        if ((mode & 0b000_010_010) != 0)
+            throw new IOException($"{directory} must not be writable by group or others (mode {Convert.ToString(mode & 0x1FF, 8)})");
     }
 
     /// <summary>True when anything (even a dangling symbolic link) exists at <paramref name="path"/>.</summary>

@@ -60,7 +60,14 @@ internal sealed class AgentHarness : IAsyncDisposable
             TenantIds = tenantIds,
         };
         var runtime = makeRuntime?.Invoke(options) ?? new ExecRuntime(
-            new ExecRuntimeOptions { WorkRoot = _workRoot, WorkerId = options.WorkerId, KillGrace = options.KillGrace },
+            new ExecRuntimeOptions
+            {
+                WorkRoot = _workRoot,
+                WorkerId = options.WorkerId,
+                KillGrace = options.KillGrace,
+                JobUsers = Environment.IsPrivilegedProcess ? JobUserRange.Default : null,
+                RunAsWorkerUser = !Environment.IsPrivilegedProcess,
+            },
             NullLogger<ExecRuntime>.Instance, TimeProvider.System);
         Network = new NetworkSwitch(_host.CreateHandler());
         var client = new ControllerClient(new HttpClient(Network), options);

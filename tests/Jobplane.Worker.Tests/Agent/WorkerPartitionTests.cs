@@ -28,12 +28,19 @@ public sealed class WorkerPartitionTests : IAsyncLifetime
     [Fact]
     public async Task A_partitioned_worker_kills_its_job_before_the_lease_expires_and_the_retry_runs_alone()
     {
-        var marker = Path.Combine(Path.GetTempPath(), $"jobplane-partition-{Guid.NewGuid():N}");
+        // The attempts run as different users, and what a job user leaves at the top of /tmp goes
+        // with its attempt: they share state through a folder the test opens to both.
+        if (!OperatingSystem.IsLinux()) throw new PlatformNotSupportedException("the exec runtime runs on Linux only");
+        var shared = Directory.CreateTempSubdirectory("jobplane-partition-").FullName;
+        File.SetUnixFileMode(shared, (UnixFileMode)0b111_111_111);
+        var marker = Path.Combine(shared, "marker");
         try
         {
             // Attempt 1 works "forever"; attempt 2 finds the marker and succeeds. Each start and end
             // is appended to a history file to prove the attempts never overlapped.
             var history = marker + ".history";
+            File.WriteAllText(history, "");
+            File.SetUnixFileMode(history, (UnixFileMode)0b110_110_110);
             var id = await _agent.SubmitAsync("partitioned", ["sh", "-c",
                 $"echo \"start $JOBPLANE_ATTEMPT $(date +%s%N)\" >> {history}; echo pid $$; " +
                 $"if [ -e {marker} ]; then echo \"end $JOBPLANE_ATTEMPT $(date +%s%N)\" >> {history}; exit 0; fi; " +
@@ -66,8 +73,7 @@ public sealed class WorkerPartitionTests : IAsyncLifetime
         }
         finally
         {
-            File.Delete(marker);
-            File.Delete(marker + ".history");
+            Directory.Delete(shared, recursive: true);
         }
     }
 }

@@ -10,7 +10,8 @@ namespace Jobplane.Worker.Tests.Exec;
 /// </summary>
 internal sealed class ExecHarness : IDisposable
 {
-    public ExecHarness(TimeSpan? killGrace = null, int? maxLineChars = null, string? workerId = null, string? workRoot = null)
+    public ExecHarness(TimeSpan? killGrace = null, int? maxLineChars = null, string? workerId = null, string? workRoot = null,
+        JobUserRange? users = null)
     {
         WorkRoot = workRoot ?? Directory.CreateTempSubdirectory("jobplane-exec-").FullName;
         WorkerId = workerId ?? "test-" + Guid.NewGuid().ToString("N")[..12];
@@ -20,9 +21,19 @@ internal sealed class ExecHarness : IDisposable
             WorkerId = WorkerId,
             KillGrace = killGrace ?? TimeSpan.FromSeconds(1),
             MaxLineChars = maxLineChars ?? 64 * 1024,
+            // As a root worker does in production: each attempt runs as a user of its own.
+            JobUsers = Environment.IsPrivilegedProcess ? users ?? JobUserRange.Default : null,
+            RunAsWorkerUser = !Environment.IsPrivilegedProcess,
         };
         Runtime = new ExecRuntime(Options, Logger, TimeProvider.System);
     }
+
+    /// <summary>
+    /// Job user ids no other test process uses (the default range is shared by every worker and
+    /// test on the host, which is fine for running jobs but not for planting a crashed worker's leftovers).
+    /// </summary>
+    public static JobUserRange PrivateUserRange() =>
+        new(1_600_000u + (uint)(Environment.ProcessId % 100_000) * 4, 1_600_000u + (uint)(Environment.ProcessId % 100_000) * 4 + 3);
 
     public string WorkRoot { get; }
     public string WorkerId { get; }
@@ -35,7 +46,7 @@ internal sealed class ExecHarness : IDisposable
         TimeSpan? timeout = null,
         IReadOnlyDictionary<string, string>? environment = null,
         int attempt = 1) =>
-        new(Guid.NewGuid(), Guid.NewGuid(), attempt, "ignored:latest", command,
+        new(Guid.NewGuid(), Guid.NewGuid(), attempt, ExecRuntime.ExecImage, command,
             timeout ?? TimeSpan.FromSeconds(30), environment ?? new Dictionary<string, string>());
 
     public static RunSpec Shell(string script, TimeSpan? timeout = null) => Spec(["sh", "-c", script], timeout);

@@ -9,13 +9,19 @@ namespace Jobplane.Worker.Runtimes.Exec;
 /// Runs a job as a local process on the worker's machine. The command is an argument vector
 /// handed to execve (never a shell), in a fresh private working directory, with an environment
 /// built from nothing so that none of the worker's secrets reach job code, in a process group of
-/// its own so that a timeout or a stop takes down everything the job started.
+/// its own so that a timeout or a stop takes down everything the job started. On a root worker each
+/// attempt runs as an unprivileged user of its own (<see cref="JobUserPool"/>) with no capabilities
+/// and no way to gain any: it cannot read the worker's memory, environment or files, signal it, or
+/// touch another attempt's folder, and whatever it leaves running is killed when the attempt ends.
 /// </summary>
 public sealed class ExecRuntime : IJobRuntime
 {
     internal const string WorkerIdVariable = "JOBPLANE_WORKER_ID";
     internal const string SetsidPath = "/usr/bin/setsid";
     internal const string EnvPath = "/usr/bin/env";
+    internal const string SetprivPath = "/usr/bin/setpriv";
+    /// <summary>The image that selects this runtime; any other image is a container image and never runs on the host.</summary>
+    public const string ExecImage = "exec";
     internal const string JobSearchPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
     /// <summary>
@@ -62,6 +68,8 @@ public sealed class ExecRuntime : IJobRuntime
     private readonly TimeProvider _time;
     /// <summary>{WorkRoot}/{WorkerId}: everything this worker's attempts write lives below it.</summary>
     private readonly string _workerRoot;
+    /// <summary>Null when jobs run as the worker's own user (the operator accepted that).</summary>
+    private readonly JobUserPool? _users;
 
     public ExecRuntime(ExecRuntimeOptions options, ILogger<ExecRuntime> logger, TimeProvider time)
     {
@@ -75,6 +83,28 @@ public sealed class ExecRuntime : IJobRuntime
         _time = time;
         _workerRoot = Path.Combine(Path.GetFullPath(options.WorkRoot), options.WorkerId);
         if (!CanRestoreSigpipe.Value) ExecRuntimeLog.SigpipeIgnored(_logger, EnvPath);
+        if (options.JobUsers is { } range)
+        {
+            if (LibC.EffectiveUserId != 0)
+                throw new InvalidOperationException($"running exec jobs as users {range} needs a worker running as root (it runs as user {LibC.EffectiveUserId})");
+            if (!File.Exists(SetprivPath))
+                throw new InvalidOperationException($"the exec runtime needs {SetprivPath} (util-linux) to run jobs as another user");
+            _users = new JobUserPool(range, options.UserLockDirectory);
+            // Jobs reach their folders through these two; nobody but the worker may change them.
+            WorkDirectory.EnsureTraversable(Path.GetFullPath(options.WorkRoot));
+            WorkDirectory.EnsureTraversable(_workerRoot);
+        }
+        else if (options.RunAsWorkerUser)
+        {
+            if (LibC.EffectiveUserId == 0)
+                throw new InvalidOperationException("refusing to run exec jobs as the worker's own user: the worker runs as root");
+            ExecRuntimeLog.JobsRunAsWorkerUser(_logger, LibC.EffectiveUserId);
+        }
+        else
+        {
+            throw new InvalidOperationException(
+                "the exec runtime must either run each job as a user of its own (a root worker with EXEC_JOB_UIDS) or be told to run jobs as the worker's own user (EXEC_RUN_AS_WORKER_USER=true)");
+        }
     }
 
     public string Name => "exec";
@@ -85,19 +115,32 @@ public sealed class ExecRuntime : IJobRuntime
         ArgumentNullException.ThrowIfNull(logs);
         var invalid = Validate(spec);
         if (invalid is not null) return Refused(invalid);
+        // The claim routes container images to container workers; this is the last line of defence
+        // should one ever reach an exec worker (an older controller): it never runs on the host.
+        if (!string.Equals(spec.Image, ExecImage, StringComparison.Ordinal))
+            return Refused($"image '{spec.Image}' is a container image; an exec worker runs only jobs whose image is '{ExecImage}'");
         if (stop.IsCancellationRequested) return new RunOutcome { Stopped = true, Error = OutcomeText.StoppedError };
         if (!File.Exists(SetsidPath))
             throw new InvalidOperationException($"the exec runtime needs {SetsidPath} (util-linux) to run jobs in a process group of their own");
 
         var workDirectory = Path.Combine(_workerRoot,
             string.Create(CultureInfo.InvariantCulture, $"{spec.ExecutionId:D}-{spec.Attempt}"));
-        WorkDirectory.CreateFresh(workDirectory);
+        using var user = _users?.Acquire();
+        if (user is null) WorkDirectory.CreateFresh(workDirectory);
+        else WorkDirectory.CreateFreshFor(workDirectory, user.Uid, user.Gid);
         try
         {
-            return await RunInAsync(spec, workDirectory, logs, stop, kill);
+            return await RunInAsync(spec, workDirectory, user, logs, stop, kill);
         }
         finally
         {
+            if (user is not null)
+            {
+                // Nothing of the attempt may be alive while its files are removed: a process still
+                // running could swap a folder for a link under the worker's feet.
+                user.KillEverything();
+                SharedTempLeftovers.RemoveOwnedBy(user.Uid);
+            }
             try
             {
                 WorkDirectory.Delete(workDirectory);
@@ -110,7 +153,7 @@ public sealed class ExecRuntime : IJobRuntime
         }
     }
 
-    private async Task<RunOutcome> RunInAsync(RunSpec spec, string workDirectory, ILogSink logs, CancellationToken stop, CancellationToken kill)
+    private async Task<RunOutcome> RunInAsync(RunSpec spec, string workDirectory, JobUser? user, ILogSink logs, CancellationToken stop, CancellationToken kill)
     {
         var environment = BuildEnvironment(spec, workDirectory);
         var program = spec.Command[0];
@@ -136,6 +179,20 @@ public sealed class ExecRuntime : IJobRuntime
         }
         // "--" so that a program name starting with '-' is not taken for a setsid option.
         startInfo.ArgumentList.Add("--");
+        if (user is not null)
+        {
+            // setpriv execs in place too: the job becomes the attempt's user with no supplementary
+            // groups, no capabilities (none inheritable, an empty bounding set) and no_new_privs, so
+            // no set-user-id program can give any back.
+            startInfo.ArgumentList.Add(SetprivPath);
+            startInfo.ArgumentList.Add(string.Create(CultureInfo.InvariantCulture, $"--reuid={user.Uid}"));
+            startInfo.ArgumentList.Add(string.Create(CultureInfo.InvariantCulture, $"--regid={user.Gid}"));
+            startInfo.ArgumentList.Add("--clear-groups");
+            startInfo.ArgumentList.Add("--no-new-privs");
+            startInfo.ArgumentList.Add("--inh-caps=-all");
+            startInfo.ArgumentList.Add("--bounding-set=-all");
+            startInfo.ArgumentList.Add("--");
+        }
         foreach (var argument in spec.Command) startInfo.ArgumentList.Add(argument);
         startInfo.Environment.Clear();
         foreach (var (name, value) in environment) startInfo.Environment[name] = value;
@@ -386,7 +443,10 @@ public sealed class ExecRuntime : IJobRuntime
                 }
             }
         }
-        ExecRuntimeLog.OrphanCleanupDone(_logger, _options.WorkerId, killed.Count, removed);
+        // A job that detached and scrubbed its environment is not found above, but it still runs
+        // as a job user: every id of the range no live worker holds loses its processes.
+        var swept = _users?.SweepIdle() ?? 0;
+        ExecRuntimeLog.OrphanCleanupDone(_logger, _options.WorkerId, killed.Count, removed, swept);
     }
 
     /// <summary>

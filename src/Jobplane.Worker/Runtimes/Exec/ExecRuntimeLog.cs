@@ -38,8 +38,12 @@ internal static partial class ExecRuntimeLog
     public static partial void OrphanDirectoryRemoved(ILogger logger, string workDirectory, string workerId);
 
     [LoggerMessage(EventId = 1108, Level = LogLevel.Information,
-        Message = "Orphan cleanup of worker {WorkerId}: {Processes} process(es) killed, {Directories} working director(ies) removed")]
-    public static partial void OrphanCleanupDone(ILogger logger, string workerId, int processes, int directories);
+        Message = "Orphan cleanup of worker {WorkerId}: {Processes} process(es) killed, {Directories} working director(ies) removed, {Users} idle job user(s) swept")]
+    public static partial void OrphanCleanupDone(ILogger logger, string workerId, int processes, int directories, int users);
+
+    [LoggerMessage(EventId = 1111, Level = LogLevel.Warning,
+        Message = "Exec jobs run as the worker's own user {Uid} (EXEC_RUN_AS_WORKER_USER=true): a job can read whatever this user can read and signal this user's other jobs. Run the worker as root with EXEC_JOB_UIDS to give every attempt a user of its own")]
+    public static partial void JobsRunAsWorkerUser(ILogger logger, uint uid);
 
     [LoggerMessage(EventId = 1109, Level = LogLevel.Warning,
         Message = "Orphan cleanup of worker {WorkerId}: processes were still appearing after {Rounds} rounds of killing")]

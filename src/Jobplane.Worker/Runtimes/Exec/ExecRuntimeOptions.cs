@@ -18,4 +18,19 @@ public sealed record ExecRuntimeOptions
 
     /// <summary>Longer output lines are delivered in pieces of this many characters.</summary>
     public int MaxLineChars { get; init; } = 64 * 1024;
+
+    /// <summary>
+    /// The user ids jobs run as, one per running attempt (needs a root worker). Null: jobs run as
+    /// the worker's own user, which the operator must accept explicitly (<see cref="RunAsWorkerUser"/>).
+    /// </summary>
+    public JobUserRange? JobUsers { get; init; }
+
+    /// <summary>Where the per-id lock files that share <see cref="JobUsers"/> between the host's workers live.</summary>
+    public string UserLockDirectory { get; init; } = JobUserPool.DefaultLockDirectory;
+
+    /// <summary>
+    /// The operator accepts that jobs run as the worker's own user (EXEC_RUN_AS_WORKER_USER): they
+    /// can then read everything the worker's user can and signal its other jobs.
+    /// </summary>
+    public bool RunAsWorkerUser { get; init; }
 }
