@@ -28,6 +28,9 @@ if [ "${COVERAGE:-}" = "1" ]; then
   args+=(--collect "XPlat Code Coverage")
 fi
 
+# The hostile-tenant suite writes its table of attacks and outcomes here; it is printed at the end.
+export JOBPLANE_HOSTILE_REPORT="$results/hostile-tenant.txt"
+
 status=0
 echo "== testing" >&2
 dotnet test Jobplane.slnx "${args[@]}" 2>&1 | tee "$results/output.txt" || status=$?
@@ -73,6 +76,7 @@ else
   echo "$leftover" >&2
 fi
 echo
+if [ -f "$JOBPLANE_HOSTILE_REPORT" ]; then cat "$JOBPLANE_HOSTILE_REPORT"; echo; fi
 echo "$projects test projects ran, and the fault-injection suite $([ "$faults_failed" = 1 ] && echo FAILED || echo passed)"
 echo "tests: $passed passed, $failed failed, $skipped skipped"
 if [ "$status" -ne 0 ] || [ "$failed" -ne 0 ]; then exit 1; fi

@@ -29,6 +29,16 @@ if (dumpable != 0)
 // in /tmp is not readable by another attempt's user.
 LibC.Umask(0b000_111_111);
 
+if (options.ExecJobUsers is not null)
+{
+    var limited = LibC.LimitProcessesPerUser((ulong)options.ExecMaxProcesses);
+    if (limited != 0)
+    {
+        await Console.Error.WriteLineAsync($"jobplane-worker: cannot limit the processes of job users: {LibC.Describe(limited)}");
+        return 2;
+    }
+}
+
 WorkerIdentityLock identity;
 try
 {

@@ -37,6 +37,8 @@ public sealed record WorkerOptions
     public Runtimes.Exec.JobUserRange? ExecJobUsers { get; init; }
     /// <summary>EXEC_USER_LOCK_DIR: the lock files through which the host's workers share EXEC_JOB_UIDS.</summary>
     public string ExecUserLockDirectory { get; init; } = Runtimes.Exec.JobUserPool.DefaultLockDirectory;
+    /// <summary>EXEC_MAX_PROCESSES: how many processes one exec job (its user) may run at once; a fork bomb stops there.</summary>
+    public int ExecMaxProcesses { get; init; } = 1024;
     /// <summary>EXEC_RUN_AS_WORKER_USER: the operator accepts exec jobs running as the (non-root) worker's own user.</summary>
     public bool ExecRunAsWorkerUser { get; init; }
     /// <summary>The DOCKER_* settings, read when RUNTIME is docker.</summary>
@@ -130,7 +132,12 @@ public sealed record WorkerOptions
             range ??= Runtimes.Exec.JobUserRange.Default;
             if (range.Count < options.Concurrency)
                 read.Error($"EXEC_JOB_UIDS {range} has {range.Count} ids, fewer than WORKER_CONCURRENCY {options.Concurrency}: every running attempt needs a user of its own");
-            return options with { ExecJobUsers = range, ExecUserLockDirectory = lockDirectory };
+            return options with
+            {
+                ExecJobUsers = range,
+                ExecUserLockDirectory = lockDirectory,
+                ExecMaxProcesses = read.Int("EXEC_MAX_PROCESSES", 1024, 8, 1_000_000),
+            };
         }
         if (range is not null)
             read.Error($"EXEC_JOB_UIDS needs a worker running as root to switch users (this one runs as user {effectiveUid})");

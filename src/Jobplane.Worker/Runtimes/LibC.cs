@@ -77,6 +77,9 @@ internal static unsafe partial class LibC
     [LibraryImport("libc", EntryPoint = "syscall", SetLastError = true)]
     private static partial nint SyscallNative(nint number, nint arg1, nint arg2, nint arg3);
 
+    [LibraryImport("libc", EntryPoint = "setrlimit", SetLastError = true)]
+    private static partial int SetRLimitNative(int resource, ulong* limits);
+
     [LibraryImport("libc", EntryPoint = "umask")]
     private static partial uint UmaskNative(uint mask);
 
@@ -93,6 +96,21 @@ internal static unsafe partial class LibC
     /// </summary>
     public static int MakeNonDumpable() =>
         PrctlNative(PR_SET_DUMPABLE, 0, 0, 0, 0) == 0 ? 0 : Marshal.GetLastPInvokeError();
+
+    private const int RLIMIT_NPROC = 6; // the same on x86-64 and the generic ABI (arm64)
+
+    /// <summary>
+    /// setrlimit(RLIMIT_NPROC) for this process and what it starts. Root is exempt, so the worker is
+    /// not limited; a job user (no capabilities) cannot run more than this many processes at once.
+    /// Returns 0 or the errno.
+    /// </summary>
+    public static int LimitProcessesPerUser(ulong count)
+    {
+        var limits = stackalloc ulong[2];
+        limits[0] = count;
+        limits[1] = count;
+        return SetRLimitNative(RLIMIT_NPROC, limits) == 0 ? 0 : Marshal.GetLastPInvokeError();
+    }
 
     /// <summary>umask(2); returns the previous mask.</summary>
     public static uint Umask(uint mask) => UmaskNative(mask);

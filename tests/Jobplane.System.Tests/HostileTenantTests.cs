@@ -1,0 +1,254 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using Xunit.Abstractions;
+
+namespace Jobplane.SystemTests;
+
+/// <summary>
+/// A tenant that means harm, against a whole platform of real processes: a controller, and an exec
+/// worker running as root, which gives each attempt a user of its own. Each attack is a job the
+/// tenant submits through the public API; what it got is read back from its logs, its status and
+/// the host. The test prints a table of every attempt and fails on any escape. It is written to
+/// $JOBPLANE_HOSTILE_REPORT as well, which make test prints at the end.
+/// </summary>
+public sealed class HostileTenantTests(ITestOutputHelper output) : IAsyncLifetime
+{
+    private const int MaxProcesses = 64;
+    private readonly Platform _platform = new();
+    private readonly List<Row> _rows = [];
+    private Api _api = null!;
+    private PlatformProcess _worker = null!;
+
+    private sealed record Row(string Attack, string Expected, string Got, bool Escaped);
+
+    public async Task InitializeAsync()
+    {
+        await _platform.InitializeAsync();
+        await _platform.StartControllerAsync();
+        _worker = _platform.StartWorker("hostile-1", new Dictionary<string, string?>
+        {
+            ["EXEC_MAX_PROCESSES"] = MaxProcesses.ToString(CultureInfo.InvariantCulture),
+        });
+        var key = await _platform.CreateTenantAsync("mallory");
+        _api = new Api(_platform.Url, key);
+    }
+
+    public async Task DisposeAsync()
+    {
+        _api.Dispose();
+        await _platform.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task Every_escape_a_hostile_tenant_tries_fails()
+    {
+        Assert.True(Environment.IsPrivilegedProcess, "the suite runs as root: the worker must give each job a user of its own");
+        var secrets = new[] { Platform.WorkerToken, Platform.AdminSecret };
+
+        // The worker's identity, through its environment and memory.
+        await AttackAsync("read the worker's environment (/proc/$PPID/environ)", "permission denied, no secret in the output",
+            "tr '\\0' '\\n' < /proc/$PPID/environ && echo READ || echo DENIED",
+            (log, _) => Judge(!ContainsAny(log, secrets) && log.Contains("DENIED"), log));
+        await AttackAsync("read every process's environment", "no worker or administrator secret anywhere",
+            "for f in /proc/[0-9]*/environ; do tr '\\0' '\\n' < $f; done 2>/dev/null | grep -E '^(WORKER_TOKEN|SYSTEM_SECRET|DATABASE_URL)=' ; echo done",
+            (log, _) => Judge(!ContainsAny(log, secrets) && !log.Contains("WORKER_TOKEN=") && !log.Contains("SYSTEM_SECRET="), log));
+        await AttackAsync("read the worker's memory map and memory", "permission denied",
+            "if head -c 16 /proc/$PPID/maps >/dev/null 2>&1 || head -c 16 /proc/$PPID/mem >/dev/null 2>&1; then echo ESCAPED; else echo DENIED; fi",
+            (log, _) => Judge(log.Contains("DENIED"), log));
+        await AttackAsync("ptrace-attach to the worker", "EPERM",
+            "python3 -c 'import ctypes,sys; l=ctypes.CDLL(None, use_errno=True); r=l.ptrace(16, int(sys.argv[1]), 0, 0); print(\"ATTACHED\" if r == 0 else \"DENIED errno %d\" % ctypes.get_errno())' $PPID",
+            (log, _) => Judge(log.Contains("DENIED errno 1"), log));
+        await AttackAsync("connect to the worker's .NET diagnostic socket", "permission denied",
+            "python3 -c 'import glob,sys,socket\nfor p in glob.glob(\"/tmp/dotnet-diagnostic-%s-*\" % sys.argv[1]) or [\"none\"]:\n  s=socket.socket(socket.AF_UNIX)\n  try:\n    s.connect(p); print(\"CONNECTED\", p)\n  except OSError as e: print(\"DENIED\", e.errno)' $PPID",
+            (log, _) => Judge(!log.Contains("CONNECTED") && log.Contains("DENIED"), log));
+
+        // Acting on the worker and the host.
+        await AttackAsync("signal the worker (SIGTERM, SIGSTOP)", "EPERM; the worker keeps running",
+            "kill -STOP $PPID 2>/dev/null && echo STOPPED; kill -TERM $PPID 2>/dev/null && echo SIGNALLED; echo tried",
+            (log, _) => Judge(!log.Contains("SIGNALLED") && !log.Contains("STOPPED") && !_worker.HasExited, log));
+        await AttackAsync("become root (id, capabilities, su)", "an unprivileged user with no capabilities",
+            "id -u; grep CapEff /proc/self/status; su -c 'echo ROOT' root </dev/null 2>&1 | head -1",
+            (log, _) => Judge(!log.StartsWith("0\n", StringComparison.Ordinal) && log.Contains("CapEff:\t0000000000000000") && !log.Contains("ROOT\n"), log));
+        await AttackAsync("read a root-only file (/etc/shadow)", "permission denied",
+            "cat /etc/shadow >/dev/null 2>&1 && echo ESCAPED || echo DENIED",
+            (log, _) => Judge(log.Contains("DENIED"), log));
+        await AttackAsync("write into system and platform folders", "permission denied everywhere",
+            $"for d in /etc /usr/bin /root {Sh(Environment.GetEnvironmentVariable("JOBPLANE_BIN") ?? "/usr/local/bin")}; do touch $d/jobplane-planted 2>/dev/null && echo \"ESCAPED $d\"; done; echo tried",
+            (log, _) => Judge(!log.Contains("ESCAPED"), log));
+        await AttackAsync("open the database through local peer authentication", "no role for the job's user",
+            "psql -h /var/run/postgresql -d postgres -Atc 'select 42' 2>&1 | head -1",
+            (log, _) => Judge(!log.Contains("42\n") && log.Length > 0, log));
+
+        // The work root and other attempts.
+        await AttackAsync("write or list the work root (the folder above the attempt's)", "permission denied",
+            "touch ../planted 2>/dev/null && echo ESCAPED-WRITE; ls .. >/dev/null 2>&1 && echo ESCAPED-LIST; echo tried",
+            (log, _) => Judge(!log.Contains("ESCAPED"), log));
+        await AttackOtherAttemptAsync();
+        var canary = await AttackWithSymlinksAsync();
+        await AttackAsync("result.json as a symbolic link to /etc/shadow", "the result is refused, nothing of the target read",
+            "ln -s /etc/shadow result.json",
+            (log, execution) => Judge(execution.GetProperty("status").GetString() == "FAILED" &&
+                                      !execution.ToString().Contains("root:", StringComparison.Ordinal), execution.GetProperty("error").ToString()));
+
+        // Outliving the attempt, and exhausting the host.
+        await AttackAsync("leave a daemon behind (new session, scrubbed environment)", "killed when the attempt ends",
+            "env -i setsid sleep 300 </dev/null >/dev/null 2>&1 & echo daemon $!",
+            (log, _) =>
+            {
+                var pid = int.Parse(log.Split("daemon ")[1].Trim(), CultureInfo.InvariantCulture);
+                return Judge(WaitGone(pid), $"pid {pid} {(Alive(pid) ? "still running" : "gone")}");
+            });
+        await AttackAsync("fork bomb (200 background processes)", $"stopped at the job user's limit of {MaxProcesses}",
+            "me=$(id -u); (i=0; while [ $i -lt 200 ]; do sleep 30 & i=$((i+1)); done) 2>/dev/null; n=0; " +
+            "for s in /proc/[0-9]*/status; do while read k a b; do if [ \"$k\" = Uid: ]; then [ \"$a\" = \"$me\" ] && n=$((n+1)); break; fi; done < $s; done 2>/dev/null; echo \"processes $n\"",
+            (log, _) =>
+            {
+                var n = int.Parse(log.Split("processes ")[1].Trim(), CultureInfo.InvariantCulture);
+                return Judge(n <= MaxProcesses, $"{n} processes at once");
+            });
+        await AttackContainerImageAsync();
+
+        Assert.True(File.Exists(canary), "the canary outside the work root was deleted through a link");
+        var table = Table();
+        output.WriteLine(table);
+        if (Environment.GetEnvironmentVariable("JOBPLANE_HOSTILE_REPORT") is { Length: > 0 } report)
+            await File.WriteAllTextAsync(report, table);
+        var escapes = _rows.Where(r => r.Escaped).ToList();
+        Assert.True(escapes.Count == 0, "escapes:\n" + table);
+    }
+
+    private static (bool Escaped, string Got) Judge(bool held, string got) => (!held, Shorten(got));
+
+    private async Task<JsonElement> AttackAsync(string attack, string expected, string script,
+        Func<string, JsonElement, (bool Escaped, string Got)> judge, TimeSpan? timeout = null)
+    {
+        var id = await SubmitAsync(attack, script, timeout ?? TimeSpan.FromSeconds(30));
+        var execution = await _api.WaitForAsync(id, s => s is "SUCCEEDED" or "FAILED" or "CANCELLED", TimeSpan.FromSeconds(90));
+        var log = await LogAsync(id);
+        var (escaped, got) = judge(log, execution);
+        _rows.Add(new Row(attack, expected, got, escaped));
+        return execution;
+    }
+
+    private async Task AttackOtherAttemptAsync()
+    {
+        // The victim, another attempt on the same worker, keeps a secret in its folder while it runs.
+        var victim = await SubmitAsync("victim", "echo s3cret-of-the-victim > secret; echo \"at $(pwd) pid $$\"; sleep 60", TimeSpan.FromSeconds(90));
+        await _api.WaitForStatusAsync(victim, "RUNNING", TimeSpan.FromSeconds(30));
+        string where = "";
+        for (var i = 0; i < 100 && !where.Contains(" pid ", StringComparison.Ordinal); i++)
+        {
+            where = await LogAsync(victim);
+            await Task.Delay(100);
+        }
+        var folder = where.Split("at ")[1].Split(" pid ")[0];
+        var pid = where.Split(" pid ")[1].Trim();
+        await AttackAsync("read another running attempt's folder and environment", "permission denied",
+            $"cat {Sh(folder)}/secret 2>/dev/null && echo ESCAPED-FILE; tr '\\0' '\\n' < /proc/{pid}/environ 2>/dev/null | grep JOBPLANE_EXECUTION_ID && echo ESCAPED-ENV; echo tried",
+            (log, _) => Judge(!log.Contains("s3cret") && !log.Contains("ESCAPED"), log));
+        await AttackAsync("kill another running attempt", "EPERM; the victim keeps running",
+            $"kill -9 {pid} 2>/dev/null && echo ESCAPED; echo tried",
+            (log, _) => Judge(!log.Contains("ESCAPED"), log));
+        var still = (await _api.ExecutionAsync(victim)).GetProperty("status").GetString();
+        _rows[^1] = _rows[^1] with { Escaped = _rows[^1].Escaped || still != "RUNNING", Got = _rows[^1].Got + $"; victim {still}" };
+        await _api.Http.PostAsync($"/executions/{victim}/cancel", null);
+    }
+
+    private async Task<string> AttackWithSymlinksAsync()
+    {
+        // Links in the attempt's folder to a folder outside it: removing the attempt's folder must
+        // remove the links, never what they point at (the worker removes it as root).
+        var outside = Directory.CreateTempSubdirectory("jobplane-canary-").FullName;
+        var canary = Path.Combine(outside, "keep");
+        await File.WriteAllTextAsync(canary, "still here");
+        await AttackAsync("links in the work folder to outside files, for the cleanup to follow", "links removed, targets untouched",
+            $"ln -s {Sh(outside)} dir-link; ln -s {Sh(canary)} file-link; mkdir d; ln -s {Sh(outside)} d/deeper; echo planted",
+            (log, _) => Judge(File.Exists(canary), File.Exists(canary) ? "canary intact" : "canary deleted"));
+        return canary;
+    }
+
+    private async Task AttackContainerImageAsync()
+    {
+        var job = await _api.PostJsonAsync("/jobs", JsonSerializer.Serialize(new
+        {
+            name = "alpine-on-exec",
+            image = "alpine:latest",
+            command = new[] { "id" },
+            max_attempts = 1,
+        }));
+        var run = await _api.PostJsonAsync($"/jobs/{job.GetProperty("job_id").GetString()}/run", "{}");
+        var id = run.GetProperty("execution_id").GetString()!;
+        await Task.Delay(TimeSpan.FromSeconds(3));
+        var execution = await _api.ExecutionAsync(id);
+        var log = await LogAsync(id);
+        var status = execution.GetProperty("status").GetString();
+        var waiting = execution.TryGetProperty("waiting_for", out var w) ? w.GetString() : null;
+        _rows.Add(new Row("run a container image (alpine:latest) on an exec worker", "never run on the host",
+            Shorten($"{status}{(waiting is null ? "" : $", waiting for {waiting}")}{(execution.TryGetProperty("error", out var e) && e.ValueKind == JsonValueKind.String ? $", {e.GetString()}" : "")}"),
+            log.Contains("uid=", StringComparison.Ordinal) || status is "RUNNING" or "SUCCEEDED"));
+        await _api.Http.PostAsync($"/executions/{id}/cancel", null);
+    }
+
+    private async Task<string> SubmitAsync(string name, string script, TimeSpan timeout)
+    {
+        var job = await _api.PostJsonAsync("/jobs", JsonSerializer.Serialize(new
+        {
+            name = "hostile-" + Guid.NewGuid().ToString("N")[..8],
+            image = "exec",
+            command = new[] { "sh", "-c", script },
+            default_timeout = (int)timeout.TotalSeconds,
+            max_attempts = 1,
+        }));
+        var run = await _api.PostJsonAsync($"/jobs/{job.GetProperty("job_id").GetString()}/run", "{}");
+        _ = name;
+        return run.GetProperty("execution_id").GetString()!;
+    }
+
+    private async Task<string> LogAsync(string id)
+    {
+        var page = await _api.GetJsonAsync($"/executions/{id}/logs?limit=1000");
+        var text = new StringBuilder();
+        foreach (var line in page.GetProperty("logs").EnumerateArray()) text.Append(line.GetProperty("content").GetString()).Append('\n');
+        return text.ToString();
+    }
+
+    private static bool ContainsAny(string text, IEnumerable<string> needles) => needles.Any(n => text.Contains(n, StringComparison.Ordinal));
+
+    private static bool Alive(int pid)
+    {
+        try
+        {
+            var stat = File.ReadAllText($"/proc/{pid}/stat");
+            return stat[(stat.LastIndexOf(')') + 2)..].Split(' ')[0] != "Z";
+        }
+        catch (IOException)
+        {
+            return false;
+        }
+    }
+
+    private static bool WaitGone(int pid)
+    {
+        for (var i = 0; i < 50 && Alive(pid); i++) Thread.Sleep(100);
+        return !Alive(pid);
+    }
+
+    private static string Sh(string path) => "'" + path.Replace("'", "'\\''", StringComparison.Ordinal) + "'";
+
+    private static string Shorten(string text)
+    {
+        var one = string.Join(" / ", text.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
+        return one.Length > 90 ? one[..87] + "..." : one;
+    }
+
+    private string Table()
+    {
+        var b = new StringBuilder();
+        b.AppendLine(CultureInfo.InvariantCulture, $"hostile tenant: {_rows.Count} attacks, {_rows.Count(r => r.Escaped)} escapes");
+        b.AppendLine(CultureInfo.InvariantCulture, $"{"attack",-62} {"result",-8} what it got");
+        foreach (var r in _rows)
+            b.AppendLine(CultureInfo.InvariantCulture, $"{r.Attack,-62} {(r.Escaped ? "ESCAPED" : "held"),-8} {r.Got}");
+        return b.ToString();
+    }
+}
