@@ -1,7 +1,9 @@
 using System.Diagnostics;
+using System.Diagnostics.Metrics;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using OpenTelemetry;
+using OpenTelemetry.Metrics;
 using OpenTelemetry.Resources;
 using OpenTelemetry.Trace;
 
@@ -46,9 +48,20 @@ public static class Telemetry
                 if (string.IsNullOrWhiteSpace(config["OTEL_SERVICE_NAME"])) r.AddService(serviceName);
             })
             .WithTracing(t => t.SetSampler(new ParentBasedSampler(new NoBackgroundClientRoots())));
+        services.ConfigureOpenTelemetryMeterProvider((sp, metrics) => metrics.AddView(OnlyThisHost(sp.GetRequiredService<IMeterFactory>())));
         if (ExportsOtlp(config)) otel.UseOtlpExporter();
         return otel;
     }
+
+    /// <summary>
+    /// A view that drops instruments of meters another host's <see cref="IMeterFactory"/> made.
+    /// The SDK subscribes to meters by name across the whole process, so without it every
+    /// in-process host (tests run many controllers and workers in one process) would also count the
+    /// others' measurements under the same name. Meters made without a factory (Npgsql, the runtime)
+    /// are process-wide by nature and stay.
+    /// </summary>
+    private static Func<Instrument, MetricStreamConfiguration?> OnlyThisHost(IMeterFactory meters) =>
+        instrument => instrument.Meter.Scope is null || ReferenceEquals(instrument.Meter.Scope, meters) ? null : MetricStreamConfiguration.Drop;
 
     /// <summary>
     /// Root sampler: a client span with no parent is background chatter (queue maintenance SQL, a

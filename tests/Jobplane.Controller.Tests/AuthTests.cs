@@ -16,9 +16,9 @@ public sealed class AuthTests(ControllerFixture fixture) : IClassFixture<Control
 
     private static List<Route> Routes(Guid id, Guid tenantId) =>
     [
-        new(Who.Administrator, HttpMethod.Post, "/tenants", """{"name": "intruder"}"""),
+        new(Who.Administrator, HttpMethod.Post, "/tenants", $$"""{"name": "intruder-{{id}}"}"""),
         new(Who.Administrator, HttpMethod.Patch, $"/tenants/{tenantId}", """{"max_concurrent_executions": 1}"""),
-        new(Who.Tenant, HttpMethod.Post, "/jobs", """{"name": "j", "image": "exec"}"""),
+        new(Who.Tenant, HttpMethod.Post, "/jobs", $$"""{"name": "intruder-{{id}}", "image": "exec"}"""),
         new(Who.Tenant, HttpMethod.Get, "/jobs", null),
         new(Who.Tenant, HttpMethod.Get, $"/jobs/{id}", null),
         new(Who.Tenant, HttpMethod.Post, $"/jobs/{id}/run", null),
@@ -59,7 +59,8 @@ public sealed class AuthTests(ControllerFixture fixture) : IClassFixture<Control
 
         var failures = new List<string>();
         var checkedCount = 0;
-        foreach (var route in Routes(Guid.NewGuid(), tenant.TenantId))
+        var id = Guid.NewGuid();
+        foreach (var route in Routes(id, tenant.TenantId))
         {
             foreach (var (label, token, who) in presented)
             {
@@ -80,10 +81,11 @@ public sealed class AuthTests(ControllerFixture fixture) : IClassFixture<Control
         Assert.True(failures.Count == 0, string.Join("\n", failures));
         Assert.True(checkedCount > 100);
 
-        // Nothing the refused requests carried was acted on.
-        Assert.Equal(0L, await _host.Database.ScalarAsync<long>("select count(*) from tenants where name = 'intruder'"));
+        // Nothing the refused requests carried was acted on. Looked up by this run's names, not by
+        // counting every row: other tests of the class may create tenants and jobs of their own.
+        Assert.Equal(0L, await _host.Database.ScalarAsync<long>("select count(*) from tenants where name = $1", $"intruder-{id}"));
         Assert.Equal(0, await _host.Database.ScalarAsync<int>("select max_concurrent_executions from tenants where id = $1", tenant.TenantId));
-        Assert.Equal(0L, await _host.Database.ScalarAsync<long>("select count(*) from jobs"));
+        Assert.Equal(0L, await _host.Database.ScalarAsync<long>("select count(*) from jobs where name = $1", $"intruder-{id}"));
     }
 
     [Fact]

@@ -39,22 +39,20 @@ public sealed class ValidationTests(ControllerFixture fixture) : IClassFixture<C
     [MemberData(nameof(BadJobBodies))]
     public async Task Bad_job_bodies_are_400_naming_the_problem_and_store_nothing(string label, string body, string mentions)
     {
-        var (_, client) = await _host.TenantClientAsync();
-        var before = await _host.Database.ScalarAsync<long>("select count(*) from jobs");
+        var (tenant, client) = await _host.TenantClientAsync();
         using var response = await client.PostAsync("/jobs", Api.RawJson(body));
         var error = await Api.AssertErrorAsync(response, HttpStatusCode.BadRequest);
         Assert.True(error.Code is ErrorCodes.InvalidArgument or ErrorCodes.InvalidJson, $"{label}: code {error.Code}");
         Assert.True(error.Error.Contains(mentions, StringComparison.OrdinalIgnoreCase),
             $"{label}: the error should mention '{mentions}': {error.Error}");
         Assert.DoesNotContain("Jobplane.", error.Error, StringComparison.Ordinal);
-        Assert.Equal(before, await _host.Database.ScalarAsync<long>("select count(*) from jobs"));
+        Assert.Equal(0L, await _host.Database.ScalarAsync<long>("select count(*) from jobs where tenant_id = $1", tenant.TenantId));
     }
 
     [Fact]
     public async Task An_empty_body_or_a_non_json_content_type_is_refused_and_stores_nothing()
     {
-        var (_, client) = await _host.TenantClientAsync();
-        var before = await _host.Database.ScalarAsync<long>("select count(*) from jobs");
+        var (tenant, client) = await _host.TenantClientAsync();
 
         using var empty = await client.PostAsync("/jobs", Api.RawJson(""));
         await Api.AssertErrorAsync(empty, HttpStatusCode.BadRequest, ErrorCodes.InvalidJson);
@@ -79,7 +77,7 @@ public sealed class ValidationTests(ControllerFixture fixture) : IClassFixture<C
             await Api.AssertErrorAsync(await client.PostAsync("/jobs", lookalike), HttpStatusCode.UnsupportedMediaType);
         }
 
-        Assert.Equal(before, await _host.Database.ScalarAsync<long>("select count(*) from jobs"));
+        Assert.Equal(0L, await _host.Database.ScalarAsync<long>("select count(*) from jobs where tenant_id = $1", tenant.TenantId));
     }
 
     [Theory]

@@ -21,8 +21,20 @@ public sealed class RescueTests(TestDatabase db) : StoreTestBase(db), IClassFixt
         await using (var lockClaims = new Npgsql.NpgsqlCommand("select pg_advisory_xact_lock(1785, 0)", blocker, tx))
             await lockClaims.ExecuteNonQueryAsync(Ct);
         var claim = Queue.ClaimAsync(1, "worker-2", [tenant], Lease, Ct);
-        await Task.Delay(300, Ct);
-        Assert.Equal(1, await Queue.RescueExpiredAsync(100, Ct));
+        // Wait until the claim is queued behind the lock, not a fixed time: on a loaded machine the
+        // claim could otherwise start only after the rescue, and the test would prove nothing.
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        bool queued;
+        while (!(queued = await Db.ScalarAsync<bool>("""
+            select exists (select 1 from pg_locks l join pg_database d on d.oid = l.database
+                           where d.datname = current_database() and l.locktype = 'advisory' and not l.granted)
+            """)) && DateTime.UtcNow < deadline)
+            await Task.Delay(20, Ct);
+        Assert.True(queued, "the claim never queued behind the claim lock");
+        // At least this one: the class's other tests share the database (they leave no expired lease, but need not).
+        Assert.True(await Queue.RescueExpiredAsync(100, Ct) >= 1);
+        Assert.Equal("lease_expired", await Db.ScalarAsync<string>(
+            "select outcome from execution_attempts where execution_id = $1 and attempt = 1", id));
         await tx.CommitAsync(Ct);
 
         var second = Assert.Single(await claim);

@@ -74,6 +74,16 @@ public sealed class DockerRuntimeResourceTests : IAsyncLifetime
         Assert.Equal("killed: out of memory (limit 32 MiB)", outcome.Error);
     }
 
+    [Fact]
+    public async Task A_job_killed_by_SIGKILL_with_memory_to_spare_is_not_called_out_of_memory()
+    {
+        // The same exit as an OOM kill, which the runtime waits a moment to tell apart from one.
+        var (outcome, _) = await _docker.RunAsync(DockerHarness.Shell("kill -9 $$"));
+
+        Assert.Equal(137, outcome.ExitCode);
+        Assert.Equal("exit code 137: killed by signal 9 (SIGKILL)", outcome.Error);
+    }
+
     [Theory]
     [InlineData(256L << 20, null, null, "memory request 256 MiB is not within this worker's maximum of 128 MiB")]
     [InlineData(null, 4.0, null, "CPU request 4 is not within this worker's maximum of 2")]

@@ -20,6 +20,14 @@ public sealed class DockerRuntime : IJobRuntime, IDisposable
     /// </summary>
     private static readonly TimeSpan DrainLimit = TimeSpan.FromSeconds(10);
     private static readonly TimeSpan RemovedWaitLimit = TimeSpan.FromSeconds(10);
+    /// <summary>
+    /// How long a container that died of SIGKILL by itself may keep its outcome waiting for the
+    /// engine's late "oom" event (see <see cref="WasOomKilledAsync"/>). Paid only by such a
+    /// container that was not OOM-killed: a job that SIGKILLed itself.
+    /// </summary>
+    private static readonly TimeSpan LateOomEventLimit = TimeSpan.FromSeconds(5);
+    /// <summary>How far before now the OOM event subscription starts: earlier is harmless, it names one container.</summary>
+    private static readonly TimeSpan EventClockMargin = TimeSpan.FromMinutes(5);
     private const int KilledExitCode = 128 + LibC.SIGKILL;
 
     private readonly DockerRuntimeOptions _options;
@@ -117,6 +125,8 @@ public sealed class DockerRuntime : IJobRuntime, IDisposable
             return Refused($"the container cannot be created: {DockerApiErrors.MessageOf(e)}");
         }
 
+        // Subscribed before it starts, so that an OOM kill is heard whenever the engine reports it.
+        await using var oom = OomWatch.Start(_client, id, _time.GetUtcNow() - EventClockMargin);
         Task<ContainerWaitResponse>? exited = null;
         try
         {
@@ -145,7 +155,8 @@ public sealed class DockerRuntime : IJobRuntime, IDisposable
 
                 var state = (await _client.Containers.InspectContainerAsync(id, CancellationToken.None)).State
                     ?? throw new InvalidOperationException($"the Docker Engine reported no state for container {id}");
-                return BuildOutcome(spec, ending, (int)state.ExitCode, state.OOMKilled, limits, outputFolder);
+                var oomKilled = await WasOomKilledAsync(ending, (int)state.ExitCode, state.OOMKilled, oom);
+                return BuildOutcome(spec, ending, (int)state.ExitCode, oomKilled, limits, outputFolder);
             }
             finally
             {
@@ -168,6 +179,27 @@ public sealed class DockerRuntime : IJobRuntime, IDisposable
                 }
             }
         }
+    }
+
+    /// <summary>
+    /// Whether the container was OOM-killed. Its <c>State.OOMKilled</c> is not enough: the engine
+    /// (dockerd 20.10 with containerd's shim, cgroup v1 here) learns of an OOM kill from a TaskOOM
+    /// event and of the exit from a TaskExit event, which the shim sends from two independent
+    /// goroutines (the cgroup's OOM eventfd watcher and the process reaper). The engine copies
+    /// "OOM seen" into the state only when the exit is handled, so when TaskExit overtakes TaskOOM
+    /// (a loaded machine is enough) the container is recorded as stopped with OOMKilled false for
+    /// good, the wait returns, and the later OOM is only logged as the container's "oom" event.
+    /// Reading the state again cannot help, and the cgroup (memory.oom_control, memory.failcnt) is
+    /// already deleted once the wait returns. So the "oom" event, listened for since before the
+    /// start, counts as well; and a container that died of SIGKILL (what the kernel's OOM killer
+    /// sends to its init) without either yet waits a bounded time for that late event.
+    /// </summary>
+    private async Task<bool> WasOomKilledAsync(Ending ending, int exitCode, bool stateOomKilled, OomWatch oom)
+    {
+        if (stateOomKilled || oom.Seen) return true;
+        // A container the worker stopped or timed out is reported as such, whatever killed it.
+        if (ending != Ending.Exited || exitCode != KilledExitCode) return false;
+        return await oom.WaitAsync(LateOomEventLimit, _time);
     }
 
     private enum Ending
