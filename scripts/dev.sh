@@ -10,7 +10,11 @@ ROOT="$PWD"
 STATE="$ROOT/.dev"
 PORT="${PORT:-6161}"
 URL="http://127.0.0.1:${PORT}"
+# Private by default: the dev tenant's key and the platform's logs are nobody else's business.
+umask 077
 mkdir -p "$STATE"
+# Exec jobs run as users of their own and must reach their folders under .dev/work, by name only.
+chmod 0711 "$STATE"
 
 say() { printf '\033[1m%s\033[0m\n' "$*" >&2; }
 
@@ -71,8 +75,16 @@ up() {
     sleep 0.1
   done
 
+  # As the README recommends for production: a root worker runs every exec job as an unprivileged
+  # user of its own (EXEC_JOB_UIDS). Without root there is no one else to run them as; the worker
+  # then refuses unless told to accept that, which is said loudly here and in its log.
+  local as_worker_user=false
+  if [ "$(id -u)" != "0" ]; then
+    as_worker_user=true
+    say "!! not root: exec jobs will run as $(id -un) and can read what it can (run make dev as root for per-job users)"
+  fi
   say "== starting an exec worker (log: .dev/worker.log)"
-  CONTROLLER_URL="$URL" RUNTIME=exec WORKER_ID=dev-worker RUNTIME_WORKDIR="$STATE/work" \
+  CONTROLLER_URL="$URL" RUNTIME=exec WORKER_ID=dev-worker RUNTIME_WORKDIR="$STATE/work" EXEC_RUN_AS_WORKER_USER="$as_worker_user" \
     nohup env -u DATABASE_URL -u SYSTEM_SECRET ./bin/jobplane-worker >"$STATE/worker.log" 2>&1 &
   echo $! > "$STATE/worker.pid"
 
