@@ -46,6 +46,9 @@ public sealed class ControllerHost : IAsyncLifetime
             ["RETRY_BACKOFF_BASE"] = "100ms",
             ["RETRY_BACKOFF_MAX"] = "1s",
             ["HEARTBEAT_VISIBILITY_EXTENSION"] = "30s",
+            // Tests run image exec jobs of the tenants they create; the default (container runtimes
+            // only) has tests of its own, which override this.
+            ["TENANT_DEFAULT_RUNTIMES"] = "exec,docker,kubernetes",
         };
         if (settings is not null)
         {
