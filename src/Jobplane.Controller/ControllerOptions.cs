@@ -31,7 +31,9 @@ public sealed record ControllerOptions
     /// allowed_runtimes of a tenant created without them (TENANT_DEFAULT_RUNTIMES). Container runtimes
     /// only by default: exec runs jobs on the worker's host, so an administrator allows it per tenant.
     /// </summary>
-    public IReadOnlyList<string> TenantDefaultRuntimes { get; init; } = DefaultTenantRuntimes;
+    /// <para>any: no restriction (null), what tenants got before; a worker naming no runtime (the
+    /// benchmark's noop worker) claims only from unrestricted tenants.</para>
+    public IReadOnlyList<string>? TenantDefaultRuntimes { get; init; } = DefaultTenantRuntimes;
     public static readonly IReadOnlyList<string> DefaultTenantRuntimes = ["docker", "kubernetes"];
 
     public static ControllerOptions FromConfiguration(IConfiguration config)
@@ -78,14 +80,15 @@ public sealed record ControllerOptions
         return options;
     }
 
-    private static IReadOnlyList<string> ReadRuntimes(SettingReader read, string key, IReadOnlyList<string> fallback)
+    private static IReadOnlyList<string>? ReadRuntimes(SettingReader read, string key, IReadOnlyList<string> fallback)
     {
         if (read.String(key) is not { } value) return fallback;
+        if (value.Equals("any", StringComparison.OrdinalIgnoreCase)) return null;
         var names = value.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).Distinct().ToList();
         var unknown = names.Where(n => !Runtimes.IsKnown(n)).ToList();
         if (names.Count == 0 || unknown.Count > 0)
         {
-            read.Error($"{key} must be a comma-separated list of runtimes among {string.Join(", ", Runtimes.Known)} (got '{value}')");
+            read.Error($"{key} must be any or a comma-separated list of runtimes among {string.Join(", ", Runtimes.Known)} (got '{value}')");
             return fallback;
         }
         return names;
