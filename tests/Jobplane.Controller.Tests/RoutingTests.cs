@@ -39,7 +39,12 @@ public sealed class RoutingTests(DefaultRuntimesFixture fixture) : IClassFixture
 
     private static readonly WorkerCapabilities NoNetworkDocker = new()
     {
-        RuntimeClasses = ["container"], Network = false, RunAsRoot = false, MaxMemoryMib = 512, MaxCpus = 1, MaxPids = 256,
+        RuntimeClasses = ["container"],
+        Network = false,
+        RunAsRoot = false,
+        MaxMemoryMib = 512,
+        MaxCpus = 1,
+        MaxPids = 256,
     };
 
     [Fact]

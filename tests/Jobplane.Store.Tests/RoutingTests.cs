@@ -10,7 +10,12 @@ public sealed class RoutingTests(TestDatabase db) : StoreTestBase(db), IClassFix
     private static readonly WorkerGrants ExecWorker = new() { Classes = [RuntimeClasses.Exec] };
     private static readonly WorkerGrants DockerWorker = new()
     {
-        Classes = [RuntimeClasses.Container], Network = false, RunAsRoot = false, MaxMemoryMib = 512, MaxCpus = 1, MaxPids = 256,
+        Classes = [RuntimeClasses.Container],
+        Network = false,
+        RunAsRoot = false,
+        MaxMemoryMib = 512,
+        MaxCpus = 1,
+        MaxPids = 256,
     };
 
     private Task<IReadOnlyList<ClaimedExecution>> ClaimAsync(Guid[] tenants, WorkerGrants grants, int limit = 10) =>

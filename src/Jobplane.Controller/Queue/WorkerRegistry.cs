@@ -44,8 +44,12 @@ public sealed class WorkerRegistry(WorkerStore store, TimeProvider time)
             return "capabilities.max_pids must be between 1 and 1000000";
         grants = new WorkerGrants
         {
-            Classes = runtimeClasses, Network = c.Network, RunAsRoot = c.RunAsRoot,
-            MaxMemoryMib = c.MaxMemoryMib, MaxCpus = c.MaxCpus, MaxPids = c.MaxPids,
+            Classes = runtimeClasses,
+            Network = c.Network,
+            RunAsRoot = c.RunAsRoot,
+            MaxMemoryMib = c.MaxMemoryMib,
+            MaxCpus = c.MaxCpus,
+            MaxPids = c.MaxPids,
         };
         return null;
     }
