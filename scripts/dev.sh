@@ -97,6 +97,10 @@ up() {
     ./bin/jobctl tenant create --name "dev-$(date +%s)" -t "$SYSTEM_SECRET" -o json > "$STATE/tenant.json"
     sed -n 's/.*"api_key": *"\([^"]*\)".*/\1/p' "$STATE/tenant.json" > "$STATE/token"
     chmod 600 "$STATE/token" "$STATE/tenant.json"
+    # New tenants get the operator's default runtimes (container runtimes only): the dev worker
+    # runs exec, so allow it for this tenant, as an administrator would.
+    tenant_id=$(sed -n 's/.*"tenant_id": *"\([^"]*\)".*/\1/p' "$STATE/tenant.json")
+    ./bin/jobctl tenant update "$tenant_id" --allowed-runtimes exec,docker -t "$SYSTEM_SECRET"
   fi
   JOBPLANE_TOKEN="$(cat "$STATE/token")"
   export JOBPLANE_TOKEN

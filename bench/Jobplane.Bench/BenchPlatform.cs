@@ -53,6 +53,8 @@ public sealed class BenchPlatform : IAsyncDisposable
             ["PORT"] = Port.ToString(CultureInfo.InvariantCulture),
             ["SYSTEM_SECRET"] = AdminSecret,
             ["WORKER_TOKEN"] = WorkerToken,
+            // Peers are measured on image exec jobs (the default allows container runtimes only); any: unrestricted, so workers naming no runtime (noop) claim too.
+            ["TENANT_DEFAULT_RUNTIMES"] = "any",
         };
         Controller = BenchProcess.Start("controller", Binary("jobplane-controller"), env, Path.Combine(_root, "controller.log"));
         for (var i = 0; ; i++)

@@ -112,10 +112,14 @@ public sealed class ClaimScaling(BenchOptions options, BenchDatabase db, Report 
                            $1, $2, $5, (g % 3) * 25 + 25, 3600, 3,
                            case when $3 > 1000 then now() - interval '1 hour' * random() else now() end
                     from generate_series(1, $3) g
-                    returning id, tenant_id, priority, scheduled_at, status
+                    returning id, tenant_id, job_id, priority, scheduled_at, status
                 )
-                insert into ready_queue (execution_id, tenant_id, priority, ready_at)
-                select id, tenant_id, priority, scheduled_at from ins where status = 'PENDING'
+                insert into ready_queue (execution_id, tenant_id, priority, ready_at,
+                                         runtime_class, network, run_as_root, memory_mib, cpus, pids)
+                select ins.id, ins.tenant_id, ins.priority, ins.scheduled_at,
+                       case when j.image = 'exec' then 'exec' else 'container' end, j.network, j.run_as_root,
+                       (j.memory_limit_bytes >> 20)::integer, j.cpu_limit, j.pids_limit::integer
+                from ins join jobs j on j.id = ins.job_id where ins.status = 'PENDING'
                 """);
             cmd.CommandTimeout = 0;
             cmd.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = _tenantId });

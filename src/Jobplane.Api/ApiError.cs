@@ -17,6 +17,7 @@ public static class ErrorCodes
     public const string RateLimited = "rate_limited";
     public const string TenantSuspended = "tenant_suspended";
     public const string NetworkNotAllowed = "network_not_allowed";
+    public const string RuntimeNotAllowed = "runtime_not_allowed";
     public const string MethodNotAllowed = "method_not_allowed";
     public const string Unavailable = "unavailable";
     public const string Internal = "internal";

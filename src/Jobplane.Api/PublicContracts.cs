@@ -149,6 +149,11 @@ public sealed record ExecutionView
     public DateTimeOffset? CompletedAt { get; init; }
     /// <summary>When a cancel was requested for this execution (it may still be stopping).</summary>
     public DateTimeOffset? CancelRequestedAt { get; init; }
+    /// <summary>
+    /// PENDING only: what it waits for when no worker heard from in the last minute could run it
+    /// (e.g. "a worker that grants network"); absent otherwise.
+    /// </summary>
+    public string? WaitingFor { get; init; }
     public int? ExitCode { get; init; }
     public string? Error { get; init; }
     public JsonElement? Result { get; init; }

@@ -17,3 +17,22 @@ public static class Runtimes
 
     public static bool IsKnown(string name) => Known.Contains(name);
 }
+
+/// <summary>
+/// Runtime classes: image exec runs on the host and only on the exec runtime; any other image is a
+/// container image and runs only on a container runtime (docker, kubernetes), never on the host.
+/// </summary>
+public static class RuntimeClasses
+{
+    public const string Exec = "exec";
+    public const string Container = "container";
+    /// <summary>The image that selects the exec runtime.</summary>
+    public const string ExecImage = "exec";
+    public static readonly IReadOnlyList<string> Known = [Exec, Container];
+
+    /// <summary>The class of a job's image.</summary>
+    public static string OfImage(string image) => image == ExecImage ? Exec : Container;
+
+    /// <summary>The class a known runtime runs.</summary>
+    public static string OfRuntime(string runtime) => runtime == "exec" ? Exec : Container;
+}

@@ -17,6 +17,26 @@ public sealed record DequeueRequest
     public double? WaitSeconds { get; init; }
     /// <summary>The worker's RUNTIME: executions of tenants that do not allow it are not handed to this worker.</summary>
     public string? Runtime { get; init; }
+    /// <summary>
+    /// What the worker can grant; only executions that fit are handed to it. Absent (an older worker):
+    /// the class of its runtime, and no request checked.
+    /// </summary>
+    public WorkerCapabilities? Capabilities { get; init; }
+}
+
+/// <summary>What a worker announces it can run. Absent fields are not checked.</summary>
+public sealed record WorkerCapabilities
+{
+    /// <summary>exec and/or container; absent: the class of the worker's runtime.</summary>
+    public IReadOnlyList<string>? RuntimeClasses { get; init; }
+    /// <summary>Whether a job asking for network gets it here (docker: DOCKER_NETWORK is not none).</summary>
+    public bool? Network { get; init; }
+    /// <summary>Whether a job asking to run as root may (docker: DOCKER_ALLOW_ROOT).</summary>
+    public bool? RunAsRoot { get; init; }
+    /// <summary>The most a job may ask for (docker: DOCKER_*_LIMIT_MAX).</summary>
+    public int? MaxMemoryMib { get; init; }
+    public double? MaxCpus { get; init; }
+    public int? MaxPids { get; init; }
 }
 
 /// <summary>LeaseSeconds: the lease each claim or heartbeat grants; a worker that cannot heartbeat stops its jobs well within it.</summary>

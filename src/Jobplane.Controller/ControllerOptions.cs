@@ -27,6 +27,14 @@ public sealed record ControllerOptions
     public int DefaultTimeoutSeconds { get; init; } = 3600;
     /// <summary>How often the queue gauges are refreshed from the database (QUEUE_METRICS_INTERVAL); zero turns them off.</summary>
     public TimeSpan QueueMetricsInterval { get; init; } = TimeSpan.FromSeconds(15);
+    /// <summary>
+    /// allowed_runtimes of a tenant created without them (TENANT_DEFAULT_RUNTIMES). Container runtimes
+    /// only by default: exec runs jobs on the worker's host, so an administrator allows it per tenant.
+    /// </summary>
+    /// <para>any: no restriction (null), what tenants got before; a worker naming no runtime (the
+    /// benchmark's noop worker) claims only from unrestricted tenants.</para>
+    public IReadOnlyList<string>? TenantDefaultRuntimes { get; init; } = DefaultTenantRuntimes;
+    public static readonly IReadOnlyList<string> DefaultTenantRuntimes = ["docker", "kubernetes"];
 
     public static ControllerOptions FromConfiguration(IConfiguration config)
     {
@@ -55,6 +63,7 @@ public sealed record ControllerOptions
             DefaultMaxAttempts = read.Int("DEFAULT_MAX_ATTEMPTS", 3, 1, 100),
             DefaultTimeoutSeconds = read.Int("DEFAULT_JOB_TIMEOUT", 3600, 1, 7 * 24 * 3600),
             QueueMetricsInterval = read.Duration("QUEUE_METRICS_INTERVAL", TimeSpan.FromSeconds(15)),
+            TenantDefaultRuntimes = ReadRuntimes(read, "TENANT_DEFAULT_RUNTIMES", DefaultTenantRuntimes),
         };
         if (LogFormat.Parse(config[LogFormat.Setting]) is null)
             read.Error(LogFormat.Invalid(config[LogFormat.Setting]));
@@ -69,5 +78,19 @@ public sealed record ControllerOptions
         if (options.RetryBackoffMax < options.RetryBackoffBase) read.Error("RETRY_BACKOFF_MAX must not be below RETRY_BACKOFF_BASE");
         read.ThrowIfInvalid();
         return options;
+    }
+
+    private static IReadOnlyList<string>? ReadRuntimes(SettingReader read, string key, IReadOnlyList<string> fallback)
+    {
+        if (read.String(key) is not { } value) return fallback;
+        if (value.Equals("any", StringComparison.OrdinalIgnoreCase)) return null;
+        var names = value.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).Distinct().ToList();
+        var unknown = names.Where(n => !Runtimes.IsKnown(n)).ToList();
+        if (names.Count == 0 || unknown.Count > 0)
+        {
+            read.Error($"{key} must be any or a comma-separated list of runtimes among {string.Join(", ", Runtimes.Known)} (got '{value}')");
+            return fallback;
+        }
+        return names;
     }
 }

@@ -61,6 +61,8 @@ builder.Services.AddSingleton<RateBucketStore>();
 builder.Services.AddSingleton<TenantRateLimiter>();
 builder.Services.AddSingleton<JobStore>();
 builder.Services.AddSingleton<ExecutionStore>();
+builder.Services.AddSingleton<WorkerStore>();
+builder.Services.AddSingleton<Jobplane.Controller.Queue.WorkerRegistry>();
 builder.Services.AddSingleton<QueueStore>();
 builder.Services.AddSingleton<RecentKeys>();
 builder.Services.AddSingleton<Authenticator>();

@@ -62,9 +62,10 @@ public sealed class ExecutionStore(NpgsqlDataSource db)
     {
         var ids = new Guid[count];
         for (var i = 0; i < count; i++) ids[i] = Guid.CreateVersion7();
-        await using var cmd = db.Command("""
+        await using var cmd = db.Command($"""
             with job as (
-                select id, tenant_id, priority, timeout_seconds, max_attempts
+                select id, tenant_id, priority, timeout_seconds, max_attempts,
+                       image, network, run_as_root, memory_limit_bytes, cpu_limit, pids_limit
                 from jobs where id = $2 and tenant_id = $3
             ), ins as (
                 insert into executions (id, tenant_id, job_id, status, priority, timeout_seconds, max_attempts, scheduled_at, trace_parent)
@@ -76,8 +77,9 @@ public sealed class ExecutionStore(NpgsqlDataSource db)
                 order by n.ord
                 returning id, tenant_id, priority, status, scheduled_at
             ), queued as (
-                insert into ready_queue (execution_id, tenant_id, priority, ready_at)
-                select id, tenant_id, priority, scheduled_at from ins where status = 'PENDING'
+                insert into ready_queue (execution_id, tenant_id, priority, ready_at, {Routing.Columns})
+                select ins.id, ins.tenant_id, ins.priority, ins.scheduled_at, {Routing.FromJob}
+                from ins, job j where ins.status = 'PENDING'
             )
             select (select status from ins limit 1), exists (select 1 from job)
             """, Sql.P(ids), Sql.P(jobId), Sql.P(tenantId), Sql.P(options.ScheduledAt),
@@ -94,9 +96,10 @@ public sealed class ExecutionStore(NpgsqlDataSource db)
     // $9, when given, is the API key the request came with, checked in this same statement: the
     // controller may then admit a submission on a recently verified key without a transaction of its
     // own, and a key revoked (or a tenant suspended) before this statement still creates nothing.
-    internal const string SubmitSql = """
+    internal static readonly string SubmitSql = $"""
         with job as (
-            select id, tenant_id, priority, timeout_seconds, max_attempts
+            select id, tenant_id, priority, timeout_seconds, max_attempts,
+                   image, network, run_as_root, memory_limit_bytes, cpu_limit, pids_limit
             from jobs where id = $2 and tenant_id = $3
               and ($9::uuid is null or exists (
                   select 1 from api_keys k join tenants t on t.id = k.tenant_id
@@ -118,8 +121,9 @@ public sealed class ExecutionStore(NpgsqlDataSource db)
             where $7::text is null or exists (select 1 from key)
             returning id, tenant_id, priority, status, scheduled_at
         ), queued as (
-            insert into ready_queue (execution_id, tenant_id, priority, ready_at)
-            select id, tenant_id, priority, scheduled_at from ins where status = 'PENDING'
+            insert into ready_queue (execution_id, tenant_id, priority, ready_at, {Routing.Columns})
+            select ins.id, ins.tenant_id, ins.priority, ins.scheduled_at, {Routing.FromJob}
+            from ins, job j where ins.status = 'PENDING'
         )
         select id, status from ins
         """;
@@ -346,7 +350,7 @@ public sealed class ExecutionStore(NpgsqlDataSource db)
     /// </summary>
     public async Task<DlqBulkRetryResponse> RetryDeadLettersAsync(Guid tenantId, Guid? jobId, int max, CancellationToken ct, string? traceParent = null)
     {
-        await using var cmd = db.Command("""
+        await using var cmd = db.Command($"""
             with picked as (
                 select d.id, d.job_id, e.priority, e.timeout_seconds
                 from dead_letters d join executions e on e.id = d.execution_id
@@ -360,10 +364,11 @@ public sealed class ExecutionStore(NpgsqlDataSource db)
                 insert into executions (id, tenant_id, job_id, status, priority, timeout_seconds, max_attempts, scheduled_at, trace_parent)
                 select f.new_id, $1, f.job_id, 'PENDING', f.priority, f.timeout_seconds, j.max_attempts, now(), $4
                 from fresh f join jobs j on j.id = f.job_id
-                returning id, tenant_id, priority, scheduled_at
+                returning id, tenant_id, job_id, priority, scheduled_at
             ), queued as (
-                insert into ready_queue (execution_id, tenant_id, priority, ready_at)
-                select id, tenant_id, priority, scheduled_at from made
+                insert into ready_queue (execution_id, tenant_id, priority, ready_at, {Routing.Columns})
+                select m.id, m.tenant_id, m.priority, m.scheduled_at, {Routing.FromJob}
+                from made m join jobs j on j.id = m.job_id
             ), marked as (
                 update dead_letters d set retried_execution_id = f.new_id from fresh f where d.id = f.id
             )

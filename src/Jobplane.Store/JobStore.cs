@@ -32,8 +32,9 @@ public sealed class JobStore(NpgsqlDataSource db)
     /// Creates the job, or updates the tenant's job of the same name (served by jobs_tenant_name_key).
     /// Returns the id and whether it was newly created. A job asking for network is written only if
     /// its tenant allows network (checked in the same statement); otherwise nothing is written and
-    /// <see cref="NetworkNotAllowedException"/> is thrown. The claim checks the permission again,
-    /// so a later revocation still takes effect.
+    /// <see cref="NetworkNotAllowedException"/> is thrown. Likewise a job of image exec is written only
+    /// if its tenant's allowed_runtimes admit exec (<see cref="RuntimeNotAllowedException"/>). The
+    /// claim checks both permissions again, so a later revocation still takes effect.
     /// </summary>
     public async Task<(Guid JobId, bool Created)> UpsertAsync(Guid tenantId, JobSpec spec, CancellationToken ct)
     {
@@ -42,7 +43,9 @@ public sealed class JobStore(NpgsqlDataSource db)
                               retry_backoff_base_seconds, retry_backoff_max_seconds, non_retryable_exit_codes,
                               memory_limit_bytes, cpu_limit, pids_limit, network, run_as_root)
             select $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16
-            where not $15 or exists (select 1 from tenants t where t.id = $2 and t.allow_network)
+            where (not $15 or exists (select 1 from tenants t where t.id = $2 and t.allow_network))
+              and ($4 <> 'exec' or exists (select 1 from tenants t
+                   where t.id = $2 and (t.allowed_runtimes is null or 'exec' = any(t.allowed_runtimes))))
             on conflict (tenant_id, name) do update set
                 image = excluded.image, command = excluded.command, timeout_seconds = excluded.timeout_seconds,
                 priority = excluded.priority, max_attempts = excluded.max_attempts,
@@ -60,8 +63,16 @@ public sealed class JobStore(NpgsqlDataSource db)
             Sql.P(spec.MemoryLimitBytes), Sql.P(spec.CpuLimit), Sql.P(spec.PidsLimit), Sql.P(spec.Network),
             Sql.P(spec.RunAsRoot));
         await using var reader = await cmd.ExecuteReaderAsync(ct);
-        if (!await reader.ReadAsync(ct)) throw new NetworkNotAllowedException();
-        return (reader.GetGuid(0), reader.GetBoolean(1));
+        if (await reader.ReadAsync(ct)) return (reader.GetGuid(0), reader.GetBoolean(1));
+        await reader.DisposeAsync();
+        // Nothing was written: tell which permission is missing (rare, so a second statement only then).
+        await using var why = db.Command("""
+            select coalesce(bool_or(t.allowed_runtimes is null or 'exec' = any(t.allowed_runtimes)), false)
+            from tenants t where t.id = $1
+            """, Sql.P(tenantId));
+        var execAllowed = (bool)(await why.ExecuteScalarAsync(ct))!;
+        if (spec.Image == RuntimeClasses.ExecImage && !execAllowed) throw new RuntimeNotAllowedException();
+        throw new NetworkNotAllowedException();
     }
 
     public async Task<JobView?> GetAsync(Guid tenantId, Guid jobId, CancellationToken ct)

@@ -43,27 +43,39 @@ public sealed class QueueStore(NpgsqlDataSource db)
     /// ready work (<see cref="FairShare"/>), within each tenant by priority then due time; never more
     /// of a tenant's executions than its max_concurrent_executions allows to run at once; none of a
     /// suspended tenant's, and none of a tenant that does not allow <paramref name="runtime"/>.
+    /// Only executions <paramref name="grants"/> fit are claimed: of a runtime class the worker runs,
+    /// and asking for no network, root or resources it cannot grant.
     /// <para>Cost: one walk of the active tenants in virtual-time order (tenant_sched_active_idx)
-    /// until 64 eligible ones are found, where each tenant costs one probe of ready_queue and, if
-    /// capped, a count of its running executions (at most its cap); then one index range scan per
-    /// served tenant (ready_queue_tenant_claim_idx). It grows with the number of active tenants
+    /// until 64 eligible ones are found, where each tenant costs one probe of ready_queue (for the
+    /// worker's class: ready_queue_route_claim_idx) and, if capped, a count of its running executions
+    /// (at most its cap); then one index range scan per served tenant and class
+    /// (ready_queue_route_claim_idx, so container rows cost an exec worker nothing). Rows of the class
+    /// that ask for more than the worker grants are filtered, not indexed: they are walked past. It grows with the number of active tenants
     /// skipped (suspended, at their cap) and the batch size, and only logarithmically with the
     /// backlog: scheduled runs and retries are not in ready_queue at all.</para>
     /// </summary>
     public async Task<IReadOnlyList<ClaimedExecution>> ClaimAsync(
-        int limit, string workerId, Guid[]? tenantIds, TimeSpan lease, CancellationToken ct, string? runtime = null)
+        int limit, string workerId, Guid[]? tenantIds, TimeSpan lease, CancellationToken ct, string? runtime = null,
+        WorkerGrants? grants = null)
     {
+        grants ??= WorkerGrants.Any;
         await using var conn = await db.OpenConnectionAsync(ct);
         await using var tx = await conn.BeginTransactionAsync(ct);
         var candidates = new List<FairShare.Candidate>();
+        var allowNetwork = new List<bool>();
+        var fits = Routing.Fits(5, "t.allow_network");
         await using (var batch = new NpgsqlBatch(conn, tx))
         {
             batch.BatchCommands.Add(Sql.BatchCommand("select pg_advisory_xact_lock($1, 0)", Sql.P(ClaimLockKey)));
             // A new statement, so a new snapshot: it sees every claim that committed before the lock was granted.
-            batch.BatchCommands.Add(Sql.BatchCommand("""
+            // Only ready rows this worker can run count: a tenant whose ready work is all of another
+            // class (or asks for what this worker cannot grant) is passed over, and costs one more
+            // probe of ready_queue_route_claim_idx (plus a walk past the rows that do not fit).
+            batch.BatchCommands.Add(Sql.BatchCommand($"""
                 select s.tenant_id, s.vtime, t.weight,
                        case when t.max_concurrent_executions > 0 then t.max_concurrent_executions - r.running else $2 end,
-                       (select count(*) from (select 1 from ready_queue q where q.tenant_id = s.tenant_id limit $2) x)
+                       (select count(*) from (select 1 from ready_queue q where q.tenant_id = s.tenant_id and {fits} limit $2) x),
+                       t.allow_network
                 from tenant_sched s
                 join tenants t on t.id = s.tenant_id
                 cross join lateral (
@@ -76,10 +88,10 @@ public sealed class QueueStore(NpgsqlDataSource db)
                   and ($1::uuid[] is null or s.tenant_id = any($1))
                   and (t.allowed_runtimes is null or $3 = any(t.allowed_runtimes))
                   and (t.max_concurrent_executions = 0 or r.running < t.max_concurrent_executions)
-                  and exists (select 1 from ready_queue q where q.tenant_id = s.tenant_id)
+                  and exists (select 1 from ready_queue q where q.tenant_id = s.tenant_id and {fits})
                 order by s.vtime, s.tenant_id
                 limit $4
-                """, Sql.P(tenantIds), Sql.P(limit), Sql.P(runtime), Sql.P(MaxCandidateTenants)));
+                """, [Sql.P(tenantIds), Sql.P(limit), Sql.P(runtime), Sql.P(MaxCandidateTenants), .. Routing.Parameters(grants)]));
             await using var reader = await batch.ExecuteReaderAsync(ct);
             await reader.NextResultAsync(ct);
             while (await reader.ReadAsync(ct))
@@ -88,6 +100,7 @@ public sealed class QueueStore(NpgsqlDataSource db)
                 var ready = reader.GetInt64(4);
                 candidates.Add(new FairShare.Candidate(reader.GetGuid(0), reader.GetDouble(1), reader.GetInt32(2),
                     (int)Math.Min(headroom, ready)));
+                allowNetwork.Add(reader.GetBoolean(5));
             }
         }
         if (candidates.Count == 0)
@@ -101,18 +114,26 @@ public sealed class QueueStore(NpgsqlDataSource db)
         // The water level after this claim: where a tenant that becomes active now should start.
         var level = candidates.Select((c, i) => c.VirtualTime + (double)shares[i] / c.Weight).Min();
         var list = new List<ClaimedExecution>();
-        await using (var cmd = conn.Command("""
+        await using (var cmd = conn.Command($"""
             with quota as (
-                select * from unnest($5::uuid[], $6::int[], $7::int[]) as q(tenant_id, n, weight)
+                select * from unnest($5::uuid[], $6::int[], $7::int[], $8::boolean[]) as q(tenant_id, n, weight, allow_network)
             ), picked as (
                 select r.execution_id
                 from quota cross join lateral (
-                    select q.execution_id
-                    from ready_queue q
-                    where q.tenant_id = quota.tenant_id
-                    order by q.priority desc, q.ready_at, q.execution_id
+                    -- One index range scan per class the worker runs (one, but for a benchmarking
+                    -- worker), merged: within a tenant and class the index order is the claim order.
+                    select c.execution_id
+                    from unnest($9::text[]) as k(runtime_class) cross join lateral (
+                        select q.execution_id, q.priority, q.ready_at
+                        from ready_queue q
+                        where q.tenant_id = quota.tenant_id and q.runtime_class = k.runtime_class
+                          and {Routing.Fits(9, "quota.allow_network")}
+                        order by q.priority desc, q.ready_at, q.execution_id
+                        limit quota.n
+                        for update skip locked
+                    ) c
+                    order by c.priority desc, c.ready_at, c.execution_id
                     limit quota.n
-                    for update skip locked
                 ) r
                 -- Never cuts anything (the shares add up to at most $3), but tells the planner how
                 -- many rows come out: without it, it guesses a tenth of ready_queue and joins the
@@ -167,9 +188,10 @@ public sealed class QueueStore(NpgsqlDataSource db)
                    j.run_as_root
             from claimed c join jobs j on j.id = c.job_id
             order by c.priority desc
-            """, tx, Sql.P(level), Sql.P(workerId), Sql.P(limit), Sql.P(lease.TotalSeconds),
-            Sql.P(served.Select(i => candidates[i].TenantId).ToArray()), Sql.P(served.Select(i => shares[i]).ToArray()),
-            Sql.P(served.Select(i => candidates[i].Weight).ToArray())))
+            """, tx, [Sql.P(level), Sql.P(workerId), Sql.P(limit), Sql.P(lease.TotalSeconds),
+                Sql.P(served.Select(i => candidates[i].TenantId).ToArray()), Sql.P(served.Select(i => shares[i]).ToArray()),
+                Sql.P(served.Select(i => candidates[i].Weight).ToArray()), Sql.P(served.Select(i => allowNetwork[i]).ToArray()),
+                .. Routing.Parameters(grants)]))
         await using (var reader = await cmd.ExecuteReaderAsync(ct))
         {
             while (await reader.ReadAsync(ct))
@@ -501,7 +523,7 @@ public sealed class QueueStore(NpgsqlDataSource db)
     /// </summary>
     public async Task<LeaseCheck> ReleaseAsync(Guid executionId, Guid leaseToken, string reason, CancellationToken ct)
     {
-        await using var cmd = db.Command("""
+        await using var cmd = db.Command($"""
             with released as (
                 update executions e set
                     status = case when e.cancel_requested_at is null then 'PENDING' else 'CANCELLED' end,
@@ -509,13 +531,14 @@ public sealed class QueueStore(NpgsqlDataSource db)
                     error = case when e.cancel_requested_at is null then e.error else 'cancelled while running (handed back by its worker)' end,
                     free_attempts = free_attempts + 1, lease_token = null, lease_expires_at = null, worker_id = null
                 where e.id = $1 and e.lease_token = $2 and e.status = 'RUNNING'
-                returning e.id, e.tenant_id, e.priority, e.attempt, e.status, e.scheduled_at
+                returning e.id, e.tenant_id, e.job_id, e.priority, e.attempt, e.status, e.scheduled_at
             ), ended as (
                 update execution_attempts a set ended_at = now(), error = $3, outcome = 'released'
                 from released r where a.execution_id = r.id and a.attempt = r.attempt
             ), queued as (
-                insert into ready_queue (execution_id, tenant_id, priority, ready_at)
-                select id, tenant_id, priority, scheduled_at from released where status = 'PENDING'
+                insert into ready_queue (execution_id, tenant_id, priority, ready_at, {Routing.Columns})
+                select r.id, r.tenant_id, r.priority, r.scheduled_at, {Routing.FromJob}
+                from released r join jobs j on j.id = r.job_id where r.status = 'PENDING'
             )
             select count(*) from released
             """, Sql.P(executionId), Sql.P(leaseToken), Sql.P(reason));
@@ -529,7 +552,7 @@ public sealed class QueueStore(NpgsqlDataSource db)
     /// </summary>
     public async Task<int> PromoteDueAsync(int batchSize, CancellationToken ct)
     {
-        await using var cmd = db.Command("""
+        await using var cmd = db.Command($"""
             with due as (
                 select id from executions
                 where status in ('SCHEDULED', 'RETRYING') and scheduled_at <= now()
@@ -539,10 +562,11 @@ public sealed class QueueStore(NpgsqlDataSource db)
             ), promoted as (
                 update executions e set status = 'PENDING'
                 from due where e.id = due.id
-                returning e.id, e.tenant_id, e.priority, e.scheduled_at
+                returning e.id, e.tenant_id, e.job_id, e.priority, e.scheduled_at
             )
-            insert into ready_queue (execution_id, tenant_id, priority, ready_at)
-            select id, tenant_id, priority, scheduled_at from promoted
+            insert into ready_queue (execution_id, tenant_id, priority, ready_at, {Routing.Columns})
+            select p.id, p.tenant_id, p.priority, p.scheduled_at, {Routing.FromJob}
+            from promoted p join jobs j on j.id = p.job_id
             """, Sql.P(batchSize));
         return await cmd.ExecuteNonQueryAsync(ct);
     }
@@ -601,9 +625,10 @@ public sealed class QueueStore(NpgsqlDataSource db)
                     """, Sql.P(x.Id), Sql.P(error)));
                 // Back at its original place in the queue (its due time), not behind everything
                 // submitted since: a worker's death should not cost its executions their turn.
-                batch.BatchCommands.Add(Sql.BatchCommand("""
-                    insert into ready_queue (execution_id, tenant_id, priority, ready_at)
-                    select id, tenant_id, priority, scheduled_at from executions where id = $1
+                batch.BatchCommands.Add(Sql.BatchCommand($"""
+                    insert into ready_queue (execution_id, tenant_id, priority, ready_at, {Routing.Columns})
+                    select e.id, e.tenant_id, e.priority, e.scheduled_at, {Routing.FromJob}
+                    from executions e join jobs j on j.id = e.job_id where e.id = $1
                     """, Sql.P(x.Id)));
             }
             else

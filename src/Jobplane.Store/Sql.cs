@@ -23,6 +23,7 @@ internal static class Sql
     public static NpgsqlParameter P(DateTimeOffset? v) => Nullable(v?.UtcDateTime, NpgsqlDbType.TimestampTz);
     public static NpgsqlParameter P(string[] v) => new NpgsqlParameter<string[]> { TypedValue = v };
     public static NpgsqlParameter P(int[] v) => new NpgsqlParameter<int[]> { TypedValue = v };
+    public static NpgsqlParameter P(bool[] v) => new NpgsqlParameter<bool[]> { TypedValue = v };
     public static NpgsqlParameter P(Guid[]? v) => Nullable(v, NpgsqlDbType.Array | NpgsqlDbType.Uuid);
     /// <summary>One column of a set-based statement (unnest), elements possibly null.</summary>
     public static NpgsqlParameter Column<T>(List<T> v) => new NpgsqlParameter<T[]> { TypedValue = [.. v] };

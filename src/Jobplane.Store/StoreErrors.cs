@@ -9,6 +9,10 @@ public sealed class StoreConflictException(string message) : Exception(message);
 public sealed class NetworkNotAllowedException() : Exception(
     "this job asks for network access (network: true), and its tenant is not allowed network: an administrator must allow network for the tenant (allow_network)");
 
+/// <summary>A job runs on the exec runtime (image exec), and its tenant is not allowed exec: nothing was written.</summary>
+public sealed class RuntimeNotAllowedException() : Exception(
+    "this job runs on the exec runtime (image: exec), and its tenant is not allowed the exec runtime: an administrator must add exec to the tenant's allowed_runtimes");
+
 /// <summary>The outcome of a call made by a worker about an attempt it believes it is running.</summary>
 public enum LeaseCheck
 {

@@ -95,6 +95,7 @@ public sealed partial class WorkerAgent(
                     // A runtime the platform does not know (noop, a benchmarking tool) names none: it is
                     // then given only work of tenants that are not restricted to some runtimes.
                     Runtime = Jobplane.Api.Runtimes.IsKnown(runtime.Name) ? runtime.Name : null,
+                    Capabilities = runtime.Capabilities,
                 }, stoppingToken);
                 backoff = TimeSpan.FromMilliseconds(200);
             }

@@ -48,6 +48,8 @@ public sealed class Platform : IAsyncDisposable
                 ["MAINTENANCE_INTERVAL"] = "200ms",
                 ["RETRY_BACKOFF_BASE"] = "200ms",
                 ["RETRY_BACKOFF_MAX"] = "1s",
+                // The run submits image exec jobs (the default allows container runtimes only); any: unrestricted, so workers naming no runtime (noop) claim too.
+                ["TENANT_DEFAULT_RUNTIMES"] = "any",
             };
             var name = $"controller{i + 1}";
             // --migrate on every start: the first start of both at once is the concurrent-migration test,

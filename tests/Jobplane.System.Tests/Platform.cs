@@ -30,6 +30,8 @@ public sealed class Platform : IAsyncLifetime
         ["MAINTENANCE_INTERVAL"] = "200ms",
         ["RETRY_BACKOFF_BASE"] = "200ms",
         ["RETRY_BACKOFF_MAX"] = "1s",
+        // Tests run image exec jobs of the tenants they create (the default allows container runtimes only); any: unrestricted, so workers naming no runtime (noop) claim too.
+        ["TENANT_DEFAULT_RUNTIMES"] = "any",
     };
 
     public async Task InitializeAsync() => await Database.InitializeAsync();

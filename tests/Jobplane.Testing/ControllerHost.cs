@@ -46,6 +46,9 @@ public sealed class ControllerHost : IAsyncLifetime
             ["RETRY_BACKOFF_BASE"] = "100ms",
             ["RETRY_BACKOFF_MAX"] = "1s",
             ["HEARTBEAT_VISIBILITY_EXTENSION"] = "30s",
+            // Tests run image exec jobs of the tenants they create, also with workers naming no runtime: no
+            // restriction, as before. The default (container runtimes only) has tests of its own.
+            ["TENANT_DEFAULT_RUNTIMES"] = "any",
         };
         if (settings is not null)
         {

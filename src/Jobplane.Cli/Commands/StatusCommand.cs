@@ -47,6 +47,8 @@ internal static class StatusCommand
         // Only when someone asked: a running execution with this set is being stopped by its worker.
         if (execution.CancelRequestedAt is { } cancelRequestedAt)
             fields.Add(("cancel_requested_at", Display.Time(cancelRequestedAt)));
+        // Only while it waits for a worker that no connected one is: what it needs.
+        if (execution.WaitingFor is { } waitingFor) fields.Add(("waiting_for", waitingFor));
         fields.AddRange(
         [
             ("exit_code", Display.Number(execution.ExitCode)),

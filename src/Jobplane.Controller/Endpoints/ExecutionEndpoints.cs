@@ -112,13 +112,17 @@ public static class ExecutionEndpoints
             .Returns<CancelResponse>()
             .Errors(404, 409);
 
-        executions.MapGet("/{id}", async (string id, HttpContext http, ExecutionStore store, CancellationToken ct) =>
+        executions.MapGet("/{id}", async (string id, HttpContext http, ExecutionStore store, WorkerStore workers, CancellationToken ct) =>
         {
             if (!Guid.TryParse(id, out var executionId)) return ApiResults.NotFound("execution");
             var view = await store.GetAsync(http.TenantId(), executionId, ct);
-            return view is null ? ApiResults.NotFound("execution") : Results.Json(view, JobplaneJsonContext.Default.ExecutionView);
+            if (view is null) return ApiResults.NotFound("execution");
+            // Only a waiting execution costs the extra lookup.
+            if (view.Status == ExecutionStatus.Pending)
+                view = view with { WaitingFor = await workers.WaitingForAsync(http.TenantId(), executionId, ct) };
+            return Results.Json(view, JobplaneJsonContext.Default.ExecutionView);
         })
-            .Doc("Read an execution")
+            .Doc("Read an execution", "A PENDING execution that no recently connected worker could run says what it waits for in waiting_for.")
             .Returns<ExecutionView>()
             .Errors(404);
 

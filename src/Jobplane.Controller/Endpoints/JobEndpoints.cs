@@ -53,11 +53,16 @@ public static class JobEndpoints
             {
                 return ApiResults.Error(403, ErrorCodes.NetworkNotAllowed, e.Message);
             }
+            catch (RuntimeNotAllowedException e)
+            {
+                return ApiResults.Error(403, ErrorCodes.RuntimeNotAllowed, e.Message);
+            }
             return Results.Json(new CreateJobResponse(jobId), JobplaneJsonContext.Default.CreateJobResponse,
                 statusCode: created ? 201 : 200);
         }).RefusedWhenSuspended()
             .Doc("Create or update a job", "201 when new; 200 when this tenant's job of the same name was updated (the definition is replaced: "
-                + "fields not given take their defaults). 403 network_not_allowed when it asks for network and the tenant is not allowed network.")
+                + "fields not given take their defaults). 403 network_not_allowed when it asks for network and the tenant is not allowed network; "
+                + "403 runtime_not_allowed when its image is exec and the tenant's allowed_runtimes exclude exec.")
             .JsonRequest<CreateJobRequest>(Limits.JobBodyBytes)
             .Returns<CreateJobResponse>(201)
             .Returns<CreateJobResponse>(200)

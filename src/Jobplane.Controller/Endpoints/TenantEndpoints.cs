@@ -15,7 +15,7 @@ public static class TenantEndpoints
     {
         var admin = app.MapGroup("/tenants").RequirePrincipal(PrincipalKind.Administrator).WithTags("Tenants");
 
-        admin.MapPost("", async (HttpRequest request, TenantStore tenants, CancellationToken ct) =>
+        admin.MapPost("", async (HttpRequest request, TenantStore tenants, ControllerOptions options, CancellationToken ct) =>
         {
             var body = await JsonBody.ReadAsync(request, JobplaneJsonContext.Default.TenantRequest, Limits.SmallBodyBytes);
             if (body.Error is not null) return body.Error;
@@ -23,7 +23,12 @@ public static class TenantEndpoints
             if (problem is not null) return ApiResults.BadRequest(problem);
             try
             {
-                var created = await tenants.CreateAsync(body.Value with { Name = body.Value.Name!.Trim() }, ct);
+                // Without allowed_runtimes, the operator's default (TENANT_DEFAULT_RUNTIMES); [] still means any.
+                var created = await tenants.CreateAsync(body.Value with
+                {
+                    Name = body.Value.Name!.Trim(),
+                    AllowedRuntimes = body.Value.AllowedRuntimes ?? options.TenantDefaultRuntimes,
+                }, ct);
                 return Results.Json(created, JobplaneJsonContext.Default.CreateTenantResponse, statusCode: 201);
             }
             catch (StoreConflictException e)

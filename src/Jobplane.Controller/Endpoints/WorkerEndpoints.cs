@@ -39,7 +39,8 @@ public static class WorkerEndpoints
         var worker = app.MapGroup("/internal").RequirePrincipal(PrincipalKind.Worker).WithTags("Worker");
 
         worker.MapPost("/executions/dequeue", async (HttpContext http, QueueStore queue, ReadySignal ready,
-            ControllerOptions options, ControllerMetrics metrics, ExecutionTelemetry telemetry, TimeProvider time, IHostApplicationLifetime lifetime) =>
+            ControllerOptions options, ControllerMetrics metrics, ExecutionTelemetry telemetry, TimeProvider time, IHostApplicationLifetime lifetime,
+            WorkerRegistry registry) =>
         {
             var body = await JsonBody.ReadAsync(http.Request, JobplaneJsonContext.Default.DequeueRequest, Limits.WorkerBodyBytes);
             if (body.Error is not null) return body.Error;
@@ -49,6 +50,8 @@ public static class WorkerEndpoints
             if (r.WaitSeconds is { } w && (w < 0 || double.IsNaN(w))) problem ??= "wait_seconds must not be negative";
             if (r.TenantIds is { Count: > 1000 }) problem ??= "tenant_ids must have at most 1000 entries";
             if (r.Runtime is { } rt && !Runtimes.IsKnown(rt)) problem ??= $"runtime must be one of {string.Join(", ", Runtimes.Known)} (got '{rt}')";
+            WorkerGrants grants = WorkerGrants.Any;
+            problem ??= WorkerRegistry.ToGrants(r.Runtime, r.Capabilities, out grants);
             if (problem is not null) return ApiResults.BadRequest(problem);
 
             var wait = TimeSpan.FromSeconds(Math.Min(r.WaitSeconds ?? 0, options.MaxDequeueWait.TotalSeconds));
@@ -58,6 +61,8 @@ public static class WorkerEndpoints
             if (http.Principal().WorkerTenants is { } allowed) tenants = tenants is null ? allowed : [.. tenants.Intersect(allowed)];
             // Nothing it may claim: it long-polls like any idle worker (no tenant has the empty id).
             if (tenants is { Length: 0 }) tenants = [Guid.Empty];
+            // What it can run, for telling tenants what their waiting executions wait for (throttled).
+            await registry.SeenAsync(workerId, r.Runtime, grants, tenants, http.RequestAborted);
 
             // Long-poll: claim; if nothing is ready, wait for a ready notification (or the re-check
             // period) and claim again, until the wait is used up. Ends early, empty, when the client
@@ -70,7 +75,7 @@ public static class WorkerEndpoints
                 {
                     var signal = ready.NextAsync(); // taken before claiming, so a notification in between is not missed
                     var claimStart = time.GetTimestamp();
-                    var claimed = await queue.ClaimAsync(r.Limit, workerId, tenants, options.LeaseDuration, stop.Token, r.Runtime);
+                    var claimed = await queue.ClaimAsync(r.Limit, workerId, tenants, options.LeaseDuration, stop.Token, r.Runtime, grants);
                     metrics.ClaimLatency(time.GetElapsedTime(claimStart), claimed.Count);
                     claimed = telemetry.Claimed(claimed, claimStart, workerId, options.LeaseDuration);
                     if (claimed.Count > 0 && http.RequestAborted.IsCancellationRequested)

@@ -10,7 +10,7 @@ namespace Jobplane.Controller.Queue;
 /// </summary>
 public sealed partial class MaintenanceService(
     QueueStore queue, ControllerOptions options, TimeProvider time, ILogger<MaintenanceService> logger,
-    ControllerMetrics? metrics = null) : BackgroundService
+    ControllerMetrics? metrics = null, WorkerStore? workers = null) : BackgroundService
 {
     private const int BatchSize = 1000;
 
@@ -31,6 +31,7 @@ public sealed partial class MaintenanceService(
                 } while (promoted == BatchSize || rescued == BatchSize);
                 await queue.ExpireIdempotencyKeysAsync(BatchSize, stoppingToken);
                 await queue.DeactivateIdleTenantsAsync(stoppingToken);
+                if (workers is not null) await workers.ForgetGoneAsync(stoppingToken);
             }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
             {

@@ -27,6 +27,12 @@ public interface IJobRuntime
     /// (processes, containers, working directories). Their executions are rescued by lease expiry.
     /// </summary>
     Task CleanupOrphansAsync(CancellationToken ct);
+
+    /// <summary>
+    /// What this runtime announces in each dequeue, so the controller hands it only executions it
+    /// can run (its class, and the network, root and resources it grants). Null: nothing announced.
+    /// </summary>
+    Api.WorkerCapabilities? Capabilities => null;
 }
 
 /// <summary>Everything a runtime needs to run one attempt.</summary>

@@ -56,6 +56,9 @@ public sealed class DockerRuntime : IJobRuntime, IDisposable
 
     public string Name => "docker";
 
+    /// <inheritdoc/>
+    public Api.WorkerCapabilities Capabilities => _options.Capabilities;
+
     public void Dispose() => _client.Dispose();
 
     public async Task<RunOutcome> RunAsync(RunSpec spec, ILogSink logs, CancellationToken stop, CancellationToken kill = default)

@@ -121,6 +121,18 @@ public sealed record DockerRuntimeOptions
         return null;
     }
 
+    /// <summary>What a docker worker with these settings can grant: container images, and requests up to its maximums.</summary>
+    public WorkerCapabilities Capabilities => new()
+    {
+        RuntimeClasses = [RuntimeClasses.Container],
+        Network = Network != NoNetwork,
+        RunAsRoot = AllowRoot,
+        // Whole MiB, rounded down: a job asks in MiB, so it fits when its MiB fit.
+        MaxMemoryMib = (int)Math.Min(MaxLimits.MemoryBytes >> 20, 1024 * 1024),
+        MaxCpus = MaxLimits.Cpus,
+        MaxPids = (int)Math.Min(MaxLimits.Pids, 1_000_000),
+    };
+
     /// <summary>Why these settings cannot work, or null. Checked at start-up and by the runtime itself.</summary>
     public string? Validate()
     {

@@ -109,6 +109,9 @@ public sealed class ExecRuntime : IJobRuntime
 
     public string Name => "exec";
 
+    /// <summary>Image exec only; it grants no container requests, so it announces none (they are not checked).</summary>
+    public Api.WorkerCapabilities Capabilities { get; } = new() { RuntimeClasses = [Api.RuntimeClasses.Exec] };
+
     public async Task<RunOutcome> RunAsync(RunSpec spec, ILogSink logs, CancellationToken stop, CancellationToken kill = default)
     {
         ArgumentNullException.ThrowIfNull(spec);

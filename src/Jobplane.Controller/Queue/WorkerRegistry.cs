@@ -1,0 +1,69 @@
+using System.Collections.Concurrent;
+using Jobplane.Api;
+using Jobplane.Store;
+
+namespace Jobplane.Controller.Queue;
+
+/// <summary>
+/// Turns what a dequeuing worker announces into the grants its claim checks, and records the
+/// announcement in the workers table at most once per <see cref="WriteInterval"/> per worker (or when
+/// it changes). The throttle is this replica's memory only: each replica writes at that rate at most,
+/// and nothing else depends on it.
+/// </summary>
+public sealed class WorkerRegistry(WorkerStore store, TimeProvider time)
+{
+    /// <summary>Well within <see cref="WorkerStore.Recent"/>, so a polling worker never looks gone.</summary>
+    public static readonly TimeSpan WriteInterval = TimeSpan.FromSeconds(5);
+
+    private readonly ConcurrentDictionary<string, (long At, string Key)> _written = new(StringComparer.Ordinal);
+
+    /// <summary>Why the announcement cannot be used (naming the field), or null with the grants it gives.</summary>
+    public static string? ToGrants(string? runtime, WorkerCapabilities? c, out WorkerGrants grants)
+    {
+        // No runtime named (a benchmarking or an older worker): any class, as before routing existed.
+        var runtimeClasses = runtime is null ? null : new[] { RuntimeClasses.OfRuntime(runtime) };
+        grants = new WorkerGrants { Classes = runtimeClasses };
+        if (c is null) return null;
+        if (c.RuntimeClasses is { } classes)
+        {
+            if (classes.Count is 0 or > 2) return "capabilities.runtime_classes must list exec and/or container";
+            foreach (var k in classes)
+            {
+                if (k is null || !RuntimeClasses.Known.Contains(k))
+                    return $"capabilities.runtime_classes entries must be exec or container (got '{k}')";
+            }
+            if (runtimeClasses is not null && !classes.All(runtimeClasses.Contains))
+                return $"capabilities.runtime_classes must be {runtimeClasses[0]} for runtime {runtime} (got {string.Join(", ", classes)})";
+            runtimeClasses = [.. classes.Distinct()];
+        }
+        if (c.MaxMemoryMib is { } m && m is < 6 or > 1024 * 1024)
+            return "capabilities.max_memory_mib must be between 6 and 1048576";
+        if (c.MaxCpus is { } cpu && (double.IsNaN(cpu) || cpu is < 0.01 or > 1024))
+            return "capabilities.max_cpus must be between 0.01 and 1024";
+        if (c.MaxPids is { } p && p is < 1 or > 1_000_000)
+            return "capabilities.max_pids must be between 1 and 1000000";
+        grants = new WorkerGrants
+        {
+            Classes = runtimeClasses,
+            Network = c.Network,
+            RunAsRoot = c.RunAsRoot,
+            MaxMemoryMib = c.MaxMemoryMib,
+            MaxCpus = c.MaxCpus,
+            MaxPids = c.MaxPids,
+        };
+        return null;
+    }
+
+    /// <summary>Records the worker as seen, unless this replica did so recently with the same announcement.</summary>
+    public async Task SeenAsync(string workerId, string? runtime, WorkerGrants grants, Guid[]? tenantIds, CancellationToken ct)
+    {
+        var key = $"{runtime}|{string.Join(',', grants.Classes ?? [])}|{grants.Network}|{grants.RunAsRoot}|{grants.MaxMemoryMib}|{grants.MaxCpus}|{grants.MaxPids}|"
+            + (tenantIds is null ? "*" : string.Join(',', tenantIds));
+        var now = time.GetTimestamp();
+        if (_written.TryGetValue(workerId, out var last) && last.Key == key && time.GetElapsedTime(last.At, now) < WriteInterval) return;
+        // Bounded: a controller serving many short-lived anonymous workers forgets old entries.
+        if (_written.Count > 10_000) _written.Clear();
+        _written[workerId] = (now, key);
+        await store.UpsertAsync(workerId, runtime, grants, tenantIds, ct);
+    }
+}
