@@ -78,26 +78,27 @@ public sealed class ResourceRequestTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task A_job_asking_for_more_than_the_worker_grants_fails_at_once_without_retry()
+    public async Task A_job_asking_for_more_than_the_worker_grants_is_not_claimed_and_says_what_it_waits_for()
     {
         var id = await _docker.SubmitAsync("greedy", ["true"], maxAttempts: 3, image: TestDocker.Image,
             resources: new JobResources { MemoryMib = 256 });
 
-        var done = await _docker.WaitForAsync(id, e => ExecutionStatus.IsTerminal(e.Status));
-        Assert.Equal(ExecutionStatus.Failed, done.Status);
-        Assert.Equal(1, done.Attempt);
-        Assert.Equal("memory request 256 MiB is not within this worker's maximum of 128 MiB", done.Error);
+        // The worker (at most 128 MiB) announces what it grants; the claim leaves the job alone.
+        var waiting = await _docker.WaitForAsync(id, e => e.WaitingFor is not null);
+        Assert.Equal(ExecutionStatus.Pending, waiting.Status);
+        Assert.Equal(0, waiting.Attempt);
+        Assert.Contains("256 MiB", waiting.WaitingFor, StringComparison.Ordinal);
     }
 
     [Fact]
-    public async Task A_job_asking_for_root_on_a_worker_not_allowing_it_fails_at_once_without_retry()
+    public async Task A_job_asking_for_root_on_a_worker_not_allowing_it_is_not_claimed_and_says_what_it_waits_for()
     {
         var id = await _docker.SubmitAsync("rooted", ["true"], maxAttempts: 3, image: TestDocker.Image, runAsRoot: true);
 
-        var done = await _docker.WaitForAsync(id, e => ExecutionStatus.IsTerminal(e.Status));
-        Assert.Equal(ExecutionStatus.Failed, done.Status);
-        Assert.Equal(1, done.Attempt);
-        Assert.Equal("the job asks to run as root, and this worker does not allow it (DOCKER_ALLOW_ROOT=false)", done.Error);
+        var waiting = await _docker.WaitForAsync(id, e => e.WaitingFor is not null);
+        Assert.Equal(ExecutionStatus.Pending, waiting.Status);
+        Assert.Equal(0, waiting.Attempt);
+        Assert.Contains("root", waiting.WaitingFor, StringComparison.Ordinal);
     }
 
     [Fact]
