@@ -49,6 +49,9 @@ public sealed class FaultRun(FaultOptions options, Timeline timeline)
 
             using var api = new PublicApi();
             var history = Path.Combine(root, "HISTORY");
+            // Every attempt runs as a job user of its own and appends here: made beforehand, open to all.
+            await File.WriteAllTextAsync(history, "", ct);
+            File.SetUnixFileMode(history, (UnixFileMode)0b110_110_110);
             var (apiKey, jobId) = await CreateJobAsync(api, platform.ControllerUrls[0], runId, history, ct);
             var watch = new QueueWatch(db, jobId);
             var submitter = new Submitter(api, platform.ControllerUrls, apiKey, jobId, runId, timeline);

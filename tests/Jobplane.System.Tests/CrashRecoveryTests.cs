@@ -28,7 +28,7 @@ public sealed class CrashRecoveryTests : IAsyncLifetime
         var worker = _platform.StartWorker("crashy");
 
         // The job prints its pid, then works for a while. A marker file tells a second attempt apart.
-        var marker = Path.Combine(_platform.WorkRoot, $"marker-{Guid.NewGuid():N}");
+        var marker = Path.Combine(_platform.SharedFolder(), "marker");
         var submit = await _platform.JobctlAsync(token, "submit", "--name", "slow", "--image", "exec", "--",
             "sh", "-c", $"echo pid $$; if [ -e {marker} ]; then echo second; exit 0; fi; touch {marker}; sleep 600");
         Assert.True(submit.ExitCode == 0, submit.Stderr);
@@ -60,7 +60,7 @@ public sealed class CrashRecoveryTests : IAsyncLifetime
         using var api = new Api(_platform.Url, token);
         var first = _platform.StartWorker("drainer", new Dictionary<string, string?> { ["WORKER_DRAIN_TIMEOUT"] = "1s" });
 
-        var marker = Path.Combine(_platform.WorkRoot, $"drain-{Guid.NewGuid():N}");
+        var marker = Path.Combine(_platform.SharedFolder(), "drain");
         var submit = await _platform.JobctlAsync(token, "submit", "--name", "long", "--image", "exec", "--max-attempts", "1", "--",
             "sh", "-c", $"if [ -e {marker} ]; then echo finished; exit 0; fi; touch {marker}; sleep 600");
         var id = submit.Stdout.Split([' ', '\n'], StringSplitOptions.RemoveEmptyEntries).First(w => Guid.TryParse(w, out _));

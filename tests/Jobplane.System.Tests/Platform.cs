@@ -15,6 +15,7 @@ public sealed class Platform : IAsyncLifetime
 
     private readonly List<PlatformProcess> _processes = [];
     private readonly string _workRoot = Path.Combine(Path.GetTempPath(), $"jobplane-system-{Guid.NewGuid():N}");
+    private readonly string _sharedRoot = Path.Combine(Path.GetTempPath(), $"jobplane-shared-{Guid.NewGuid():N}");
 
     public TestDatabase Database { get; } = new();
     public int Port { get; } = FreePort();
@@ -41,6 +42,8 @@ public sealed class Platform : IAsyncLifetime
         foreach (var p in _processes) await p.DisposeAsync();
         await Database.DisposeAsync();
         try { Directory.Delete(_workRoot, recursive: true); }
+        catch (DirectoryNotFoundException) { }
+        try { Directory.Delete(_sharedRoot, recursive: true); }
         catch (DirectoryNotFoundException) { }
     }
 
@@ -90,6 +93,20 @@ public sealed class Platform : IAsyncLifetime
         var p = PlatformProcess.Start("jobplane-worker", env);
         _processes.Add(p);
         return p;
+    }
+
+    /// <summary>
+    /// A folder every job user may write, for jobs whose attempts must leave each other a marker:
+    /// each attempt runs as a user of its own, and the work root is the worker's alone.
+    /// </summary>
+    public string SharedFolder()
+    {
+        if (!OperatingSystem.IsLinux()) throw new PlatformNotSupportedException("the platform runs on Linux only");
+        var path = Path.Combine(_sharedRoot, Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(path);
+        File.SetUnixFileMode(_sharedRoot, (UnixFileMode)0b111_101_101);
+        File.SetUnixFileMode(path, (UnixFileMode)0b111_111_111);
+        return path;
     }
 
     public Task<Jobctl.Result> JobctlAsync(string? token, params string[] args) => Jobctl.RunAsync(Url, token, args);
