@@ -56,7 +56,7 @@ public static class Validate
         if (string.IsNullOrWhiteSpace(value)) return $"{field} is required";
         if (value.Length > max) return $"{field} must be at most {max} characters (got {value.Length})";
         if (value.Any(char.IsControl)) return $"{field} must not contain control characters";
-        return null;
+        return StorableText.Problem(value, field);
     }
 
     public static string? Range(int? value, string field, int min, int max) =>
@@ -70,7 +70,7 @@ public static class Validate
         {
             if (command[i] is null) return $"command[{i}] must be a string, not null";
             if (command[i].Length > Limits.MaxCommandArgLength) return $"command[{i}] must be at most {Limits.MaxCommandArgLength} characters";
-            if (command[i].Contains('\0', StringComparison.Ordinal)) return $"command[{i}] must not contain NUL characters";
+            if (StorableText.Problem(command[i], $"command[{i}]") is { } problem) return problem;
         }
         return null;
     }
