@@ -30,6 +30,9 @@ internal sealed class AgentHarness : IAsyncDisposable
     public HttpClient Tenant { get; }
     public NetworkSwitch Network { get; private set; } = null!;
 
+    /// <summary>Attempts the agent still holds (running or still reporting).</summary>
+    public int RunningCount => _agent?.RunningCount ?? 0;
+
     /// <summary>
     /// Starts an agent with the exec runtime, or with <paramref name="runtime"/> made from its options;
     /// with <paramref name="onlyItsTenant"/>, it serves only its own tenant (as with WORKER_TENANTS), so

@@ -74,6 +74,23 @@ public sealed class WorkerAgentTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task An_error_text_whose_cut_would_split_a_surrogate_pair_still_fails_the_execution_quickly()
+    {
+        // Issue 12: "cannot start '/aaaa…😀': …" is cut at 8192 characters, which used to fall
+        // between the halves of the emoji; the lone half could not be stored, the report was
+        // answered 500 and retried forever while heartbeats kept the execution RUNNING.
+        var path = "/" + new string('a', 8176) + "\U0001F600";
+        var id = await _agent.SubmitAsync("poison", [path], maxAttempts: 1);
+        var failed = await _agent.WaitForAsync(id, e => ExecutionStatus.IsTerminal(e.Status), seconds: 15);
+        Assert.Equal(ExecutionStatus.Failed, failed.Status);
+        Assert.Contains("aaaa", failed.Error, StringComparison.Ordinal);
+        Assert.True(StorableText.IsStorable(failed.Error!), "the stored error has a lone surrogate or NUL");
+        Assert.True(failed.Error!.Length <= 8192, $"error of {failed.Error.Length} characters");
+        Assert.EndsWith(StorableText.CutMarker, failed.Error, StringComparison.Ordinal); // the cut was made, on a boundary
+        Assert.Equal(0, _agent.RunningCount);
+    }
+
+    [Fact]
     public async Task A_timed_out_job_fails_with_a_clear_error()
     {
         var id = await _agent.SubmitAsync("too-slow", ["sleep", "600"], maxAttempts: 1, timeout: 1);
