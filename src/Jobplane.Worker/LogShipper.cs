@@ -49,6 +49,9 @@ public sealed partial class LogShipper : ILogSink, IAsyncDisposable
 
     public void Write(LogStream stream, string line)
     {
+        // A line cut at a length may end in half a surrogate pair, which JSON cannot carry; and
+        // NUL cannot be stored. Both become U+FFFD (no copy when there is neither).
+        line = StorableText.Clean(line);
         var signal = false;
         lock (_gate)
         {

@@ -226,7 +226,9 @@ public sealed partial class WorkerAgent(
         var request = new ResultRequest
         {
             ExitCode = outcome.ExitCode,
-            Error = outcome.Error,
+            // Made storable here too: JSON cannot carry a lone surrogate (the serializer refuses to
+            // write one), and the controller keeps no more than this anyway.
+            Error = StorableText.CleanOrNull(outcome.Error, MaxErrorChars),
             Result = outcome.Result,
             LeaseToken = claim.LeaseToken,
             Retryable = outcome.Retryable,
@@ -313,6 +315,9 @@ public sealed partial class WorkerAgent(
             }
         }
     }
+
+    /// <summary>The longest error text the controller stores (Reports.MaxErrorChars).</summary>
+    private const int MaxErrorChars = 8192;
 
     /// <summary>Tries of one report on transient failures before the worker gives up on it.</summary>
     private const int MaxReportTries = 8;
