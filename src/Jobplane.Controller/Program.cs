@@ -79,7 +79,7 @@ builder.Services.AddOpenApi(o => o.AddJobplaneTransformers());
 
 builder.WebHost.ConfigureKestrel((ctx, kestrel) =>
 {
-    var port = int.TryParse(ctx.Configuration["PORT"], out var p) ? p : Wire.DefaultPort;
+    var port = int.TryParse(ctx.Configuration["PORT"], System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out var p) ? p : Wire.DefaultPort;
     if (string.IsNullOrEmpty(ctx.Configuration["ASPNETCORE_URLS"]) && string.IsNullOrEmpty(ctx.Configuration["urls"]))
         kestrel.ListenAnyIP(port);
     kestrel.Limits.MaxRequestBodySize = Limits.MaxRequestBodyBytes;

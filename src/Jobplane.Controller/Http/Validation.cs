@@ -117,12 +117,12 @@ public static class Validate
         error = null;
         var l = request.Query["limit"].ToString();
         var o = request.Query["offset"].ToString();
-        if (l.Length > 0 && (!int.TryParse(l, out limit) || limit < 1 || limit > maxLimit))
+        if (l.Length > 0 && (!int.TryParse(l, System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out limit) || limit < 1 || limit > maxLimit))
         {
             error = ApiResults.BadRequest($"limit must be an integer between 1 and {maxLimit} (got '{l}')");
             return false;
         }
-        if (o.Length > 0 && (!int.TryParse(o, out offset) || offset < 0))
+        if (o.Length > 0 && (!int.TryParse(o, System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out offset) || offset < 0))
         {
             error = ApiResults.BadRequest($"offset must be a non-negative integer (got '{o}')");
             return false;
