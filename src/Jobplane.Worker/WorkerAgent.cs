@@ -1,5 +1,5 @@
-using System.Net;
 using System.Collections.Concurrent;
+using System.Net;
 using Jobplane.Api;
 using Jobplane.Observability;
 using Jobplane.Worker.Observability;
