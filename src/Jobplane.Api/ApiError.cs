@@ -8,6 +8,10 @@ public static class ErrorCodes
 {
     public const string InvalidArgument = "invalid_argument";
     public const string InvalidJson = "invalid_json";
+    /// <summary>Text (or JSON) the database cannot store: NUL, unpaired surrogates.</summary>
+    public const string UnstorableText = "unstorable_text";
+    /// <summary>A timestamp without an offset (or otherwise not RFC 3339).</summary>
+    public const string InvalidTimestamp = "invalid_timestamp";
     public const string Unauthorized = "unauthorized";
     public const string Forbidden = "forbidden";
     public const string NotFound = "not_found";

@@ -5,14 +5,18 @@ namespace Jobplane.Api;
 
 /// <summary>
 /// Source-generated JSON for every wire type: snake_case names, nulls omitted, unknown fields
-/// refused (a typo in a field name is an error, not a silently ignored setting).
+/// refused (a typo in a field name is an error, not a silently ignored setting). Strings are read
+/// as the UTF-16 they spell, lone surrogates included (<see cref="JsonUtf16StringConverter"/>):
+/// each field then decides whether to refuse or clean them. Timestamps must carry an offset
+/// (<see cref="Rfc3339JsonConverter"/>).
 /// </summary>
 [JsonSourceGenerationOptions(
     PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower,
     DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
     UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
     NumberHandling = JsonNumberHandling.Strict,
-    ReadCommentHandling = JsonCommentHandling.Disallow)]
+    ReadCommentHandling = JsonCommentHandling.Disallow,
+    Converters = [typeof(JsonUtf16StringConverter), typeof(Rfc3339JsonConverter)])]
 [JsonSerializable(typeof(ApiError))]
 [JsonSerializable(typeof(TenantRequest))]
 [JsonSerializable(typeof(CreateTenantResponse))]

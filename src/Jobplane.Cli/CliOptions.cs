@@ -337,19 +337,5 @@ internal static partial class CliOptions
     /// RFC3339 requires an explicit offset ("Z" or ±hh:mm): a bare local time would be guessed in the
     /// zone of whoever runs jobctl, and the job would run at a different instant than meant.
     /// </summary>
-    public static bool TryParseRfc3339(string? text, out DateTimeOffset value)
-    {
-        value = default;
-        if (text is null) return false;
-        var match = Rfc3339().Match(text.Trim());
-        if (!match.Success) return false;
-        // .NET keeps 7 fractional digits; RFC3339 allows any number, so drop the excess rather than refuse.
-        var fraction = match.Groups["fraction"].Value;
-        if (fraction.Length > 8) fraction = fraction[..8];
-        var normalized = $"{match.Groups["date"].Value}T{match.Groups["time"].Value}{fraction}{match.Groups["offset"].Value.ToUpperInvariant()}";
-        return DateTimeOffset.TryParse(normalized, CultureInfo.InvariantCulture, DateTimeStyles.None, out value);
-    }
-
-    [GeneratedRegex(@"^(?<date>\d{4}-\d{2}-\d{2})[Tt ](?<time>\d{2}:\d{2}:\d{2})(?<fraction>\.\d+)?(?<offset>[Zz]|[+-]\d{2}:\d{2})$")]
-    private static partial Regex Rfc3339();
+    public static bool TryParseRfc3339(string? text, out DateTimeOffset value) => Jobplane.Api.Rfc3339.TryParse(text, out value);
 }

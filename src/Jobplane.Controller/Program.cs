@@ -81,7 +81,7 @@ builder.Services.AddOpenApi(o => o.AddJobplaneTransformers());
 
 builder.WebHost.ConfigureKestrel((ctx, kestrel) =>
 {
-    var port = int.TryParse(ctx.Configuration["PORT"], out var p) ? p : Wire.DefaultPort;
+    var port = int.TryParse(ctx.Configuration["PORT"], System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out var p) ? p : Wire.DefaultPort;
     if (string.IsNullOrEmpty(ctx.Configuration["ASPNETCORE_URLS"]) && string.IsNullOrEmpty(ctx.Configuration["urls"]))
         kestrel.ListenAnyIP(port);
     kestrel.Limits.MaxRequestBodySize = Limits.MaxRequestBodyBytes;
@@ -141,6 +141,11 @@ app.UseExceptionHandler(error => error.Run(ctx =>
         ctx.Response.Headers.RetryAfter = "1";
         return ApiResults.WriteErrorAsync(ctx, 503, ErrorCodes.Unavailable, "the database is unavailable; retry shortly");
     }
+    // Input the validators let through but PostgreSQL cannot store (text that is not valid UTF-8):
+    // the same request can never succeed, so it is the request's fault, not a server error a
+    // client would retry forever. Nothing was written (the statement failed).
+    if (failure is not null && StoreErrors.IsUnstorableValue(failure))
+        return ApiResults.WriteErrorAsync(ctx, 400, ErrorCodes.UnstorableText, StoreErrors.DescribeUnstorable(failure));
     return ApiResults.WriteErrorAsync(ctx, 500, ErrorCodes.Internal, "internal error");
 }));
 app.UseStatusCodePages(ctx => ctx.HttpContext.Response.StatusCode switch

@@ -328,7 +328,8 @@ public sealed class QueueStore(NpgsqlDataSource db)
     /// batches cannot deadlock), decide each one's next status, then one set-based update of the
     /// attempts, one of the executions and one insert into the dead-letter queue. Each report is
     /// answered on its own, in order: a lost lease or a missing execution writes nothing for that
-    /// report and does not hold back the others. A result PostgreSQL cannot store as jsonb fails the
+    /// report and does not hold back the others. A value that cannot be stored (a result jsonb refuses,
+    /// text that is not valid UTF-8: see <see cref="StoreErrors.IsUnstorableValue"/>) fails the
     /// statement for the whole batch: the batch is then written report by report, so only the
     /// offending report is refused.
     /// <paramref name="tenantIds"/>, when given, restricts the batch to those tenants' executions:
@@ -342,18 +343,15 @@ public sealed class QueueStore(NpgsqlDataSource db)
         {
             return await CompleteInOneTransactionAsync(completions, backoff, tenantIds, ct);
         }
-        catch (PostgresException pg) when (StoreErrors.IsUnstorableJson(pg))
+        catch (Exception e) when (StoreErrors.IsUnstorableValue(e))
         {
-            if (completions.Count == 1) return [new CompletionOutcome(LeaseCheck.Refused, Refused: UnstorableResult(pg))];
+            if (completions.Count == 1) return [new CompletionOutcome(LeaseCheck.Refused, Refused: StoreErrors.DescribeUnstorable(e))];
             var outcomes = new CompletionOutcome[completions.Count];
             for (var i = 0; i < completions.Count; i++)
                 outcomes[i] = (await CompleteManyAsync([completions[i]], backoff, ct, tenantIds))[0];
             return outcomes;
         }
     }
-
-    private static string UnstorableResult(PostgresException pg) =>
-        $"result cannot be stored as JSONB ({pg.MessageText}): it must not contain \\u0000, unpaired surrogates or numbers beyond PostgreSQL's numeric range";
 
     private async Task<IReadOnlyList<CompletionOutcome>> CompleteInOneTransactionAsync(
         IReadOnlyList<Completion> completions, BackoffPolicy backoff, Guid[]? tenantIds, CancellationToken ct)

@@ -34,4 +34,32 @@ public static class StoreErrors
     public static bool IsUnstorableJson(PostgresException pg) => pg.SqlState is
         PostgresErrorCodes.UntranslatableCharacter or PostgresErrorCodes.InvalidTextRepresentation
         or PostgresErrorCodes.NumericValueOutOfRange;
+
+    /// <summary>
+    /// A value this one statement cannot store, whatever the database's state: text UTF-8 cannot
+    /// encode (a lone surrogate: Npgsql refuses it before sending), text PostgreSQL refuses (NUL,
+    /// bytes invalid in its encoding), or JSON jsonb refuses. Retrying the same values can never
+    /// succeed, so such a write is refused on its own instead of answered as a server fault.
+    /// <see cref="Jobplane.Api.StorableText"/> keeps these out; this is the net for what it misses.
+    /// </summary>
+    public static bool IsUnstorableValue(Exception e) => e switch
+    {
+        PostgresException pg => IsUnstorableJson(pg) || pg.SqlState is
+            // 22021: NUL or bytes invalid in UTF-8; 22001: longer than a bounded column.
+            PostgresErrorCodes.CharacterNotInRepertoire or PostgresErrorCodes.StringDataRightTruncation,
+        System.Text.EncoderFallbackException or System.Text.DecoderFallbackException => true,
+        _ => e.InnerException is { } inner && IsUnstorableValue(inner),
+    };
+
+    /// <summary>What a refused value's error says: the problem, without our internals.</summary>
+    public static string DescribeUnstorable(Exception e) => e switch
+    {
+        PostgresException pg when IsUnstorableJson(pg) =>
+            $"result cannot be stored as JSONB ({pg.MessageText}): it must not contain \\u0000, unpaired surrogates or numbers beyond PostgreSQL's numeric range",
+        PostgresException pg => $"the report has text PostgreSQL cannot store ({pg.MessageText})",
+        System.Text.EncoderFallbackException or System.Text.DecoderFallbackException =>
+            "the report has text that is not valid Unicode (an unpaired surrogate) and cannot be stored as UTF-8",
+        _ when e.InnerException is { } inner => DescribeUnstorable(inner),
+        _ => "the report cannot be stored",
+    };
 }

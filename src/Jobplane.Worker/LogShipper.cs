@@ -20,6 +20,7 @@ public sealed partial class LogShipper : ILogSink, IAsyncDisposable
     private readonly TimeSpan _flushInterval;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
+    private readonly CancellationToken _abandon;
     private readonly Lock _gate = new();
     private readonly CancellationTokenSource _stop = new();
     private readonly SemaphoreSlim _full = new(0);
@@ -29,15 +30,18 @@ public sealed partial class LogShipper : ILogSink, IAsyncDisposable
     private long _droppedLines;
     private bool _leaseGone;
 
-    public LogShipper(ControllerClient client, Guid executionId, Guid leaseToken, TimeSpan flushInterval, TimeProvider time, ILogger logger)
+    /// <param name="abandon">Ends retrying a failed batch (the attempt was killed: its lease is lost, nobody would take it).</param>
+    public LogShipper(ControllerClient client, Guid executionId, Guid leaseToken, TimeSpan flushInterval, TimeProvider time, ILogger logger,
+        CancellationToken abandon = default)
     {
+        _abandon = abandon;
         _client = client;
         _executionId = executionId;
         _leaseToken = leaseToken;
         _flushInterval = flushInterval;
         _time = time;
         _logger = logger;
-        _loop = Task.Run(LoopAsync);
+        _loop = Task.Run(LoopAsync, CancellationToken.None);
     }
 
     /// <summary>True once the controller refused a batch because this attempt lost its lease.</summary>
@@ -45,6 +49,9 @@ public sealed partial class LogShipper : ILogSink, IAsyncDisposable
 
     public void Write(LogStream stream, string line)
     {
+        // A line cut at a length may end in half a surrogate pair, which JSON cannot carry; and
+        // NUL cannot be stored. Both become U+FFFD (no copy when there is neither).
+        line = StorableText.Clean(line);
         var signal = false;
         lock (_gate)
         {
@@ -108,7 +115,7 @@ public sealed partial class LogShipper : ILogSink, IAsyncDisposable
 
     private async Task SendWithRetryAsync(List<LogLine> batch, CancellationToken ct)
     {
-        var delay = TimeSpan.FromMilliseconds(100);
+        var backoff = new CallBackoff(TimeSpan.FromMilliseconds(100), TimeSpan.FromSeconds(5));
         for (var attempt = 1; ; attempt++)
         {
             try
@@ -121,20 +128,33 @@ public sealed partial class LogShipper : ILogSink, IAsyncDisposable
                 Volatile.Write(ref _leaseGone, true);
                 return;
             }
-            catch (Exception e) when (e is HttpRequestException or TaskCanceledException or ControllerException { Transient: true } && attempt < 8)
+            catch (Exception e) when (e is HttpRequestException or TaskCanceledException or ControllerException { Transient: true }
+                && attempt < MaxTries && !_abandon.IsCancellationRequested)
             {
+                var delay = backoff.Next();
                 LogShipRetry(_executionId, attempt, e.Message);
-                await Task.Delay(delay, _time, ct);
-                delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, TimeSpan.FromSeconds(5).Ticks));
+                try
+                {
+                    await Task.Delay(delay, _time, _abandon);
+                }
+                catch (OperationCanceledException)
+                {
+                    LogShipFailed(_executionId, batch.Count, "the attempt was stopped while retrying");
+                    return;
+                }
             }
             catch (Exception e)
             {
-                // Logs are best effort next to the outcome: never let them fail the attempt.
+                // Logs are best effort next to the outcome: never let them fail the attempt. A
+                // refused batch (4xx) is never retried: the same lines would be refused again.
                 LogShipFailed(_executionId, batch.Count, e.Message);
                 return;
             }
         }
     }
+
+    /// <summary>Tries of one batch before it is dropped.</summary>
+    private const int MaxTries = 8;
 
     /// <summary>Stops the timer and ships whatever is left. Call after the job's output has ended.</summary>
     public async ValueTask DisposeAsync()

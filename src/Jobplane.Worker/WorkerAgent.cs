@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Net;
 using Jobplane.Api;
 using Jobplane.Observability;
 using Jobplane.Worker.Observability;
@@ -25,6 +26,8 @@ public sealed partial class WorkerAgent(
     private readonly SemaphoreSlim _slots = new(options.Concurrency, options.Concurrency);
     // Results of attempts that end close together go to the controller in one call.
     private readonly ResultBatcher _results = new(client, logger);
+    // Cancelled when the drain deadline passes: reports still retrying then give up.
+    private readonly CancellationTokenSource _drainOver = new();
     // The lease length the controller grants, learned from its answers; until then, a cautious guess.
     private double _leaseSeconds = 30;
 
@@ -145,7 +148,7 @@ public sealed partial class WorkerAgent(
         using var scope = logger.BeginScope(new ExecutionLogScope(claim.ExecutionId, p.JobId, p.TenantId, claim.Attempt, span?.TraceId));
         LogAttemptStarting(claim.ExecutionId, claim.Attempt, claim.MaxAttempts, p.JobName);
         RunOutcome outcome;
-        var shipper = new LogShipper(client, claim.ExecutionId, claim.LeaseToken, options.LogFlushInterval, time, logger);
+        var shipper = new LogShipper(client, claim.ExecutionId, claim.LeaseToken, options.LogFlushInterval, time, logger, attempt.KillToken);
         var started = time.GetTimestamp();
         try
         {
@@ -203,8 +206,20 @@ public sealed partial class WorkerAgent(
     }
 
     /// <summary>
-    /// Reports the outcome, retrying while the controller is unreachable. The lease stays registered
-    /// (and heartbeated) until the report is accepted, so a slow report never looks like a dead worker.
+    /// Reports the outcome. The lease stays registered (and heartbeated) until the report is
+    /// answered, so a slow report never looks like a dead worker; and because heartbeats keep the
+    /// lease, a report that can never succeed must not be retried forever, or the execution would
+    /// stay RUNNING for good (cancel and SIGTERM could not end it either).
+    /// <list type="bullet">
+    /// <item>A transient failure (network, 5xx, 429) is retried with capped, jittered backoff, at
+    /// most <see cref="MaxReportTries"/> times, and no longer once the lease is lost, a user
+    /// cancels (unless this report is the cancel's own), or the worker's drain deadline passes.</item>
+    /// <item>A refusal (4xx): the report is sent again as a plain failure saying why, so the
+    /// execution ends FAILED rather than RUNNING; a refused plain failure is sent once more
+    /// without the job's text; then the worker gives up and lets the lease expire.</item>
+    /// <item>Tries used up on server errors (an older controller answers an unstorable report with
+    /// 500): one plain failure is tried, for the same reason.</item>
+    /// </list>
     /// </summary>
     private async Task ReportAsync(ClaimedExecution claim, RunningAttempt attempt, RunOutcome outcome, TimeSpan ran)
     {
@@ -212,21 +227,30 @@ public sealed partial class WorkerAgent(
         var request = new ResultRequest
         {
             ExitCode = outcome.ExitCode,
-            Error = outcome.Error,
+            // Made storable here too: JSON cannot carry a lone surrogate (the serializer refuses to
+            // write one), and the controller keeps no more than this anyway.
+            Error = StorableText.CleanOrNull(outcome.Error, MaxErrorChars),
             Result = outcome.Result,
             LeaseToken = claim.LeaseToken,
             Retryable = outcome.Retryable,
             Runtime = runtime.Name,
             DurationSeconds = ran.TotalSeconds,
         };
-        var delay = TimeSpan.FromMilliseconds(200);
-        while (attempt.Reason is not StopReason.LeaseLost)
+        // What ends the retrying: a report made after a cancel is the cancel's own, so then only a
+        // lost lease (or the drain deadline) ends it.
+        using var giveUp = CancellationTokenSource.CreateLinkedTokenSource(
+            attempt.Reason == StopReason.None ? attempt.StopToken : attempt.KillToken, _drainOver.Token);
+        var backoff = new CallBackoff(TimeSpan.FromMilliseconds(200), TimeSpan.FromSeconds(10));
+        var tries = 0;
+        var fallbacks = 0;
+        while (true)
         {
+            tries++;
             try
             {
                 // The report span when traced; otherwise the claim's, so the controller still logs the completion in the execution's trace.
                 var accepted = await _results.ReportAsync(claim.ExecutionId, request, TraceParent.Of(span) ?? claim.Payload.TraceParent);
-                LogAttemptReported(claim.ExecutionId, claim.Attempt, accepted.Status, outcome.ExitCode, outcome.Error);
+                LogAttemptReported(claim.ExecutionId, claim.Attempt, accepted.Status, request.ExitCode, request.Error);
                 return;
             }
             catch (ControllerException e) when (e.LeaseGone)
@@ -238,24 +262,85 @@ public sealed partial class WorkerAgent(
             {
                 // The controller cannot store this result.json (too large, or JSON that PostgreSQL
                 // refuses). Running again would write the same file: fail the attempt for good,
-                // saying why, rather than wedging the execution on a report that never succeeds.
+                // saying why, and keep the job's own error.
                 LogResultRefused(claim.ExecutionId, claim.Attempt, e.Message);
                 var why = $"result.json refused by the controller: {e.Message}";
                 request = request with
                 {
                     Result = null,
-                    Error = outcome.Error is null ? why : $"{outcome.Error}; {why}",
+                    Error = outcome.Error is null ? why : $"{StorableText.Clean(outcome.Error, 4096)}; {why}",
                     Retryable = false,
                 };
             }
+            catch (ControllerException e) when ((int)e.Status is >= 400 and < 500 && !e.Transient)
+            {
+                // The controller cannot take this report as it is, and never will.
+                LogResultRefused(claim.ExecutionId, claim.Attempt, e.Message);
+                if (!TryPlainFailure(ref request, ref fallbacks, outcome, $"the controller refused the report: {e.Message}"))
+                {
+                    LogReportAbandoned(claim.ExecutionId, claim.Attempt, tries, e.Message);
+                    return;
+                }
+            }
             catch (Exception e) when (e is HttpRequestException or TaskCanceledException or ControllerException { Transient: true })
             {
-                LogReportRetry(claim.ExecutionId, e.Message);
-                await Task.Delay(delay, time);
-                delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, TimeSpan.FromSeconds(5).Ticks));
+                if (tries >= MaxReportTries || giveUp.IsCancellationRequested)
+                {
+                    // A controller that answers but keeps failing this report (rather than being
+                    // unreachable) may be choking on its content: one plain failure is worth a try.
+                    if (e is ControllerException { Status: >= HttpStatusCode.InternalServerError } && !giveUp.IsCancellationRequested
+                        && TryPlainFailure(ref request, ref fallbacks, outcome, $"the controller could not store the report ({tries} tries): {e.Message}"))
+                    {
+                        tries = 0;
+                        continue;
+                    }
+                    LogReportAbandoned(claim.ExecutionId, claim.Attempt, tries, e.Message);
+                    return;
+                }
+                var delay = backoff.Next();
+                LogReportRetry(claim.ExecutionId, tries, e.Message, delay);
+                try
+                {
+                    await Task.Delay(delay, time, giveUp.Token);
+                }
+                catch (OperationCanceledException)
+                {
+                    LogReportAbandoned(claim.ExecutionId, claim.Attempt, tries, attempt.Reason switch
+                    {
+                        StopReason.LeaseLost => "the lease was lost",
+                        StopReason.Cancelled => "the execution was cancelled",
+                        _ => "the worker is stopping",
+                    });
+                    return;
+                }
             }
         }
-        LogLeaseLostStopped(claim.ExecutionId, claim.Attempt);
+    }
+
+    /// <summary>The longest error text the controller stores (Reports.MaxErrorChars).</summary>
+    private const int MaxErrorChars = 8192;
+
+    /// <summary>Tries of one report on transient failures before the worker gives up on it.</summary>
+    private const int MaxReportTries = 8;
+
+    /// <summary>
+    /// Turns the report into a plain, non-retryable failure saying why: first keeping the start of
+    /// the job's own error (made storable), then, if that was refused too, in the worker's words
+    /// alone. False when both were tried.
+    /// </summary>
+    private static bool TryPlainFailure(ref ResultRequest request, ref int fallbacks, RunOutcome outcome, string why)
+    {
+        fallbacks++;
+        if (fallbacks > 2) return false;
+        why = StorableText.Clean(why, 2048);
+        request = request with
+        {
+            Result = null,
+            Error = fallbacks == 1 && outcome.Error is { Length: > 0 } own ? $"{why}; the job's error began: {StorableText.Clean(own, 1024)}" : why,
+            ExitCode = fallbacks == 1 ? request.ExitCode : null,
+            Retryable = false,
+        };
+        return true;
     }
 
     private async Task ReleaseAsync(ClaimedExecution claim)
@@ -318,6 +403,7 @@ public sealed partial class WorkerAgent(
         var finished = await Task.WhenAny(all, Task.Delay(options.DrainTimeout, time)) == all;
         if (!finished)
         {
+            await _drainOver.CancelAsync();
             foreach (var a in _running.Values) a.Stop(StopReason.Shutdown);
             await Task.WhenAll(_tasks.Keys);
         }
@@ -431,6 +517,7 @@ public sealed partial class WorkerAgent(
     public override void Dispose()
     {
         _slots.Dispose();
+        _drainOver.Dispose();
         base.Dispose();
     }
 
@@ -461,8 +548,11 @@ public sealed partial class WorkerAgent(
     [LoggerMessage(Level = LogLevel.Warning, Message = "Execution {ExecutionId} attempt {Attempt}: the controller refused the result: {Reason}")]
     private partial void LogResultRefused(Guid executionId, int attempt, string reason);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Reporting execution {ExecutionId} failed: {Reason}; retrying")]
-    private partial void LogReportRetry(Guid executionId, string reason);
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Reporting execution {ExecutionId} failed (try {Try}): {Reason}; retrying in {Delay}")]
+    private partial void LogReportRetry(Guid executionId, int @try, string reason, TimeSpan delay);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Execution {ExecutionId} attempt {Attempt}: gave up reporting after {Tries} tries ({Reason}); its lease will expire and the controller will rescue it")]
+    private partial void LogReportAbandoned(Guid executionId, int attempt, int tries, string reason);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Execution {ExecutionId} attempt {Attempt} handed back to the queue")]
     private partial void LogReleased(Guid executionId, int attempt);

@@ -65,7 +65,7 @@ public static class AdminEndpoints
             var b = request.Query["before_id"].ToString();
             if (b.Length > 0)
             {
-                if (!long.TryParse(b, out var parsed) || parsed < 1) return ApiResults.BadRequest($"before_id must be a positive integer (got '{b}')");
+                if (!long.TryParse(b, System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out var parsed) || parsed < 1) return ApiResults.BadRequest($"before_id must be a positive integer (got '{b}')");
                 beforeId = parsed;
             }
             return Results.Json(await log.ListAsync(tenantId, beforeId, limit, ct), JobplaneJsonContext.Default.AuditPage);

@@ -142,11 +142,11 @@ public static class ExecutionEndpoints
             var q = http.Request.Query;
             long afterId = 0;
             var afterText = q["after_id"].ToString();
-            if (afterText.Length > 0 && (!long.TryParse(afterText, out afterId) || afterId < 0))
+            if (afterText.Length > 0 && (!long.TryParse(afterText, System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out afterId) || afterId < 0))
                 return ApiResults.BadRequest($"after_id must be a non-negative integer (got '{afterText}')");
             var limit = 1000;
             var limitText = q["limit"].ToString();
-            if (limitText.Length > 0 && (!int.TryParse(limitText, out limit) || limit < 1 || limit > Limits.MaxLogPageSize))
+            if (limitText.Length > 0 && (!int.TryParse(limitText, System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out limit) || limit < 1 || limit > Limits.MaxLogPageSize))
                 return ApiResults.BadRequest($"limit must be an integer between 1 and {Limits.MaxLogPageSize} (got '{limitText}')");
             var followText = q["follow"].ToString();
             var follow = followText is "true" or "1";
@@ -160,7 +160,7 @@ public static class ExecutionEndpoints
                 var page = await store.ReadLogsAsync(executionId, afterId, limit, ct);
                 return Results.Json(new LogPage(page), JobplaneJsonContext.Default.LogPage);
             }
-            if (http.Request.Headers["Last-Event-ID"].ToString() is { Length: > 0 } lastId && long.TryParse(lastId, out var resumed))
+            if (http.Request.Headers["Last-Event-ID"].ToString() is { Length: > 0 } lastId && long.TryParse(lastId, System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out var resumed))
                 afterId = Math.Max(afterId, resumed);
             await FollowAsync(http, store, executionId, afterId, ct);
             return Results.Empty;

@@ -19,10 +19,16 @@ internal static class Reports
             ? $"result is {json.Length} bytes, over the {Wire.MaxResultBytes}-byte limit"
             : null;
 
+    /// <summary>The longest error text stored for an attempt (longer ones are cut, marked).</summary>
+    public const int MaxErrorChars = 8192;
+
     public static AttemptResult ToAttemptResult(ResultRequest r)
     {
-        // The error is shown to users and stored in text: bounded, and without NUL (text cannot hold it).
-        var error = r.Error is { Length: > 0 } e ? (e.Length > 8192 ? e[..8192] : e).Replace('\0', '\uFFFD') : null;
+        // The error is the job's or the worker's text, shown to users and stored in text columns
+        // (attempt, execution, dead letter): bounded, cut on a character boundary, without NUL or
+        // lone surrogates. A cut at a fixed index once split a surrogate pair and made every
+        // report of that attempt unstorable.
+        var error = r.Error is { Length: > 0 } e ? StorableText.Clean(e, MaxErrorChars) : null;
         return new AttemptResult(r.ExitCode, error, ResultJson(r), r.Retryable ?? true);
     }
 

@@ -172,11 +172,12 @@ public static class WorkerEndpoints
             }
             if (lines.Any(l => l.Stream is not (null or "stdout" or "stderr")))
                 return ApiResults.BadRequest("stream must be stdout or stderr");
-            // PostgreSQL text cannot hold NUL; a job printing binary output must not break its own logs.
+            // A job printing binary output must not break its own logs: NUL and lone surrogates
+            // (which PostgreSQL cannot store) become U+FFFD.
             for (var i = 0; i < lines.Count; i++)
             {
-                if (lines[i].Content.Contains('\0', StringComparison.Ordinal))
-                    lines[i] = lines[i] with { Content = lines[i].Content.Replace('\0', '\uFFFD') };
+                if (!StorableText.IsStorable(lines[i].Content))
+                    lines[i] = lines[i] with { Content = StorableText.Clean(lines[i].Content) };
             }
             var check = await queue.AppendLogsAsync(executionId, token, lines, ct);
             if (check == LeaseCheck.Accepted) metrics.LogBytes(lines);
@@ -277,7 +278,7 @@ public static class WorkerEndpoints
             var body = await JsonBody.ReadAsync(http.Request, JobplaneJsonContext.Default.ReleaseRequest, Limits.SmallBodyBytes);
             if (body.Error is not null) return body.Error;
             if (body.Value!.LeaseToken is not { } token) return ApiResults.BadRequest("lease_token is required");
-            var reason = body.Value.Reason is { Length: > 0 } why ? why[..Math.Min(why.Length, 1000)] : "released by the worker";
+            var reason = body.Value.Reason is { Length: > 0 } why ? StorableText.Clean(why, 1000) : "released by the worker";
             return await queue.ReleaseAsync(executionId, token, reason, ct) switch
             {
                 LeaseCheck.Accepted => Results.NoContent(),

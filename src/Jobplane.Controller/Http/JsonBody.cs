@@ -57,6 +57,15 @@ public static class JsonBody
             }
             return new Read<T>(value, null);
         }
+        catch (InvalidTimestampException e)
+        {
+            // Its own code: a client can tell "add an offset" from a malformed body.
+            var field = string.IsNullOrEmpty(e.Path) ? "a timestamp" : e.Path.TrimStart('$', '.');
+            var message = e.Message;
+            var cut = message.IndexOf(" Path:", StringComparison.Ordinal);
+            if (cut > 0) message = message[..cut];
+            return new Read<T>(null, ApiResults.Error(400, ErrorCodes.InvalidTimestamp, $"{field}: {message}"));
+        }
         catch (JsonException e)
         {
             return new Read<T>(null, ApiResults.Error(400, ErrorCodes.InvalidJson, Describe(e)));

@@ -56,7 +56,7 @@ public static class Validate
         if (string.IsNullOrWhiteSpace(value)) return $"{field} is required";
         if (value.Length > max) return $"{field} must be at most {max} characters (got {value.Length})";
         if (value.Any(char.IsControl)) return $"{field} must not contain control characters";
-        return null;
+        return StorableText.Problem(value, field);
     }
 
     public static string? Range(int? value, string field, int min, int max) =>
@@ -70,7 +70,7 @@ public static class Validate
         {
             if (command[i] is null) return $"command[{i}] must be a string, not null";
             if (command[i].Length > Limits.MaxCommandArgLength) return $"command[{i}] must be at most {Limits.MaxCommandArgLength} characters";
-            if (command[i].Contains('\0', StringComparison.Ordinal)) return $"command[{i}] must not contain NUL characters";
+            if (StorableText.Problem(command[i], $"command[{i}]") is { } problem) return problem;
         }
         return null;
     }
@@ -117,12 +117,12 @@ public static class Validate
         error = null;
         var l = request.Query["limit"].ToString();
         var o = request.Query["offset"].ToString();
-        if (l.Length > 0 && (!int.TryParse(l, out limit) || limit < 1 || limit > maxLimit))
+        if (l.Length > 0 && (!int.TryParse(l, System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out limit) || limit < 1 || limit > maxLimit))
         {
             error = ApiResults.BadRequest($"limit must be an integer between 1 and {maxLimit} (got '{l}')");
             return false;
         }
-        if (o.Length > 0 && (!int.TryParse(o, out offset) || offset < 0))
+        if (o.Length > 0 && (!int.TryParse(o, System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out offset) || offset < 0))
         {
             error = ApiResults.BadRequest($"offset must be a non-negative integer (got '{o}')");
             return false;

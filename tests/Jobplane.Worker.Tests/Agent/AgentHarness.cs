@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Net;
 using System.Net.Http.Json;
 using Jobplane.Api;
 using Jobplane.Testing;
@@ -29,6 +30,9 @@ internal sealed class AgentHarness : IAsyncDisposable
     public Guid TenantId { get; }
     public HttpClient Tenant { get; }
     public NetworkSwitch Network { get; private set; } = null!;
+
+    /// <summary>Attempts the agent still holds (running or still reporting).</summary>
+    public int RunningCount => _agent?.RunningCount ?? 0;
 
     /// <summary>
     /// Starts an agent with the exec runtime, or with <paramref name="runtime"/> made from its options;
@@ -180,8 +184,27 @@ internal sealed class NetworkSwitch(HttpMessageHandler inner) : DelegatingHandle
 
     public void Heal() => _cut = false;
 
-    protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken) =>
-        _cut
-            ? Task.FromException<HttpResponseMessage>(new HttpRequestException("network partition (test)"))
-            : base.SendAsync(request, cancellationToken);
+    /// <summary>
+    /// Answers a request in the controller's place when it returns a response (given the request
+    /// and its body); null lets the request through.
+    /// </summary>
+    public Func<HttpRequestMessage, string, HttpResponseMessage?>? Answer { get; set; }
+
+    protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+    {
+        if (_cut) throw new HttpRequestException("network partition (test)");
+        if (Answer is { } answer)
+        {
+            var body = request.Content is null ? "" : await request.Content.ReadAsStringAsync(cancellationToken);
+            if (answer(request, body) is { } response) return response;
+        }
+        return await base.SendAsync(request, cancellationToken);
+    }
+
+    /// <summary>An error answer as the controller writes them.</summary>
+    public static HttpResponseMessage Error(HttpStatusCode status, string code, string message) =>
+        new(status) { Content = JsonContent.Create(new ApiError(message, code), JobplaneJsonContext.Default.ApiError) };
+
+    public static bool IsReport(HttpRequestMessage request) =>
+        request.RequestUri?.AbsolutePath is { } path && (path.EndsWith("/result", StringComparison.Ordinal) || path.EndsWith("/internal/results", StringComparison.Ordinal));
 }

@@ -1,3 +1,4 @@
+using System.Net;
 using System.Net.Http.Json;
 using Jobplane.Api;
 using Jobplane.Store;
@@ -71,6 +72,57 @@ public sealed class WorkerAgentTests : IAsyncLifetime
         Assert.Equal(1, failed.Attempt);
         Assert.Null(failed.Result);
         Assert.Contains("result.json refused by the controller", failed.Error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task An_error_text_whose_cut_would_split_a_surrogate_pair_still_fails_the_execution_quickly()
+    {
+        // Issue 12: "cannot start '/aaaa…😀': …" is cut at 8192 characters, which used to fall
+        // between the halves of the emoji; the lone half could not be stored, the report was
+        // answered 500 and retried forever while heartbeats kept the execution RUNNING.
+        var path = "/" + new string('a', 8176) + "\U0001F600";
+        var id = await _agent.SubmitAsync("poison", [path], maxAttempts: 1);
+        var failed = await _agent.WaitForAsync(id, e => ExecutionStatus.IsTerminal(e.Status), seconds: 15);
+        Assert.Equal(ExecutionStatus.Failed, failed.Status);
+        Assert.Contains("aaaa", failed.Error, StringComparison.Ordinal);
+        Assert.True(StorableText.IsStorable(failed.Error!), "the stored error has a lone surrogate or NUL");
+        Assert.True(failed.Error!.Length <= 8192, $"error of {failed.Error.Length} characters");
+        Assert.EndsWith(StorableText.CutMarker, failed.Error, StringComparison.Ordinal); // the cut was made, on a boundary
+        Assert.Equal(0, _agent.RunningCount);
+    }
+
+    [Fact]
+    public async Task A_refused_report_is_sent_again_as_a_plain_failure_and_the_execution_ends_failed()
+    {
+        // A controller that refuses the job's own report (as one would a report it cannot store).
+        _agent.Network.Answer = (request, body) =>
+            NetworkSwitch.IsReport(request) && !body.Contains("the controller refused the report", StringComparison.Ordinal)
+                ? NetworkSwitch.Error(HttpStatusCode.BadRequest, ErrorCodes.UnstorableText, "the report has text that cannot be stored")
+                : null;
+        var id = await _agent.SubmitAsync("refused", ["sh", "-c", "exit 3"], maxAttempts: 3);
+        var failed = await _agent.WaitForAsync(id, e => ExecutionStatus.IsTerminal(e.Status), seconds: 15);
+        Assert.Equal(ExecutionStatus.Failed, failed.Status);
+        Assert.Equal(1, failed.Attempt); // not retryable: the same report would be refused again
+        Assert.StartsWith("the controller refused the report: the report has text that cannot be stored", failed.Error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_cancel_ends_the_retrying_of_a_report_the_controller_keeps_failing()
+    {
+        _agent.Network.Answer = (request, _) => NetworkSwitch.IsReport(request)
+            ? NetworkSwitch.Error(HttpStatusCode.InternalServerError, ErrorCodes.Internal, "internal error")
+            : null;
+        var id = await _agent.SubmitAsync("unreportable", ["true"], maxAttempts: 1);
+        // The job ends at once; its report keeps failing, so the worker still holds the attempt.
+        await Task.Delay(TimeSpan.FromSeconds(0.6)); // well inside the report's own retry budget (8 tries, at least 1.4 s)
+        Assert.Equal(1, _agent.RunningCount);
+        Assert.Equal(ExecutionStatus.Running, (await _agent.WaitForAsync(id, _ => true)).Status);
+
+        var cancel = await _agent.Tenant.PostAsync($"/executions/{id}/cancel", null);
+        Assert.True(cancel.IsSuccessStatusCode, await cancel.Content.ReadAsStringAsync());
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        while (_agent.RunningCount > 0 && clock.Elapsed < TimeSpan.FromSeconds(10)) await Task.Delay(50);
+        Assert.Equal(0, _agent.RunningCount);
     }
 
     [Fact]
