@@ -35,4 +35,37 @@ public sealed class WorkerOptionsTests
         var env = new Dictionary<string, string> { ["WORKER_TOKEN"] = "a-worker-token-of-some-length", ["RUNTIME"] = "noop" };
         Assert.Equal("noop", WorkerOptions.FromEnvironment(k => env.GetValueOrDefault(k)).Runtime);
     }
+
+    private static (WorkerOptions? Options, string? Error) ExecUsers(uint effectiveUid, params (string Key, string Value)[] settings)
+    {
+        var env = settings.ToDictionary(s => s.Key, s => s.Value);
+        var read = new Jobplane.Api.SettingReader(k => env.GetValueOrDefault(k));
+        var options = WorkerOptions.ReadExecUsers(read, k => env.GetValueOrDefault(k),
+            new WorkerOptions { ControllerUrl = new Uri("http://localhost:6161"), WorkerToken = "t", WorkerId = "w", WorkRoot = "/tmp", Concurrency = 4 },
+            effectiveUid);
+        return read.Errors.Count == 0 ? (options, null) : (null, string.Join("; ", read.Errors));
+    }
+
+    [Fact]
+    public void A_root_exec_worker_runs_each_job_as_a_user_of_its_own_and_never_as_itself()
+    {
+        var (defaults, _) = ExecUsers(0);
+        Assert.Equal(Runtimes.Exec.JobUserRange.Default, defaults!.ExecJobUsers);
+        Assert.Equal(new Runtimes.Exec.JobUserRange(20_000, 20_009), ExecUsers(0, ("EXEC_JOB_UIDS", "20000-20009")).Options!.ExecJobUsers);
+
+        Assert.Contains("would run exec jobs as root", ExecUsers(0, ("EXEC_RUN_AS_WORKER_USER", "true")).Error, StringComparison.Ordinal);
+        Assert.Contains("fewer than WORKER_CONCURRENCY", ExecUsers(0, ("EXEC_JOB_UIDS", "20000-20001")).Error, StringComparison.Ordinal);
+        Assert.Contains("EXEC_JOB_UIDS must be a range", ExecUsers(0, ("EXEC_JOB_UIDS", "0-100")).Error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_worker_that_cannot_switch_users_refuses_to_start_unless_told_to_run_jobs_as_itself()
+    {
+        Assert.Contains("cannot run exec jobs as other users", ExecUsers(1000).Error, StringComparison.Ordinal);
+        Assert.Contains("needs a worker running as root", ExecUsers(1000, ("EXEC_JOB_UIDS", "20000-20009")).Error, StringComparison.Ordinal);
+
+        var (accepted, _) = ExecUsers(1000, ("EXEC_RUN_AS_WORKER_USER", "true"));
+        Assert.True(accepted!.ExecRunAsWorkerUser);
+        Assert.Null(accepted.ExecJobUsers);
+    }
 }

@@ -131,6 +131,7 @@ public sealed class ExecRuntime : IJobRuntime
         using var user = _users?.Acquire();
         if (user is null) WorkDirectory.CreateFresh(workDirectory);
         else WorkDirectory.CreateFreshFor(workDirectory, user.Uid, user.Gid);
+        var sharedTemp = user is null ? default : SharedTempLeftovers.Snapshot.Take();
         try
         {
             return await RunInAsync(spec, workDirectory, user, logs, stop, kill);
@@ -142,7 +143,7 @@ public sealed class ExecRuntime : IJobRuntime
                 // Nothing of the attempt may be alive while its files are removed: a process still
                 // running could swap a folder for a link under the worker's feet.
                 user.KillEverything();
-                SharedTempLeftovers.RemoveOwnedBy(user.Uid);
+                SharedTempLeftovers.RemoveOwnedBy(user.Uid, sharedTemp);
             }
             try
             {

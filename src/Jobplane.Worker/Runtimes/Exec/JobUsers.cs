@@ -158,17 +158,23 @@ internal sealed class JobUserPool
 internal sealed class JobUser(JobUserPool pool, uint uid, SafeFileHandle handle) : IDisposable
 {
     private int _disposed;
+    /// <summary>Set once everything was killed and nothing of the job can have started since.</summary>
+    private bool _killed;
 
     public uint Uid { get; } = uid;
     public uint Gid => Uid;
 
     /// <summary>Kills every process running as this user: the attempt's and anything it left behind.</summary>
-    public void KillEverything() => UserProcesses.KillAll([Uid]);
+    public void KillEverything()
+    {
+        UserProcesses.KillAll([Uid]);
+        _killed = true;
+    }
 
     public void Dispose()
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
-        KillEverything();
+        if (!_killed) KillEverything();
         pool.Release(Uid, handle);
     }
 }
@@ -176,28 +182,44 @@ internal sealed class JobUser(JobUserPool pool, uint uid, SafeFileHandle handle)
 /// <summary>Killing every process of a user, including ones that left the job's session or hide from /proc.</summary>
 internal static class UserProcesses
 {
+    private static readonly System.Collections.Concurrent.BlockingCollection<(IReadOnlyCollection<uint> Uids, TaskCompletionSource Done)> Requests = new();
+    private static readonly Lazy<Thread> Killer = new(() =>
+    {
+        var thread = new Thread(Serve) { IsBackground = true, Name = "jobplane job-user kill" };
+        thread.Start();
+        return thread;
+    });
+
     /// <summary>
     /// kill(-1, SIGKILL) sent with the job user's credentials reaches exactly the processes running
     /// as that user (those whose real or saved uid is it), whatever session, process group or
     /// namespace they moved to, and even when they made themselves non-dumpable so that /proc hides
     /// their owner. The kernel walks the process list under the lock that fork needs, and a fork
     /// that waited for it fails once its parent has a SIGKILL pending, so nothing forked meanwhile
-    /// escapes. The credentials are changed with the raw system call on a thread of its own, which
-    /// changes that thread only; its saved uid stays root so that it can change back.
+    /// escapes. The credentials are changed with the raw system call on one thread kept for this
+    /// alone, which changes that thread only; its saved uid stays root so that it can change back.
     /// </summary>
     public static void KillAll(IReadOnlyCollection<uint> uids)
     {
         if (uids.Count == 0) return;
-        Exception? fault = null;
-        var thread = new Thread(() =>
+        _ = Killer.Value;
+        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        Requests.Add((uids, done));
+        // Microseconds: a few system calls per id on a thread that does nothing else.
+        done.Task.GetAwaiter().GetResult();
+    }
+
+    private static void Serve()
+    {
+        foreach (var (uids, done) in Requests.GetConsumingEnumerable())
         {
             foreach (var uid in uids)
             {
                 var errno = LibC.SetThreadResUid(uid, uid, 0);
                 if (errno != 0)
                 {
-                    fault = new InvalidOperationException($"cannot switch a thread to user {uid} to stop its processes: {LibC.Describe(errno)}");
-                    return;
+                    done.TrySetException(new InvalidOperationException($"cannot switch a thread to user {uid} to stop its processes: {LibC.Describe(errno)}"));
+                    break;
                 }
                 // Without CAP_KILL (dropped with the effective uid), kill(-1) only reaches this user's
                 // processes; it reports success even when there were none, so the result is not checked.
@@ -208,13 +230,7 @@ internal static class UserProcesses
                     Environment.FailFast("could not switch a process-killing thread back to root");
                 }
             }
-        })
-        {
-            IsBackground = true,
-            Name = "jobplane job-user kill",
-        };
-        thread.Start();
-        thread.Join();
-        if (fault is not null) throw fault;
+            done.TrySetResult();
+        }
     }
 }
