@@ -80,6 +80,15 @@ internal static unsafe partial class LibC
     [LibraryImport("libc", EntryPoint = "setrlimit", SetLastError = true)]
     private static partial int SetRLimitNative(int resource, ulong* limits);
 
+    [LibraryImport("libc", EntryPoint = "open", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int OpenCreateNative(string path, int flags, int mode);
+
+    [LibraryImport("libc", EntryPoint = "flock", SetLastError = true)]
+    private static partial int FlockNative(int fd, int operation);
+
+    [LibraryImport("libc", EntryPoint = "close")]
+    private static partial int CloseNative(int fd);
+
     [LibraryImport("libc", EntryPoint = "umask")]
     private static partial uint UmaskNative(uint mask);
 
@@ -110,6 +119,35 @@ internal static unsafe partial class LibC
         limits[0] = count;
         limits[1] = count;
         return SetRLimitNative(RLIMIT_NPROC, limits) == 0 ? 0 : Marshal.GetLastPInvokeError();
+    }
+
+    private const int O_RDWR = 2;
+    private const int O_CREAT = 0x40; // 0100 on x86-64 and the generic ABI (arm64)
+    private const int LOCK_EX = 2;
+    private const int LOCK_NB = 4;
+    public const int EWOULDBLOCK = 11;
+
+    /// <summary>
+    /// Opens (creating, mode 0600) and exclusively locks <paramref name="path"/> without waiting: the
+    /// descriptor, or null when another descriptor holds the lock. Plain system calls rather than a
+    /// FileStream, whose own locking would conflict and whose refusal costs an exception.
+    /// </summary>
+    public static Microsoft.Win32.SafeHandles.SafeFileHandle? TryOpenLocked(string path, out int errno)
+    {
+        var fd = OpenCreateNative(path, O_RDWR | O_CREAT | O_CLOEXEC | ONoFollow, 0b110_000_000);
+        if (fd < 0)
+        {
+            errno = Marshal.GetLastPInvokeError();
+            return null;
+        }
+        if (FlockNative(fd, LOCK_EX | LOCK_NB) != 0)
+        {
+            errno = Marshal.GetLastPInvokeError();
+            CloseNative(fd);
+            return null;
+        }
+        errno = 0;
+        return new Microsoft.Win32.SafeHandles.SafeFileHandle(fd, ownsHandle: true);
     }
 
     /// <summary>umask(2); returns the previous mask.</summary>
