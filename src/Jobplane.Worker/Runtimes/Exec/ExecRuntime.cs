@@ -17,8 +17,6 @@ namespace Jobplane.Worker.Runtimes.Exec;
 public sealed class ExecRuntime : IJobRuntime
 {
     internal const string WorkerIdVariable = "JOBPLANE_WORKER_ID";
-    internal const string SetsidPath = "/usr/bin/setsid";
-    internal const string EnvPath = "/usr/bin/env";
     internal const string SetprivPath = "/usr/bin/setpriv";
     /// <summary>The image that selects this runtime; any other image is a container image and never runs on the host.</summary>
     public const string ExecImage = "exec";
@@ -30,38 +28,11 @@ public sealed class ExecRuntime : IJobRuntime
     /// is at most a pipe buffer and reads in microseconds.
     /// </summary>
     private static readonly TimeSpan DrainLimit = TimeSpan.FromSeconds(3);
-    private static readonly TimeSpan GroupFormLimit = TimeSpan.FromSeconds(10);
     private static readonly TimeSpan GroupPollInterval = TimeSpan.FromMilliseconds(50);
     private static readonly TimeSpan OrphanRescanDelay = TimeSpan.FromMilliseconds(100);
     private const int MaxOrphanRounds = 10;
 
     private static readonly UTF8Encoding Utf8 = new(encoderShouldEmitUTF8Identifier: false);
-
-    /// <summary>
-    /// .NET ignores SIGPIPE in its own process and a child started with Process inherits that, so
-    /// in a job `yes | head -1` would print "Broken pipe" errors and pipelines would end
-    /// differently than in a terminal. Whatever else the worker's own parent ignored (SIGHUP under
-    /// nohup, SIGINT in a background shell) would be inherited the same way. coreutils env (8.31+)
-    /// restores every signal's default disposition before exec'ing setsid; where it cannot, jobs
-    /// inherit the worker's ignored signals.
-    /// </summary>
-    private static readonly Lazy<bool> CanRestoreSigpipe = new(() =>
-    {
-        try
-        {
-            var probe = new ProcessStartInfo(EnvPath) { UseShellExecute = false, RedirectStandardError = true };
-            probe.ArgumentList.Add("--default-signal");
-            probe.ArgumentList.Add("true");
-            using var process = Process.Start(probe)!;
-            process.StandardError.ReadToEnd();
-            process.WaitForExit();
-            return process.ExitCode == 0;
-        }
-        catch (System.ComponentModel.Win32Exception)
-        {
-            return false;
-        }
-    });
 
     private readonly ExecRuntimeOptions _options;
     private readonly ILogger<ExecRuntime> _logger;
@@ -82,7 +53,6 @@ public sealed class ExecRuntime : IJobRuntime
         _logger = logger;
         _time = time;
         _workerRoot = Path.Combine(Path.GetFullPath(options.WorkRoot), options.WorkerId);
-        if (!CanRestoreSigpipe.Value) ExecRuntimeLog.SigpipeIgnored(_logger, EnvPath);
         if (options.JobUsers is { } range)
         {
             if (LibC.EffectiveUserId != 0)
@@ -123,8 +93,6 @@ public sealed class ExecRuntime : IJobRuntime
         if (!string.Equals(spec.Image, ExecImage, StringComparison.Ordinal))
             return Refused($"image '{spec.Image}' is a container image; an exec worker runs only jobs whose image is '{ExecImage}'");
         if (stop.IsCancellationRequested) return new RunOutcome { Stopped = true, Error = OutcomeText.StoppedError };
-        if (!File.Exists(SetsidPath))
-            throw new InvalidOperationException($"the exec runtime needs {SetsidPath} (util-linux) to run jobs in a process group of their own");
 
         var workDirectory = Path.Combine(_workerRoot,
             string.Create(CultureInfo.InvariantCulture, $"{spec.ExecutionId:D}-{spec.Attempt}"));
@@ -164,54 +132,38 @@ public sealed class ExecRuntime : IJobRuntime
         var whyNot = ProgramLocator.WhyNotStartable(program, environment.GetValueOrDefault("PATH"), workDirectory);
         if (whyNot is not null) return Refused($"cannot start '{program}': {whyNot}");
 
-        var restoreSigpipe = CanRestoreSigpipe.Value;
-        var startInfo = new ProcessStartInfo(restoreSigpipe ? EnvPath : SetsidPath)
-        {
-            UseShellExecute = false,
-            WorkingDirectory = workDirectory,
-            RedirectStandardInput = true,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            StandardOutputEncoding = Utf8,
-            StandardErrorEncoding = Utf8,
-        };
-        // env and setsid both exec in place, so the pid .NET reports ends up being the job's.
-        if (restoreSigpipe)
-        {
-            startInfo.ArgumentList.Add("--default-signal");
-            startInfo.ArgumentList.Add(SetsidPath);
-        }
-        // "--" so that a program name starting with '-' is not taken for a setsid option.
-        startInfo.ArgumentList.Add("--");
+        var argv = new List<string>(spec.Command.Count + 9);
         if (user is not null)
         {
-            // setpriv execs in place too: the job becomes the attempt's user with no supplementary
-            // groups, no capabilities (none inheritable, an empty bounding set) and no_new_privs, so
-            // no set-user-id program can give any back.
-            startInfo.ArgumentList.Add(SetprivPath);
-            startInfo.ArgumentList.Add(string.Create(CultureInfo.InvariantCulture, $"--reuid={user.Uid}"));
-            startInfo.ArgumentList.Add(string.Create(CultureInfo.InvariantCulture, $"--regid={user.Gid}"));
-            startInfo.ArgumentList.Add("--clear-groups");
-            startInfo.ArgumentList.Add("--no-new-privs");
-            startInfo.ArgumentList.Add("--inh-caps=-all");
-            startInfo.ArgumentList.Add("--bounding-set=-all");
-            startInfo.ArgumentList.Add("--");
+            // setpriv makes the job the attempt's user with no supplementary groups, no capabilities
+            // (none inheritable, an empty bounding set) and no_new_privs, so that no set-user-id
+            // program can give any back, then execs the job, looked up in the job's own PATH.
+            argv.Add(SetprivPath);
+            argv.Add(string.Create(CultureInfo.InvariantCulture, $"--reuid={user.Uid}"));
+            argv.Add(string.Create(CultureInfo.InvariantCulture, $"--regid={user.Gid}"));
+            argv.Add("--clear-groups");
+            argv.Add("--no-new-privs");
+            argv.Add("--inh-caps=-all");
+            argv.Add("--bounding-set=-all");
+            // "--" so that a program name starting with '-' is not taken for an option.
+            argv.Add("--");
+            argv.AddRange(spec.Command);
         }
-        foreach (var argument in spec.Command) startInfo.ArgumentList.Add(argument);
-        startInfo.Environment.Clear();
-        foreach (var (name, value) in environment) startInfo.Environment[name] = value;
+        else
+        {
+            argv.Add(ProgramLocator.Resolve(program, environment.GetValueOrDefault("PATH"), workDirectory));
+            argv.AddRange(spec.Command.Skip(1));
+        }
 
-        using var process = new Process { StartInfo = startInfo };
-        using var starting = RuntimeTracing.Start(Name, "start");
-        process.Start();
-        var group = new ProcessGroup(process.Id);
+        JobProcess process;
+        using (var starting = RuntimeTracing.Start(Name, "start"))
+            process = JobProcess.Start(argv, environment, workDirectory);
+        using var owned = process;
+        // The job leads its own session and process group from its first instruction on.
+        var group = new ProcessGroup(process.Pid);
         try
         {
-            // The job reads an empty stdin, never the worker's.
-            process.StandardInput.Close();
             var pumps = new OutputPumps(process, logs, _options.MaxLineChars);
-            await group.WaitUntilFormedAsync(_time, GroupFormLimit);
-            starting?.Stop();
             ExecRuntimeLog.Started(_logger, spec.ExecutionId, spec.Attempt, group.Id, workDirectory);
 
             Ending ending;
@@ -227,17 +179,9 @@ public sealed class ExecRuntime : IJobRuntime
         }
         finally
         {
-            // Also on a worker-side exception: nothing of the job may outlive the attempt. The
-            // leader is killed by pid as well in case its group never formed.
+            // Also on a worker-side exception: nothing of the job may outlive the attempt.
             group.Signal(LibC.SIGKILL);
-            try
-            {
-                process.Kill();
-            }
-            catch (InvalidOperationException)
-            {
-                // Already exited.
-            }
+            process.Kill();
             await process.WaitForExitAsync(CancellationToken.None);
         }
     }
@@ -250,7 +194,7 @@ public sealed class ExecRuntime : IJobRuntime
     }
 
     private async Task<Ending> WaitForEndAsync(
-        RunSpec spec, Process process, ProcessGroup group, CancellationToken faulted, CancellationToken stop, CancellationToken kill)
+        RunSpec spec, JobProcess process, ProcessGroup group, CancellationToken faulted, CancellationToken stop, CancellationToken kill)
     {
         using var timeout = RuntimeGuards.TimeoutSource(spec.Timeout, _time);
         using var end = CancellationTokenSource.CreateLinkedTokenSource(stop, timeout.Token, faulted);
@@ -293,7 +237,7 @@ public sealed class ExecRuntime : IJobRuntime
     /// SIGTERM to the whole group, then SIGKILL once the grace period is over if anything is left;
     /// SIGKILL at once (or as soon as it is asked for during the grace period) when <paramref name="kill"/> is cancelled.
     /// </summary>
-    private async Task TerminateAsync(Process process, ProcessGroup group, CancellationToken kill)
+    private async Task TerminateAsync(JobProcess process, ProcessGroup group, CancellationToken kill)
     {
         if (!kill.IsCancellationRequested)
         {
@@ -472,13 +416,13 @@ public sealed class ExecRuntime : IJobRuntime
         private volatile bool _open = true;
         private Exception? _fault;
 
-        public OutputPumps(Process process, ILogSink sink, int maxLineChars)
+        public OutputPumps(JobProcess process, ILogSink sink, int maxLineChars)
         {
             _sink = sink;
             _maxLineChars = maxLineChars;
             _both = Task.WhenAll(
-                PumpAsync(process.StandardOutput.BaseStream, LogStream.Stdout),
-                PumpAsync(process.StandardError.BaseStream, LogStream.Stderr));
+                PumpAsync(process.Stdout, LogStream.Stdout),
+                PumpAsync(process.Stderr, LogStream.Stderr));
         }
 
         /// <summary>Cancelled when the sink threw: the attempt must end rather than block on a full pipe.</summary>

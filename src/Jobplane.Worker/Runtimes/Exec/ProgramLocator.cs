@@ -34,6 +34,21 @@ internal static class ProgramLocator
         return LibC.Describe(firstRealError != 0 ? firstRealError : LibC.ENOENT);
     }
 
+    /// <summary>
+    /// The path execvp(3) would run for <paramref name="program"/>; call after <see cref="WhyNotStartable"/>
+    /// said it can be started. The job is spawned with this path, so its own PATH decides, not the worker's.
+    /// </summary>
+    public static string Resolve(string program, string? searchPath, string workDirectory)
+    {
+        if (program.Contains('/')) return Path.IsPathRooted(program) ? program : Path.Combine(workDirectory, program);
+        foreach (var entry in (searchPath ?? "").Split(':'))
+        {
+            var candidate = Path.Combine(entry.Length == 0 ? workDirectory : entry, program);
+            if (Check(candidate) == 0) return candidate;
+        }
+        return program;
+    }
+
     private static int Check(string file)
     {
         var errno = LibC.Access(file, LibC.X_OK);
