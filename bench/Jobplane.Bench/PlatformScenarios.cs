@@ -138,8 +138,8 @@ public sealed class PlatformScenarios(BenchOptions options, BenchPlatform platfo
         {
             var target = processStartRate is { } p ? Target.Min(0.8 * p) : null;
             report.Add(new Figure("drain_exec_per_s", "Drain, exec runtime running `true`", rate, "jobs/s", target,
-                "Each attempt also creates and removes a working directory and starts `env --default-signal setsid -- true` " +
-                "(three execs) with three pipes, and waits for its process group to form, on the same 2 cores as the controller and PostgreSQL."));
+                "Each attempt also takes a job user, creates and removes a working directory, and spawns `setpriv ... -- true` " +
+                "(two execs) with two pipes, then kills whatever the job user left, on the same 2 cores as the controller and PostgreSQL."));
         }
         report.Add(new Figure($"drain_{runtime}_wall_s", $"Drain, {runtime}: wall clock incl. worker start", wall, "s"));
         var perThousand = 1000.0 / Math.Max(1, succeeded);

@@ -48,8 +48,4 @@ internal static partial class ExecRuntimeLog
     [LoggerMessage(EventId = 1109, Level = LogLevel.Warning,
         Message = "Orphan cleanup of worker {WorkerId}: processes were still appearing after {Rounds} rounds of killing")]
     public static partial void OrphansPersist(ILogger logger, string workerId, int rounds);
-
-    [LoggerMessage(EventId = 1110, Level = LogLevel.Warning,
-        Message = "{Env} does not support --default-signal (coreutils 8.31+): jobs will inherit the signals the worker ignores (SIGPIPE among them)")]
-    public static partial void SigpipeIgnored(ILogger logger, string env);
 }

@@ -3,11 +3,11 @@ using System.Globalization;
 namespace Jobplane.Worker.Runtimes.Exec;
 
 /// <summary>
-/// The process group of one job. The job is started as <c>[env --default-signal] setsid -- argv...</c>:
-/// the child .NET forks is never a group leader (it inherits the worker's group), so setsid calls
-/// setsid(2) and execs in place without forking (env execs in place too). The job's main process therefore keeps the pid .NET reports,
-/// and that pid is both its session id and its process group id. Everything the job forks stays
-/// in that group unless it deliberately creates a new session of its own.
+/// The process group of one job. The job is spawned in a session of its own (posix_spawn with
+/// POSIX_SPAWN_SETSID), so its main process's pid is both its session id and its process group id
+/// from its first instruction on, and setpriv execs in place without changing either. Everything
+/// the job forks stays in that group unless it deliberately creates a new session of its own (what
+/// the job user's kill is for).
 /// </summary>
 internal sealed class ProcessGroup(int leaderPid)
 {
@@ -31,27 +31,6 @@ internal sealed class ProcessGroup(int leaderPid)
                 return true;
         }
         return false;
-    }
-
-    /// <summary>
-    /// Waits until the leader has called setsid(2), i.e. until the group exists and can be
-    /// signalled as a whole. Until then a signal to the group would reach nobody (ESRCH) while
-    /// the job is about to start. Returns early when the leader is already gone.
-    /// This also checks the assumption above at run time: if setsid ever forked instead, the
-    /// .NET-visible pid would never lead a group and the runtime must not pretend it controls the job.
-    /// </summary>
-    public async Task WaitUntilFormedAsync(TimeProvider time, TimeSpan limit)
-    {
-        var deadline = time.GetTimestamp();
-        while (true)
-        {
-            var pgid = ReadProcessGroupId(Id);
-            if (pgid is null || pgid == Id) return;
-            if (time.GetElapsedTime(deadline) > limit)
-                throw new InvalidOperationException(
-                    $"process {Id} did not become a process group leader after setsid (it is in group {pgid}); refusing to run a job that cannot be stopped");
-            await Task.Delay(TimeSpan.FromMilliseconds(1), time);
-        }
     }
 
     /// <summary>The process group id from /proc/PID/stat, or null when the process is gone.</summary>

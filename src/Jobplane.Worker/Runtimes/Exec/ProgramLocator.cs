@@ -2,7 +2,7 @@ namespace Jobplane.Worker.Runtimes.Exec;
 
 /// <summary>
 /// Decides before starting whether the job's program can be executed, the way execvp(3) would
-/// look it up. setsid reports a failed exec only as exit code 126/127 plus a line on stderr, which
+/// look it up. setpriv reports a failed exec only as exit code 126/127 plus a line on stderr, which
 /// a user cannot tell from their own program exiting with 127; checking first gives them
 /// "cannot start 'x': No such file or directory" and a non-retryable failure instead.
 /// </summary>
