@@ -26,6 +26,16 @@ public sealed class WorkerStore(NpgsqlDataSource db)
         await cmd.ExecuteNonQueryAsync(ct);
     }
 
+    /// <summary>
+    /// Marks a worker as still connected, keeping what it last announced: a worker whose slots are all
+    /// busy does not dequeue, but heartbeats. One primary-key update; callers throttle it.
+    /// </summary>
+    public async Task TouchAsync(string workerId, CancellationToken ct)
+    {
+        await using var cmd = db.Command("update workers set seen_at = now() where worker_id = $1", Sql.P(workerId));
+        await cmd.ExecuteNonQueryAsync(ct);
+    }
+
     /// <summary>Forgets workers not heard from for a day; served by workers_seen_idx.</summary>
     public async Task<int> ForgetGoneAsync(CancellationToken ct)
     {

@@ -111,6 +111,31 @@ public sealed class RoutingTests(DefaultRuntimesFixture fixture) : IClassFixture
     }
 
     [Fact]
+    public async Task A_busy_worker_that_only_heartbeats_still_counts_as_connected()
+    {
+        using var worker = _host.WorkerClient();
+        var (tenant, client) = await _host.TenantClientAsync();
+        var job = await CreateJobAsync(client, "alpine:3");
+        var running = (await Api.RunAsync(client, job)).ExecutionId;
+        var queued = (await Api.RunAsync(client, job)).ExecutionId;
+        var workerId = $"busy-{Guid.NewGuid():N}";
+        var claimed = Assert.Single(await ClaimAsync(worker, tenant.TenantId, workerId, "docker", NoNetworkDocker));
+        Assert.Equal(running, claimed.ExecutionId);
+        Assert.Null((await Api.GetExecutionAsync(client, queued)).WaitingFor);
+
+        // All its slots busy, it has not dequeued for two minutes: by its dequeues alone it looks gone.
+        await _host.Database.ScalarAsync<int>(
+            "with aged as (update workers set seen_at = now() - interval '2 minutes' where worker_id = $1 returning 1) select count(*)::int from aged", workerId);
+        Assert.Equal("a worker with a container runtime (no connected worker has one)", (await Api.GetExecutionAsync(client, queued)).WaitingFor);
+
+        // Its heartbeat says it is still there, with what it announced.
+        var heartbeat = await worker.PostAsync("/internal/heartbeats", Api.RawJson(
+            $$"""{"worker_id": "{{workerId}}", "leases": [{"execution_id": "{{claimed.ExecutionId}}", "lease_token": "{{claimed.LeaseToken}}"}]}"""));
+        Assert.Equal(HttpStatusCode.OK, heartbeat.StatusCode);
+        Assert.Null((await Api.GetExecutionAsync(client, queued)).WaitingFor);
+    }
+
+    [Fact]
     public async Task A_job_asking_for_more_memory_than_a_worker_grants_says_so_and_waits_for_one_that_does()
     {
         using var worker = _host.WorkerClient();

@@ -107,7 +107,7 @@ public static class WorkerEndpoints
             .JsonRequest<DequeueRequest>(Limits.WorkerBodyBytes)
             .Returns<DequeueResponse>();
 
-        worker.MapPost("/heartbeats", async (HttpContext http, QueueStore queue, ControllerOptions options, CancellationToken ct) =>
+        worker.MapPost("/heartbeats", async (HttpContext http, QueueStore queue, ControllerOptions options, WorkerRegistry registry, CancellationToken ct) =>
         {
             var body = await JsonBody.ReadAsync(http.Request, JobplaneJsonContext.Default.WorkerHeartbeatRequest, Limits.WorkerBodyBytes);
             if (body.Error is not null) return body.Error;
@@ -116,6 +116,8 @@ public static class WorkerEndpoints
             if (leases.Any(l => l is null)) return ApiResults.BadRequest("leases must not contain null entries");
             // A credential restricted to some tenants holds no lease of another tenant's: reported lost.
             var held = await queue.HeartbeatAsync(leases, options.LeaseDuration, ct, http.Principal().WorkerTenants);
+            if (body.Value.WorkerId is { Length: > 0 and <= 100 } heartbeatWorker && held.Count > 0)
+                await registry.StillConnectedAsync(heartbeatWorker, ct);
             var heldIds = held.Select(h => h.Id).ToHashSet();
             var lost = leases.Where(l => !heldIds.Contains(l.ExecutionId)).Select(l => l.ExecutionId).Distinct().ToList();
             return Results.Json(new WorkerHeartbeatResponse([.. heldIds], lost)

@@ -54,6 +54,18 @@ public sealed class WorkerRegistry(WorkerStore store, TimeProvider time)
         return null;
     }
 
+    private readonly ConcurrentDictionary<string, long> _touched = new(StringComparer.Ordinal);
+
+    /// <summary>A heartbeat: the worker is still connected (busy, so not dequeuing); at most one write per interval per replica.</summary>
+    public async Task StillConnectedAsync(string workerId, CancellationToken ct)
+    {
+        var now = time.GetTimestamp();
+        if (_touched.TryGetValue(workerId, out var last) && time.GetElapsedTime(last, now) < WriteInterval) return;
+        if (_touched.Count > 10_000) _touched.Clear();
+        _touched[workerId] = now;
+        await store.TouchAsync(workerId, ct);
+    }
+
     /// <summary>Records the worker as seen, unless this replica did so recently with the same announcement.</summary>
     public async Task SeenAsync(string workerId, string? runtime, WorkerGrants grants, Guid[]? tenantIds, CancellationToken ct)
     {
