@@ -23,7 +23,10 @@ export JOBPLANE_BIN="$PWD/bin"
 
 results="$(mktemp -d)"
 trap 'rm -rf "$results"' EXIT
-args=(--no-build -c Debug --nologo --logger "console;verbosity=normal" --results-directory "$results")
+# A test that hangs is ended after 10 minutes and named as the one that hung, instead of holding
+# the run until CI's own limit.
+args=(--no-build -c Debug --nologo --logger "console;verbosity=normal" --results-directory "$results"
+  --blame-hang --blame-hang-timeout 10min --blame-hang-dump-type none)
 if [ "${COVERAGE:-}" = "1" ]; then
   args+=(--collect "XPlat Code Coverage")
 fi
