@@ -156,7 +156,7 @@ public sealed class ExecRuntime : IJobRuntime
         }
 
         JobProcess process;
-        using (var starting = RuntimeTracing.Start(Name, "start"))
+        using (RuntimeTracing.Start(Name, "start"))
             process = JobProcess.Start(argv, environment, workDirectory);
         using var owned = process;
         // The job leads its own session and process group from its first instruction on.

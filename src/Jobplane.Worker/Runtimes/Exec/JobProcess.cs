@@ -89,18 +89,20 @@ internal sealed partial class JobProcess : IDisposable
             Check(SpawnFileActionsAddDup2(actions, stderrPipe[1], 2), "posix_spawn_file_actions_adddup2");
             Check(SpawnFileActionsAddChdir(actions, workDirectory), "posix_spawn_file_actions_addchdir_np");
 
-            var argvBlock = stackalloc nint[argv.Count + 1];
+            // On the heap, like the environment: the worker must not trust the controller's bound on
+            // how many arguments a command has with its own stack.
+            var argvBlock = new nint[argv.Count + 1];
             for (var i = 0; i < argv.Count; i++) argvBlock[i] = Utf8(argv[i], strings);
-            argvBlock[argv.Count] = 0;
             var envBlock = new nint[environment.Count + 1];
             var e = 0;
             foreach (var (name, value) in environment) envBlock[e++] = Utf8(name + "=" + value, strings);
             envBlock[e] = 0;
 
             int pid;
+            fixed (nint* argvp = argvBlock)
             fixed (nint* envp = envBlock)
             {
-                var errno = Spawn(&pid, argvBlock[0], actions, attributes, argvBlock, envp);
+                var errno = Spawn(&pid, argvBlock[0], actions, attributes, argvp, envp);
                 if (errno != 0) throw new Win32Exception(errno, $"cannot start {argv[0]}: {LibC.Describe(errno)}");
             }
             started = true;

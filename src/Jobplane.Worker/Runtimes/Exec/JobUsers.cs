@@ -69,8 +69,6 @@ internal sealed class JobUserPool
         WorkDirectory.RequireSafeDirectory(lockDirectory);
     }
 
-    public JobUserRange Range => _range;
-
     /// <summary>
     /// The lowest id of the range that no attempt on this host holds, locked for the caller. Lowest
     /// first keeps the set of ids (and lock files) in use as small as the host's concurrency.
