@@ -62,9 +62,13 @@ public sealed class JobStore(NpgsqlDataSource db)
             Sql.P(spec.RetryBackoffBaseSeconds), Sql.P(spec.RetryBackoffMaxSeconds), Sql.P(spec.NonRetryableExitCodes),
             Sql.P(spec.MemoryLimitBytes), Sql.P(spec.CpuLimit), Sql.P(spec.PidsLimit), Sql.P(spec.Network),
             Sql.P(spec.RunAsRoot));
-        await using var reader = await cmd.ExecuteReaderAsync(ct);
-        if (await reader.ReadAsync(ct)) return (reader.GetGuid(0), reader.GetBoolean(1));
-        await reader.DisposeAsync();
+        // The reader (and with it the pooled connection) is given back once, when this block ends.
+        // Never dispose it a second time: Npgsql reuses one reader object per connection, so a late
+        // second dispose would close the reader of whoever holds the connection next.
+        await using (var reader = await cmd.ExecuteReaderAsync(ct))
+        {
+            if (await reader.ReadAsync(ct)) return (reader.GetGuid(0), reader.GetBoolean(1));
+        }
         // Nothing was written: tell which permission is missing (rare, so a second statement only then).
         await using var why = db.Command("""
             select coalesce(bool_or(t.allowed_runtimes is null or 'exec' = any(t.allowed_runtimes)), false)
