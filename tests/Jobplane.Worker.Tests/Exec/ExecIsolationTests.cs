@@ -30,11 +30,25 @@ public sealed class ExecIsolationTests : IDisposable
     [Fact]
     public async Task Attempts_running_at_once_never_share_a_user()
     {
-        var runs = await Task.WhenAll(Enumerable.Range(0, 6).Select(_ => _exec.RunAsync(ExecHarness.Shell("id -u; sleep 1"))));
+        // The attempts really overlap: each one waits until all six have started, so a user given
+        // back by a finished attempt cannot explain two attempts with the same user.
+        if (!OperatingSystem.IsLinux()) throw new PlatformNotSupportedException("the exec runtime runs on Linux only");
+        var started = Directory.CreateTempSubdirectory("jobplane-overlap-").FullName;
+        File.SetUnixFileMode(started, (UnixFileMode)0b111_111_111);
+        try
+        {
+            var script = $"id -u; touch {started}/$$; i=0; " +
+                         $"while [ $(ls {started} | wc -l) -lt 6 ]; do i=$((i+1)); [ $i -gt 600 ] && echo alone && exit 1; sleep 0.1; done";
+            var runs = await Task.WhenAll(Enumerable.Range(0, 6).Select(_ => _exec.RunAsync(ExecHarness.Shell(script))));
 
-        var users = runs.Select(r => r.Logs.Stdout[0]).ToList();
-        Assert.All(runs, r => Assert.True(r.Outcome.Succeeded, r.Outcome.Error));
-        Assert.Equal(users.Count, users.Distinct().Count());
+            var users = runs.Select(r => r.Logs.Stdout[0]).ToList();
+            Assert.All(runs, r => Assert.True(r.Outcome.Succeeded, $"{r.Outcome.Error} {string.Join(' ', r.Logs.Stdout)}"));
+            Assert.Equal(users.Count, users.Distinct().Count());
+        }
+        finally
+        {
+            Directory.Delete(started, recursive: true);
+        }
     }
 
     [Fact]
