@@ -35,6 +35,11 @@ public sealed record ControllerOptions
     /// benchmark's noop worker) claims only from unrestricted tenants.</para>
     public IReadOnlyList<string>? TenantDefaultRuntimes { get; init; } = DefaultTenantRuntimes;
     public static readonly IReadOnlyList<string> DefaultTenantRuntimes = ["docker", "kubernetes"];
+    /// <summary>
+    /// Longest a statement of a tenant's request may run, lock waits included (TENANT_STATEMENT_TIMEOUT).
+    /// Worker and maintenance statements have their own pool and no such limit.
+    /// </summary>
+    public TimeSpan TenantStatementTimeout { get; init; } = TimeSpan.FromSeconds(10);
 
     public static ControllerOptions FromConfiguration(IConfiguration config)
     {
@@ -64,6 +69,7 @@ public sealed record ControllerOptions
             DefaultTimeoutSeconds = read.Int("DEFAULT_JOB_TIMEOUT", 3600, 1, 7 * 24 * 3600),
             QueueMetricsInterval = read.Duration("QUEUE_METRICS_INTERVAL", TimeSpan.FromSeconds(15)),
             TenantDefaultRuntimes = ReadRuntimes(read, "TENANT_DEFAULT_RUNTIMES", DefaultTenantRuntimes),
+            TenantStatementTimeout = read.Duration("TENANT_STATEMENT_TIMEOUT", TimeSpan.FromSeconds(10)),
         };
         if (LogFormat.Parse(config[LogFormat.Setting]) is null)
             read.Error(LogFormat.Invalid(config[LogFormat.Setting]));
@@ -75,6 +81,8 @@ public sealed record ControllerOptions
             read.Error("WORKER_TOKEN must differ from SYSTEM_SECRET: a worker must never hold the administrator's secret");
         if (options.LeaseDuration < TimeSpan.FromSeconds(1)) read.Error("HEARTBEAT_VISIBILITY_EXTENSION must be at least 1s");
         if (options.MaintenanceInterval < TimeSpan.FromMilliseconds(10)) read.Error("MAINTENANCE_INTERVAL must be at least 10ms");
+        if (options.TenantStatementTimeout < TimeSpan.FromMilliseconds(100) || options.TenantStatementTimeout > TimeSpan.FromHours(1))
+            read.Error("TENANT_STATEMENT_TIMEOUT must be between 100ms and 1h");
         if (options.RetryBackoffMax < options.RetryBackoffBase) read.Error("RETRY_BACKOFF_MAX must not be below RETRY_BACKOFF_BASE");
         read.ThrowIfInvalid();
         return options;
