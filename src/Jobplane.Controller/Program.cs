@@ -61,7 +61,12 @@ builder.WebHost.ConfigureKestrel((ctx, kestrel) =>
 {
     var port = int.TryParse(ctx.Configuration["PORT"], System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out var p) ? p : Wire.DefaultPort;
     if (string.IsNullOrEmpty(ctx.Configuration["ASPNETCORE_URLS"]) && string.IsNullOrEmpty(ctx.Configuration["urls"]))
+    {
         kestrel.ListenAnyIP(port);
+        // The metrics port (off unless set): /metrics without a credential, for a private network.
+        if (int.TryParse(ctx.Configuration["METRICS_PORT"], System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out var metricsPort) && metricsPort > 0)
+            kestrel.ListenAnyIP(metricsPort);
+    }
     kestrel.Limits.MaxRequestBodySize = Limits.MaxRequestBodyBytes;
     kestrel.Limits.RequestHeadersTimeout = TimeSpan.FromSeconds(15);
     kestrel.Limits.MinRequestBodyDataRate = new MinDataRate(bytesPerSecond: 1024, gracePeriod: TimeSpan.FromSeconds(10));
@@ -141,8 +146,10 @@ app.UseStatusCodePages(ctx => ctx.HttpContext.Response.StatusCode switch
     var s => ApiResults.WriteErrorAsync(ctx.HttpContext, s, s == 404 ? ErrorCodes.NotFound : "error", s == 404 ? "not found" : "request failed"),
 });
 
+app.UseMetricsAccess(options);
 app.MapOpenApi(OpenApiMetadata.DocumentPath);
 app.MapHealthEndpoints();
+// The metrics name every tenant: a credential on the API port (see MetricsAccess).
 app.MapPrometheusScrapingEndpoint("/metrics");
 app.MapTenantEndpoints();
 app.MapJobEndpoints();
