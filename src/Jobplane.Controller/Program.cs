@@ -44,6 +44,7 @@ builder.Services.AddSingleton<Jobplane.Controller.Queue.WorkerRegistry>();
 builder.Services.AddSingleton<QueueStore>();
 builder.Services.AddSingleton<RecentKeys>();
 builder.Services.AddSingleton<Authenticator>();
+builder.Services.AddSingleton<WorkerPseudonyms>();
 builder.Services.AddSingleton<ControllerMetrics>();
 builder.Services.AddSingleton(sp =>
 {
