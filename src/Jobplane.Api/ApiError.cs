@@ -24,5 +24,7 @@ public static class ErrorCodes
     public const string RuntimeNotAllowed = "runtime_not_allowed";
     public const string MethodNotAllowed = "method_not_allowed";
     public const string Unavailable = "unavailable";
+    /// <summary>A tenant request's statement ran past the statement timeout and was stopped.</summary>
+    public const string QueryTimeout = "query_timeout";
     public const string Internal = "internal";
 }

@@ -35,6 +35,15 @@ public sealed record ControllerOptions
     /// benchmark's noop worker) claims only from unrestricted tenants.</para>
     public IReadOnlyList<string>? TenantDefaultRuntimes { get; init; } = DefaultTenantRuntimes;
     public static readonly IReadOnlyList<string> DefaultTenantRuntimes = ["docker", "kubernetes"];
+    /// <summary>
+    /// Longest a statement of a tenant's request may run, lock waits included (TENANT_STATEMENT_TIMEOUT).
+    /// Worker and maintenance statements have their own pool and no such limit.
+    /// </summary>
+    public TimeSpan TenantStatementTimeout { get; init; } = TimeSpan.FromSeconds(10);
+    /// <summary>Port serving /metrics without a credential, for a private network (METRICS_PORT); null: none.</summary>
+    public int? MetricsPort { get; init; }
+    /// <summary>Credential for scraping /metrics on the API port (METRICS_TOKEN); the administrator secret works too.</summary>
+    public string? MetricsToken { get; init; }
 
     public static ControllerOptions FromConfiguration(IConfiguration config)
     {
@@ -64,6 +73,9 @@ public sealed record ControllerOptions
             DefaultTimeoutSeconds = read.Int("DEFAULT_JOB_TIMEOUT", 3600, 1, 7 * 24 * 3600),
             QueueMetricsInterval = read.Duration("QUEUE_METRICS_INTERVAL", TimeSpan.FromSeconds(15)),
             TenantDefaultRuntimes = ReadRuntimes(read, "TENANT_DEFAULT_RUNTIMES", DefaultTenantRuntimes),
+            TenantStatementTimeout = read.Duration("TENANT_STATEMENT_TIMEOUT", TimeSpan.FromSeconds(10)),
+            MetricsPort = read.Int("METRICS_PORT", 0, 0, 65535) is var mp and > 0 ? mp : null,
+            MetricsToken = read.String("METRICS_TOKEN"),
         };
         if (LogFormat.Parse(config[LogFormat.Setting]) is null)
             read.Error(LogFormat.Invalid(config[LogFormat.Setting]));
@@ -71,10 +83,16 @@ public sealed record ControllerOptions
         if (options.QueueMetricsInterval < TimeSpan.Zero) read.Error("QUEUE_METRICS_INTERVAL must not be negative");
         if (options.SystemSecret is { Length: < 16 }) read.Error("SYSTEM_SECRET must be at least 16 characters");
         if (options.WorkerToken is { Length: < 16 }) read.Error("WORKER_TOKEN must be at least 16 characters");
+        if (options.MetricsToken is { Length: < 16 }) read.Error("METRICS_TOKEN must be at least 16 characters");
+        if (options.MetricsToken is not null && options.MetricsToken == options.WorkerToken)
+            read.Error("METRICS_TOKEN must differ from WORKER_TOKEN");
+        if (options.MetricsPort is { } metricsPort && metricsPort == options.Port) read.Error("METRICS_PORT must differ from PORT");
         if (options.SystemSecret is not null && options.SystemSecret == options.WorkerToken)
             read.Error("WORKER_TOKEN must differ from SYSTEM_SECRET: a worker must never hold the administrator's secret");
         if (options.LeaseDuration < TimeSpan.FromSeconds(1)) read.Error("HEARTBEAT_VISIBILITY_EXTENSION must be at least 1s");
         if (options.MaintenanceInterval < TimeSpan.FromMilliseconds(10)) read.Error("MAINTENANCE_INTERVAL must be at least 10ms");
+        if (options.TenantStatementTimeout < TimeSpan.FromMilliseconds(100) || options.TenantStatementTimeout > TimeSpan.FromHours(1))
+            read.Error("TENANT_STATEMENT_TIMEOUT must be between 100ms and 1h");
         if (options.RetryBackoffMax < options.RetryBackoffBase) read.Error("RETRY_BACKOFF_MAX must not be below RETRY_BACKOFF_BASE");
         read.ThrowIfInvalid();
         return options;

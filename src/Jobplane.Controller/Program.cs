@@ -1,6 +1,7 @@
 using Jobplane.Api;
 using Jobplane.Controller;
 using Jobplane.Controller.Auth;
+using Jobplane.Controller.Database;
 using Jobplane.Controller.Endpoints;
 using Jobplane.Controller.Http;
 using Jobplane.Controller.Observability;
@@ -27,45 +28,23 @@ builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
 
 builder.Services.AddSingleton(sp => ControllerOptions.FromConfiguration(sp.GetRequiredService<IConfiguration>()));
 builder.Services.AddSingleton(TimeProvider.System);
-builder.Services.AddSingleton(sp =>
-{
-    var csb = new NpgsqlConnectionStringBuilder(sp.GetRequiredService<ControllerOptions>().ConnectionString);
-    // Requests hold a connection only for the statements they run (long-polls wait without one),
-    // so the pool is sized for the cores PostgreSQL and the controller share, not for the number of
-    // workers: more backends than that only queue inside PostgreSQL instead of in the pool. A user's
-    // explicit setting wins.
-    if (!csb.ConnectionString.Contains("Maximum Pool Size", StringComparison.OrdinalIgnoreCase))
-        csb.MaxPoolSize = Math.Clamp(Environment.ProcessorCount * 8, 16, 100);
-    // The hot statements (claim, completion, heartbeat, submit, key lookup) are prepared once per
-    // connection after their second use: PostgreSQL then skips parsing and analysing them. Plans stay
-    // custom (made for each call's parameters): a generic plan for the claim, whose best plan
-    // depends on the batch size and on which tenants have work, could be far worse.
-    if (!csb.ConnectionString.Contains("Max Auto Prepare", StringComparison.OrdinalIgnoreCase))
-    {
-        csb.MaxAutoPrepare = 64;
-        csb.AutoPrepareMinUsages = 2;
-        if (string.IsNullOrEmpty(csb.Options)) csb.Options = "-c plan_cache_mode=force_custom_plan";
-    }
-    // The controller keeps no session state on pooled connections (advisory locks are transaction
-    // scoped; the migrator and the LISTEN connection undo theirs), so the reset Npgsql would
-    // otherwise run when a connection is next used, a transaction of its own, is not needed: it was
-    // one commit in every two PostgreSQL counted.
-    if (!csb.ConnectionString.Contains("No Reset On Close", StringComparison.OrdinalIgnoreCase)) csb.NoResetOnClose = true;
-    csb.ApplicationName ??= "jobplane-controller";
-    return new NpgsqlDataSourceBuilder(csb.ConnectionString).Build();
-});
-builder.Services.AddSingleton<TenantStore>();
+// Two pools (see DatabasePools): the unkeyed one for workers and the controller itself, the keyed one
+// for tenants' requests, under a statement timeout.
+builder.Services.AddSingleton(sp => DatabasePools.BuildPlatform(sp.GetRequiredService<ControllerOptions>()));
+builder.Services.AddKeyedSingleton(DatabasePools.Tenant, (sp, _) => DatabasePools.BuildTenant(sp.GetRequiredService<ControllerOptions>()));
+builder.Services.AddSingleton(sp => new TenantStore(sp.GetRequiredKeyedService<NpgsqlDataSource>(DatabasePools.Tenant)));
 builder.Services.AddSingleton<WorkerCredentialStore>();
-builder.Services.AddSingleton<AuditLog>();
-builder.Services.AddSingleton<RateBucketStore>();
+builder.Services.AddSingleton(sp => new AuditLog(sp.GetRequiredKeyedService<NpgsqlDataSource>(DatabasePools.Tenant)));
+builder.Services.AddSingleton(sp => new RateBucketStore(sp.GetRequiredKeyedService<NpgsqlDataSource>(DatabasePools.Tenant)));
 builder.Services.AddSingleton<TenantRateLimiter>();
-builder.Services.AddSingleton<JobStore>();
-builder.Services.AddSingleton<ExecutionStore>();
+builder.Services.AddSingleton(sp => new JobStore(sp.GetRequiredKeyedService<NpgsqlDataSource>(DatabasePools.Tenant)));
+builder.Services.AddSingleton(sp => new ExecutionStore(sp.GetRequiredKeyedService<NpgsqlDataSource>(DatabasePools.Tenant)));
 builder.Services.AddSingleton<WorkerStore>();
 builder.Services.AddSingleton<Jobplane.Controller.Queue.WorkerRegistry>();
 builder.Services.AddSingleton<QueueStore>();
 builder.Services.AddSingleton<RecentKeys>();
 builder.Services.AddSingleton<Authenticator>();
+builder.Services.AddSingleton<WorkerPseudonyms>();
 builder.Services.AddSingleton<ControllerMetrics>();
 builder.Services.AddSingleton(sp =>
 {
@@ -83,7 +62,12 @@ builder.WebHost.ConfigureKestrel((ctx, kestrel) =>
 {
     var port = int.TryParse(ctx.Configuration["PORT"], System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out var p) ? p : Wire.DefaultPort;
     if (string.IsNullOrEmpty(ctx.Configuration["ASPNETCORE_URLS"]) && string.IsNullOrEmpty(ctx.Configuration["urls"]))
+    {
         kestrel.ListenAnyIP(port);
+        // The metrics port (off unless set): /metrics without a credential, for a private network.
+        if (int.TryParse(ctx.Configuration["METRICS_PORT"], System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out var metricsPort) && metricsPort > 0)
+            kestrel.ListenAnyIP(metricsPort);
+    }
     kestrel.Limits.MaxRequestBodySize = Limits.MaxRequestBodyBytes;
     kestrel.Limits.RequestHeadersTimeout = TimeSpan.FromSeconds(15);
     kestrel.Limits.MinRequestBodyDataRate = new MinDataRate(bytesPerSecond: 1024, gracePeriod: TimeSpan.FromSeconds(10));
@@ -141,6 +125,14 @@ app.UseExceptionHandler(error => error.Run(ctx =>
         ctx.Response.Headers.RetryAfter = "1";
         return ApiResults.WriteErrorAsync(ctx, 503, ErrorCodes.Unavailable, "the database is unavailable; retry shortly");
     }
+    // A tenant request's statement stopped by the statement timeout: the database is busy or the
+    // request asks for too much at once. Nothing was written (the statement failed as a whole).
+    if (failure is PostgresException { SqlState: "57014" })
+    {
+        ctx.Response.Headers.RetryAfter = "5";
+        return ApiResults.WriteErrorAsync(ctx, 503, ErrorCodes.QueryTimeout,
+            $"the request took longer than the {options.TenantStatementTimeout.TotalSeconds:0.#} s a request may use the database; narrow it (filters, smaller pages) or retry later");
+    }
     // Input the validators let through but PostgreSQL cannot store (text that is not valid UTF-8):
     // the same request can never succeed, so it is the request's fault, not a server error a
     // client would retry forever. Nothing was written (the statement failed).
@@ -155,8 +147,10 @@ app.UseStatusCodePages(ctx => ctx.HttpContext.Response.StatusCode switch
     var s => ApiResults.WriteErrorAsync(ctx.HttpContext, s, s == 404 ? ErrorCodes.NotFound : "error", s == 404 ? "not found" : "request failed"),
 });
 
+app.UseMetricsAccess(options);
 app.MapOpenApi(OpenApiMetadata.DocumentPath);
 app.MapHealthEndpoints();
+// The metrics name every tenant: a credential on the API port (see MetricsAccess).
 app.MapPrometheusScrapingEndpoint("/metrics");
 app.MapTenantEndpoints();
 app.MapJobEndpoints();

@@ -102,7 +102,7 @@ public sealed partial class LiveCommandTests
         Assert.Matches(@"^status: +CANCELLED$", StatusLine(ended));
         var attempts = await jobctl.RunAsync(key, "attempts", executionId);
         AssertOk(attempts);
-        Assert.Matches(@"^1 +cli-test-worker +\S+ +\S+ +143 +cancelled +", Lines(attempts.Stdout)[1]);
+        Assert.Matches(@"^1 +worker-[0-9a-f]{16} +\S+ +\S+ +143 +cancelled +", Lines(attempts.Stdout)[1]);
     }
 
     [Fact]
@@ -353,11 +353,13 @@ public sealed partial class LiveCommandTests
         var lines = Lines(table.Stdout);
         Assert.Equal(3, lines.Length);
         Assert.Matches(@"^ATTEMPT +WORKER +STARTED_AT +ENDED_AT +EXIT +OUTCOME +ERROR$", lines[0]);
-        Assert.Matches(@"^1 +cli-test-worker +\S+Z +\S+Z +1 +failed +exit status 1$", lines[1]);
-        Assert.Matches(@"^2 +cli-test-worker +\S+Z +\S+Z +0 +succeeded +-$", lines[2]);
+        Assert.Matches(@"^1 +worker-[0-9a-f]{16} +\S+Z +\S+Z +1 +failed +exit status 1$", lines[1]);
+        Assert.Matches(@"^2 +worker-[0-9a-f]{16} +\S+Z +\S+Z +0 +succeeded +-$", lines[2]);
+        // Both attempts ran on the one test worker: the same pseudonym.
+        Assert.Equal(lines[1].Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], lines[2].Split(' ', StringSplitOptions.RemoveEmptyEntries)[1]);
         Assert.StartsWith("[\n  {\n    \"attempt\": 1,", jsonResult.Stdout, StringComparison.Ordinal);
         Assert.Equal([1, 2], json.EnumerateArray().Select(a => a.GetProperty("attempt").GetInt32()));
-        Assert.Equal("cli-test-worker", json[0].GetProperty("worker_id").GetString());
+        Assert.Matches("^worker-[0-9a-f]{16}$", json[0].GetProperty("worker_id").GetString());
         AssertOk(none);
         Assert.Equal("ATTEMPT  WORKER  STARTED_AT  ENDED_AT  EXIT  OUTCOME  ERROR\n", none.Stdout);
         Assert.Equal(1, missing.ExitCode);

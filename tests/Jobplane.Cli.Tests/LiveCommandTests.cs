@@ -308,7 +308,9 @@ public sealed partial class LiveCommandTests(LiveControllerFixture fixture) : IC
         Assert.Contains("exit_code:    3", status.Stdout, StringComparison.Ordinal);
         Assert.Contains("error:        exit status 3\n              second line\n", status.Stdout, StringComparison.Ordinal);
         Assert.Contains("attempts:\n", status.Stdout, StringComparison.Ordinal);
-        Assert.Contains("cli-test-worker", status.Stdout, StringComparison.Ordinal);
+        // The worker as a pseudonym: a tenant never learns a worker's id (its host name).
+        Assert.Matches(@"\bworker-[0-9a-f]{16}\b", status.Stdout);
+        Assert.DoesNotContain("cli-test-worker", status.Stdout, StringComparison.Ordinal);
 
         var dlq = await jobctl.RunAsync(key, "dlq", "list", "-l", "5", "-o", "0");
         AssertOk(dlq);

@@ -47,7 +47,8 @@ public sealed class CrossTenantMatrixTests : IClassFixture<CrossTenantMatrixTest
     [
         new("GET /healthz", Kind.Public, _ => "/healthz", _ => null, 200, 200),
         new("GET /readyz", Kind.Public, _ => "/readyz", _ => null, 200, 200),
-        new("GET /metrics", Kind.Public, _ => "/metrics", _ => null, 200, 200),
+        // The metrics name every tenant: the administrator's (or the scrape token's) only.
+        new("GET /metrics", Kind.Administrator, _ => "/metrics", _ => null, 200),
 
         new("POST /tenants", Kind.Administrator, _ => "/tenants", _ => $$"""{"name": "t-{{Guid.NewGuid():N}}"}""", 201),
         new("GET /tenants", Kind.Administrator, _ => "/tenants", _ => null, 200),

@@ -68,8 +68,8 @@ public sealed class FuzzTests(FuzzTests.Fixture fixture, ITestOutputHelper outpu
             {
                 var p when p.StartsWith("/internal/", StringComparison.Ordinal) => worker,
                 var p when p.StartsWith("/tenants", StringComparison.Ordinal) || p.StartsWith("/worker-credentials", StringComparison.Ordinal)
-                    || p.StartsWith("/audit", StringComparison.Ordinal) => admin,
-                "/healthz" or "/readyz" or "/metrics" => anonymous,
+                    || p.StartsWith("/audit", StringComparison.Ordinal) || p == "/metrics" => admin,
+                "/healthz" or "/readyz" => anonymous,
                 _ => tenant,
             };
             var sample = samples[route.Key];

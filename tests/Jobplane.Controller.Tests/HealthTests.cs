@@ -31,7 +31,7 @@ public sealed class HealthTests(ControllerFixture fixture) : IClassFixture<Contr
         var jobId = await Api.CreateJobAsync(tenant);
         await Api.RunAsync(tenant, jobId);
 
-        using var client = _host.Client();
+        using var client = _host.AdminClient();
         using var response = await client.GetAsync("/metrics");
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.Equal("text/plain", response.Content.Headers.ContentType?.MediaType);
@@ -77,7 +77,7 @@ public sealed class HealthTests(ControllerFixture fixture) : IClassFixture<Contr
 
     private static async Task<string> MetricsTextAsync(ControllerHost host)
     {
-        using var client = host.Client();
+        using var client = host.AdminClient();
         using var response = await client.GetAsync("/metrics");
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         return await response.Content.ReadAsStringAsync();

@@ -68,7 +68,7 @@ public sealed class OpenApiTests(ControllerFixture fixture) : IClassFixture<Cont
                     missingErrors.Add($"{method} {path}: a body but no 400/413");
                 if (path.Contains("{id}", StringComparison.Ordinal) && !responses.ContainsKey("404"))
                     missingErrors.Add($"{method} {path}: an id but no 404");
-                if (path != "/healthz" && path != "/metrics" && path != "/readyz" && !secured)
+                if (path != "/healthz" && path != "/readyz" && !secured)
                     missingErrors.Add($"{method} {path}: no security requirement");
             }
         }
@@ -78,7 +78,7 @@ public sealed class OpenApiTests(ControllerFixture fixture) : IClassFixture<Cont
         var notFound = Schema(document, document["paths"]!["/jobs/{id}"]!["get"]!["responses"]!["404"]!["content"]!["application/json"]!["schema"]!);
         Assert.Equal(["code", "error"], notFound["properties"]!.AsObject().Select(p => p.Key).Order());
         var schemes = document["components"]!["securitySchemes"]!.AsObject().Select(s => s.Key).Order();
-        Assert.Equal(["administrator", "tenant", "worker"], schemes);
+        Assert.Equal(["administrator", "metrics", "tenant", "worker"], schemes);
         Assert.Equal("tenant", document["paths"]!["/jobs"]!["post"]!["security"]![0]!.AsObject().Single().Key);
         Assert.Equal("worker", document["paths"]!["/internal/executions/dequeue"]!["post"]!["security"]![0]!.AsObject().Single().Key);
     }

@@ -117,7 +117,9 @@ public sealed class WorkerApiTests(ControllerFixture fixture) : IClassFixture<Co
         Assert.Equal("succeeded", attempt.Outcome);
         var attempts = await Api.ReadAsync(await client.GetAsync($"/executions/{claim.ExecutionId}/attempts"), Api.Json.IReadOnlyListAttemptView);
         Assert.Equal(1, Assert.Single(attempts).Attempt);
-        Assert.Equal("test-worker", attempts[0].WorkerId);
+        // A pseudonym, the same in both views, never the worker's own id (its host name).
+        Assert.Matches("^worker-[0-9a-f]{16}$", attempts[0].WorkerId);
+        Assert.Equal(attempt.WorkerId, attempts[0].WorkerId);
         Assert.Equal(0, attempts[0].ExitCode);
 
         // The attempt is over: its token no longer holds anything.

@@ -23,6 +23,9 @@ public sealed class ObservabilityTests : IAsyncLifetime
     public async Task A_real_prometheus_scrapes_the_controller_and_a_worker()
     {
         _platform.ControllerEnv["QUEUE_METRICS_INTERVAL"] = "500ms";
+        // Prometheus scrapes the controller on its metrics port, as on a private network.
+        var metricsPort = PrometheusServer.FreePort();
+        _platform.ControllerEnv["METRICS_PORT"] = metricsPort.ToString(CultureInfo.InvariantCulture);
         await _platform.StartControllerAsync();
         var workerPort = PrometheusServer.FreePort();
         var worker = _platform.StartWorker("scraped-worker", new Dictionary<string, string?>
@@ -41,7 +44,7 @@ public sealed class ObservabilityTests : IAsyncLifetime
 
         await _prometheus.StartAsync(new Dictionary<string, string>
         {
-            ["jobplane-controller"] = $"127.0.0.1:{_platform.Port}",
+            ["jobplane-controller"] = $"127.0.0.1:{metricsPort}",
             ["jobplane-worker"] = $"127.0.0.1:{workerPort}",
         });
 
@@ -62,6 +65,16 @@ public sealed class ObservabilityTests : IAsyncLifetime
         Assert.Equal(4, await EventuallyAsync("sum(jobplane_worker_slots{job=\"jobplane-worker\"})", v => v == 4));
         Assert.Equal(1, await EventuallyAsync("sum(jobplane_worker_attempt_duration_seconds_count{job=\"jobplane-worker\",outcome=\"succeeded\"})", v => v == 1));
         Assert.Equal(1, await EventuallyAsync("up{job=\"jobplane-worker\"}", v => v == 1));
+
+        // On the public API port the metrics (which name every tenant) need a credential, and the
+        // metrics port serves nothing but metrics and health.
+        using var http = new HttpClient();
+        using (var open = await http.GetAsync($"http://127.0.0.1:{_platform.Port}/metrics"))
+            Assert.Equal(System.Net.HttpStatusCode.Unauthorized, open.StatusCode);
+        using (var api = await http.GetAsync($"http://127.0.0.1:{metricsPort}/jobs"))
+            Assert.Equal(System.Net.HttpStatusCode.NotFound, api.StatusCode);
+        using (var health = await http.GetAsync($"http://127.0.0.1:{metricsPort}/healthz"))
+            Assert.Equal(System.Net.HttpStatusCode.OK, health.StatusCode);
     }
 
     private async Task<double?> EventuallyAsync(string promql, Func<double, bool> expected)

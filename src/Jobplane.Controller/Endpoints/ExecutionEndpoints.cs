@@ -112,11 +112,12 @@ public static class ExecutionEndpoints
             .Returns<CancelResponse>()
             .Errors(404, 409);
 
-        executions.MapGet("/{id}", async (string id, HttpContext http, ExecutionStore store, WorkerStore workers, CancellationToken ct) =>
+        executions.MapGet("/{id}", async (string id, HttpContext http, ExecutionStore store, WorkerStore workers, WorkerPseudonyms pseudonyms, CancellationToken ct) =>
         {
             if (!Guid.TryParse(id, out var executionId)) return ApiResults.NotFound("execution");
             var view = await store.GetAsync(http.TenantId(), executionId, ct);
             if (view is null) return ApiResults.NotFound("execution");
+            view = view with { Attempts = Pseudonymous(view.Attempts, http.TenantId(), pseudonyms) };
             // Only a waiting execution costs the extra lookup.
             if (view.Status == ExecutionStatus.Pending)
                 view = view with { WaitingFor = await workers.WaitingForAsync(http.TenantId(), executionId, ct) };
@@ -126,11 +127,12 @@ public static class ExecutionEndpoints
             .Returns<ExecutionView>()
             .Errors(404);
 
-        executions.MapGet("/{id}/attempts", async (string id, HttpContext http, ExecutionStore store, CancellationToken ct) =>
+        executions.MapGet("/{id}/attempts", async (string id, HttpContext http, ExecutionStore store, WorkerPseudonyms pseudonyms, CancellationToken ct) =>
         {
             if (!Guid.TryParse(id, out var executionId)) return ApiResults.NotFound("execution");
             var view = await store.GetAsync(http.TenantId(), executionId, ct);
-            return view is null ? ApiResults.NotFound("execution") : Results.Json(view.Attempts ?? [], JobplaneJsonContext.Default.IReadOnlyListAttemptView);
+            return view is null ? ApiResults.NotFound("execution")
+                : Results.Json(Pseudonymous(view.Attempts, http.TenantId(), pseudonyms) ?? [], JobplaneJsonContext.Default.IReadOnlyListAttemptView);
         })
             .Doc("List an execution's attempts")
             .Returns<IReadOnlyList<AttemptView>>()
@@ -172,6 +174,10 @@ public static class ExecutionEndpoints
             .Returns<LogPage>()
             .Errors(400, 404);
     }
+
+    /// <summary>A tenant sees which of its attempts ran on the same worker, never the worker's id (its host name).</summary>
+    private static IReadOnlyList<AttemptView>? Pseudonymous(IReadOnlyList<AttemptView>? attempts, Guid tenantId, WorkerPseudonyms pseudonyms) =>
+        attempts?.Select(a => a with { WorkerId = pseudonyms.For(tenantId, a.WorkerId) }).ToList();
 
     /// <summary>
     /// Streams log lines as Server-Sent Events until the execution is finished and every line has

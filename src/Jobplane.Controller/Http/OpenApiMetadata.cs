@@ -88,6 +88,7 @@ public static class OpenApiMetadata
                 [SchemeName(PrincipalKind.Tenant)] = Bearer("A tenant API key (jp_...)."),
                 [SchemeName(PrincipalKind.Administrator)] = Bearer("The administrator secret (SYSTEM_SECRET); also accepted in an X-System-Secret header."),
                 [SchemeName(PrincipalKind.Worker)] = Bearer("A worker credential: WORKER_TOKEN or an issued jpw_... credential."),
+                [MetricsScheme] = Bearer("The scrape credential (METRICS_TOKEN) for /metrics on the API port; the administrator secret works too."),
             };
             // Prometheus' scraping endpoint is not a route handler, so the generator does not see it.
             document.Paths ??= [];
@@ -98,8 +99,18 @@ public static class OpenApiMetadata
                     [HttpMethod.Get] = new()
                     {
                         Summary = "Prometheus metrics (text exposition format)",
+                        Description = "They name every tenant, so on the API port they need the scrape credential or the administrator secret; the metrics port (METRICS_PORT), when set, serves them without one.",
                         Tags = new HashSet<OpenApiTagReference> { new("Health", document) },
-                        Responses = new OpenApiResponses { ["200"] = new OpenApiResponse { Description = "OK" } },
+                        Security =
+                        [
+                            new OpenApiSecurityRequirement { [new OpenApiSecuritySchemeReference(MetricsScheme, document)] = [] },
+                            new OpenApiSecurityRequirement { [new OpenApiSecuritySchemeReference(SchemeName(PrincipalKind.Administrator), document)] = [] },
+                        ],
+                        Responses = new OpenApiResponses
+                        {
+                            ["200"] = new OpenApiResponse { Description = "OK" },
+                            ["401"] = new OpenApiResponse { Description = "No or a wrong credential" },
+                        },
                     },
                 },
             };
@@ -168,6 +179,8 @@ public static class OpenApiMetadata
         options.NumberHandling = JsonNumberHandling.Strict;
         options.UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow;
     }
+
+    private const string MetricsScheme = "metrics";
 
     private static string SchemeName(PrincipalKind kind) => kind switch
     {

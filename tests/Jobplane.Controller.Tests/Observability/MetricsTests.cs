@@ -79,7 +79,7 @@ public sealed class MetricsTests(ControllerFixture fixture) : IClassFixture<Cont
     // The exporter caches a scrape briefly; read again until the expected sample is there (or give up).
     private async Task<string> ScrapeAsync(Func<string, bool> ready)
     {
-        using var http = _host.Client();
+        using var http = _host.AdminClient();
         var text = "";
         for (var i = 0; i < 100; i++)
         {
