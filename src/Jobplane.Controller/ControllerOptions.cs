@@ -35,6 +35,16 @@ public sealed record ControllerOptions
     /// benchmark's noop worker) claims only from unrestricted tenants.</para>
     public IReadOnlyList<string>? TenantDefaultRuntimes { get; init; } = DefaultTenantRuntimes;
     public static readonly IReadOnlyList<string> DefaultTenantRuntimes = ["docker", "kubernetes"];
+    /// <summary>
+    /// Characters of a job's command shown per row in GET /jobs (LIST_COMMAND_MAX_CHARS); a longer
+    /// command is cut and marked command_truncated. Bounds a page to limit times this.
+    /// </summary>
+    public int ListCommandMaxChars { get; init; } = 1024;
+    /// <summary>
+    /// Bytes of line content (UTF-8) in one page of GET /executions/{id}/logs (LOG_PAGE_MAX_BYTES);
+    /// a page stops before the line that would pass it, but always has at least one line.
+    /// </summary>
+    public int LogPageMaxBytes { get; init; } = 1024 * 1024;
 
     public static ControllerOptions FromConfiguration(IConfiguration config)
     {
@@ -64,6 +74,8 @@ public sealed record ControllerOptions
             DefaultTimeoutSeconds = read.Int("DEFAULT_JOB_TIMEOUT", 3600, 1, 7 * 24 * 3600),
             QueueMetricsInterval = read.Duration("QUEUE_METRICS_INTERVAL", TimeSpan.FromSeconds(15)),
             TenantDefaultRuntimes = ReadRuntimes(read, "TENANT_DEFAULT_RUNTIMES", DefaultTenantRuntimes),
+            ListCommandMaxChars = read.Int("LIST_COMMAND_MAX_CHARS", 1024, 1, 1024 * 1024),
+            LogPageMaxBytes = read.Int("LOG_PAGE_MAX_BYTES", 1024 * 1024, 1024, 64 * 1024 * 1024),
         };
         if (LogFormat.Parse(config[LogFormat.Setting]) is null)
             read.Error(LogFormat.Invalid(config[LogFormat.Setting]));
