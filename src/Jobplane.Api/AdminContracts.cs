@@ -31,7 +31,11 @@ public sealed record TenantView
     public int Ready { get; init; }
 }
 
-public sealed record TenantList(IReadOnlyList<TenantView> Tenants, int Limit, int Offset);
+/// <summary>A page; pass NextCursor as cursor for the next page (absent: the last page).</summary>
+public sealed record TenantList(IReadOnlyList<TenantView> Tenants, int Limit, int Offset)
+{
+    public string? NextCursor { get; init; }
+}
 
 /// <summary>POST /api-keys and POST /tenants/{id}/api-keys.</summary>
 public sealed record CreateApiKeyRequest
@@ -51,7 +55,11 @@ public sealed record ApiKeyView(
 /// <summary>The answer to creating a key: the key itself is shown here once and never again.</summary>
 public sealed record CreateApiKeyResponse(Guid Id, string Name, string Prefix, string ApiKey, DateTimeOffset CreatedAt);
 
-public sealed record ApiKeyList(IReadOnlyList<ApiKeyView> ApiKeys);
+/// <summary>A page; pass NextCursor as cursor for the next page (absent: the last page).</summary>
+public sealed record ApiKeyList(IReadOnlyList<ApiKeyView> ApiKeys)
+{
+    public string? NextCursor { get; init; }
+}
 
 /// <summary>POST /worker-credentials: a credential for workers, optionally restricted to some tenants.</summary>
 public sealed record CreateWorkerCredentialRequest
@@ -74,7 +82,11 @@ public sealed record WorkerCredentialView(
 public sealed record CreateWorkerCredentialResponse(Guid Id, string Name, string Prefix, string Token,
     IReadOnlyList<Guid>? TenantIds, DateTimeOffset CreatedAt);
 
-public sealed record WorkerCredentialList(IReadOnlyList<WorkerCredentialView> WorkerCredentials);
+/// <summary>A page; pass NextCursor as cursor for the next page (absent: the last page).</summary>
+public sealed record WorkerCredentialList(IReadOnlyList<WorkerCredentialView> WorkerCredentials)
+{
+    public string? NextCursor { get; init; }
+}
 
 /// <summary>One administrative or credential change: who, what, on which tenant, when.</summary>
 public sealed record AuditEntry(

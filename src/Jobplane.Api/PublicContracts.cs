@@ -86,9 +86,18 @@ public sealed record JobView(
     public bool Network { get; init; }
     /// <summary>Whether the job asks to run as root (it does only on a worker whose operator allows it).</summary>
     public bool RunAsRoot { get; init; }
+    /// <summary>
+    /// Lists only: true when the command shown is cut to the list's budget (its first characters;
+    /// GET /jobs/{id} answers it whole); absent otherwise.
+    /// </summary>
+    public bool? CommandTruncated { get; init; }
 }
 
-public sealed record JobList(IReadOnlyList<JobView> Jobs, int Limit, int Offset);
+/// <summary>A page of jobs; pass NextCursor as cursor for the next page (absent: the last page).</summary>
+public sealed record JobList(IReadOnlyList<JobView> Jobs, int Limit, int Offset)
+{
+    public string? NextCursor { get; init; }
+}
 
 /// <summary>POST /jobs/{id}/run (the body is optional).</summary>
 public sealed record RunJobRequest
@@ -161,7 +170,14 @@ public sealed record ExecutionView
     public IReadOnlyList<AttemptView>? Attempts { get; init; }
 }
 
-public sealed record ExecutionList(IReadOnlyList<ExecutionView> Executions, int Limit, int Offset);
+/// <summary>
+/// A page of executions, without their results (GET /executions/{id} answers one with its result);
+/// pass NextCursor as cursor for the next page (absent: the last page).
+/// </summary>
+public sealed record ExecutionList(IReadOnlyList<ExecutionView> Executions, int Limit, int Offset)
+{
+    public string? NextCursor { get; init; }
+}
 
 public sealed record LogEntry(long Id, string Content, DateTimeOffset CreatedAt, string? Stream = null);
 

@@ -8,6 +8,8 @@ public static class Wire
     /// <summary>Maximum size of result.json a job may write back.</summary>
     public const int MaxResultBytes = 1024 * 1024;
     public const string IdempotencyKeyHeader = "Idempotency-Key";
+    /// <summary>The next page's cursor of a list answered as a bare array (GET /executions/dlq); absent on the last page.</summary>
+    public const string NextCursorHeader = "X-Next-Cursor";
 }
 
 /// <summary>The runtimes a worker can have (RUNTIME) and a tenant can be allowed.</summary>

@@ -117,6 +117,24 @@ internal static partial class CliOptions
         },
     };
 
+    /// <summary>--cursor: where a page starts, as the previous page's "more" note printed it.</summary>
+    public static Option<string?> Cursor() => new("--cursor")
+    {
+        Description = "Start where the previous page ended: the cursor its 'more' note printed (opaque)",
+        HelpName = "CURSOR",
+    };
+
+    /// <summary>
+    /// After a page that has more after it, the command that prints the next page, on stderr (stdout
+    /// keeps only results). Repeats the given options; never the token or other settings.
+    /// </summary>
+    public static void MoreNote(CommandContext context, string? next, string command, params (string Flag, object? Value)[] same)
+    {
+        if (next is null) return;
+        var repeated = string.Concat(same.Where(s => s.Value is not null).Select(s => $" {s.Flag} {s.Value}"));
+        context.Err.WriteLine($"note: more entries: jobctl {command}{repeated} --cursor {next}");
+    }
+
     /// <summary>--limit/-l and --offset. No -o short form for --offset: outside `dlq list` (where the contract fixed it), -o stays --output.</summary>
     public static (Option<int?> Limit, Option<int?> Offset) Paging() =>
         (Int("--limit", "Entries per page", 1, "-l"), Int("--offset", "Entries to skip", 0));

@@ -11,7 +11,11 @@ using Jobplane.Api;
 namespace Jobplane.Cli;
 
 /// <summary>A decoded response together with the JSON exactly as the controller sent it (for -o json).</summary>
-internal sealed record ApiResponse<T>(T Value, JsonElement Raw);
+internal sealed record ApiResponse<T>(T Value, JsonElement Raw)
+{
+    /// <summary>The next page's cursor a bare-array list sends in a header (X-Next-Cursor); null otherwise.</summary>
+    public string? NextCursor { get; init; }
+}
 
 /// <summary>One event of a followed log stream: either a log line or the final end marker.</summary>
 internal sealed record LogStreamEvent(LogEntry? Entry, JsonElement? RawEntry, LogStreamEnd? End);
@@ -41,8 +45,8 @@ internal sealed class ControllerApi
     public Task UpdateTenantAsync(Guid tenantId, TenantRequest request, CancellationToken ct) =>
         SendNoContentAsync(HttpMethod.Patch, $"tenants/{tenantId}", Body(request, WireJson.Context.TenantRequest), ct);
 
-    public Task<ApiResponse<TenantList>> ListTenantsAsync(int? limit, int? offset, CancellationToken ct) =>
-        SendAsync(HttpMethod.Get, "tenants" + Query(("limit", Str(limit)), ("offset", Str(offset))), null, WireJson.Context.TenantList, ct);
+    public Task<ApiResponse<TenantList>> ListTenantsAsync(int? limit, int? offset, string? cursor, CancellationToken ct) =>
+        SendAsync(HttpMethod.Get, "tenants" + Query(("limit", Str(limit)), ("offset", Str(offset)), ("cursor", cursor)), null, WireJson.Context.TenantList, ct);
 
     public Task<ApiResponse<TenantView>> GetTenantAsync(Guid tenantId, CancellationToken ct) =>
         SendAsync(HttpMethod.Get, $"tenants/{tenantId}", null, WireJson.Context.TenantView, ct);
@@ -55,8 +59,8 @@ internal sealed class ControllerApi
         SendAsync(HttpMethod.Post, KeysPath(tenantId), Body(new CreateApiKeyRequest { Name = name }, WireJson.Context.CreateApiKeyRequest),
             WireJson.Context.CreateApiKeyResponse, ct);
 
-    public Task<ApiResponse<ApiKeyList>> ListApiKeysAsync(Guid? tenantId, CancellationToken ct) =>
-        SendAsync(HttpMethod.Get, KeysPath(tenantId), null, WireJson.Context.ApiKeyList, ct);
+    public Task<ApiResponse<ApiKeyList>> ListApiKeysAsync(Guid? tenantId, int? limit, string? cursor, CancellationToken ct) =>
+        SendAsync(HttpMethod.Get, KeysPath(tenantId) + Query(("limit", Str(limit)), ("cursor", cursor)), null, WireJson.Context.ApiKeyList, ct);
 
     public Task RevokeApiKeyAsync(Guid? tenantId, Guid keyId, CancellationToken ct) =>
         SendNoContentAsync(HttpMethod.Delete, $"{KeysPath(tenantId)}/{keyId}", null, ct);
@@ -67,8 +71,8 @@ internal sealed class ControllerApi
         SendAsync(HttpMethod.Post, "worker-credentials", Body(request, WireJson.Context.CreateWorkerCredentialRequest),
             WireJson.Context.CreateWorkerCredentialResponse, ct);
 
-    public Task<ApiResponse<WorkerCredentialList>> ListWorkerCredentialsAsync(CancellationToken ct) =>
-        SendAsync(HttpMethod.Get, "worker-credentials", null, WireJson.Context.WorkerCredentialList, ct);
+    public Task<ApiResponse<WorkerCredentialList>> ListWorkerCredentialsAsync(int? limit, string? cursor, CancellationToken ct) =>
+        SendAsync(HttpMethod.Get, "worker-credentials" + Query(("limit", Str(limit)), ("cursor", cursor)), null, WireJson.Context.WorkerCredentialList, ct);
 
     public Task RevokeWorkerCredentialAsync(Guid credentialId, CancellationToken ct) =>
         SendNoContentAsync(HttpMethod.Delete, $"worker-credentials/{credentialId}", null, ct);
@@ -101,16 +105,16 @@ internal sealed class ControllerApi
     public Task<ApiResponse<ExecutionView>> GetExecutionAsync(Guid executionId, CancellationToken ct) =>
         SendAsync(HttpMethod.Get, $"executions/{executionId}", null, WireJson.Context.ExecutionView, ct);
 
-    public Task<ApiResponse<ExecutionList>> ListExecutionsAsync(string? status, Guid? jobId, int? limit, int? offset, CancellationToken ct) =>
-        SendAsync(HttpMethod.Get, "executions" + Query(("status", status), ("job_id", jobId?.ToString()), ("limit", Str(limit)), ("offset", Str(offset))),
+    public Task<ApiResponse<ExecutionList>> ListExecutionsAsync(string? status, Guid? jobId, int? limit, int? offset, string? cursor, CancellationToken ct) =>
+        SendAsync(HttpMethod.Get, "executions" + Query(("status", status), ("job_id", jobId?.ToString()), ("limit", Str(limit)), ("offset", Str(offset)), ("cursor", cursor)),
             null, WireJson.Context.ExecutionList, ct);
 
     public Task<ApiResponse<LogPage>> GetLogsAsync(Guid executionId, long afterId, int limit, CancellationToken ct) =>
         SendAsync(HttpMethod.Get, $"executions/{executionId}/logs" + Query(("after_id", Str(afterId)), ("limit", Str(limit))),
             null, WireJson.Context.LogPage, ct);
 
-    public Task<ApiResponse<IReadOnlyList<DlqEntry>>> ListDlqAsync(int? limit, int? offset, CancellationToken ct) =>
-        SendAsync(HttpMethod.Get, "executions/dlq" + Query(("limit", Str(limit)), ("offset", Str(offset))),
+    public Task<ApiResponse<IReadOnlyList<DlqEntry>>> ListDlqAsync(int? limit, int? offset, string? cursor, CancellationToken ct) =>
+        SendAsync(HttpMethod.Get, "executions/dlq" + Query(("limit", Str(limit)), ("offset", Str(offset)), ("cursor", cursor)),
             null, WireJson.Context.IReadOnlyListDlqEntry, ct);
 
     public Task<ApiResponse<DlqRetryResponse>> RetryDlqAsync(Guid id, CancellationToken ct) =>
@@ -124,8 +128,8 @@ internal sealed class ControllerApi
         SendAsync(HttpMethod.Post, "executions/dlq/purge", Body(new DlqBulkRequest { JobId = jobId }, WireJson.Context.DlqBulkRequest),
             WireJson.Context.DlqPurgeResponse, ct);
 
-    public Task<ApiResponse<JobList>> ListJobsAsync(int? limit, int? offset, CancellationToken ct) =>
-        SendAsync(HttpMethod.Get, "jobs" + Query(("limit", Str(limit)), ("offset", Str(offset))), null, WireJson.Context.JobList, ct);
+    public Task<ApiResponse<JobList>> ListJobsAsync(int? limit, int? offset, string? cursor, CancellationToken ct) =>
+        SendAsync(HttpMethod.Get, "jobs" + Query(("limit", Str(limit)), ("offset", Str(offset)), ("cursor", cursor)), null, WireJson.Context.JobList, ct);
 
     /// <summary>
     /// Follows an execution's log as Server-Sent Events until the controller sends <c>event: end</c> and closes.
@@ -163,7 +167,8 @@ internal sealed class ControllerApi
     {
         using var response = await SendRawAsync(method, path, content, HttpCompletionOption.ResponseContentRead, null, ct, headers);
         var bytes = await response.Content.ReadAsByteArrayAsync(ct);
-        return Decode(bytes, type, $"{method} /{path}");
+        var next = response.Headers.TryGetValues(Wire.NextCursorHeader, out var values) ? values.FirstOrDefault() : null;
+        return Decode(bytes, type, $"{method} /{path}") with { NextCursor = next };
     }
 
     /// <summary>For answers without a body (204): success is all there is to know.</summary>

@@ -44,6 +44,16 @@ public sealed record ControllerOptions
     public int? MetricsPort { get; init; }
     /// <summary>Credential for scraping /metrics on the API port (METRICS_TOKEN); the administrator secret works too.</summary>
     public string? MetricsToken { get; init; }
+    /// <summary>
+    /// Characters of a job's command shown per row in GET /jobs (LIST_COMMAND_MAX_CHARS); a longer
+    /// command is cut and marked command_truncated. Bounds a page to limit times this.
+    /// </summary>
+    public int ListCommandMaxChars { get; init; } = 1024;
+    /// <summary>
+    /// Bytes of line content (UTF-8) in one page of GET /executions/{id}/logs (LOG_PAGE_MAX_BYTES);
+    /// a page stops before the line that would pass it, but always has at least one line.
+    /// </summary>
+    public int LogPageMaxBytes { get; init; } = 1024 * 1024;
 
     public static ControllerOptions FromConfiguration(IConfiguration config)
     {
@@ -76,6 +86,8 @@ public sealed record ControllerOptions
             TenantStatementTimeout = read.Duration("TENANT_STATEMENT_TIMEOUT", TimeSpan.FromSeconds(10)),
             MetricsPort = read.Int("METRICS_PORT", 0, 0, 65535) is var mp and > 0 ? mp : null,
             MetricsToken = read.String("METRICS_TOKEN"),
+            ListCommandMaxChars = read.Int("LIST_COMMAND_MAX_CHARS", 1024, 1, 1024 * 1024),
+            LogPageMaxBytes = read.Int("LOG_PAGE_MAX_BYTES", 1024 * 1024, 1024, 64 * 1024 * 1024),
         };
         if (LogFormat.Parse(config[LogFormat.Setting]) is null)
             read.Error(LogFormat.Invalid(config[LogFormat.Setting]));

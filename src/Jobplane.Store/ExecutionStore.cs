@@ -19,6 +19,12 @@ public sealed class ExecutionStore(NpgsqlDataSource db)
         e.started_at, e.completed_at, e.exit_code, e.error, e.result::text, e.timeout_seconds, e.cancel_requested_at
         """;
 
+    /// <summary><see cref="Columns"/> without the result: the database never sends it for a list.</summary>
+    private const string ListColumns = """
+        e.id, e.job_id, j.name, e.status, e.priority, e.attempt, e.max_attempts, e.scheduled_at, e.created_at,
+        e.started_at, e.completed_at, e.exit_code, e.error, null::text, e.timeout_seconds, e.cancel_requested_at
+        """;
+
     /// <summary>
     /// Creates an execution of the tenant's job in one statement: PENDING and in the ready queue
     /// when due (by the database clock), SCHEDULED otherwise. Null when the job is not the tenant's.
@@ -240,19 +246,36 @@ public sealed class ExecutionStore(NpgsqlDataSource db)
         return view with { Attempts = attempts };
     }
 
-    /// <summary>Newest first; served by executions_job_created_idx or executions_tenant_created_idx.</summary>
+    /// <summary>Newest first; the whole list at once (tests and small callers). See <see cref="ListPageAsync"/>.</summary>
     public async Task<IReadOnlyList<ExecutionView>> ListAsync(
-        Guid tenantId, string? status, Guid? jobId, int limit, int offset, CancellationToken ct)
+        Guid tenantId, string? status, Guid? jobId, int limit, int offset, CancellationToken ct) =>
+        (await ListPageAsync(tenantId, status, jobId, new PageRequest(limit, offset), ct)).Items;
+
+    /// <summary>
+    /// Newest first, by (created_at, id) descending; served by executions_job_created_idx or
+    /// executions_tenant_created_idx (both end in created_at desc, id desc, so a keyset position is
+    /// an index range, not a scan and skip). Listed rows leave out the result: a page of results
+    /// of up to 1 MiB each would cost the controller a page's worth of them in memory, and a
+    /// client reads one result through <see cref="GetAsync"/>.
+    /// </summary>
+    public async Task<Page<ExecutionView>> ListPageAsync(
+        Guid tenantId, string? status, Guid? jobId, PageRequest page, CancellationToken ct)
     {
+        List<NpgsqlParameter> ps = [Sql.P(tenantId), Sql.P(status), Sql.P(jobId), Sql.P(page.Limit + 1), Sql.P(page.Offset)];
+        var after = "";
+        if (page.After is { } position)
+        {
+            after = "and (e.created_at, e.id) < ($6, $7)";
+            ps.Add(Sql.P((DateTimeOffset?)position.At));
+            ps.Add(Sql.P(position.Id));
+        }
         await using var cmd = db.Command($"""
-            select {Columns} from executions e join jobs j on j.id = e.job_id
+            select {ListColumns} from executions e join jobs j on j.id = e.job_id
             where e.tenant_id = $1 and ($2::text is null or e.status = $2) and ($3::uuid is null or e.job_id = $3)
+              {after}
             order by e.created_at desc, e.id desc limit $4 offset $5
-            """, Sql.P(tenantId), Sql.P(status), Sql.P(jobId), Sql.P(limit), Sql.P(offset));
-        await using var reader = await cmd.ExecuteReaderAsync(ct);
-        var list = new List<ExecutionView>();
-        while (await reader.ReadAsync(ct)) list.Add(Read(reader));
-        return list;
+            """, [.. ps]);
+        return await Paging.ReadAsync(cmd, page.Limit, Read, ct);
     }
 
     /// <summary>The execution's status, or null when it is not the tenant's.</summary>
@@ -277,25 +300,57 @@ public sealed class ExecutionStore(NpgsqlDataSource db)
         return list;
     }
 
-    /// <summary>Unretried dead letters, newest first; served by dead_letters_tenant_idx.</summary>
-    public async Task<IReadOnlyList<DlqEntry>> ListDeadLettersAsync(Guid tenantId, int limit, int offset, CancellationToken ct)
+    /// <summary>
+    /// A page of log lines after <paramref name="afterId"/>: at most <paramref name="limit"/> lines,
+    /// and lines only while their content adds up to at most <paramref name="maxBytes"/> (UTF-8),
+    /// except that the first line always comes so that a client paging with after_id progresses.
+    /// The budget is applied in the database, from each line's stored size: the lines past it are
+    /// never sent to the controller. Served by execution_logs_execution_idx.
+    /// </summary>
+    public async Task<IReadOnlyList<LogEntry>> ReadLogPageAsync(Guid executionId, long afterId, int limit, long maxBytes, CancellationToken ct)
     {
         await using var cmd = db.Command("""
+            with page as (
+                select id, sum(octet_length(content)) over (order by id) as running, row_number() over (order by id) as n
+                from (select id, content from execution_logs where execution_id = $1 and id > $2 order by id limit $3) l
+            )
+            select l.id, l.content, l.created_at, l.stream
+            from page p join execution_logs l on l.id = p.id
+            where p.n = 1 or p.running <= $4
+            order by l.id
+            """, Sql.P(executionId), Sql.P(afterId), Sql.P(limit), Sql.P(maxBytes));
+        await using var reader = await cmd.ExecuteReaderAsync(ct);
+        var list = new List<LogEntry>();
+        while (await reader.ReadAsync(ct))
+            list.Add(new LogEntry(reader.GetInt64(0), reader.GetString(1), reader.GetTimestamp(2), reader.GetStringOrNull(3)));
+        return list;
+    }
+
+    /// <summary>Unretried dead letters, newest first; the whole list at once. See <see cref="ListDeadLettersPageAsync"/>.</summary>
+    public async Task<IReadOnlyList<DlqEntry>> ListDeadLettersAsync(Guid tenantId, int limit, int offset, CancellationToken ct) =>
+        (await ListDeadLettersPageAsync(tenantId, new PageRequest(limit, offset), ct)).Items;
+
+    /// <summary>Unretried dead letters, newest first by (failed_at, id) descending; served by dead_letters_tenant_idx.</summary>
+    public async Task<Page<DlqEntry>> ListDeadLettersPageAsync(Guid tenantId, PageRequest page, CancellationToken ct)
+    {
+        List<NpgsqlParameter> ps = [Sql.P(tenantId), Sql.P(page.Limit + 1), Sql.P(page.Offset)];
+        var after = "";
+        if (page.After is { } position)
+        {
+            after = "and (d.failed_at, d.id) < ($4, $5)";
+            ps.Add(Sql.P((DateTimeOffset?)position.At));
+            ps.Add(Sql.P(position.Id));
+        }
+        await using var cmd = db.Command($"""
             select d.id, d.execution_id, d.job_id, j.name, e.priority, d.error_message, d.attempts, d.failed_at
             from dead_letters d
             join executions e on e.id = d.execution_id
             join jobs j on j.id = d.job_id
-            where d.tenant_id = $1 and d.retried_execution_id is null
+            where d.tenant_id = $1 and d.retried_execution_id is null {after}
             order by d.failed_at desc, d.id desc limit $2 offset $3
-            """, Sql.P(tenantId), Sql.P(limit), Sql.P(offset));
-        await using var reader = await cmd.ExecuteReaderAsync(ct);
-        var list = new List<DlqEntry>();
-        while (await reader.ReadAsync(ct))
-        {
-            list.Add(new DlqEntry(reader.GetGuid(0), reader.GetGuid(1), reader.GetGuid(2), reader.GetString(3),
-                new Priority(reader.GetInt16(4)), reader.GetString(5), reader.GetInt32(6), reader.GetTimestamp(7)));
-        }
-        return list;
+            """, [.. ps]);
+        return await Paging.ReadAsync(cmd, page.Limit, reader => new DlqEntry(reader.GetGuid(0), reader.GetGuid(1), reader.GetGuid(2), reader.GetString(3),
+            new Priority(reader.GetInt16(4)), reader.GetString(5), reader.GetInt32(6), reader.GetTimestamp(7)), ct);
     }
 
     /// <summary>

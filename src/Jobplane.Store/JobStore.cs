@@ -87,17 +87,44 @@ public sealed class JobStore(NpgsqlDataSource db)
         return await reader.ReadAsync(ct) ? Read(reader) : null;
     }
 
-    /// <summary>Newest first; served by jobs_tenant_created_idx.</summary>
-    public async Task<IReadOnlyList<JobView>> ListAsync(Guid tenantId, int limit, int offset, CancellationToken ct)
+    /// <summary>Newest first; the whole list at once, commands in full (tests and small callers).</summary>
+    public async Task<IReadOnlyList<JobView>> ListAsync(Guid tenantId, int limit, int offset, CancellationToken ct) =>
+        (await ListPageAsync(tenantId, new PageRequest(limit, offset), int.MaxValue, ct)).Items;
+
+    /// <summary>
+    /// Newest first, by (created_at, id) descending; served by jobs_tenant_created_idx. A command
+    /// (up to 1 MiB) is cut in the database to its first <paramref name="commandChars"/> characters
+    /// (arguments kept in order, the one crossing the budget cut, later ones left out) and marked
+    /// CommandTruncated, so a page costs the controller at most limit times that budget;
+    /// <see cref="GetAsync"/> answers the whole command.
+    /// </summary>
+    public async Task<Page<JobView>> ListPageAsync(Guid tenantId, PageRequest page, int commandChars, CancellationToken ct)
     {
+        List<NpgsqlParameter> ps = [Sql.P(tenantId), Sql.P(page.Limit + 1), Sql.P(page.Offset), Sql.P(commandChars)];
+        var after = "";
+        if (page.After is { } position)
+        {
+            after = "and (created_at, id) < ($5, $6)";
+            ps.Add(Sql.P((DateTimeOffset?)position.At));
+            ps.Add(Sql.P(position.Id));
+        }
         await using var cmd = db.Command($"""
-            select {Columns} from jobs where tenant_id = $1
+            select id, name, image,
+                   case when size.chars <= $4 then command else (
+                       select coalesce(array_agg(left(a, ($4 - (cum - length(a)))::int) order by ord), array[]::text[])
+                       from (select a, ord, sum(length(a)) over (order by ord) as cum
+                             from unnest(command) with ordinality u(a, ord)) s
+                       where cum - length(a) < $4) end,
+                   timeout_seconds, priority, max_attempts, created_at, updated_at,
+                   retry_backoff_base_seconds, retry_backoff_max_seconds, non_retryable_exit_codes,
+                   memory_limit_bytes, cpu_limit, pids_limit, network, run_as_root,
+                   size.chars > $4
+            from jobs
+            cross join lateral (select coalesce(sum(length(a)), 0) as chars from unnest(command) a) size
+            where tenant_id = $1 {after}
             order by created_at desc, id desc limit $2 offset $3
-            """, Sql.P(tenantId), Sql.P(limit), Sql.P(offset));
-        await using var reader = await cmd.ExecuteReaderAsync(ct);
-        var list = new List<JobView>();
-        while (await reader.ReadAsync(ct)) list.Add(Read(reader));
-        return list;
+            """, [.. ps]);
+        return await Paging.ReadAsync(cmd, page.Limit, r => Read(r) with { CommandTruncated = r.GetBoolean(17) ? true : null }, ct);
     }
 
     private static JobView Read(NpgsqlDataReader r) => new(

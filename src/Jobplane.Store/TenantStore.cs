@@ -121,15 +121,22 @@ public sealed class TenantStore(NpgsqlDataSource db)
         return await reader.ReadAsync(ct) ? ReadTenant(reader) : null;
     }
 
-    /// <summary>Tenants by name. Running and ready counts are exact: a page costs two index counts per tenant.</summary>
-    public async Task<IReadOnlyList<TenantView>> ListAsync(int limit, int offset, CancellationToken ct)
+    /// <summary>Tenants by name; the whole list at once (tests and small callers).</summary>
+    public async Task<IReadOnlyList<TenantView>> ListAsync(int limit, int offset, CancellationToken ct) =>
+        (await ListPageAsync(limit, offset, null, ct)).Items;
+
+    /// <summary>
+    /// Tenants by name, after <paramref name="afterName"/> when given (keyset on the unique
+    /// tenants_name_key). Running and ready counts are exact: a page costs two index counts per tenant.
+    /// </summary>
+    public async Task<Page<TenantView>> ListPageAsync(int limit, int offset, string? afterName, CancellationToken ct)
     {
-        await using var cmd = db.Command($"select {TenantColumns} from tenants t order by t.name limit $1 offset $2",
-            Sql.P(limit), Sql.P(offset));
-        await using var reader = await cmd.ExecuteReaderAsync(ct);
-        var list = new List<TenantView>();
-        while (await reader.ReadAsync(ct)) list.Add(ReadTenant(reader));
-        return list;
+        await using var cmd = db.Command($"""
+            select {TenantColumns} from tenants t
+            where ($3::text is null or t.name > $3)
+            order by t.name limit $1 offset $2
+            """, Sql.P(limit + 1), Sql.P(offset), Sql.P(afterName));
+        return await Paging.ReadAsync(cmd, limit, ReadTenant, ct);
     }
 
     private static TenantView ReadTenant(NpgsqlDataReader r) => new()
@@ -171,20 +178,28 @@ public sealed class TenantStore(NpgsqlDataSource db)
         return new CreateApiKeyResponse(id, name, key.Prefix, key.Key, reader.GetTimestamp(0));
     }
 
-    public async Task<IReadOnlyList<ApiKeyView>> ListKeysAsync(Guid tenantId, CancellationToken ct)
+    /// <summary>All of the tenant's keys, oldest first (tests and small callers).</summary>
+    public async Task<IReadOnlyList<ApiKeyView>> ListKeysAsync(Guid tenantId, CancellationToken ct) =>
+        (await ListKeysPageAsync(tenantId, new PageRequest(int.MaxValue - 1), ct)).Items;
+
+    /// <summary>The tenant's keys, oldest first by (created_at, id); served by api_keys_tenant_idx.</summary>
+    public async Task<Page<ApiKeyView>> ListKeysPageAsync(Guid tenantId, PageRequest page, CancellationToken ct)
     {
-        await using var cmd = db.Command("""
-            select id, name, prefix, created_at, last_used_at, revoked_at
-            from api_keys where tenant_id = $1 order by created_at, id
-            """, Sql.P(tenantId));
-        await using var reader = await cmd.ExecuteReaderAsync(ct);
-        var list = new List<ApiKeyView>();
-        while (await reader.ReadAsync(ct))
+        List<NpgsqlParameter> ps = [Sql.P(tenantId), Sql.P(page.Limit + 1), Sql.P(page.Offset)];
+        var after = "";
+        if (page.After is { } position)
         {
-            list.Add(new ApiKeyView(reader.GetGuid(0), reader.GetString(1), reader.GetString(2), reader.GetTimestamp(3),
-                reader.GetTimestampOrNull(4), reader.GetTimestampOrNull(5)));
+            after = "and (created_at, id) > ($4, $5)";
+            ps.Add(Sql.P((DateTimeOffset?)position.At));
+            ps.Add(Sql.P(position.Id));
         }
-        return list;
+        await using var cmd = db.Command($"""
+            select id, name, prefix, created_at, last_used_at, revoked_at
+            from api_keys where tenant_id = $1 {after}
+            order by created_at, id limit $2 offset $3
+            """, [.. ps]);
+        return await Paging.ReadAsync(cmd, page.Limit, reader => new ApiKeyView(reader.GetGuid(0), reader.GetString(1), reader.GetString(2),
+            reader.GetTimestamp(3), reader.GetTimestampOrNull(4), reader.GetTimestampOrNull(5)), ct);
     }
 
     /// <summary>

@@ -52,6 +52,9 @@ public sealed class TenancyCommandUsageTests
         { ["audit", "--limit", "0"], "--limit must be an integer >= 1 (got '0')" },
         { ["audit", "--before", "0"], "--before must be an integer >= 1 (got '0')" },
         { ["audit", "--before", "next"], "(got 'next')" },
+        { ["keys", "list", "--limit", "0"], "--limit must be an integer >= 1 (got '0')" },
+        { ["tenant", "keys", "list", SomeId, "--limit", "many"], "(got 'many')" },
+        { ["worker-credentials", "list", "--limit", "-1"], "--limit must be an integer >= 1 (got '-1')" },
 
         // Runtimes by name.
         { ["tenant", "update", SomeId, "--allowed-runtimes", "exec,lambda"], "--allowed-runtimes: 'lambda' is not a runtime" },
@@ -156,6 +159,14 @@ public sealed class TenancyCommandUsageTests
     [InlineData("keys create", "shown only this once")]
     [InlineData("worker-credentials create", "--tenant")]
     [InlineData("audit", "--before")]
+    [InlineData("tenant list", "--cursor")]
+    [InlineData("tenant keys list", "--cursor")]
+    [InlineData("keys list", "--cursor")]
+    [InlineData("worker-credentials list", "--cursor")]
+    [InlineData("jobs list", "--cursor")]
+    [InlineData("executions list", "--cursor")]
+    [InlineData("dlq list", "--cursor")]
+    [InlineData("jobs list", "prints the command for the next page")]
     public async Task Help_describes_the_new_commands_and_flags(string command, string expected)
     {
         var result = await CliRunner.RunAsync([.. command.Split(' '), "--help"]);

@@ -59,17 +59,22 @@ internal static class ApiKeyCommands
 
     private static Command ListKeys(JobctlRuntime runtime, Argument<Guid>? tenantId)
     {
-        var command = new Command("list", "List API keys (never their secrets): prefix, name, when created, last used and revoked");
+        var limit = CliOptions.Int("--limit", "Entries per page", 1, "-l");
+        var cursor = CliOptions.Cursor();
+        var command = new Command("list", "List API keys (never their secrets), oldest first: prefix, name, when created, last used and revoked; "
+            + "when there are more, prints the command for the next page on stderr") { limit, cursor };
         AddTenant(command, tenantId);
         command.SetAction(runtime.Action(async (context, parseResult, ct) =>
         {
-            var keys = await context.Api.ListApiKeysAsync(Tenant(parseResult, tenantId), ct);
+            var tenant = Tenant(parseResult, tenantId);
+            var keys = await context.Api.ListApiKeysAsync(tenant, parseResult.GetValue(limit), parseResult.GetValue(cursor), ct);
             return context.Write(keys, (o, x) =>
             {
                 var table = new TableWriter("ID", "NAME", "PREFIX", "CREATED_AT", "LAST_USED_AT", "REVOKED_AT");
                 foreach (var key in x.ApiKeys)
                     table.AddRow(key.Id.ToString(), key.Name, key.Prefix, Display.Time(key.CreatedAt), Display.Time(key.LastUsedAt), Display.Time(key.RevokedAt));
                 table.WriteTo(o, context.Color);
+                CliOptions.MoreNote(context, x.NextCursor, tenant is { } t ? $"tenant keys list {t}" : "keys list", ("--limit", parseResult.GetValue(limit)));
             });
         }, administrator: tenantId is not null));
         return command;

@@ -22,13 +22,18 @@ internal static class DlqCommands
         // The contract gives dlq list `-o` for --offset. A local option wins over the recursive global
         // -o/--output here; JSON output is still available as --output json.
         var offset = CliOptions.Int("--offset", "Entries to skip. NOTE: here -o means --offset; use --output json for JSON", 0, "-o");
-        var command = new Command("list", "List DLQ entries, newest first (here -o is --offset; use --output for the format)") { limit, offset };
+        var cursor = CliOptions.Cursor();
+        var command = new Command("list", "List DLQ entries, newest first (here -o is --offset; use --output for the format); "
+            + "when there are more, prints the command for the next page on stderr") { limit, offset, cursor };
         command.SetAction(runtime.Action(async (context, parseResult, ct) =>
         {
-            var entries = await context.Api.ListDlqAsync(parseResult.GetValue(limit), parseResult.GetValue(offset), ct);
+            var entries = await context.Api.ListDlqAsync(parseResult.GetValue(limit), parseResult.GetValue(offset), parseResult.GetValue(cursor), ct);
+            // The list is a bare array (the contract's), so its cursor came in a header: say it in JSON mode too.
+            var more = () => CliOptions.MoreNote(context, entries.NextCursor, "dlq list", ("--limit", parseResult.GetValue(limit)));
             if (context.Json)
             {
                 JsonOutput.WritePretty(context.Out, entries.Raw);
+                more();
                 return JobctlRuntime.Ok;
             }
             var table = new TableWriter("ID", "EXECUTION", "JOB", "PRIORITY", "ATTEMPTS", "FAILED_AT", "ERROR");
@@ -44,6 +49,7 @@ internal static class DlqCommands
                     Display.Truncate(entry.ErrorMessage, 60));
             }
             table.WriteTo(context.Out, context.Color);
+            more();
             return JobctlRuntime.Ok;
         }));
         return command;

@@ -11,10 +11,12 @@ internal static class ListCommands
     public static Command Jobs(JobctlRuntime runtime)
     {
         var (limit, offset) = CliOptions.Paging();
-        var list = new Command("list", "List the tenant's jobs") { limit, offset };
+        var cursor = CliOptions.Cursor();
+        var list = new Command("list", "List the tenant's jobs, newest first (a long command is shown cut; jobctl job get shows it whole); "
+            + "when there are more, prints the command for the next page on stderr") { limit, offset, cursor };
         list.SetAction(runtime.Action(async (context, parseResult, ct) =>
         {
-            var jobs = await context.Api.ListJobsAsync(parseResult.GetValue(limit), parseResult.GetValue(offset), ct);
+            var jobs = await context.Api.ListJobsAsync(parseResult.GetValue(limit), parseResult.GetValue(offset), parseResult.GetValue(cursor), ct);
             if (context.Json)
             {
                 JsonOutput.WritePretty(context.Out, jobs.Raw);
@@ -41,6 +43,7 @@ internal static class ListCommands
                 table.AddRow(cells);
             }
             table.WriteTo(context.Out, context.Color);
+            CliOptions.MoreNote(context, jobs.Value.NextCursor, "jobs list", ("--limit", parseResult.GetValue(limit)));
             return JobctlRuntime.Ok;
         }));
         return new Command("jobs", "Job definitions") { list };
@@ -63,11 +66,15 @@ internal static class ListCommands
             },
         };
         var jobId = CliOptions.IdOption("--job-id", "Only executions of this job");
-        var list = new Command("list", "List the tenant's executions, newest first") { status, jobId, limit, offset };
+        var cursor = CliOptions.Cursor();
+        var list = new Command("list", "List the tenant's executions, newest first; when there are more, prints the command for the next page on stderr")
+        {
+            status, jobId, limit, offset, cursor,
+        };
         list.SetAction(runtime.Action(async (context, parseResult, ct) =>
         {
-            var executions = await context.Api.ListExecutionsAsync(
-                parseResult.GetValue(status), parseResult.GetValue(jobId), parseResult.GetValue(limit), parseResult.GetValue(offset), ct);
+            var executions = await context.Api.ListExecutionsAsync(parseResult.GetValue(status), parseResult.GetValue(jobId),
+                parseResult.GetValue(limit), parseResult.GetValue(offset), parseResult.GetValue(cursor), ct);
             if (context.Json)
             {
                 JsonOutput.WritePretty(context.Out, executions.Raw);
@@ -87,6 +94,8 @@ internal static class ListCommands
                     Display.Truncate(execution.Error, 60));
             }
             table.WriteTo(context.Out, context.Color);
+            CliOptions.MoreNote(context, executions.Value.NextCursor, "executions list",
+                ("--status", parseResult.GetValue(status)), ("--job-id", parseResult.GetValue(jobId)), ("--limit", parseResult.GetValue(limit)));
             return JobctlRuntime.Ok;
         }));
         return new Command("executions", "Executions of jobs") { list };

@@ -110,10 +110,12 @@ internal static class TenantCommands
     private static Command List(JobctlRuntime runtime)
     {
         var (limit, offset) = CliOptions.Paging();
-        var command = new Command("list", "List tenants with their limits and how much of their work runs and waits now") { limit, offset };
+        var cursor = CliOptions.Cursor();
+        var command = new Command("list", "List tenants by name with their limits and how much of their work runs and waits now; "
+            + "when there are more, prints the command for the next page on stderr") { limit, offset, cursor };
         command.SetAction(runtime.Action(async (context, parseResult, ct) =>
         {
-            var tenants = await context.Api.ListTenantsAsync(parseResult.GetValue(limit), parseResult.GetValue(offset), ct);
+            var tenants = await context.Api.ListTenantsAsync(parseResult.GetValue(limit), parseResult.GetValue(offset), parseResult.GetValue(cursor), ct);
             return context.Write(tenants, (o, x) =>
             {
                 var table = new TableWriter("ID", "NAME", "STATE", "WEIGHT", "RATE_LIMIT", "MAX_CONCURRENT", "RUNTIMES", "RUNNING", "READY", "CREATED_AT");
@@ -132,6 +134,7 @@ internal static class TenantCommands
                         Display.Time(tenant.CreatedAt));
                 }
                 table.WriteTo(o, context.Color);
+                CliOptions.MoreNote(context, x.NextCursor, "tenant list", ("--limit", parseResult.GetValue(limit)));
             });
         }, administrator: true));
         return command;

@@ -49,10 +49,13 @@ internal static class WorkerCredentialCommands
 
     private static Command List(JobctlRuntime runtime)
     {
-        var command = new Command("list", "List worker credentials (never their tokens): prefix, name, tenants, when created, last used and revoked");
+        var limit = CliOptions.Int("--limit", "Entries per page", 1, "-l");
+        var cursor = CliOptions.Cursor();
+        var command = new Command("list", "List worker credentials (never their tokens), oldest first: prefix, name, tenants, when created, last used and revoked; "
+            + "when there are more, prints the command for the next page on stderr") { limit, cursor };
         command.SetAction(runtime.Action(async (context, parseResult, ct) =>
         {
-            var credentials = await context.Api.ListWorkerCredentialsAsync(ct);
+            var credentials = await context.Api.ListWorkerCredentialsAsync(parseResult.GetValue(limit), parseResult.GetValue(cursor), ct);
             return context.Write(credentials, (o, x) =>
             {
                 var table = new TableWriter("ID", "NAME", "PREFIX", "TENANTS", "CREATED_AT", "LAST_USED_AT", "REVOKED_AT");
@@ -62,6 +65,7 @@ internal static class WorkerCredentialCommands
                         Display.Time(c.CreatedAt), Display.Time(c.LastUsedAt), Display.Time(c.RevokedAt));
                 }
                 table.WriteTo(o, context.Color);
+                CliOptions.MoreNote(context, x.NextCursor, "worker-credentials list", ("--limit", parseResult.GetValue(limit)));
             });
         }, administrator: true));
         return command;

@@ -34,10 +34,16 @@ public static class AdminEndpoints
             .JsonRequest<CreateWorkerCredentialRequest>(Limits.SmallBodyBytes)
             .Returns<CreateWorkerCredentialResponse>(201);
 
-        credentials.MapGet("", async (WorkerCredentialStore store, CancellationToken ct) =>
-            Results.Json(new WorkerCredentialList(await store.ListAsync(ct)), JobplaneJsonContext.Default.WorkerCredentialList))
-                .Doc("List worker credentials", "Never their secrets.")
-                .Returns<WorkerCredentialList>();
+        credentials.MapGet("", async (HttpRequest request, WorkerCredentialStore store, CancellationToken ct) =>
+        {
+            if (!Validate.TryListPage(request, 100, Limits.MaxPageSize, PageCursor.Lists.WorkerCredentials, out var page, out var error)) return error!;
+            var list = await store.ListPageAsync(page, ct);
+            var next = list.More ? PageCursor.Encode(PageCursor.Lists.WorkerCredentials, new PagePosition(list.Items[^1].CreatedAt, list.Items[^1].Id)) : null;
+            return Results.Json(new WorkerCredentialList(list.Items) { NextCursor = next }, JobplaneJsonContext.Default.WorkerCredentialList);
+        })
+            .Doc("List worker credentials", "Never their secrets. Oldest first; pass next_cursor as cursor for the next page, which is absent on the last page.")
+            .Paged(100, Limits.MaxPageSize, cursor: true)
+            .Returns<WorkerCredentialList>();
 
         credentials.MapDelete("/{id}", async (string id, WorkerCredentialStore store, CancellationToken ct) =>
         {

@@ -23,9 +23,10 @@ public static class ApiKeyEndpoints
                 .Returns<CreateApiKeyResponse>(201)
                 .Errors(404);
 
-        keys.MapGet("", async (HttpContext http, TenantStore tenants, CancellationToken ct) =>
-            Results.Json(new ApiKeyList(await tenants.ListKeysAsync(http.TenantId(), ct)), JobplaneJsonContext.Default.ApiKeyList))
-                .Doc("List this tenant's API keys", "Prefix, name, created, last used; never a secret.")
+        keys.MapGet("", (HttpContext http, TenantStore tenants, CancellationToken ct) => ListAsync(http.Request, tenants, http.TenantId(), ct))
+                .Doc("List this tenant's API keys", "Prefix, name, created, last used; never a secret. Oldest first; "
+                    + "pass next_cursor as cursor for the next page, which is absent on the last page.")
+                .Paged(DefaultPageSize, Limits.MaxPageSize, cursor: true)
                 .Returns<ApiKeyList>();
 
         keys.MapDelete("/{id}", async (string id, HttpContext http, TenantStore tenants, CancellationToken ct) =>
@@ -37,6 +38,18 @@ public static class ApiKeyEndpoints
             .Doc("Revoke one of this tenant's API keys", "Takes effect at once on every replica.")
             .Produces(204)
             .Errors(404);
+    }
+
+    /// <summary>Keys were listed whole before paging: a default page this large keeps that answer for nearly every tenant.</summary>
+    public const int DefaultPageSize = 100;
+
+    /// <summary>A page of one tenant's keys; the tenant comes from the caller's authentication (or the administrator's route), never from the cursor.</summary>
+    internal static async Task<IResult> ListAsync(HttpRequest request, TenantStore tenants, Guid tenantId, CancellationToken ct)
+    {
+        if (!Validate.TryListPage(request, DefaultPageSize, Limits.MaxPageSize, PageCursor.Lists.ApiKeys, out var page, out var error)) return error!;
+        var keys = await tenants.ListKeysPageAsync(tenantId, page, ct);
+        var next = keys.More ? PageCursor.Encode(PageCursor.Lists.ApiKeys, new PagePosition(keys.Items[^1].CreatedAt, keys.Items[^1].Id)) : null;
+        return Results.Json(new ApiKeyList(keys.Items) { NextCursor = next }, JobplaneJsonContext.Default.ApiKeyList);
     }
 
     internal static async Task<IResult> CreateAsync(HttpRequest request, TenantStore tenants, Guid tenantId, string actor, CancellationToken ct)

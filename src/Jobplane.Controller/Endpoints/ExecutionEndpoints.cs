@@ -21,7 +21,7 @@ public static class ExecutionEndpoints
 
         executions.MapGet("", async (HttpContext http, ExecutionStore store, CancellationToken ct) =>
         {
-            if (!Validate.TryPage(http.Request, 50, Limits.MaxPageSize, out var limit, out var offset, out var error)) return error!;
+            if (!Validate.TryListPage(http.Request, 50, Limits.MaxPageSize, PageCursor.Lists.Executions, out var request, out var error)) return error!;
             string? status = null;
             var statusText = http.Request.Query["status"].ToString();
             if (statusText.Length > 0 && (status = ExecutionStatus.Parse(statusText)) is null)
@@ -33,24 +33,36 @@ public static class ExecutionEndpoints
                 if (!Guid.TryParse(jobText, out var j)) return ApiResults.BadRequest($"job_id must be a UUID (got '{jobText}')");
                 jobId = j;
             }
-            var list = await store.ListAsync(http.TenantId(), status, jobId, limit, offset, ct);
-            return Results.Json(new ExecutionList(list, limit, offset), JobplaneJsonContext.Default.ExecutionList);
+            var page = await store.ListPageAsync(http.TenantId(), status, jobId, request, ct);
+            var next = page.More ? PageCursor.Encode(PageCursor.Lists.Executions, new PagePosition(page.Items[^1].CreatedAt, page.Items[^1].Id)) : null;
+            return Results.Json(new ExecutionList(page.Items, request.Limit, request.Offset) { NextCursor = next }, JobplaneJsonContext.Default.ExecutionList);
         })
-            .Doc("List executions", "Newest first.")
-            .Paged(50, Limits.MaxPageSize)
+            .Doc("List executions", "Newest first. Rows leave out result (GET /executions/{id} answers it); "
+                + "pass next_cursor as cursor for the next page, which is absent on the last page.")
+            .Paged(50, Limits.MaxPageSize, cursor: true)
             .Query("status", JsonSchemaType.String, "only executions with this status")
             .Query("job_id", JsonSchemaType.String, "only this job's executions")
             .Returns<ExecutionList>();
 
         executions.MapGet("/dlq", async (HttpContext http, ExecutionStore store, CancellationToken ct) =>
         {
-            if (!Validate.TryPage(http.Request, 50, Limits.MaxPageSize, out var limit, out var offset, out var error)) return error!;
-            var list = await store.ListDeadLettersAsync(http.TenantId(), limit, offset, ct);
-            return Results.Json(list, JobplaneJsonContext.Default.IReadOnlyListDlqEntry);
+            if (!Validate.TryListPage(http.Request, 50, Limits.MaxPageSize, PageCursor.Lists.DeadLetters, out var request, out var error)) return error!;
+            var page = await store.ListDeadLettersPageAsync(http.TenantId(), request, ct);
+            if (page.More)
+            {
+                // The answer stays the bare array the contract gives, so the next page is told in headers.
+                var next = PageCursor.Encode(PageCursor.Lists.DeadLetters, new PagePosition(page.Items[^1].FailedAt, page.Items[^1].Id));
+                http.Response.Headers[Wire.NextCursorHeader] = next;
+                http.Response.Headers.Link = $"<{http.Request.PathBase}{http.Request.Path}?limit={request.Limit}&cursor={next}>; rel=\"next\"";
+            }
+            return Results.Json(page.Items, JobplaneJsonContext.Default.IReadOnlyListDlqEntry);
         })
-            .Doc("List dead letters", "Executions that failed for good; [] when there are none.")
-            .Paged(50, Limits.MaxPageSize)
-            .Returns<IReadOnlyList<DlqEntry>>();
+            .Doc("List dead letters", "Executions that failed for good, newest first; [] when there are none. The answer is a bare array: "
+                + "when more entries follow, the X-Next-Cursor header holds the cursor for the next page and a Link header (rel=\"next\") its address.")
+            .Paged(50, Limits.MaxPageSize, cursor: true)
+            .Returns<IReadOnlyList<DlqEntry>>()
+            .Headers(Wire.NextCursorHeader, "the cursor of the next page; absent on the last page")
+            .Headers("Link", "<...>; rel=\"next\": the next page's address; absent on the last page");
 
         executions.MapPost("/dlq/{id}/retry", async (string id, HttpContext http, ExecutionStore store, ControllerMetrics metrics, CancellationToken ct) =>
         {
@@ -138,7 +150,7 @@ public static class ExecutionEndpoints
             .Returns<IReadOnlyList<AttemptView>>()
             .Errors(404);
 
-        executions.MapGet("/{id}/logs", async (string id, HttpContext http, ExecutionStore store, CancellationToken ct) =>
+        executions.MapGet("/{id}/logs", async (string id, HttpContext http, ExecutionStore store, ControllerOptions options, CancellationToken ct) =>
         {
             if (!Guid.TryParse(id, out var executionId)) return ApiResults.NotFound("execution");
             var q = http.Request.Query;
@@ -159,7 +171,7 @@ public static class ExecutionEndpoints
             if (status is null) return ApiResults.NotFound("execution");
             if (!follow)
             {
-                var page = await store.ReadLogsAsync(executionId, afterId, limit, ct);
+                var page = await store.ReadLogPageAsync(executionId, afterId, limit, options.LogPageMaxBytes, ct);
                 return Results.Json(new LogPage(page), JobplaneJsonContext.Default.LogPage);
             }
             if (http.Request.Headers["Last-Event-ID"].ToString() is { Length: > 0 } lastId && long.TryParse(lastId, System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out var resumed))
@@ -167,9 +179,11 @@ public static class ExecutionEndpoints
             await FollowAsync(http, store, executionId, afterId, ct);
             return Results.Empty;
         })
-            .Doc("Read an execution's logs", "With follow=true, a text/event-stream of log lines that ends with an 'end' event once the execution has finished.")
+            .Doc("Read an execution's logs", "A page holds at most limit lines and at most LOG_PAGE_MAX_BYTES (default 1 MiB) of line content, "
+                + "but always at least one line: page on with after_id set to the last line's id until a page is empty. "
+                + "With follow=true, a text/event-stream of log lines that ends with an 'end' event once the execution has finished.")
             .Query("after_id", JsonSchemaType.Integer, "only lines after this id")
-            .Query("limit", JsonSchemaType.Integer, $"lines per page, 1..{Limits.MaxLogPageSize} (default 1000)")
+            .Query("limit", JsonSchemaType.Integer, $"lines per page, 1..{Limits.MaxLogPageSize} (default 1000); a page also stops at the byte budget")
             .Query("follow", JsonSchemaType.Boolean, "stream Server-Sent Events until the execution ends")
             .Returns<LogPage>()
             .Errors(400, 404);

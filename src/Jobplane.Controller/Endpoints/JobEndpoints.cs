@@ -68,14 +68,16 @@ public static class JobEndpoints
             .Returns<CreateJobResponse>(200)
             .Errors(403);
 
-        jobs.MapGet("", async (HttpContext http, JobStore store, CancellationToken ct) =>
+        jobs.MapGet("", async (HttpContext http, JobStore store, ControllerOptions options, CancellationToken ct) =>
         {
-            if (!Validate.TryPage(http.Request, 50, Limits.MaxPageSize, out var limit, out var offset, out var error)) return error!;
-            var list = await store.ListAsync(http.TenantId(), limit, offset, ct);
-            return Results.Json(new JobList(list, limit, offset), JobplaneJsonContext.Default.JobList);
+            if (!Validate.TryListPage(http.Request, 50, Limits.MaxPageSize, PageCursor.Lists.Jobs, out var request, out var error)) return error!;
+            var page = await store.ListPageAsync(http.TenantId(), request, options.ListCommandMaxChars, ct);
+            var next = page.More ? PageCursor.Encode(PageCursor.Lists.Jobs, new PagePosition(page.Items[^1].CreatedAt, page.Items[^1].Id)) : null;
+            return Results.Json(new JobList(page.Items, request.Limit, request.Offset) { NextCursor = next }, JobplaneJsonContext.Default.JobList);
         })
-            .Doc("List jobs")
-            .Paged(50, Limits.MaxPageSize)
+            .Doc("List jobs", "Newest first. A command longer than LIST_COMMAND_MAX_CHARS (default 1024) characters is cut to them and marked "
+                + "command_truncated: true (GET /jobs/{id} answers it whole). Pass next_cursor as cursor for the next page; it is absent on the last page.")
+            .Paged(50, Limits.MaxPageSize, cursor: true)
             .Returns<JobList>();
 
         jobs.MapGet("/{id}", async (string id, HttpContext http, JobStore store, CancellationToken ct) =>

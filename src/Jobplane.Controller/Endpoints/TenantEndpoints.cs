@@ -44,11 +44,16 @@ public static class TenantEndpoints
         admin.MapGet("", async (HttpRequest request, TenantStore tenants, CancellationToken ct) =>
         {
             if (!Validate.TryPage(request, 100, Limits.MaxPageSize, out var limit, out var offset, out var error)) return error!;
-            var list = await tenants.ListAsync(limit, offset, ct);
-            return Results.Json(new TenantList(list, limit, offset), JobplaneJsonContext.Default.TenantList);
+            if (!Validate.TryCursorText(request, offset, out var cursor, out error)) return error!;
+            string? afterName = null;
+            if (cursor is not null && !PageCursor.TryDecode(cursor, PageCursor.Lists.Tenants, out afterName, out var problem))
+                return ApiResults.BadRequest(problem!);
+            var page = await tenants.ListPageAsync(limit, offset, afterName, ct);
+            var next = page.More ? PageCursor.Encode(PageCursor.Lists.Tenants, page.Items[^1].Name) : null;
+            return Results.Json(new TenantList(page.Items, limit, offset) { NextCursor = next }, JobplaneJsonContext.Default.TenantList);
         })
-            .Doc("List tenants")
-            .Paged(100, Limits.MaxPageSize)
+            .Doc("List tenants", "By name. Pass next_cursor as cursor for the next page; it is absent on the last page.")
+            .Paged(100, Limits.MaxPageSize, cursor: true)
             .Returns<TenantList>();
 
         admin.MapGet("/{id}", async (string id, TenantStore tenants, CancellationToken ct) =>
@@ -104,12 +109,13 @@ public static class TenantEndpoints
             .Returns<CreateApiKeyResponse>(201)
             .Errors(404);
 
-        admin.MapGet("/{id}/api-keys", async (string id, TenantStore tenants, CancellationToken ct) =>
+        admin.MapGet("/{id}/api-keys", async (string id, HttpRequest request, TenantStore tenants, CancellationToken ct) =>
         {
             if (!Guid.TryParse(id, out var tenantId) || await tenants.GetAsync(tenantId, ct) is null) return ApiResults.NotFound("tenant");
-            return Results.Json(new ApiKeyList(await tenants.ListKeysAsync(tenantId, ct)), JobplaneJsonContext.Default.ApiKeyList);
+            return await ApiKeyEndpoints.ListAsync(request, tenants, tenantId, ct);
         })
-            .Doc("List a tenant's API keys")
+            .Doc("List a tenant's API keys", "Oldest first. Pass next_cursor as cursor for the next page; it is absent on the last page.")
+            .Paged(ApiKeyEndpoints.DefaultPageSize, Limits.MaxPageSize, cursor: true)
             .Returns<ApiKeyList>()
             .Errors(404);
 

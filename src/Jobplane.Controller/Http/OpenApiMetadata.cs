@@ -52,12 +52,23 @@ public static class OpenApiMetadata
         return route;
     }
 
-    /// <summary>?limit= and ?offset= with their bounds.</summary>
-    public static RouteHandlerBuilder Paged(this RouteHandlerBuilder route, int defaultLimit, int maxLimit, bool offset = true)
+    /// <summary>A response header of the route's success answer.</summary>
+    public sealed record ResponseHeader(string Name, string Description);
+
+    /// <summary>?limit=, ?offset= and ?cursor= with their bounds.</summary>
+    public static RouteHandlerBuilder Paged(this RouteHandlerBuilder route, int defaultLimit, int maxLimit, bool offset = true, bool cursor = false)
     {
         route.Query("limit", JsonSchemaType.Integer, $"page size, 1..{maxLimit} (default {defaultLimit}); anything else is a 400");
-        return offset ? route.Query("offset", JsonSchemaType.Integer, "items to skip, 0 or more") : route;
+        if (offset)
+            route.Query("offset", JsonSchemaType.Integer, $"items to skip, 0..{Limits.MaxOffset}; page deeper with cursor");
+        if (cursor)
+            route.Query("cursor", JsonSchemaType.String, "where the page starts: the next_cursor of the previous page, unchanged (opaque); not with offset");
+        return route;
     }
+
+    /// <summary>Declares a header of the route's 200 answer.</summary>
+    public static RouteHandlerBuilder Headers(this RouteHandlerBuilder route, string name, string description) =>
+        route.WithMetadata(new ResponseHeader(name, description));
 
     public static RouteHandlerBuilder Query(this RouteHandlerBuilder route, string name, JsonSchemaType type, string description) =>
         route.WithMetadata(new QueryParameter(name, type, description));
@@ -134,6 +145,12 @@ public static class OpenApiMetadata
                     Description = q.Description,
                     Schema = new OpenApiSchema { Type = q.Type },
                 });
+            }
+            foreach (var h in metadata.OfType<ResponseHeader>())
+            {
+                if (operation.Responses?.TryGetValue("200", out var ok) != true || ok is not OpenApiResponse response) continue;
+                response.Headers ??= new Dictionary<string, IOpenApiHeader>();
+                response.Headers[h.Name] = new OpenApiHeader { Description = h.Description, Schema = new OpenApiSchema { Type = JsonSchemaType.String } };
             }
             if (metadata.OfType<RequestBody>().LastOrDefault() is { } body && context.Document is { } document)
             {

@@ -1,5 +1,6 @@
 using System.Globalization;
 using Jobplane.Api;
+using Jobplane.Store;
 
 namespace Jobplane.Controller.Http;
 
@@ -14,6 +15,11 @@ public static class Limits
     public const int MaxAttempts = 100;
     public const int MaxPageSize = 1000;
     public const int MaxLogPageSize = 5000;
+    /// <summary>
+    /// The deepest ?offset= a list accepts: the database reads and throws away every skipped row, so
+    /// deeper pages cost ever more. cursor (keyset) paging reaches any depth at the cost of the first page.
+    /// </summary>
+    public const int MaxOffset = 10_000;
     public const int MaxDequeueBatch = 1000;
     public const int MaxBatchRun = 10_000;
     public const int MaxWeight = 1000;
@@ -127,6 +133,51 @@ public static class Validate
             error = ApiResults.BadRequest($"offset must be a non-negative integer (got '{o}')");
             return false;
         }
+        if (offset > Limits.MaxOffset)
+        {
+            error = ApiResults.BadRequest($"offset must be at most {Limits.MaxOffset} (got {offset}): page deeper with cursor, the next_cursor of the previous page");
+            return false;
+        }
+        return true;
+    }
+
+    /// <summary>
+    /// ?limit=, ?offset= (at most <see cref="Limits.MaxOffset"/>) and ?cursor= of a list ordered by
+    /// (timestamp, id): a cursor not of this list, or given with an offset, is a 400 naming it.
+    /// </summary>
+    public static bool TryListPage(HttpRequest request, int defaultLimit, int maxLimit, char list, out PageRequest page, out IResult? error)
+    {
+        page = new PageRequest(defaultLimit);
+        if (!TryPage(request, defaultLimit, maxLimit, out var limit, out var offset, out error)) return false;
+        if (!TryCursorText(request, offset, out var text, out error)) return false;
+        PagePosition? after = null;
+        if (text is not null && !PageCursor.TryDecode(text, list, out after, out var problem))
+        {
+            error = ApiResults.BadRequest(problem!);
+            return false;
+        }
+        page = new PageRequest(limit, offset, after);
+        return true;
+    }
+
+    /// <summary>The raw ?cursor=, null when absent; refused together with a non-zero offset (two starting points).</summary>
+    public static bool TryCursorText(HttpRequest request, int offset, out string? text, out IResult? error)
+    {
+        error = null;
+        text = null;
+        var values = request.Query["cursor"];
+        if (values.Count == 0) return true;
+        if (values.Count > 1 || string.IsNullOrEmpty(values[0]))
+        {
+            error = ApiResults.BadRequest("cursor must be given once, as the next_cursor of a previous page");
+            return false;
+        }
+        if (offset != 0)
+        {
+            error = ApiResults.BadRequest("cursor and offset cannot be combined: a cursor already says where the page starts");
+            return false;
+        }
+        text = values[0];
         return true;
     }
 
