@@ -50,7 +50,7 @@ internal static partial class ExecRuntimeLog
     public static partial void OrphansPersist(ILogger logger, string workerId, int rounds);
 
     [LoggerMessage(EventId = 1112, Level = LogLevel.Warning,
-        Message = "Exec attempt folders are NOT size-bounded: only a root worker can mount the bounded tmpfs (EXEC_WORKDIR_MAX_BYTES), and this one runs as user {Uid}; a job can fill the disk that holds {WorkRoot}")]
+        Message = "Exec attempt folders are NOT size-bounded: EXEC_WORKDIR_MAX_BYTES is 0, or the worker (user {Uid}) is not root and cannot mount the bounded tmpfs; a job can fill the disk that holds {WorkRoot}")]
     public static partial void WorkDirectoryNotBounded(ILogger logger, uint uid, string workRoot);
 
     [LoggerMessage(EventId = 1113, Level = LogLevel.Information,
