@@ -6,7 +6,8 @@
 # State (generated secrets, the dev tenant's key, pids, logs) lives in ./.dev/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-ROOT="$PWD"
+# The path without symbolic links: the worker refuses a work root reached through one.
+ROOT="$(pwd -P)"
 STATE="$ROOT/.dev"
 PORT="${PORT:-6161}"
 URL="http://127.0.0.1:${PORT}"

@@ -39,6 +39,15 @@ if (options.ExecJobUsers is not null)
     }
 }
 
+// The work root is the worker's private folder, created here; one it cannot trust (a link on the
+// way, another user's, writable by others) stops the start rather than any delete going astray.
+// Job users pass through it to their folders (0711); nobody else enters (0700).
+if (WorkRoot.Prepare(options.WorkRoot, traversable: options.ExecJobUsers is not null && options.Docker is null) is { } workRootProblem)
+{
+    await Console.Error.WriteLineAsync($"jobplane-worker: {workRootProblem}");
+    return 2;
+}
+
 WorkerIdentityLock identity;
 try
 {
@@ -74,6 +83,7 @@ using (identity)
             JobUsers = options.ExecJobUsers,
             UserLockDirectory = options.ExecUserLockDirectory,
             RunAsWorkerUser = options.ExecRunAsWorkerUser,
+            WorkDirectoryMaxBytes = options.ExecWorkDirectoryMaxBytes,
         });
         if (options.Runtime == NoopRuntime.RuntimeName) builder.Services.AddSingleton<IJobRuntime, NoopRuntime>();
         else builder.Services.AddSingleton<IJobRuntime, ExecRuntime>();

@@ -39,6 +39,8 @@ public sealed record WorkerOptions
     public string ExecUserLockDirectory { get; init; } = Runtimes.Exec.JobUserPool.DefaultLockDirectory;
     /// <summary>EXEC_MAX_PROCESSES: how many processes one exec job (its user) may run at once; a fork bomb stops there.</summary>
     public int ExecMaxProcesses { get; init; } = 1024;
+    /// <summary>EXEC_WORKDIR_MAX_BYTES: the tmpfs bound on each exec attempt's folder (root workers); 0 for none.</summary>
+    public long ExecWorkDirectoryMaxBytes { get; init; } = Runtimes.Exec.ExecRuntimeOptions.DefaultWorkDirectoryMaxBytes;
     /// <summary>EXEC_RUN_AS_WORKER_USER: the operator accepts exec jobs running as the (non-root) worker's own user.</summary>
     public bool ExecRunAsWorkerUser { get; init; }
     /// <summary>The DOCKER_* settings, read when RUNTIME is docker.</summary>
@@ -85,7 +87,7 @@ public sealed record WorkerOptions
             KillGrace = read.Duration("WORKER_KILL_GRACE", TimeSpan.FromSeconds(10)),
             LogFlushInterval = read.Duration("WORKER_LOG_FLUSH_INTERVAL", TimeSpan.FromMilliseconds(200)),
             Runtime = runtime,
-            WorkRoot = env("RUNTIME_WORKDIR") is { Length: > 0 } w ? w : Path.Combine(Path.GetTempPath(), "jobplane"),
+            WorkRoot = env(Jobplane.Worker.WorkRoot.Setting) is { Length: > 0 } w ? w : Jobplane.Worker.WorkRoot.Default(Runtimes.LibC.EffectiveUserId, env),
             TenantIds = tenants,
             MetricsPort = read.Int("WORKER_METRICS_PORT", DefaultMetricsPort, 0, 65535) is > 0 and var metricsPort ? metricsPort : null,
             LogFormat = Jobplane.Observability.LogFormat.Parse(env(Jobplane.Observability.LogFormat.Setting)) ?? Jobplane.Observability.LogFormat.Json,
@@ -137,12 +139,29 @@ public sealed record WorkerOptions
                 ExecJobUsers = range,
                 ExecUserLockDirectory = lockDirectory,
                 ExecMaxProcesses = read.Int("EXEC_MAX_PROCESSES", 1024, 8, 1_000_000),
+                ExecWorkDirectoryMaxBytes = ReadWorkDirectoryMaxBytes(read),
             };
         }
         if (range is not null)
             read.Error($"EXEC_JOB_UIDS needs a worker running as root to switch users (this one runs as user {effectiveUid})");
         else if (!runAsWorker)
             read.Error($"this worker runs as user {effectiveUid} and cannot run exec jobs as other users: run it as root (each job then gets a user of its own from EXEC_JOB_UIDS), or accept jobs running as this user with EXEC_RUN_AS_WORKER_USER=true");
-        return options with { ExecRunAsWorkerUser = runAsWorker, ExecUserLockDirectory = lockDirectory };
+        return options with
+        {
+            ExecRunAsWorkerUser = runAsWorker,
+            ExecUserLockDirectory = lockDirectory,
+            ExecWorkDirectoryMaxBytes = ReadWorkDirectoryMaxBytes(read),
+        };
+    }
+
+    /// <summary>EXEC_WORKDIR_MAX_BYTES: a size such as 256m, or 0 for folders without a bound.</summary>
+    private static long ReadWorkDirectoryMaxBytes(SettingReader read)
+    {
+        var text = read.String("EXEC_WORKDIR_MAX_BYTES");
+        if (text is null) return Runtimes.Exec.ExecRuntimeOptions.DefaultWorkDirectoryMaxBytes;
+        if (text == "0") return 0;
+        if (ByteSize.TryParse(text, out var bytes) && bytes >= 1L << 20) return bytes;
+        read.Error($"EXEC_WORKDIR_MAX_BYTES must be a size of at least 1 MiB such as 256m or 1g, or 0 for no bound (got '{text}')");
+        return Runtimes.Exec.ExecRuntimeOptions.DefaultWorkDirectoryMaxBytes;
     }
 }

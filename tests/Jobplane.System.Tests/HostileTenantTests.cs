@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
+using Jobplane.Testing;
 using Xunit.Abstractions;
 
 namespace Jobplane.SystemTests;
@@ -15,6 +16,10 @@ namespace Jobplane.SystemTests;
 public sealed class HostileTenantTests(ITestOutputHelper output) : IAsyncLifetime
 {
     private const int MaxProcesses = 64;
+    /// <summary>The bound on an exec attempt's folder and on a container's output folder.</summary>
+    private const long FolderBound = 16L << 20;
+    /// <summary>What the fill attacks try to write: 32 times the bound.</summary>
+    private const int FillMiB = 512;
     private readonly Platform _platform = new();
     private readonly List<Row> _rows = [];
     private Api _api = null!;
@@ -29,6 +34,7 @@ public sealed class HostileTenantTests(ITestOutputHelper output) : IAsyncLifetim
         _worker = _platform.StartWorker("hostile-1", new Dictionary<string, string?>
         {
             ["EXEC_MAX_PROCESSES"] = MaxProcesses.ToString(CultureInfo.InvariantCulture),
+            ["EXEC_WORKDIR_MAX_BYTES"] = FolderBound.ToString(CultureInfo.InvariantCulture),
         });
         var key = await _platform.CreateTenantAsync("mallory");
         _api = new Api(_platform.Url, key);
@@ -107,7 +113,13 @@ public sealed class HostileTenantTests(ITestOutputHelper output) : IAsyncLifetim
                 var n = int.Parse(log.Split("processes ")[1].Trim(), CultureInfo.InvariantCulture);
                 return Judge(n <= MaxProcesses, $"{n} processes at once");
             });
+        _freeBeforeFill = new DriveInfo(_platform.WorkRoot).AvailableFreeSpace;
+        await AttackAsync("fill the exec work folder (dd 512 MiB)", $"No space left on device at {FolderBound >> 20} MiB; the attempt reports; host disk unchanged",
+            $"dd if=/dev/zero of=big bs=1M count={FillMiB}; echo \"kept $(wc -c < big)\"",
+            (log, execution) => JudgeFill(log, execution));
         await AttackContainerImageAsync();
+        // Only now a container worker: the row above needs container images to find none.
+        await AttackOutputFolderAsync();
 
         Assert.True(File.Exists(canary), "the canary outside the work root was deleted through a link");
         var table = Table();
@@ -119,6 +131,49 @@ public sealed class HostileTenantTests(ITestOutputHelper output) : IAsyncLifetim
     }
 
     private static (bool Escaped, string Got) Judge(bool held, string got) => (!held, Shorten(got));
+
+    private long _freeBeforeFill;
+
+    /// <summary>
+    /// A fill attack held when the job's write stopped at the bound with ENOSPC, the attempt still
+    /// reported, the host disk did not lose the 512 MiB (other processes move it a little), and
+    /// nothing of the attempt is left mounted.
+    /// </summary>
+    private (bool Escaped, string Got) JudgeFill(string log, JsonElement execution)
+    {
+        var status = execution.GetProperty("status").GetString();
+        var kept = log.Split("kept ") is [_, var rest, ..] && long.TryParse(rest.Split('\n')[0].Trim(), CultureInfo.InvariantCulture, out var k) ? k : -1;
+        var lost = _freeBeforeFill - new DriveInfo(_platform.WorkRoot).AvailableFreeSpace;
+        var mounted = File.ReadLines("/proc/self/mountinfo").Count(l => l.Split(' ')[4].StartsWith(_platform.WorkRoot, StringComparison.Ordinal));
+        var held = log.Contains("No space left on device", StringComparison.Ordinal) && kept is > 0 and <= FolderBound &&
+                   status == "SUCCEEDED" && lost < 256L << 20 && mounted == 0;
+        return (!held, string.Create(CultureInfo.InvariantCulture, $"{status}, kept {kept >> 20} MiB, ENOSPC {log.Contains("No space left", StringComparison.Ordinal)}, disk -{Math.Max(0, lost) >> 20} MiB, {mounted} mounts left"));
+    }
+
+    private async Task AttackOutputFolderAsync()
+    {
+        _platform.StartWorker("hostile-docker", new Dictionary<string, string?>
+        {
+            ["RUNTIME"] = "docker",
+            ["DOCKER_HOST"] = TestDocker.Host,
+            ["DOCKER_MEMORY_LIMIT"] = "64m",
+            ["DOCKER_OUTPUT_MAX_BYTES"] = FolderBound.ToString(CultureInfo.InvariantCulture),
+        });
+        _freeBeforeFill = new DriveInfo(_platform.WorkRoot).AvailableFreeSpace;
+        var job = await _api.PostJsonAsync("/jobs", JsonSerializer.Serialize(new
+        {
+            name = "hostile-fill-output",
+            image = TestDocker.Image,
+            command = new[] { "sh", "-c", $"cd \"$JOBPLANE_OUTPUT_DIR\"; dd if=/dev/zero of=big bs=1M count={FillMiB}; echo \"kept $(wc -c < big)\"" },
+            default_timeout = 60,
+            max_attempts = 1,
+        }));
+        var run = await _api.PostJsonAsync($"/jobs/{job.GetProperty("job_id").GetString()}/run", "{}");
+        var id = run.GetProperty("execution_id").GetString()!;
+        var execution = await _api.WaitForAsync(id, s => s is "SUCCEEDED" or "FAILED" or "CANCELLED", TimeSpan.FromSeconds(90));
+        var (escaped, got) = JudgeFill(await LogAsync(id), execution);
+        _rows.Add(new Row($"fill the container output folder (dd {FillMiB} MiB)", $"No space left on device at {FolderBound >> 20} MiB; the attempt reports; host disk unchanged", got, escaped));
+    }
 
     private async Task<JsonElement> AttackAsync(string attack, string expected, string script,
         Func<string, JsonElement, (bool Escaped, string Got)> judge, TimeSpan? timeout = null)

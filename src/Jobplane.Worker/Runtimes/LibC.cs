@@ -20,6 +20,8 @@ internal static unsafe partial class LibC
     public const int ESRCH = 3;
     public const int ENXIO = 6;
     public const int EACCES = 13;
+    public const int EBUSY = 16;
+    public const int EINVAL = 22;
     public const int ELOOP = 40;
 
     private const int O_RDONLY = 0;
@@ -91,6 +93,12 @@ internal static unsafe partial class LibC
 
     [LibraryImport("libc", EntryPoint = "umask")]
     private static partial uint UmaskNative(uint mask);
+
+    [LibraryImport("libc", EntryPoint = "mount", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int MountNative(string source, string target, string fileSystemType, nuint flags, string data);
+
+    [LibraryImport("libc", EntryPoint = "umount2", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int Umount2Native(string target, int flags);
 
     [LibraryImport("libc", EntryPoint = "geteuid")]
     private static partial uint GetEuidNative();
@@ -168,6 +176,20 @@ internal static unsafe partial class LibC
         };
         return SyscallNative(number, (nint)real, (nint)effective, (nint)saved) == 0 ? 0 : Marshal.GetLastPInvokeError();
     }
+
+    public const nuint MS_NOSUID = 2;
+    public const nuint MS_NODEV = 4;
+    public const int MNT_DETACH = 2;
+    /// <summary>umount2: do not follow a symbolic link at the target (one a job swapped in cannot redirect the unmount).</summary>
+    public const int UMOUNT_NOFOLLOW = 8;
+
+    /// <summary>mount(2); returns 0 or the errno. The flag values are the same on every Linux architecture.</summary>
+    public static int Mount(string source, string target, string fileSystemType, nuint flags, string data) =>
+        MountNative(source, target, fileSystemType, flags, data) == 0 ? 0 : Marshal.GetLastPInvokeError();
+
+    /// <summary>umount2(2); returns 0 or the errno.</summary>
+    public static int Unmount(string target, int flags) =>
+        Umount2Native(target, flags) == 0 ? 0 : Marshal.GetLastPInvokeError();
 
     /// <summary>The effective user id of this process.</summary>
     public static uint EffectiveUserId => GetEuidNative();

@@ -71,6 +71,36 @@ internal static class WorkDirectory
             throw new IOException($"{directory} must not be writable by group or others (mode {Convert.ToString(mode & 0x1FF, 8)})");
     }
 
+    /// <summary>What a start-up sweep found in a worker's folder: what it may remove, and what it leaves alone and why.</summary>
+    public sealed record Leftovers(IReadOnlyList<string> Removable, IReadOnlyList<(string Path, string Reason)> Skipped);
+
+    /// <summary>
+    /// The entries of <paramref name="workerRoot"/> a start-up sweep may remove: folders (never a
+    /// link, never followed) owned by a user the worker made them for (<paramref name="madeByWorker"/>:
+    /// its own uid, a job user's). Anything else was not made by the worker, and removing it as root
+    /// could be exactly what whoever planted it wanted. Throws when the worker root itself is not a
+    /// private folder of the worker's.
+    /// </summary>
+    public static Leftovers FindLeftovers(string workerRoot, Func<uint, bool> madeByWorker)
+    {
+        if (!OperatingSystem.IsLinux()) throw new PlatformNotSupportedException("jobplane runtimes run on Linux only");
+        var removable = new List<string>();
+        var skipped = new List<(string, string)>();
+        if (!Exists(workerRoot)) return new Leftovers(removable, skipped);
+        RequireSafeDirectory(workerRoot);
+        foreach (var entry in Directory.EnumerateFileSystemEntries(workerRoot, "*", new EnumerationOptions { AttributesToSkip = 0 }))
+        {
+            var errno = LibC.LStatOwner(entry, out var owner, out var mode);
+            if (errno == LibC.ENOENT) continue;
+            if (errno != 0) skipped.Add((entry, $"cannot be inspected: {LibC.Describe(errno)}"));
+            else if (LibC.IsType(mode, LibC.S_IFLNK)) skipped.Add((entry, "is a symbolic link, which the worker never makes"));
+            else if (!LibC.IsType(mode, LibC.S_IFDIR)) skipped.Add((entry, "is not a folder, which the worker never leaves there"));
+            else if (!madeByWorker(owner)) skipped.Add((entry, $"belongs to user {owner}, neither the worker's nor a job's"));
+            else removable.Add(entry);
+        }
+        return new Leftovers(removable, skipped);
+    }
+
     /// <summary>True when anything (even a dangling symbolic link) exists at <paramref name="path"/>.</summary>
     public static bool Exists(string path) => LibC.LStat(path, out _, out _) == 0;
 

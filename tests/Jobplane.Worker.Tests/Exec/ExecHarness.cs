@@ -11,7 +11,7 @@ namespace Jobplane.Worker.Tests.Exec;
 internal sealed class ExecHarness : IDisposable
 {
     public ExecHarness(TimeSpan? killGrace = null, int? maxLineChars = null, string? workerId = null, string? workRoot = null,
-        JobUserRange? users = null)
+        JobUserRange? users = null, long? workDirectoryMaxBytes = null)
     {
         WorkRoot = workRoot ?? Directory.CreateTempSubdirectory("jobplane-exec-").FullName;
         WorkerId = workerId ?? "test-" + Guid.NewGuid().ToString("N")[..12];
@@ -24,6 +24,7 @@ internal sealed class ExecHarness : IDisposable
             // As a root worker does in production: each attempt runs as a user of its own.
             JobUsers = Environment.IsPrivilegedProcess ? users ?? JobUserRange.Default : null,
             RunAsWorkerUser = !Environment.IsPrivilegedProcess,
+            WorkDirectoryMaxBytes = workDirectoryMaxBytes ?? ExecRuntimeOptions.DefaultWorkDirectoryMaxBytes,
         };
         Runtime = new ExecRuntime(Options, Logger, TimeProvider.System);
     }

@@ -37,6 +37,8 @@ public sealed class DockerRuntime : IJobRuntime, IDisposable
     private readonly ImageSource _images;
     /// <summary>{WorkRoot}/{WorkerId}: every attempt's output folder lives below it.</summary>
     private readonly string _workerRoot;
+    /// <summary>Size of the tmpfs mounted on each output folder; 0 when output folders are not bounded.</summary>
+    private readonly long _boundBytes;
 
     public DockerRuntime(DockerRuntimeOptions options, ILogger<DockerRuntime> logger, TimeProvider time)
     {
@@ -52,6 +54,16 @@ public sealed class DockerRuntime : IJobRuntime, IDisposable
         _workerRoot = Path.Combine(Path.GetFullPath(options.WorkRoot), options.WorkerId);
         _client = new DockerClientBuilder().WithEndpoint(options.Endpoint).Build();
         _images = new ImageSource(_client, options, logger, time);
+        if (options.OutputMaxBytes > 0 && BoundedFolder.CanMount)
+        {
+            BoundedFolder.Probe(_workerRoot, "DOCKER_OUTPUT_MAX_BYTES");
+            _boundBytes = options.OutputMaxBytes;
+            DockerRuntimeLog.OutputBounded(_logger, ByteSize.Format(_boundBytes));
+        }
+        else
+        {
+            DockerRuntimeLog.OutputNotBounded(_logger, LibC.EffectiveUserId, Path.GetFullPath(options.WorkRoot));
+        }
     }
 
     public string Name => "docker";
@@ -82,7 +94,7 @@ public sealed class DockerRuntime : IJobRuntime, IDisposable
         ImageSource.Problem? imageProblem;
         try
         {
-            imageProblem = await _images.EnsureAsync(spec.Image, stop);
+            imageProblem = await _images.EnsureAsync(spec.Image, hasNetwork: network != DockerRuntimeOptions.NoNetwork, stop);
         }
         catch (OperationCanceledException) when (stop.IsCancellationRequested)
         {
@@ -95,12 +107,33 @@ public sealed class DockerRuntime : IJobRuntime, IDisposable
         // The folder belongs to whoever the container runs as: the operator's user, or root.
         DockerRuntimeOptions.TryParseUser(user, out var uid, out var gid);
         OutputFolder.Create(outputFolder, (uint)uid, (uint)gid);
+        var bounded = false;
         try
         {
+            if (_boundBytes > 0)
+            {
+                // The engine bind-mounts this tmpfs into the container: past the bound the job's
+                // writes fail with ENOSPC and the host disk never grows. The worker, not the engine,
+                // holds the mount, so result.json is still there once the container has exited.
+                BoundedFolder.Mount(outputFolder, _boundBytes, (uint)uid, (uint)gid);
+                bounded = true;
+            }
             return await RunContainerAsync(spec, limits, network, user, outputFolder, logs, stop, kill);
         }
         finally
         {
+            if (bounded)
+            {
+                try
+                {
+                    // The container is removed by now; lazy if anything still holds the folder.
+                    BoundedFolder.Unmount(outputFolder);
+                }
+                catch (IOException ex)
+                {
+                    DockerRuntimeLog.FolderNotUnmounted(_logger, outputFolder, ex);
+                }
+            }
             try
             {
                 WorkDirectory.Delete(outputFolder);
@@ -125,7 +158,9 @@ public sealed class DockerRuntime : IJobRuntime, IDisposable
         }
         catch (DockerApiException e) when (e.StatusCode is HttpStatusCode.BadRequest)
         {
-            return Refused($"the container cannot be created: {DockerApiErrors.MessageOf(e)}");
+            // The engine's words can name the worker's own paths: the operator reads them, the tenant does not.
+            DockerRuntimeLog.ContainerRefused(_logger, spec.ExecutionId, spec.Attempt, "created", DockerApiErrors.MessageOf(e));
+            return Refused("the container cannot be created from this job's settings (the worker's log has the engine's reason)");
         }
 
         // Subscribed before it starts, so that an OOM kill is heard whenever the engine reports it.
@@ -146,7 +181,8 @@ public sealed class DockerRuntime : IJobRuntime, IDisposable
                 catch (DockerApiException e) when (e.StatusCode is HttpStatusCode.BadRequest)
                 {
                     // The engine refuses what can never run: a command not in the image, a bad user.
-                    return Refused($"the container cannot be started: {DockerApiErrors.MessageOf(e)}");
+                    DockerRuntimeLog.ContainerRefused(_logger, spec.ExecutionId, spec.Attempt, "started", DockerApiErrors.MessageOf(e));
+                    return Refused("the container cannot be started from this job's image and command (the worker's log has the engine's reason)");
                 }
                 DockerRuntimeLog.Started(_logger, spec.ExecutionId, spec.Attempt, id, spec.Image);
                 exited = _client.Containers.WaitContainerAsync(id, CancellationToken.None);
@@ -392,24 +428,35 @@ public sealed class DockerRuntime : IJobRuntime, IDisposable
                 LabelOf(orphan, ContainerLabels.Execution), LabelOf(orphan, ContainerLabels.Attempt), _options.WorkerId);
         }
 
+        // A worker that died mid-attempt left its bounded output folders mounted; their containers are gone now.
+        var unmounted = BoundedFolder.UnmountAllBelow(_workerRoot);
+        if (unmounted > 0) DockerRuntimeLog.OrphanMountsRemoved(_logger, unmounted, _options.WorkerId);
         var folders = 0;
-        if (Directory.Exists(_workerRoot))
+        var leftovers = WorkDirectory.FindLeftovers(_workerRoot, MadeByWorker);
+        foreach (var (entry, reason) in leftovers.Skipped) DockerRuntimeLog.LeftoverSkipped(_logger, _options.WorkerId, entry, reason);
+        foreach (var entry in leftovers.Removable)
         {
-            foreach (var entry in Directory.EnumerateFileSystemEntries(_workerRoot, "*", new EnumerationOptions { AttributesToSkip = 0 }))
+            ct.ThrowIfCancellationRequested();
+            try
             {
-                try
-                {
-                    WorkDirectory.Delete(entry);
-                    folders++;
-                    DockerRuntimeLog.OrphanFolderRemoved(_logger, entry, _options.WorkerId);
-                }
-                catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-                {
-                    DockerRuntimeLog.FolderNotRemoved(_logger, entry, ex);
-                }
+                WorkDirectory.Delete(entry);
+                folders++;
+                DockerRuntimeLog.OrphanFolderRemoved(_logger, entry, _options.WorkerId);
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                DockerRuntimeLog.FolderNotRemoved(_logger, entry, ex);
             }
         }
         DockerRuntimeLog.OrphanCleanupDone(_logger, _options.WorkerId, removed, folders);
+    }
+
+    /// <summary>The owners an output folder can have: the worker itself, or the user its containers run as.</summary>
+    private bool MadeByWorker(uint owner)
+    {
+        if (owner == LibC.EffectiveUserId) return true;
+        if (DockerRuntimeOptions.TryParseUser(_options.User, out var uid, out _) && owner == uid) return true;
+        return _options.AllowRoot && owner == 0;
     }
 
     private static string LabelOf(ContainerListResponse container, string label) =>

@@ -60,4 +60,32 @@ internal static partial class DockerRuntimeLog
     [LoggerMessage(EventId = 1213, Level = LogLevel.Warning,
         Message = "Execution {ExecutionId} attempt {Attempt}: a process of the job was killed for lack of memory (limit {Limit}), but the job exited 0")]
     public static partial void OomButSucceeded(ILogger logger, Guid executionId, int attempt, string limit);
+
+    [LoggerMessage(EventId = 1214, Level = LogLevel.Information,
+        Message = "Docker output folders are tmpfs mounts of at most {Bound} each (DOCKER_OUTPUT_MAX_BYTES), held in memory")]
+    public static partial void OutputBounded(ILogger logger, string bound);
+
+    [LoggerMessage(EventId = 1215, Level = LogLevel.Warning,
+        Message = "Docker output folders are NOT size-bounded: DOCKER_OUTPUT_MAX_BYTES is 0, or the worker (user {Uid}) cannot mount; a container can fill the disk that holds {WorkRoot}")]
+    public static partial void OutputNotBounded(ILogger logger, uint uid, string workRoot);
+
+    [LoggerMessage(EventId = 1216, Level = LogLevel.Warning,
+        Message = "Could not unmount output folder {Folder}")]
+    public static partial void FolderNotUnmounted(ILogger logger, string folder, Exception exception);
+
+    [LoggerMessage(EventId = 1217, Level = LogLevel.Information,
+        Message = "Unmounted {Count} output folder(s) left mounted by a previous run of worker {WorkerId}")]
+    public static partial void OrphanMountsRemoved(ILogger logger, int count, string workerId);
+
+    [LoggerMessage(EventId = 1218, Level = LogLevel.Warning,
+        Message = "Orphan cleanup of worker {WorkerId} leaves {Entry} alone: it {Reason}")]
+    public static partial void LeftoverSkipped(ILogger logger, string workerId, string entry, string reason);
+
+    [LoggerMessage(EventId = 1219, Level = LogLevel.Warning,
+        Message = "Image {Image} cannot be used: {Reason}")]
+    public static partial void ImageRefused(ILogger logger, string image, string reason);
+
+    [LoggerMessage(EventId = 1220, Level = LogLevel.Warning,
+        Message = "Execution {ExecutionId} attempt {Attempt}: the container cannot be {What}: {Reason}")]
+    public static partial void ContainerRefused(ILogger logger, Guid executionId, int attempt, string what, string reason);
 }

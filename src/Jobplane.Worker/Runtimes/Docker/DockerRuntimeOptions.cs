@@ -73,6 +73,16 @@ public sealed record DockerRuntimeOptions
     public long TmpfsBytes { get; init; } = 64L << 20;
     /// <summary>Longer output lines are delivered in pieces of this many characters.</summary>
     public int MaxLineChars { get; init; } = 64 * 1024;
+    /// <summary>
+    /// The most a job may write into its output folder (DOCKER_OUTPUT_MAX_BYTES): a root worker
+    /// mounts a tmpfs of this size on it, held in the worker host's memory. 0: not bounded.
+    /// </summary>
+    public long OutputMaxBytes { get; init; } = 64L << 20;
+    /// <summary>
+    /// Whether only a job with network may make the engine pull its image (DOCKER_PULL_REQUIRES_NETWORK):
+    /// the engine pulls over the host's network, which a job without network must not reach through it.
+    /// </summary>
+    public bool PullRequiresNetwork { get; init; } = true;
 
     /// <summary>
     /// The limits for one job: its request where it made one, the operator's default otherwise.
@@ -154,6 +164,7 @@ public sealed record DockerRuntimeOptions
         if (MaxLimits.Pids < DefaultLimits.Pids) return "DOCKER_PIDS_LIMIT_MAX must not be below DOCKER_PIDS_LIMIT";
         if (TmpfsBytes <= 0) return "DOCKER_TMPFS_SIZE must be positive";
         if (PullTimeout <= TimeSpan.Zero) return "DOCKER_PULL_TIMEOUT must be positive";
+        if (OutputMaxBytes < 0) return "DOCKER_OUTPUT_MAX_BYTES must not be negative";
         return null;
     }
 
@@ -203,6 +214,8 @@ public sealed record DockerRuntimeOptions
             Network = read.String("DOCKER_NETWORK") ?? defaults.Network,
             ReadOnlyRootFilesystem = Bool(read, "DOCKER_READ_ONLY_ROOTFS", defaults.ReadOnlyRootFilesystem),
             TmpfsBytes = Size(read, "DOCKER_TMPFS_SIZE", defaults.TmpfsBytes),
+            OutputMaxBytes = read.String("DOCKER_OUTPUT_MAX_BYTES") is "0" ? 0 : Size(read, "DOCKER_OUTPUT_MAX_BYTES", defaults.OutputMaxBytes),
+            PullRequiresNetwork = Bool(read, "DOCKER_PULL_REQUIRES_NETWORK", defaults.PullRequiresNetwork),
         };
         // Each value parsed: what remains is how they fit together.
         if (read.Errors.Count == errorsBefore && options.Validate() is { } problem) read.Error(problem);

@@ -7,8 +7,11 @@ namespace Jobplane.Worker.Runtimes.Docker;
 
 /// <summary>
 /// Makes sure the engine has a job's image before its container is created, following the pull
-/// policy. An image that cannot be had fails the attempt with the engine's reason and is not
-/// retried: running again would ask for the same missing image.
+/// policy. The engine pulls over the host's network, so a job without network makes it pull only
+/// where the operator allows that (DOCKER_PULL_REQUIRES_NETWORK=false). An image that cannot be had
+/// fails the attempt and is not retried: running again would ask for the same missing image. The
+/// tenant reads a fixed reason (<see cref="PullErrors"/>); the engine's own words, which can name
+/// internal hosts, addresses and paths, go to the worker's log only.
 /// </summary>
 internal sealed class ImageSource(IDockerClient client, DockerRuntimeOptions options, ILogger logger, TimeProvider time)
 {
@@ -19,18 +22,25 @@ internal sealed class ImageSource(IDockerClient client, DockerRuntimeOptions opt
     /// Null when the image is ready; otherwise why not. Throws OperationCanceledException when
     /// <paramref name="stop"/> is cancelled during a pull.
     /// </summary>
-    public async Task<Problem?> EnsureAsync(string image, CancellationToken stop)
+    public async Task<Problem?> EnsureAsync(string image, bool hasNetwork, CancellationToken stop)
     {
         try
         {
-            if (options.PullPolicy != PullPolicy.Always && await ExistsAsync(image, stop)) return null;
+            var mayPull = hasNetwork || !options.PullRequiresNetwork;
+            // Without a pull allowed, "always" can only mean the copy the engine already has.
+            var pullFirst = options.PullPolicy == PullPolicy.Always && mayPull;
+            if (!pullFirst && await ExistsAsync(image, stop)) return null;
             if (options.PullPolicy == PullPolicy.Never)
                 return new Problem($"image '{image}' is not on this worker's Docker Engine, and DOCKER_PULL_POLICY is never", Retryable: false);
+            if (!mayPull)
+                return new Problem($"image '{image}' is not on this worker, and pulling it needs network, which this job does not have", Retryable: false);
             return await PullAsync(image, stop);
         }
         catch (DockerApiException e) when (e.StatusCode is HttpStatusCode.BadRequest)
         {
-            return new Problem($"image '{image}' cannot be used: {DockerApiErrors.MessageOf(e)}", Retryable: false);
+            // "invalid reference format: ..." and the like: the reference itself, which the tenant wrote.
+            DockerRuntimeLog.ImageRefused(logger, image, DockerApiErrors.MessageOf(e));
+            return new Problem($"image '{image}' is not a valid image reference", Retryable: false);
         }
     }
 
@@ -78,7 +88,7 @@ internal sealed class ImageSource(IDockerClient client, DockerRuntimeOptions opt
     private Problem CannotPull(string image, string reason)
     {
         DockerRuntimeLog.PullFailed(logger, image, reason);
-        return new Problem($"image '{image}' is not on this worker's Docker Engine and cannot be pulled: {reason}", Retryable: false);
+        return new Problem($"image '{image}' is not on this worker's Docker Engine and cannot be pulled: {PullErrors.Describe(reason)}", Retryable: false);
     }
 
     /// <summary>

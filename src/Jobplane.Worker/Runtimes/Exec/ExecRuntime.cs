@@ -41,6 +41,8 @@ public sealed class ExecRuntime : IJobRuntime
     private readonly string _workerRoot;
     /// <summary>Null when jobs run as the worker's own user (the operator accepted that).</summary>
     private readonly JobUserPool? _users;
+    /// <summary>Size of the tmpfs mounted on each attempt's folder; 0 when folders are not bounded.</summary>
+    private readonly long _boundBytes;
 
     public ExecRuntime(ExecRuntimeOptions options, ILogger<ExecRuntime> logger, TimeProvider time)
     {
@@ -53,6 +55,8 @@ public sealed class ExecRuntime : IJobRuntime
         _logger = logger;
         _time = time;
         _workerRoot = Path.Combine(Path.GetFullPath(options.WorkRoot), options.WorkerId);
+        if (options.WorkDirectoryMaxBytes < 0)
+            throw new ArgumentException("WorkDirectoryMaxBytes must not be negative", nameof(options));
         if (options.JobUsers is { } range)
         {
             if (LibC.EffectiveUserId != 0)
@@ -63,6 +67,12 @@ public sealed class ExecRuntime : IJobRuntime
             // Jobs reach their folders through these two; nobody but the worker may change them.
             WorkDirectory.EnsureTraversable(Path.GetFullPath(options.WorkRoot));
             WorkDirectory.EnsureTraversable(_workerRoot);
+            if (options.WorkDirectoryMaxBytes > 0)
+            {
+                BoundedFolder.Probe(_workerRoot, "EXEC_WORKDIR_MAX_BYTES");
+                _boundBytes = options.WorkDirectoryMaxBytes;
+                ExecRuntimeLog.WorkDirectoryBounded(_logger, Docker.ByteSize.Format(_boundBytes));
+            }
         }
         else if (options.RunAsWorkerUser)
         {
@@ -75,9 +85,11 @@ public sealed class ExecRuntime : IJobRuntime
             throw new InvalidOperationException(
                 "the exec runtime must either run each job as a user of its own (a root worker with EXEC_JOB_UIDS) or be told to run jobs as the worker's own user (EXEC_RUN_AS_WORKER_USER=true)");
         }
+        if (_boundBytes == 0) ExecRuntimeLog.WorkDirectoryNotBounded(_logger, LibC.EffectiveUserId, Path.GetFullPath(options.WorkRoot));
     }
 
     public string Name => "exec";
+
 
     /// <summary>Image exec only; it grants no container requests, so it announces none (they are not checked).</summary>
     public Api.WorkerCapabilities Capabilities { get; } = new() { RuntimeClasses = [Api.RuntimeClasses.Exec] };
@@ -100,8 +112,15 @@ public sealed class ExecRuntime : IJobRuntime
         if (user is null) WorkDirectory.CreateFresh(workDirectory);
         else WorkDirectory.CreateFreshFor(workDirectory, user.Uid, user.Gid);
         var sharedTemp = user is null ? default : SharedTempLeftovers.Snapshot.Take();
+        var bounded = false;
         try
         {
+            if (user is not null && _boundBytes > 0)
+            {
+                // The job's own tmpfs: past the bound its writes fail with ENOSPC, the host disk never grows.
+                BoundedFolder.Mount(workDirectory, _boundBytes, user.Uid, user.Gid);
+                bounded = true;
+            }
             return await RunInAsync(spec, workDirectory, user, logs, stop, kill);
         }
         finally
@@ -112,6 +131,18 @@ public sealed class ExecRuntime : IJobRuntime
                 // running could swap a folder for a link under the worker's feet.
                 user.KillEverything();
                 SharedTempLeftovers.RemoveOwnedBy(user.Uid, sharedTemp);
+            }
+            if (bounded)
+            {
+                try
+                {
+                    // Its processes are dead, so this is normally immediate; lazy if something still holds it.
+                    BoundedFolder.Unmount(workDirectory);
+                }
+                catch (IOException ex)
+                {
+                    ExecRuntimeLog.WorkDirectoryNotUnmounted(_logger, workDirectory, ex);
+                }
             }
             try
             {
@@ -374,21 +405,23 @@ public sealed class ExecRuntime : IJobRuntime
             await Task.Delay(OrphanRescanDelay, _time, ct);
         }
 
+        // A worker that died mid-attempt left its bounded folders mounted; their processes are dead now.
+        var unmounted = BoundedFolder.UnmountAllBelow(_workerRoot);
+        if (unmounted > 0) ExecRuntimeLog.OrphanMountsRemoved(_logger, unmounted, _options.WorkerId);
         var removed = 0;
-        if (Directory.Exists(_workerRoot))
+        var leftovers = WorkDirectory.FindLeftovers(_workerRoot, MadeByWorker);
+        foreach (var (entry, reason) in leftovers.Skipped) ExecRuntimeLog.LeftoverSkipped(_logger, _options.WorkerId, entry, reason);
+        foreach (var entry in leftovers.Removable)
         {
-            foreach (var entry in Directory.EnumerateFileSystemEntries(_workerRoot, "*", new EnumerationOptions { AttributesToSkip = 0 }))
+            try
             {
-                try
-                {
-                    WorkDirectory.Delete(entry);
-                    removed++;
-                    ExecRuntimeLog.OrphanDirectoryRemoved(_logger, entry, _options.WorkerId);
-                }
-                catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-                {
-                    ExecRuntimeLog.WorkDirectoryNotRemoved(_logger, entry, ex);
-                }
+                WorkDirectory.Delete(entry);
+                removed++;
+                ExecRuntimeLog.OrphanDirectoryRemoved(_logger, entry, _options.WorkerId);
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                ExecRuntimeLog.WorkDirectoryNotRemoved(_logger, entry, ex);
             }
         }
         // A job that detached and scrubbed its environment is not found above, but it still runs
@@ -396,6 +429,10 @@ public sealed class ExecRuntime : IJobRuntime
         var swept = _users?.SweepIdle() ?? 0;
         ExecRuntimeLog.OrphanCleanupDone(_logger, _options.WorkerId, killed.Count, removed, swept);
     }
+
+    /// <summary>The owners an attempt folder can have: the worker itself, or one of its job users.</summary>
+    private bool MadeByWorker(uint owner) =>
+        owner == LibC.EffectiveUserId || (_options.JobUsers is { } range && owner >= range.First && owner <= range.Last);
 
     /// <summary>
     /// Reads stdout and stderr concurrently, chunk by chunk (never a whole line at once: a job can

@@ -48,4 +48,24 @@ internal static partial class ExecRuntimeLog
     [LoggerMessage(EventId = 1109, Level = LogLevel.Warning,
         Message = "Orphan cleanup of worker {WorkerId}: processes were still appearing after {Rounds} rounds of killing")]
     public static partial void OrphansPersist(ILogger logger, string workerId, int rounds);
+
+    [LoggerMessage(EventId = 1112, Level = LogLevel.Warning,
+        Message = "Exec attempt folders are NOT size-bounded: EXEC_WORKDIR_MAX_BYTES is 0, or the worker (user {Uid}) is not root and cannot mount the bounded tmpfs; a job can fill the disk that holds {WorkRoot}")]
+    public static partial void WorkDirectoryNotBounded(ILogger logger, uint uid, string workRoot);
+
+    [LoggerMessage(EventId = 1113, Level = LogLevel.Information,
+        Message = "Exec attempt folders are tmpfs mounts of at most {Bound} each (EXEC_WORKDIR_MAX_BYTES), held in memory")]
+    public static partial void WorkDirectoryBounded(ILogger logger, string bound);
+
+    [LoggerMessage(EventId = 1114, Level = LogLevel.Warning,
+        Message = "Orphan cleanup of worker {WorkerId} leaves {Entry} alone: it {Reason}")]
+    public static partial void LeftoverSkipped(ILogger logger, string workerId, string entry, string reason);
+
+    [LoggerMessage(EventId = 1115, Level = LogLevel.Warning,
+        Message = "Could not unmount the folder {WorkDirectory}")]
+    public static partial void WorkDirectoryNotUnmounted(ILogger logger, string workDirectory, Exception exception);
+
+    [LoggerMessage(EventId = 1116, Level = LogLevel.Information,
+        Message = "Unmounted {Count} folder(s) left mounted by a previous run of worker {WorkerId}")]
+    public static partial void OrphanMountsRemoved(ILogger logger, int count, string workerId);
 }

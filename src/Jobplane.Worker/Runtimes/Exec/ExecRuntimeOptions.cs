@@ -33,4 +33,12 @@ public sealed record ExecRuntimeOptions
     /// can then read everything the worker's user can and signal its other jobs.
     /// </summary>
     public bool RunAsWorkerUser { get; init; }
+
+    /// <summary>
+    /// The most one attempt's folder may hold (EXEC_WORKDIR_MAX_BYTES). A root worker mounts a tmpfs
+    /// of this size on it; a worker that cannot mount leaves it unbounded and says so.
+    /// </summary>
+    public long WorkDirectoryMaxBytes { get; init; } = DefaultWorkDirectoryMaxBytes;
+
+    public const long DefaultWorkDirectoryMaxBytes = 256L << 20;
 }
