@@ -1,0 +1,117 @@
+using Npgsql;
+
+namespace Jobplane.Store;
+
+/// <summary>
+/// How long finished work is kept; null keeps that class forever. A tenant's retention_days, when
+/// set, replaces <see cref="Executions"/> and <see cref="DeadLetters"/> for that tenant (also where
+/// they are null); the audit log has no owner to override it.
+/// </summary>
+public sealed record RetentionPolicy(TimeSpan? Executions, TimeSpan? DeadLetters, TimeSpan? Audit)
+{
+    public static readonly RetentionPolicy KeepEverything = new(null, null, null);
+}
+
+/// <summary>
+/// Deletes what has outlived its retention, one small batch per call, each in its own short
+/// transaction: finished executions (their logs, attempts and idempotency keys go with them through
+/// the foreign keys), dead letters and audit records. Age is judged by the database clock (now()).
+/// Rows are picked FOR UPDATE SKIP LOCKED, so every controller replica can run it at once, each
+/// deleting different rows, and nothing waits on a row another transaction holds.
+/// <para>A dead letter never points to a deleted execution: a FAILED execution is kept for the longer
+/// of the two retentions (its dead letter was written in the same transaction that finished it, so
+/// failed_at equals completed_at and the dead letter always goes first), and an execution that still
+/// has a dead letter is never deleted, whatever its age.</para>
+/// </summary>
+public sealed class RetentionStore(NpgsqlDataSource db)
+{
+    // Cutoffs per tenant. $1, $2: the operator's retention of executions and dead letters in seconds,
+    // null for "keep". retention_days replaces both. A null cutoff compares as unknown: nothing is old.
+    private const string ExecutionKeep = "coalesce(make_interval(days => t.retention_days), make_interval(secs => $1))";
+    private const string DeadLetterKeep = "coalesce(make_interval(days => t.retention_days), make_interval(secs => $2))";
+
+    /// <summary>
+    /// Deletes up to <paramref name="batchSize"/> finished executions older than their tenant's
+    /// retention (by completed_at), with their logs and attempts. Never an unfinished one: only
+    /// SUCCEEDED, FAILED and CANCELLED rows are in the index the delete walks.
+    /// <para>Cost: per tenant, three range scans of executions_finished_idx (one per final status),
+    /// each starting at the tenant's oldest finished row and ending at its cutoff, so a tenant with
+    /// nothing old costs three index probes; the walk stops once a batch is found. The foreign keys
+    /// then delete each execution's logs (execution_logs_execution_idx), attempts (their primary key)
+    /// and idempotency keys (idempotency_keys_execution_idx).</para>
+    /// </summary>
+    public async Task<int> DeleteExecutionsAsync(RetentionPolicy policy, int batchSize, CancellationToken ct)
+    {
+        await using var cmd = db.Command($"""
+            with doomed as (
+                select e.id
+                from tenants t
+                cross join lateral (
+                    select 'SUCCEEDED' as status, now() - {ExecutionKeep} as cutoff
+                    union all select 'CANCELLED', now() - {ExecutionKeep}
+                    -- The longer of the two: a FAILED execution outlives its dead letter, never the reverse.
+                    union all select 'FAILED', case when {ExecutionKeep} is null or {DeadLetterKeep} is null then null
+                                                    else now() - greatest({ExecutionKeep}, {DeadLetterKeep}) end
+                ) k
+                cross join lateral (
+                    select e.id from executions e
+                    where e.tenant_id = t.id and e.status = k.status and e.completed_at < k.cutoff
+                      -- Rows whose dead letter is older than their completion (written by hand, or by
+                      -- a version that did so) are passed over until the dead letter is gone.
+                      and (k.status <> 'FAILED' or not exists (select 1 from dead_letters d where d.execution_id = e.id))
+                    limit $3
+                    for update of e skip locked
+                ) e
+                limit $3
+            )
+            delete from executions e using doomed d where e.id = d.id
+            """, Sql.P(Seconds(policy.Executions)), Sql.P(Seconds(policy.DeadLetters)), Sql.P(batchSize));
+        return await cmd.ExecuteNonQueryAsync(ct);
+    }
+
+    /// <summary>
+    /// Deletes up to <paramref name="batchSize"/> dead letters (retried or not) older than their
+    /// tenant's retention, by failed_at. Their executions stay until the executions' own retention.
+    /// <para>Cost: per tenant, one range scan of dead_letters_failed_idx up to the cutoff.</para>
+    /// </summary>
+    public async Task<int> DeleteDeadLettersAsync(RetentionPolicy policy, int batchSize, CancellationToken ct)
+    {
+        await using var cmd = db.Command($"""
+            with doomed as (
+                select d.id
+                from tenants t
+                cross join lateral (
+                    select d.id from dead_letters d
+                    where d.tenant_id = t.id and d.failed_at < now() - {DeadLetterKeep}
+                    limit $3
+                    for update of d skip locked
+                ) d
+                limit $3
+            )
+            delete from dead_letters x using doomed d where x.id = d.id
+            """, Sql.P(Seconds(policy.Executions)), Sql.P(Seconds(policy.DeadLetters)), Sql.P(batchSize));
+        return await cmd.ExecuteNonQueryAsync(ct);
+    }
+
+    /// <summary>
+    /// Deletes up to <paramref name="batchSize"/> of the oldest audit records older than the audit
+    /// retention; nothing when it is null. Served by audit_log_at_idx.
+    /// </summary>
+    public async Task<int> DeleteAuditAsync(RetentionPolicy policy, int batchSize, CancellationToken ct)
+    {
+        if (policy.Audit is not { } keep) return 0;
+        await using var cmd = db.Command("""
+            with doomed as (
+                select id from audit_log
+                where at < now() - make_interval(secs => $1)
+                order by at
+                limit $2
+                for update skip locked
+            )
+            delete from audit_log a using doomed d where a.id = d.id
+            """, Sql.P(keep.TotalSeconds), Sql.P(batchSize));
+        return await cmd.ExecuteNonQueryAsync(ct);
+    }
+
+    private static double? Seconds(TimeSpan? keep) => keep?.TotalSeconds;
+}
