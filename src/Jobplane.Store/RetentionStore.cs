@@ -34,37 +34,44 @@ public sealed class RetentionStore(NpgsqlDataSource db)
     /// Deletes up to <paramref name="batchSize"/> finished executions older than their tenant's
     /// retention (by completed_at), with their logs and attempts. Never an unfinished one: only
     /// SUCCEEDED, FAILED and CANCELLED rows are in the index the delete walks.
-    /// <para>Cost: per tenant, three range scans of executions_finished_idx (one per final status),
-    /// each starting at the tenant's oldest finished row and ending at its cutoff, so a tenant with
-    /// nothing old costs three index probes; the walk stops once a batch is found. The foreign keys
+    /// <para>Cost: per tenant, up to three range scans of executions_finished_idx (one per final
+    /// status), oldest first, each ending at the tenant's cutoff, so a tenant with nothing old costs
+    /// three index probes; the walk over tenants stops once a batch is found. The foreign keys
     /// then delete each execution's logs (execution_logs_execution_idx), attempts (their primary key)
     /// and idempotency keys (idempotency_keys_execution_idx).</para>
     /// </summary>
     public async Task<int> DeleteExecutionsAsync(RetentionPolicy policy, int batchSize, CancellationToken ct)
     {
         await using var cmd = db.Command($"""
-            with doomed as (
-                select e.id
+            with cut as (
+                select t.id,
+                       now() - {ExecutionKeep} as done,
+                       -- The longer of the two: a FAILED execution outlives its dead letter, never the reverse.
+                       case when {ExecutionKeep} is not null and {DeadLetterKeep} is not null then now() - greatest({ExecutionKeep}, {DeadLetterKeep}) end as failed
                 from tenants t
-                cross join lateral (
-                    select 'SUCCEEDED' as status, now() - {ExecutionKeep} as cutoff
-                    union all select 'CANCELLED', now() - {ExecutionKeep}
-                    -- The longer of the two: a FAILED execution outlives its dead letter, never the reverse.
-                    union all select 'FAILED', case when {ExecutionKeep} is null or {DeadLetterKeep} is null then null
-                                                    else now() - greatest({ExecutionKeep}, {DeadLetterKeep}) end
-                ) k
+            )
+            -- The ids as an array: the delete then probes the primary key for each, where a join
+            -- with a CTE, whose size the planner cannot see, may be planned as a scan of the table.
+            delete from executions e where e.id = any(array(
+                select x.id
+                from cut
+                cross join lateral (values ('SUCCEEDED', cut.done), ('CANCELLED', cut.done), ('FAILED', cut.failed)) k(status, cutoff)
                 cross join lateral (
                     select e.id from executions e
-                    where e.tenant_id = t.id and e.status = k.status and e.completed_at < k.cutoff
-                      -- Rows whose dead letter is older than their completion (written by hand, or by
-                      -- a version that did so) are passed over until the dead letter is gone.
-                      and (k.status <> 'FAILED' or not exists (select 1 from dead_letters d where d.execution_id = e.id))
+                    -- The list repeats the index's predicate: without it the planner cannot prove that
+                    -- status = k.status implies it, and walks a whole tenant through another index.
+                    where e.tenant_id = cut.id and e.status in ('SUCCEEDED', 'FAILED', 'CANCELLED')
+                      and e.status = k.status and e.completed_at < k.cutoff
+                      -- A FAILED row whose dead letter outlived its completion (written by hand) is
+                      -- passed over until the dead letter is gone. A scalar subquery, probed per row
+                      -- (dead_letters_execution_id_key): NOT EXISTS would become an anti join that
+                      -- reads every old row of the tenant before the limit applies.
+                      and (select d.id from dead_letters d where d.execution_id = e.id) is null
+                    order by e.completed_at
                     limit $3
                     for update of e skip locked
-                ) e
-                limit $3
-            )
-            delete from executions e using doomed d where e.id = d.id
+                ) x
+                limit $3))
             """, Sql.P(Seconds(policy.Executions)), Sql.P(Seconds(policy.DeadLetters)), Sql.P(batchSize));
         return await cmd.ExecuteNonQueryAsync(ct);
     }
@@ -77,18 +84,17 @@ public sealed class RetentionStore(NpgsqlDataSource db)
     public async Task<int> DeleteDeadLettersAsync(RetentionPolicy policy, int batchSize, CancellationToken ct)
     {
         await using var cmd = db.Command($"""
-            with doomed as (
+            delete from dead_letters x where x.id = any(array(
                 select d.id
                 from tenants t
                 cross join lateral (
                     select d.id from dead_letters d
                     where d.tenant_id = t.id and d.failed_at < now() - {DeadLetterKeep}
+                    order by d.failed_at
                     limit $3
                     for update of d skip locked
                 ) d
-                limit $3
-            )
-            delete from dead_letters x using doomed d where x.id = d.id
+                limit $3))
             """, Sql.P(Seconds(policy.Executions)), Sql.P(Seconds(policy.DeadLetters)), Sql.P(batchSize));
         return await cmd.ExecuteNonQueryAsync(ct);
     }
@@ -101,14 +107,12 @@ public sealed class RetentionStore(NpgsqlDataSource db)
     {
         if (policy.Audit is not { } keep) return 0;
         await using var cmd = db.Command("""
-            with doomed as (
+            delete from audit_log a where a.id = any(array(
                 select id from audit_log
                 where at < now() - make_interval(secs => $1)
                 order by at
                 limit $2
-                for update skip locked
-            )
-            delete from audit_log a using doomed d where a.id = d.id
+                for update skip locked))
             """, Sql.P(keep.TotalSeconds), Sql.P(batchSize));
         return await cmd.ExecuteNonQueryAsync(ct);
     }
