@@ -42,7 +42,7 @@ public sealed class RetentionStore(NpgsqlDataSource db)
     /// </summary>
     public async Task<int> DeleteExecutionsAsync(RetentionPolicy policy, int batchSize, CancellationToken ct)
     {
-        await using var cmd = db.Command($"""
+        return await DeleteAsync($"""
             with cut as (
                 select t.id,
                        now() - {ExecutionKeep} as done,
@@ -72,8 +72,7 @@ public sealed class RetentionStore(NpgsqlDataSource db)
                     for update of e skip locked
                 ) x
                 limit $3))
-            """, Sql.P(Seconds(policy.Executions)), Sql.P(Seconds(policy.DeadLetters)), Sql.P(batchSize));
-        return await cmd.ExecuteNonQueryAsync(ct);
+            """, ct, Sql.P(Seconds(policy.Executions)), Sql.P(Seconds(policy.DeadLetters)), Sql.P(batchSize));
     }
 
     /// <summary>
@@ -83,7 +82,7 @@ public sealed class RetentionStore(NpgsqlDataSource db)
     /// </summary>
     public async Task<int> DeleteDeadLettersAsync(RetentionPolicy policy, int batchSize, CancellationToken ct)
     {
-        await using var cmd = db.Command($"""
+        return await DeleteAsync($"""
             delete from dead_letters x where x.id = any(array(
                 select d.id
                 from tenants t
@@ -95,8 +94,7 @@ public sealed class RetentionStore(NpgsqlDataSource db)
                     for update of d skip locked
                 ) d
                 limit $3))
-            """, Sql.P(Seconds(policy.Executions)), Sql.P(Seconds(policy.DeadLetters)), Sql.P(batchSize));
-        return await cmd.ExecuteNonQueryAsync(ct);
+            """, ct, Sql.P(Seconds(policy.Executions)), Sql.P(Seconds(policy.DeadLetters)), Sql.P(batchSize));
     }
 
     /// <summary>
@@ -106,15 +104,35 @@ public sealed class RetentionStore(NpgsqlDataSource db)
     public async Task<int> DeleteAuditAsync(RetentionPolicy policy, int batchSize, CancellationToken ct)
     {
         if (policy.Audit is not { } keep) return 0;
-        await using var cmd = db.Command("""
+        return await DeleteAsync("""
             delete from audit_log a where a.id = any(array(
                 select id from audit_log
                 where at < now() - make_interval(secs => $1)
                 order by at
                 limit $2
                 for update skip locked))
-            """, Sql.P(keep.TotalSeconds), Sql.P(batchSize));
-        return await cmd.ExecuteNonQueryAsync(ct);
+            """, ct, Sql.P(keep.TotalSeconds), Sql.P(batchSize));
+    }
+
+    /// <summary>
+    /// One delete in a transaction of its own, planned as a walk of its index in age order that stops
+    /// at the batch. The planner cannot see how many rows a tenant's cutoff passes (it is computed
+    /// per tenant inside the statement) and, when completion order and heap order differ, would
+    /// rather collect every old row of the tenant (bitmap scan) and sort them: a batch would then
+    /// cost time in proportion to the whole backlog, and deleting it in proportion to its square.
+    /// </summary>
+    private async Task<int> DeleteAsync(string sql, CancellationToken ct, params NpgsqlParameter[] parameters)
+    {
+        await using var conn = await db.OpenConnectionAsync(ct);
+        await using var tx = await conn.BeginTransactionAsync(ct);
+        await using var batch = new NpgsqlBatch(conn, tx);
+        batch.BatchCommands.Add(new NpgsqlBatchCommand("set local enable_bitmapscan = off"));
+        batch.BatchCommands.Add(new NpgsqlBatchCommand("set local enable_sort = off"));
+        var delete = Sql.BatchCommand(sql, parameters);
+        batch.BatchCommands.Add(delete);
+        await batch.ExecuteNonQueryAsync(ct);
+        await tx.CommitAsync(ct);
+        return delete.RecordsAffected;
     }
 
     private static double? Seconds(TimeSpan? keep) => keep?.TotalSeconds;
