@@ -6,7 +6,7 @@ namespace Jobplane.Bench;
 /// The sizes of one benchmark run. The full run (`make bench`) takes several minutes; the quick
 /// run (BENCH_QUICK=1, `make bench-quick`) is a smoke run of a minute or two with smaller backlogs,
 /// whose figures are rougher. Every size can be overridden by its BENCH_* variable, and
-/// BENCH_ONLY=platform or BENCH_ONLY=claims runs one half only.
+/// BENCH_ONLY=platform, claims or retention (comma-separated) runs only those parts.
 /// </summary>
 public sealed record BenchOptions
 {
@@ -34,6 +34,11 @@ public sealed record BenchOptions
     public IReadOnlyList<int> ClaimBacklogs { get; init; } = [];
     public int ClaimSamples { get; init; }
     public int ClaimBatch { get; init; } = 100;
+    /// <summary>Old finished executions the retention scenario deletes (the issue asks for a million).</summary>
+    public long RetentionRows { get; init; }
+    public int RetentionBatch { get; init; } = 1000;
+    /// <summary>How long submit and claim throughput are measured, without and then with retention running.</summary>
+    public TimeSpan RetentionLoad { get; init; } = TimeSpan.FromSeconds(10);
     /// <summary>
     /// PostgreSQL publishes a backend's statistics (pg_stat_database) up to 10 s after its last
     /// transaction when it goes idle; commit counts are read only after this long a pause.
@@ -72,6 +77,9 @@ public sealed record BenchOptions
             PickupSamples = Int("BENCH_PICKUP_SAMPLES", 200, 60),
             ClaimBacklogs = backlogs,
             ClaimSamples = Int("BENCH_CLAIM_SAMPLES", 200, 60),
+            RetentionRows = Int("BENCH_RETENTION_ROWS", 1_000_000, 100_000),
+            RetentionBatch = Int("BENCH_RETENTION_BATCH", 1000, 1000),
+            RetentionLoad = TimeSpan.FromSeconds(Int("BENCH_RETENTION_SECONDS", 10, 5)),
             StatsSettle = TimeSpan.FromSeconds(Int("BENCH_STATS_SETTLE_SECONDS", 11, 11)),
         };
     }

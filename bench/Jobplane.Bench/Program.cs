@@ -31,7 +31,7 @@ Console.WriteLine($"jobplane benchmark ({(options.Quick ? "quick" : "full")} run
 var failed = false;
 try
 {
-    var only = Environment.GetEnvironmentVariable("BENCH_ONLY") is { Length: > 0 } o ? o.Split(',') : ["platform", "claims"];
+    var only = Environment.GetEnvironmentVariable("BENCH_ONLY") is { Length: > 0 } o ? o.Split(',') : ["platform", "claims", "retention"];
     double starts = double.NaN;
     if (only.Contains("platform"))
     {
@@ -81,6 +81,12 @@ try
         {
             await new ClaimScaling(options, db, report).RunAsync();
         }
+
+    if (only.Contains("retention"))
+    {
+        await using var db = await BenchDatabase.CreateAsync(options.ServerConnectionString, "retention");
+        await new RetentionScenario(options, db, report).RunAsync();
+    }
 }
 catch (Exception e)
 {

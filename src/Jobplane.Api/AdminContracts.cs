@@ -22,6 +22,8 @@ public sealed record TenantView
     public IReadOnlyList<string>? AllowedRuntimes { get; init; }
     /// <summary>Whether the tenant's jobs may ask for network access.</summary>
     public bool AllowNetwork { get; init; }
+    /// <summary>Days the tenant's finished executions and dead letters are kept; null: the operator's defaults (RETENTION_*).</summary>
+    public int? RetentionDays { get; init; }
     public required bool Suspended { get; init; }
     public DateTimeOffset? SuspendedAt { get; init; }
     public required DateTimeOffset CreatedAt { get; init; }

@@ -18,6 +18,8 @@ public sealed record TenantRequest
     public IReadOnlyList<string>? AllowedRuntimes { get; init; }
     /// <summary>Whether the tenant's jobs may ask for network access (default false).</summary>
     public bool? AllowNetwork { get; init; }
+    /// <summary>Days the tenant's finished executions and dead letters are kept (1..36500); 0 returns to the operator's defaults.</summary>
+    public int? RetentionDays { get; init; }
 }
 
 /// <summary>The answer to POST /tenants: the API key is shown here once and never again.</summary>

@@ -1,5 +1,6 @@
 using Jobplane.Api;
 using Jobplane.Observability;
+using Jobplane.Store;
 
 namespace Jobplane.Controller;
 
@@ -54,6 +55,16 @@ public sealed record ControllerOptions
     /// a page stops before the line that would pass it, but always has at least one line.
     /// </summary>
     public int LogPageMaxBytes { get; init; } = 1024 * 1024;
+    /// <summary>
+    /// How long finished executions (with logs and attempts), dead letters and audit records are kept
+    /// (RETENTION_EXECUTIONS, RETENTION_DEAD_LETTERS, RETENTION_AUDIT); null keeps them forever.
+    /// </summary>
+    public RetentionPolicy Retention { get; init; } = DefaultRetention;
+    public static readonly RetentionPolicy DefaultRetention = new(TimeSpan.FromDays(30), TimeSpan.FromDays(30), TimeSpan.FromDays(365));
+    /// <summary>How often a retention pass starts (RETENTION_INTERVAL); a pass that finds a backlog continues at every maintenance tick until it is gone.</summary>
+    public TimeSpan RetentionInterval { get; init; } = TimeSpan.FromMinutes(1);
+    /// <summary>Rows deleted per transaction by retention (RETENTION_BATCH_SIZE).</summary>
+    public int RetentionBatchSize { get; init; } = 1000;
 
     public static ControllerOptions FromConfiguration(IConfiguration config)
     {
@@ -88,6 +99,12 @@ public sealed record ControllerOptions
             MetricsToken = read.String("METRICS_TOKEN"),
             ListCommandMaxChars = read.Int("LIST_COMMAND_MAX_CHARS", 1024, 1, 1024 * 1024),
             LogPageMaxBytes = read.Int("LOG_PAGE_MAX_BYTES", 1024 * 1024, 1024, 64 * 1024 * 1024),
+            Retention = new RetentionPolicy(
+                ReadRetention(read, "RETENTION_EXECUTIONS", DefaultRetention.Executions),
+                ReadRetention(read, "RETENTION_DEAD_LETTERS", DefaultRetention.DeadLetters),
+                ReadRetention(read, "RETENTION_AUDIT", DefaultRetention.Audit)),
+            RetentionInterval = read.Duration("RETENTION_INTERVAL", TimeSpan.FromMinutes(1)),
+            RetentionBatchSize = read.Int("RETENTION_BATCH_SIZE", 1000, 1, 10_000),
         };
         if (LogFormat.Parse(config[LogFormat.Setting]) is null)
             read.Error(LogFormat.Invalid(config[LogFormat.Setting]));
@@ -106,8 +123,35 @@ public sealed record ControllerOptions
         if (options.TenantStatementTimeout < TimeSpan.FromMilliseconds(100) || options.TenantStatementTimeout > TimeSpan.FromHours(1))
             read.Error("TENANT_STATEMENT_TIMEOUT must be between 100ms and 1h");
         if (options.RetryBackoffMax < options.RetryBackoffBase) read.Error("RETRY_BACKOFF_MAX must not be below RETRY_BACKOFF_BASE");
+        if (options.RetentionInterval < TimeSpan.FromSeconds(1)) read.Error("RETENTION_INTERVAL must be at least 1s");
         read.ThrowIfInvalid();
         return options;
+    }
+
+    /// <summary>
+    /// A retention: days ("30d"), a duration ("36h", "90m"), or "off"/"0" to keep that class forever.
+    /// At least a day: an idempotency key lives 24 hours and is deleted with its execution, so a
+    /// shorter retention would let a repeated request run the job again.
+    /// </summary>
+    private static TimeSpan? ReadRetention(SettingReader read, string key, TimeSpan? fallback)
+    {
+        if (read.String(key) is not { } value) return fallback;
+        if (value.Equals("off", StringComparison.OrdinalIgnoreCase) || value == "0") return null;
+        TimeSpan keep;
+        if (value.EndsWith('d') && int.TryParse(value.AsSpan(0, value.Length - 1), System.Globalization.NumberStyles.None,
+                System.Globalization.CultureInfo.InvariantCulture, out var days) && days <= 36_500)
+            keep = TimeSpan.FromDays(days);
+        else if (!Durations.TryParse(value, out keep) || keep > TimeSpan.FromDays(36_500))
+        {
+            read.Error($"{key} must be a number of days such as 30d, a duration such as 36h, or off (got '{value}')");
+            return fallback;
+        }
+        if (keep < TimeSpan.FromDays(1))
+        {
+            read.Error($"{key} must be at least 1d (idempotency keys live 24 hours and go with their execution), or off (got '{value}')");
+            return fallback;
+        }
+        return keep;
     }
 
     private static IReadOnlyList<string>? ReadRuntimes(SettingReader read, string key, IReadOnlyList<string> fallback)

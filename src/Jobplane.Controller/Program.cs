@@ -42,6 +42,7 @@ builder.Services.AddSingleton(sp => new ExecutionStore(sp.GetRequiredKeyedServic
 builder.Services.AddSingleton<WorkerStore>();
 builder.Services.AddSingleton<Jobplane.Controller.Queue.WorkerRegistry>();
 builder.Services.AddSingleton<QueueStore>();
+builder.Services.AddSingleton<RetentionStore>();
 builder.Services.AddSingleton<RecentKeys>();
 builder.Services.AddSingleton<Authenticator>();
 builder.Services.AddSingleton<WorkerPseudonyms>();

@@ -20,11 +20,13 @@ public sealed class TenantStore(NpgsqlDataSource db)
         var key = ApiKeys.Generate();
         await using var batch = db.CreateBatch();
         batch.BatchCommands.Add(Sql.BatchCommand("""
-            insert into tenants (id, name, rate_limit, rate_limit_burst, max_concurrent_executions, weight, allowed_runtimes, allow_network)
-            values ($1, $2, $3, $4, coalesce($5, 0), coalesce($6, 1), $7, $8)
+            insert into tenants (id, name, rate_limit, rate_limit_burst, max_concurrent_executions, weight, allowed_runtimes, allow_network,
+                                 retention_days)
+            values ($1, $2, $3, $4, coalesce($5, 0), coalesce($6, 1), $7, $8, nullif($9, 0))
             """, Sql.P(tenantId), Sql.P(request.Name), Sql.P(request.RateLimit),
             Sql.P(request.RateLimitBurst), Sql.P(request.MaxConcurrentExecutions), Sql.P(request.Weight),
-            Sql.TextArrayOrNull(RuntimesOrNull(request.AllowedRuntimes)), Sql.P(request.AllowNetwork ?? false)));
+            Sql.TextArrayOrNull(RuntimesOrNull(request.AllowedRuntimes)), Sql.P(request.AllowNetwork ?? false),
+            Sql.P(request.RetentionDays)));
         batch.BatchCommands.Add(Sql.BatchCommand(
             "insert into api_keys (id, tenant_id, prefix, secret_hash) values ($1, $2, $3, $4)",
             Sql.P(Guid.CreateVersion7()), Sql.P(tenantId), Sql.P(key.Prefix), Sql.P(key.SecretHash)));
@@ -44,7 +46,8 @@ public sealed class TenantStore(NpgsqlDataSource db)
 
     /// <summary>
     /// Updates the given fields; false when the tenant does not exist. A rate_limit of 0 removes the
-    /// limit; an empty allowed_runtimes list lifts the restriction. Only a real change is written and
+    /// limit; an empty allowed_runtimes list lifts the restriction; a retention_days of 0 returns the
+    /// tenant to the operator's retention. Only a real change is written and
     /// audited: an update that leaves every field as it was changes nothing, not even updated_at.
     /// </summary>
     public async Task<bool> UpdateAsync(Guid tenantId, TenantRequest request, CancellationToken ct, string actor = Actors.Administrator)
@@ -57,9 +60,10 @@ public sealed class TenantStore(NpgsqlDataSource db)
             coalesce($5, max_concurrent_executions),
             coalesce($6, weight),
             case when $7::text[] is null then allowed_runtimes when cardinality($7) = 0 then null else $7 end,
-            coalesce($8, allow_network)
+            coalesce($8, allow_network),
+            case when $11::int is null then retention_days when $11 = 0 then null else $11 end
             """;
-        const string columns = "name, rate_limit, rate_limit_burst, max_concurrent_executions, weight, allowed_runtimes, allow_network";
+        const string columns = "name, rate_limit, rate_limit_burst, max_concurrent_executions, weight, allowed_runtimes, allow_network, retention_days";
         await using var cmd = db.Command($"""
             with changed as (
                 update tenants set ({columns}) = ({updated}), updated_at = now()
@@ -72,7 +76,7 @@ public sealed class TenantStore(NpgsqlDataSource db)
             """, Sql.P(tenantId), Sql.P(request.Name), Sql.P(request.RateLimit), Sql.P(request.RateLimitBurst),
             Sql.P(request.MaxConcurrentExecutions), Sql.P(request.Weight),
             Sql.TextArrayOrNull(request.AllowedRuntimes?.Distinct().ToArray()), Sql.P(request.AllowNetwork),
-            Sql.P(actor), Sql.Json(Details(request)));
+            Sql.P(actor), Sql.Json(Details(request)), Sql.P(request.RetentionDays));
         try
         {
             // One statement: the update and its audit record (written only if something changed).
@@ -111,7 +115,7 @@ public sealed class TenantStore(NpgsqlDataSource db)
         t.suspended_at, t.created_at, t.updated_at,
         (select count(*) from executions e where e.tenant_id = t.id and e.status = 'RUNNING')::int,
         (select count(*) from ready_queue q where q.tenant_id = t.id)::int,
-        t.allow_network
+        t.allow_network, t.retention_days
         """;
 
     public async Task<TenantView?> GetAsync(Guid tenantId, CancellationToken ct)
@@ -155,6 +159,7 @@ public sealed class TenantStore(NpgsqlDataSource db)
         Running = r.GetInt32(10),
         Ready = r.GetInt32(11),
         AllowNetwork = r.GetBoolean(12),
+        RetentionDays = r.GetInt32OrNull(13),
     };
 
     /// <summary>A new key for the tenant, shown once; null when the tenant does not exist.</summary>

@@ -22,6 +22,8 @@ internal static class TenantCommands
             "Runtimes the tenant's executions may run on, comma-separated (e.g. exec,docker); '' lifts the restriction");
         public Option<string?> AllowNetwork { get; } = CliOptions.Bool("--allow-network",
             "Whether the tenant's jobs may ask for network access (default false; revoking applies from each job's next attempt)");
+        public Option<int?> RetentionDays { get; } = CliOptions.Int("--retention-days",
+            "Days the tenant's finished executions and dead letters are kept (update: 0 returns to the operator's RETENTION_* defaults)", 0);
 
         public void AddTo(Command command)
         {
@@ -31,6 +33,7 @@ internal static class TenantCommands
             command.Options.Add(Weight);
             command.Options.Add(AllowedRuntimes);
             command.Options.Add(AllowNetwork);
+            command.Options.Add(RetentionDays);
         }
 
         public TenantRequest Read(ParseResult parseResult, string? name) => new()
@@ -43,6 +46,7 @@ internal static class TenantCommands
             // Not given is null ("leave as is"); System.CommandLine would give an empty array, which lifts the restriction.
             AllowedRuntimes = parseResult.GetResult(AllowedRuntimes) is null ? null : parseResult.GetValue(AllowedRuntimes),
             AllowNetwork = parseResult.GetBool(AllowNetwork),
+            RetentionDays = parseResult.GetValue(RetentionDays),
         };
     }
 
@@ -89,14 +93,14 @@ internal static class TenantCommands
         var tenantId = CliOptions.Id("TENANT_ID", "The tenant to change");
         var name = new Option<string?>("--name", "-n") { Description = "New tenant name", HelpName = "NAME" };
         var limits = new LimitOptions();
-        var command = new Command("update", "Change a tenant's name, limits, weight, allowed runtimes or network permission; only the given fields change") { tenantId, name };
+        var command = new Command("update", "Change a tenant's name, limits, weight, allowed runtimes, network permission or retention; only the given fields change") { tenantId, name };
         limits.AddTo(command);
         command.SetAction(runtime.Action(async (context, parseResult, ct) =>
         {
             var request = limits.Read(parseResult, parseResult.GetValue(name));
             if (request == new TenantRequest())
                 throw new UsageException("nothing to update: give at least one of --name, --rate-limit, --rate-limit-burst, --max-concurrent, "
-                    + "--weight, --allowed-runtimes, --allow-network");
+                    + "--weight, --allowed-runtimes, --allow-network, --retention-days");
             var id = parseResult.GetValue(tenantId);
             await context.Api.UpdateTenantAsync(id, request, ct);
             // 204 has no body to print: confirm on stderr so stdout stays empty for scripts.
@@ -143,7 +147,7 @@ internal static class TenantCommands
     private static Command Get(JobctlRuntime runtime)
     {
         var tenantId = CliOptions.Id("TENANT_ID", "The tenant to show");
-        var command = new Command("get", "Show a tenant: limits, weight, allowed runtimes, network permission, state, and its running and ready executions") { tenantId };
+        var command = new Command("get", "Show a tenant: limits, weight, allowed runtimes, network permission, retention, state, and its running and ready executions") { tenantId };
         command.SetAction(runtime.Action(async (context, parseResult, ct) =>
         {
             var tenant = await context.Api.GetTenantAsync(parseResult.GetValue(tenantId), ct);
@@ -185,6 +189,7 @@ internal static class TenantCommands
             ("max_concurrent", Concurrency(tenant)),
             ("allowed_runtimes", Runtimes(tenant)),
             ("allow_network", tenant.AllowNetwork ? "true" : "false"),
+            ("retention_days", tenant.RetentionDays is { } days ? days.ToString(CultureInfo.InvariantCulture) : "default"),
             ("running", tenant.Running.ToString(CultureInfo.InvariantCulture)),
             ("ready", tenant.Ready.ToString(CultureInfo.InvariantCulture)),
             ("created_at", Display.Time(tenant.CreatedAt)),

@@ -83,7 +83,7 @@ public static class TenantEndpoints
                 return ApiResults.Conflict(e.Message);
             }
         })
-            .Doc("Change a tenant", "Every field is optional; rate_limit 0 removes the limit. An update that changes nothing is not audited.")
+            .Doc("Change a tenant", "Every field is optional; rate_limit 0 removes the limit; retention_days 0 returns to the operator's retention. An update that changes nothing is not audited.")
             .JsonRequest<TenantRequest>(Limits.SmallBodyBytes)
             .Produces(204)
             .Errors(404, 409);
@@ -136,6 +136,9 @@ public static class TenantEndpoints
         return tenant is null ? ApiResults.NotFound("tenant") : Results.Json(tenant, JobplaneJsonContext.Default.TenantView);
     }
 
+    /// <summary>A hundred years: the bound of tenants.retention_days.</summary>
+    private const int MaxRetentionDays = 36_500;
+
     private static string? ValidateLimits(TenantRequest r, bool update = false)
     {
         // On update, rate_limit 0 removes the limit.
@@ -152,6 +155,8 @@ public static class TenantEndpoints
         }
         return Validate.Range(r.RateLimitBurst, "rate_limit_burst", 1, 1_000_000)
             ?? Validate.Range(r.MaxConcurrentExecutions, "max_concurrent_executions", 0, 1_000_000)
-            ?? Validate.Range(r.Weight, "weight", 1, Limits.MaxWeight);
+            ?? Validate.Range(r.Weight, "weight", 1, Limits.MaxWeight)
+            // 0 (update only) returns the tenant to the operator's retention.
+            ?? Validate.Range(r.RetentionDays, "retention_days", update ? 0 : 1, MaxRetentionDays);
     }
 }

@@ -4,15 +4,21 @@ namespace Jobplane.Controller.Queue;
 
 /// <summary>
 /// Promotes scheduled runs and retries that are due, rescues executions whose lease expired, forgets
-/// old idempotency keys and stops the claim visiting tenants that no longer have ready work.
+/// old idempotency keys, stops the claim visiting tenants that no longer have ready work, and deletes
+/// what has outlived its retention (finished executions, dead letters, audit records).
 /// Every replica runs it; the statements use SKIP LOCKED, so replicas share the work instead of
 /// fighting over it, and nothing depends on a particular replica being alive.
 /// </summary>
 public sealed partial class MaintenanceService(
     QueueStore queue, ControllerOptions options, TimeProvider time, ILogger<MaintenanceService> logger,
-    ControllerMetrics? metrics = null, WorkerStore? workers = null) : BackgroundService
+    ControllerMetrics? metrics = null, WorkerStore? workers = null, RetentionStore? retention = null) : BackgroundService
 {
     private const int BatchSize = 1000;
+
+    // When the next retention pass is due (TimeProvider timestamps), and whether the last one left rows
+    // behind: a backlog is worked off at every tick, a little at a time, instead of waiting an interval.
+    private long _nextRetention;
+    private bool _retentionBehind;
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -32,6 +38,8 @@ public sealed partial class MaintenanceService(
                 await queue.ExpireIdempotencyKeysAsync(BatchSize, stoppingToken);
                 await queue.DeactivateIdleTenantsAsync(stoppingToken);
                 if (workers is not null) await workers.ForgetGoneAsync(stoppingToken);
+                // Last: the least urgent, and its failure must not hold up the rest.
+                if (retention is not null) await RetainAsync(retention, stoppingToken);
             }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
             {
@@ -44,6 +52,34 @@ public sealed partial class MaintenanceService(
         } while (await WaitAsync(timer, stoppingToken));
     }
 
+    /// <summary>
+    /// Deletes old rows in batches, each its own short transaction, for at most half a maintenance
+    /// interval per tick (at least one round), so promotion and lease rescue are never held up long
+    /// by a large backlog of old rows; what is left waits for the next tick.
+    /// </summary>
+    private async Task RetainAsync(RetentionStore store, CancellationToken ct)
+    {
+        var started = time.GetTimestamp();
+        if (!_retentionBehind && started < _nextRetention) return;
+        if (!_retentionBehind) _nextRetention = started + (long)(options.RetentionInterval.TotalSeconds * time.TimestampFrequency);
+        var policy = options.Retention;
+        var size = options.RetentionBatchSize;
+        var budget = options.MaintenanceInterval / 2;
+        int executions = 0, deadLetters = 0, audit = 0;
+        bool full;
+        do
+        {
+            // Dead letters first: a FAILED execution becomes deletable only once its dead letter is gone.
+            var d = await store.DeleteDeadLettersAsync(policy, size, ct);
+            var e = await store.DeleteExecutionsAsync(policy, size, ct);
+            var a = await store.DeleteAuditAsync(policy, size, ct);
+            deadLetters += d; executions += e; audit += a;
+            full = d == size || e == size || a == size;
+        } while (full && time.GetElapsedTime(started) < budget);
+        _retentionBehind = full;
+        if (executions + deadLetters + audit > 0) LogRetained(executions, deadLetters, audit, full);
+    }
+
     private static async Task<bool> WaitAsync(PeriodicTimer timer, CancellationToken ct)
     {
         try { return await timer.WaitForNextTickAsync(ct); }
@@ -52,6 +88,10 @@ public sealed partial class MaintenanceService(
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Rescued {Count} executions whose lease expired")]
     private partial void LogRescued(int count);
+
+    [LoggerMessage(Level = LogLevel.Information,
+        Message = "Retention deleted {Executions} executions, {DeadLetters} dead letters and {Audit} audit records (more left: {Behind})")]
+    private partial void LogRetained(int executions, int deadLetters, int audit, bool behind);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Queue maintenance failed; retrying at the next tick")]
     private partial void LogFailed(Exception e);
