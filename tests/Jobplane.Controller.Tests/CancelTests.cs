@@ -196,10 +196,16 @@ public sealed class CancelTests(ControllerFixture fixture, ITestOutputHelper out
         await Api.CancelAsync(client, claim.ExecutionId);
         await Api.ExecSqlAsync(_host, "update executions set lease_expires_at = now() - interval '1 second' where id = $1", claim.ExecutionId);
 
-        // The controller's own maintenance may get there first; either way it is rescued once.
-        await Queue.RescueExpiredAsync(1000, CancellationToken.None);
-
+        // The controller's own maintenance may get there first; either way it is rescued once. While
+        // maintenance holds the row, this rescue skips it (SKIP LOCKED) and the change is not yet
+        // visible: read until the rescue that won has committed.
         var view = await Api.GetExecutionAsync(client, claim.ExecutionId);
+        for (var i = 0; i < 100 && view.Status == ExecutionStatus.Running; i++)
+        {
+            await Queue.RescueExpiredAsync(1000, CancellationToken.None);
+            view = await Api.GetExecutionAsync(client, claim.ExecutionId);
+            if (view.Status == ExecutionStatus.Running) await Task.Delay(50);
+        }
         Assert.Equal(ExecutionStatus.Cancelled, view.Status);
         Assert.Equal("lease_expired", Assert.Single(view.Attempts!).Outcome);
         await AssertCancelledForGoodAsync(client, worker, tenant.TenantId, claim.ExecutionId);
