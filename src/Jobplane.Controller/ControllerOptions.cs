@@ -35,6 +35,8 @@ public sealed record ControllerOptions
     /// benchmark's noop worker) claims only from unrestricted tenants.</para>
     public IReadOnlyList<string>? TenantDefaultRuntimes { get; init; } = DefaultTenantRuntimes;
     public static readonly IReadOnlyList<string> DefaultTenantRuntimes = ["docker", "kubernetes"];
+    /// <summary>Per-tenant and per-address bounds (log bytes, follow streams, keys, failed authentications).</summary>
+    public TenantLimitOptions TenantLimits { get; init; } = new();
 
     public static ControllerOptions FromConfiguration(IConfiguration config)
     {
@@ -64,6 +66,7 @@ public sealed record ControllerOptions
             DefaultTimeoutSeconds = read.Int("DEFAULT_JOB_TIMEOUT", 3600, 1, 7 * 24 * 3600),
             QueueMetricsInterval = read.Duration("QUEUE_METRICS_INTERVAL", TimeSpan.FromSeconds(15)),
             TenantDefaultRuntimes = ReadRuntimes(read, "TENANT_DEFAULT_RUNTIMES", DefaultTenantRuntimes),
+            TenantLimits = TenantLimitOptions.Read(read),
         };
         if (LogFormat.Parse(config[LogFormat.Setting]) is null)
             read.Error(LogFormat.Invalid(config[LogFormat.Setting]));

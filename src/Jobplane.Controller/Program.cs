@@ -72,6 +72,7 @@ builder.Services.AddSingleton(sp =>
     var o = sp.GetRequiredService<ControllerOptions>();
     return new RetryBackoff(o.RetryBackoffBase, o.RetryBackoffMax);
 });
+builder.Services.AddSingleton<Jobplane.Controller.Logs.LogFollowers>();
 builder.Services.AddSingleton<ReadySignal>();
 builder.Services.AddHostedService(sp => sp.GetRequiredService<ReadySignal>());
 builder.Services.AddHostedService<MaintenanceService>();

@@ -3,6 +3,7 @@ using System.Text.Json;
 using Jobplane.Api;
 using Jobplane.Controller.Auth;
 using Jobplane.Controller.Http;
+using Jobplane.Controller.Logs;
 using Jobplane.Observability;
 using Jobplane.Store;
 using Microsoft.OpenApi;
@@ -12,8 +13,10 @@ namespace Jobplane.Controller.Endpoints;
 /// <summary>Reading executions, their logs, and the dead-letter queue: tenant API key.</summary>
 public static class ExecutionEndpoints
 {
-    private static readonly TimeSpan FollowPollInterval = TimeSpan.FromMilliseconds(200);
     private static readonly TimeSpan KeepAliveInterval = TimeSpan.FromSeconds(15);
+    // A job flooding its log notifies on every batch; a follower reads at most this often, so one
+    // tenant's followers cost the database a bounded number of reads however fast lines arrive.
+    private static readonly TimeSpan FollowMinReadInterval = TimeSpan.FromMilliseconds(100);
 
     public static void MapExecutionEndpoints(this IEndpointRouteBuilder app)
     {
@@ -136,7 +139,7 @@ public static class ExecutionEndpoints
             .Returns<IReadOnlyList<AttemptView>>()
             .Errors(404);
 
-        executions.MapGet("/{id}/logs", async (string id, HttpContext http, ExecutionStore store, CancellationToken ct) =>
+        executions.MapGet("/{id}/logs", async (string id, HttpContext http, ExecutionStore store, LogFollowers followers, CancellationToken ct) =>
         {
             if (!Guid.TryParse(id, out var executionId)) return ApiResults.NotFound("execution");
             var q = http.Request.Query;
@@ -162,15 +165,24 @@ public static class ExecutionEndpoints
             }
             if (http.Request.Headers["Last-Event-ID"].ToString() is { Length: > 0 } lastId && long.TryParse(lastId, System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out var resumed))
                 afterId = Math.Max(afterId, resumed);
-            await FollowAsync(http, store, executionId, afterId, ct);
+            using var slot = followers.TryOpen(http.TenantId());
+            if (slot is null)
+            {
+                return ApiResults.Error(429, ErrorCodes.TooManyLogStreams,
+                    $"this tenant already follows {followers.OpenStreams(http.TenantId())} log streams on this controller, " +
+                    $"the most allowed (LOG_FOLLOW_MAX_PER_TENANT); close one or read pages without follow");
+            }
+            await FollowAsync(http, store, followers, executionId, afterId, ct);
             return Results.Empty;
         })
-            .Doc("Read an execution's logs", "With follow=true, a text/event-stream of log lines that ends with an 'end' event once the execution has finished.")
+            .Doc("Read an execution's logs", "With follow=true, a text/event-stream of log lines that ends with an 'end' event once the execution has finished, " +
+                "or with a 'reconnect' event (resume with Last-Event-ID) once the stream reached LOG_FOLLOW_MAX_DURATION; " +
+                "429 when the tenant already holds LOG_FOLLOW_MAX_PER_TENANT streams on this replica.")
             .Query("after_id", JsonSchemaType.Integer, "only lines after this id")
             .Query("limit", JsonSchemaType.Integer, $"lines per page, 1..{Limits.MaxLogPageSize} (default 1000)")
             .Query("follow", JsonSchemaType.Boolean, "stream Server-Sent Events until the execution ends")
             .Returns<LogPage>()
-            .Errors(400, 404);
+            .Errors(400, 404, 429);
     }
 
     /// <summary>
@@ -179,8 +191,13 @@ public static class ExecutionEndpoints
     /// before each batch of lines: once it is terminal, the worker has shipped every line, so the
     /// batch read after it is the last. Stateless: any replica can serve a follower, and a follower
     /// that reconnects with Last-Event-ID resumes where it stopped.
+    /// <para>Between reads the follower waits for a notification about its execution (a log append
+    /// or the execution finishing, see <see cref="LogFollowers"/>), or at most LOG_FOLLOW_POLL_INTERVAL,
+    /// so an idle follower costs the database nothing but that slow safety read. After
+    /// LOG_FOLLOW_MAX_DURATION the stream ends with a 'reconnect' event naming the last id sent, so no
+    /// one stream (and its slot) is held forever.</para>
     /// </summary>
-    private static async Task FollowAsync(HttpContext http, ExecutionStore store, Guid executionId, long afterId, CancellationToken ct)
+    private static async Task FollowAsync(HttpContext http, ExecutionStore store, LogFollowers followers, Guid executionId, long afterId, CancellationToken ct)
     {
         var response = http.Response;
         response.ContentType = "text/event-stream";
@@ -188,11 +205,16 @@ public static class ExecutionEndpoints
         response.Headers["X-Accel-Buffering"] = "no";
         var tenantId = http.TenantId();
         var time = http.RequestServices.GetRequiredService<TimeProvider>();
+        var limits = http.RequestServices.GetRequiredService<ControllerOptions>().TenantLimits;
+        var started = time.GetTimestamp();
         var lastWrite = time.GetUtcNow();
+        using var watch = followers.Watch(executionId);
         try
         {
             while (!ct.IsCancellationRequested)
             {
+                // Taken before the reads: a notification that arrives while they run completes it.
+                var notified = watch.Next;
                 var status = await store.GetStatusAsync(tenantId, executionId, ct) ?? ExecutionStatus.Cancelled;
                 IReadOnlyList<LogEntry> page;
                 do
@@ -217,13 +239,32 @@ public static class ExecutionEndpoints
                     await response.Body.FlushAsync(ct);
                     return;
                 }
+                var remaining = limits.LogFollowMaxDuration - time.GetElapsedTime(started);
+                if (remaining <= TimeSpan.Zero)
+                {
+                    var reconnect = JsonSerializer.Serialize(new LogStreamReconnect(executionId, afterId,
+                        $"the stream reached the controller's limit of {Durations.Format(limits.LogFollowMaxDuration)} (LOG_FOLLOW_MAX_DURATION); " +
+                        "reconnect with Last-Event-ID to go on"), JobplaneJsonContext.Default.LogStreamReconnect);
+                    await response.WriteAsync($"event: reconnect\ndata: {reconnect}\n\n", ct);
+                    await response.Body.FlushAsync(ct);
+                    return;
+                }
                 if (time.GetUtcNow() - lastWrite > KeepAliveInterval)
                 {
                     await response.WriteAsync(": keep-alive\n\n", ct);
                     await response.Body.FlushAsync(ct);
                     lastWrite = time.GetUtcNow();
                 }
-                await Task.Delay(FollowPollInterval, time, ct);
+                var wait = Min(Min(limits.LogFollowPollInterval, KeepAliveInterval), remaining);
+                try
+                {
+                    await notified.WaitAsync(wait, time, ct);
+                    await Task.Delay(FollowMinReadInterval, time, ct);
+                }
+                catch (TimeoutException)
+                {
+                    // The safety read: a notification may have been lost.
+                }
             }
         }
         catch (OperationCanceledException) when (ct.IsCancellationRequested)
@@ -231,4 +272,6 @@ public static class ExecutionEndpoints
             // The client went away or the controller is stopping: nothing to clean up.
         }
     }
+
+    private static TimeSpan Min(TimeSpan a, TimeSpan b) => a < b ? a : b;
 }
