@@ -86,6 +86,18 @@ public sealed class AuthThrottleTests(ThrottledAuthFixture fixture) : IClassFixt
         Assert.Equal(200, (await GetJobsAsync(office, tenant.ApiKey)).Status);    // verified moments ago: no guess
         Assert.Equal(200, (await GetJobsAsync("203.0.113.21", tenant.ApiKey)).Status); // another address
         Assert.Equal(401, (await GetJobsAsync("203.0.113.22", Guess())).Status);
+        // Workers and the administrator behind the same address still get in with their secrets.
+        var server = (TestServer)_host.Services.GetRequiredService<IServer>();
+        var dequeue = await server.SendAsync(c =>
+        {
+            c.Request.Method = "POST";
+            c.Request.Path = "/internal/executions/dequeue";
+            c.Connection.RemoteIpAddress = IPAddress.Parse(office);
+            c.Request.Headers.Authorization = $"Bearer {ControllerHost.WorkerToken}";
+            c.Request.ContentType = "application/json";
+            c.Request.Body = new MemoryStream("""{"limit": 1, "worker_id": "behind-nat"}"""u8.ToArray());
+        });
+        Assert.Equal(200, dequeue.Response.StatusCode);
         // Successes never spend the budget.
         for (var i = 0; i < 20; i++) Assert.Equal(200, (await GetJobsAsync("203.0.113.23", tenant.ApiKey)).Status);
         Assert.Equal(401, (await GetJobsAsync("203.0.113.23", Guess())).Status);

@@ -21,17 +21,20 @@ public static class AuthFilter
             if (kind == PrincipalKind.Administrator && presented is null)
                 presented = NonEmpty(http.Request.Headers["X-System-Secret"].ToString());
             // An address that has failed too often is refused before any key is looked up, unless
-            // it presents a key this replica verified moments ago (no database cost, and no guess).
+            // it presents what is known good without the database: a key this replica verified
+            // moments ago, or the administrator secret or shared worker token themselves.
             var throttle = http.RequestServices.GetRequiredService<AuthFailureThrottle>();
+            var auth = http.RequestServices.GetRequiredService<Authenticator>();
             if (throttle.RetryAfter(http.Connection.RemoteIpAddress) is { } wait
-                && !(kind == PrincipalKind.Tenant && presented is not null && http.RequestServices.GetRequiredService<RecentKeys>().Knows(presented)))
+                && !(presented is not null && (kind == PrincipalKind.Tenant
+                    ? http.RequestServices.GetRequiredService<RecentKeys>().Knows(presented)
+                    : auth.IsStaticSecret(kind, presented))))
             {
                 var retry = Math.Max(1, (int)Math.Ceiling(wait.TotalSeconds));
                 http.Response.Headers.RetryAfter = retry.ToString(CultureInfo.InvariantCulture);
                 return ApiResults.Error(429, ErrorCodes.TooManyAuthFailures,
                     $"too many failed authentications from this address (AUTH_FAILURES_PER_MINUTE); retry after {retry} s");
             }
-            var auth = http.RequestServices.GetRequiredService<Authenticator>();
             // A replayable request (Idempotency-Key) may answer from what exists without inserting,
             // so only plain submissions leave the key check to their statement.
             var deferrable = http.GetEndpoint()?.Metadata.GetMetadata<KeyCheckedInTransaction>() is not null

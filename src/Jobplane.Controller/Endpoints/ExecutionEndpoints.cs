@@ -203,6 +203,9 @@ public static class ExecutionEndpoints
         response.ContentType = "text/event-stream";
         response.Headers.CacheControl = "no-cache";
         response.Headers["X-Accel-Buffering"] = "no";
+        // Headers go out now, not with the first line: a client learns at once that its stream is
+        // open (or, before this, refused), even for an execution that prints nothing for a while.
+        await response.Body.FlushAsync(ct);
         var tenantId = http.TenantId();
         var time = http.RequestServices.GetRequiredService<TimeProvider>();
         var limits = http.RequestServices.GetRequiredService<ControllerOptions>().TenantLimits;
