@@ -43,6 +43,10 @@ public sealed record TenantList(IReadOnlyList<TenantView> Tenants, int Limit, in
 public sealed record CreateApiKeyRequest
 {
     public string? Name { get; init; }
+    /// <summary>When the key stops working (RFC 3339, in the future by the database clock); at most one of this and ExpiresIn.</summary>
+    public DateTimeOffset? ExpiresAt { get; init; }
+    /// <summary>Seconds from now (the database's now) until the key stops working.</summary>
+    public long? ExpiresIn { get; init; }
 }
 
 /// <summary>A key as listed: never its secret.</summary>
@@ -52,10 +56,22 @@ public sealed record ApiKeyView(
     string Prefix,
     DateTimeOffset CreatedAt,
     DateTimeOffset? LastUsedAt,
-    DateTimeOffset? RevokedAt);
+    DateTimeOffset? RevokedAt)
+{
+    /// <summary>When the key stops (or stopped) working; absent for a key that does not expire.</summary>
+    public DateTimeOffset? ExpiresAt { get; init; }
+    /// <summary>True once ExpiresAt has passed (by the database clock); absent otherwise.</summary>
+    public bool? Expired { get; init; }
+    /// <summary>The key that created this one; revoking it revokes this one too. Absent for keys the administrator made.</summary>
+    public Guid? ParentKeyId { get; init; }
+}
 
 /// <summary>The answer to creating a key: the key itself is shown here once and never again.</summary>
-public sealed record CreateApiKeyResponse(Guid Id, string Name, string Prefix, string ApiKey, DateTimeOffset CreatedAt);
+public sealed record CreateApiKeyResponse(Guid Id, string Name, string Prefix, string ApiKey, DateTimeOffset CreatedAt)
+{
+    public DateTimeOffset? ExpiresAt { get; init; }
+    public Guid? ParentKeyId { get; init; }
+}
 
 /// <summary>A page; pass NextCursor as cursor for the next page (absent: the last page).</summary>
 public sealed record ApiKeyList(IReadOnlyList<ApiKeyView> ApiKeys)

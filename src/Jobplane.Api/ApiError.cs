@@ -19,6 +19,12 @@ public static class ErrorCodes
     public const string LeaseLost = "lease_lost";
     public const string PayloadTooLarge = "payload_too_large";
     public const string RateLimited = "rate_limited";
+    /// <summary>The tenant holds LOG_FOLLOW_MAX_PER_TENANT followed log streams on this replica already.</summary>
+    public const string TooManyLogStreams = "too_many_log_streams";
+    /// <summary>The tenant holds MAX_API_KEYS_PER_TENANT live API keys already.</summary>
+    public const string TooManyApiKeys = "too_many_api_keys";
+    /// <summary>Too many failed authentications from this client address: 429 with Retry-After, before any key is looked up.</summary>
+    public const string TooManyAuthFailures = "too_many_auth_failures";
     public const string TenantSuspended = "tenant_suspended";
     public const string NetworkNotAllowed = "network_not_allowed";
     public const string RuntimeNotAllowed = "runtime_not_allowed";

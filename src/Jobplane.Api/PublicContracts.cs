@@ -200,4 +200,11 @@ public sealed record DlqRetryResponse(Guid NewExecutionId);
 /// <summary>The final event of a followed log stream: the execution's terminal status.</summary>
 public sealed record LogStreamEnd(Guid ExecutionId, string Status);
 
+/// <summary>
+/// The event that ends a followed log stream which reached the server's LOG_FOLLOW_MAX_DURATION
+/// before the execution finished: reconnect with Last-Event-ID (or after_id) = LastEventId to go on
+/// without loss or repetition.
+/// </summary>
+public sealed record LogStreamReconnect(Guid ExecutionId, long LastEventId, string Reason);
+
 public sealed record HealthResponse(string Status);

@@ -181,6 +181,13 @@ public sealed record AppendLogsRequest
     public Guid? LeaseToken { get; init; }
 }
 
+/// <summary>
+/// The answer to a log append once the execution's log is full (cut at the operator's
+/// LOG_MAX_BYTES_PER_EXECUTION): 200 with this body; while there is room the answer stays 204 with
+/// none. The batch was accepted (up to the cap); a worker may stop shipping this attempt's output.
+/// </summary>
+public sealed record AppendLogsResponse(bool LogFull);
+
 /// <summary>POST /internal/executions/{id}/release: give a lease back unfinished (worker shutting down).</summary>
 public sealed record ReleaseRequest
 {

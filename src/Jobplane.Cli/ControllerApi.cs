@@ -17,8 +17,12 @@ internal sealed record ApiResponse<T>(T Value, JsonElement Raw)
     public string? NextCursor { get; init; }
 }
 
-/// <summary>One event of a followed log stream: either a log line or the final end marker.</summary>
-internal sealed record LogStreamEvent(LogEntry? Entry, JsonElement? RawEntry, LogStreamEnd? End);
+/// <summary>One event of a followed log stream: a log line, the final end marker, or a request to reconnect.</summary>
+internal sealed record LogStreamEvent(LogEntry? Entry, JsonElement? RawEntry, LogStreamEnd? End)
+{
+    /// <summary>The controller ended the stream on its time limit: reconnect and resume after the last id.</summary>
+    public LogStreamReconnect? Reconnect { get; init; }
+}
 
 /// <summary>Typed calls to the controller's public API. Owns no connection state beyond the HttpClient given.</summary>
 internal sealed class ControllerApi
@@ -55,8 +59,9 @@ internal sealed class ControllerApi
         SendAsync(HttpMethod.Post, $"tenants/{tenantId}/{(suspended ? "suspend" : "resume")}", null, WireJson.Context.TenantView, ct);
 
     /// <param name="tenantId">The tenant whose key to create (administrator); null: the caller's own tenant.</param>
-    public Task<ApiResponse<CreateApiKeyResponse>> CreateApiKeyAsync(Guid? tenantId, string? name, CancellationToken ct) =>
-        SendAsync(HttpMethod.Post, KeysPath(tenantId), Body(new CreateApiKeyRequest { Name = name }, WireJson.Context.CreateApiKeyRequest),
+    public Task<ApiResponse<CreateApiKeyResponse>> CreateApiKeyAsync(Guid? tenantId, string? name, CancellationToken ct, long? expiresInSeconds = null) =>
+        SendAsync(HttpMethod.Post, KeysPath(tenantId),
+            Body(new CreateApiKeyRequest { Name = name, ExpiresIn = expiresInSeconds }, WireJson.Context.CreateApiKeyRequest),
             WireJson.Context.CreateApiKeyResponse, ct);
 
     public Task<ApiResponse<ApiKeyList>> ListApiKeysAsync(Guid? tenantId, int? limit, string? cursor, CancellationToken ct) =>
@@ -153,6 +158,14 @@ internal sealed class ControllerApi
             if (item.EventType == "end")
             {
                 yield return new LogStreamEvent(null, null, Decode(item.Data, WireJson.Context.LogStreamEnd, "log stream end event").Value);
+                yield break;
+            }
+            if (item.EventType == "reconnect")
+            {
+                yield return new LogStreamEvent(null, null, null)
+                {
+                    Reconnect = Decode(item.Data, WireJson.Context.LogStreamReconnect, "log stream reconnect event").Value,
+                };
                 yield break;
             }
             if (item.EventType != SseParser.EventTypeDefault)

@@ -65,6 +65,8 @@ public sealed record ControllerOptions
     public TimeSpan RetentionInterval { get; init; } = TimeSpan.FromMinutes(1);
     /// <summary>Rows deleted per transaction by retention (RETENTION_BATCH_SIZE).</summary>
     public int RetentionBatchSize { get; init; } = 1000;
+    /// <summary>Per-tenant and per-address bounds (log bytes, follow streams, keys, failed authentications).</summary>
+    public TenantLimitOptions TenantLimits { get; init; } = new();
 
     public static ControllerOptions FromConfiguration(IConfiguration config)
     {
@@ -105,6 +107,7 @@ public sealed record ControllerOptions
                 ReadRetention(read, "RETENTION_AUDIT", DefaultRetention.Audit)),
             RetentionInterval = read.Duration("RETENTION_INTERVAL", TimeSpan.FromMinutes(1)),
             RetentionBatchSize = read.Int("RETENTION_BATCH_SIZE", 1000, 1, 10_000),
+            TenantLimits = TenantLimitOptions.Read(read),
         };
         if (LogFormat.Parse(config[LogFormat.Setting]) is null)
             read.Error(LogFormat.Invalid(config[LogFormat.Setting]));

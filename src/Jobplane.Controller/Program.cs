@@ -8,6 +8,7 @@ using Jobplane.Controller.Observability;
 using Jobplane.Controller.Queue;
 using Jobplane.Controller.RateLimiting;
 using Jobplane.Store;
+using Microsoft.AspNetCore.HttpOverrides;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Npgsql;
 
@@ -46,12 +47,14 @@ builder.Services.AddSingleton<RetentionStore>();
 builder.Services.AddSingleton<RecentKeys>();
 builder.Services.AddSingleton<Authenticator>();
 builder.Services.AddSingleton<WorkerPseudonyms>();
+builder.Services.AddSingleton<AuthFailureThrottle>();
 builder.Services.AddSingleton<ControllerMetrics>();
 builder.Services.AddSingleton(sp =>
 {
     var o = sp.GetRequiredService<ControllerOptions>();
     return new RetryBackoff(o.RetryBackoffBase, o.RetryBackoffMax);
 });
+builder.Services.AddSingleton<Jobplane.Controller.Logs.LogFollowers>();
 builder.Services.AddSingleton<ReadySignal>();
 builder.Services.AddHostedService(sp => sp.GetRequiredService<ReadySignal>());
 builder.Services.AddHostedService<MaintenanceService>();
@@ -112,6 +115,18 @@ catch (NpgsqlException e)
 
 if (options.SystemSecret is null) app.Logger.LogWarning("SYSTEM_SECRET is not set: administrator routes (tenant management) will refuse every request");
 if (options.WorkerToken is null) app.Logger.LogWarning("WORKER_TOKEN is not set: the worker API will refuse every request");
+
+// Behind a proxy every request comes from the proxy's address: the client's is in X-Forwarded-For,
+// which anyone can write. It is believed only from the proxies the operator names (TRUSTED_PROXIES),
+// walking the header from the right and stopping at the first address that is not one of them.
+if (options.TenantLimits.TrustedProxies.Count > 0)
+{
+    var forwarded = new ForwardedHeadersOptions { ForwardedHeaders = ForwardedHeaders.XForwardedFor, ForwardLimit = null };
+    forwarded.KnownProxies.Clear();
+    forwarded.KnownIPNetworks.Clear();
+    foreach (var network in options.TenantLimits.TrustedProxies) forwarded.KnownIPNetworks.Add(network);
+    app.UseForwardedHeaders(forwarded);
+}
 
 app.UseExceptionHandler(error => error.Run(ctx =>
 {

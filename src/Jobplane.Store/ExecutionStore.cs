@@ -109,7 +109,8 @@ public sealed class ExecutionStore(NpgsqlDataSource db)
             from jobs where id = $2 and tenant_id = $3
               and ($9::uuid is null or exists (
                   select 1 from api_keys k join tenants t on t.id = k.tenant_id
-                  where k.id = $9 and k.tenant_id = $3 and k.revoked_at is null and t.suspended_at is null))
+                  where k.id = $9 and k.tenant_id = $3 and k.revoked_at is null
+                    and (k.expires_at is null or k.expires_at > now()) and t.suspended_at is null))
         ), key as (
             insert into idempotency_keys (tenant_id, key, job_id, execution_id)
             select job.tenant_id, $7, job.id, $1 from job where $7::text is not null

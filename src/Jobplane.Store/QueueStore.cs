@@ -22,6 +22,9 @@ public sealed record CompletionOutcome(LeaseCheck Check, string? Status = null, 
 /// <summary>One attempt's outcome, fenced by the lease token it was claimed with.</summary>
 public sealed record Completion(Guid ExecutionId, Guid LeaseToken, AttemptResult Result);
 
+/// <summary>The answer to a log append: whether the lease held, bytes stored of this batch, and whether the execution's log is now full (cut at its cap).</summary>
+public sealed record LogAppend(LeaseCheck Check, long StoredBytes, bool LogFull);
+
 /// <summary>
 /// The worker side of the queue: claim, heartbeat, logs, results, hand-back, and the maintenance that
 /// promotes due work and rescues expired leases. Leases are fenced by lease_token: every call about an
@@ -292,24 +295,70 @@ public sealed class QueueStore(NpgsqlDataSource db)
         return list;
     }
 
-    /// <summary>Appends log lines if the token still holds the lease, in one statement.</summary>
+    /// <summary>Appends log lines if the token still holds the lease, in one statement, with no cap.</summary>
     public async Task<LeaseCheck> AppendLogsAsync(
-        Guid executionId, Guid leaseToken, IReadOnlyList<LogLine> lines, CancellationToken ct)
+        Guid executionId, Guid leaseToken, IReadOnlyList<LogLine> lines, CancellationToken ct) =>
+        (await AppendLogsAsync(executionId, leaseToken, lines, long.MaxValue, "", ct)).Check;
+
+    /// <summary>
+    /// Appends log lines if the token still holds the lease, storing at most <paramref name="maxBytes"/>
+    /// bytes (UTF-8) for the whole execution. The line that would pass the cap, and every line after it,
+    /// is dropped; <paramref name="cutMarker"/> is stored once in their place, as the last line the
+    /// execution's log will ever get. All in one statement: it locks the execution's row, so
+    /// concurrent appends are counted one after the other and together never pass the cap. A batch
+    /// that arrives after the cut writes nothing at all. The execution is never failed for it.
+    /// <para>Cost: one row lock and one HOT update of executions per batch (log_bytes is not
+    /// indexed), besides the insert; followers are notified in the same statement.</para>
+    /// </summary>
+    public async Task<LogAppend> AppendLogsAsync(
+        Guid executionId, Guid leaseToken, IReadOnlyList<LogLine> lines, long maxBytes, string cutMarker, CancellationToken ct)
     {
         await using var cmd = db.Command("""
             with holder as (
-                select id from executions where id = $1 and lease_token = $2 and status = 'RUNNING'
+                select id, log_bytes, log_cut from executions
+                where id = $1 and lease_token = $2 and status = 'RUNNING'
+                for no key update
+            ), lines as (
+                select t.stream, t.content, t.n, sum(octet_length(t.content)) over (order by t.n) as upto
+                from unnest($3::text[], $4::text[]) with ordinality as t(stream, content, n)
+            ), fit as (
+                select l.stream, l.content, l.n, l.upto from lines l, holder h
+                where not h.log_cut and h.log_bytes + l.upto <= $5
+            ), overflow as (
+                select exists (select 1 from lines l, holder h where not h.log_cut and h.log_bytes + l.upto > $5) as cut
             ), ins as (
                 insert into execution_logs (execution_id, stream, content)
-                select holder.id, t.stream, t.content
-                from holder, unnest($3::text[], $4::text[]) with ordinality as t(stream, content, n)
-                order by t.n
+                select $1, x.stream, x.content from (
+                    select stream, content, n from fit
+                    union all
+                    select 'stderr', $6, 9223372036854775807 from overflow where cut
+                ) x order by x.n
+            ), changed as (
+                update executions e
+                set log_bytes = h.log_bytes + coalesce((select max(upto) from fit), 0),
+                    log_cut = (select cut from overflow)
+                from holder h
+                where e.id = h.id and (exists (select 1 from fit) or (select cut from overflow))
+                returning e.id
+            ), notify as (
+                select pg_notify('jobplane_execution', id::text) from changed
             )
-            select count(*) from holder
+            select (select count(*) from holder),
+                   coalesce((select log_cut from holder), false) or (select cut from overflow),
+                   coalesce((select max(upto) from fit), 0)::bigint,
+                   (select count(*) from notify)
             """, Sql.P(executionId), Sql.P(leaseToken),
-            Sql.P(lines.Select(l => l.Stream).ToArray()!), Sql.P(lines.Select(l => l.Content).ToArray()));
-        var held = (long)(await cmd.ExecuteScalarAsync(ct))!;
-        return held == 1 ? LeaseCheck.Accepted : await WhyNotHeldAsync(executionId, ct);
+            Sql.P(lines.Select(l => l.Stream).ToArray()!), Sql.P(lines.Select(l => l.Content).ToArray()),
+            Sql.P(maxBytes), Sql.P(cutMarker));
+        await using var reader = await cmd.ExecuteReaderAsync(ct);
+        await reader.ReadAsync(ct);
+        var held = reader.GetInt64(0) == 1;
+        var full = reader.GetBoolean(1);
+        var stored = reader.GetInt64(2);
+        await reader.DisposeAsync();
+        return held
+            ? new LogAppend(LeaseCheck.Accepted, stored, full)
+            : new LogAppend(await WhyNotHeldAsync(executionId, ct), 0, false);
     }
 
     /// <summary>

@@ -6,7 +6,36 @@ namespace Jobplane.Store;
 
 /// <summary>What a presented tenant API key resolves to: its tenant, and what every request needs to know about it.</summary>
 public sealed record TenantKey(Guid TenantId, Guid KeyId, string Prefix, double? RateLimit, int? RateLimitBurst, bool Suspended,
-    DateTimeOffset? LastUsedAt);
+    DateTimeOffset? LastUsedAt)
+{
+    /// <summary>How long the key had left when it was verified, by the database clock; null when it does not expire.</summary>
+    public TimeSpan? TimeLeft { get; init; }
+}
+
+/// <summary>A key to create: who asks, on behalf of which key (if any), when it should expire, and how many live keys the tenant may hold.</summary>
+public sealed record NewApiKey(string Name, string Actor)
+{
+    /// <summary>The key making this one: revoking it revokes this one too.</summary>
+    public Guid? ParentKeyId { get; init; }
+    public DateTimeOffset? ExpiresAt { get; init; }
+    public long? ExpiresInSeconds { get; init; }
+    public int MaxLiveKeys { get; init; } = int.MaxValue;
+}
+
+/// <summary>Why a key was not created.</summary>
+public enum KeyRefusal
+{
+    TenantNotFound,
+    /// <summary>The tenant holds MaxLiveKeys live (unrevoked, unexpired) keys already.</summary>
+    TooManyKeys,
+    /// <summary>expires_at is not in the future by the database clock.</summary>
+    ExpiryPassed,
+    /// <summary>The key asking was revoked or expired meanwhile: it may not mint another.</summary>
+    ParentNotLive,
+}
+
+/// <summary>The key created, or why not (with the tenant's live key count at that moment).</summary>
+public sealed record KeyCreation(CreateApiKeyResponse? Key, KeyRefusal? Refusal, long LiveKeys);
 
 /// <summary>
 /// Tenants and their API keys: administrator operations, tenants managing their own keys, and key
@@ -163,24 +192,87 @@ public sealed class TenantStore(NpgsqlDataSource db)
     };
 
     /// <summary>A new key for the tenant, shown once; null when the tenant does not exist.</summary>
-    public async Task<CreateApiKeyResponse?> CreateKeyAsync(Guid tenantId, string name, string actor, CancellationToken ct)
+    public async Task<CreateApiKeyResponse?> CreateKeyAsync(Guid tenantId, string name, string actor, CancellationToken ct) =>
+        (await CreateKeyAsync(tenantId, new NewApiKey(name, actor), ct)).Key;
+
+    /// <summary>
+    /// A new key for the tenant, shown once, unless the tenant already holds <see cref="NewApiKey.MaxLiveKeys"/>
+    /// live keys, the expiry is not in the future, or the key asking is no longer live. The tenant's
+    /// row is locked first (as revocation does), so concurrent creations cannot together pass the cap,
+    /// and a key cannot mint a child while it is being revoked: either the child exists before the
+    /// revocation looks for descendants, or the parent is already revoked when the child would be made.
+    /// Expiry is computed and judged by the database clock.
+    /// </summary>
+    public async Task<KeyCreation> CreateKeyAsync(Guid tenantId, NewApiKey request, CancellationToken ct)
     {
         var key = ApiKeys.Generate();
         var id = Guid.CreateVersion7();
-        await using var cmd = db.Command("""
-            with created as (
-                insert into api_keys (id, tenant_id, prefix, secret_hash, name)
-                select $1, t.id, $3, $4, $5 from tenants t where t.id = $2
-                returning created_at, tenant_id, prefix
+        await using var conn = await db.OpenConnectionAsync(ct);
+        await using var tx = await conn.BeginTransactionAsync(ct);
+        if (!await LockTenantAsync(conn, tx, tenantId, ct)) return new KeyCreation(null, KeyRefusal.TenantNotFound, 0);
+        await using var cmd = new NpgsqlCommand("""
+            with live as (
+                select count(*) as n from api_keys
+                where tenant_id = $2 and revoked_at is null and (expires_at is null or expires_at > now())
+            ), expiry as (
+                select coalesce($7::timestamptz, now() + make_interval(secs => $8::double precision)) as at
+            ), parent as (
+                select $9::uuid is null
+                    or exists (select 1 from api_keys where id = $9 and tenant_id = $2 and revoked_at is null
+                               and (expires_at is null or expires_at > now())) as ok
+            ), created as (
+                insert into api_keys (id, tenant_id, prefix, secret_hash, name, expires_at, parent_key_id)
+                select $1, $2, $3, $4, $5, expiry.at, $9
+                from live, expiry, parent
+                where live.n < $10 and (expiry.at is null or expiry.at > now()) and parent.ok
+                returning created_at, tenant_id, prefix, expires_at
             ), audit as (
                 insert into audit_log (actor, action, tenant_id, target, details)
-                select $6, 'api_key.create', tenant_id, prefix, jsonb_build_object('name', $5::text) from created
+                select $6, 'api_key.create', tenant_id, prefix,
+                       jsonb_strip_nulls(jsonb_build_object('name', $5::text, 'expires_at', expires_at,
+                           'parent_prefix', (select prefix from api_keys where id = $9)))
+                from created
             )
-            select created_at from created
-            """, Sql.P(id), Sql.P(tenantId), Sql.P(key.Prefix), Sql.P(key.SecretHash), Sql.P(name), Sql.P(actor));
-        await using var reader = await cmd.ExecuteReaderAsync(ct);
-        if (!await reader.ReadAsync(ct)) return null;
-        return new CreateApiKeyResponse(id, name, key.Prefix, key.Key, reader.GetTimestamp(0));
+            select (select n from live), (select at is null or at > now() from expiry), (select ok from parent),
+                   (select created_at from created), (select expires_at from created)
+            """, conn, tx)
+        {
+            Parameters =
+            {
+                Sql.P(id), Sql.P(tenantId), Sql.P(key.Prefix), Sql.P(key.SecretHash), Sql.P(request.Name), Sql.P(request.Actor),
+                Sql.P(request.ExpiresAt), Sql.P(request.ExpiresInSeconds is { } s ? (double?)s : null), Sql.P(request.ParentKeyId),
+                Sql.P((long)request.MaxLiveKeys),
+            },
+        };
+        KeyCreation outcome;
+        await using (var reader = await cmd.ExecuteReaderAsync(ct))
+        {
+            await reader.ReadAsync(ct);
+            var live = reader.GetInt64(0);
+            if (!reader.IsDBNull(3))
+            {
+                outcome = new KeyCreation(new CreateApiKeyResponse(id, request.Name, key.Prefix, key.Key, reader.GetTimestamp(3))
+                {
+                    ExpiresAt = reader.GetTimestampOrNull(4),
+                    ParentKeyId = request.ParentKeyId,
+                }, null, live + 1);
+            }
+            else if (!reader.GetBoolean(2)) outcome = new KeyCreation(null, KeyRefusal.ParentNotLive, live);
+            else if (!reader.GetBoolean(1)) outcome = new KeyCreation(null, KeyRefusal.ExpiryPassed, live);
+            else outcome = new KeyCreation(null, KeyRefusal.TooManyKeys, live);
+        }
+        await tx.CommitAsync(ct);
+        return outcome;
+    }
+
+    /// <summary>
+    /// Serialises key creation and revocation per tenant: both lock the tenant's row first, and their
+    /// next statement then sees everything the other committed. False when there is no such tenant.
+    /// </summary>
+    private static async Task<bool> LockTenantAsync(NpgsqlConnection conn, NpgsqlTransaction tx, Guid tenantId, CancellationToken ct)
+    {
+        await using var cmd = new NpgsqlCommand("select 1 from tenants where id = $1 for no key update", conn, tx) { Parameters = { Sql.P(tenantId) } };
+        return await cmd.ExecuteScalarAsync(ct) is not null;
     }
 
     /// <summary>All of the tenant's keys, oldest first (tests and small callers).</summary>
@@ -199,48 +291,90 @@ public sealed class TenantStore(NpgsqlDataSource db)
             ps.Add(Sql.P(position.Id));
         }
         await using var cmd = db.Command($"""
-            select id, name, prefix, created_at, last_used_at, revoked_at
+            select id, name, prefix, created_at, last_used_at, revoked_at, expires_at, expires_at <= now(), parent_key_id
             from api_keys where tenant_id = $1 {after}
             order by created_at, id limit $2 offset $3
             """, [.. ps]);
         return await Paging.ReadAsync(cmd, page.Limit, reader => new ApiKeyView(reader.GetGuid(0), reader.GetString(1), reader.GetString(2),
-            reader.GetTimestamp(3), reader.GetTimestampOrNull(4), reader.GetTimestampOrNull(5)), ct);
+            reader.GetTimestamp(3), reader.GetTimestampOrNull(4), reader.GetTimestampOrNull(5))
+        {
+            ExpiresAt = reader.GetTimestampOrNull(6),
+            Expired = !reader.IsDBNull(7) && reader.GetBoolean(7) ? true : null,
+            ParentKeyId = reader.IsDBNull(8) ? null : reader.GetGuid(8),
+        }, ct);
     }
 
     /// <summary>
-    /// Revokes one of the tenant's keys: every replica refuses it from the next request on, since
-    /// keys are checked against the database on every request. False when the tenant has no such key;
-    /// revoking a revoked key again changes nothing and is not an error.
+    /// Revokes one of the tenant's keys and every key minted from it, however deep (a leaked key
+    /// cannot live on through keys it made): every replica refuses them from the next request on,
+    /// since keys are checked against the database on every request. Each key revoked gets its own
+    /// audit record; those revoked through the cascade name the key whose revocation took them.
+    /// False when the tenant has no such key; revoking a revoked key again revokes whatever
+    /// descendant is still live and is not an error.
     /// </summary>
-    public async Task<bool> RevokeKeyAsync(Guid tenantId, Guid keyId, string actor, CancellationToken ct)
+    public async Task<bool> RevokeKeyAsync(Guid tenantId, Guid keyId, string actor, CancellationToken ct) =>
+        (await RevokeKeyTreeAsync(tenantId, keyId, actor, ct)) is not null;
+
+    /// <summary>As <see cref="RevokeKeyAsync"/>; the number of descendants revoked with the key, or null when there is no such key.</summary>
+    public async Task<long?> RevokeKeyTreeAsync(Guid tenantId, Guid keyId, string actor, CancellationToken ct)
     {
-        await using var cmd = db.Command("""
-            with revoked as (
-                update api_keys set revoked_at = now() where id = $1 and tenant_id = $2 and revoked_at is null
-                returning tenant_id, prefix
+        await using var conn = await db.OpenConnectionAsync(ct);
+        await using var tx = await conn.BeginTransactionAsync(ct);
+        if (!await LockTenantAsync(conn, tx, tenantId, ct)) return null;
+        // Served by api_keys_parent_idx for each level of the descent.
+        await using var cmd = new NpgsqlCommand("""
+            with recursive tree as (
+                select id, 0 as depth from api_keys where id = $1 and tenant_id = $2
+                union all
+                select k.id, tree.depth + 1 from api_keys k join tree on k.parent_key_id = tree.id
+                where k.tenant_id = $2
+            ), revoked as (
+                update api_keys k set revoked_at = now()
+                from tree
+                where k.id = tree.id and k.revoked_at is null
+                returning k.tenant_id, k.prefix, tree.depth
             ), audit as (
-                insert into audit_log (actor, action, tenant_id, target) select $3, 'api_key.revoke', tenant_id, prefix from revoked
+                insert into audit_log (actor, action, tenant_id, target, details)
+                select $3, 'api_key.revoke', tenant_id, prefix,
+                       case when depth > 0 then jsonb_build_object('cascade_from', (select prefix from api_keys where id = $1)) end
+                from revoked
             )
-            select exists (select 1 from api_keys where id = $1 and tenant_id = $2)
-            """, Sql.P(keyId), Sql.P(tenantId), Sql.P(actor));
-        return (bool)(await cmd.ExecuteScalarAsync(ct))!;
+            select exists (select 1 from tree), (select count(*) from revoked where depth > 0)
+            """, conn, tx) { Parameters = { Sql.P(keyId), Sql.P(tenantId), Sql.P(actor) } };
+        bool found;
+        long cascaded;
+        await using (var reader = await cmd.ExecuteReaderAsync(ct))
+        {
+            await reader.ReadAsync(ct);
+            found = reader.GetBoolean(0);
+            cascaded = reader.GetInt64(1);
+        }
+        await tx.CommitAsync(ct);
+        return found ? cascaded : null;
     }
 
-    /// <summary>Resolves a presented API key to its tenant, or null. Served by api_keys_prefix_key.</summary>
+    /// <summary>
+    /// Resolves a presented API key to its tenant, or null: unknown, revoked, or expired (by the
+    /// database clock). Served by api_keys_prefix_key.
+    /// </summary>
     public async Task<TenantKey?> FindKeyAsync(string presentedKey, CancellationToken ct)
     {
         if (!ApiKeys.TryParse(presentedKey, out var prefix, out var secret)) return null;
         await using var cmd = db.Command("""
-            select k.tenant_id, k.secret_hash, k.id, t.rate_limit, t.rate_limit_burst, t.suspended_at is not null, k.last_used_at
+            select k.tenant_id, k.secret_hash, k.id, t.rate_limit, t.rate_limit_burst, t.suspended_at is not null, k.last_used_at,
+                   extract(epoch from k.expires_at - now())::double precision
             from api_keys k join tenants t on t.id = k.tenant_id
-            where k.prefix = $1 and k.revoked_at is null
+            where k.prefix = $1 and k.revoked_at is null and (k.expires_at is null or k.expires_at > now())
             """, Sql.P(prefix));
         await using var reader = await cmd.ExecuteReaderAsync(ct);
         if (!await reader.ReadAsync(ct)) return null;
         var hash = reader.GetFieldValue<byte[]>(1);
         if (!ApiKeys.Matches(secret, hash)) return null;
         return new TenantKey(reader.GetGuid(0), reader.GetGuid(2), prefix, reader.IsDBNull(3) ? null : reader.GetDouble(3),
-            reader.GetInt32OrNull(4), reader.GetBoolean(5), reader.GetTimestampOrNull(6));
+            reader.GetInt32OrNull(4), reader.GetBoolean(5), reader.GetTimestampOrNull(6))
+        {
+            TimeLeft = reader.IsDBNull(7) ? null : TimeSpan.FromSeconds(reader.GetDouble(7)),
+        };
     }
 
     public async Task<Guid?> AuthenticateAsync(string presentedKey, CancellationToken ct) =>

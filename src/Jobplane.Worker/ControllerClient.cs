@@ -45,9 +45,10 @@ public sealed class ControllerClient
         (await SendAsync(HttpMethod.Post, "internal/heartbeats", request, JobplaneJsonContext.Default.WorkerHeartbeatRequest,
             JobplaneJsonContext.Default.WorkerHeartbeatResponse, CallTimeout, ct))!;
 
-    public Task AppendLogsAsync(Guid executionId, AppendLogsRequest request, CancellationToken ct) =>
-        SendAsync<AppendLogsRequest, ApiError>(HttpMethod.Post, $"internal/executions/{executionId}/logs", request,
-            JobplaneJsonContext.Default.AppendLogsRequest, null, CallTimeout, ct);
+    /// <summary>Ships a batch of log lines; the answer is null while the execution's log has room, and says so once it is full.</summary>
+    public Task<AppendLogsResponse?> AppendLogsAsync(Guid executionId, AppendLogsRequest request, CancellationToken ct) =>
+        SendAsync(HttpMethod.Post, $"internal/executions/{executionId}/logs", request,
+            JobplaneJsonContext.Default.AppendLogsRequest, JobplaneJsonContext.Default.AppendLogsResponse, CallTimeout, ct);
 
     public async Task<ResultResponse> ReportResultAsync(Guid executionId, ResultRequest request, CancellationToken ct) =>
         (await SendAsync(HttpMethod.Put, $"internal/executions/{executionId}/result", request,

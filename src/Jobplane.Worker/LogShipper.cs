@@ -7,7 +7,9 @@ namespace Jobplane.Worker;
 /// Collects one attempt's output and ships it to the controller in batches: every flush interval,
 /// or sooner when a batch is full. Writing never blocks the job's output readers; a job that
 /// out-writes the controller for long has its excess dropped (and counted in a marker line)
-/// instead of growing the worker's memory without bound.
+/// instead of growing the worker's memory without bound. Once the controller answers that the
+/// execution's log is full (the operator's cap), nothing more is buffered or sent for it: the
+/// controller would drop it anyway.
 /// </summary>
 public sealed partial class LogShipper : ILogSink, IAsyncDisposable
 {
@@ -29,6 +31,7 @@ public sealed partial class LogShipper : ILogSink, IAsyncDisposable
     private long _pendingChars;
     private long _droppedLines;
     private bool _leaseGone;
+    private bool _logFull;
 
     /// <param name="abandon">Ends retrying a failed batch (the attempt was killed: its lease is lost, nobody would take it).</param>
     public LogShipper(ControllerClient client, Guid executionId, Guid leaseToken, TimeSpan flushInterval, TimeProvider time, ILogger logger,
@@ -47,8 +50,12 @@ public sealed partial class LogShipper : ILogSink, IAsyncDisposable
     /// <summary>True once the controller refused a batch because this attempt lost its lease.</summary>
     public bool LeaseGone => Volatile.Read(ref _leaseGone);
 
+    /// <summary>True once the controller said this execution's log reached its cap: further output is dropped here.</summary>
+    public bool LogFull => Volatile.Read(ref _logFull);
+
     public void Write(LogStream stream, string line)
     {
+        if (LogFull) return;
         // A line cut at a length may end in half a surrogate pair, which JSON cannot carry; and
         // NUL cannot be stored. Both become U+FFFD (no copy when there is neither).
         line = StorableText.Clean(line);
@@ -108,7 +115,7 @@ public sealed partial class LogShipper : ILogSink, IAsyncDisposable
                 _pending.RemoveRange(0, take);
                 _pendingChars -= chars;
             }
-            if (LeaseGone) continue; // nobody would accept them; keep draining the buffer
+            if (LeaseGone || LogFull) continue; // nobody would store them; keep draining the buffer
             await SendWithRetryAsync(batch, ct);
         }
     }
@@ -120,7 +127,18 @@ public sealed partial class LogShipper : ILogSink, IAsyncDisposable
         {
             try
             {
-                await _client.AppendLogsAsync(_executionId, new AppendLogsRequest { Lines = batch, LeaseToken = _leaseToken }, ct);
+                var answer = await _client.AppendLogsAsync(_executionId, new AppendLogsRequest { Lines = batch, LeaseToken = _leaseToken }, ct);
+                if (answer is { LogFull: true } && !LogFull)
+                {
+                    Volatile.Write(ref _logFull, true);
+                    lock (_gate)
+                    {
+                        _pending.Clear();
+                        _pendingChars = 0;
+                        _droppedLines = 0;
+                    }
+                    LogLogFull(_executionId);
+                }
                 return;
             }
             catch (ControllerException e) when (e.LeaseGone)
@@ -168,6 +186,9 @@ public sealed partial class LogShipper : ILogSink, IAsyncDisposable
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Shipping logs of execution {ExecutionId} failed (try {Attempt}): {Reason}; retrying")]
     private partial void LogShipRetry(Guid executionId, int attempt, string reason);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "The log of execution {ExecutionId} reached the controller's cap; the rest of its output is not shipped")]
+    private partial void LogLogFull(Guid executionId);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Dropped {Count} log lines of execution {ExecutionId}: {Reason}")]
     private partial void LogShipFailed(Guid executionId, int count, string reason);

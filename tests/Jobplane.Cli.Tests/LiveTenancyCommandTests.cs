@@ -165,8 +165,8 @@ public sealed partial class LiveTenancyCommandTests(LiveControllerFixture fixtur
 
         var list = await jobctl.RunAsync(key, "keys", "list");
         AssertOk(list);
-        Assert.Matches(@"^ID +NAME +PREFIX +CREATED_AT +LAST_USED_AT +REVOKED_AT\n", list.Stdout);
-        Assert.Matches($@"^{keyId} +ci +{prefix} +\d{{4}}-\S+ +\S+ +-$", Assert.Single(Lines(list.Stdout), l => l.StartsWith(keyId, StringComparison.Ordinal)));
+        Assert.Matches(@"^ID +NAME +PREFIX +CREATED_AT +LAST_USED_AT +REVOKED_AT +EXPIRES_AT\n", list.Stdout);
+        Assert.Matches($@"^{keyId} +ci +{prefix} +\d{{4}}-\S+ +\S+ +- +-$", Assert.Single(Lines(list.Stdout), l => l.StartsWith(keyId, StringComparison.Ordinal)));
         Assert.DoesNotContain(newKey, list.Stdout, StringComparison.Ordinal);
 
         var revoked = await jobctl.RunAsync(key, "keys", "revoke", keyId);
@@ -215,7 +215,7 @@ public sealed partial class LiveTenancyCommandTests(LiveControllerFixture fixtur
         Assert.Equal(JsonValueKind.String, listed.GetProperty("last_used_at").ValueKind);
         var table = await AdminAsync("tenant", "keys", "list", id);
         AssertOk(table);
-        Assert.Matches($@"^{keyId} +ops +{prefix} +\d{{4}}-\S+ +\d{{4}}-\S+ +-$", Assert.Single(Lines(table.Stdout), l => l.StartsWith(keyId, StringComparison.Ordinal)));
+        Assert.Matches($@"^{keyId} +ops +{prefix} +\d{{4}}-\S+ +\d{{4}}-\S+ +- +-$", Assert.Single(Lines(table.Stdout), l => l.StartsWith(keyId, StringComparison.Ordinal)));
         Assert.Equal(3, Lines(table.Stdout).Length); // header, the tenant's first key, ops
 
         // A tenant key is not an administrator credential, and a key is revoked only under its own tenant.

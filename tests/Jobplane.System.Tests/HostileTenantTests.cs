@@ -121,6 +121,12 @@ public sealed class HostileTenantTests(ITestOutputHelper output) : IAsyncLifetim
         // Only now a container worker: the row above needs container images to find none.
         await AttackOutputFolderAsync();
 
+        // Exhausting what the controller stores and holds for it.
+        await AttackLogFloodAsync();
+        await AttackFollowStreamsAsync();
+        await AttackMintedKeyAsync();
+        await AttackGuessKeysAsync(); // last: it spends this address's budget of failed authentications
+
         Assert.True(File.Exists(canary), "the canary outside the work root was deleted through a link");
         var table = Table();
         output.WriteLine(table);
@@ -244,6 +250,88 @@ public sealed class HostileTenantTests(ITestOutputHelper output) : IAsyncLifetim
             // It must wait, saying for what, rather than be claimed by the only (exec) worker there is.
             log.Contains("uid=", StringComparison.Ordinal) || status != "PENDING" || string.IsNullOrEmpty(waiting)));
         await _api.Http.PostAsync($"/executions/{id}/cancel", null);
+    }
+
+    /// <summary>Prints 300 MB (300,000 lines of 1,000 bytes): the log stops at the controller's cap with a marker, the job succeeds.</summary>
+    private async Task AttackLogFloodAsync()
+    {
+        const long cap = 16L * 1024 * 1024; // the controller's default LOG_MAX_BYTES_PER_EXECUTION
+        const long batch = 512 * 1024;      // the most one worker batch carries
+        var id = await SubmitAsync("flood", "head -c 299700000 /dev/zero | tr '\\0' x | fold -w 999", TimeSpan.FromSeconds(300));
+        var execution = await _api.WaitForAsync(id, s => s is "SUCCEEDED" or "FAILED" or "CANCELLED", TimeSpan.FromSeconds(330));
+        long bytes = 0, lines = 0, after = 0;
+        string last = "";
+        while (true)
+        {
+            var page = (await _api.GetJsonAsync($"/executions/{id}/logs?limit=5000&after_id={after}")).GetProperty("logs");
+            if (page.GetArrayLength() == 0) break;
+            foreach (var line in page.EnumerateArray())
+            {
+                last = line.GetProperty("content").GetString()!;
+                bytes += Encoding.UTF8.GetByteCount(last);
+                lines++;
+                after = line.GetProperty("id").GetInt64();
+            }
+        }
+        var status = execution.GetProperty("status").GetString();
+        _rows.Add(new Row("flood the log (print 300 MB)", "cut at the cap with a marker; the job succeeds",
+            Shorten($"{bytes:N0} bytes in {lines:N0} lines stored, {status}, last: {last}"),
+            bytes > cap + batch || status != "SUCCEEDED" || !last.Contains("LOG_MAX_BYTES_PER_EXECUTION", StringComparison.Ordinal)));
+    }
+
+    /// <summary>Opens more followed log streams than a tenant may hold: the one too many is refused.</summary>
+    private async Task AttackFollowStreamsAsync()
+    {
+        var id = await SubmitAsync("followed", "sleep 60", TimeSpan.FromSeconds(90));
+        await _api.WaitForStatusAsync(id, "RUNNING", TimeSpan.FromSeconds(30));
+        var open = new List<HttpResponseMessage>();
+        var refusedAt = 0;
+        try
+        {
+            for (var i = 1; i <= 25 && refusedAt == 0; i++)
+            {
+                var response = await _api.Http.GetAsync($"/executions/{id}/logs?follow=true", HttpCompletionOption.ResponseHeadersRead);
+                if ((int)response.StatusCode == 429) refusedAt = i;
+                open.Add(response);
+            }
+        }
+        finally
+        {
+            foreach (var r in open) r.Dispose();
+            await _api.Http.PostAsync($"/executions/{id}/cancel", null);
+        }
+        _rows.Add(new Row("open 25 followed log streams at once", "429 past the tenant's 20",
+            refusedAt == 0 ? "all 25 opened" : $"stream {refusedAt} refused with 429", refusedAt != 21));
+    }
+
+    /// <summary>A leaked key mints a key of its own, then the owner revokes the leaked one.</summary>
+    private async Task AttackMintedKeyAsync()
+    {
+        var leaked = await _api.PostJsonAsync("/api-keys", """{"name": "leaked"}""");
+        using var attacker = new Api(_platform.Url, leaked.GetProperty("api_key").GetString()!);
+        var minted = await attacker.PostJsonAsync("/api-keys", """{"name": "backdoor"}""");
+        using var backdoor = new Api(_platform.Url, minted.GetProperty("api_key").GetString()!);
+        var before = (int)(await backdoor.Http.GetAsync("/jobs")).StatusCode;
+        await _api.Http.DeleteAsync($"/api-keys/{leaked.GetProperty("id").GetString()}");
+        var after = (int)(await backdoor.Http.GetAsync("/jobs")).StatusCode;
+        _rows.Add(new Row("keep access through a key minted by a leaked key", "revoked with the leaked key",
+            $"minted key: {before} before, {after} after revocation", before != 200 || after != 401));
+    }
+
+    /// <summary>Guesses API keys from one address: refused before any lookup once its budget is spent.</summary>
+    private async Task AttackGuessKeysAsync()
+    {
+        var answers = new List<int>();
+        for (var i = 0; i < 30; i++)
+        {
+            using var guess = new Api(_platform.Url, $"jp_{Guid.NewGuid():N}_{Guid.NewGuid():N}");
+            answers.Add((int)(await guess.Http.GetAsync("/jobs")).StatusCode);
+        }
+        var first429 = answers.IndexOf(429) + 1;
+        // The address's budget is 20 failures a minute; a revoked key refused a moment ago was one of them.
+        _rows.Add(new Row("guess API keys (30 tries from one address)", "429 after at most 20 failures",
+            first429 == 0 ? $"all answered {string.Join(",", answers.Distinct())}" : $"{first429 - 1} x 401, then 429",
+            first429 is < 2 or > 21 || answers.Skip(first429 - 1).Any(a => a != 429)));
     }
 
     private async Task<string> SubmitAsync(string name, string script, TimeSpan timeout)

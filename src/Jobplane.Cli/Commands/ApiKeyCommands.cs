@@ -35,22 +35,38 @@ internal static class ApiKeyCommands
     private static Command CreateKey(JobctlRuntime runtime, Argument<Guid>? tenantId)
     {
         var name = new Option<string?>("--name", "-n") { Description = "A name to tell the key apart in lists [default: default]", HelpName = "NAME" };
+        var expiresIn = new Option<long?>("--expires-in")
+        {
+            Description = "The key stops working after this long, e.g. 30d, 12h, 90m (by the controller's database clock) [default: never]",
+            HelpName = "DURATION",
+            CustomParser = result =>
+            {
+                var text = result.Tokens[0].Value;
+                if (TryParseExpiry(text, out var seconds)) return seconds;
+                result.AddError($"--expires-in must be a duration such as 30d, 12h, 90m or 3600s (got '{text}')");
+                return null;
+            },
+        };
         var command = new Command("create", "Create an API key; prints its id, name, prefix and the key itself (shown only this once)");
         AddTenant(command, tenantId);
         command.Options.Add(name);
+        command.Options.Add(expiresIn);
         command.SetAction(runtime.Action(async (context, parseResult, ct) =>
         {
-            var created = await context.Api.CreateApiKeyAsync(Tenant(parseResult, tenantId), parseResult.GetValue(name), ct);
+            var created = await context.Api.CreateApiKeyAsync(Tenant(parseResult, tenantId), parseResult.GetValue(name), ct,
+                parseResult.GetValue(expiresIn));
             return context.Write(created, (o, x) =>
             {
-                Display.Fields(o,
-                [
+                var fields = new List<(string, string)>
+                {
                     ("id", x.Id.ToString()),
                     ("name", x.Name),
                     ("prefix", x.Prefix),
                     ("created_at", Display.Time(x.CreatedAt)),
-                    ("api_key", x.ApiKey),
-                ]);
+                };
+                if (x.ExpiresAt is { } at) fields.Add(("expires_at", Display.Time(at)));
+                fields.Add(("api_key", x.ApiKey));
+                Display.Fields(o, fields);
                 context.Err.WriteLine("note: the API key is shown only once; store it now (use it as JOBPLANE_TOKEN)");
             });
         }, administrator: tenantId is not null));
@@ -61,7 +77,7 @@ internal static class ApiKeyCommands
     {
         var limit = CliOptions.Int("--limit", "Entries per page", 1, "-l");
         var cursor = CliOptions.Cursor();
-        var command = new Command("list", "List API keys (never their secrets), oldest first: prefix, name, when created, last used and revoked; "
+        var command = new Command("list", "List API keys (never their secrets), oldest first: prefix, name, when created, last used, revoked and when they expire; "
             + "when there are more, prints the command for the next page on stderr") { limit, cursor };
         AddTenant(command, tenantId);
         command.SetAction(runtime.Action(async (context, parseResult, ct) =>
@@ -70,9 +86,13 @@ internal static class ApiKeyCommands
             var keys = await context.Api.ListApiKeysAsync(tenant, parseResult.GetValue(limit), parseResult.GetValue(cursor), ct);
             return context.Write(keys, (o, x) =>
             {
-                var table = new TableWriter("ID", "NAME", "PREFIX", "CREATED_AT", "LAST_USED_AT", "REVOKED_AT");
+                var table = new TableWriter("ID", "NAME", "PREFIX", "CREATED_AT", "LAST_USED_AT", "REVOKED_AT", "EXPIRES_AT");
                 foreach (var key in x.ApiKeys)
-                    table.AddRow(key.Id.ToString(), key.Name, key.Prefix, Display.Time(key.CreatedAt), Display.Time(key.LastUsedAt), Display.Time(key.RevokedAt));
+                {
+                    var expires = key.ExpiresAt is { } at ? Display.Time(at) + (key.Expired == true ? " (expired)" : "") : Display.Time(null);
+                    table.AddRow(key.Id.ToString(), key.Name, key.Prefix, Display.Time(key.CreatedAt), Display.Time(key.LastUsedAt),
+                        Display.Time(key.RevokedAt), expires);
+                }
                 table.WriteTo(o, context.Color);
                 CliOptions.MoreNote(context, x.NextCursor, tenant is { } t ? $"tenant keys list {t}" : "keys list", ("--limit", parseResult.GetValue(limit)));
             });
@@ -83,7 +103,7 @@ internal static class ApiKeyCommands
     private static Command RevokeKey(JobctlRuntime runtime, Argument<Guid>? tenantId)
     {
         var keyId = CliOptions.Id("KEY_ID", "The key to revoke (ID column of keys list)");
-        var command = new Command("revoke", "Revoke an API key: every request with it is refused from now on, on every controller");
+        var command = new Command("revoke", "Revoke an API key and every key created with it: every request with them is refused from now on, on every controller");
         AddTenant(command, tenantId);
         command.Arguments.Add(keyId);
         command.SetAction(runtime.Action(async (context, parseResult, ct) =>
@@ -96,6 +116,28 @@ internal static class ApiKeyCommands
             return JobctlRuntime.Ok;
         }, administrator: tenantId is not null));
         return command;
+    }
+
+    /// <summary>"30d", "12h", "90m", "3600s", "1d12h", or a number of seconds: whole seconds, at least one.</summary>
+    internal static bool TryParseExpiry(string text, out long seconds)
+    {
+        seconds = 0;
+        var s = text.Trim();
+        // Days are what keys are usually given; the shared duration syntax stops at hours.
+        var days = 0L;
+        var d = s.IndexOf('d', StringComparison.Ordinal);
+        if (d > 0)
+        {
+            if (!long.TryParse(s.AsSpan(0, d), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out days)
+                || days > 100_000) return false;
+            s = s[(d + 1)..];
+        }
+        var rest = TimeSpan.Zero;
+        if (s.Length > 0 && !Durations.TryParse(s, out rest)) return false;
+        var total = days * 86_400 + (long)rest.TotalSeconds;
+        if (total < 1) return false;
+        seconds = total;
+        return true;
     }
 
     private static void AddTenant(Command command, Argument<Guid>? tenantId)

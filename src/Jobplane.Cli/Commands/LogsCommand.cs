@@ -65,7 +65,9 @@ internal static class LogsCommand
     /// <summary>
     /// Reads the event stream to its end event. A connection that drops early is resumed from the last id
     /// seen; a second drop in a row with nothing received between is reported as a failure (exit 1),
-    /// because "the log ended" must never be claimed when it did not.
+    /// because "the log ended" must never be claimed when it did not. A stream the controller ends on
+    /// its time limit (a 'reconnect' event) is resumed at once and silently, after the last id printed:
+    /// nothing is lost or printed twice, and it is not a failure.
     /// </summary>
     private static async Task<int> FollowAsync(CommandContext context, Guid executionId, long afterId, CancellationToken ct)
     {
@@ -73,6 +75,7 @@ internal static class LogsCommand
         while (true)
         {
             var progressed = false;
+            var reconnect = false;
             string reason;
             try
             {
@@ -80,9 +83,19 @@ internal static class LogsCommand
                 {
                     if (item.End is not null)
                         return JobctlRuntime.Ok;
+                    if (item.Reconnect is not null)
+                    {
+                        reconnect = true;
+                        break;
+                    }
                     Print(context, item.Entry!, item.RawEntry!.Value);
                     afterId = Math.Max(afterId, item.Entry!.Id);
                     progressed = true;
+                }
+                if (reconnect)
+                {
+                    retried = false;
+                    continue;
                 }
                 reason = "the controller closed the stream without an end event";
             }

@@ -20,13 +20,32 @@ public static class AuthFilter
             var presented = BearerToken(http.Request);
             if (kind == PrincipalKind.Administrator && presented is null)
                 presented = NonEmpty(http.Request.Headers["X-System-Secret"].ToString());
+            // An address that has failed too often is refused before any key is looked up, unless
+            // it presents what is known good without the database: a key this replica verified
+            // moments ago, or the administrator secret or shared worker token themselves.
+            var throttle = http.RequestServices.GetRequiredService<AuthFailureThrottle>();
             var auth = http.RequestServices.GetRequiredService<Authenticator>();
+            if (throttle.RetryAfter(http.Connection.RemoteIpAddress) is { } wait
+                && !(presented is not null && (kind == PrincipalKind.Tenant
+                    ? http.RequestServices.GetRequiredService<RecentKeys>().Knows(presented)
+                    : auth.IsStaticSecret(kind, presented))))
+            {
+                var retry = Math.Max(1, (int)Math.Ceiling(wait.TotalSeconds));
+                http.Response.Headers.RetryAfter = retry.ToString(CultureInfo.InvariantCulture);
+                return ApiResults.Error(429, ErrorCodes.TooManyAuthFailures,
+                    $"too many failed authentications from this address (AUTH_FAILURES_PER_MINUTE); retry after {retry} s");
+            }
             // A replayable request (Idempotency-Key) may answer from what exists without inserting,
             // so only plain submissions leave the key check to their statement.
             var deferrable = http.GetEndpoint()?.Metadata.GetMetadata<KeyCheckedInTransaction>() is not null
                 && !http.Request.Headers.ContainsKey(Wire.IdempotencyKeyHeader);
             var principal = await auth.AuthenticateAsync(kind, presented, http.RequestAborted, deferrable);
-            if (principal is null) return Unauthorized(http, kind, presented);
+            if (principal is null)
+            {
+                // A missing credential is not a guess and cost nothing: only wrong ones count.
+                if (presented is not null) throttle.Failed(http.Connection.RemoteIpAddress);
+                return Unauthorized(http, kind, presented);
+            }
             http.Items[typeof(Principal)] = principal;
             if (principal.Key is { RateLimit: { } rate } key)
             {

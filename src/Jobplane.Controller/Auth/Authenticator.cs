@@ -75,6 +75,18 @@ public sealed partial class Authenticator(
         }
     }
 
+    /// <summary>
+    /// True when the presented credential is the administrator secret or the shared worker token the
+    /// route needs: known without the database, so a client address that is being throttled for failed
+    /// guesses (a worker behind the same NAT as a guesser) still gets in with it.
+    /// </summary>
+    public bool IsStaticSecret(PrincipalKind required, string presented) => required switch
+    {
+        PrincipalKind.Administrator => SecretMatches(presented, _adminHash),
+        PrincipalKind.Worker => SecretMatches(presented, _workerHash),
+        _ => false,
+    };
+
     private void RecordUse(Guid id, DateTimeOffset? lastUsed, Func<Guid, CancellationToken, Task> touch)
     {
         var now = time.GetUtcNow();

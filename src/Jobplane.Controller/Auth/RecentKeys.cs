@@ -9,9 +9,11 @@ namespace Jobplane.Controller.Auth;
 /// Tenant API keys this replica verified against the database in the last few seconds, so that a
 /// submission can be admitted without a transaction of its own. Only routes whose own statement
 /// checks the key again (see <see cref="KeyCheckedInTransaction"/>) may use it: a revoked key or a
-/// suspended tenant still gets nothing done there, at once, on every replica. Entries are found by
-/// the SHA-256 of the presented key, so the secret itself is not kept; suspended tenants' keys are
-/// never remembered (a refusal is never served from here).
+/// suspended tenant still gets nothing done there, at once, on every replica. The same holds for a
+/// key that expired or was revoked because the key that minted it was: that statement checks expiry
+/// (by the database clock) and revocation, and an entry never outlives the time its key had left when
+/// the database verified it. Entries are found by the SHA-256 of the presented key, so the secret
+/// itself is not kept; suspended tenants' keys are never remembered (a refusal is never served from here).
 /// </summary>
 public sealed class RecentKeys(TimeProvider time)
 {
@@ -19,13 +21,13 @@ public sealed class RecentKeys(TimeProvider time)
     public static readonly TimeSpan Lifetime = TimeSpan.FromSeconds(10);
     private const int MaxEntries = 10_000;
 
-    private readonly ConcurrentDictionary<string, (TenantKey Key, long VerifiedAt)> _keys = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, (TenantKey Key, long VerifiedAt, TimeSpan Life)> _keys = new(StringComparer.Ordinal);
 
     public TenantKey? Find(string presented)
     {
         var id = Id(presented);
         if (!_keys.TryGetValue(id, out var entry)) return null;
-        if (time.GetElapsedTime(entry.VerifiedAt) < Lifetime) return entry.Key;
+        if (time.GetElapsedTime(entry.VerifiedAt) < entry.Life) return entry.Key;
         _keys.TryRemove(id, out _);
         return null;
     }
@@ -33,10 +35,17 @@ public sealed class RecentKeys(TimeProvider time)
     public void Remember(string presented, TenantKey key)
     {
         if (key.Suspended) return;
+        // The time left is the database's judgement, measured here from the verification on: the
+        // entry ends no later than the key does, whatever this host's clock says.
+        var life = key.TimeLeft is { } left && left < Lifetime ? left : Lifetime;
+        if (life <= TimeSpan.Zero) return;
         // A crude bound: far more keys in use than this on one replica means the cache is not what limits it.
         if (_keys.Count >= MaxEntries) _keys.Clear();
-        _keys[Id(presented)] = (key, time.GetTimestamp());
+        _keys[Id(presented)] = (key, time.GetTimestamp(), life);
     }
+
+    /// <summary>True when this replica verified the presented key against the database within the last few seconds.</summary>
+    public bool Knows(string presented) => Find(presented) is not null;
 
     public void Forget(string presented) => _keys.TryRemove(Id(presented), out _);
 

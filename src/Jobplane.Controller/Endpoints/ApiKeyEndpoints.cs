@@ -9,6 +9,8 @@ namespace Jobplane.Controller.Endpoints;
 /// A tenant managing its own API keys with one of them: create (the key is shown once), list
 /// (prefix, name, created, last used; never a secret), revoke. Revoking takes effect at once on
 /// every replica. The administrator has the same operations under /tenants/{id}/api-keys.
+/// A tenant holds at most MAX_API_KEYS_PER_TENANT live keys; a key may expire; a key made with a
+/// key is that key's child, and revoking a key revokes its children too, however deep.
 /// </summary>
 public static class ApiKeyEndpoints
 {
@@ -16,12 +18,14 @@ public static class ApiKeyEndpoints
     {
         var keys = app.MapGroup("/api-keys").RequirePrincipal(PrincipalKind.Tenant).WithTags("API keys");
 
-        keys.MapPost("", (HttpContext http, TenantStore tenants, CancellationToken ct) =>
-            CreateAsync(http.Request, tenants, http.TenantId(), http.Principal().Actor, ct))
-                .Doc("Create an API key for this tenant", "The key is shown once; name defaults to \"default\".")
+        keys.MapPost("", (HttpContext http, TenantStore tenants, ControllerOptions options, CancellationToken ct) =>
+            CreateAsync(http.Request, tenants, options, http.TenantId(), http.Principal().Actor, ct, http.Principal().Key?.KeyId))
+                .Doc("Create an API key for this tenant", "The key is shown once; name defaults to \"default\". Optional expires_at (RFC 3339) " +
+                    "or expires_in (seconds). The new key is the calling key's child: revoking the caller revokes it too. " +
+                    "409 too_many_api_keys when the tenant holds MAX_API_KEYS_PER_TENANT live keys.")
                 .JsonRequest<CreateApiKeyRequest>(Limits.SmallBodyBytes, optional: true)
                 .Returns<CreateApiKeyResponse>(201)
-                .Errors(404);
+                .Errors(400, 404, 409);
 
         keys.MapGet("", (HttpContext http, TenantStore tenants, CancellationToken ct) => ListAsync(http.Request, tenants, http.TenantId(), ct))
                 .Doc("List this tenant's API keys", "Prefix, name, created, last used; never a secret. Oldest first; "
@@ -35,7 +39,7 @@ public static class ApiKeyEndpoints
             return await tenants.RevokeKeyAsync(http.TenantId(), keyId, http.Principal().Actor, ct)
                 ? Results.NoContent() : ApiResults.NotFound("API key");
         })
-            .Doc("Revoke one of this tenant's API keys", "Takes effect at once on every replica.")
+            .Doc("Revoke one of this tenant's API keys", "Takes effect at once on every replica, for the key and every key made with it (however deep).")
             .Produces(204)
             .Errors(404);
     }
@@ -52,14 +56,39 @@ public static class ApiKeyEndpoints
         return Results.Json(new ApiKeyList(keys.Items) { NextCursor = next }, JobplaneJsonContext.Default.ApiKeyList);
     }
 
-    internal static async Task<IResult> CreateAsync(HttpRequest request, TenantStore tenants, Guid tenantId, string actor, CancellationToken ct)
+    /// <summary>Longest expiry a key may be given: ten years.</summary>
+    internal const long MaxExpiresInSeconds = 10L * 365 * 24 * 3600;
+
+    /// <param name="parentKeyId">The key making this one (null: the administrator).</param>
+    internal static async Task<IResult> CreateAsync(HttpRequest request, TenantStore tenants, ControllerOptions options, Guid tenantId,
+        string actor, CancellationToken ct, Guid? parentKeyId = null)
     {
         var body = await JsonBody.ReadAsync(request, JobplaneJsonContext.Default.CreateApiKeyRequest, Limits.SmallBodyBytes, optional: true);
         if (body.Error is not null) return body.Error;
         var name = body.Value?.Name ?? "default";
         var problem = Validate.Name(name, "name");
+        var expiresAt = body.Value?.ExpiresAt;
+        var expiresIn = body.Value?.ExpiresIn;
+        if (expiresAt is not null && expiresIn is not null) problem ??= "expires_at and expires_in: give at most one";
+        if (expiresIn is { } seconds && (seconds < 1 || seconds > MaxExpiresInSeconds))
+            problem ??= $"expires_in must be a number of seconds between 1 and {MaxExpiresInSeconds} (got {seconds})";
         if (problem is not null) return ApiResults.BadRequest(problem);
-        var created = await tenants.CreateKeyAsync(tenantId, name.Trim(), actor, ct);
-        return created is null ? ApiResults.NotFound("tenant") : Results.Json(created, JobplaneJsonContext.Default.CreateApiKeyResponse, statusCode: 201);
+        var limit = options.TenantLimits.MaxApiKeysPerTenant;
+        var outcome = await tenants.CreateKeyAsync(tenantId, new NewApiKey(name.Trim(), actor)
+        {
+            ParentKeyId = parentKeyId,
+            ExpiresAt = expiresAt,
+            ExpiresInSeconds = expiresIn,
+            MaxLiveKeys = limit,
+        }, ct);
+        return outcome.Refusal switch
+        {
+            null => Results.Json(outcome.Key!, JobplaneJsonContext.Default.CreateApiKeyResponse, statusCode: 201),
+            KeyRefusal.TooManyKeys => ApiResults.Error(409, ErrorCodes.TooManyApiKeys,
+                $"this tenant already holds {outcome.LiveKeys} live API keys, the most allowed (MAX_API_KEYS_PER_TENANT={limit}); revoke one first"),
+            KeyRefusal.ExpiryPassed => ApiResults.BadRequest($"expires_at must be in the future (got {expiresAt:O})"),
+            KeyRefusal.ParentNotLive => AuthFilter.Unauthorized(request.HttpContext, PrincipalKind.Tenant, "revoked"),
+            _ => ApiResults.NotFound("tenant"),
+        };
     }
 }

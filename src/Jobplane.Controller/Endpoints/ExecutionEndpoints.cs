@@ -3,6 +3,7 @@ using System.Text.Json;
 using Jobplane.Api;
 using Jobplane.Controller.Auth;
 using Jobplane.Controller.Http;
+using Jobplane.Controller.Logs;
 using Jobplane.Observability;
 using Jobplane.Store;
 using Microsoft.OpenApi;
@@ -12,8 +13,10 @@ namespace Jobplane.Controller.Endpoints;
 /// <summary>Reading executions, their logs, and the dead-letter queue: tenant API key.</summary>
 public static class ExecutionEndpoints
 {
-    private static readonly TimeSpan FollowPollInterval = TimeSpan.FromMilliseconds(200);
     private static readonly TimeSpan KeepAliveInterval = TimeSpan.FromSeconds(15);
+    // A job flooding its log notifies on every batch; a follower reads at most this often, so one
+    // tenant's followers cost the database a bounded number of reads however fast lines arrive.
+    private static readonly TimeSpan FollowMinReadInterval = TimeSpan.FromMilliseconds(100);
 
     public static void MapExecutionEndpoints(this IEndpointRouteBuilder app)
     {
@@ -150,7 +153,7 @@ public static class ExecutionEndpoints
             .Returns<IReadOnlyList<AttemptView>>()
             .Errors(404);
 
-        executions.MapGet("/{id}/logs", async (string id, HttpContext http, ExecutionStore store, ControllerOptions options, CancellationToken ct) =>
+        executions.MapGet("/{id}/logs", async (string id, HttpContext http, ExecutionStore store, ControllerOptions options, LogFollowers followers, CancellationToken ct) =>
         {
             if (!Guid.TryParse(id, out var executionId)) return ApiResults.NotFound("execution");
             var q = http.Request.Query;
@@ -176,17 +179,26 @@ public static class ExecutionEndpoints
             }
             if (http.Request.Headers["Last-Event-ID"].ToString() is { Length: > 0 } lastId && long.TryParse(lastId, System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out var resumed))
                 afterId = Math.Max(afterId, resumed);
-            await FollowAsync(http, store, executionId, afterId, ct);
+            using var slot = followers.TryOpen(http.TenantId());
+            if (slot is null)
+            {
+                return ApiResults.Error(429, ErrorCodes.TooManyLogStreams,
+                    $"this tenant already follows {followers.OpenStreams(http.TenantId())} log streams on this controller, " +
+                    $"the most allowed (LOG_FOLLOW_MAX_PER_TENANT); close one or read pages without follow");
+            }
+            await FollowAsync(http, store, followers, executionId, afterId, ct);
             return Results.Empty;
         })
             .Doc("Read an execution's logs", "A page holds at most limit lines and at most LOG_PAGE_MAX_BYTES (default 1 MiB) of line content, "
                 + "but always at least one line: page on with after_id set to the last line's id until a page is empty. "
-                + "With follow=true, a text/event-stream of log lines that ends with an 'end' event once the execution has finished.")
+                + "With follow=true, a text/event-stream of log lines that ends with an 'end' event once the execution has finished, "
+                + "or with a 'reconnect' event (resume with Last-Event-ID) once the stream reached LOG_FOLLOW_MAX_DURATION; "
+                + "429 when the tenant already holds LOG_FOLLOW_MAX_PER_TENANT streams on this replica.")
             .Query("after_id", JsonSchemaType.Integer, "only lines after this id")
             .Query("limit", JsonSchemaType.Integer, $"lines per page, 1..{Limits.MaxLogPageSize} (default 1000); a page also stops at the byte budget")
             .Query("follow", JsonSchemaType.Boolean, "stream Server-Sent Events until the execution ends")
             .Returns<LogPage>()
-            .Errors(400, 404);
+            .Errors(400, 404, 429);
     }
 
     /// <summary>A tenant sees which of its attempts ran on the same worker, never the worker's id (its host name).</summary>
@@ -199,20 +211,33 @@ public static class ExecutionEndpoints
     /// before each batch of lines: once it is terminal, the worker has shipped every line, so the
     /// batch read after it is the last. Stateless: any replica can serve a follower, and a follower
     /// that reconnects with Last-Event-ID resumes where it stopped.
+    /// <para>Between reads the follower waits for a notification about its execution (a log append
+    /// or the execution finishing, see <see cref="LogFollowers"/>), or at most LOG_FOLLOW_POLL_INTERVAL,
+    /// so an idle follower costs the database nothing but that slow safety read. After
+    /// LOG_FOLLOW_MAX_DURATION the stream ends with a 'reconnect' event naming the last id sent, so no
+    /// one stream (and its slot) is held forever.</para>
     /// </summary>
-    private static async Task FollowAsync(HttpContext http, ExecutionStore store, Guid executionId, long afterId, CancellationToken ct)
+    private static async Task FollowAsync(HttpContext http, ExecutionStore store, LogFollowers followers, Guid executionId, long afterId, CancellationToken ct)
     {
         var response = http.Response;
         response.ContentType = "text/event-stream";
         response.Headers.CacheControl = "no-cache";
         response.Headers["X-Accel-Buffering"] = "no";
+        // Headers go out now, not with the first line: a client learns at once that its stream is
+        // open (or, before this, refused), even for an execution that prints nothing for a while.
+        await response.Body.FlushAsync(ct);
         var tenantId = http.TenantId();
         var time = http.RequestServices.GetRequiredService<TimeProvider>();
+        var limits = http.RequestServices.GetRequiredService<ControllerOptions>().TenantLimits;
+        var started = time.GetTimestamp();
         var lastWrite = time.GetUtcNow();
+        using var watch = followers.Watch(executionId);
         try
         {
             while (!ct.IsCancellationRequested)
             {
+                // Taken before the reads: a notification that arrives while they run completes it.
+                var notified = watch.Next;
                 var status = await store.GetStatusAsync(tenantId, executionId, ct) ?? ExecutionStatus.Cancelled;
                 IReadOnlyList<LogEntry> page;
                 do
@@ -237,13 +262,32 @@ public static class ExecutionEndpoints
                     await response.Body.FlushAsync(ct);
                     return;
                 }
+                var remaining = limits.LogFollowMaxDuration - time.GetElapsedTime(started);
+                if (remaining <= TimeSpan.Zero)
+                {
+                    var reconnect = JsonSerializer.Serialize(new LogStreamReconnect(executionId, afterId,
+                        $"the stream reached the controller's limit of {Durations.Format(limits.LogFollowMaxDuration)} (LOG_FOLLOW_MAX_DURATION); " +
+                        "reconnect with Last-Event-ID to go on"), JobplaneJsonContext.Default.LogStreamReconnect);
+                    await response.WriteAsync($"event: reconnect\ndata: {reconnect}\n\n", ct);
+                    await response.Body.FlushAsync(ct);
+                    return;
+                }
                 if (time.GetUtcNow() - lastWrite > KeepAliveInterval)
                 {
                     await response.WriteAsync(": keep-alive\n\n", ct);
                     await response.Body.FlushAsync(ct);
                     lastWrite = time.GetUtcNow();
                 }
-                await Task.Delay(FollowPollInterval, time, ct);
+                var wait = Min(Min(limits.LogFollowPollInterval, KeepAliveInterval), remaining);
+                try
+                {
+                    await notified.WaitAsync(wait, time, ct);
+                    await Task.Delay(FollowMinReadInterval, time, ct);
+                }
+                catch (TimeoutException)
+                {
+                    // The safety read: a notification may have been lost.
+                }
             }
         }
         catch (OperationCanceledException) when (ct.IsCancellationRequested)
@@ -251,4 +295,6 @@ public static class ExecutionEndpoints
             // The client went away or the controller is stopping: nothing to clean up.
         }
     }
+
+    private static TimeSpan Min(TimeSpan a, TimeSpan b) => a < b ? a : b;
 }

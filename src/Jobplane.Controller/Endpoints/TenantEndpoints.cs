@@ -99,15 +99,15 @@ public static class TenantEndpoints
             .Returns<TenantView>()
             .Errors(404);
 
-        admin.MapPost("/{id}/api-keys", async (string id, HttpRequest request, TenantStore tenants, CancellationToken ct) =>
+        admin.MapPost("/{id}/api-keys", async (string id, HttpRequest request, TenantStore tenants, ControllerOptions options, CancellationToken ct) =>
         {
             if (!Guid.TryParse(id, out var tenantId)) return ApiResults.NotFound("tenant");
-            return await ApiKeyEndpoints.CreateAsync(request, tenants, tenantId, Actors.Administrator, ct);
+            return await ApiKeyEndpoints.CreateAsync(request, tenants, options, tenantId, Actors.Administrator, ct);
         })
-            .Doc("Create an API key for a tenant", "The key is shown once.")
+            .Doc("Create an API key for a tenant", "The key is shown once; the tenant's MAX_API_KEYS_PER_TENANT holds here too.")
             .JsonRequest<CreateApiKeyRequest>(Limits.SmallBodyBytes, optional: true)
             .Returns<CreateApiKeyResponse>(201)
-            .Errors(404);
+            .Errors(400, 404, 409);
 
         admin.MapGet("/{id}/api-keys", async (string id, HttpRequest request, TenantStore tenants, CancellationToken ct) =>
         {

@@ -34,6 +34,11 @@ public static class WorkerEndpoints
         return await next(ctx);
     }
 
+    /// <summary>The last line of a log cut at its cap: what happened, and that only the operator can change it.</summary>
+    internal static string CutMarker(long cap) =>
+        $"[jobplane: this execution's log reached the operator's limit of {TenantLimitOptions.FormatSize(cap)} " +
+        "(LOG_MAX_BYTES_PER_EXECUTION); the rest of its output was dropped]";
+
     public static void MapWorkerEndpoints(this IEndpointRouteBuilder app)
     {
         var worker = app.MapGroup("/internal").RequirePrincipal(PrincipalKind.Worker).WithTags("Worker");
@@ -153,7 +158,8 @@ public static class WorkerEndpoints
             .Returns<HeartbeatResponse>()
             .Errors(404, 409);
 
-        worker.MapPost("/executions/{id}/logs", async (string id, HttpContext http, QueueStore queue, ControllerMetrics metrics, CancellationToken ct) =>
+        worker.MapPost("/executions/{id}/logs", async (string id, HttpContext http, QueueStore queue, ControllerMetrics metrics,
+            ControllerOptions options, CancellationToken ct) =>
         {
             if (!Guid.TryParse(id, out var executionId)) return ApiResults.NotFound("execution");
             var body = await JsonBody.ReadAsync(http.Request, JobplaneJsonContext.Default.AppendLogsRequest, Limits.LogBodyBytes);
@@ -181,18 +187,25 @@ public static class WorkerEndpoints
                 if (!StorableText.IsStorable(lines[i].Content))
                     lines[i] = lines[i] with { Content = StorableText.Clean(lines[i].Content) };
             }
-            var check = await queue.AppendLogsAsync(executionId, token, lines, ct);
-            if (check == LeaseCheck.Accepted) metrics.LogBytes(lines);
-            return check switch
+            // The cap is the operator's: the job is not failed for it, and the worker's call still
+            // succeeds; the answer tells it the log is full so it can stop shipping.
+            var cap = options.TenantLimits.LogMaxBytesPerExecution;
+            var append = await queue.AppendLogsAsync(executionId, token, lines, cap, CutMarker(cap), ct);
+            if (append.Check == LeaseCheck.Accepted) metrics.LogBytes(append.StoredBytes);
+            return append.Check switch
             {
+                LeaseCheck.Accepted when append.LogFull =>
+                    Results.Json(new AppendLogsResponse(LogFull: true), JobplaneJsonContext.Default.AppendLogsResponse),
                 LeaseCheck.Accepted => Results.NoContent(),
                 LeaseCheck.NotFound => ApiResults.NotFound("execution"),
                 _ => ApiResults.LeaseLost(executionId),
             };
         })
             .AddEndpointFilter(ScopedToCredential)
-            .Doc("Append log lines", "{content} or {lines: [{content, stream}]}, with the lease token.")
+            .Doc("Append log lines", "{content} or {lines: [{content, stream}]}, with the lease token. 204 while the " +
+                "execution's log has room; 200 {log_full: true} once it reached LOG_MAX_BYTES_PER_EXECUTION (lines past the cap are dropped, a marker line says so).")
             .JsonRequest<AppendLogsRequest>(Limits.LogBodyBytes)
+            .Returns<AppendLogsResponse>()
             .Produces(204)
             .Errors(404, 409);
 

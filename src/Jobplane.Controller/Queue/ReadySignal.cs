@@ -11,9 +11,16 @@ namespace Jobplane.Controller.Queue;
 /// <see cref="Window"/> fold into a single wake-up at its end. Under a stream of submissions that
 /// bounds the claims idle waiters make to a few hundred per second, however many transactions
 /// notify, while an idle platform still picks up new work without delay.</para>
+/// <para>The same connection also listens on 'jobplane_execution' (log lines appended, an execution
+/// finished) and hands those to <see cref="Logs.LogFollowers"/>, so followed log streams cost no
+/// connection of their own.</para>
 /// </summary>
-public sealed partial class ReadySignal(NpgsqlDataSource db, TimeProvider time, ILogger<ReadySignal> logger) : BackgroundService
+public sealed partial class ReadySignal(NpgsqlDataSource db, TimeProvider time, ILogger<ReadySignal> logger,
+    Logs.LogFollowers? followers = null) : BackgroundService
 {
+    private const string ReadyChannel = "jobplane_ready";
+    private const string ExecutionChannel = "jobplane_execution";
+
     public static readonly TimeSpan Window = TimeSpan.FromMilliseconds(5);
 
     private TaskCompletionSource _next = NewSource();
@@ -66,10 +73,15 @@ public sealed partial class ReadySignal(NpgsqlDataSource db, TimeProvider time, 
                 await using var conn = await db.OpenConnectionAsync(stoppingToken);
                 try
                 {
-                    conn.Notification += (_, _) => Notified();
-                    await using (var cmd = new NpgsqlCommand("listen jobplane_ready", conn))
+                    conn.Notification += (_, e) =>
+                    {
+                        if (e.Channel == ExecutionChannel) followers?.Notified(e.Payload);
+                        else Notified();
+                    };
+                    await using (var cmd = new NpgsqlCommand(followers is null ? $"listen {ReadyChannel}" : $"listen {ReadyChannel}; listen {ExecutionChannel}", conn))
                         await cmd.ExecuteNonQueryAsync(stoppingToken);
                     Pulse(); // anything that became ready while we were not listening
+                    followers?.WakeAll();
                     while (!stoppingToken.IsCancellationRequested)
                         await conn.WaitAsync(stoppingToken);
                 }
@@ -86,6 +98,7 @@ public sealed partial class ReadySignal(NpgsqlDataSource db, TimeProvider time, 
             {
                 LogListenFailed(e);
                 Pulse();
+                followers?.WakeAll();
                 await Task.Delay(TimeSpan.FromSeconds(1), stoppingToken).ContinueWith(_ => { }, TaskScheduler.Default);
             }
         }
