@@ -41,10 +41,28 @@ public sealed class Platform : IAsyncLifetime
     {
         foreach (var p in _processes) await p.DisposeAsync();
         await Database.DisposeAsync();
+        await UnmountBelowAsync(_workRoot);
         try { Directory.Delete(_workRoot, recursive: true); }
         catch (DirectoryNotFoundException) { }
         try { Directory.Delete(_sharedRoot, recursive: true); }
         catch (DirectoryNotFoundException) { }
+    }
+
+    /// <summary>
+    /// A worker stopped in the middle of an attempt leaves that attempt's bounded folder (a tmpfs it
+    /// mounted) in place, as a crashed worker would; the next worker would clean it up. Here the test
+    /// is that next worker: it detaches such mounts so that the folders can be removed.
+    /// </summary>
+    private static async Task UnmountBelowAsync(string root)
+    {
+        if (!OperatingSystem.IsLinux()) return;
+        var below = File.ReadLines("/proc/self/mountinfo").Select(l => l.Split(' ')[4])
+            .Where(m => m.StartsWith(root + "/", StringComparison.Ordinal)).OrderByDescending(m => m.Length).ToList();
+        foreach (var mount in below)
+        {
+            using var umount = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo("umount", ["-l", mount]) { RedirectStandardError = true })!;
+            await umount.WaitForExitAsync();
+        }
     }
 
     public async Task<PlatformProcess> StartControllerAsync()
