@@ -247,11 +247,6 @@ public sealed class ExecutionStore(NpgsqlDataSource db)
         return view with { Attempts = attempts };
     }
 
-    /// <summary>Newest first; the whole list at once (tests and small callers). See <see cref="ListPageAsync"/>.</summary>
-    public async Task<IReadOnlyList<ExecutionView>> ListAsync(
-        Guid tenantId, string? status, Guid? jobId, int limit, int offset, CancellationToken ct) =>
-        (await ListPageAsync(tenantId, status, jobId, new PageRequest(limit, offset), ct)).Items;
-
     /// <summary>
     /// Newest first, by (created_at, id) descending; served by executions_job_created_idx or
     /// executions_tenant_created_idx (both end in created_at desc, id desc, so a keyset position is
@@ -263,17 +258,11 @@ public sealed class ExecutionStore(NpgsqlDataSource db)
         Guid tenantId, string? status, Guid? jobId, PageRequest page, CancellationToken ct)
     {
         List<NpgsqlParameter> ps = [Sql.P(tenantId), Sql.P(status), Sql.P(jobId), Sql.P(page.Limit + 1), Sql.P(page.Offset)];
-        var after = "";
-        if (page.After is { } position)
-        {
-            after = "and (e.created_at, e.id) < ($6, $7)";
-            ps.Add(Sql.P((DateTimeOffset?)position.At));
-            ps.Add(Sql.P(position.Id));
-        }
+        var after = Paging.After(page, ps, "e.created_at", "e.id", newestFirst: true);
         await using var cmd = db.Command($"""
             select {ListColumns} from executions e join jobs j on j.id = e.job_id
             where e.tenant_id = $1 and ($2::text is null or e.status = $2) and ($3::uuid is null or e.job_id = $3)
-              {after}
+              and {after}
             order by e.created_at desc, e.id desc limit $4 offset $5
             """, [.. ps]);
         return await Paging.ReadAsync(cmd, page.Limit, Read, ct);
@@ -327,27 +316,17 @@ public sealed class ExecutionStore(NpgsqlDataSource db)
         return list;
     }
 
-    /// <summary>Unretried dead letters, newest first; the whole list at once. See <see cref="ListDeadLettersPageAsync"/>.</summary>
-    public async Task<IReadOnlyList<DlqEntry>> ListDeadLettersAsync(Guid tenantId, int limit, int offset, CancellationToken ct) =>
-        (await ListDeadLettersPageAsync(tenantId, new PageRequest(limit, offset), ct)).Items;
-
     /// <summary>Unretried dead letters, newest first by (failed_at, id) descending; served by dead_letters_tenant_idx.</summary>
     public async Task<Page<DlqEntry>> ListDeadLettersPageAsync(Guid tenantId, PageRequest page, CancellationToken ct)
     {
         List<NpgsqlParameter> ps = [Sql.P(tenantId), Sql.P(page.Limit + 1), Sql.P(page.Offset)];
-        var after = "";
-        if (page.After is { } position)
-        {
-            after = "and (d.failed_at, d.id) < ($4, $5)";
-            ps.Add(Sql.P((DateTimeOffset?)position.At));
-            ps.Add(Sql.P(position.Id));
-        }
+        var after = Paging.After(page, ps, "d.failed_at", "d.id", newestFirst: true);
         await using var cmd = db.Command($"""
             select d.id, d.execution_id, d.job_id, j.name, e.priority, d.error_message, d.attempts, d.failed_at
             from dead_letters d
             join executions e on e.id = d.execution_id
             join jobs j on j.id = d.job_id
-            where d.tenant_id = $1 and d.retried_execution_id is null {after}
+            where d.tenant_id = $1 and d.retried_execution_id is null and {after}
             order by d.failed_at desc, d.id desc limit $2 offset $3
             """, [.. ps]);
         return await Paging.ReadAsync(cmd, page.Limit, reader => new DlqEntry(reader.GetGuid(0), reader.GetGuid(1), reader.GetGuid(2), reader.GetString(3),

@@ -87,10 +87,6 @@ public sealed class JobStore(NpgsqlDataSource db)
         return await reader.ReadAsync(ct) ? Read(reader) : null;
     }
 
-    /// <summary>Newest first; the whole list at once, commands in full (tests and small callers).</summary>
-    public async Task<IReadOnlyList<JobView>> ListAsync(Guid tenantId, int limit, int offset, CancellationToken ct) =>
-        (await ListPageAsync(tenantId, new PageRequest(limit, offset), int.MaxValue, ct)).Items;
-
     /// <summary>
     /// Newest first, by (created_at, id) descending; served by jobs_tenant_created_idx. A command
     /// (up to 1 MiB) is cut in the database to its first <paramref name="commandChars"/> characters
@@ -101,13 +97,7 @@ public sealed class JobStore(NpgsqlDataSource db)
     public async Task<Page<JobView>> ListPageAsync(Guid tenantId, PageRequest page, int commandChars, CancellationToken ct)
     {
         List<NpgsqlParameter> ps = [Sql.P(tenantId), Sql.P(page.Limit + 1), Sql.P(page.Offset), Sql.P(commandChars)];
-        var after = "";
-        if (page.After is { } position)
-        {
-            after = "and (created_at, id) < ($5, $6)";
-            ps.Add(Sql.P((DateTimeOffset?)position.At));
-            ps.Add(Sql.P(position.Id));
-        }
+        var after = Paging.After(page, ps, "created_at", "id", newestFirst: true);
         await using var cmd = db.Command($"""
             select id, name, image,
                    case when size.chars <= $4 then command else (
@@ -121,7 +111,7 @@ public sealed class JobStore(NpgsqlDataSource db)
                    size.chars > $4
             from jobs
             cross join lateral (select coalesce(sum(length(a)), 0) as chars from unnest(command) a) size
-            where tenant_id = $1 {after}
+            where tenant_id = $1 and {after}
             order by created_at desc, id desc limit $2 offset $3
             """, [.. ps]);
         return await Paging.ReadAsync(cmd, page.Limit, r => Read(r) with { CommandTruncated = r.GetBoolean(17) ? true : null }, ct);

@@ -18,6 +18,20 @@ public sealed record Page<T>(IReadOnlyList<T> Items, bool More);
 internal static class Paging
 {
     /// <summary>
+    /// The keyset condition of a list ordered by (<paramref name="at"/>, <paramref name="id"/>):
+    /// rows strictly after the request's position, in the list's direction. Adds the position's two
+    /// parameters to <paramref name="ps"/> and names them by their place there; "true" when the
+    /// request starts at the beginning. One row comparison, so the list's index serves it as a range.
+    /// </summary>
+    public static string After(PageRequest page, List<NpgsqlParameter> ps, string at, string id, bool newestFirst)
+    {
+        if (page.After is not { } position) return "true";
+        ps.Add(Sql.P((DateTimeOffset?)position.At));
+        ps.Add(Sql.P(position.Id));
+        return $"({at}, {id}) {(newestFirst ? "<" : ">")} (${ps.Count - 1}, ${ps.Count})";
+    }
+
+    /// <summary>
     /// Reads up to <paramref name="limit"/> rows from a command that asked for one more: the extra
     /// row only tells that another page exists and is not returned.
     /// </summary>

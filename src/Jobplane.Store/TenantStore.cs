@@ -154,10 +154,6 @@ public sealed class TenantStore(NpgsqlDataSource db)
         return await reader.ReadAsync(ct) ? ReadTenant(reader) : null;
     }
 
-    /// <summary>Tenants by name; the whole list at once (tests and small callers).</summary>
-    public async Task<IReadOnlyList<TenantView>> ListAsync(int limit, int offset, CancellationToken ct) =>
-        (await ListPageAsync(limit, offset, null, ct)).Items;
-
     /// <summary>
     /// Tenants by name, after <paramref name="afterName"/> when given (keyset on the unique
     /// tenants_name_key). Running and ready counts are exact: a page costs two index counts per tenant.
@@ -275,24 +271,14 @@ public sealed class TenantStore(NpgsqlDataSource db)
         return await cmd.ExecuteScalarAsync(ct) is not null;
     }
 
-    /// <summary>All of the tenant's keys, oldest first (tests and small callers).</summary>
-    public async Task<IReadOnlyList<ApiKeyView>> ListKeysAsync(Guid tenantId, CancellationToken ct) =>
-        (await ListKeysPageAsync(tenantId, new PageRequest(int.MaxValue - 1), ct)).Items;
-
     /// <summary>The tenant's keys, oldest first by (created_at, id); served by api_keys_tenant_idx.</summary>
     public async Task<Page<ApiKeyView>> ListKeysPageAsync(Guid tenantId, PageRequest page, CancellationToken ct)
     {
         List<NpgsqlParameter> ps = [Sql.P(tenantId), Sql.P(page.Limit + 1), Sql.P(page.Offset)];
-        var after = "";
-        if (page.After is { } position)
-        {
-            after = "and (created_at, id) > ($4, $5)";
-            ps.Add(Sql.P((DateTimeOffset?)position.At));
-            ps.Add(Sql.P(position.Id));
-        }
+        var after = Paging.After(page, ps, "created_at", "id", newestFirst: false);
         await using var cmd = db.Command($"""
             select id, name, prefix, created_at, last_used_at, revoked_at, expires_at, expires_at <= now(), parent_key_id
-            from api_keys where tenant_id = $1 {after}
+            from api_keys where tenant_id = $1 and {after}
             order by created_at, id limit $2 offset $3
             """, [.. ps]);
         return await Paging.ReadAsync(cmd, page.Limit, reader => new ApiKeyView(reader.GetGuid(0), reader.GetString(1), reader.GetString(2),

@@ -36,24 +36,14 @@ public sealed class WorkerCredentialStore(NpgsqlDataSource db)
             new DateTimeOffset(DateTime.SpecifyKind(createdAt, DateTimeKind.Utc)));
     }
 
-    /// <summary>Every credential, oldest first (tests and small callers).</summary>
-    public async Task<IReadOnlyList<WorkerCredentialView>> ListAsync(CancellationToken ct) =>
-        (await ListPageAsync(new PageRequest(int.MaxValue - 1), ct)).Items;
-
     /// <summary>Oldest first by (created_at, id); served by worker_credentials_created_idx.</summary>
     public async Task<Page<WorkerCredentialView>> ListPageAsync(PageRequest page, CancellationToken ct)
     {
         List<NpgsqlParameter> ps = [Sql.P(page.Limit + 1), Sql.P(page.Offset)];
-        var after = "";
-        if (page.After is { } position)
-        {
-            after = "where (created_at, id) > ($3, $4)";
-            ps.Add(Sql.P((DateTimeOffset?)position.At));
-            ps.Add(Sql.P(position.Id));
-        }
+        var after = Paging.After(page, ps, "created_at", "id", newestFirst: false);
         await using var cmd = db.Command($"""
             select id, name, prefix, tenant_ids, created_at, last_used_at, revoked_at
-            from worker_credentials {after}
+            from worker_credentials where {after}
             order by created_at, id limit $1 offset $2
             """, [.. ps]);
         return await Paging.ReadAsync(cmd, page.Limit, reader => new WorkerCredentialView(reader.GetGuid(0), reader.GetString(1), reader.GetString(2),

@@ -28,11 +28,17 @@ public sealed class WorkerStore(NpgsqlDataSource db)
 
     /// <summary>
     /// Marks a worker as still connected, keeping what it last announced: a worker whose slots are all
-    /// busy does not dequeue, but heartbeats. One primary-key update; callers throttle it.
+    /// busy does not dequeue, but heartbeats. Only while it runs one of <paramref name="heldExecutionIds"/>
+    /// under that name: a heartbeat names its worker freely, and must not keep another (gone) worker
+    /// counted as connected. One primary-key update and at most that many primary-key probes; callers throttle it.
     /// </summary>
-    public async Task TouchAsync(string workerId, CancellationToken ct)
+    public async Task TouchAsync(string workerId, IReadOnlyCollection<Guid> heldExecutionIds, CancellationToken ct)
     {
-        await using var cmd = db.Command("update workers set seen_at = now() where worker_id = $1", Sql.P(workerId));
+        await using var cmd = db.Command("""
+            update workers set seen_at = now()
+            where worker_id = $1
+              and exists (select 1 from executions e where e.id = any($2) and e.worker_id = $1 and e.status = 'RUNNING')
+            """, Sql.P(workerId), Sql.P(heldExecutionIds.ToArray()));
         await cmd.ExecuteNonQueryAsync(ct);
     }
 

@@ -20,9 +20,12 @@ public sealed class HostileTenantTests(ITestOutputHelper output) : IAsyncLifetim
     private const long FolderBound = 16L << 20;
     /// <summary>What the fill attacks try to write: 32 times the bound.</summary>
     private const int FillMiB = 512;
+    /// <summary>Named like the host it would run on: the name tenants must never see.</summary>
+    private static readonly string WorkerName = $"{Environment.MachineName}-hostile-1";
     private readonly Platform _platform = new();
     private readonly List<Row> _rows = [];
     private Api _api = null!;
+    private readonly HttpClient _anonymous = new();
     private PlatformProcess _worker = null!;
 
     private sealed record Row(string Attack, string Expected, string Got, bool Escaped);
@@ -31,7 +34,7 @@ public sealed class HostileTenantTests(ITestOutputHelper output) : IAsyncLifetim
     {
         await _platform.InitializeAsync();
         await _platform.StartControllerAsync();
-        _worker = _platform.StartWorker("hostile-1", new Dictionary<string, string?>
+        _worker = _platform.StartWorker(WorkerName, new Dictionary<string, string?>
         {
             ["EXEC_MAX_PROCESSES"] = MaxProcesses.ToString(CultureInfo.InvariantCulture),
             ["EXEC_WORKDIR_MAX_BYTES"] = FolderBound.ToString(CultureInfo.InvariantCulture),
@@ -43,6 +46,7 @@ public sealed class HostileTenantTests(ITestOutputHelper output) : IAsyncLifetim
     public async Task DisposeAsync()
     {
         _api.Dispose();
+        _anonymous.Dispose();
         await _platform.DisposeAsync();
     }
 
@@ -125,6 +129,8 @@ public sealed class HostileTenantTests(ITestOutputHelper output) : IAsyncLifetim
         await AttackLogFloodAsync();
         await AttackFollowStreamsAsync();
         await AttackMintedKeyAsync();
+        await AttackMetricsAsync();
+        await AttackWorkerNameAsync();
         await AttackGuessKeysAsync(); // last: it spends this address's budget of failed authentications
 
         Assert.True(File.Exists(canary), "the canary outside the work root was deleted through a link");
@@ -316,6 +322,38 @@ public sealed class HostileTenantTests(ITestOutputHelper output) : IAsyncLifetim
         var after = (int)(await backdoor.Http.GetAsync("/jobs")).StatusCode;
         _rows.Add(new Row("keep access through a key minted by a leaked key", "revoked with the leaked key",
             $"minted key: {before} before, {after} after revocation", before != 200 || after != 401));
+    }
+
+    /// <summary>Reads the platform's metrics, which name every tenant, from the public API port.</summary>
+    private async Task AttackMetricsAsync()
+    {
+        var got = new List<string>();
+        var leaked = false;
+        // Unauthenticated, with the tenant's own key, and spelled as routing would still match it.
+        foreach (var (path, token) in new[] { ("/metrics", (string?)null), ("/metrics", "key"), ("/METRICS/", "key") })
+        {
+            using var response = token is null
+                ? await _anonymous.GetAsync(new Uri(new Uri(_platform.Url), path))
+                : await _api.Http.GetAsync(path);
+            var body = await response.Content.ReadAsStringAsync();
+            got.Add($"{path} {(token is null ? "anonymous" : "tenant key")}: {(int)response.StatusCode}");
+            leaked |= response.IsSuccessStatusCode || body.Contains("tenant_id", StringComparison.Ordinal) || body.Contains("jobplane_", StringComparison.Ordinal);
+        }
+        _rows.Add(new Row("read every tenant's queue depth from /metrics on the API port", "401 without the scrape token",
+            string.Join("; ", got), leaked));
+    }
+
+    /// <summary>Looks for the worker's own name (often its host name) in what the API says about an execution.</summary>
+    private async Task AttackWorkerNameAsync()
+    {
+        var id = await SubmitAsync("worker-name", "true", TimeSpan.FromMinutes(1));
+        var execution = await _api.WaitForStatusAsync(id, "SUCCEEDED", TimeSpan.FromMinutes(2));
+        var attempts = await _api.GetJsonAsync($"/executions/{id}/attempts");
+        var text = execution.ToString() + attempts;
+        var shown = attempts.EnumerateArray().Select(a => a.GetProperty("worker_id").GetString()).FirstOrDefault();
+        _rows.Add(new Row("learn the worker's name from an execution", "a pseudonym, never the worker's id or host name",
+            $"worker_id {shown ?? "absent"}", shown is null || text.Contains(WorkerName, StringComparison.Ordinal) ||
+                                              text.Contains(Environment.MachineName, StringComparison.OrdinalIgnoreCase)));
     }
 
     /// <summary>Guesses API keys from one address: refused before any lookup once its budget is spent.</summary>

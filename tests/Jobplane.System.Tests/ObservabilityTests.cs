@@ -71,6 +71,11 @@ public sealed class ObservabilityTests : IAsyncLifetime
         using var http = new HttpClient();
         using (var open = await http.GetAsync($"http://127.0.0.1:{_platform.Port}/metrics"))
             Assert.Equal(System.Net.HttpStatusCode.Unauthorized, open.StatusCode);
+        // Spelled as routing still matches it (case, a trailing slash): closed the same.
+        using (var spelled = await http.GetAsync($"http://127.0.0.1:{_platform.Port}/METRICS/"))
+            Assert.Equal(System.Net.HttpStatusCode.Unauthorized, spelled.StatusCode);
+        using (var scrape = await http.GetAsync($"http://127.0.0.1:{metricsPort}/Metrics/"))
+            Assert.Contains("jobplane_", await scrape.Content.ReadAsStringAsync(), StringComparison.Ordinal);
         using (var api = await http.GetAsync($"http://127.0.0.1:{metricsPort}/jobs"))
             Assert.Equal(System.Net.HttpStatusCode.NotFound, api.StatusCode);
         using (var health = await http.GetAsync($"http://127.0.0.1:{metricsPort}/healthz"))

@@ -122,7 +122,7 @@ public static class WorkerEndpoints
             // A credential restricted to some tenants holds no lease of another tenant's: reported lost.
             var held = await queue.HeartbeatAsync(leases, options.LeaseDuration, ct, http.Principal().WorkerTenants);
             if (body.Value.WorkerId is { Length: > 0 and <= 100 } heartbeatWorker && held.Count > 0)
-                await registry.StillConnectedAsync(heartbeatWorker, ct);
+                await registry.StillConnectedAsync(heartbeatWorker, [.. held.Select(h => h.Id)], ct);
             var heldIds = held.Select(h => h.Id).ToHashSet();
             var lost = leases.Where(l => !heldIds.Contains(l.ExecutionId)).Select(l => l.ExecutionId).Distinct().ToList();
             return Results.Json(new WorkerHeartbeatResponse([.. heldIds], lost)

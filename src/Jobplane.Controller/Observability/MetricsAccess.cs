@@ -16,7 +16,8 @@ namespace Jobplane.Controller.Observability;
 /// </summary>
 public static class MetricsAccess
 {
-    private static readonly HashSet<string> MetricsPortPaths = ["/metrics", "/healthz", "/readyz"];
+    // Matched as routing matches them: without regard to case or a trailing slash.
+    private static readonly HashSet<string> MetricsPortPaths = new(["/metrics", "/healthz", "/readyz"], StringComparer.OrdinalIgnoreCase);
 
     /// <summary>
     /// On the metrics port, every route but metrics and health is not there at all; on any other
@@ -29,14 +30,14 @@ public static class MetricsAccess
             .Where(s => s is not null).Select(s => SHA256.HashData(Encoding.UTF8.GetBytes(s!))).ToArray();
         return app.Use(async (http, next) =>
         {
-            var path = http.Request.Path.Value ?? "";
+            var path = (http.Request.Path.Value ?? "").TrimEnd('/');
             if (options.MetricsPort is { } port && http.Connection.LocalPort == port)
             {
                 if (MetricsPortPaths.Contains(path)) await next(http);
                 else await ApiResults.WriteErrorAsync(http, 404, ErrorCodes.NotFound, $"the metrics port serves only {string.Join(", ", MetricsPortPaths)}");
                 return;
             }
-            if (!path.TrimEnd('/').Equals("/metrics", StringComparison.OrdinalIgnoreCase) || Presents(http, accepted))
+            if (!path.Equals("/metrics", StringComparison.OrdinalIgnoreCase) || Presents(http, accepted))
             {
                 await next(http);
                 return;

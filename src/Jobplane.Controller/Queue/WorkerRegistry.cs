@@ -57,13 +57,13 @@ public sealed class WorkerRegistry(WorkerStore store, TimeProvider time)
     private readonly ConcurrentDictionary<string, long> _touched = new(StringComparer.Ordinal);
 
     /// <summary>A heartbeat: the worker is still connected (busy, so not dequeuing); at most one write per interval per replica.</summary>
-    public async Task StillConnectedAsync(string workerId, CancellationToken ct)
+    public async Task StillConnectedAsync(string workerId, IReadOnlyCollection<Guid> heldExecutionIds, CancellationToken ct)
     {
         var now = time.GetTimestamp();
         if (_touched.TryGetValue(workerId, out var last) && time.GetElapsedTime(last, now) < WriteInterval) return;
         if (_touched.Count > 10_000) _touched.Clear();
         _touched[workerId] = now;
-        await store.TouchAsync(workerId, ct);
+        await store.TouchAsync(workerId, heldExecutionIds, ct);
     }
 
     /// <summary>Records the worker as seen, unless this replica did so recently with the same announcement.</summary>
