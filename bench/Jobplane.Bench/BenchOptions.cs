@@ -37,6 +37,8 @@ public sealed record BenchOptions
     /// <summary>Old finished executions the retention scenario deletes (the issue asks for a million).</summary>
     public long RetentionRows { get; init; }
     public int RetentionBatch { get; init; } = 1000;
+    /// <summary>Share of each tick retention spends deleting under load: the controller's RETENTION_MAX_PERCENT default.</summary>
+    public int RetentionPercent { get; init; } = 10;
     /// <summary>How long submit and claim throughput are measured, without and then with retention running.</summary>
     public TimeSpan RetentionLoad { get; init; } = TimeSpan.FromSeconds(10);
     /// <summary>
@@ -79,6 +81,7 @@ public sealed record BenchOptions
             ClaimSamples = Int("BENCH_CLAIM_SAMPLES", 200, 60),
             RetentionRows = Int("BENCH_RETENTION_ROWS", 1_000_000, 100_000),
             RetentionBatch = Int("BENCH_RETENTION_BATCH", 1000, 1000),
+            RetentionPercent = Int("BENCH_RETENTION_PERCENT", 10, 10),
             RetentionLoad = TimeSpan.FromSeconds(Int("BENCH_RETENTION_SECONDS", 10, 5)),
             StatsSettle = TimeSpan.FromSeconds(Int("BENCH_STATS_SETTLE_SECONDS", 11, 11)),
         };

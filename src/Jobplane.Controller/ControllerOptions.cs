@@ -65,6 +65,13 @@ public sealed record ControllerOptions
     public TimeSpan RetentionInterval { get; init; } = TimeSpan.FromMinutes(1);
     /// <summary>Rows deleted per transaction by retention (RETENTION_BATCH_SIZE).</summary>
     public int RetentionBatchSize { get; init; } = 1000;
+    /// <summary>
+    /// The most of each maintenance interval, in percent, retention spends deleting while it has a
+    /// backlog (RETENTION_MAX_PERCENT): the pace at which a backlog is worked off, traded against what
+    /// it takes from claims and submissions on the same database (bench/RESULTS.md#retention).
+    /// </summary>
+    public int RetentionMaxPercent { get; init; } = DefaultRetentionMaxPercent;
+    public const int DefaultRetentionMaxPercent = 10;
     /// <summary>Per-tenant and per-address bounds (log bytes, follow streams, keys, failed authentications).</summary>
     public TenantLimitOptions TenantLimits { get; init; } = new();
 
@@ -107,6 +114,7 @@ public sealed record ControllerOptions
                 ReadRetention(read, "RETENTION_AUDIT", DefaultRetention.Audit)),
             RetentionInterval = read.Duration("RETENTION_INTERVAL", TimeSpan.FromMinutes(1)),
             RetentionBatchSize = read.Int("RETENTION_BATCH_SIZE", 1000, 1, 10_000),
+            RetentionMaxPercent = read.Int("RETENTION_MAX_PERCENT", DefaultRetentionMaxPercent, 1, 90),
             TenantLimits = TenantLimitOptions.Read(read),
         };
         if (LogFormat.Parse(config[LogFormat.Setting]) is null)

@@ -114,6 +114,32 @@ public sealed class RetentionStore(NpgsqlDataSource db)
             """, ct, Sql.P(keep.TotalSeconds), Sql.P(batchSize));
     }
 
+    /// <summary>What one round of retention deleted, and whether it stopped with old rows left.</summary>
+    public readonly record struct RoundResult(int Executions, int DeadLetters, int Audit, bool Behind);
+
+    /// <summary>
+    /// One round, as the maintenance loop runs it: batch after batch (dead letters first, since a
+    /// FAILED execution becomes deletable only once its dead letter is gone) while batches come back
+    /// full, for at most <paramref name="budget"/> (always at least one of each). Retention shares the
+    /// database with claims and submissions: a backlog is worked off at the pace the budget allows,
+    /// a round per maintenance tick, rather than as fast as the database would delete it.
+    /// </summary>
+    public async Task<RoundResult> DeleteRoundAsync(RetentionPolicy policy, int batchSize, TimeSpan budget, TimeProvider time, CancellationToken ct)
+    {
+        var started = time.GetTimestamp();
+        int executions = 0, deadLetters = 0, audit = 0;
+        bool full;
+        do
+        {
+            var d = await DeleteDeadLettersAsync(policy, batchSize, ct);
+            var e = await DeleteExecutionsAsync(policy, batchSize, ct);
+            var a = await DeleteAuditAsync(policy, batchSize, ct);
+            deadLetters += d; executions += e; audit += a;
+            full = d == batchSize || e == batchSize || a == batchSize;
+        } while (full && time.GetElapsedTime(started) < budget);
+        return new RoundResult(executions, deadLetters, audit, full);
+    }
+
     /// <summary>
     /// One delete in a transaction of its own, planned as a walk of its index in age order that stops
     /// at the batch. The planner cannot see how many rows a tenant's cutoff passes (it is computed

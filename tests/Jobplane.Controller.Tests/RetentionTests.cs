@@ -118,18 +118,20 @@ public sealed class RetentionSettingsTests
         Assert.Equal(TimeSpan.FromDays(365), options.Retention.Audit);
         Assert.Equal(TimeSpan.FromMinutes(1), options.RetentionInterval);
         Assert.Equal(1000, options.RetentionBatchSize);
+        Assert.Equal(10, options.RetentionMaxPercent);
     }
 
     [Fact]
     public void Days_durations_and_off_are_understood()
     {
         var options = Read(("RETENTION_EXECUTIONS", "7d"), ("RETENTION_DEAD_LETTERS", "off"), ("RETENTION_AUDIT", "0"),
-            ("RETENTION_INTERVAL", "10s"), ("RETENTION_BATCH_SIZE", "500"));
+            ("RETENTION_INTERVAL", "10s"), ("RETENTION_BATCH_SIZE", "500"), ("RETENTION_MAX_PERCENT", "25"));
         Assert.Equal(TimeSpan.FromDays(7), options.Retention.Executions);
         Assert.Null(options.Retention.DeadLetters);
         Assert.Null(options.Retention.Audit);
         Assert.Equal(TimeSpan.FromSeconds(10), options.RetentionInterval);
         Assert.Equal(500, options.RetentionBatchSize);
+        Assert.Equal(25, options.RetentionMaxPercent);
         Assert.Equal(TimeSpan.FromHours(36), Read(("RETENTION_AUDIT", "36h")).Retention.Audit);
     }
 
@@ -137,8 +139,9 @@ public sealed class RetentionSettingsTests
     public void Every_bad_retention_setting_is_named_at_once()
     {
         var e = Assert.Throws<InvalidOperationException>(() => Read(("RETENTION_EXECUTIONS", "12h"), ("RETENTION_DEAD_LETTERS", "thirty"),
-            ("RETENTION_AUDIT", "-5d"), ("RETENTION_INTERVAL", "0"), ("RETENTION_BATCH_SIZE", "0")));
-        foreach (var key in new[] { "RETENTION_EXECUTIONS", "RETENTION_DEAD_LETTERS", "RETENTION_AUDIT", "RETENTION_INTERVAL", "RETENTION_BATCH_SIZE" })
+            ("RETENTION_AUDIT", "-5d"), ("RETENTION_INTERVAL", "0"), ("RETENTION_BATCH_SIZE", "0"),
+            ("RETENTION_MAX_PERCENT", "95")));
+        foreach (var key in new[] { "RETENTION_EXECUTIONS", "RETENTION_DEAD_LETTERS", "RETENTION_AUDIT", "RETENTION_INTERVAL", "RETENTION_BATCH_SIZE", "RETENTION_MAX_PERCENT" })
             Assert.Contains(key, e.Message, StringComparison.Ordinal);
     }
 }

@@ -38,6 +38,25 @@ public sealed class RetentionBatchTests(TestDatabase db) : StoreTestBase(db), IC
     private static readonly RetentionPolicy Defaults = new(TimeSpan.FromDays(30), TimeSpan.FromDays(30), TimeSpan.FromDays(365));
 
     [Fact]
+    public async Task A_round_stops_at_its_budget_and_says_whether_old_rows_are_left()
+    {
+        var (tenant, job) = await TenantWithJobAsync();
+        await OldExecutions.InsertAsync(Db.DataSource, tenant, job, 1_200, 40, Ct);
+        var retention = new RetentionStore(Db.DataSource);
+
+        // No time to spare: one batch of each kind, and the backlog is reported.
+        var first = await retention.DeleteRoundAsync(Defaults, 500, TimeSpan.Zero, TimeProvider.System, Ct);
+        Assert.Equal(500, first.Executions);
+        Assert.True(first.Behind);
+
+        // Time enough: batch after batch until nothing old is left.
+        var rest = await retention.DeleteRoundAsync(Defaults, 500, TimeSpan.FromMinutes(10), TimeProvider.System, Ct);
+        Assert.False(rest.Behind);
+        Assert.True(rest.Executions >= 700);
+        Assert.Equal(0, await Db.ScalarAsync<long>("select count(*) from executions where tenant_id = $1", tenant));
+    }
+
+    [Fact]
     public async Task A_backlog_larger_than_a_batch_takes_several_batches_while_claims_keep_working()
     {
         var (oldTenant, oldJob) = await TenantWithJobAsync();

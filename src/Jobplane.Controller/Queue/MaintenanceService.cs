@@ -53,31 +53,21 @@ public sealed partial class MaintenanceService(
     }
 
     /// <summary>
-    /// Deletes old rows in batches, each its own short transaction, for at most half a maintenance
-    /// interval per tick (at least one round), so promotion and lease rescue are never held up long
-    /// by a large backlog of old rows; what is left waits for the next tick.
+    /// Deletes old rows in batches, each its own short transaction, for at most RETENTION_MAX_PERCENT
+    /// of a maintenance interval per tick (at least one round), so promotion, lease rescue and the
+    /// claims and submissions sharing the database are never held up long by a large backlog of old
+    /// rows; what is left waits for the next tick.
     /// </summary>
     private async Task RetainAsync(RetentionStore store, CancellationToken ct)
     {
         var started = time.GetTimestamp();
         if (!_retentionBehind && started < _nextRetention) return;
         if (!_retentionBehind) _nextRetention = started + (long)(options.RetentionInterval.TotalSeconds * time.TimestampFrequency);
-        var policy = options.Retention;
-        var size = options.RetentionBatchSize;
-        var budget = options.MaintenanceInterval / 2;
-        int executions = 0, deadLetters = 0, audit = 0;
-        bool full;
-        do
-        {
-            // Dead letters first: a FAILED execution becomes deletable only once its dead letter is gone.
-            var d = await store.DeleteDeadLettersAsync(policy, size, ct);
-            var e = await store.DeleteExecutionsAsync(policy, size, ct);
-            var a = await store.DeleteAuditAsync(policy, size, ct);
-            deadLetters += d; executions += e; audit += a;
-            full = d == size || e == size || a == size;
-        } while (full && time.GetElapsedTime(started) < budget);
-        _retentionBehind = full;
-        if (executions + deadLetters + audit > 0) LogRetained(executions, deadLetters, audit, full);
+        var round = await store.DeleteRoundAsync(options.Retention, options.RetentionBatchSize,
+            options.MaintenanceInterval * (options.RetentionMaxPercent / 100.0), time, ct);
+        _retentionBehind = round.Behind;
+        if (round.Executions + round.DeadLetters + round.Audit > 0)
+            LogRetained(round.Executions, round.DeadLetters, round.Audit, round.Behind);
     }
 
     private static async Task<bool> WaitAsync(PeriodicTimer timer, CancellationToken ct)
