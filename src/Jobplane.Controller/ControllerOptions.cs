@@ -1,4 +1,5 @@
 using Jobplane.Api;
+using Jobplane.Controller.Images;
 using Jobplane.Observability;
 using Jobplane.Store;
 
@@ -67,6 +68,8 @@ public sealed record ControllerOptions
     public int RetentionBatchSize { get; init; } = 1000;
     /// <summary>Per-tenant and per-address bounds (log bytes, follow streams, keys, failed authentications).</summary>
     public TenantLimitOptions TenantLimits { get; init; } = new();
+    /// <summary>Registries jobs may take their images from (IMAGE_REGISTRIES); any by default.</summary>
+    public RegistryAllowList ImageRegistries { get; init; } = RegistryAllowList.Any;
 
     public static ControllerOptions FromConfiguration(IConfiguration config)
     {
@@ -108,6 +111,7 @@ public sealed record ControllerOptions
             RetentionInterval = read.Duration("RETENTION_INTERVAL", TimeSpan.FromMinutes(1)),
             RetentionBatchSize = read.Int("RETENTION_BATCH_SIZE", 1000, 1, 10_000),
             TenantLimits = TenantLimitOptions.Read(read),
+            ImageRegistries = RegistryAllowList.Read(read),
         };
         if (LogFormat.Parse(config[LogFormat.Setting]) is null)
             read.Error(LogFormat.Invalid(config[LogFormat.Setting]));

@@ -3,6 +3,7 @@ using System.Text.Json;
 using Jobplane.Api;
 using Jobplane.Controller.Auth;
 using Jobplane.Controller.Http;
+using Jobplane.Controller.Images;
 using Jobplane.Controller.Logs;
 using Jobplane.Observability;
 using Jobplane.Store;
@@ -67,9 +68,12 @@ public static class ExecutionEndpoints
             .Headers(Wire.NextCursorHeader, "the cursor of the next page; absent on the last page")
             .Headers("Link", "<...>; rel=\"next\": the next page's address; absent on the last page");
 
-        executions.MapPost("/dlq/{id}/retry", async (string id, HttpContext http, ExecutionStore store, ControllerMetrics metrics, CancellationToken ct) =>
+        executions.MapPost("/dlq/{id}/retry", async (string id, HttpContext http, ExecutionStore store, ControllerMetrics metrics, ImageAdmission images,
+            CancellationToken ct) =>
         {
             if (!Guid.TryParse(id, out var dlqId)) return ApiResults.NotFound("dead letter");
+            var check = await images.CheckAsync(c => store.DeadLetterImageAsync(http.TenantId(), dlqId, c), ct);
+            if (check.Refused is not null) return check.Refused;
             try
             {
                 var newId = await store.RetryDeadLetterAsync(http.TenantId(), dlqId, ct, TraceParent.Of(Activity.Current));
@@ -82,19 +86,25 @@ public static class ExecutionEndpoints
                 return ApiResults.Conflict(e.Message);
             }
         }).RefusedWhenSuspended()
-            .Doc("Retry a dead letter", "By dead-letter id or by the failed execution's id; creates a new execution.")
+            .Doc("Retry a dead letter", "By dead-letter id or by the failed execution's id; creates a new execution. "
+                + "403 image_not_allowed when the job's image comes from a registry the operator's IMAGE_REGISTRIES no longer lists; nothing is queued.")
             .Returns<DlqRetryResponse>(201)
             .Errors(403, 404, 409);
 
-        executions.MapPost("/dlq/retry", async (HttpContext http, ExecutionStore store, ControllerMetrics metrics, CancellationToken ct) =>
+        executions.MapPost("/dlq/retry", async (HttpContext http, ExecutionStore store, ControllerMetrics metrics, ImageAdmission images,
+            CancellationToken ct) =>
         {
             var body = await JsonBody.ReadAsync(http.Request, JobplaneJsonContext.Default.DlqBulkRequest, Limits.SmallBodyBytes, optional: true);
             if (body.Error is not null) return body.Error;
-            var result = await store.RetryDeadLettersAsync(http.TenantId(), body.Value?.JobId, 10_000, ct, TraceParent.Of(Activity.Current));
+            var jobId = body.Value?.JobId;
+            var check = await images.CheckAsync(c => store.DeadLetterImagesAsync(http.TenantId(), jobId, c), ct);
+            if (check.Refused is not null) return check.Refused;
+            var result = await store.RetryDeadLettersAsync(http.TenantId(), jobId, 10_000, ct, TraceParent.Of(Activity.Current), check.AllowedJobs);
             metrics.Submitted(ExecutionStatus.Pending, result.Retried);
             return Results.Json(result, JobplaneJsonContext.Default.DlqBulkRetryResponse);
         }).RefusedWhenSuspended()
-            .Doc("Retry every dead letter", "Optionally only one job's.")
+            .Doc("Retry every dead letter", "Optionally only one job's. 403 image_not_allowed, and nothing retried, when a job among them has an image "
+                + "from a registry the operator's IMAGE_REGISTRIES no longer lists (retry the others with job_id).")
             .JsonRequest<DlqBulkRequest>(Limits.SmallBodyBytes, optional: true)
             .Returns<DlqBulkRetryResponse>()
             .Errors(403);
