@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Net;
 using Jobplane.Api;
 
@@ -48,31 +47,10 @@ public sealed record TenantLimitOptions
         return options;
     }
 
-    /// <summary>"16MiB", "16m", "512KiB", "1g" (binary units), or a number of bytes.</summary>
-    internal static bool TryParseSize(string text, out long bytes)
-    {
-        bytes = 0;
-        var s = text.Trim().ToLowerInvariant();
-        var digits = 0;
-        while (digits < s.Length && char.IsAsciiDigit(s[digits])) digits++;
-        if (digits == 0 || !long.TryParse(s.AsSpan(0, digits), NumberStyles.None, CultureInfo.InvariantCulture, out var n)) return false;
-        long unit = s[digits..].Trim() switch
-        {
-            "" or "b" => 1,
-            "k" or "kb" or "kib" => 1L << 10,
-            "m" or "mb" or "mib" => 1L << 20,
-            "g" or "gb" or "gib" => 1L << 30,
-            _ => 0,
-        };
-        if (unit == 0 || n > long.MaxValue / unit) return false;
-        bytes = n * unit;
-        return true;
-    }
-
     private static long ReadSize(SettingReader read, string key, long fallback, long min, long max)
     {
         if (read.String(key) is not { } text) return fallback;
-        if (TryParseSize(text, out var bytes) && bytes >= min && bytes <= max) return bytes;
+        if (ByteSizes.TryParse(text, out var bytes) && bytes >= min && bytes <= max) return bytes;
         read.Error($"{key} must be a size between 1KiB and 1024GiB such as 16MiB, 512KiB or a number of bytes (got '{text}')");
         return fallback;
     }
@@ -89,11 +67,4 @@ public sealed record TenantLimitOptions
         }
         return list;
     }
-
-    /// <summary>"16 MiB", "512 KiB", "100 bytes": for messages.</summary>
-    public static string FormatSize(long bytes) =>
-        bytes % (1L << 30) == 0 ? $"{bytes >> 30} GiB"
-        : bytes % (1L << 20) == 0 ? $"{bytes >> 20} MiB"
-        : bytes % (1L << 10) == 0 ? $"{bytes >> 10} KiB"
-        : $"{bytes} bytes";
 }

@@ -36,7 +36,7 @@ public static class WorkerEndpoints
 
     /// <summary>The last line of a log cut at its cap: what happened, and that only the operator can change it.</summary>
     internal static string CutMarker(long cap) =>
-        $"[jobplane: this execution's log reached the operator's limit of {TenantLimitOptions.FormatSize(cap)} " +
+        $"[jobplane: this execution's log reached the operator's limit of {ByteSizes.Format(cap)} " +
         "(LOG_MAX_BYTES_PER_EXECUTION); the rest of its output was dropped]";
 
     public static void MapWorkerEndpoints(this IEndpointRouteBuilder app)
