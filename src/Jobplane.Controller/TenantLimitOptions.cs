@@ -11,6 +11,10 @@ namespace Jobplane.Controller;
 public sealed record TenantLimitOptions
 {
     public const long DefaultLogMaxBytes = 16L * 1024 * 1024;
+    // The bounds of the operator's settings, and of a tenant's own (tenants.log_max_bytes_per_execution, log_follow_max).
+    public const long MinLogMaxBytes = 1024;
+    public const long MaxLogMaxBytes = 1L << 40;
+    public const int MaxLogFollow = 100_000;
 
     /// <summary>Log bytes (UTF-8) stored per execution, all attempts together (LOG_MAX_BYTES_PER_EXECUTION).</summary>
     public long LogMaxBytesPerExecution { get; init; } = DefaultLogMaxBytes;
@@ -34,8 +38,8 @@ public sealed record TenantLimitOptions
     {
         var options = new TenantLimitOptions
         {
-            LogMaxBytesPerExecution = ReadSize(read, "LOG_MAX_BYTES_PER_EXECUTION", DefaultLogMaxBytes, 1024, 1L << 40),
-            LogFollowMaxPerTenant = read.Int("LOG_FOLLOW_MAX_PER_TENANT", 20, 1, 100_000),
+            LogMaxBytesPerExecution = ReadSize(read, "LOG_MAX_BYTES_PER_EXECUTION", DefaultLogMaxBytes, MinLogMaxBytes, MaxLogMaxBytes),
+            LogFollowMaxPerTenant = read.Int("LOG_FOLLOW_MAX_PER_TENANT", 20, 1, MaxLogFollow),
             LogFollowMaxDuration = read.Duration("LOG_FOLLOW_MAX_DURATION", TimeSpan.FromHours(1)),
             LogFollowPollInterval = read.Duration("LOG_FOLLOW_POLL_INTERVAL", TimeSpan.FromSeconds(5)),
             MaxApiKeysPerTenant = read.Int("MAX_API_KEYS_PER_TENANT", 20, 1, 10_000),

@@ -189,12 +189,14 @@ public static class ExecutionEndpoints
             }
             if (http.Request.Headers["Last-Event-ID"].ToString() is { Length: > 0 } lastId && long.TryParse(lastId, System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out var resumed))
                 afterId = Math.Max(afterId, resumed);
-            using var slot = followers.TryOpen(http.TenantId());
+            // The tenant's own cap came with its key (the authenticator reads the tenant's row anyway).
+            var ownMax = http.Principal().Key?.LogFollowMax;
+            using var slot = followers.TryOpen(http.TenantId(), ownMax);
             if (slot is null)
             {
                 return ApiResults.Error(429, ErrorCodes.TooManyLogStreams,
                     $"this tenant already follows {followers.OpenStreams(http.TenantId())} log streams on this controller, " +
-                    $"the most allowed (LOG_FOLLOW_MAX_PER_TENANT); close one or read pages without follow");
+                    $"the most allowed ({(ownMax is null ? "LOG_FOLLOW_MAX_PER_TENANT" : "the tenant's log_follow_max")}); close one or read pages without follow");
             }
             await FollowAsync(http, store, followers, executionId, afterId, ct);
             return Results.Empty;
@@ -203,7 +205,7 @@ public static class ExecutionEndpoints
                 + "but always at least one line: page on with after_id set to the last line's id until a page is empty. "
                 + "With follow=true, a text/event-stream of log lines that ends with an 'end' event once the execution has finished, "
                 + "or with a 'reconnect' event (resume with Last-Event-ID) once the stream reached LOG_FOLLOW_MAX_DURATION; "
-                + "429 when the tenant already holds LOG_FOLLOW_MAX_PER_TENANT streams on this replica.")
+                + "429 when the tenant already holds LOG_FOLLOW_MAX_PER_TENANT streams on this replica (or its own log_follow_max, when the administrator set one).")
             .Query("after_id", JsonSchemaType.Integer, "only lines after this id")
             .Query("limit", JsonSchemaType.Integer, $"lines per page, 1..{Limits.MaxLogPageSize} (default 1000); a page also stops at the byte budget")
             .Query("follow", JsonSchemaType.Boolean, "stream Server-Sent Events until the execution ends")
