@@ -51,7 +51,10 @@ public sealed class LogShipperTests(TinyLogCapFixture fixture) : IClassFixture<T
         var counting = new CountingHandler(_host.CreateHandler());
         var options = new WorkerOptions
         {
-            ControllerUrl = _host.BaseAddress, WorkerToken = ControllerHost.WorkerToken, WorkerId = "shipper-test", WorkRoot = Path.GetTempPath(),
+            ControllerUrl = _host.BaseAddress,
+            WorkerToken = ControllerHost.WorkerToken,
+            WorkerId = "shipper-test",
+            WorkRoot = Path.GetTempPath(),
         };
         var controller = new ControllerClient(new HttpClient(counting), options);
         var shipper = new LogShipper(controller, claim.ExecutionId, claim.LeaseToken, TimeSpan.FromMilliseconds(20), TimeProvider.System,
