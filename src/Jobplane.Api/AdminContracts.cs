@@ -24,6 +24,10 @@ public sealed record TenantView
     public bool AllowNetwork { get; init; }
     /// <summary>Days the tenant's finished executions and dead letters are kept; null: the operator's defaults (RETENTION_*).</summary>
     public int? RetentionDays { get; init; }
+    /// <summary>Log bytes stored per execution of the tenant; null: the operator's LOG_MAX_BYTES_PER_EXECUTION.</summary>
+    public long? LogMaxBytesPerExecution { get; init; }
+    /// <summary>Followed log streams the tenant may hold at once on one replica; null: the operator's LOG_FOLLOW_MAX_PER_TENANT.</summary>
+    public int? LogFollowMax { get; init; }
     public required bool Suspended { get; init; }
     public DateTimeOffset? SuspendedAt { get; init; }
     public required DateTimeOffset CreatedAt { get; init; }

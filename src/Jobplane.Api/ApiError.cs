@@ -28,6 +28,8 @@ public static class ErrorCodes
     public const string TenantSuspended = "tenant_suspended";
     public const string NetworkNotAllowed = "network_not_allowed";
     public const string RuntimeNotAllowed = "runtime_not_allowed";
+    /// <summary>The job's image comes from a registry the operator's IMAGE_REGISTRIES does not list.</summary>
+    public const string ImageNotAllowed = "image_not_allowed";
     public const string MethodNotAllowed = "method_not_allowed";
     public const string Unavailable = "unavailable";
     /// <summary>A tenant request's statement ran past the statement timeout and was stopped.</summary>

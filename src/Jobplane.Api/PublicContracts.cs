@@ -20,6 +20,10 @@ public sealed record TenantRequest
     public bool? AllowNetwork { get; init; }
     /// <summary>Days the tenant's finished executions and dead letters are kept (1..36500); 0 returns to the operator's defaults.</summary>
     public int? RetentionDays { get; init; }
+    /// <summary>Log bytes stored per execution of the tenant (1024..2^40); 0 returns to the operator's LOG_MAX_BYTES_PER_EXECUTION.</summary>
+    public long? LogMaxBytesPerExecution { get; init; }
+    /// <summary>Followed log streams the tenant may hold at once on one replica (1..100000); 0 returns to the operator's LOG_FOLLOW_MAX_PER_TENANT.</summary>
+    public int? LogFollowMax { get; init; }
 }
 
 /// <summary>The answer to POST /tenants: the API key is shown here once and never again.</summary>

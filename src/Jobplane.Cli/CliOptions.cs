@@ -166,6 +166,21 @@ internal static partial class CliOptions
         },
     };
 
+    /// <summary>A size in bytes, as the operator's settings take one: 16MiB, 512k, 1g, or a number of bytes.</summary>
+    public static Option<long?> Size(string name, string description) => new(name)
+    {
+        Description = description,
+        HelpName = "SIZE",
+        CustomParser = result =>
+        {
+            var text = result.Tokens[0].Value;
+            if (ByteSizes.TryParse(text, out var bytes))
+                return bytes;
+            result.AddError($"{name} must be a size such as 16MiB, 512KiB, 1g or a number of bytes (got '{text}')");
+            return null;
+        },
+    };
+
     public static Option<double?> Double(string name, string description, double min) => new(name)
     {
         Description = description,

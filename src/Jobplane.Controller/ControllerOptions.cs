@@ -1,4 +1,5 @@
 using Jobplane.Api;
+using Jobplane.Controller.Images;
 using Jobplane.Observability;
 using Jobplane.Store;
 
@@ -74,6 +75,8 @@ public sealed record ControllerOptions
     public const int DefaultRetentionMaxPercent = 10;
     /// <summary>Per-tenant and per-address bounds (log bytes, follow streams, keys, failed authentications).</summary>
     public TenantLimitOptions TenantLimits { get; init; } = new();
+    /// <summary>Registries jobs may take their images from (IMAGE_REGISTRIES); any by default.</summary>
+    public RegistryAllowList ImageRegistries { get; init; } = RegistryAllowList.Any;
 
     public static ControllerOptions FromConfiguration(IConfiguration config)
     {
@@ -116,6 +119,7 @@ public sealed record ControllerOptions
             RetentionBatchSize = read.Int("RETENTION_BATCH_SIZE", 1000, 1, 10_000),
             RetentionMaxPercent = read.Int("RETENTION_MAX_PERCENT", DefaultRetentionMaxPercent, 1, 90),
             TenantLimits = TenantLimitOptions.Read(read),
+            ImageRegistries = RegistryAllowList.Read(read),
         };
         if (LogFormat.Parse(config[LogFormat.Setting]) is null)
             read.Error(LogFormat.Invalid(config[LogFormat.Setting]));

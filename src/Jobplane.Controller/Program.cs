@@ -55,6 +55,7 @@ builder.Services.AddSingleton(sp =>
     return new RetryBackoff(o.RetryBackoffBase, o.RetryBackoffMax);
 });
 builder.Services.AddSingleton<Jobplane.Controller.Logs.LogFollowers>();
+builder.Services.AddSingleton<Jobplane.Controller.Images.ImageAdmission>();
 builder.Services.AddSingleton<ReadySignal>();
 builder.Services.AddHostedService(sp => sp.GetRequiredService<ReadySignal>());
 builder.Services.AddHostedService<MaintenanceService>();

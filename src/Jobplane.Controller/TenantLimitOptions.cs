@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Net;
 using Jobplane.Api;
 
@@ -12,6 +11,10 @@ namespace Jobplane.Controller;
 public sealed record TenantLimitOptions
 {
     public const long DefaultLogMaxBytes = 16L * 1024 * 1024;
+    // The bounds of the operator's settings, and of a tenant's own (tenants.log_max_bytes_per_execution, log_follow_max).
+    public const long MinLogMaxBytes = 1024;
+    public const long MaxLogMaxBytes = 1L << 40;
+    public const int MaxLogFollow = 100_000;
 
     /// <summary>Log bytes (UTF-8) stored per execution, all attempts together (LOG_MAX_BYTES_PER_EXECUTION).</summary>
     public long LogMaxBytesPerExecution { get; init; } = DefaultLogMaxBytes;
@@ -35,8 +38,8 @@ public sealed record TenantLimitOptions
     {
         var options = new TenantLimitOptions
         {
-            LogMaxBytesPerExecution = ReadSize(read, "LOG_MAX_BYTES_PER_EXECUTION", DefaultLogMaxBytes, 1024, 1L << 40),
-            LogFollowMaxPerTenant = read.Int("LOG_FOLLOW_MAX_PER_TENANT", 20, 1, 100_000),
+            LogMaxBytesPerExecution = ReadSize(read, "LOG_MAX_BYTES_PER_EXECUTION", DefaultLogMaxBytes, MinLogMaxBytes, MaxLogMaxBytes),
+            LogFollowMaxPerTenant = read.Int("LOG_FOLLOW_MAX_PER_TENANT", 20, 1, MaxLogFollow),
             LogFollowMaxDuration = read.Duration("LOG_FOLLOW_MAX_DURATION", TimeSpan.FromHours(1)),
             LogFollowPollInterval = read.Duration("LOG_FOLLOW_POLL_INTERVAL", TimeSpan.FromSeconds(5)),
             MaxApiKeysPerTenant = read.Int("MAX_API_KEYS_PER_TENANT", 20, 1, 10_000),
@@ -48,31 +51,10 @@ public sealed record TenantLimitOptions
         return options;
     }
 
-    /// <summary>"16MiB", "16m", "512KiB", "1g" (binary units), or a number of bytes.</summary>
-    internal static bool TryParseSize(string text, out long bytes)
-    {
-        bytes = 0;
-        var s = text.Trim().ToLowerInvariant();
-        var digits = 0;
-        while (digits < s.Length && char.IsAsciiDigit(s[digits])) digits++;
-        if (digits == 0 || !long.TryParse(s.AsSpan(0, digits), NumberStyles.None, CultureInfo.InvariantCulture, out var n)) return false;
-        long unit = s[digits..].Trim() switch
-        {
-            "" or "b" => 1,
-            "k" or "kb" or "kib" => 1L << 10,
-            "m" or "mb" or "mib" => 1L << 20,
-            "g" or "gb" or "gib" => 1L << 30,
-            _ => 0,
-        };
-        if (unit == 0 || n > long.MaxValue / unit) return false;
-        bytes = n * unit;
-        return true;
-    }
-
     private static long ReadSize(SettingReader read, string key, long fallback, long min, long max)
     {
         if (read.String(key) is not { } text) return fallback;
-        if (TryParseSize(text, out var bytes) && bytes >= min && bytes <= max) return bytes;
+        if (ByteSizes.TryParse(text, out var bytes) && bytes >= min && bytes <= max) return bytes;
         read.Error($"{key} must be a size between 1KiB and 1024GiB such as 16MiB, 512KiB or a number of bytes (got '{text}')");
         return fallback;
     }
@@ -89,11 +71,4 @@ public sealed record TenantLimitOptions
         }
         return list;
     }
-
-    /// <summary>"16 MiB", "512 KiB", "100 bytes": for messages.</summary>
-    public static string FormatSize(long bytes) =>
-        bytes % (1L << 30) == 0 ? $"{bytes >> 30} GiB"
-        : bytes % (1L << 20) == 0 ? $"{bytes >> 20} MiB"
-        : bytes % (1L << 10) == 0 ? $"{bytes >> 10} KiB"
-        : $"{bytes} bytes";
 }

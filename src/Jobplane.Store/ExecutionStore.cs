@@ -11,6 +11,9 @@ public sealed record RunOptions(DateTimeOffset? ScheduledAt, int? TimeoutSeconds
     public string? TraceParent { get; init; }
 }
 
+/// <summary>A job a submission would run, and its image: what the operator's registry check reads.</summary>
+public sealed record JobImage(Guid JobId, string Image);
+
 /// <summary>Executions as tenants see them: submit, read, list, logs, dead letters. Scoped by tenant in SQL.</summary>
 public sealed class ExecutionStore(NpgsqlDataSource db)
 {
@@ -96,6 +99,55 @@ public sealed class ExecutionStore(NpgsqlDataSource db)
         return new BatchRunResponse(ids, reader.GetString(0));
     }
 
+    /// <summary>
+    /// The tenant's job and its image (empty when it is not the tenant's); one primary-key probe.
+    /// With <paramref name="verifyKeyId"/>, empty also when that key is no longer live, as
+    /// <see cref="RunAsync"/> would create nothing for it.
+    /// </summary>
+    public Task<IReadOnlyList<JobImage>> JobImageAsync(Guid tenantId, Guid jobId, CancellationToken ct, Guid? verifyKeyId = null) =>
+        ReadImagesAsync($"""
+            select id, image from jobs where id = $1 and tenant_id = $2 and {LiveKey("$3", "$2")}
+            """, ct, Sql.P(jobId), Sql.P(tenantId), Sql.P(verifyKeyId));
+
+    /// <summary>The job of one of the tenant's dead letters (by its id or its execution's) and its image.</summary>
+    public Task<IReadOnlyList<JobImage>> DeadLetterImageAsync(Guid tenantId, Guid id, CancellationToken ct) =>
+        ReadImagesAsync("""
+            select j.id, j.image from dead_letters d join jobs j on j.id = d.job_id
+            where (d.id = $1 or d.execution_id = $1) and d.tenant_id = $2
+            """, ct, Sql.P(id), Sql.P(tenantId));
+
+    /// <summary>
+    /// Each job with unretried dead letters of the tenant (or only <paramref name="jobId"/>), and its
+    /// image: what <see cref="RetryDeadLettersAsync"/> would run. Walks dead_letters_tenant_idx.
+    /// </summary>
+    public Task<IReadOnlyList<JobImage>> DeadLetterImagesAsync(Guid tenantId, Guid? jobId, CancellationToken ct) =>
+        ReadImagesAsync("""
+            select j.id, j.image from jobs j
+            where j.tenant_id = $1 and ($2::uuid is null or j.id = $2)
+              and j.id in (select d.job_id from dead_letters d
+                           where d.tenant_id = $1 and d.retried_execution_id is null and ($2::uuid is null or d.job_id = $2))
+            """, ct, Sql.P(tenantId), Sql.P(jobId));
+
+    private async Task<IReadOnlyList<JobImage>> ReadImagesAsync(string sql, CancellationToken ct, params NpgsqlParameter[] parameters)
+    {
+        await using var cmd = db.Command(sql, parameters);
+        await using var reader = await cmd.ExecuteReaderAsync(ct);
+        var list = new List<JobImage>();
+        while (await reader.ReadAsync(ct)) list.Add(new JobImage(reader.GetGuid(0), reader.GetString(1)));
+        return list;
+    }
+
+    /// <summary>
+    /// SQL true when the API key <paramref name="key"/> (a uuid parameter; null: not asked) is the
+    /// tenant's, unrevoked and unexpired, and the tenant not suspended.
+    /// </summary>
+    private static string LiveKey(string key, string tenant) => $"""
+        ({key}::uuid is null or exists (
+            select 1 from api_keys k join tenants t on t.id = k.tenant_id
+            where k.id = {key} and k.tenant_id = {tenant} and k.revoked_at is null
+              and (k.expires_at is null or k.expires_at > now()) and t.suspended_at is null))
+        """;
+
     // $1 new id, $2 job, $3 tenant, $4 scheduled_at?, $5 priority?, $6 timeout?, $7 idempotency key?, $8 traceparent?
     // The key row is taken (or an expired one reclaimed) in the same statement that creates the
     // execution; when the key is live, the insert claims nothing and nothing is created.
@@ -107,10 +159,7 @@ public sealed class ExecutionStore(NpgsqlDataSource db)
             select id, tenant_id, priority, timeout_seconds, max_attempts,
                    image, network, run_as_root, memory_limit_bytes, cpu_limit, pids_limit
             from jobs where id = $2 and tenant_id = $3
-              and ($9::uuid is null or exists (
-                  select 1 from api_keys k join tenants t on t.id = k.tenant_id
-                  where k.id = $9 and k.tenant_id = $3 and k.revoked_at is null
-                    and (k.expires_at is null or k.expires_at > now()) and t.suspended_at is null))
+              and {LiveKey("$9", "$3")}
         ), key as (
             insert into idempotency_keys (tenant_id, key, job_id, execution_id)
             select job.tenant_id, $7, job.id, $1 from job where $7::text is not null
@@ -382,14 +431,18 @@ public sealed class ExecutionStore(NpgsqlDataSource db)
     /// <summary>
     /// Re-runs every unretried dead letter of the tenant (or of one job) as new executions, in one
     /// statement; entries being retried concurrently by another request are skipped, not doubled.
+    /// With <paramref name="onlyJobs"/>, only those jobs' dead letters: the ones whose images were
+    /// checked, so a dead letter of another job arriving meanwhile waits for the next retry.
     /// </summary>
-    public async Task<DlqBulkRetryResponse> RetryDeadLettersAsync(Guid tenantId, Guid? jobId, int max, CancellationToken ct, string? traceParent = null)
+    public async Task<DlqBulkRetryResponse> RetryDeadLettersAsync(Guid tenantId, Guid? jobId, int max, CancellationToken ct, string? traceParent = null,
+        IReadOnlyList<Guid>? onlyJobs = null)
     {
         await using var cmd = db.Command($"""
             with picked as (
                 select d.id, d.job_id, e.priority, e.timeout_seconds
                 from dead_letters d join executions e on e.id = d.execution_id
                 where d.tenant_id = $1 and d.retried_execution_id is null and ($2::uuid is null or d.job_id = $2)
+                  and ($5::uuid[] is null or d.job_id = any($5))
                 order by d.failed_at
                 limit $3
                 for update of d skip locked
@@ -408,7 +461,7 @@ public sealed class ExecutionStore(NpgsqlDataSource db)
                 update dead_letters d set retried_execution_id = f.new_id from fresh f where d.id = f.id
             )
             select new_id from fresh
-            """, Sql.P(tenantId), Sql.P(jobId), Sql.P(max), Sql.P(traceParent));
+            """, Sql.P(tenantId), Sql.P(jobId), Sql.P(max), Sql.P(traceParent), Sql.P(onlyJobs?.ToArray()));
         await using var reader = await cmd.ExecuteReaderAsync(ct);
         var ids = new List<Guid>();
         while (await reader.ReadAsync(ct)) ids.Add(reader.GetGuid(0));

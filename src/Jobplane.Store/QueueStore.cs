@@ -26,6 +26,31 @@ public sealed record Completion(Guid ExecutionId, Guid LeaseToken, AttemptResult
 public sealed record LogAppend(LeaseCheck Check, long StoredBytes, bool LogFull);
 
 /// <summary>
+/// The cap on an execution's stored log: the operator's <paramref name="OperatorBytes"/>, unless the
+/// execution's tenant has its own (tenants.log_max_bytes_per_execution). Each has its marker line, the
+/// last line of a cut log; in <paramref name="TenantMarker"/>, <see cref="LimitPlaceholder"/> stands
+/// for the tenant's limit, written as <see cref="ByteSizes.Format"/> writes it.
+/// </summary>
+public sealed record LogCap(long OperatorBytes, string OperatorMarker, string TenantMarker)
+{
+    public const string LimitPlaceholder = "{limit}";
+
+    /// <summary>No operator cap (a tenant's own still applies), no markers: tests of other things.</summary>
+    public static readonly LogCap None = new(long.MaxValue, "", "");
+
+    /// <summary>
+    /// <see cref="ByteSizes.Format"/> in SQL, of the bigint expression <paramref name="bytes"/>: the
+    /// marker is written by the statement that finds the tenant's limit, so it is formatted there.
+    /// </summary>
+    public static string FormatSizeSql(string bytes) => $"""
+        case when {bytes} % 1073741824 = 0 then ({bytes} / 1073741824)::text || ' GiB'
+             when {bytes} % 1048576 = 0 then ({bytes} / 1048576)::text || ' MiB'
+             when {bytes} % 1024 = 0 then ({bytes} / 1024)::text || ' KiB'
+             else {bytes}::text || ' bytes' end
+        """;
+}
+
+/// <summary>
 /// The worker side of the queue: claim, heartbeat, logs, results, hand-back, and the maintenance that
 /// promotes due work and rescues expired leases. Leases are fenced by lease_token: every call about an
 /// attempt names its token, and only the attempt holding the execution's current token is heard.
@@ -295,43 +320,48 @@ public sealed class QueueStore(NpgsqlDataSource db)
         return list;
     }
 
-    /// <summary>Appends log lines if the token still holds the lease, in one statement, with no cap.</summary>
+    /// <summary>Appends log lines if the token still holds the lease, in one statement, with no operator cap.</summary>
     public async Task<LeaseCheck> AppendLogsAsync(
         Guid executionId, Guid leaseToken, IReadOnlyList<LogLine> lines, CancellationToken ct) =>
-        (await AppendLogsAsync(executionId, leaseToken, lines, long.MaxValue, "", ct)).Check;
+        (await AppendLogsAsync(executionId, leaseToken, lines, LogCap.None, ct)).Check;
 
     /// <summary>
-    /// Appends log lines if the token still holds the lease, storing at most <paramref name="maxBytes"/>
-    /// bytes (UTF-8) for the whole execution. The line that would pass the cap, and every line after it,
-    /// is dropped; <paramref name="cutMarker"/> is stored once in their place, as the last line the
-    /// execution's log will ever get. All in one statement: it locks the execution's row, so
-    /// concurrent appends are counted one after the other and together never pass the cap. A batch
-    /// that arrives after the cut writes nothing at all. The execution is never failed for it.
+    /// Appends log lines if the token still holds the lease, storing at most the cap's bytes (UTF-8)
+    /// for the whole execution: the tenant's own limit when it has one, the operator's otherwise. The
+    /// line that would pass the cap, and every line after it, is dropped; the marker of the limit that
+    /// applied is stored once in their place, as the last line the execution's log will ever get. All
+    /// in one statement: it locks the execution's row, so concurrent appends are counted one after the
+    /// other and together never pass the cap. A batch that arrives after the cut writes nothing at
+    /// all. The execution is never failed for it.
     /// <para>Cost: one row lock and one HOT update of executions per batch (log_bytes is not
-    /// indexed), besides the insert; followers are notified in the same statement.</para>
+    /// indexed), one primary-key read of the tenant's limit, besides the insert; followers are
+    /// notified in the same statement. A tenant's changed limit applies from the next batch on.</para>
     /// </summary>
     public async Task<LogAppend> AppendLogsAsync(
-        Guid executionId, Guid leaseToken, IReadOnlyList<LogLine> lines, long maxBytes, string cutMarker, CancellationToken ct)
+        Guid executionId, Guid leaseToken, IReadOnlyList<LogLine> lines, LogCap cap, CancellationToken ct)
     {
-        await using var cmd = db.Command("""
+        await using var cmd = db.Command($$"""
             with holder as (
-                select id, log_bytes, log_cut from executions
-                where id = $1 and lease_token = $2 and status = 'RUNNING'
-                for no key update
+                select e.id, e.log_bytes, e.log_cut, coalesce(t.log_max_bytes_per_execution, $5) as cap,
+                       case when t.log_max_bytes_per_execution is null then $6
+                            else replace($7, '{{LogCap.LimitPlaceholder}}', {{LogCap.FormatSizeSql("t.log_max_bytes_per_execution")}}) end as marker
+                from executions e join tenants t on t.id = e.tenant_id
+                where e.id = $1 and e.lease_token = $2 and e.status = 'RUNNING'
+                for no key update of e
             ), lines as (
                 select t.stream, t.content, t.n, sum(octet_length(t.content)) over (order by t.n) as upto
                 from unnest($3::text[], $4::text[]) with ordinality as t(stream, content, n)
             ), fit as (
                 select l.stream, l.content, l.n, l.upto from lines l, holder h
-                where not h.log_cut and h.log_bytes + l.upto <= $5
+                where not h.log_cut and h.log_bytes + l.upto <= h.cap
             ), overflow as (
-                select exists (select 1 from lines l, holder h where not h.log_cut and h.log_bytes + l.upto > $5) as cut
+                select exists (select 1 from lines l, holder h where not h.log_cut and h.log_bytes + l.upto > h.cap) as cut
             ), ins as (
                 insert into execution_logs (execution_id, stream, content)
                 select $1, x.stream, x.content from (
                     select stream, content, n from fit
                     union all
-                    select 'stderr', $6, 9223372036854775807 from overflow where cut
+                    select 'stderr', (select marker from holder), 9223372036854775807 from overflow where cut
                 ) x order by x.n
             ), changed as (
                 update executions e
@@ -349,7 +379,7 @@ public sealed class QueueStore(NpgsqlDataSource db)
                    (select count(*) from notify)
             """, Sql.P(executionId), Sql.P(leaseToken),
             Sql.P(lines.Select(l => l.Stream).ToArray()!), Sql.P(lines.Select(l => l.Content).ToArray()),
-            Sql.P(maxBytes), Sql.P(cutMarker));
+            Sql.P(cap.OperatorBytes), Sql.P(cap.OperatorMarker), Sql.P(cap.TenantMarker));
         await using var reader = await cmd.ExecuteReaderAsync(ct);
         await reader.ReadAsync(ct);
         var held = reader.GetInt64(0) == 1;

@@ -10,6 +10,8 @@ public sealed record TenantKey(Guid TenantId, Guid KeyId, string Prefix, double?
 {
     /// <summary>How long the key had left when it was verified, by the database clock; null when it does not expire.</summary>
     public TimeSpan? TimeLeft { get; init; }
+    /// <summary>The tenant's own cap on followed log streams per replica; null: the operator's.</summary>
+    public int? LogFollowMax { get; init; }
 }
 
 /// <summary>A key to create: who asks, on behalf of which key (if any), when it should expire, and how many live keys the tenant may hold.</summary>
@@ -50,12 +52,15 @@ public sealed class TenantStore(NpgsqlDataSource db)
         await using var batch = db.CreateBatch();
         batch.BatchCommands.Add(Sql.BatchCommand("""
             insert into tenants (id, name, rate_limit, rate_limit_burst, max_concurrent_executions, weight, allowed_runtimes, allow_network,
-                                 retention_days)
-            values ($1, $2, $3, $4, coalesce($5, 0), coalesce($6, 1), $7, $8, nullif($9, 0))
+                                 retention_days,
+                                 log_max_bytes_per_execution, log_follow_max)
+            values ($1, $2, $3, $4, coalesce($5, 0), coalesce($6, 1), $7, $8, nullif($9, 0),
+                    nullif($10, 0), nullif($11, 0))
             """, Sql.P(tenantId), Sql.P(request.Name), Sql.P(request.RateLimit),
             Sql.P(request.RateLimitBurst), Sql.P(request.MaxConcurrentExecutions), Sql.P(request.Weight),
             Sql.TextArrayOrNull(RuntimesOrNull(request.AllowedRuntimes)), Sql.P(request.AllowNetwork ?? false),
-            Sql.P(request.RetentionDays)));
+            Sql.P(request.RetentionDays),
+            Sql.P(request.LogMaxBytesPerExecution), Sql.P(request.LogFollowMax)));
         batch.BatchCommands.Add(Sql.BatchCommand(
             "insert into api_keys (id, tenant_id, prefix, secret_hash) values ($1, $2, $3, $4)",
             Sql.P(Guid.CreateVersion7()), Sql.P(tenantId), Sql.P(key.Prefix), Sql.P(key.SecretHash)));
@@ -75,8 +80,8 @@ public sealed class TenantStore(NpgsqlDataSource db)
 
     /// <summary>
     /// Updates the given fields; false when the tenant does not exist. A rate_limit of 0 removes the
-    /// limit; an empty allowed_runtimes list lifts the restriction; a retention_days of 0 returns the
-    /// tenant to the operator's retention. Only a real change is written and
+    /// limit; an empty allowed_runtimes list lifts the restriction; a retention_days, log_max_bytes_per_execution
+    /// or log_follow_max of 0 returns the tenant to the operator's setting. Only a real change is written and
     /// audited: an update that leaves every field as it was changes nothing, not even updated_at.
     /// </summary>
     public async Task<bool> UpdateAsync(Guid tenantId, TenantRequest request, CancellationToken ct, string actor = Actors.Administrator)
@@ -90,9 +95,12 @@ public sealed class TenantStore(NpgsqlDataSource db)
             coalesce($6, weight),
             case when $7::text[] is null then allowed_runtimes when cardinality($7) = 0 then null else $7 end,
             coalesce($8, allow_network),
-            case when $11::int is null then retention_days when $11 = 0 then null else $11 end
+            case when $11::int is null then retention_days when $11 = 0 then null else $11 end,
+            case when $12::bigint is null then log_max_bytes_per_execution when $12 = 0 then null else $12 end,
+            case when $13::int is null then log_follow_max when $13 = 0 then null else $13 end
             """;
-        const string columns = "name, rate_limit, rate_limit_burst, max_concurrent_executions, weight, allowed_runtimes, allow_network, retention_days";
+        const string columns = "name, rate_limit, rate_limit_burst, max_concurrent_executions, weight, allowed_runtimes, allow_network, retention_days, "
+            + "log_max_bytes_per_execution, log_follow_max";
         await using var cmd = db.Command($"""
             with changed as (
                 update tenants set ({columns}) = ({updated}), updated_at = now()
@@ -105,7 +113,8 @@ public sealed class TenantStore(NpgsqlDataSource db)
             """, Sql.P(tenantId), Sql.P(request.Name), Sql.P(request.RateLimit), Sql.P(request.RateLimitBurst),
             Sql.P(request.MaxConcurrentExecutions), Sql.P(request.Weight),
             Sql.TextArrayOrNull(request.AllowedRuntimes?.Distinct().ToArray()), Sql.P(request.AllowNetwork),
-            Sql.P(actor), Sql.Json(Details(request)), Sql.P(request.RetentionDays));
+            Sql.P(actor), Sql.Json(Details(request)), Sql.P(request.RetentionDays),
+            Sql.P(request.LogMaxBytesPerExecution), Sql.P(request.LogFollowMax));
         try
         {
             // One statement: the update and its audit record (written only if something changed).
@@ -144,7 +153,8 @@ public sealed class TenantStore(NpgsqlDataSource db)
         t.suspended_at, t.created_at, t.updated_at,
         (select count(*) from executions e where e.tenant_id = t.id and e.status = 'RUNNING')::int,
         (select count(*) from ready_queue q where q.tenant_id = t.id)::int,
-        t.allow_network, t.retention_days
+        t.allow_network, t.retention_days,
+        t.log_max_bytes_per_execution, t.log_follow_max
         """;
 
     public async Task<TenantView?> GetAsync(Guid tenantId, CancellationToken ct)
@@ -185,6 +195,8 @@ public sealed class TenantStore(NpgsqlDataSource db)
         Ready = r.GetInt32(11),
         AllowNetwork = r.GetBoolean(12),
         RetentionDays = r.GetInt32OrNull(13),
+        LogMaxBytesPerExecution = r.IsDBNull(14) ? null : r.GetInt64(14),
+        LogFollowMax = r.GetInt32OrNull(15),
     };
 
     /// <summary>A new key for the tenant, shown once; null when the tenant does not exist.</summary>
@@ -348,7 +360,8 @@ public sealed class TenantStore(NpgsqlDataSource db)
         if (!ApiKeys.TryParse(presentedKey, out var prefix, out var secret)) return null;
         await using var cmd = db.Command("""
             select k.tenant_id, k.secret_hash, k.id, t.rate_limit, t.rate_limit_burst, t.suspended_at is not null, k.last_used_at,
-                   extract(epoch from k.expires_at - now())::double precision
+                   extract(epoch from k.expires_at - now())::double precision,
+                   t.log_follow_max
             from api_keys k join tenants t on t.id = k.tenant_id
             where k.prefix = $1 and k.revoked_at is null and (k.expires_at is null or k.expires_at > now())
             """, Sql.P(prefix));
@@ -360,6 +373,7 @@ public sealed class TenantStore(NpgsqlDataSource db)
             reader.GetInt32OrNull(4), reader.GetBoolean(5), reader.GetTimestampOrNull(6))
         {
             TimeLeft = reader.IsDBNull(7) ? null : TimeSpan.FromSeconds(reader.GetDouble(7)),
+            LogFollowMax = reader.GetInt32OrNull(8),
         };
     }
 

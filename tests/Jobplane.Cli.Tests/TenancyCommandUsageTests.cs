@@ -64,6 +64,11 @@ public sealed class TenancyCommandUsageTests
         { ["tenant", "update", SomeId, "--allow-network"], "--allow-network" },
         { ["tenant", "create", "--name", "n", "--allow-network", "1"], "(got '1')" },
 
+        // Log limits: a size with binary units, a count.
+        { ["tenant", "update", SomeId, "--log-max-bytes", "lots"], "--log-max-bytes must be a size such as 16MiB, 512KiB, 1g or a number of bytes (got 'lots')" },
+        { ["tenant", "create", "--name", "n", "--log-max-bytes", "1.5m"], "(got '1.5m')" },
+        { ["tenant", "update", SomeId, "--log-follow-max", "-1"], "--log-follow-max must be an integer >= 0 (got '-1')" },
+
         // Checked before sending, as the controller would refuse it anyway.
         { ["tenant", "update", SomeId], "nothing to update: give at least one of --name, --rate-limit, --rate-limit-burst, --max-concurrent, --weight, --allowed-runtimes" },
     };

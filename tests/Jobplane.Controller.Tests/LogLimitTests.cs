@@ -131,7 +131,7 @@ public sealed class LogLimitTests(SmallLogCapFixture fixture) : IClassFixture<Sm
         var read = new SettingReader(k => k == "LOG_MAX_BYTES_PER_EXECUTION" ? "lots" : null);
         TenantLimitOptions.Read(read);
         Assert.Contains(read.Errors, e => e.StartsWith("LOG_MAX_BYTES_PER_EXECUTION", StringComparison.Ordinal));
-        Assert.True(TenantLimitOptions.TryParseSize("16MiB", out var b) && b == 16L << 20);
+        Assert.True(ByteSizes.TryParse("16MiB", out var b) && b == 16L << 20);
         _ = JsonSerializer.Serialize(new AppendLogsResponse(true), Api.Json.AppendLogsResponse);
     }
 }

@@ -3,6 +3,7 @@ using System.Text.Json;
 using Jobplane.Api;
 using Jobplane.Controller.Auth;
 using Jobplane.Controller.Http;
+using Jobplane.Controller.Images;
 using Jobplane.Controller.Logs;
 using Jobplane.Observability;
 using Jobplane.Store;
@@ -67,9 +68,12 @@ public static class ExecutionEndpoints
             .Headers(Wire.NextCursorHeader, "the cursor of the next page; absent on the last page")
             .Headers("Link", "<...>; rel=\"next\": the next page's address; absent on the last page");
 
-        executions.MapPost("/dlq/{id}/retry", async (string id, HttpContext http, ExecutionStore store, ControllerMetrics metrics, CancellationToken ct) =>
+        executions.MapPost("/dlq/{id}/retry", async (string id, HttpContext http, ExecutionStore store, ControllerMetrics metrics, ImageAdmission images,
+            CancellationToken ct) =>
         {
             if (!Guid.TryParse(id, out var dlqId)) return ApiResults.NotFound("dead letter");
+            var check = await images.CheckAsync(c => store.DeadLetterImageAsync(http.TenantId(), dlqId, c), ct);
+            if (check.Refused is not null) return check.Refused;
             try
             {
                 var newId = await store.RetryDeadLetterAsync(http.TenantId(), dlqId, ct, TraceParent.Of(Activity.Current));
@@ -82,19 +86,25 @@ public static class ExecutionEndpoints
                 return ApiResults.Conflict(e.Message);
             }
         }).RefusedWhenSuspended()
-            .Doc("Retry a dead letter", "By dead-letter id or by the failed execution's id; creates a new execution.")
+            .Doc("Retry a dead letter", "By dead-letter id or by the failed execution's id; creates a new execution. "
+                + "403 image_not_allowed when the job's image comes from a registry the operator's IMAGE_REGISTRIES no longer lists; nothing is queued.")
             .Returns<DlqRetryResponse>(201)
             .Errors(403, 404, 409);
 
-        executions.MapPost("/dlq/retry", async (HttpContext http, ExecutionStore store, ControllerMetrics metrics, CancellationToken ct) =>
+        executions.MapPost("/dlq/retry", async (HttpContext http, ExecutionStore store, ControllerMetrics metrics, ImageAdmission images,
+            CancellationToken ct) =>
         {
             var body = await JsonBody.ReadAsync(http.Request, JobplaneJsonContext.Default.DlqBulkRequest, Limits.SmallBodyBytes, optional: true);
             if (body.Error is not null) return body.Error;
-            var result = await store.RetryDeadLettersAsync(http.TenantId(), body.Value?.JobId, 10_000, ct, TraceParent.Of(Activity.Current));
+            var jobId = body.Value?.JobId;
+            var check = await images.CheckAsync(c => store.DeadLetterImagesAsync(http.TenantId(), jobId, c), ct);
+            if (check.Refused is not null) return check.Refused;
+            var result = await store.RetryDeadLettersAsync(http.TenantId(), jobId, 10_000, ct, TraceParent.Of(Activity.Current), check.AllowedJobs);
             metrics.Submitted(ExecutionStatus.Pending, result.Retried);
             return Results.Json(result, JobplaneJsonContext.Default.DlqBulkRetryResponse);
         }).RefusedWhenSuspended()
-            .Doc("Retry every dead letter", "Optionally only one job's.")
+            .Doc("Retry every dead letter", "Optionally only one job's. 403 image_not_allowed, and nothing retried, when a job among them has an image "
+                + "from a registry the operator's IMAGE_REGISTRIES no longer lists (retry the others with job_id).")
             .JsonRequest<DlqBulkRequest>(Limits.SmallBodyBytes, optional: true)
             .Returns<DlqBulkRetryResponse>()
             .Errors(403);
@@ -179,12 +189,14 @@ public static class ExecutionEndpoints
             }
             if (http.Request.Headers["Last-Event-ID"].ToString() is { Length: > 0 } lastId && long.TryParse(lastId, System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out var resumed))
                 afterId = Math.Max(afterId, resumed);
-            using var slot = followers.TryOpen(http.TenantId());
+            // The tenant's own cap came with its key (the authenticator reads the tenant's row anyway).
+            var ownMax = http.Principal().Key?.LogFollowMax;
+            using var slot = followers.TryOpen(http.TenantId(), ownMax);
             if (slot is null)
             {
                 return ApiResults.Error(429, ErrorCodes.TooManyLogStreams,
                     $"this tenant already follows {followers.OpenStreams(http.TenantId())} log streams on this controller, " +
-                    $"the most allowed (LOG_FOLLOW_MAX_PER_TENANT); close one or read pages without follow");
+                    $"the most allowed ({(ownMax is null ? "LOG_FOLLOW_MAX_PER_TENANT" : "the tenant's log_follow_max")}); close one or read pages without follow");
             }
             await FollowAsync(http, store, followers, executionId, afterId, ct);
             return Results.Empty;
@@ -193,7 +205,7 @@ public static class ExecutionEndpoints
                 + "but always at least one line: page on with after_id set to the last line's id until a page is empty. "
                 + "With follow=true, a text/event-stream of log lines that ends with an 'end' event once the execution has finished, "
                 + "or with a 'reconnect' event (resume with Last-Event-ID) once the stream reached LOG_FOLLOW_MAX_DURATION; "
-                + "429 when the tenant already holds LOG_FOLLOW_MAX_PER_TENANT streams on this replica.")
+                + "429 when the tenant already holds LOG_FOLLOW_MAX_PER_TENANT streams on this replica (or its own log_follow_max, when the administrator set one).")
             .Query("after_id", JsonSchemaType.Integer, "only lines after this id")
             .Query("limit", JsonSchemaType.Integer, $"lines per page, 1..{Limits.MaxLogPageSize} (default 1000); a page also stops at the byte budget")
             .Query("follow", JsonSchemaType.Boolean, "stream Server-Sent Events until the execution ends")

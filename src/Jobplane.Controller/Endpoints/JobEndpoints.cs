@@ -2,6 +2,7 @@ using System.Diagnostics;
 using Jobplane.Api;
 using Jobplane.Controller.Auth;
 using Jobplane.Controller.Http;
+using Jobplane.Controller.Images;
 using Jobplane.Controller.Observability;
 using Jobplane.Observability;
 using Jobplane.Store;
@@ -22,13 +23,16 @@ public static class JobEndpoints
             if (body.Error is not null) return body.Error;
             var r = body.Value!;
             var problem = Validate.Name(r.Name, "name")
-                ?? Validate.Name(r.Image, "image", Limits.MaxImageLength)
+                ?? Validate.Image(r.Image)
                 ?? Validate.Command(r.Command)
                 ?? Validate.Range(r.DefaultTimeout, "default_timeout", 1, Limits.MaxTimeoutSeconds)
                 ?? Validate.Range(r.MaxAttempts, "max_attempts", 1, Limits.MaxAttempts)
                 ?? Validate.RetryPolicy(r.RetryBackoffBase, r.RetryBackoffMax, r.NonRetryableExitCodes)
                 ?? Validate.Resources(r.Resources);
             if (problem is not null) return ApiResults.BadRequest(problem);
+            // The operator's registries, before anything is written: a refused job is not stored.
+            if (options.ImageRegistries.Refusal(r.Image!.Trim()) is { } refused)
+                return ApiResults.Error(403, ErrorCodes.ImageNotAllowed, refused);
 
             var spec = new JobSpec(r.Name!.Trim(), r.Image!.Trim(), [.. r.Command ?? []],
                 r.DefaultTimeout ?? options.DefaultTimeoutSeconds, r.Priority ?? Priority.Normal,
@@ -62,7 +66,9 @@ public static class JobEndpoints
         }).RefusedWhenSuspended()
             .Doc("Create or update a job", "201 when new; 200 when this tenant's job of the same name was updated (the definition is replaced: "
                 + "fields not given take their defaults). 403 network_not_allowed when it asks for network and the tenant is not allowed network; "
-                + "403 runtime_not_allowed when its image is exec and the tenant's allowed_runtimes exclude exec.")
+                + "403 runtime_not_allowed when its image is exec and the tenant's allowed_runtimes exclude exec; "
+                + "400 when image is neither exec nor a reference the Docker engine can read ([registry/]path[:tag][@digest], lowercase path); "
+                + "403 image_not_allowed when its registry is not in the operator's IMAGE_REGISTRIES (when set).")
             .JsonRequest<CreateJobRequest>(Limits.JobBodyBytes)
             .Returns<CreateJobResponse>(201)
             .Returns<CreateJobResponse>(200)
@@ -91,7 +97,7 @@ public static class JobEndpoints
             .Errors(404);
 
         jobs.MapPost("/{id}/run", async (string id, HttpContext http, ExecutionStore store, Authenticator auth, ControllerMetrics metrics,
-            CancellationToken ct) =>
+            ImageAdmission images, CancellationToken ct) =>
         {
             if (!Guid.TryParse(id, out var jobId)) return ApiResults.NotFound("job");
             var body = await JsonBody.ReadAsync(http.Request, JobplaneJsonContext.Default.RunJobRequest, Limits.SmallBodyBytes, optional: true);
@@ -104,14 +110,18 @@ public static class JobEndpoints
             if (key.Length > 0 && (key.Length > 255 || key.Any(c => c is < ' ' or > '~') || key[0] == ' ' || key[^1] == ' '))
                 return ApiResults.BadRequest($"{Wire.IdempotencyKeyHeader} must be 1 to 255 printable ASCII characters, not starting or ending with a space");
 
+            var principal = http.Principal();
+            // A key admitted without a lookup is checked by this read too: a revoked key learns nothing of the job.
+            var deferredKey = principal.KeyCheckDeferred ? principal.Key!.KeyId : (Guid?)null;
+            var check = await images.CheckAsync(c => store.JobImageAsync(principal.TenantId, jobId, c, deferredKey), ct);
+            if (check.Refused is not null) return check.Refused;
+
             RunJobResponse? run;
             using var submit = ControllerTracing.StartSubmit(jobId);
             var runOptions = new RunOptions(r.ScheduledAt, r.Timeout, r.Priority) { TraceParent = TraceParent.Of(submit ?? Activity.Current) };
-            var principal = http.Principal();
             try
             {
-                run = await store.RunAsync(principal.TenantId, jobId, runOptions, key.Length > 0 ? key : null, ct,
-                    principal.KeyCheckDeferred ? principal.Key!.KeyId : null);
+                run = await store.RunAsync(principal.TenantId, jobId, runOptions, key.Length > 0 ? key : null, ct, deferredKey);
                 if (run is null && principal.KeyCheckDeferred)
                 {
                     // Admitted on a recent verification, and the statement created nothing: the key may
@@ -120,6 +130,9 @@ public static class JobEndpoints
                     var current = await auth.AuthenticateAsync(PrincipalKind.Tenant, presented, ct);
                     if (current is null) return AuthFilter.Unauthorized(http, PrincipalKind.Tenant, presented);
                     if (current.Key!.Suspended) return AuthFilter.Suspended();
+                    // The image read above found nothing for a key that was not live then: read it again.
+                    check = await images.CheckAsync(c => store.JobImageAsync(current.TenantId, jobId, c), ct);
+                    if (check.Refused is not null) return check.Refused;
                     run = await store.RunAsync(current.TenantId, jobId, runOptions, null, ct);
                 }
             }
@@ -134,14 +147,16 @@ public static class JobEndpoints
             return Results.Json(run, JobplaneJsonContext.Default.RunJobResponse, statusCode: 201);
         }).RefusedWhenSuspended()
             .KeyCheckedInTransaction()
-            .Doc("Run a job", "Creates an execution. With an Idempotency-Key header (1..255 printable ASCII), a repeat within 24 h answers 200 with the same execution and replayed: true.")
+            .Doc("Run a job", "Creates an execution. With an Idempotency-Key header (1..255 printable ASCII), a repeat within 24 h answers 200 with the same execution and replayed: true. "
+                + "403 image_not_allowed when the job's image comes from a registry the operator's IMAGE_REGISTRIES no longer lists; nothing is queued.")
             .JsonRequest<RunJobRequest>(Limits.SmallBodyBytes, optional: true)
             .Returns<RunJobResponse>(201)
             .Returns<RunJobResponse>(200)
             .Errors(403, 404, 409);
 
         // Many executions of one job in one request and one commit.
-        jobs.MapPost("/{id}/runs", async (string id, HttpContext http, ExecutionStore store, ControllerMetrics metrics, CancellationToken ct) =>
+        jobs.MapPost("/{id}/runs", async (string id, HttpContext http, ExecutionStore store, ControllerMetrics metrics, ImageAdmission images,
+            CancellationToken ct) =>
         {
             if (!Guid.TryParse(id, out var jobId)) return ApiResults.NotFound("job");
             var body = await JsonBody.ReadAsync(http.Request, JobplaneJsonContext.Default.BatchRunRequest, Limits.SmallBodyBytes);
@@ -153,6 +168,8 @@ public static class JobEndpoints
             if (http.Request.Headers.ContainsKey(Wire.IdempotencyKeyHeader))
                 problem ??= $"{Wire.IdempotencyKeyHeader} is not supported on /runs: use /run for idempotent submission";
             if (problem is not null) return ApiResults.BadRequest(problem);
+            var check = await images.CheckAsync(c => store.JobImageAsync(http.TenantId(), jobId, c), ct);
+            if (check.Refused is not null) return check.Refused;
             using var submit = ControllerTracing.StartSubmit(jobId, r.Count!.Value);
             var runs = await store.RunManyAsync(http.TenantId(), jobId, r.Count!.Value, new RunOptions(r.ScheduledAt, r.Timeout, r.Priority)
             { TraceParent = TraceParent.Of(submit ?? Activity.Current) }, ct);
@@ -160,7 +177,8 @@ public static class JobEndpoints
             metrics.Submitted(runs.Status, runs.ExecutionIds.Count);
             return Results.Json(runs, JobplaneJsonContext.Default.BatchRunResponse, statusCode: 201);
         }).RefusedWhenSuspended()
-            .Doc("Run a job many times", "count executions in one request and one commit.")
+            .Doc("Run a job many times", "count executions in one request and one commit. "
+                + "403 image_not_allowed when the job's image comes from a registry the operator's IMAGE_REGISTRIES no longer lists; nothing is queued.")
             .JsonRequest<BatchRunRequest>(Limits.SmallBodyBytes)
             .Returns<BatchRunResponse>(201)
             .Errors(403, 404);

@@ -36,7 +36,8 @@ public static class TenantEndpoints
                 return ApiResults.Conflict(e.Message);
             }
         })
-            .Doc("Create a tenant", "Answers its first API key, shown once.")
+            .Doc("Create a tenant", "Answers its first API key, shown once. log_max_bytes_per_execution (1024..2^40) and log_follow_max (1..100000), "
+                + "when given, replace the operator's LOG_MAX_BYTES_PER_EXECUTION and LOG_FOLLOW_MAX_PER_TENANT for this tenant.")
             .JsonRequest<TenantRequest>(Limits.SmallBodyBytes)
             .Returns<CreateTenantResponse>(201)
             .Errors(409);
@@ -83,7 +84,9 @@ public static class TenantEndpoints
                 return ApiResults.Conflict(e.Message);
             }
         })
-            .Doc("Change a tenant", "Every field is optional; rate_limit 0 removes the limit; retention_days 0 returns to the operator's retention. An update that changes nothing is not audited.")
+            .Doc("Change a tenant", "Every field is optional; rate_limit 0 removes the limit; retention_days 0 returns to the operator's retention; "
+                + "log_max_bytes_per_execution (1024..2^40) and log_follow_max (1..100000) override LOG_MAX_BYTES_PER_EXECUTION and LOG_FOLLOW_MAX_PER_TENANT "
+                + "for this tenant, 0 returns to them. An update that changes nothing is not audited.")
             .JsonRequest<TenantRequest>(Limits.SmallBodyBytes)
             .Produces(204)
             .Errors(404, 409);
@@ -156,7 +159,16 @@ public static class TenantEndpoints
         return Validate.Range(r.RateLimitBurst, "rate_limit_burst", 1, 1_000_000)
             ?? Validate.Range(r.MaxConcurrentExecutions, "max_concurrent_executions", 0, 1_000_000)
             ?? Validate.Range(r.Weight, "weight", 1, Limits.MaxWeight)
-            // 0 (update only) returns the tenant to the operator's retention.
-            ?? Validate.Range(r.RetentionDays, "retention_days", update ? 0 : 1, MaxRetentionDays);
+            // 0 (update only) returns the tenant to the operator's retention, log cap or follow cap.
+            ?? Validate.Range(r.RetentionDays, "retention_days", update ? 0 : 1, MaxRetentionDays)
+            ?? LogBytes(r.LogMaxBytesPerExecution, update)
+            ?? Validate.Range(r.LogFollowMax, "log_follow_max", update ? 0 : 1, TenantLimitOptions.MaxLogFollow);
     }
+
+    /// <summary>A tenant's own log cap: within the bounds of the operator's LOG_MAX_BYTES_PER_EXECUTION.</summary>
+    private static string? LogBytes(long? bytes, bool update) =>
+        bytes is { } b && !(update && b == 0) && (b < TenantLimitOptions.MinLogMaxBytes || b > TenantLimitOptions.MaxLogMaxBytes)
+            ? $"log_max_bytes_per_execution must be a number of bytes between {TenantLimitOptions.MinLogMaxBytes} (1 KiB) and "
+                + $"{TenantLimitOptions.MaxLogMaxBytes} (1 TiB){(update ? ", or 0 to return to the operator's LOG_MAX_BYTES_PER_EXECUTION" : "")} (got {b})"
+            : null;
 }

@@ -34,10 +34,21 @@ public static class WorkerEndpoints
         return await next(ctx);
     }
 
-    /// <summary>The last line of a log cut at its cap: what happened, and that only the operator can change it.</summary>
+    /// <summary>The last line of a log cut at the operator's cap: what happened, and whose limit it was.</summary>
     internal static string CutMarker(long cap) =>
-        $"[jobplane: this execution's log reached the operator's limit of {TenantLimitOptions.FormatSize(cap)} " +
+        $"[jobplane: this execution's log reached the operator's limit of {ByteSizes.Format(cap)} " +
         "(LOG_MAX_BYTES_PER_EXECUTION); the rest of its output was dropped]";
+
+    /// <summary>The last line of a log cut at its tenant's own cap, which the administrator set for that tenant.</summary>
+    internal static string TenantCutMarker(long cap) => TenantCutMarkerTemplate.Replace(LogCap.LimitPlaceholder, ByteSizes.Format(cap), StringComparison.Ordinal);
+
+    private const string TenantCutMarkerTemplate =
+        $"[jobplane: this execution's log reached its tenant's limit of {LogCap.LimitPlaceholder} " +
+        "(the tenant's log_max_bytes_per_execution); the rest of its output was dropped]";
+
+    /// <summary>The cap of every log append: the operator's, or the tenant's own, each with its marker.</summary>
+    internal static LogCap LogCapOf(TenantLimitOptions limits) =>
+        new(limits.LogMaxBytesPerExecution, CutMarker(limits.LogMaxBytesPerExecution), TenantCutMarkerTemplate);
 
     public static void MapWorkerEndpoints(this IEndpointRouteBuilder app)
     {
@@ -187,10 +198,10 @@ public static class WorkerEndpoints
                 if (!StorableText.IsStorable(lines[i].Content))
                     lines[i] = lines[i] with { Content = StorableText.Clean(lines[i].Content) };
             }
-            // The cap is the operator's: the job is not failed for it, and the worker's call still
+            // The cap is the operator's, or the tenant's own (applied by the append itself, under the
+            // execution's row lock): the job is not failed for it, and the worker's call still
             // succeeds; the answer tells it the log is full so it can stop shipping.
-            var cap = options.TenantLimits.LogMaxBytesPerExecution;
-            var append = await queue.AppendLogsAsync(executionId, token, lines, cap, CutMarker(cap), ct);
+            var append = await queue.AppendLogsAsync(executionId, token, lines, LogCapOf(options.TenantLimits), ct);
             if (append.Check == LeaseCheck.Accepted) metrics.LogBytes(append.StoredBytes);
             return append.Check switch
             {
@@ -203,7 +214,8 @@ public static class WorkerEndpoints
         })
             .AddEndpointFilter(ScopedToCredential)
             .Doc("Append log lines", "{content} or {lines: [{content, stream}]}, with the lease token. 204 while the " +
-                "execution's log has room; 200 {log_full: true} once it reached LOG_MAX_BYTES_PER_EXECUTION (lines past the cap are dropped, a marker line says so).")
+                "execution's log has room; 200 {log_full: true} once it reached LOG_MAX_BYTES_PER_EXECUTION, or its tenant's log_max_bytes_per_execution when the administrator set one "
+                + "(lines past the cap are dropped, a marker line says which limit).")
             .JsonRequest<AppendLogsRequest>(Limits.LogBodyBytes)
             .Returns<AppendLogsResponse>()
             .Produces(204)

@@ -65,6 +65,18 @@ public static class Validate
         return StorableText.Problem(value, field);
     }
 
+    /// <summary>
+    /// A job's image: <c>exec</c>, or a reference the Docker engine can read (see <see cref="ImageReference"/>).
+    /// One the engine cannot read could never run; it used to fail each attempt at the worker instead.
+    /// </summary>
+    public static string? Image(string? value)
+    {
+        if (Name(value, "image", Limits.MaxImageLength) is { } problem) return problem;
+        var image = value!.Trim();
+        if (image == RuntimeClasses.ExecImage || ImageReference.TryParse(image, out _, out var invalid)) return null;
+        return $"image '{image}' is not a valid image reference: {invalid}";
+    }
+
     public static string? Range(int? value, string field, int min, int max) =>
         value is { } v && (v < min || v > max) ? $"{field} must be between {min} and {max} (got {v})" : null;
 

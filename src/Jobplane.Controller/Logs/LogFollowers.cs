@@ -19,12 +19,13 @@ public sealed class LogFollowers(ControllerOptions options)
     private long _notifiedWakeUps;
 
     /// <summary>
-    /// Takes one of the tenant's stream slots on this replica, or null when it holds
-    /// LOG_FOLLOW_MAX_PER_TENANT already. Dispose the slot when the stream ends.
+    /// Takes one of the tenant's stream slots on this replica, or null when it holds its cap already:
+    /// <paramref name="tenantMax"/>, the tenant's own (log_follow_max, read with its key), or else
+    /// LOG_FOLLOW_MAX_PER_TENANT. Dispose the slot when the stream ends.
     /// </summary>
-    public IDisposable? TryOpen(Guid tenantId)
+    public IDisposable? TryOpen(Guid tenantId, int? tenantMax = null)
     {
-        var max = options.TenantLimits.LogFollowMaxPerTenant;
+        var max = tenantMax ?? options.TenantLimits.LogFollowMaxPerTenant;
         while (true)
         {
             var current = _streams.GetOrAdd(tenantId, 0);
