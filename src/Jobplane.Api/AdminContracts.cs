@@ -24,6 +24,8 @@ public sealed record TenantView
     public bool AllowNetwork { get; init; }
     /// <summary>Days the tenant's finished executions and dead letters are kept; null: the operator's defaults (RETENTION_*).</summary>
     public int? RetentionDays { get; init; }
+    /// <summary>The most of the fleet's slots it may hold while another tenant has ready work (0..1]; null: the operator's FAIR_SHARE_MAX_FRACTION.</summary>
+    public double? MaxFleetShare { get; init; }
     public required bool Suspended { get; init; }
     public DateTimeOffset? SuspendedAt { get; init; }
     public required DateTimeOffset CreatedAt { get; init; }

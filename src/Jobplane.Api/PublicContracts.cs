@@ -20,6 +20,11 @@ public sealed record TenantRequest
     public bool? AllowNetwork { get; init; }
     /// <summary>Days the tenant's finished executions and dead letters are kept (1..36500); 0 returns to the operator's defaults.</summary>
     public int? RetentionDays { get; init; }
+    /// <summary>
+    /// The most of the fleet's slots the tenant may hold while another tenant has ready work, as a
+    /// fraction above 0 and at most 1 (1: no cap); absent on creation: the operator's FAIR_SHARE_MAX_FRACTION.
+    /// </summary>
+    public double? MaxFleetShare { get; init; }
 }
 
 /// <summary>The answer to POST /tenants: the API key is shown here once and never again.</summary>

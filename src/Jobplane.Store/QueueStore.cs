@@ -48,18 +48,29 @@ public sealed class QueueStore(NpgsqlDataSource db)
     /// suspended tenant's, and none of a tenant that does not allow <paramref name="runtime"/>.
     /// Only executions <paramref name="grants"/> fit are claimed: of a runtime class the worker runs,
     /// and asking for no network, root or resources it cannot grant.
-    /// <para>Cost: one walk of the active tenants in virtual-time order (tenant_sched_active_idx)
+    /// <para>Fleet share: while another tenant of this claim has ready work this worker can run, a
+    /// tenant gets new slots only while it runs fewer than max(1, floor(f x S)) executions, where S is
+    /// the sum of the slots announced by workers seen within <see cref="WorkerStore.Recent"/> and f
+    /// the tenant's max_fleet_share, or <paramref name="maxFleetShare"/> when it has none. Slots left
+    /// once every such tenant is at its cap go by stride regardless. S = 0 (no worker announced its
+    /// slots) or f = 1: no cap. Nothing running is stopped: the cap steers new claims only.</para>
+    /// <para>Cost: one sum over the workers seen in the last minute (workers_seen_idx: one row per
+    /// connected worker); one walk of the active tenants in virtual-time order (tenant_sched_active_idx)
     /// until 64 eligible ones are found, where each tenant costs one probe of ready_queue (for the
     /// worker's class: ready_queue_route_claim_idx) and, if capped, a count of its running executions
-    /// (at most its cap); then one index range scan per served tenant and class
-    /// (ready_queue_route_claim_idx, so container rows cost an exec worker nothing). Rows of the class
-    /// that ask for more than the worker grants are filtered, not indexed: they are walked past. It grows with the number of active tenants
-    /// skipped (suspended, at their cap) and the batch size, and only logarithmically with the
-    /// backlog: scheduled runs and retries are not in ready_queue at all.</para>
+    /// (at most its cap); when two or more tenants are eligible and the fleet announced slots, a
+    /// count of each eligible tenant's running executions, stopping at its share cap + 1
+    /// (executions_running_tenant_idx), so at most about S + 64 index entries in all; then one index
+    /// range scan per served tenant and class (ready_queue_route_claim_idx, so container rows cost an
+    /// exec worker nothing). Rows of the class that ask for more than the worker grants are
+    /// filtered, not indexed: they are walked past. It grows with the number of active tenants
+    /// skipped (suspended, at their cap), the batch size and the fleet (connected workers, busy
+    /// slots), and only logarithmically with the backlog: scheduled runs and retries are not in
+    /// ready_queue at all. Measured in bench/RESULTS.md.</para>
     /// </summary>
     public async Task<IReadOnlyList<ClaimedExecution>> ClaimAsync(
         int limit, string workerId, Guid[]? tenantIds, TimeSpan lease, CancellationToken ct, string? runtime = null,
-        WorkerGrants? grants = null)
+        WorkerGrants? grants = null, double maxFleetShare = FairShare.DefaultMaxFleetShare)
     {
         grants ??= WorkerGrants.Any;
         await using var conn = await db.OpenConnectionAsync(ct);
@@ -74,27 +85,49 @@ public sealed class QueueStore(NpgsqlDataSource db)
             // Only ready rows this worker can run count: a tenant whose ready work is all of another
             // class (or asks for what this worker cannot grant) is passed over, and costs one more
             // probe of ready_queue_route_claim_idx (plus a walk past the rows that do not fit).
+            // The fleet's slots (S, what workers seen in the last minute announced) and each
+            // candidate's share cap, max(1, floor(fraction x S)), are read here, under the lock, with
+            // the candidates. No announced slots, or a fraction of 1: no cap. A candidate's running
+            // executions are counted only when a cap can bind (two or more candidates), and at most
+            // cap + 1 of them (executions_running_tenant_idx): past the cap the number changes nothing.
+            // The 1e-9 keeps a product like 0.29 x 100 = 28.999999999999996 from losing a slot.
             batch.BatchCommands.Add(Sql.BatchCommand($"""
-                select s.tenant_id, s.vtime, t.weight,
-                       case when t.max_concurrent_executions > 0 then t.max_concurrent_executions - r.running else $2 end,
-                       (select count(*) from (select 1 from ready_queue q where q.tenant_id = s.tenant_id and {fits} limit $2) x),
-                       t.allow_network
-                from tenant_sched s
-                join tenants t on t.id = s.tenant_id
-                cross join lateral (
-                    select case when t.max_concurrent_executions > 0 then (
-                        select count(*) from executions e where e.tenant_id = s.tenant_id and e.status = 'RUNNING')
-                    else 0 end as running
-                ) r
-                where s.active
-                  and t.suspended_at is null
-                  and ($1::uuid[] is null or s.tenant_id = any($1))
-                  and (t.allowed_runtimes is null or $3 = any(t.allowed_runtimes))
-                  and (t.max_concurrent_executions = 0 or r.running < t.max_concurrent_executions)
-                  and exists (select 1 from ready_queue q where q.tenant_id = s.tenant_id and {fits})
-                order by s.vtime, s.tenant_id
-                limit $4
-                """, [Sql.P(tenantIds), Sql.P(limit), Sql.P(runtime), Sql.P(MaxCandidateTenants), .. Routing.Parameters(grants)]));
+                with fleet as (
+                    select ({WorkerStore.FleetSlotsSql(12)}) as slots
+                ), eligible as (
+                    select s.tenant_id, s.vtime, t.weight,
+                           case when t.max_concurrent_executions > 0 then t.max_concurrent_executions - r.running else $2 end as headroom,
+                           (select count(*) from (select 1 from ready_queue q where q.tenant_id = s.tenant_id and {fits} limit $2) x) as ready,
+                           t.allow_network,
+                           case when t.max_concurrent_executions > 0 then r.running end as capped_running,
+                           case when fleet.slots > 0 and coalesce(t.max_fleet_share, $11) < 1
+                                then greatest(1, floor(coalesce(t.max_fleet_share, $11) * fleet.slots + 1e-9))::int end as share_cap
+                    from tenant_sched s
+                    join tenants t on t.id = s.tenant_id
+                    cross join fleet
+                    cross join lateral (
+                        select case when t.max_concurrent_executions > 0 then (
+                            select count(*) from executions e where e.tenant_id = s.tenant_id and e.status = 'RUNNING')
+                        else 0 end as running
+                    ) r
+                    where s.active
+                      and t.suspended_at is null
+                      and ($1::uuid[] is null or s.tenant_id = any($1))
+                      and (t.allowed_runtimes is null or $3 = any(t.allowed_runtimes))
+                      and (t.max_concurrent_executions = 0 or r.running < t.max_concurrent_executions)
+                      and exists (select 1 from ready_queue q where q.tenant_id = s.tenant_id and {fits})
+                    order by s.vtime, s.tenant_id
+                    limit $4
+                )
+                select c.tenant_id, c.vtime, c.weight, c.headroom, c.ready, c.allow_network, c.share_cap,
+                       case when c.share_cap is null or (select count(*) from eligible) < 2 then 0
+                            else coalesce(c.capped_running, (select count(*) from (
+                                select 1 from executions e where e.tenant_id = c.tenant_id and e.status = 'RUNNING' limit c.share_cap + 1) x))
+                       end
+                from eligible c
+                order by c.vtime, c.tenant_id
+                """, [Sql.P(tenantIds), Sql.P(limit), Sql.P(runtime), Sql.P(MaxCandidateTenants), .. Routing.Parameters(grants),
+                    Sql.P(maxFleetShare), Sql.P(WorkerStore.Recent.TotalSeconds)]));
             await using var reader = await batch.ExecuteReaderAsync(ct);
             await reader.NextResultAsync(ct);
             while (await reader.ReadAsync(ct))
@@ -102,7 +135,11 @@ public sealed class QueueStore(NpgsqlDataSource db)
                 var headroom = reader.GetInt64(3);
                 var ready = reader.GetInt64(4);
                 candidates.Add(new FairShare.Candidate(reader.GetGuid(0), reader.GetDouble(1), reader.GetInt32(2),
-                    (int)Math.Min(headroom, ready)));
+                    (int)Math.Min(headroom, ready))
+                {
+                    ShareCap = reader.GetInt32OrNull(6),
+                    Running = (int)reader.GetInt64(7),
+                });
                 allowNetwork.Add(reader.GetBoolean(5));
             }
         }

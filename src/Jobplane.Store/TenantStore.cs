@@ -50,12 +50,12 @@ public sealed class TenantStore(NpgsqlDataSource db)
         await using var batch = db.CreateBatch();
         batch.BatchCommands.Add(Sql.BatchCommand("""
             insert into tenants (id, name, rate_limit, rate_limit_burst, max_concurrent_executions, weight, allowed_runtimes, allow_network,
-                                 retention_days)
-            values ($1, $2, $3, $4, coalesce($5, 0), coalesce($6, 1), $7, $8, nullif($9, 0))
+                                 retention_days, max_fleet_share)
+            values ($1, $2, $3, $4, coalesce($5, 0), coalesce($6, 1), $7, $8, nullif($9, 0), $10)
             """, Sql.P(tenantId), Sql.P(request.Name), Sql.P(request.RateLimit),
             Sql.P(request.RateLimitBurst), Sql.P(request.MaxConcurrentExecutions), Sql.P(request.Weight),
             Sql.TextArrayOrNull(RuntimesOrNull(request.AllowedRuntimes)), Sql.P(request.AllowNetwork ?? false),
-            Sql.P(request.RetentionDays)));
+            Sql.P(request.RetentionDays), Sql.P(request.MaxFleetShare)));
         batch.BatchCommands.Add(Sql.BatchCommand(
             "insert into api_keys (id, tenant_id, prefix, secret_hash) values ($1, $2, $3, $4)",
             Sql.P(Guid.CreateVersion7()), Sql.P(tenantId), Sql.P(key.Prefix), Sql.P(key.SecretHash)));
@@ -90,9 +90,11 @@ public sealed class TenantStore(NpgsqlDataSource db)
             coalesce($6, weight),
             case when $7::text[] is null then allowed_runtimes when cardinality($7) = 0 then null else $7 end,
             coalesce($8, allow_network),
-            case when $11::int is null then retention_days when $11 = 0 then null else $11 end
+            case when $11::int is null then retention_days when $11 = 0 then null else $11 end,
+            coalesce($12, max_fleet_share)
             """;
-        const string columns = "name, rate_limit, rate_limit_burst, max_concurrent_executions, weight, allowed_runtimes, allow_network, retention_days";
+        const string columns = "name, rate_limit, rate_limit_burst, max_concurrent_executions, weight, allowed_runtimes, allow_network, retention_days, "
+            + "max_fleet_share";
         await using var cmd = db.Command($"""
             with changed as (
                 update tenants set ({columns}) = ({updated}), updated_at = now()
@@ -105,7 +107,7 @@ public sealed class TenantStore(NpgsqlDataSource db)
             """, Sql.P(tenantId), Sql.P(request.Name), Sql.P(request.RateLimit), Sql.P(request.RateLimitBurst),
             Sql.P(request.MaxConcurrentExecutions), Sql.P(request.Weight),
             Sql.TextArrayOrNull(request.AllowedRuntimes?.Distinct().ToArray()), Sql.P(request.AllowNetwork),
-            Sql.P(actor), Sql.Json(Details(request)), Sql.P(request.RetentionDays));
+            Sql.P(actor), Sql.Json(Details(request)), Sql.P(request.RetentionDays), Sql.P(request.MaxFleetShare));
         try
         {
             // One statement: the update and its audit record (written only if something changed).
@@ -144,7 +146,7 @@ public sealed class TenantStore(NpgsqlDataSource db)
         t.suspended_at, t.created_at, t.updated_at,
         (select count(*) from executions e where e.tenant_id = t.id and e.status = 'RUNNING')::int,
         (select count(*) from ready_queue q where q.tenant_id = t.id)::int,
-        t.allow_network, t.retention_days
+        t.allow_network, t.retention_days, t.max_fleet_share
         """;
 
     public async Task<TenantView?> GetAsync(Guid tenantId, CancellationToken ct)
@@ -189,6 +191,7 @@ public sealed class TenantStore(NpgsqlDataSource db)
         Ready = r.GetInt32(11),
         AllowNetwork = r.GetBoolean(12),
         RetentionDays = r.GetInt32OrNull(13),
+        MaxFleetShare = r.IsDBNull(14) ? null : r.GetDouble(14),
     };
 
     /// <summary>A new key for the tenant, shown once; null when the tenant does not exist.</summary>
