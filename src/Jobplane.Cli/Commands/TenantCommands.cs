@@ -24,6 +24,9 @@ internal static class TenantCommands
             "Whether the tenant's jobs may ask for network access (default false; revoking applies from each job's next attempt)");
         public Option<int?> RetentionDays { get; } = CliOptions.Int("--retention-days",
             "Days the tenant's finished executions and dead letters are kept (update: 0 returns to the operator's RETENTION_* defaults)", 0);
+        public Option<double?> MaxFleetShare { get; } = CliOptions.Double("--max-fleet-share",
+            "Most of the fleet's slots the tenant may hold while others have ready work, above 0 and at most 1 (1: no cap; "
+            + "default: the operator's FAIR_SHARE_MAX_FRACTION)", 0);
 
         public void AddTo(Command command)
         {
@@ -34,6 +37,7 @@ internal static class TenantCommands
             command.Options.Add(AllowedRuntimes);
             command.Options.Add(AllowNetwork);
             command.Options.Add(RetentionDays);
+            command.Options.Add(MaxFleetShare);
         }
 
         public TenantRequest Read(ParseResult parseResult, string? name) => new()
@@ -47,6 +51,7 @@ internal static class TenantCommands
             AllowedRuntimes = parseResult.GetResult(AllowedRuntimes) is null ? null : parseResult.GetValue(AllowedRuntimes),
             AllowNetwork = parseResult.GetBool(AllowNetwork),
             RetentionDays = parseResult.GetValue(RetentionDays),
+            MaxFleetShare = parseResult.GetValue(MaxFleetShare),
         };
     }
 
@@ -93,14 +98,15 @@ internal static class TenantCommands
         var tenantId = CliOptions.Id("TENANT_ID", "The tenant to change");
         var name = new Option<string?>("--name", "-n") { Description = "New tenant name", HelpName = "NAME" };
         var limits = new LimitOptions();
-        var command = new Command("update", "Change a tenant's name, limits, weight, allowed runtimes, network permission or retention; only the given fields change") { tenantId, name };
+        var command = new Command("update", "Change a tenant's name, limits, weight, fleet share, allowed runtimes, network permission or retention; "
+            + "only the given fields change") { tenantId, name };
         limits.AddTo(command);
         command.SetAction(runtime.Action(async (context, parseResult, ct) =>
         {
             var request = limits.Read(parseResult, parseResult.GetValue(name));
             if (request == new TenantRequest())
                 throw new UsageException("nothing to update: give at least one of --name, --rate-limit, --rate-limit-burst, --max-concurrent, "
-                    + "--weight, --allowed-runtimes, --allow-network, --retention-days");
+                    + "--weight, --allowed-runtimes, --allow-network, --retention-days, --max-fleet-share");
             var id = parseResult.GetValue(tenantId);
             await context.Api.UpdateTenantAsync(id, request, ct);
             // 204 has no body to print: confirm on stderr so stdout stays empty for scripts.
@@ -147,7 +153,8 @@ internal static class TenantCommands
     private static Command Get(JobctlRuntime runtime)
     {
         var tenantId = CliOptions.Id("TENANT_ID", "The tenant to show");
-        var command = new Command("get", "Show a tenant: limits, weight, allowed runtimes, network permission, retention, state, and its running and ready executions") { tenantId };
+        var command = new Command("get", "Show a tenant: limits, weight, fleet share, allowed runtimes, network permission, retention, state, "
+            + "and its running and ready executions") { tenantId };
         command.SetAction(runtime.Action(async (context, parseResult, ct) =>
         {
             var tenant = await context.Api.GetTenantAsync(parseResult.GetValue(tenantId), ct);
@@ -190,6 +197,7 @@ internal static class TenantCommands
             ("allowed_runtimes", Runtimes(tenant)),
             ("allow_network", tenant.AllowNetwork ? "true" : "false"),
             ("retention_days", tenant.RetentionDays is { } days ? days.ToString(CultureInfo.InvariantCulture) : "default"),
+            ("max_fleet_share", tenant.MaxFleetShare is { } share ? share.ToString(CultureInfo.InvariantCulture) : "default"),
             ("running", tenant.Running.ToString(CultureInfo.InvariantCulture)),
             ("ready", tenant.Ready.ToString(CultureInfo.InvariantCulture)),
             ("created_at", Display.Time(tenant.CreatedAt)),
