@@ -27,6 +27,14 @@ public static class FairShare
         public int Running { get; init; }
     }
 
+    /// <summary>
+    /// A tenant's share cap: max(1, floor(<paramref name="fraction"/> x <paramref name="fleetSlots"/>));
+    /// null (no cap) when the fraction is 1 or no worker announced its slots. The 1e-9 keeps a product
+    /// such as 0.29 x 100 = 28.999999999999996 from losing a slot.
+    /// </summary>
+    public static int? ShareCap(double fraction, long fleetSlots) =>
+        !(fraction < 1) || fleetSlots <= 0 ? null : (int)Math.Clamp(Math.Floor(fraction * fleetSlots + 1e-9), 1, int.MaxValue - 1);
+
     /// <summary>How many of <paramref name="slots"/> each candidate gets (same order as given).</summary>
     public static int[] Allocate(IReadOnlyList<Candidate> candidates, int slots)
     {

@@ -14,9 +14,9 @@ public sealed class WorkerStore(NpgsqlDataSource db)
     public static readonly TimeSpan Recent = TimeSpan.FromSeconds(60);
 
     /// <summary>
-    /// The fleet's slots, as a scalar subquery: the sum of the slots announced by workers seen within
-    /// <see cref="Recent"/> (its seconds are parameter $<paramref name="p"/>); 0 when none announced.
-    /// Served by workers_seen_idx: one row per connected worker.
+    /// The fleet's slots: the sum of the slots announced by workers seen within <see cref="Recent"/>
+    /// (its seconds are parameter $<paramref name="p"/>); 0 when none announced. Served by
+    /// workers_seen_idx, or a scan of the small table: one row per worker seen in the last day.
     /// </summary>
     internal static string FleetSlotsSql(int p) =>
         $"select coalesce(sum(w.slots), 0) from workers w where w.seen_at > now() - make_interval(secs => ${p})";

@@ -13,6 +13,19 @@ public sealed class FairShareTests
     private static readonly FairShare.Candidate B = new(new Guid("00000000-0000-0000-0000-00000000000b"), 0, 1, 100);
 
     [Fact]
+    public void The_share_cap_is_the_fraction_of_the_fleets_slots_rounded_down_but_at_least_one()
+    {
+        Assert.Equal(5, FairShare.ShareCap(0.5, 10));
+        Assert.Equal(29, FairShare.ShareCap(0.29, 100)); // 0.29 x 100 is 28.999999999999996 in binary
+        Assert.Equal(3, FairShare.ShareCap(0.3, 11));
+        Assert.Equal(1, FairShare.ShareCap(0.01, 10));
+        // No cap: a fraction of 1, no announced slots, or no usable fraction.
+        Assert.Null(FairShare.ShareCap(1, 10));
+        Assert.Null(FairShare.ShareCap(0.5, 0));
+        Assert.Null(FairShare.ShareCap(double.NaN, 10));
+    }
+
+    [Fact]
     public void A_tenant_at_or_over_its_share_cap_gets_nothing_while_another_has_work()
     {
         // A holds all 10 slots of the fleet (cap 5); B has work: every freed slot goes to B.

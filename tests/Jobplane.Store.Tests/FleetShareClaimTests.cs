@@ -22,9 +22,14 @@ public sealed class FleetShareClaimTests(TestDatabase db) : StoreTestBase(db), I
             await Workers.UpsertAsync($"w-{Guid.NewGuid():N}", "docker", new WorkerGrants { Slots = s }, null, Ct);
     }
 
-    private async Task<(Guid Tenant, Guid Job)> TenantAsync(double? maxFleetShare = null, string image = "alpine:3")
+    private async Task<(Guid Tenant, Guid Job)> TenantAsync(double? maxFleetShare = null, string image = "alpine:3", int maxConcurrent = 0)
     {
-        var created = await Tenants.CreateAsync(new TenantRequest { Name = $"t-{Guid.NewGuid():N}", MaxFleetShare = maxFleetShare }, Ct);
+        var created = await Tenants.CreateAsync(new TenantRequest
+        {
+            Name = $"t-{Guid.NewGuid():N}",
+            MaxFleetShare = maxFleetShare,
+            MaxConcurrentExecutions = maxConcurrent,
+        }, Ct);
         var job = (await Jobs.UpsertAsync(created.TenantId, Spec(image: image), Ct)).JobId;
         return (created.TenantId, job);
     }
@@ -78,6 +83,23 @@ public sealed class FleetShareClaimTests(TestDatabase db) : StoreTestBase(db), I
         Assert.Equal(a, Assert.Single(await Queue.ClaimAsync(1, "w", [a, b], Lease, Ct)).Payload.TenantId);
         await SucceedAsync(bHeld.Dequeue());
         Assert.Equal(b, Assert.Single(await Queue.ClaimAsync(1, "w", [a, b], Lease, Ct)).Payload.TenantId);
+    }
+
+    [Fact]
+    public async Task A_tenant_with_a_concurrency_cap_above_its_share_is_held_to_the_share_too()
+    {
+        // max_concurrent_executions 8 of a fleet of 10: the share (5) binds first while B waits.
+        await FleetAsync(10);
+        var (a, aJob) = await TenantAsync(maxConcurrent: 8);
+        var (b, bJob) = await TenantAsync();
+        await SubmitManyAsync(a, aJob, 30);
+        var aHeld = await HoldAsync(a, 8);
+        await SubmitManyAsync(b, bJob, 30);
+
+        await SucceedAsync(aHeld.Dequeue());
+        await SucceedAsync(aHeld.Dequeue());
+        Assert.Equal(2, (await ClaimCountsAsync(2, [a, b]))[b]);
+        Assert.Equal(6, await RunningAsync(a));
     }
 
     [Fact]
