@@ -34,6 +34,12 @@ public sealed record BenchOptions
     public IReadOnlyList<int> ClaimBacklogs { get; init; } = [];
     public int ClaimSamples { get; init; }
     public int ClaimBatch { get; init; } = 100;
+    /// <summary>The many-tenant claim: tenants, each one's ready backlog, the fleet (workers x slots) and a claim's batch (a worker's freed slots).</summary>
+    public int ClaimTenants { get; init; } = 16;
+    public int ClaimTenantBacklog { get; init; } = 2_000;
+    public int ClaimFleetWorkers { get; init; } = 64;
+    public int ClaimFleetSlots { get; init; } = 8;
+    public int ClaimTenantBatch { get; init; } = 32;
     /// <summary>Old finished executions the retention scenario deletes (the issue asks for a million).</summary>
     public long RetentionRows { get; init; }
     public int RetentionBatch { get; init; } = 1000;
@@ -79,6 +85,11 @@ public sealed record BenchOptions
             PickupSamples = Int("BENCH_PICKUP_SAMPLES", 200, 60),
             ClaimBacklogs = backlogs,
             ClaimSamples = Int("BENCH_CLAIM_SAMPLES", 200, 60),
+            ClaimTenants = Int("BENCH_CLAIM_TENANTS", 16, 16),
+            ClaimTenantBacklog = Int("BENCH_CLAIM_TENANT_BACKLOG", 2_000, 1_000),
+            ClaimFleetWorkers = Int("BENCH_CLAIM_FLEET_WORKERS", 64, 64),
+            ClaimFleetSlots = Int("BENCH_CLAIM_FLEET_SLOTS", 8, 8),
+            ClaimTenantBatch = Int("BENCH_CLAIM_TENANT_BATCH", 32, 32),
             RetentionRows = Int("BENCH_RETENTION_ROWS", 1_000_000, 100_000),
             RetentionBatch = Int("BENCH_RETENTION_BATCH", 1000, 1000),
             RetentionPercent = Int("BENCH_RETENTION_PERCENT", 10, 10),

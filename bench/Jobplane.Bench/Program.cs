@@ -76,11 +76,16 @@ try
     }
 
     if (only.Contains("claims"))
-
+    {
         await using (var db = await BenchDatabase.CreateAsync(options.ServerConnectionString, "claims"))
         {
             await new ClaimScaling(options, db, report).RunAsync();
         }
+        await using (var db = await BenchDatabase.CreateAsync(options.ServerConnectionString, "tenants"))
+        {
+            await new ClaimTenants(options, db, report).RunAsync();
+        }
+    }
 
     if (only.Contains("retention"))
     {

@@ -28,6 +28,8 @@ public sealed record TenantView
     public long? LogMaxBytesPerExecution { get; init; }
     /// <summary>Followed log streams the tenant may hold at once on one replica; null: the operator's LOG_FOLLOW_MAX_PER_TENANT.</summary>
     public int? LogFollowMax { get; init; }
+    /// <summary>The most of the fleet's slots it may hold while another tenant has ready work (0..1]; null: the operator's FAIR_SHARE_MAX_FRACTION.</summary>
+    public double? MaxFleetShare { get; init; }
     public required bool Suspended { get; init; }
     public DateTimeOffset? SuspendedAt { get; init; }
     public required DateTimeOffset CreatedAt { get; init; }

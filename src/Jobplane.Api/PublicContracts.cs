@@ -24,6 +24,11 @@ public sealed record TenantRequest
     public long? LogMaxBytesPerExecution { get; init; }
     /// <summary>Followed log streams the tenant may hold at once on one replica (1..100000); 0 returns to the operator's LOG_FOLLOW_MAX_PER_TENANT.</summary>
     public int? LogFollowMax { get; init; }
+    /// <summary>
+    /// The most of the fleet's slots the tenant may hold while another tenant has ready work, as a
+    /// fraction above 0 and at most 1 (1: no cap); absent on creation: the operator's FAIR_SHARE_MAX_FRACTION.
+    /// </summary>
+    public double? MaxFleetShare { get; init; }
 }
 
 /// <summary>The answer to POST /tenants: the API key is shown here once and never again.</summary>

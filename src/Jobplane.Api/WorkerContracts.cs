@@ -37,6 +37,12 @@ public sealed record WorkerCapabilities
     public int? MaxMemoryMib { get; init; }
     public double? MaxCpus { get; init; }
     public int? MaxPids { get; init; }
+    /// <summary>
+    /// Executions the worker runs at once (WORKER_CONCURRENCY), 1..100000. The slots of the workers
+    /// seen in the last minute add up to the fleet's slots, of which one tenant gets at most its fair
+    /// share while others wait. Absent (an older worker): it adds nothing to the fleet.
+    /// </summary>
+    public int? Slots { get; init; }
 }
 
 /// <summary>LeaseSeconds: the lease each claim or heartbeat grants; a worker that cannot heartbeat stops its jobs well within it.</summary>

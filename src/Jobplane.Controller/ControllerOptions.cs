@@ -77,6 +77,12 @@ public sealed record ControllerOptions
     public TenantLimitOptions TenantLimits { get; init; } = new();
     /// <summary>Registries jobs may take their images from (IMAGE_REGISTRIES); any by default.</summary>
     public RegistryAllowList ImageRegistries { get; init; } = RegistryAllowList.Any;
+    /// <summary>
+    /// The fraction of the fleet's announced slots one tenant may hold while another tenant has ready
+    /// work a claiming worker can run (FAIR_SHARE_MAX_FRACTION), unless the tenant has its own
+    /// max_fleet_share; in (0, 1], 1 lifts the cap. No worker announcing its slots: no cap.
+    /// </summary>
+    public double FairShareMaxFraction { get; init; } = FairShare.DefaultMaxFleetShare;
 
     public static ControllerOptions FromConfiguration(IConfiguration config)
     {
@@ -120,6 +126,7 @@ public sealed record ControllerOptions
             RetentionMaxPercent = read.Int("RETENTION_MAX_PERCENT", DefaultRetentionMaxPercent, 1, 90),
             TenantLimits = TenantLimitOptions.Read(read),
             ImageRegistries = RegistryAllowList.Read(read),
+            FairShareMaxFraction = ReadFraction(read, "FAIR_SHARE_MAX_FRACTION", FairShare.DefaultMaxFleetShare),
         };
         if (LogFormat.Parse(config[LogFormat.Setting]) is null)
             read.Error(LogFormat.Invalid(config[LogFormat.Setting]));
@@ -167,6 +174,17 @@ public sealed record ControllerOptions
             return fallback;
         }
         return keep;
+    }
+
+    /// <summary>A number above 0 and at most 1 ("0.5"); NaN and infinities are refused like any other bad value.</summary>
+    private static double ReadFraction(SettingReader read, string key, double fallback)
+    {
+        if (read.String(key) is not { } value) return fallback;
+        if (double.TryParse(value, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var f)
+            && f > 0 && f <= 1)
+            return f;
+        read.Error($"{key} must be a fraction above 0 and at most 1, such as 0.5 (1 lifts the cap) (got '{value}')");
+        return fallback;
     }
 
     private static IReadOnlyList<string>? ReadRuntimes(SettingReader read, string key, IReadOnlyList<string> fallback)

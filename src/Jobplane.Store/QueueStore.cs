@@ -73,18 +73,30 @@ public sealed class QueueStore(NpgsqlDataSource db)
     /// suspended tenant's, and none of a tenant that does not allow <paramref name="runtime"/>.
     /// Only executions <paramref name="grants"/> fit are claimed: of a runtime class the worker runs,
     /// and asking for no network, root or resources it cannot grant.
-    /// <para>Cost: one walk of the active tenants in virtual-time order (tenant_sched_active_idx)
-    /// until 64 eligible ones are found, where each tenant costs one probe of ready_queue (for the
-    /// worker's class: ready_queue_route_claim_idx) and, if capped, a count of its running executions
-    /// (at most its cap); then one index range scan per served tenant and class
-    /// (ready_queue_route_claim_idx, so container rows cost an exec worker nothing). Rows of the class
-    /// that ask for more than the worker grants are filtered, not indexed: they are walked past. It grows with the number of active tenants
-    /// skipped (suspended, at their cap) and the batch size, and only logarithmically with the
-    /// backlog: scheduled runs and retries are not in ready_queue at all.</para>
+    /// <para>Fleet share: while another tenant of this claim has ready work this worker can run, a
+    /// tenant gets new slots only while it runs fewer than max(1, floor(f x S)) executions, where S is
+    /// the sum of the slots announced by workers seen within <see cref="WorkerStore.Recent"/> and f
+    /// the tenant's max_fleet_share, or <paramref name="maxFleetShare"/> when it has none. Slots left
+    /// once every such tenant is at its cap go by stride regardless. S = 0 (no worker announced its
+    /// slots) or f = 1: no cap. Nothing running is stopped: the cap steers new claims only.</para>
+    /// <para>Cost: the sum of the slots of the workers seen in the last minute, before the lock is
+    /// taken (one row per connected worker); one walk of the active tenants in virtual-time order
+    /// (tenant_sched_active_idx) until 64 eligible ones are found, where each tenant costs one probe
+    /// of ready_queue (for the worker's class: ready_queue_route_claim_idx) and, if capped, a count
+    /// of its running executions (at most its cap); only when two or more tenants are eligible and
+    /// workers announced slots, one more statement (a round trip under the lock) counting each
+    /// eligible tenant's running executions up to its share cap + 1 (executions_running_tenant_idx),
+    /// so at most about S + 64 index entries in all; then one index range scan per served tenant and
+    /// class (ready_queue_route_claim_idx, so container rows cost an exec worker nothing). Rows of the
+    /// class that ask for more than the worker grants are filtered, not indexed: they are walked
+    /// past. It grows with the number of active tenants skipped (suspended, at their cap), the batch
+    /// size and, when tenants compete, the fleet's busy slots; only logarithmically with the
+    /// backlog: scheduled runs and retries are not in ready_queue at all. Measured in
+    /// bench/RESULTS.md.</para>
     /// </summary>
     public async Task<IReadOnlyList<ClaimedExecution>> ClaimAsync(
         int limit, string workerId, Guid[]? tenantIds, TimeSpan lease, CancellationToken ct, string? runtime = null,
-        WorkerGrants? grants = null)
+        WorkerGrants? grants = null, double maxFleetShare = FairShare.DefaultMaxFleetShare)
     {
         grants ??= WorkerGrants.Any;
         await using var conn = await db.OpenConnectionAsync(ct);
@@ -92,18 +104,27 @@ public sealed class QueueStore(NpgsqlDataSource db)
         var candidates = new List<FairShare.Candidate>();
         var allowNetwork = new List<bool>();
         var fits = Routing.Fits(5, "t.allow_network");
+        var fractions = new List<double>();
+        var cappedRunning = new List<long?>();
+        long fleetSlots;
         await using (var batch = new NpgsqlBatch(conn, tx))
         {
+            // The fleet's slots, read before the lock is taken: a worker that announced itself a
+            // moment later changes nothing that matters, and the claim holds the lock no longer for it.
+            batch.BatchCommands.Add(Sql.BatchCommand(WorkerStore.FleetSlotsSql(1), Sql.P(WorkerStore.Recent.TotalSeconds)));
             batch.BatchCommands.Add(Sql.BatchCommand("select pg_advisory_xact_lock($1, 0)", Sql.P(ClaimLockKey)));
             // A new statement, so a new snapshot: it sees every claim that committed before the lock was granted.
             // Only ready rows this worker can run count: a tenant whose ready work is all of another
             // class (or asks for what this worker cannot grant) is passed over, and costs one more
-            // probe of ready_queue_route_claim_idx (plus a walk past the rows that do not fit).
+            // probe of ready_queue_route_claim_idx (plus a walk past the rows that do not fit); nor
+            // does it hold other tenants to their fleet share on this worker.
             batch.BatchCommands.Add(Sql.BatchCommand($"""
                 select s.tenant_id, s.vtime, t.weight,
                        case when t.max_concurrent_executions > 0 then t.max_concurrent_executions - r.running else $2 end,
                        (select count(*) from (select 1 from ready_queue q where q.tenant_id = s.tenant_id and {fits} limit $2) x),
-                       t.allow_network
+                       t.allow_network,
+                       case when t.max_concurrent_executions > 0 then r.running end,
+                       coalesce(t.max_fleet_share, $11)
                 from tenant_sched s
                 join tenants t on t.id = s.tenant_id
                 cross join lateral (
@@ -119,8 +140,12 @@ public sealed class QueueStore(NpgsqlDataSource db)
                   and exists (select 1 from ready_queue q where q.tenant_id = s.tenant_id and {fits})
                 order by s.vtime, s.tenant_id
                 limit $4
-                """, [Sql.P(tenantIds), Sql.P(limit), Sql.P(runtime), Sql.P(MaxCandidateTenants), .. Routing.Parameters(grants)]));
+                """, [Sql.P(tenantIds), Sql.P(limit), Sql.P(runtime), Sql.P(MaxCandidateTenants), .. Routing.Parameters(grants),
+                    Sql.P(maxFleetShare)]));
             await using var reader = await batch.ExecuteReaderAsync(ct);
+            await reader.ReadAsync(ct);
+            fleetSlots = reader.GetInt64(0);
+            await reader.NextResultAsync(ct);
             await reader.NextResultAsync(ct);
             while (await reader.ReadAsync(ct))
             {
@@ -129,8 +154,13 @@ public sealed class QueueStore(NpgsqlDataSource db)
                 candidates.Add(new FairShare.Candidate(reader.GetGuid(0), reader.GetDouble(1), reader.GetInt32(2),
                     (int)Math.Min(headroom, ready)));
                 allowNetwork.Add(reader.GetBoolean(5));
+                cappedRunning.Add(reader.IsDBNull(6) ? null : reader.GetInt64(6));
+                fractions.Add(reader.GetDouble(7));
             }
         }
+        // Share caps bind only between tenants, so a lone candidate costs nothing more.
+        if (candidates.Count >= 2 && fleetSlots > 0)
+            await ApplyShareCapsAsync(conn, tx, candidates, fractions, cappedRunning, fleetSlots, ct);
         if (candidates.Count == 0)
         {
             await tx.CommitAsync(ct);
@@ -239,6 +269,39 @@ public sealed class QueueStore(NpgsqlDataSource db)
         }
         await tx.CommitAsync(ct);
         return list;
+    }
+
+    /// <summary>
+    /// Gives each candidate its share cap and its running executions. A tenant capped by
+    /// max_concurrent_executions was counted exactly already; the others are counted in one statement,
+    /// each up to its cap + 1 (executions_running_tenant_idx, an index-only scan once vacuumed): past
+    /// the cap the number changes nothing, so a tenant running thousands costs no more than its share.
+    /// </summary>
+    private static async Task ApplyShareCapsAsync(NpgsqlConnection conn, NpgsqlTransaction tx, List<FairShare.Candidate> candidates,
+        List<double> fractions, List<long?> cappedRunning, long fleetSlots, CancellationToken ct)
+    {
+        var toCount = new List<int>();
+        for (var i = 0; i < candidates.Count; i++)
+        {
+            if (FairShare.ShareCap(fractions[i], fleetSlots) is not { } cap) continue;
+            candidates[i] = candidates[i] with { ShareCap = cap };
+            if (cappedRunning[i] is { } running) candidates[i] = candidates[i] with { Running = (int)Math.Min(running, cap + 1L) };
+            else toCount.Add(i);
+        }
+        if (toCount.Count == 0) return;
+        await using var cmd = conn.Command("""
+            select (select count(*) from (
+                select 1 from executions e where e.tenant_id = u.tenant_id and e.status = 'RUNNING' limit u.n) x)
+            from unnest($1::uuid[], $2::int[]) with ordinality as u(tenant_id, n, i)
+            order by u.i
+            """, tx, Sql.P(toCount.Select(i => candidates[i].TenantId).ToArray()),
+            Sql.P(toCount.Select(i => candidates[i].ShareCap!.Value + 1).ToArray()));
+        await using var reader = await cmd.ExecuteReaderAsync(ct);
+        foreach (var i in toCount)
+        {
+            await reader.ReadAsync(ct);
+            candidates[i] = candidates[i] with { Running = (int)reader.GetInt64(0) };
+        }
     }
 
     /// <summary>

@@ -17,6 +17,11 @@ public sealed record WorkerGrants
     public int? MaxMemoryMib { get; init; }
     public double? MaxCpus { get; init; }
     public int? MaxPids { get; init; }
+    /// <summary>
+    /// How many executions it runs at once (WORKER_CONCURRENCY): not checked by the claim, but added
+    /// to the fleet's slots, which size each tenant's fair share. Null: not announced, adds nothing.
+    /// </summary>
+    public int? Slots { get; init; }
 
     internal string[] ClassArray => Classes is { } c ? [.. c] : [.. Api.RuntimeClasses.Known];
 }

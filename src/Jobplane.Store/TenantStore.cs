@@ -53,14 +53,14 @@ public sealed class TenantStore(NpgsqlDataSource db)
         batch.BatchCommands.Add(Sql.BatchCommand("""
             insert into tenants (id, name, rate_limit, rate_limit_burst, max_concurrent_executions, weight, allowed_runtimes, allow_network,
                                  retention_days,
-                                 log_max_bytes_per_execution, log_follow_max)
+                                 log_max_bytes_per_execution, log_follow_max, max_fleet_share)
             values ($1, $2, $3, $4, coalesce($5, 0), coalesce($6, 1), $7, $8, nullif($9, 0),
-                    nullif($10, 0), nullif($11, 0))
+                    nullif($10, 0), nullif($11, 0), $12)
             """, Sql.P(tenantId), Sql.P(request.Name), Sql.P(request.RateLimit),
             Sql.P(request.RateLimitBurst), Sql.P(request.MaxConcurrentExecutions), Sql.P(request.Weight),
             Sql.TextArrayOrNull(RuntimesOrNull(request.AllowedRuntimes)), Sql.P(request.AllowNetwork ?? false),
             Sql.P(request.RetentionDays),
-            Sql.P(request.LogMaxBytesPerExecution), Sql.P(request.LogFollowMax)));
+            Sql.P(request.LogMaxBytesPerExecution), Sql.P(request.LogFollowMax), Sql.P(request.MaxFleetShare)));
         batch.BatchCommands.Add(Sql.BatchCommand(
             "insert into api_keys (id, tenant_id, prefix, secret_hash) values ($1, $2, $3, $4)",
             Sql.P(Guid.CreateVersion7()), Sql.P(tenantId), Sql.P(key.Prefix), Sql.P(key.SecretHash)));
@@ -97,10 +97,11 @@ public sealed class TenantStore(NpgsqlDataSource db)
             coalesce($8, allow_network),
             case when $11::int is null then retention_days when $11 = 0 then null else $11 end,
             case when $12::bigint is null then log_max_bytes_per_execution when $12 = 0 then null else $12 end,
-            case when $13::int is null then log_follow_max when $13 = 0 then null else $13 end
+            case when $13::int is null then log_follow_max when $13 = 0 then null else $13 end,
+            coalesce($14, max_fleet_share)
             """;
         const string columns = "name, rate_limit, rate_limit_burst, max_concurrent_executions, weight, allowed_runtimes, allow_network, retention_days, "
-            + "log_max_bytes_per_execution, log_follow_max";
+            + "log_max_bytes_per_execution, log_follow_max, max_fleet_share";
         await using var cmd = db.Command($"""
             with changed as (
                 update tenants set ({columns}) = ({updated}), updated_at = now()
@@ -114,7 +115,7 @@ public sealed class TenantStore(NpgsqlDataSource db)
             Sql.P(request.MaxConcurrentExecutions), Sql.P(request.Weight),
             Sql.TextArrayOrNull(request.AllowedRuntimes?.Distinct().ToArray()), Sql.P(request.AllowNetwork),
             Sql.P(actor), Sql.Json(Details(request)), Sql.P(request.RetentionDays),
-            Sql.P(request.LogMaxBytesPerExecution), Sql.P(request.LogFollowMax));
+            Sql.P(request.LogMaxBytesPerExecution), Sql.P(request.LogFollowMax), Sql.P(request.MaxFleetShare));
         try
         {
             // One statement: the update and its audit record (written only if something changed).
@@ -154,7 +155,7 @@ public sealed class TenantStore(NpgsqlDataSource db)
         (select count(*) from executions e where e.tenant_id = t.id and e.status = 'RUNNING')::int,
         (select count(*) from ready_queue q where q.tenant_id = t.id)::int,
         t.allow_network, t.retention_days,
-        t.log_max_bytes_per_execution, t.log_follow_max
+        t.log_max_bytes_per_execution, t.log_follow_max, t.max_fleet_share
         """;
 
     public async Task<TenantView?> GetAsync(Guid tenantId, CancellationToken ct)
@@ -197,6 +198,7 @@ public sealed class TenantStore(NpgsqlDataSource db)
         RetentionDays = r.GetInt32OrNull(13),
         LogMaxBytesPerExecution = r.IsDBNull(14) ? null : r.GetInt64(14),
         LogFollowMax = r.GetInt32OrNull(15),
+        MaxFleetShare = r.IsDBNull(16) ? null : r.GetDouble(16),
     };
 
     /// <summary>A new key for the tenant, shown once; null when the tenant does not exist.</summary>

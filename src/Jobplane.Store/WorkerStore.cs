@@ -4,25 +4,36 @@ using Npgsql;
 namespace Jobplane.Store;
 
 /// <summary>
-/// Workers the controller heard from recently and what they announced they can run: read only to
-/// tell a tenant what a waiting execution waits for, never by the claim.
+/// Workers the controller heard from recently and what they announced they can run: read to tell a
+/// tenant what a waiting execution waits for, and by the claim only for the fleet's slots (the sum
+/// of their announced slot counts, which sizes each tenant's fair share of the fleet).
 /// </summary>
 public sealed class WorkerStore(NpgsqlDataSource db)
 {
     /// <summary>A worker counts as connected when it was heard from this recently (by the database clock).</summary>
     public static readonly TimeSpan Recent = TimeSpan.FromSeconds(60);
 
+    /// <summary>
+    /// The fleet's slots: the sum of the slots announced by workers seen within <see cref="Recent"/>
+    /// (its seconds are parameter $<paramref name="p"/>); 0 when none announced. Served by
+    /// workers_seen_idx, or a scan of the small table: one row per worker seen in the last day.
+    /// </summary>
+    internal static string FleetSlotsSql(int p) =>
+        $"select coalesce(sum(w.slots), 0) from workers w where w.seen_at > now() - make_interval(secs => ${p})";
+
     /// <summary>Records (or refreshes) what a worker announced. One primary-key upsert; callers throttle it.</summary>
     public async Task UpsertAsync(string workerId, string? runtime, WorkerGrants grants, Guid[]? tenantIds, CancellationToken ct)
     {
         await using var cmd = db.Command("""
-            insert into workers (worker_id, runtime, runtime_classes, network, run_as_root, max_memory_mib, max_cpus, max_pids, tenant_ids, seen_at)
-            values ($1, $2, $3, $4, $5, $6, $7, $8, $9, now())
+            insert into workers (worker_id, runtime, runtime_classes, network, run_as_root, max_memory_mib, max_cpus, max_pids, tenant_ids,
+                                 slots, seen_at)
+            values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, now())
             on conflict (worker_id) do update set runtime = excluded.runtime, runtime_classes = excluded.runtime_classes,
                 network = excluded.network, run_as_root = excluded.run_as_root, max_memory_mib = excluded.max_memory_mib,
-                max_cpus = excluded.max_cpus, max_pids = excluded.max_pids, tenant_ids = excluded.tenant_ids, seen_at = now()
+                max_cpus = excluded.max_cpus, max_pids = excluded.max_pids, tenant_ids = excluded.tenant_ids,
+                slots = excluded.slots, seen_at = now()
             """, Sql.P(workerId), Sql.P(runtime), Sql.P(grants.ClassArray), Sql.P(grants.Network), Sql.P(grants.RunAsRoot),
-            Sql.P(grants.MaxMemoryMib), Sql.P(grants.MaxCpus), Sql.P(grants.MaxPids), Sql.P(tenantIds));
+            Sql.P(grants.MaxMemoryMib), Sql.P(grants.MaxCpus), Sql.P(grants.MaxPids), Sql.P(tenantIds), Sql.P(grants.Slots));
         await cmd.ExecuteNonQueryAsync(ct);
     }
 

@@ -30,6 +30,9 @@ public sealed partial class WorkerAgent(
     private readonly CancellationTokenSource _drainOver = new();
     // The lease length the controller grants, learned from its answers; until then, a cautious guess.
     private double _leaseSeconds = 30;
+    // What each dequeue announces: the runtime's grants, and the slots this worker adds to the
+    // fleet, which size every tenant's fair share of it.
+    private readonly WorkerCapabilities _capabilities = (runtime.Capabilities ?? new WorkerCapabilities()) with { Slots = options.Concurrency };
 
     // How long a busy worker waits for more free slots before it claims (see GatherSlotsAsync).
     private static readonly TimeSpan ClaimGather = TimeSpan.FromMilliseconds(20);
@@ -98,7 +101,7 @@ public sealed partial class WorkerAgent(
                     // A runtime the platform does not know (noop, a benchmarking tool) names none: it is
                     // then given only work of tenants that are not restricted to some runtimes.
                     Runtime = Jobplane.Api.Runtimes.IsKnown(runtime.Name) ? runtime.Name : null,
-                    Capabilities = runtime.Capabilities,
+                    Capabilities = _capabilities,
                 }, stoppingToken);
                 backoff = TimeSpan.FromMilliseconds(200);
             }

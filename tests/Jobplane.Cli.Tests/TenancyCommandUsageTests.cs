@@ -144,6 +144,17 @@ public sealed class TenancyCommandUsageTests
     }
 
     [Fact]
+    public void Max_fleet_share_is_a_number_and_not_given_leaves_it_as_it_is()
+    {
+        var parsed = Parse("tenant", "update", SomeId, "--max-fleet-share", "0.25");
+        Assert.Empty(parsed.Errors);
+        Assert.Equal(0.25, parsed.GetValue<double?>("--max-fleet-share"));
+        Assert.Null(Parse("tenant", "update", SomeId, "--weight", "2").GetValue<double?>("--max-fleet-share"));
+        Assert.Contains(Parse("tenant", "update", SomeId, "--max-fleet-share", "half").Errors,
+            e => e.Message.Contains("--max-fleet-share", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public void Worker_credentials_take_one_tenant_per_flag()
     {
         const string other = "1c6d4d5f-7b74-4a3a-9d2d-4b5c6d7e8f90";
@@ -161,6 +172,8 @@ public sealed class TenancyCommandUsageTests
     [InlineData("tenant update", "--weight")]
     [InlineData("tenant update", "--allow-network")]
     [InlineData("tenant create", "--allow-network")]
+    [InlineData("tenant create", "--max-fleet-share")]
+    [InlineData("tenant update", "--max-fleet-share")]
     [InlineData("keys create", "shown only this once")]
     [InlineData("worker-credentials create", "--tenant")]
     [InlineData("audit", "--before")]

@@ -156,6 +156,10 @@ public sealed class RoutingTests(DefaultRuntimesFixture fixture) : IClassFixture
     [InlineData("""{"max_memory_mib": 0}""", "capabilities.max_memory_mib")]
     [InlineData("""{"max_cpus": 5000}""", "capabilities.max_cpus")]
     [InlineData("""{"max_pids": -1}""", "capabilities.max_pids")]
+    [InlineData("""{"slots": 0}""", "capabilities.slots")]
+    [InlineData("""{"slots": -4}""", "capabilities.slots")]
+    [InlineData("""{"slots": 100001}""", "capabilities.slots")]
+    [InlineData("""{"slots": 2.5}""", "capabilities.slots")]
     public async Task A_bad_announcement_is_refused_naming_the_field(string capabilities, string field)
     {
         using var worker = _host.WorkerClient();

@@ -28,6 +28,9 @@ internal static class TenantCommands
             "Log bytes stored per execution of the tenant, 1KiB..1024GiB, instead of the operator's LOG_MAX_BYTES_PER_EXECUTION (update: 0 returns to it)");
         public Option<int?> LogFollowMax { get; } = CliOptions.Int("--log-follow-max",
             "Followed log streams the tenant may hold at once on one controller, 1..100000, instead of the operator's LOG_FOLLOW_MAX_PER_TENANT (update: 0 returns to it)", 0);
+        public Option<double?> MaxFleetShare { get; } = CliOptions.Double("--max-fleet-share",
+            "Most of the fleet's slots the tenant may hold while others have ready work, above 0 and at most 1 (1: no cap; "
+            + "default: the operator's FAIR_SHARE_MAX_FRACTION)", 0);
 
         public void AddTo(Command command)
         {
@@ -40,6 +43,7 @@ internal static class TenantCommands
             command.Options.Add(RetentionDays);
             command.Options.Add(LogMaxBytes);
             command.Options.Add(LogFollowMax);
+            command.Options.Add(MaxFleetShare);
         }
 
         public TenantRequest Read(ParseResult parseResult, string? name) => new()
@@ -55,6 +59,7 @@ internal static class TenantCommands
             RetentionDays = parseResult.GetValue(RetentionDays),
             LogMaxBytesPerExecution = parseResult.GetValue(LogMaxBytes),
             LogFollowMax = parseResult.GetValue(LogFollowMax),
+            MaxFleetShare = parseResult.GetValue(MaxFleetShare),
         };
     }
 
@@ -101,7 +106,7 @@ internal static class TenantCommands
         var tenantId = CliOptions.Id("TENANT_ID", "The tenant to change");
         var name = new Option<string?>("--name", "-n") { Description = "New tenant name", HelpName = "NAME" };
         var limits = new LimitOptions();
-        var command = new Command("update", "Change a tenant's name, limits, weight, allowed runtimes, network permission, retention or log limits; "
+        var command = new Command("update", "Change a tenant's name, limits, weight, allowed runtimes, network permission, retention, log limits or fleet share; "
             + "only the given fields change") { tenantId, name };
         limits.AddTo(command);
         command.SetAction(runtime.Action(async (context, parseResult, ct) =>
@@ -109,7 +114,7 @@ internal static class TenantCommands
             var request = limits.Read(parseResult, parseResult.GetValue(name));
             if (request == new TenantRequest())
                 throw new UsageException("nothing to update: give at least one of --name, --rate-limit, --rate-limit-burst, --max-concurrent, "
-                    + "--weight, --allowed-runtimes, --allow-network, --retention-days, --log-max-bytes, --log-follow-max");
+                    + "--weight, --allowed-runtimes, --allow-network, --retention-days, --log-max-bytes, --log-follow-max, --max-fleet-share");
             var id = parseResult.GetValue(tenantId);
             await context.Api.UpdateTenantAsync(id, request, ct);
             // 204 has no body to print: confirm on stderr so stdout stays empty for scripts.
@@ -156,7 +161,7 @@ internal static class TenantCommands
     private static Command Get(JobctlRuntime runtime)
     {
         var tenantId = CliOptions.Id("TENANT_ID", "The tenant to show");
-        var command = new Command("get", "Show a tenant: limits, weight, allowed runtimes, network permission, retention, log limits, state, "
+        var command = new Command("get", "Show a tenant: limits, weight, allowed runtimes, network permission, retention, log limits, fleet share, state, "
             + "and its running and ready executions") { tenantId };
         command.SetAction(runtime.Action(async (context, parseResult, ct) =>
         {
@@ -202,6 +207,7 @@ internal static class TenantCommands
             ("retention_days", tenant.RetentionDays is { } days ? days.ToString(CultureInfo.InvariantCulture) : "default"),
             ("log_max_bytes_per_execution", tenant.LogMaxBytesPerExecution is { } bytes ? ByteSizes.Format(bytes) : "default"),
             ("log_follow_max", tenant.LogFollowMax is { } streams ? streams.ToString(CultureInfo.InvariantCulture) : "default"),
+            ("max_fleet_share", tenant.MaxFleetShare is { } share ? share.ToString(CultureInfo.InvariantCulture) : "default"),
             ("running", tenant.Running.ToString(CultureInfo.InvariantCulture)),
             ("ready", tenant.Ready.ToString(CultureInfo.InvariantCulture)),
             ("created_at", Display.Time(tenant.CreatedAt)),

@@ -1,3 +1,4 @@
+using System.Globalization;
 using Jobplane.Api;
 using Jobplane.Controller.Auth;
 using Jobplane.Controller.Http;
@@ -86,7 +87,7 @@ public static class TenantEndpoints
         })
             .Doc("Change a tenant", "Every field is optional; rate_limit 0 removes the limit; retention_days 0 returns to the operator's retention; "
                 + "log_max_bytes_per_execution (1024..2^40) and log_follow_max (1..100000) override LOG_MAX_BYTES_PER_EXECUTION and LOG_FOLLOW_MAX_PER_TENANT "
-                + "for this tenant, 0 returns to them. An update that changes nothing is not audited.")
+                + "for this tenant, 0 returns to them; max_fleet_share is above 0 and at most 1 (1: no fleet share cap). An update that changes nothing is not audited.")
             .JsonRequest<TenantRequest>(Limits.SmallBodyBytes)
             .Produces(204)
             .Errors(404, 409);
@@ -147,6 +148,11 @@ public static class TenantEndpoints
         // On update, rate_limit 0 removes the limit.
         if (r.RateLimit is { } rate && !(update && rate == 0) && (rate <= 0 || rate > 1_000_000 || double.IsNaN(rate)))
             return $"rate_limit must be a positive number of requests per second up to 1000000{(update ? ", or 0 to remove the limit" : "")} (got {rate})";
+        // 0 is refused rather than read as "the operator's default": a tenant given no share at all
+        // would never start anything while others wait, which is suspension's job.
+        if (r.MaxFleetShare is { } share && !(share > 0 && share <= 1))
+            return string.Create(CultureInfo.InvariantCulture,
+                $"max_fleet_share must be a fraction of the fleet's slots above 0 and at most 1 (1: no cap) (got {share})");
         if (r.AllowedRuntimes is { } runtimes)
         {
             if (runtimes.Count > Runtimes.Known.Count * 4) return "allowed_runtimes has too many entries";

@@ -91,7 +91,8 @@ public static class WorkerEndpoints
                 {
                     var signal = ready.NextAsync(); // taken before claiming, so a notification in between is not missed
                     var claimStart = time.GetTimestamp();
-                    var claimed = await queue.ClaimAsync(r.Limit, workerId, tenants, options.LeaseDuration, stop.Token, r.Runtime, grants);
+                    var claimed = await queue.ClaimAsync(r.Limit, workerId, tenants, options.LeaseDuration, stop.Token, r.Runtime, grants,
+                        options.FairShareMaxFraction);
                     metrics.ClaimLatency(time.GetElapsedTime(claimStart), claimed.Count);
                     claimed = telemetry.Claimed(claimed, claimStart, workerId, options.LeaseDuration);
                     if (claimed.Count > 0 && http.RequestAborted.IsCancellationRequested)

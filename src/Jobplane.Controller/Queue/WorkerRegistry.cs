@@ -42,6 +42,8 @@ public sealed class WorkerRegistry(WorkerStore store, TimeProvider time)
             return "capabilities.max_cpus must be between 0.01 and 1024";
         if (c.MaxPids is { } p && p is < 1 or > 1_000_000)
             return "capabilities.max_pids must be between 1 and 1000000";
+        if (c.Slots is { } slots && slots is < 1 or > MaxSlots)
+            return $"capabilities.slots must be between 1 and {MaxSlots} (got {slots})";
         grants = new WorkerGrants
         {
             Classes = runtimeClasses,
@@ -50,9 +52,13 @@ public sealed class WorkerRegistry(WorkerStore store, TimeProvider time)
             MaxMemoryMib = c.MaxMemoryMib,
             MaxCpus = c.MaxCpus,
             MaxPids = c.MaxPids,
+            Slots = c.Slots,
         };
         return null;
     }
+
+    /// <summary>The most slots one worker may announce (the bound of workers.slots).</summary>
+    public const int MaxSlots = 100_000;
 
     private readonly ConcurrentDictionary<string, long> _touched = new(StringComparer.Ordinal);
 
@@ -69,7 +75,9 @@ public sealed class WorkerRegistry(WorkerStore store, TimeProvider time)
     /// <summary>Records the worker as seen, unless this replica did so recently with the same announcement.</summary>
     public async Task SeenAsync(string workerId, string? runtime, WorkerGrants grants, Guid[]? tenantIds, CancellationToken ct)
     {
-        var key = $"{runtime}|{string.Join(',', grants.Classes ?? [])}|{grants.Network}|{grants.RunAsRoot}|{grants.MaxMemoryMib}|{grants.MaxCpus}|{grants.MaxPids}|"
+        // Everything written is in the key: a worker restarted with another WORKER_CONCURRENCY
+        // changes the fleet's slots at its next dequeue, not after the interval.
+        var key = $"{runtime}|{string.Join(',', grants.Classes ?? [])}|{grants.Network}|{grants.RunAsRoot}|{grants.MaxMemoryMib}|{grants.MaxCpus}|{grants.MaxPids}|{grants.Slots}|"
             + (tenantIds is null ? "*" : string.Join(',', tenantIds));
         var now = time.GetTimestamp();
         if (_written.TryGetValue(workerId, out var last) && last.Key == key && time.GetElapsedTime(last.At, now) < WriteInterval) return;

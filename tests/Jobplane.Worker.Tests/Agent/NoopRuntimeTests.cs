@@ -39,6 +39,15 @@ public sealed class NoopRuntimeTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Announces_its_slots_though_its_runtime_announces_no_capabilities()
+    {
+        // The slots (WORKER_CONCURRENCY, 4 here) size the fleet every tenant's fair share is taken of.
+        var id = await _agent.SubmitAsync("noop", ["true"]);
+        await _agent.WaitForAsync(id, e => e.Status == ExecutionStatus.Succeeded);
+        Assert.Equal(4, await _host.Database.ScalarAsync<int>("select slots from workers where worker_id like 'agent-%'"));
+    }
+
+    [Fact]
     public async Task Does_not_serve_a_tenant_restricted_to_some_runtimes()
     {
         var (tenant, client) = await _host.TenantClientAsync();
