@@ -122,7 +122,9 @@ public sealed class HostileTenantTests(ITestOutputHelper output) : IAsyncLifetim
             $"dd if=/dev/zero of=big bs=1M count={FillMiB}; echo \"kept $(wc -c < big)\"",
             (log, execution) => JudgeFill(log, execution));
         await AttackContainerImageAsync();
-        // Only now a container worker: the row above needs container images to find none.
+        await AttackHoldEverySlotAsync();
+        // Only now a container worker: the rows above need container images to find none, and the
+        // fleet of the exec worker's 4 slots alone.
         await AttackOutputFolderAsync();
 
         // Exhausting what the controller stores and holds for it.
@@ -322,6 +324,39 @@ public sealed class HostileTenantTests(ITestOutputHelper output) : IAsyncLifetim
         var after = (int)(await backdoor.Http.GetAsync("/jobs")).StatusCode;
         _rows.Add(new Row("keep access through a key minted by a leaked key", "revoked with the leaked key",
             $"minted key: {before} before, {after} after revocation", before != 200 || after != 401));
+    }
+
+    /// <summary>
+    /// Holds every slot of the fleet (one exec worker, 4 slots) with long jobs and queues more, while
+    /// another tenant arrives with work: the slots that free up go to the other tenant until the
+    /// hostile one holds no more than its share (FAIR_SHARE_MAX_FRACTION 0.5: 2 slots).
+    /// </summary>
+    private async Task AttackHoldEverySlotAsync()
+    {
+        // The victim is ready before the slots are taken: submitting its work must take moments.
+        using var victim = new Api(_platform.Url, await _platform.CreateTenantAsync("victim-" + Guid.NewGuid().ToString("N")[..8]));
+        var job = (await victim.PostJsonAsync("/jobs", """{"name": "victim", "image": "exec", "command": ["sleep", "60"], "max_attempts": 1}"""))
+            .GetProperty("job_id").GetString();
+        var holders = new List<string>();
+        foreach (var seconds in new[] { 5, 6, 60, 60 }) holders.Add(await SubmitAsync("hold", $"sleep {seconds}", TimeSpan.FromMinutes(2)));
+        foreach (var id in holders) await _api.WaitForStatusAsync(id, "RUNNING", TimeSpan.FromMinutes(1));
+        var queued = new List<string>();
+        for (var i = 0; i < 2; i++) queued.Add(await SubmitAsync("hold", "sleep 60", TimeSpan.FromMinutes(2)));
+        var served = new List<string>();
+        for (var i = 0; i < 2; i++)
+            served.Add((await victim.PostJsonAsync($"/jobs/{job}/run", "{}")).GetProperty("execution_id").GetString()!);
+        // Mallory's queued work must have waited the whole time: the short holders had not ended yet.
+        var early = new List<string?>();
+        foreach (var id in holders.Take(2)) early.Add((await _api.ExecutionAsync(id)).GetProperty("status").GetString());
+        Assert.True(early.All(s => s == "RUNNING"), $"the short holders ended before the victim's work was queued: {string.Join(", ", early)}");
+        // Both of the victim's executions start once the two short holders end, before any queued one of mallory's.
+        foreach (var id in served) await victim.WaitForStatusAsync(id, "RUNNING", TimeSpan.FromMinutes(1));
+        var mallory = new List<string>();
+        foreach (var id in queued) mallory.Add((await _api.ExecutionAsync(id)).GetProperty("status").GetString()!);
+        foreach (var id in holders.Concat(queued)) (await _api.Http.PostAsync($"/executions/{id}/cancel", null)).Dispose();
+        foreach (var id in served) (await victim.Http.PostAsync($"/executions/{id}/cancel", null)).Dispose();
+        _rows.Add(new Row("hold every slot with long jobs and queue more", "freed slots go to the waiting tenant; at most half the fleet",
+            $"victim's 2 started; mallory's queued: {string.Join(", ", mallory)}", mallory.Any(s => s != "PENDING")));
     }
 
     /// <summary>Reads the platform's metrics, which name every tenant, from the public API port.</summary>
