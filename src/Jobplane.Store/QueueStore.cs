@@ -443,12 +443,18 @@ public sealed class QueueStore(NpgsqlDataSource db)
             """, Sql.P(executionId), Sql.P(leaseToken),
             Sql.P(lines.Select(l => l.Stream).ToArray()!), Sql.P(lines.Select(l => l.Content).ToArray()),
             Sql.P(cap.OperatorBytes), Sql.P(cap.OperatorMarker), Sql.P(cap.TenantMarker));
-        await using var reader = await cmd.ExecuteReaderAsync(ct);
-        await reader.ReadAsync(ct);
-        var held = reader.GetInt64(0) == 1;
-        var full = reader.GetBoolean(1);
-        var stored = reader.GetInt64(2);
-        await reader.DisposeAsync();
+        bool held, full;
+        long stored;
+        // The reader is disposed exactly once, before the follow-up query: the command owns its
+        // pooled connection, and Npgsql reuses one reader object per connection, so a second dispose
+        // after the connection went back to the pool would close another request's reader.
+        await using (var reader = await cmd.ExecuteReaderAsync(ct))
+        {
+            await reader.ReadAsync(ct);
+            held = reader.GetInt64(0) == 1;
+            full = reader.GetBoolean(1);
+            stored = reader.GetInt64(2);
+        }
         return held
             ? new LogAppend(LeaseCheck.Accepted, stored, full)
             : new LogAppend(await WhyNotHeldAsync(executionId, ct), 0, false);

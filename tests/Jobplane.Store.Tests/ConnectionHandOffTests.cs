@@ -50,4 +50,34 @@ public sealed class ConnectionHandOffTests(TestDatabase db) : IClassFixture<Test
         await work.WaitAsync(TimeSpan.FromSeconds(60));
         Assert.Equal(1, await db.ScalarAsync<long>("select count(*) from jobs where tenant_id = $1", tenant));
     }
+
+    [Fact]
+    public async Task Log_appends_for_a_lost_lease_next_to_reads_on_a_busy_pool_never_share_a_connection()
+    {
+        var csb = new NpgsqlConnectionStringBuilder(db.ConnectionString) { MaxPoolSize = 2 };
+        await using var pool = NpgsqlDataSource.Create(csb.ConnectionString);
+        var tenants = new TenantStore(pool);
+        var jobs = new JobStore(pool);
+        var queue = new QueueStore(pool);
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(90));
+        var ct = timeout.Token;
+        var tenant = (await tenants.CreateAsync(new TenantRequest { Name = $"handoff-{Guid.NewGuid():N}" }, ct)).TenantId;
+        var stored = await jobs.UpsertAsync(tenant, new JobSpec("stored", "alpine:3", ["true"], 60, new Priority(50), 3), ct);
+
+        // An append whose lease is not held asks why in a second query: the path that once disposed
+        // its first reader twice.
+        async Task AppendAsync()
+        {
+            for (var i = 0; i < 300; i++)
+                Assert.Equal(LeaseCheck.NotFound, await queue.AppendLogsAsync(Guid.NewGuid(), Guid.NewGuid(), [new LogLine("x", "stdout")], ct));
+        }
+
+        async Task ReadAsync()
+        {
+            for (var i = 0; i < 300; i++)
+                Assert.Equal("stored", (await jobs.GetAsync(tenant, stored.JobId, ct))?.Name);
+        }
+
+        await Task.WhenAll(AppendAsync(), AppendAsync(), ReadAsync(), ReadAsync()).WaitAsync(TimeSpan.FromSeconds(60));
+    }
 }
