@@ -76,24 +76,9 @@ public sealed class FleetShareApiTests(ControllerFixture fixture) : IClassFixtur
     [InlineData("POST", """{"name": "NAME", "max_fleet_share": 1.0000001}""")]
     [InlineData("POST", """{"name": "NAME", "max_fleet_share": "NaN"}""")]
     [InlineData("POST", """{"name": "NAME", "max_fleet_share": 1e400}""")]
-    public async Task A_bad_fleet_share_is_refused_naming_the_field_and_changes_nothing(string method, string body)
-    {
-        using var admin = _host.AdminClient();
-        var tenant = await _host.CreateTenantAsync();
-        Assert.Equal(HttpStatusCode.NoContent,
-            (await admin.PatchAsync($"/tenants/{tenant.TenantId}", Api.RawJson("""{"max_fleet_share": 0.4}"""))).StatusCode);
-        var name = $"bad-{Guid.NewGuid():N}";
-
-        var response = method == "PATCH"
-            ? await admin.PatchAsync($"/tenants/{tenant.TenantId}", Api.RawJson(body))
-            : await admin.PostAsync("/tenants", Api.RawJson(body.Replace("NAME", name, StringComparison.Ordinal)));
-
-        var error = await Api.AssertErrorAsync(response, HttpStatusCode.BadRequest);
-        Assert.Contains("max_fleet_share", error.Error, StringComparison.Ordinal);
-        Assert.Equal(0.4, (await GetTenantAsync(admin, tenant.TenantId)).MaxFleetShare);
-        var list = await Api.ReadAsync(await admin.GetAsync("/tenants?limit=1000"), Api.Json.TenantList);
-        Assert.DoesNotContain(list.Tenants, t => t.Name == name);
-    }
+    public async Task A_bad_fleet_share_is_refused_naming_the_field_and_changes_nothing(string method, string body) =>
+        await TenantSettingChecks.AssertRefusedAndNothingChangedAsync(_host, method, body, "max_fleet_share",
+            """{"max_fleet_share": 0.4}""", view => Assert.Equal(0.4, view.MaxFleetShare));
 
     [Fact]
     public async Task A_tenant_cannot_set_its_own_fleet_share()
@@ -108,18 +93,10 @@ public sealed class FleetShareApiTests(ControllerFixture fixture) : IClassFixtur
     [Fact]
     public async Task The_openapi_document_describes_max_fleet_share_and_worker_slots()
     {
-        using var anonymous = _host.Client();
-        var document = JsonNode.Parse(await anonymous.GetStringAsync("/openapi.json"))!.AsObject();
-        var schemas = document["components"]!["schemas"]!.AsObject();
-        JsonObject Schema(JsonNode schema) => schema["$ref"]?.GetValue<string>() is { } reference
-            ? schemas[reference["#/components/schemas/".Length..]]!.AsObject()
-            : schema.AsObject();
-        var patch = Schema(document["paths"]!["/tenants/{id}"]!["patch"]!["requestBody"]!["content"]!["application/json"]!["schema"]!);
-        Assert.Contains("max_fleet_share", patch["properties"]!.AsObject().Select(p => p.Key));
-        var view = Schema(document["paths"]!["/tenants/{id}"]!["get"]!["responses"]!["200"]!["content"]!["application/json"]!["schema"]!);
-        Assert.Contains("max_fleet_share", view["properties"]!.AsObject().Select(p => p.Key));
-        var dequeue = Schema(document["paths"]!["/internal/executions/dequeue"]!["post"]!["requestBody"]!["content"]!["application/json"]!["schema"]!);
-        var capabilities = Schema(dequeue["properties"]!["capabilities"]!);
+        await TenantSettingChecks.AssertDocumentedAsync(_host, "max_fleet_share");
+        var (document, schema) = await TenantSettingChecks.OpenApiAsync(_host);
+        var dequeue = schema(document["paths"]!["/internal/executions/dequeue"]!["post"]!["requestBody"]!["content"]!["application/json"]!["schema"]!);
+        var capabilities = schema(dequeue["properties"]!["capabilities"]!);
         Assert.Contains("slots", capabilities["properties"]!.AsObject().Select(p => p.Key));
     }
 

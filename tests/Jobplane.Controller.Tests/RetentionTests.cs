@@ -55,24 +55,9 @@ public sealed class RetentionApiTests(ControllerFixture fixture) : IClassFixture
     [InlineData("PATCH", """{"retention_days": "7"}""")]
     [InlineData("POST", """{"name": "NAME", "retention_days": 0}""")]
     [InlineData("POST", """{"name": "NAME", "retention_days": 2147483648}""")]
-    public async Task A_bad_retention_is_refused_naming_the_field_and_changes_nothing(string method, string body)
-    {
-        using var admin = _host.AdminClient();
-        var tenant = await _host.CreateTenantAsync();
-        Assert.Equal(HttpStatusCode.NoContent,
-            (await admin.PatchAsync($"/tenants/{tenant.TenantId}", Api.RawJson("""{"retention_days": 9}"""))).StatusCode);
-        var name = $"bad-{Guid.NewGuid():N}";
-
-        var response = method == "PATCH"
-            ? await admin.PatchAsync($"/tenants/{tenant.TenantId}", Api.RawJson(body))
-            : await admin.PostAsync("/tenants", Api.RawJson(body.Replace("NAME", name, StringComparison.Ordinal)));
-
-        var error = await Api.AssertErrorAsync(response, HttpStatusCode.BadRequest);
-        Assert.Contains("retention_days", error.Error, StringComparison.Ordinal);
-        Assert.Equal(9, (await GetTenantAsync(admin, tenant.TenantId)).RetentionDays);
-        var list = await Api.ReadAsync(await admin.GetAsync("/tenants?limit=1000"), Api.Json.TenantList);
-        Assert.DoesNotContain(list.Tenants, t => t.Name == name);
-    }
+    public async Task A_bad_retention_is_refused_naming_the_field_and_changes_nothing(string method, string body) =>
+        await TenantSettingChecks.AssertRefusedAndNothingChangedAsync(_host, method, body, "retention_days",
+            """{"retention_days": 9}""", view => Assert.Equal(9, view.RetentionDays));
 
     [Fact]
     public async Task A_tenant_cannot_set_its_own_retention()
@@ -85,18 +70,8 @@ public sealed class RetentionApiTests(ControllerFixture fixture) : IClassFixture
     }
 
     [Fact]
-    public async Task The_openapi_document_describes_retention_days_on_tenants()
-    {
-        using var anonymous = _host.Client();
-        var document = JsonNode.Parse(await anonymous.GetStringAsync("/openapi.json"))!.AsObject();
-        JsonObject Schema(JsonNode schema) => schema["$ref"]?.GetValue<string>() is { } reference
-            ? document["components"]!["schemas"]![reference["#/components/schemas/".Length..]]!.AsObject()
-            : schema.AsObject();
-        var patch = Schema(document["paths"]!["/tenants/{id}"]!["patch"]!["requestBody"]!["content"]!["application/json"]!["schema"]!);
-        Assert.Contains("retention_days", patch["properties"]!.AsObject().Select(p => p.Key));
-        var view = Schema(document["paths"]!["/tenants/{id}"]!["get"]!["responses"]!["200"]!["content"]!["application/json"]!["schema"]!);
-        Assert.Contains("retention_days", view["properties"]!.AsObject().Select(p => p.Key));
-    }
+    public async Task The_openapi_document_describes_retention_days_on_tenants() =>
+        await TenantSettingChecks.AssertDocumentedAsync(_host, "retention_days");
 }
 
 /// <summary>The retention settings: documented defaults, days, durations and off; a bad value names itself at start-up.</summary>

@@ -208,25 +208,13 @@ public sealed class TenantLogOverrideTests(SmallLogBoundsFixture fixture) : ICla
     [InlineData("POST", """{"name": "NAME", "log_max_bytes_per_execution": 512}""", "log_max_bytes_per_execution")]
     [InlineData("POST", """{"name": "NAME", "log_follow_max": 0}""", "log_follow_max")]
     [InlineData("POST", """{"name": "NAME", "log_follow_max": 2147483648}""", "log_follow_max")]
-    public async Task A_bad_value_is_refused_naming_the_field_and_changes_nothing(string method, string body, string field)
-    {
-        using var admin = _host.AdminClient();
-        var tenant = await _host.CreateTenantAsync();
-        await PatchAsync(tenant.TenantId, """{"log_max_bytes_per_execution": 8192, "log_follow_max": 7}""");
-        var name = $"bad-{Guid.NewGuid():N}";
-
-        var response = method == "PATCH"
-            ? await admin.PatchAsync($"/tenants/{tenant.TenantId}", Api.RawJson(body))
-            : await admin.PostAsync("/tenants", Api.RawJson(body.Replace("NAME", name, StringComparison.Ordinal)));
-
-        var error = await Api.AssertErrorAsync(response, HttpStatusCode.BadRequest);
-        Assert.Contains(field, error.Error, StringComparison.Ordinal);
-        var view = await GetTenantAsync(tenant.TenantId);
-        Assert.Equal(8192, view.LogMaxBytesPerExecution);
-        Assert.Equal(7, view.LogFollowMax);
-        var list = await Api.ReadAsync(await admin.GetAsync("/tenants?limit=1000"), Api.Json.TenantList);
-        Assert.DoesNotContain(list.Tenants, t => t.Name == name);
-    }
+    public async Task A_bad_value_is_refused_naming_the_field_and_changes_nothing(string method, string body, string field) =>
+        await TenantSettingChecks.AssertRefusedAndNothingChangedAsync(_host, method, body, field,
+            """{"log_max_bytes_per_execution": 8192, "log_follow_max": 7}""", view =>
+            {
+                Assert.Equal(8192, view.LogMaxBytesPerExecution);
+                Assert.Equal(7, view.LogFollowMax);
+            });
 
     [Fact]
     public async Task A_tenants_own_key_cannot_change_them()
@@ -242,19 +230,6 @@ public sealed class TenantLogOverrideTests(SmallLogBoundsFixture fixture) : ICla
     }
 
     [Fact]
-    public async Task The_openapi_document_describes_both_on_tenants()
-    {
-        using var anonymous = _host.Client();
-        var document = JsonNode.Parse(await anonymous.GetStringAsync("/openapi.json"))!.AsObject();
-        JsonObject Schema(JsonNode schema) => schema["$ref"]?.GetValue<string>() is { } reference
-            ? document["components"]!["schemas"]![reference["#/components/schemas/".Length..]]!.AsObject()
-            : schema.AsObject();
-        var patch = Schema(document["paths"]!["/tenants/{id}"]!["patch"]!["requestBody"]!["content"]!["application/json"]!["schema"]!);
-        var view = Schema(document["paths"]!["/tenants/{id}"]!["get"]!["responses"]!["200"]!["content"]!["application/json"]!["schema"]!);
-        foreach (var field in new[] { "log_max_bytes_per_execution", "log_follow_max" })
-        {
-            Assert.Contains(field, patch["properties"]!.AsObject().Select(p => p.Key));
-            Assert.Contains(field, view["properties"]!.AsObject().Select(p => p.Key));
-        }
-    }
+    public async Task The_openapi_document_describes_both_on_tenants() =>
+        await TenantSettingChecks.AssertDocumentedAsync(_host, "log_max_bytes_per_execution", "log_follow_max");
 }

@@ -338,7 +338,7 @@ public sealed class HostileTenantTests(ITestOutputHelper output) : IAsyncLifetim
         var job = (await victim.PostJsonAsync("/jobs", """{"name": "victim", "image": "exec", "command": ["sleep", "60"], "max_attempts": 1}"""))
             .GetProperty("job_id").GetString();
         var holders = new List<string>();
-        foreach (var seconds in new[] { 5, 6, 60, 60 }) holders.Add(await SubmitAsync("hold", $"sleep {seconds}", TimeSpan.FromMinutes(2)));
+        foreach (var seconds in new[] { 10, 11, 60, 60 }) holders.Add(await SubmitAsync("hold", $"sleep {seconds}", TimeSpan.FromMinutes(2)));
         foreach (var id in holders) await _api.WaitForStatusAsync(id, "RUNNING", TimeSpan.FromMinutes(1));
         var queued = new List<string>();
         for (var i = 0; i < 2; i++) queued.Add(await SubmitAsync("hold", "sleep 60", TimeSpan.FromMinutes(2)));

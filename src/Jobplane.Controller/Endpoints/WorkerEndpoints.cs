@@ -133,9 +133,9 @@ public static class WorkerEndpoints
             if (leases.Any(l => l is null)) return ApiResults.BadRequest("leases must not contain null entries");
             // A credential restricted to some tenants holds no lease of another tenant's: reported lost.
             var held = await queue.HeartbeatAsync(leases, options.LeaseDuration, ct, http.Principal().WorkerTenants);
-            if (body.Value.WorkerId is { Length: > 0 and <= 100 } heartbeatWorker && held.Count > 0)
-                await registry.StillConnectedAsync(heartbeatWorker, [.. held.Select(h => h.Id)], ct);
             var heldIds = held.Select(h => h.Id).ToHashSet();
+            if (body.Value.WorkerId is { Length: > 0 and <= 100 } heartbeatWorker && heldIds.Count > 0)
+                await registry.StillConnectedAsync(heartbeatWorker, heldIds, ct);
             var lost = leases.Where(l => !heldIds.Contains(l.ExecutionId)).Select(l => l.ExecutionId).Distinct().ToList();
             return Results.Json(new WorkerHeartbeatResponse([.. heldIds], lost)
             {
