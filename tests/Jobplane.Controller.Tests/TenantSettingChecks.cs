@@ -36,6 +36,16 @@ internal static class TenantSettingChecks
         Assert.False(await AnyTenantNamedAsync(admin, name), $"a tenant named {name} was created");
     }
 
+    /// <summary>The tenant's own key sending <paramref name="body"/> is refused, and <paramref name="unchanged"/> still holds of it.</summary>
+    public static async Task AssertTenantCannotSetAsync(ControllerHost host, string body, Action<TenantView> unchanged)
+    {
+        var (tenant, client) = await host.TenantClientAsync();
+        var response = await client.PatchAsync($"/tenants/{tenant.TenantId}", Api.RawJson(body));
+        Assert.True(response.StatusCode is HttpStatusCode.Unauthorized or HttpStatusCode.Forbidden, $"got {(int)response.StatusCode}");
+        using var admin = host.AdminClient();
+        unchanged(await Api.ReadAsync(await admin.GetAsync($"/tenants/{tenant.TenantId}"), Api.Json.TenantView));
+    }
+
     /// <summary>Every page of the tenant list, so the answer does not depend on how many tenants other tests made.</summary>
     private static async Task<bool> AnyTenantNamedAsync(HttpClient admin, string name)
     {
