@@ -1,40 +1,66 @@
 namespace Jobplane.Api;
 
-/// <summary>Wire constants shared by the controller, the worker and jobctl.</summary>
-public static class Wire
-{
-    public const int DefaultPort = 6161;
-    public const string DefaultUrl = "http://localhost:6161";
-    /// <summary>Maximum size of result.json a job may write back.</summary>
-    public const int MaxResultBytes = 1024 * 1024;
-    public const string IdempotencyKeyHeader = "Idempotency-Key";
-    /// <summary>The next page's cursor of a list answered as a bare array (GET /executions/dlq); absent on the last page.</summary>
-    public const string NextCursorHeader = "X-Next-Cursor";
-}
-
-/// <summary>The runtimes a worker can have (RUNTIME) and a tenant can be allowed.</summary>
-public static class Runtimes
-{
-    public static readonly IReadOnlyList<string> Known = ["exec", "docker", "kubernetes"];
-
-    public static bool IsKnown(string name) => Known.Contains(name);
-}
-
 /// <summary>
-/// Runtime classes: image exec runs on the host and only on the exec runtime; any other image is a
-/// container image and runs only on a container runtime (docker, kubernetes), never on the host.
+/// Every route of the HTTP API, written once: the controller maps these templates and every client
+/// (jobctl, the worker, the tests) fills them. Templates name their parameters as the controller
+/// binds them; the <c>...Of</c> helpers fill a template with escaped values.
 /// </summary>
-public static class RuntimeClasses
+public static class Routes
 {
-    public const string Exec = "exec";
-    public const string Container = "container";
-    /// <summary>The image that selects the exec runtime.</summary>
-    public const string ExecImage = "exec";
-    public static readonly IReadOnlyList<string> Known = [Exec, Container];
+    // Public, unauthenticated.
+    public const string Healthz = "/healthz";
+    public const string Readyz = "/readyz";
+    public const string Metrics = "/metrics";
+    public const string OpenApi = "/openapi.json";
 
-    /// <summary>The class of a job's image.</summary>
-    public static string OfImage(string image) => image == ExecImage ? Exec : Container;
+    // Tenant API key.
+    public const string Jobs = "/jobs";
+    public const string Job = "/jobs/{id}";
+    public const string JobRun = "/jobs/{id}/run";
+    public const string JobRuns = "/jobs/{id}/runs";
+    public const string JobCancel = "/jobs/{id}/cancel";
 
-    /// <summary>The class a known runtime runs.</summary>
-    public static string OfRuntime(string runtime) => runtime == "exec" ? Exec : Container;
+    public const string Executions = "/executions";
+    public const string Execution = "/executions/{id}";
+    public const string ExecutionAttempts = "/executions/{id}/attempts";
+    public const string ExecutionLogs = "/executions/{id}/logs";
+    public const string ExecutionCancel = "/executions/{id}/cancel";
+    public const string DeadLetters = "/executions/dlq";
+    public const string DeadLetterRetry = "/executions/dlq/{id}/retry";
+    public const string DeadLettersRetry = "/executions/dlq/retry";
+    public const string DeadLettersPurge = "/executions/dlq/purge";
+
+    public const string ApiKeys = "/api-keys";
+    public const string ApiKey = "/api-keys/{id}";
+
+    // Administrator secret.
+    public const string Tenants = "/tenants";
+    public const string Tenant = "/tenants/{id}";
+    public const string TenantSuspend = "/tenants/{id}/suspend";
+    public const string TenantResume = "/tenants/{id}/resume";
+    public const string TenantApiKeys = "/tenants/{id}/api-keys";
+    public const string TenantApiKey = "/tenants/{id}/api-keys/{keyId}";
+    public const string WorkerCredentials = "/worker-credentials";
+    public const string WorkerCredential = "/worker-credentials/{id}";
+    public const string Audit = "/audit";
+
+    // Worker credential.
+    public const string WorkerDequeue = "/internal/executions/dequeue";
+    public const string WorkerHeartbeats = "/internal/heartbeats";
+    public const string WorkerLeaseHeartbeat = "/internal/executions/{id}/heartbeat";
+    public const string WorkerLogs = "/internal/executions/{id}/logs";
+    public const string WorkerResult = "/internal/executions/{id}/result";
+    public const string WorkerResults = "/internal/results";
+    public const string WorkerRelease = "/internal/executions/{id}/release";
+
+    /// <summary>A template with <c>{id}</c> filled in, escaped.</summary>
+    public static string Of(string template, string id) =>
+        template.Replace("{id}", Uri.EscapeDataString(id), StringComparison.Ordinal);
+
+    /// <summary>A template with <c>{id}</c> filled in.</summary>
+    public static string Of(string template, Guid id) => Of(template, id.ToString());
+
+    /// <summary>A template with <c>{id}</c> and <c>{keyId}</c> filled in, escaped.</summary>
+    public static string Of(string template, string id, string keyId) =>
+        Of(template, id).Replace("{keyId}", Uri.EscapeDataString(keyId), StringComparison.Ordinal);
 }
