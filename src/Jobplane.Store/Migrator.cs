@@ -10,9 +10,6 @@ namespace Jobplane.Store;
 /// </summary>
 public sealed class Migrator(NpgsqlDataSource dataSource)
 {
-    // Arbitrary constant shared by every jobplane migrator ("jobplane" in ASCII, truncated).
-    private const long AdvisoryLockKey = 0x6a6f62706c616e;
-
     public sealed record Migration(int Version, string Name, string Sql);
 
     public static IReadOnlyList<Migration> Embedded { get; } = LoadEmbedded();
@@ -21,7 +18,7 @@ public sealed class Migrator(NpgsqlDataSource dataSource)
     public async Task<IReadOnlyList<int>> MigrateAsync(CancellationToken ct = default)
     {
         await using var conn = await dataSource.OpenConnectionAsync(ct);
-        await Exec(conn, "select pg_advisory_lock(@k)", ct, AdvisoryLockKey);
+        await Exec(conn, "select pg_advisory_lock(@k)", ct, LockKeys.Migrations);
         try
         {
             await Exec(conn, """
@@ -56,7 +53,7 @@ public sealed class Migrator(NpgsqlDataSource dataSource)
         }
         finally
         {
-            await Exec(conn, "select pg_advisory_unlock(@k)", CancellationToken.None, AdvisoryLockKey);
+            await Exec(conn, "select pg_advisory_unlock(@k)", CancellationToken.None, LockKeys.Migrations);
         }
     }
 

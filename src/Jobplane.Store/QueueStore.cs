@@ -58,11 +58,6 @@ public sealed record LogCap(long OperatorBytes, string OperatorMarker, string Te
 /// </summary>
 public sealed class QueueStore(NpgsqlDataSource db)
 {
-    // Claims are serialised by one transaction-scoped advisory lock, across all replicas. That is
-    // what makes concurrency caps exact (a claim counts a tenant's running executions after every
-    // earlier claim has committed) and the fair split consistent. A claim takes a batch, so one
-    // claim at a time still moves tens of thousands of executions per second (see bench/).
-    private const int ClaimLockKey = 1785;
     // Candidate tenants one claim considers, lowest virtual time first.
     private const int MaxCandidateTenants = 64;
 
@@ -112,7 +107,11 @@ public sealed class QueueStore(NpgsqlDataSource db)
             // The fleet's slots, read before the lock is taken: a worker that announced itself a
             // moment later changes nothing that matters, and the claim holds the lock no longer for it.
             batch.BatchCommands.Add(Sql.BatchCommand(WorkerStore.FleetSlotsSql(1), Sql.P(WorkerStore.Recent.TotalSeconds)));
-            batch.BatchCommands.Add(Sql.BatchCommand("select pg_advisory_xact_lock($1, 0)", Sql.P(ClaimLockKey)));
+            // Claims are serialised by one transaction-scoped advisory lock, across all replicas. That is
+            // what makes concurrency caps exact (a claim counts a tenant's running executions after every
+            // earlier claim has committed) and the fair split consistent. A claim takes a batch, so one
+            // claim at a time still moves tens of thousands of executions per second (see bench/).
+            batch.BatchCommands.Add(Sql.BatchCommand("select pg_advisory_xact_lock($1, $2)", Sql.P(LockKeys.Queue), Sql.P(LockKeys.ClaimSlot)));
             // A new statement, so a new snapshot: it sees every claim that committed before the lock was granted.
             // Only ready rows this worker can run count: a tenant whose ready work is all of another
             // class (or asks for what this worker cannot grant) is passed over, and costs one more
@@ -326,8 +325,8 @@ public sealed class QueueStore(NpgsqlDataSource db)
         }
         if (locked.Count == 0) return 0;
         await using (var cmd = conn.Command("""
-            select t from unnest($1::uuid[]) as t where pg_try_advisory_xact_lock(1785, hashtext(t::text))
-            """, tx, Sql.P(locked.ToArray())))
+            select t from unnest($1::uuid[]) as t where pg_try_advisory_xact_lock($2, hashtext(t::text))
+            """, tx, Sql.P(locked.ToArray()), Sql.P(LockKeys.Queue)))
         await using (var reader = await cmd.ExecuteReaderAsync(ct))
         {
             locked.Clear();
@@ -553,7 +552,7 @@ public sealed class QueueStore(NpgsqlDataSource db)
             if (status == ExecutionStatus.Cancelled) error = $"cancelled while running ({error})";
 
             attempts.Add(c.ExecutionId, h.Attempt, result.ExitCode, error,
-                succeeded ? "succeeded" : status == ExecutionStatus.Cancelled ? "cancelled" : "failed");
+                succeeded ? AttemptOutcome.Succeeded : status == ExecutionStatus.Cancelled ? AttemptOutcome.Cancelled : AttemptOutcome.Failed);
             var delay = status == ExecutionStatus.Retrying ? backoff(h.Charged, h.BackoffBase, h.BackoffMax).TotalSeconds : 0;
             executions.Add(c.ExecutionId, status, result.ExitCode, error, result.ResultJson, delay);
             if (status == ExecutionStatus.Failed) dead.Add(c.ExecutionId, h.TenantId, h.JobId, error!, h.Attempt);

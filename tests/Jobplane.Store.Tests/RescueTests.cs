@@ -18,7 +18,7 @@ public sealed class RescueTests(TestDatabase db) : StoreTestBase(db), IClassFixt
         // to begin before the rescue ended the last, although now() in its transaction does.
         await using var blocker = await Db.DataSource.OpenConnectionAsync(Ct);
         await using var tx = await blocker.BeginTransactionAsync(Ct);
-        await using (var lockClaims = new Npgsql.NpgsqlCommand("select pg_advisory_xact_lock(1785, 0)", blocker, tx))
+        await using (var lockClaims = new Npgsql.NpgsqlCommand($"select pg_advisory_xact_lock({LockKeys.Queue}, {LockKeys.ClaimSlot})", blocker, tx))
             await lockClaims.ExecuteNonQueryAsync(Ct);
         var claim = Queue.ClaimAsync(1, "worker-2", [tenant], Lease, Ct);
         // Wait until the claim is queued behind the lock, not a fixed time: on a loaded machine the
