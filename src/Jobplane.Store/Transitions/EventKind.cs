@@ -28,6 +28,12 @@ public enum EventKind
 /// <summary>The stored words of <see cref="EventKind"/>.</summary>
 public static class EventKinds
 {
+    /// <summary>
+    /// The longest reason an event keeps (execution_events.reason's check); the full error stays on
+    /// the attempt and the execution.
+    /// </summary>
+    public const int MaxReasonChars = 1000;
+
     public static string Word(this EventKind kind) => kind switch
     {
         EventKind.Submitted => "submitted",
