@@ -47,33 +47,34 @@ public sealed partial class QueueStore
     /// <summary>
     /// Moves scheduled runs and retries whose time has come (by the database clock) into the ready
     /// queue; served by executions_due_idx. Safe to run from every controller replica at once: rows
-    /// another replica is promoting are skipped. Two statements when there is work (lock the due
-    /// rows, one <see cref="TransitionWriter"/> statement), one otherwise.
+    /// another replica is promoting are skipped. One <see cref="TransitionWriter"/> statement, which
+    /// locks the due rows itself: every due row gets the same decision, so it is decided once.
     /// </summary>
     public async Task<int> PromoteDueAsync(int batchSize, CancellationToken ct)
     {
-        await using var conn = await db.OpenConnectionAsync(ct);
-        await using var tx = await conn.BeginTransactionAsync(ct);
-        var transitions = new List<Transition>();
-        await using (var cmd = conn.Command("""
-            select id, status, attempt from executions
-            where status in ('SCHEDULED', 'RETRYING') and scheduled_at <= now()
+        await using var cmd = db.Command(PromoteSql, Sql.P(batchSize));
+        await using var reader = await cmd.ExecuteReaderAsync(ct);
+        var n = 0;
+        while (await reader.ReadAsync(ct)) n++;
+        return n;
+    }
+
+    private static readonly string PromoteSql = PromotionStatement();
+
+    private static string PromotionStatement()
+    {
+        var promoted = ExecutionTransitions.Decide(new ExecutionState(ExecutionStatus.Scheduled), new ExecutionEvent(EventKind.Promoted));
+        if (promoted != ExecutionTransitions.Decide(new ExecutionState(ExecutionStatus.Retrying), new ExecutionEvent(EventKind.Promoted)) with { From = promoted.From })
+            throw new InvalidOperationException("a due scheduled run and a due retry are promoted alike");
+        return TransitionWriter.Statement($"""
+            select id, status, '{promoted.To}'::text, '{promoted.Kind.Word()}'::text, attempt, null::text, null::int, null::text,
+                   null::text, null::text, 0::float8, {promoted.Queue}::boolean, null::uuid, false, null::text
+            from executions
+            where status in ('{ExecutionStatus.Scheduled}', '{ExecutionStatus.Retrying}') and scheduled_at <= now()
             order by scheduled_at
             limit $1
             for update skip locked
-            """, tx, Sql.P(batchSize)))
-        await using (var reader = await cmd.ExecuteReaderAsync(ct))
-        {
-            while (await reader.ReadAsync(ct))
-            {
-                var decision = ExecutionTransitions.Decide(new ExecutionState(reader.GetString(1)), new ExecutionEvent(EventKind.Promoted));
-                transitions.Add(new Transition(reader.GetGuid(0), decision, reader.GetInt32(2)));
-            }
-        }
-        if (transitions.Count == 0) return 0;
-        var moved = await TransitionWriter.ApplyAsync(conn, tx, transitions, ct);
-        await tx.CommitAsync(ct);
-        return moved.Count;
+            """);
     }
 
     /// <summary>

@@ -59,15 +59,29 @@ internal static class TransitionWriter
         )
         """;
 
-    // One row per decision; a decision is applied only while the execution is still in its From
-    // status (the caller holds the row locked, so this guards against a caller's mistake, not a race).
-    private static readonly string ApplySql = $"""
-        with d as (
-            select * from unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::int[], $6::text[], $7::int[],
-                                 $8::text[], $9::text[], $10::text[], $11::float8[], $12::boolean[], $13::uuid[],
-                                 $14::boolean[], $15::text[])
-                as d(id, from_status, to_status, kind, attempt, outcome, exit_code, error, attempt_error, result,
-                     delay, queue, dead_id, uncharged, worker_id)
+    /// <summary>
+    /// The columns of a decisions source, in order: what <see cref="Statement"/> reads of each row.
+    /// A source that is not the arrays of <see cref="ApplyAsync"/> must yield exactly these, typed.
+    /// </summary>
+    public const string DecisionColumns =
+        "id, from_status, to_status, kind, attempt, outcome, exit_code, error, attempt_error, result, delay, queue, dead_id, uncharged, worker_id";
+
+    private static readonly string ArraysSql = Statement($"""
+        select * from unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::int[], $6::text[], $7::int[],
+                             $8::text[], $9::text[], $10::text[], $11::float8[], $12::boolean[], $13::uuid[],
+                             $14::boolean[], $15::text[])
+            as d({DecisionColumns})
+        """);
+
+    /// <summary>
+    /// The one statement that applies decisions, read from <paramref name="decisions"/> (a query
+    /// yielding <see cref="DecisionColumns"/>; it may lock the rows it reads). A decision is applied
+    /// only while the execution is still in its From status: the caller holds the rows locked, so
+    /// this guards against a caller's mistake, not a race. Returns the ids of the executions moved.
+    /// </summary>
+    public static string Statement(string decisions) => $"""
+        with d ({DecisionColumns}) as (
+            {decisions}
         ), moved as (
             update executions e set
                 status = d.to_status,
@@ -122,7 +136,7 @@ internal static class TransitionWriter
     {
         var moved = new HashSet<Guid>();
         if (batch.Count == 0) return moved;
-        await using var cmd = conn.Command(ApplySql, tx,
+        await using var cmd = conn.Command(ArraysSql, tx,
             Column(batch, t => t.ExecutionId), Column(batch, t => t.Decision.From), Column(batch, t => t.Decision.To),
             Column(batch, t => t.Decision.Kind.Word()), Column(batch, t => t.Attempt), Column(batch, t => t.Decision.Outcome),
             Column(batch, t => t.ExitCode), Column(batch, t => t.Error), Column(batch, t => t.AttemptError),
