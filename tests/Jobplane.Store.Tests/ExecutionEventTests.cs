@@ -22,6 +22,27 @@ public sealed class ExecutionEventTests(TestDatabase db) : StoreTestBase(db), IC
         return list;
     }
 
+    /// <summary>Runs <paramref name="act"/> while inserts into <paramref name="table"/> matching <paramref name="when"/> fail; it must fail.</summary>
+    private async Task WhileRefusingAsync(string table, string when, Func<Task> act)
+    {
+        await ExecAsync($"""
+            create function refuse_in_test() returns trigger language plpgsql as $$
+            begin
+                if {when} then raise exception 'refused by the test'; end if;
+                return new;
+            end $$;
+            create trigger refuse_in_test before insert on {table} for each row execute function refuse_in_test();
+            """);
+        try
+        {
+            await Assert.ThrowsAsync<PostgresException>(act);
+        }
+        finally
+        {
+            await ExecAsync($"drop trigger refuse_in_test on {table}; drop function refuse_in_test()");
+        }
+    }
+
     [Fact]
     public async Task A_life_of_retries_rescues_and_hand_backs_is_recorded_step_by_step()
     {
@@ -132,22 +153,7 @@ public sealed class ExecutionEventTests(TestDatabase db) : StoreTestBase(db), IC
     {
         var (tenant, _, claim) = await RunningAsync(maxAttempts: 1);
         // A dead letter of this tenant cannot be written: the completion's transaction fails.
-        await ExecAsync($"""
-            create function refuse_dead_letter() returns trigger language plpgsql as $$
-            begin
-                if new.tenant_id = '{tenant}' then raise exception 'refused by the test'; end if;
-                return new;
-            end $$;
-            create trigger refuse_dead_letter before insert on dead_letters for each row execute function refuse_dead_letter();
-            """);
-        try
-        {
-            await Assert.ThrowsAsync<PostgresException>(() => FailAsync(claim));
-        }
-        finally
-        {
-            await ExecAsync("drop trigger refuse_dead_letter on dead_letters; drop function refuse_dead_letter()");
-        }
+        await WhileRefusingAsync("dead_letters", $"new.tenant_id = '{tenant}'", () => FailAsync(claim));
 
         Assert.Equal(Running, await StatusAsync(claim.ExecutionId));
         Assert.Equal([$"NEW submitted {Pending} #0", $"{Pending} claimed {Running} #1 @worker-1"], await EventsAsync(claim.ExecutionId));
@@ -158,22 +164,9 @@ public sealed class ExecutionEventTests(TestDatabase db) : StoreTestBase(db), IC
     {
         var (tenant, _, claim) = await RunningAsync(maxAttempts: 1);
         await ExpireLeaseAsync(claim.ExecutionId);
-        await ExecAsync($"""
-            create function refuse_event() returns trigger language plpgsql as $$
-            begin
-                if new.tenant_id = '{tenant}' and new.kind = 'lost' then raise exception 'refused by the test'; end if;
-                return new;
-            end $$;
-            create trigger refuse_event before insert on execution_events for each row execute function refuse_event();
-            """);
-        try
-        {
-            await Assert.ThrowsAsync<PostgresException>(() => Queue.RescueExpiredAsync(1000, Ct));
-        }
-        finally
-        {
-            await ExecAsync("drop trigger refuse_event on execution_events; drop function refuse_event()");
-        }
+        // The rescue's event cannot be written: its transaction fails after the rows were locked.
+        await WhileRefusingAsync("execution_events", $"new.tenant_id = '{tenant}' and new.kind = 'lost'",
+            () => Queue.RescueExpiredAsync(1000, Ct));
 
         Assert.Equal(Running, await StatusAsync(claim.ExecutionId));
         Assert.Null(await Db.ScalarAsync<object>("select outcome from execution_attempts where execution_id = $1", claim.ExecutionId) as string);
