@@ -81,6 +81,17 @@ fi
 echo
 if [ -f "$JOBPLANE_HOSTILE_REPORT" ]; then cat "$JOBPLANE_HOSTILE_REPORT"; echo; fi
 echo "$projects test projects ran, and the fault-injection suite $([ "$faults_failed" = 1 ] && echo FAILED || echo passed)"
+# The runtime conformance suite per runtime, from the per-test lines ("  Passed ...ExecConformance.X [1 s]"):
+#   "conformance: docker 20 passed, 0 failed; exec 20 passed, 0 failed"
+conformance="$(awk '
+  match($0, /^ +(Passed|Failed) Jobplane\.Worker\.Tests\.Conformance\.[A-Za-z]+Conformance\./) {
+    split(substr($0, RSTART, RLENGTH), words, " ")
+    split(words[2], parts, "."); runtime = tolower(parts[5]); sub(/conformance$/, "", runtime)
+    if (words[1] == "Passed") ok[runtime]++; else bad[runtime]++
+    seen[runtime] = 1
+  }
+  END { for (r in seen) printf "%s %d passed, %d failed\n", r, ok[r], bad[r] }' "$results/output.txt" | sort | paste -sd ';' | sed 's/;/; /g')"
+echo "conformance: ${conformance:-no runtime ran the conformance suite}"
 echo "tests: $passed passed, $failed failed, $skipped skipped"
 if [ "$status" -ne 0 ] || [ "$failed" -ne 0 ]; then exit 1; fi
 if [ "$passed" -eq 0 ]; then echo "no test ran" >&2; exit 1; fi

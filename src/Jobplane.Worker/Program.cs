@@ -1,9 +1,6 @@
 using Jobplane.Worker;
 using Jobplane.Worker.Observability;
 using Jobplane.Worker.Runtimes;
-using Jobplane.Worker.Runtimes.Docker;
-using Jobplane.Worker.Runtimes.Exec;
-using Jobplane.Worker.Runtimes.Noop;
 
 // jobplane-worker: the data plane. Speaks only the worker API of the controller; needs no database.
 WorkerOptions options;
@@ -68,26 +65,8 @@ using (identity)
     builder.Logging.AddFilter("System.Net.Http.HttpClient", LogLevel.Warning);
     builder.Services.AddSingleton(options);
     builder.Services.AddSingleton(TimeProvider.System);
-    if (options.Docker is { } docker)
-    {
-        builder.Services.AddSingleton(docker);
-        builder.Services.AddSingleton<IJobRuntime, DockerRuntime>();
-    }
-    else
-    {
-        builder.Services.AddSingleton(new ExecRuntimeOptions
-        {
-            WorkRoot = options.WorkRoot,
-            WorkerId = options.WorkerId,
-            KillGrace = options.KillGrace,
-            JobUsers = options.ExecJobUsers,
-            UserLockDirectory = options.ExecUserLockDirectory,
-            RunAsWorkerUser = options.ExecRunAsWorkerUser,
-            WorkDirectoryMaxBytes = options.ExecWorkDirectoryMaxBytes,
-        });
-        if (options.Runtime == NoopRuntime.RuntimeName) builder.Services.AddSingleton<IJobRuntime, NoopRuntime>();
-        else builder.Services.AddSingleton<IJobRuntime, ExecRuntime>();
-    }
+    // WorkerOptions accepts only registered names.
+    RuntimeRegistry.Find(options.Runtime)!.AddServices(builder.Services, options);
     builder.Services.AddHttpClient<ControllerClient>();
     builder.Services.AddHostedService<WorkerAgent>();
     // Long enough to drain running jobs, stop the rest and hand their leases back.

@@ -30,7 +30,7 @@ public sealed record WorkerOptions
     public TimeSpan KillGrace { get; init; } = TimeSpan.FromSeconds(10);
     /// <summary>How long log lines may wait before they are shipped in one batch.</summary>
     public TimeSpan LogFlushInterval { get; init; } = TimeSpan.FromMilliseconds(200);
-    public string Runtime { get; init; } = "exec";
+    public string Runtime { get; init; } = Runtimes.Exec.ExecRuntime.RuntimeName;
     public required string WorkRoot { get; init; }
     public IReadOnlyList<Guid>? TenantIds { get; init; }
     /// <summary>EXEC_JOB_UIDS: the users exec jobs run as, one per running attempt; null when jobs run as the worker's own user.</summary>
@@ -59,7 +59,7 @@ public sealed record WorkerOptions
         var token = env("WORKER_TOKEN");
         if (string.IsNullOrWhiteSpace(token)) read.Error("WORKER_TOKEN is required: the worker credential configured on the controller");
 
-        var runtime = (env("RUNTIME") is { Length: > 0 } r ? r : "exec").Trim().ToLowerInvariant();
+        var runtime = (env("RUNTIME") is { Length: > 0 } r ? r : Runtimes.Exec.ExecRuntime.RuntimeName).Trim().ToLowerInvariant();
         var workerId = env("WORKER_ID") is { Length: > 0 } id ? id.Trim() : Environment.MachineName;
         if (workerId.Length > 100 || workerId.Any(c => !(char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.')))
             read.Error($"WORKER_ID must be at most 100 characters of letters, digits, '-', '_' or '.' (got '{workerId}')");
@@ -95,12 +95,11 @@ public sealed record WorkerOptions
         if (Jobplane.Observability.LogFormat.Parse(env(Jobplane.Observability.LogFormat.Setting)) is null)
             read.Error(Jobplane.Observability.LogFormat.Invalid(env(Jobplane.Observability.LogFormat.Setting)));
         if (Jobplane.Observability.Telemetry.Validate(env) is { } otlpProblem) read.Error(otlpProblem);
-        if (runtime == "docker")
+        if (runtime == Runtimes.Docker.DockerRuntime.RuntimeName)
             options = options with { Docker = DockerRuntimeOptions.FromSettings(read, options.WorkRoot, options.WorkerId, options.KillGrace) };
-        else if (runtime == "exec")
+        else if (runtime == Runtimes.Exec.ExecRuntime.RuntimeName)
             options = ReadExecUsers(read, env, options, Runtimes.LibC.EffectiveUserId);
-        // noop is a benchmarking tool (Runtimes/Noop), not a way to run jobs.
-        else if (runtime is not ("exec" or "noop")) read.Error($"RUNTIME '{runtime}' is not available in this build (available: exec, docker; noop for benchmarks)");
+        else if (Runtimes.RuntimeRegistry.Find(runtime) is null) read.Error($"RUNTIME '{runtime}' is not available in this build (available: {Runtimes.RuntimeRegistry.Describe()})");
         if (options.HeartbeatInterval <= TimeSpan.Zero) read.Error("WORKER_HEARTBEAT_INTERVAL must be positive");
         if (options.LogFlushInterval <= TimeSpan.Zero) read.Error("WORKER_LOG_FLUSH_INTERVAL must be positive");
         read.ThrowIfInvalid();

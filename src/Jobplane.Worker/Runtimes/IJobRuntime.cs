@@ -4,9 +4,10 @@ namespace Jobplane.Worker.Runtimes;
 
 /// <summary>
 /// A way to run one attempt of a job: a local process, a container, a Kubernetes Job.
-/// A runtime starts the job, streams its output to the log sink as it is produced, enforces the
-/// timeout, stops it when asked, collects result.json, and removes everything it created.
-/// Adding a runtime touches nothing outside its own folder and the registration in Program.
+/// What the worker agent runs attempts through. Real runtimes are an <see cref="AttemptSupervisor"/>
+/// over a runtime's <see cref="IRuntimeDriver"/>: the supervisor enforces the timeout, stops the job
+/// when asked, judges result.json and removes everything; the driver only starts and signals units.
+/// Adding a runtime touches nothing outside its own folder and one line in <see cref="RuntimeRegistry"/>.
 /// </summary>
 public interface IJobRuntime
 {

@@ -63,7 +63,7 @@ internal sealed class AgentHarness : IAsyncDisposable
             WorkRoot = _workRoot,
             TenantIds = tenantIds,
         };
-        var runtime = makeRuntime?.Invoke(options) ?? new ExecRuntime(
+        var runtime = makeRuntime?.Invoke(options) ?? new AttemptSupervisor(new ExecRuntime(
             new ExecRuntimeOptions
             {
                 WorkRoot = _workRoot,
@@ -72,7 +72,7 @@ internal sealed class AgentHarness : IAsyncDisposable
                 JobUsers = Environment.IsPrivilegedProcess ? JobUserRange.Default : null,
                 RunAsWorkerUser = !Environment.IsPrivilegedProcess,
             },
-            NullLogger<ExecRuntime>.Instance, TimeProvider.System);
+            NullLogger.Instance, TimeProvider.System), NullLogger.Instance, TimeProvider.System);
         Network = new NetworkSwitch(_host.CreateHandler());
         var client = new ControllerClient(new HttpClient(Network), options);
         _agent = new WorkerAgent(client, runtime, options, TimeProvider.System, NullLogger<WorkerAgent>.Instance);

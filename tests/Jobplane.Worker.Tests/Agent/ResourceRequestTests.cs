@@ -1,5 +1,6 @@
 using Jobplane.Api;
 using Jobplane.Testing;
+using Jobplane.Worker.Runtimes;
 using Jobplane.Worker.Runtimes.Docker;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -26,7 +27,7 @@ public sealed class ResourceRequestTests : IAsyncLifetime
     {
         await _host.InitializeAsync();
         // The test engine has no bridge: the network this worker lets jobs join is the host's.
-        _docker = await AgentHarness.StartAsync(_host, runtime: o => new DockerRuntime(new DockerRuntimeOptions
+        _docker = await AgentHarness.StartAsync(_host, runtime: o => new AttemptSupervisor(new DockerRuntime(new DockerRuntimeOptions
         {
             WorkRoot = o.WorkRoot,
             WorkerId = o.WorkerId,
@@ -35,7 +36,7 @@ public sealed class ResourceRequestTests : IAsyncLifetime
             DefaultLimits = new ContainerLimits { MemoryBytes = 64L << 20, Cpus = 1, Pids = 64 },
             MaxLimits = new ContainerLimits { MemoryBytes = 128L << 20, Cpus = 1, Pids = 128 },
             Network = "host",
-        }, NullLogger<DockerRuntime>.Instance, TimeProvider.System), onlyItsTenant: true);
+        }, NullLogger.Instance, TimeProvider.System), NullLogger.Instance, TimeProvider.System), onlyItsTenant: true);
         _exec = await AgentHarness.StartAsync(_host, onlyItsTenant: true);
     }
 

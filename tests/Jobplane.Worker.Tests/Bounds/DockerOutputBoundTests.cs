@@ -64,6 +64,6 @@ public sealed class DockerOutputBoundTests : IAsyncLifetime
 
         Assert.Empty(HostMounts.Below(_docker.WorkRoot));
         Assert.False(Directory.Exists(leftover));
-        Assert.Contains(_docker.Logger.Entries, e => e.Message.Contains("Unmounted 1 output folder(s) left mounted", StringComparison.Ordinal));
+        Assert.Contains(_docker.Logger.Entries, e => e.Message.Contains("Unmounted 1 attempt folder(s) left mounted", StringComparison.Ordinal));
     }
 }

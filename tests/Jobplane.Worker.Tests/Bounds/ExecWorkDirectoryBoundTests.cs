@@ -73,7 +73,7 @@ public sealed class ExecWorkDirectoryBoundTests : IDisposable
 
         Assert.Empty(HostMounts.Below(_exec.WorkRoot));
         Assert.False(Directory.Exists(leftover));
-        Assert.Contains(_exec.Logger.Entries, e => e.Message.Contains("Unmounted 1 folder(s) left mounted", StringComparison.Ordinal));
+        Assert.Contains(_exec.Logger.Entries, e => e.Message.Contains("Unmounted 1 attempt folder(s) left mounted", StringComparison.Ordinal));
     }
 
     [Fact]

@@ -27,14 +27,14 @@ internal sealed class DockerHarness : IAsyncDisposable
             MaxLimits = new ContainerLimits { MemoryBytes = 64L << 20, Cpus = 1, Pids = 64 },
         };
         Options = configure is null ? options : configure(options);
-        Runtime = new DockerRuntime(Options, Logger, TimeProvider.System);
+        Runtime = new AttemptSupervisor(new DockerRuntime(Options, Logger, TimeProvider.System), Logger, TimeProvider.System);
     }
 
     public string WorkRoot { get; }
     public string WorkerId { get; }
     public DockerRuntimeOptions Options { get; }
     public ListLogger<DockerRuntime> Logger { get; } = new();
-    public DockerRuntime Runtime { get; }
+    public AttemptSupervisor Runtime { get; }
 
     public static RunSpec Spec(
         IReadOnlyList<string> command,

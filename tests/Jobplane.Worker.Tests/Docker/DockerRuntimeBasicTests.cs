@@ -14,35 +14,6 @@ public sealed class DockerRuntimeBasicTests : IAsyncLifetime
     public Task DisposeAsync() => _docker.DisposeAsync().AsTask();
 
     [Fact]
-    public async Task A_job_that_writes_result_json_succeeds_with_its_result_and_leaves_nothing_behind()
-    {
-        var spec = DockerHarness.Shell("""echo working; printf '{"rows": 3, "dir": "%s"}' "$JOBPLANE_OUTPUT_DIR" > "$JOBPLANE_OUTPUT_DIR/result.json" """);
-
-        var (outcome, logs) = await _docker.RunAsync(spec);
-
-        Assert.True(outcome.Succeeded, outcome.Error);
-        Assert.Equal(0, outcome.ExitCode);
-        Assert.Null(outcome.Error);
-        Assert.Equal(["working"], logs.Stdout);
-        Assert.Equal(3, outcome.Result!.Value.GetProperty("rows").GetInt32());
-        Assert.Equal("/jobplane/output", outcome.Result.Value.GetProperty("dir").GetString());
-        Assert.Equal(0, await DockerHarness.ContainersOfAsync(spec));
-        Assert.False(Directory.Exists(_docker.OutputFolderOf(spec)));
-    }
-
-    [Fact]
-    public async Task A_failing_exit_code_fails_the_attempt_and_may_be_retried()
-    {
-        var (outcome, logs) = await _docker.RunAsync(DockerHarness.Shell("echo oops >&2; exit 3"));
-
-        Assert.False(outcome.Succeeded);
-        Assert.Equal(3, outcome.ExitCode);
-        Assert.Equal("exit code 3", outcome.Error);
-        Assert.True(outcome.Retryable);
-        Assert.Equal(["oops"], logs.Stderr);
-    }
-
-    [Fact]
     public async Task An_empty_command_runs_the_images_own_command()
     {
         var (outcome, logs) = await _docker.RunAsync(DockerHarness.Spec([]));

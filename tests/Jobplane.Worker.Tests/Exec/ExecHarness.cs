@@ -26,7 +26,7 @@ internal sealed class ExecHarness : IDisposable
             RunAsWorkerUser = !Environment.IsPrivilegedProcess,
             WorkDirectoryMaxBytes = workDirectoryMaxBytes ?? ExecRuntimeOptions.DefaultWorkDirectoryMaxBytes,
         };
-        Runtime = new ExecRuntime(Options, Logger, TimeProvider.System);
+        Runtime = new AttemptSupervisor(new ExecRuntime(Options, Logger, TimeProvider.System), Logger, TimeProvider.System);
     }
 
     /// <summary>
@@ -40,7 +40,7 @@ internal sealed class ExecHarness : IDisposable
     public string WorkerId { get; }
     public ExecRuntimeOptions Options { get; }
     public ListLogger<ExecRuntime> Logger { get; } = new();
-    public ExecRuntime Runtime { get; }
+    public AttemptSupervisor Runtime { get; }
 
     public static RunSpec Spec(
         IReadOnlyList<string> command,

@@ -62,26 +62,6 @@ public sealed class ExecRuntimeResultTests : IDisposable
     }
 
     [Fact]
-    public async Task A_symbolic_link_is_never_followed()
-    {
-        var (outcome, _) = await _exec.RunAsync(ExecHarness.Shell("ln -s /etc/hostname result.json"));
-
-        Assert.False(outcome.Succeeded);
-        Assert.Equal("result.json is a symbolic link; refusing to follow it", outcome.Error);
-        Assert.False(outcome.Retryable);
-        Assert.Null(outcome.Result);
-    }
-
-    [Fact]
-    public async Task A_named_pipe_is_refused_without_blocking()
-    {
-        var (outcome, _) = await _exec.RunAsync(ExecHarness.Shell("mkfifo result.json"));
-
-        Assert.Equal("result.json is a named pipe, not a regular file", outcome.Error);
-        Assert.False(outcome.Retryable);
-    }
-
-    [Fact]
     public async Task A_directory_is_refused()
     {
         var (outcome, _) = await _exec.RunAsync(ExecHarness.Shell("mkdir result.json"));

@@ -9,17 +9,8 @@ internal static partial class DockerRuntimeLog
         Message = "Execution {ExecutionId} attempt {Attempt} started as container {ContainerId} from image {Image}")]
     public static partial void Started(ILogger logger, Guid executionId, int attempt, string containerId, string image);
 
-    [LoggerMessage(EventId = 1201, Level = LogLevel.Information,
-        Message = "Execution {ExecutionId} attempt {Attempt} timed out after {Timeout}; stopping container {ContainerId}")]
-    public static partial void TimingOut(ILogger logger, Guid executionId, int attempt, string timeout, string containerId);
 
-    [LoggerMessage(EventId = 1202, Level = LogLevel.Information,
-        Message = "Execution {ExecutionId} attempt {Attempt} is being stopped; stopping container {ContainerId}")]
-    public static partial void Stopping(ILogger logger, Guid executionId, int attempt, string containerId);
 
-    [LoggerMessage(EventId = 1203, Level = LogLevel.Warning,
-        Message = "Container {ContainerId} was still running {Grace} after SIGTERM; sending SIGKILL")]
-    public static partial void Killing(ILogger logger, string containerId, string grace);
 
     [LoggerMessage(EventId = 1204, Level = LogLevel.Warning,
         Message = "Output of execution {ExecutionId} attempt {Attempt} had not ended {Limit} after its container exited; the rest of it is dropped")]
@@ -29,9 +20,6 @@ internal static partial class DockerRuntimeLog
         Message = "Could not remove container {ContainerId}; the next orphan cleanup will try again")]
     public static partial void ContainerNotRemoved(ILogger logger, string containerId, Exception exception);
 
-    [LoggerMessage(EventId = 1206, Level = LogLevel.Warning,
-        Message = "Could not remove output folder {Folder}")]
-    public static partial void FolderNotRemoved(ILogger logger, string folder, Exception exception);
 
     [LoggerMessage(EventId = 1207, Level = LogLevel.Information,
         Message = "Pulling image {Image}")]
@@ -49,9 +37,6 @@ internal static partial class DockerRuntimeLog
         Message = "Removed orphan container {ContainerId} (execution {ExecutionId} attempt {Attempt}), left by a previous run of worker {WorkerId}")]
     public static partial void OrphanContainerRemoved(ILogger logger, string containerId, string executionId, string attempt, string workerId);
 
-    [LoggerMessage(EventId = 1211, Level = LogLevel.Information,
-        Message = "Removed leftover output folder {Folder} of worker {WorkerId}")]
-    public static partial void OrphanFolderRemoved(ILogger logger, string folder, string workerId);
 
     [LoggerMessage(EventId = 1212, Level = LogLevel.Information,
         Message = "Orphan cleanup of worker {WorkerId}: {Containers} container(s) removed, {Folders} output folder(s) removed")]
@@ -69,17 +54,8 @@ internal static partial class DockerRuntimeLog
         Message = "Docker output folders are NOT size-bounded: DOCKER_OUTPUT_MAX_BYTES is 0, or the worker (user {Uid}) cannot mount; a container can fill the disk that holds {WorkRoot}")]
     public static partial void OutputNotBounded(ILogger logger, uint uid, string workRoot);
 
-    [LoggerMessage(EventId = 1216, Level = LogLevel.Warning,
-        Message = "Could not unmount output folder {Folder}")]
-    public static partial void FolderNotUnmounted(ILogger logger, string folder, Exception exception);
 
-    [LoggerMessage(EventId = 1217, Level = LogLevel.Information,
-        Message = "Unmounted {Count} output folder(s) left mounted by a previous run of worker {WorkerId}")]
-    public static partial void OrphanMountsRemoved(ILogger logger, int count, string workerId);
 
-    [LoggerMessage(EventId = 1218, Level = LogLevel.Warning,
-        Message = "Orphan cleanup of worker {WorkerId} leaves {Entry} alone: it {Reason}")]
-    public static partial void LeftoverSkipped(ILogger logger, string workerId, string entry, string reason);
 
     [LoggerMessage(EventId = 1219, Level = LogLevel.Warning,
         Message = "Image {Image} cannot be used: {Reason}")]

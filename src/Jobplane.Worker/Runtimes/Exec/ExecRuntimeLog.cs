@@ -9,33 +9,18 @@ internal static partial class ExecRuntimeLog
         Message = "Execution {ExecutionId} attempt {Attempt} started as process group {ProcessGroup} in {WorkDirectory}")]
     public static partial void Started(ILogger logger, Guid executionId, int attempt, int processGroup, string workDirectory);
 
-    [LoggerMessage(EventId = 1101, Level = LogLevel.Information,
-        Message = "Execution {ExecutionId} attempt {Attempt} timed out after {Timeout}; terminating process group {ProcessGroup}")]
-    public static partial void TimingOut(ILogger logger, Guid executionId, int attempt, string timeout, int processGroup);
 
-    [LoggerMessage(EventId = 1102, Level = LogLevel.Information,
-        Message = "Execution {ExecutionId} attempt {Attempt} is being stopped; terminating process group {ProcessGroup}")]
-    public static partial void Stopping(ILogger logger, Guid executionId, int attempt, int processGroup);
 
-    [LoggerMessage(EventId = 1103, Level = LogLevel.Warning,
-        Message = "Process group {ProcessGroup} was still running {Grace} after SIGTERM; sending SIGKILL")]
-    public static partial void Killing(ILogger logger, int processGroup, string grace);
 
     [LoggerMessage(EventId = 1104, Level = LogLevel.Warning,
         Message = "Output of execution {ExecutionId} attempt {Attempt} was still held open after the job ended, by a process that left the job's process group; the rest of that output is dropped")]
     public static partial void OutputHeldOpen(ILogger logger, Guid executionId, int attempt);
 
-    [LoggerMessage(EventId = 1105, Level = LogLevel.Warning,
-        Message = "Could not remove working directory {WorkDirectory}")]
-    public static partial void WorkDirectoryNotRemoved(ILogger logger, string workDirectory, Exception exception);
 
     [LoggerMessage(EventId = 1106, Level = LogLevel.Information,
         Message = "Killed orphan process {Pid} ({Command}) and its process group {ProcessGroup}, left by a previous run of worker {WorkerId}")]
     public static partial void OrphanProcessKilled(ILogger logger, int pid, string command, int processGroup, string workerId);
 
-    [LoggerMessage(EventId = 1107, Level = LogLevel.Information,
-        Message = "Removed leftover working directory {WorkDirectory} of worker {WorkerId}")]
-    public static partial void OrphanDirectoryRemoved(ILogger logger, string workDirectory, string workerId);
 
     [LoggerMessage(EventId = 1108, Level = LogLevel.Information,
         Message = "Orphan cleanup of worker {WorkerId}: {Processes} process(es) killed, {Directories} working director(ies) removed, {Users} idle job user(s) swept")]
@@ -57,15 +42,6 @@ internal static partial class ExecRuntimeLog
         Message = "Exec attempt folders are tmpfs mounts of at most {Bound} each (EXEC_WORKDIR_MAX_BYTES), held in memory")]
     public static partial void WorkDirectoryBounded(ILogger logger, string bound);
 
-    [LoggerMessage(EventId = 1114, Level = LogLevel.Warning,
-        Message = "Orphan cleanup of worker {WorkerId} leaves {Entry} alone: it {Reason}")]
-    public static partial void LeftoverSkipped(ILogger logger, string workerId, string entry, string reason);
 
-    [LoggerMessage(EventId = 1115, Level = LogLevel.Warning,
-        Message = "Could not unmount the folder {WorkDirectory}")]
-    public static partial void WorkDirectoryNotUnmounted(ILogger logger, string workDirectory, Exception exception);
 
-    [LoggerMessage(EventId = 1116, Level = LogLevel.Information,
-        Message = "Unmounted {Count} folder(s) left mounted by a previous run of worker {WorkerId}")]
-    public static partial void OrphanMountsRemoved(ILogger logger, int count, string workerId);
 }

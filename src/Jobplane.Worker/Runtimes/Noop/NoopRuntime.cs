@@ -11,6 +11,9 @@ public sealed class NoopRuntime : IJobRuntime
 {
     public const string RuntimeName = "noop";
 
+    public static RuntimeRegistration Registration { get; } =
+        new(RuntimeName, (services, _) => services.AddSingleton<IJobRuntime, NoopRuntime>(), ForBenchmarks: true);
+
     private static readonly Task<RunOutcome> Done = Task.FromResult(new RunOutcome { ExitCode = 0 });
     private static readonly Task<RunOutcome> Stopped = Task.FromResult(new RunOutcome { Stopped = true, Error = "stopped by the worker" });
 
