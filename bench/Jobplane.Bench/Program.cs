@@ -67,7 +67,7 @@ try
             await scenarios.DrainAsync("exec", execBacklog, options.ExecWorkers, options.ExecConcurrency, starts);
             await platform.StopWorkersAsync();
 
-            var controllerPeak = platform.Controller!.Memory()?.Peak ?? double.NaN;
+            var controllerPeak = ProcessMemory.Read(platform.Controller!.Pid)?.Peak ?? double.NaN;
             report.Add(new Figure("controller_peak_rss_mib", "Controller peak RSS (whole run)", controllerPeak, "MiB", Target.Max(200),
                 "Kestrel, the Npgsql pool and the server GC's per-core heaps; see the controller's log for its settings."));
             if (platform.WorkerPeaks.Count > 0)
