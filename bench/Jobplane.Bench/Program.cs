@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Runtime.InteropServices;
 using Jobplane.Bench;
+using Jobplane.Testing.Processes;
 
 [assembly: System.Runtime.Versioning.SupportedOSPlatform("linux")]
 
@@ -8,8 +9,7 @@ using Jobplane.Bench;
 // and measures what the performance issue asks for. Prints a table and a JSON summary (also written
 // to bench/results/latest.json). Exit code 0 when the run completed, whatever the figures; 1 when the
 // run itself broke down.
-var root = AppContext.BaseDirectory;
-while (root is not null && !File.Exists(Path.Combine(root, "Jobplane.slnx"))) root = Path.GetDirectoryName(root);
+var root = RepositoryRoot.TryFind();
 if (root is null)
 {
     await Console.Error.WriteLineAsync("jobplane-bench: run from inside the repository (Jobplane.slnx not found)");

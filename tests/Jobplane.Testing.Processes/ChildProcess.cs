@@ -75,7 +75,15 @@ public sealed partial class ChildProcess : IAsyncDisposable
             process.ErrorDataReceived += (_, e) => captured.Append(e.Data);
         }
         if (start.Exited is { } exited) process.Exited += (_, _) => exited(child);
-        process.Start();
+        try
+        {
+            process.Start();
+        }
+        catch
+        {
+            process.Dispose();
+            throw;
+        }
         if (output is CapturedOutput)
         {
             process.BeginOutputReadLine();
