@@ -1,9 +1,8 @@
 using System.Globalization;
-using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
-using System.Net.Sockets;
 using Jobplane.Api;
+using Jobplane.Testing.Processes;
 
 namespace Jobplane.Bench;
 
@@ -19,7 +18,7 @@ public sealed class BenchPlatform : IAsyncDisposable
 
     private readonly BenchOptions _options;
     private readonly string _root;
-    private readonly List<BenchProcess> _workers = [];
+    private readonly List<ChildProcess> _workers = [];
     private int _workerCount;
 
     public BenchPlatform(BenchOptions options, BenchDatabase database, string root)
@@ -27,7 +26,7 @@ public sealed class BenchPlatform : IAsyncDisposable
         _options = options;
         _root = root;
         Database = database;
-        Port = FreePort();
+        Port = FreePort.Next();
         Http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = 256, PooledConnectionLifetime = Timeout.InfiniteTimeSpan })
         {
             BaseAddress = new Uri($"http://127.0.0.1:{Port}"),
@@ -39,15 +38,15 @@ public sealed class BenchPlatform : IAsyncDisposable
     public int Port { get; }
     /// <summary>Authenticated as the benchmark tenant once <see cref="StartAsync"/> has run.</summary>
     public HttpClient Http { get; }
-    public BenchProcess? Controller { get; private set; }
+    public ChildProcess? Controller { get; private set; }
     public Guid TenantId { get; private set; }
-    public IReadOnlyList<BenchProcess> Workers => _workers;
+    public IReadOnlyList<ChildProcess> Workers => _workers;
     /// <summary>Peak resident memory of every worker stopped so far, in MiB.</summary>
     public List<double> WorkerPeaks { get; } = [];
 
     public async Task StartAsync()
     {
-        var env = new Dictionary<string, string>
+        var env = new Dictionary<string, string?>
         {
             ["DATABASE_URL"] = Database.ConnectionString,
             ["PORT"] = Port.ToString(CultureInfo.InvariantCulture),
@@ -56,21 +55,8 @@ public sealed class BenchPlatform : IAsyncDisposable
             // Peers are measured on image exec jobs (the default allows container runtimes only); any: unrestricted, so workers naming no runtime (noop) claim too.
             ["TENANT_DEFAULT_RUNTIMES"] = "any",
         };
-        Controller = BenchProcess.Start("controller", Binary("jobplane-controller"), env, Path.Combine(_root, "controller.log"));
-        for (var i = 0; ; i++)
-        {
-            if (Controller.HasExited) throw new InvalidOperationException($"the controller exited:\n{Controller.Tail(30)}");
-            try
-            {
-                if ((await Http.GetAsync(new Uri("/readyz", UriKind.Relative))).IsSuccessStatusCode) break;
-            }
-            catch (HttpRequestException)
-            {
-                // Not listening yet.
-            }
-            if (i > 600) throw new TimeoutException($"the controller was not ready after 60 s:\n{Controller.Tail(30)}");
-            await Task.Delay(100);
-        }
+        Controller = Start("controller", "jobplane-controller", env);
+        await Controller.WaitForHttpAsync(new Uri(Http.BaseAddress!, "/readyz"), TimeSpan.FromSeconds(60));
 
         using var admin = new HttpRequestMessage(HttpMethod.Post, "/tenants")
         {
@@ -114,13 +100,13 @@ public sealed class BenchPlatform : IAsyncDisposable
         response.EnsureSuccessStatusCode();
     }
 
-    public IReadOnlyList<BenchProcess> StartWorkers(string runtime, int count, int concurrency)
+    public IReadOnlyList<ChildProcess> StartWorkers(string runtime, int count, int concurrency)
     {
-        var started = new List<BenchProcess>();
+        var started = new List<ChildProcess>();
         for (var i = 0; i < count; i++)
         {
             var id = $"bench-{runtime}-{++_workerCount}";
-            var env = new Dictionary<string, string>
+            var env = new Dictionary<string, string?>
             {
                 ["CONTROLLER_URL"] = $"http://127.0.0.1:{Port}",
                 ["WORKER_TOKEN"] = WorkerToken,
@@ -129,7 +115,7 @@ public sealed class BenchPlatform : IAsyncDisposable
                 ["RUNTIME_WORKDIR"] = Path.Combine(_root, "work"),
                 ["WORKER_CONCURRENCY"] = concurrency.ToString(CultureInfo.InvariantCulture),
             };
-            var worker = BenchProcess.Start(id, Binary("jobplane-worker"), env, Path.Combine(_root, $"{id}.log"));
+            var worker = Start(id, "jobplane-worker", env);
             _workers.Add(worker);
             started.Add(worker);
         }
@@ -140,8 +126,9 @@ public sealed class BenchPlatform : IAsyncDisposable
     {
         foreach (var w in _workers)
         {
+            // Read before it stops: /proc forgets a process once it has ended.
+            if (ProcessMemory.Read(w.Pid) is { Peak: > 0 } memory) WorkerPeaks.Add(memory.Peak);
             await w.StopAsync(TimeSpan.FromSeconds(20));
-            if (w.PeakRssMiB > 0) WorkerPeaks.Add(w.PeakRssMiB);
             await w.DisposeAsync();
         }
         _workers.Clear();
@@ -167,16 +154,14 @@ public sealed class BenchPlatform : IAsyncDisposable
         Http.Dispose();
     }
 
-    private string Binary(string name)
+    /// <summary>
+    /// Starts a binary with its output appended to a log file (no pipe for us to drain while we
+    /// measure) and a clean environment.
+    /// </summary>
+    private ChildProcess Start(string name, string binary, Dictionary<string, string?> env)
     {
-        var path = Path.Combine(_options.BinDirectory, name);
-        return File.Exists(path) ? path : throw new FileNotFoundException($"{path} not found: run `make build-all` (make bench does) or set JOBPLANE_BIN");
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
+        var path = Path.Combine(_options.BinDirectory, binary);
+        if (!File.Exists(path)) throw new FileNotFoundException($"{path} not found: run `make build-all` (make bench does) or set JOBPLANE_BIN");
+        return ChildProcess.Start(new ChildProcessStart(name, path) { Environment = env, LogPath = Path.Combine(_root, $"{name}.log") });
     }
 }

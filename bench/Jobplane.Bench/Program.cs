@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Runtime.InteropServices;
 using Jobplane.Bench;
+using Jobplane.Testing.Processes;
 
 [assembly: System.Runtime.Versioning.SupportedOSPlatform("linux")]
 
@@ -8,8 +9,7 @@ using Jobplane.Bench;
 // and measures what the performance issue asks for. Prints a table and a JSON summary (also written
 // to bench/results/latest.json). Exit code 0 when the run completed, whatever the figures; 1 when the
 // run itself broke down.
-var root = AppContext.BaseDirectory;
-while (root is not null && !File.Exists(Path.Combine(root, "Jobplane.slnx"))) root = Path.GetDirectoryName(root);
+var root = RepositoryRoot.TryFind();
 if (root is null)
 {
     await Console.Error.WriteLineAsync("jobplane-bench: run from inside the repository (Jobplane.slnx not found)");
@@ -67,7 +67,7 @@ try
             await scenarios.DrainAsync("exec", execBacklog, options.ExecWorkers, options.ExecConcurrency, starts);
             await platform.StopWorkersAsync();
 
-            var controllerPeak = platform.Controller!.Memory()?.Peak ?? double.NaN;
+            var controllerPeak = ProcessMemory.Read(platform.Controller!.Pid)?.Peak ?? double.NaN;
             report.Add(new Figure("controller_peak_rss_mib", "Controller peak RSS (whole run)", controllerPeak, "MiB", Target.Max(200),
                 "Kestrel, the Npgsql pool and the server GC's per-core heaps; see the controller's log for its settings."));
             if (platform.WorkerPeaks.Count > 0)

@@ -1,49 +1,21 @@
-using System.Diagnostics;
+using System.ComponentModel;
+using Jobplane.Testing.Processes;
 
 namespace Jobplane.Faults;
 
-/// <summary>The environment of the run is not what it needs: missing binaries, no PostgreSQL.</summary>
-public sealed class SetupException(string message) : Exception(message);
-
-/// <summary>Runs a short-lived helper command (initdb, pg_ctl, chown) to completion.</summary>
+/// <summary>Runs a short-lived helper command (initdb, pg_ctl, chown) to completion; a missing one is a setup problem.</summary>
 public static class ExternalCommand
 {
-    public sealed record Result(int ExitCode, string Output);
-
-    public static async Task<Result> RunAsync(string file, IEnumerable<string> args, TimeSpan timeout, CancellationToken ct)
+    public static async Task<ChildCommand.Result> RunAsync(string file, IReadOnlyList<string> args, TimeSpan timeout, CancellationToken ct)
     {
-        var psi = new ProcessStartInfo(file)
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        foreach (var a in args) psi.ArgumentList.Add(a);
-        using var process = new Process { StartInfo = psi };
         try
         {
-            process.Start();
+            return await ChildCommand.RunAsync(file, args, timeout, ct);
         }
-        catch (System.ComponentModel.Win32Exception e)
+        catch (Win32Exception e)
         {
             throw new SetupException($"cannot run {file}: {e.Message}");
         }
-        var stdout = process.StandardOutput.ReadToEndAsync(CancellationToken.None);
-        var stderr = process.StandardError.ReadToEndAsync(CancellationToken.None);
-        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        deadline.CancelAfter(timeout);
-        try
-        {
-            await process.WaitForExitAsync(deadline.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            process.Kill(entireProcessTree: true);
-            await process.WaitForExitAsync(CancellationToken.None);
-            ct.ThrowIfCancellationRequested();
-            throw new TimeoutException($"{file} {string.Join(' ', psi.ArgumentList)} did not finish within {timeout.TotalSeconds:0}s");
-        }
-        return new Result(process.ExitCode, (await stdout + await stderr).Trim());
     }
 
     /// <summary>Runs the command and throws with its output when it fails.</summary>

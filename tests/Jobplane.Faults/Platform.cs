@@ -1,6 +1,4 @@
 using System.Globalization;
-using System.Net;
-using System.Net.Sockets;
 
 namespace Jobplane.Faults;
 
@@ -20,7 +18,6 @@ public sealed class Platform : IAsyncDisposable
     private static readonly TimeSpan ReadyTimeout = TimeSpan.FromSeconds(60);
 
     private readonly Timeline _timeline;
-    private readonly HttpClient _http = new() { Timeout = TimeSpan.FromSeconds(3) };
     private readonly List<UnexpectedExit> _unexpected = [];
     private readonly List<PlatformProcess> _controllers = [];
     private readonly List<PlatformProcess> _workers = [];
@@ -35,9 +32,9 @@ public sealed class Platform : IAsyncDisposable
         var urls = new List<string>();
         for (var i = 0; i < ControllerCount; i++)
         {
-            var port = FreePort();
+            var port = FreePort.Next();
             urls.Add($"http://127.0.0.1:{port}");
-            var env = new Dictionary<string, string>
+            var env = new Dictionary<string, string?>
             {
                 ["DATABASE_URL"] = databaseUrl,
                 ["PORT"] = port.ToString(CultureInfo.InvariantCulture),
@@ -64,7 +61,7 @@ public sealed class Platform : IAsyncDisposable
             // The run id keeps our worker ids (and so the orphan cleanup keyed on them) apart from any
             // other test's workers on this machine.
             var workerId = $"faults-{runId}-w{i + 1}";
-            var env = new Dictionary<string, string>
+            var env = new Dictionary<string, string?>
             {
                 ["CONTROLLER_URL"] = urls[i % ControllerCount],
                 ["WORKER_TOKEN"] = WorkerToken,
@@ -106,8 +103,7 @@ public sealed class Platform : IAsyncDisposable
         var dir = Environment.GetEnvironmentVariable("JOBPLANE_BIN");
         if (string.IsNullOrEmpty(dir))
         {
-            var root = AppContext.BaseDirectory;
-            while (root is not null && !File.Exists(Path.Combine(root, "Jobplane.slnx"))) root = Path.GetDirectoryName(root);
+            var root = RepositoryRoot.TryFind();
             dir = root is null ? null : Path.Combine(root, "bin");
         }
         var missing = new[] { "jobplane-controller", "jobplane-worker" }
@@ -170,27 +166,8 @@ public sealed class Platform : IAsyncDisposable
     }
 
     /// <summary>Waits until the controller answers /readyz (its database answers); fails if it exits meanwhile.</summary>
-    public async Task WaitReadyAsync(int index, CancellationToken ct)
-    {
-        var controller = _controllers[index];
-        var deadline = _timeline.Elapsed + ReadyTimeout;
-        while (_timeline.Elapsed < deadline)
-        {
-            if (!controller.IsRunning)
-                throw new InvalidOperationException($"{controller.Name} exited before it was ready:\n{controller.Tail(30)}");
-            try
-            {
-                using var response = await _http.GetAsync(new Uri($"{ControllerUrls[index]}/readyz"), ct);
-                if (response.IsSuccessStatusCode) return;
-            }
-            catch (Exception e) when (e is HttpRequestException or TaskCanceledException && !ct.IsCancellationRequested)
-            {
-                // Not listening yet.
-            }
-            await Task.Delay(100, ct);
-        }
-        throw new TimeoutException($"{controller.Name} not ready after {ReadyTimeout.TotalSeconds:0}s:\n{controller.Tail(30)}");
-    }
+    public async Task WaitReadyAsync(int index, CancellationToken ct) =>
+        await _controllers[index].WaitForHttpAsync(new Uri($"{ControllerUrls[index]}/readyz"), ReadyTimeout, ct);
 
     /// <summary>Starts a stopped controller on its old port and waits until it is ready.</summary>
     public async Task RestartControllerAsync(int index, CancellationToken ct)
@@ -212,7 +189,6 @@ public sealed class Platform : IAsyncDisposable
         _stopping = true;
         await _cancelled.DisposeAsync();
         foreach (var p in _workers.Concat(_controllers)) await p.DisposeAsync();
-        _http.Dispose();
         Infrastructure.Dispose();
     }
 
@@ -260,11 +236,4 @@ public sealed class Platform : IAsyncDisposable
     }
 
     private static string Binary(string dir, string name) => Path.Combine(dir, name);
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
 }

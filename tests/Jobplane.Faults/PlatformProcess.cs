@@ -1,56 +1,32 @@
-using System.Diagnostics;
-using System.Runtime.InteropServices;
+using Jobplane.Testing.Processes;
 
 namespace Jobplane.Faults;
-
-/// <summary>Linux signal numbers the nemesis sends.</summary>
-public static class Signals
-{
-    public const int SIGKILL = 9;
-    public const int SIGTERM = 15;
-    public const int SIGCONT = 18;
-    public const int SIGSTOP = 19;
-
-    public static string Name(int signal) => signal switch
-    {
-        SIGKILL => "SIGKILL",
-        SIGTERM => "SIGTERM",
-        SIGCONT => "SIGCONT",
-        SIGSTOP => "SIGSTOP",
-        _ => $"signal {signal}",
-    };
-}
 
 /// <summary>
 /// One of the platform's binaries (a controller or a worker) across all its lives: the nemesis
 /// kills it and starts it again with the same settings (same port, same WORKER_ID). Output is
 /// appended to one log file per process, each life headed by a marker line.
 /// </summary>
-public sealed partial class PlatformProcess : IAsyncDisposable
+public sealed class PlatformProcess : IAsyncDisposable
 {
-    private readonly string _binary;
-    private readonly IReadOnlyDictionary<string, string> _env;
-    private readonly IReadOnlyList<string> _args;
+    private readonly ChildProcessStart _start;
     private readonly Action<PlatformProcess, int> _onUnexpectedExit;
     private readonly Lock _gate = new();
     private Life? _life;
-    private long _lifeLogStart;
 
     /// <summary>One start of the binary. ExitExpected is set before we signal it to end.</summary>
-    private sealed class Life(Process process)
+    private sealed class Life
     {
-        public Process Process { get; } = process;
+        public ChildProcess? Process;
         public volatile bool ExitExpected;
     }
 
-    public PlatformProcess(string name, string binary, IReadOnlyDictionary<string, string> env, IReadOnlyList<string> args,
+    public PlatformProcess(string name, string binary, IReadOnlyDictionary<string, string?> env, IReadOnlyList<string> args,
         string logPath, Action<PlatformProcess, int> onUnexpectedExit)
     {
         Name = name;
-        _binary = binary;
-        _env = env;
-        _args = args;
         LogPath = logPath;
+        _start = new ChildProcessStart(name, binary) { Arguments = args, Environment = env, LogPath = logPath };
         _onUnexpectedExit = onUnexpectedExit;
     }
 
@@ -67,7 +43,7 @@ public sealed partial class PlatformProcess : IAsyncDisposable
 
     public int? Pid
     {
-        get { lock (_gate) return _life is { } l && !l.Process.HasExited ? l.Process.Id : null; }
+        get { lock (_gate) return Running()?.Pid; }
     }
 
     public bool IsRunning => Pid is not null;
@@ -76,38 +52,23 @@ public sealed partial class PlatformProcess : IAsyncDisposable
     {
         lock (_gate)
         {
-            if (_life is { } old)
+            if (_life?.Process is { } old)
             {
-                if (!old.Process.HasExited) throw new InvalidOperationException($"{Name} is still running (pid {old.Process.Id})");
-                old.Process.Dispose();
+                if (!old.HasExited) throw new InvalidOperationException($"{Name} is still running (pid {old.Pid})");
+                // Nothing left to kill: disposing an exited process completes at once.
+                old.DisposeAsync().AsTask().GetAwaiter().GetResult();
             }
             Lives++;
             File.AppendAllText(LogPath, $"==== {Name}: life {Lives} starting at {Timeline.Now:O}{Environment.NewLine}");
-            _lifeLogStart = new FileInfo(LogPath).Length;
-            // The shell execs the binary in place (the pid we signal is the binary's) with its output
-            // appended to the log file: no pipe to drain, and the log outlives us for post-mortems.
-            var psi = new ProcessStartInfo("/bin/sh") { UseShellExecute = false };
-            psi.ArgumentList.Add("-c");
-            psi.ArgumentList.Add("log=$1; shift; exec \"$@\" </dev/null >>\"$log\" 2>&1");
-            psi.ArgumentList.Add("sh");
-            psi.ArgumentList.Add(LogPath);
-            psi.ArgumentList.Add(_binary);
-            foreach (var a in _args) psi.ArgumentList.Add(a);
-            // A clean environment: only what the platform is configured with, plus what .NET needs.
-            psi.Environment.Clear();
-            foreach (var key in new[] { "PATH", "HOME", "DOTNET_ROOT", "LANG" })
+            // The life exists before its process does, so that an exit at once still finds it.
+            var life = new Life();
+            life.Process = ChildProcess.Start(_start with
             {
-                if (Environment.GetEnvironmentVariable(key) is { } v) psi.Environment[key] = v;
-            }
-            foreach (var (k, v) in _env) psi.Environment[k] = v;
-
-            var process = new Process { StartInfo = psi, EnableRaisingEvents = true };
-            var life = new Life(process);
-            process.Exited += (_, _) =>
-            {
-                if (!life.ExitExpected) _onUnexpectedExit(this, SafeExitCode(process));
-            };
-            process.Start();
+                Exited = p =>
+                {
+                    if (!life.ExitExpected) _onUnexpectedExit(this, SafeExitCode(p));
+                },
+            });
             _life = life;
         }
     }
@@ -117,88 +78,66 @@ public sealed partial class PlatformProcess : IAsyncDisposable
     {
         lock (_gate)
         {
-            if (_life is not { } life || life.Process.HasExited) return false;
-            if (signal is Signals.SIGKILL or Signals.SIGTERM) life.ExitExpected = true;
-            return Kill(life.Process.Id, signal) == 0;
+            if (Running() is not { } process) return false;
+            if (signal is Signals.SIGKILL or Signals.SIGTERM) _life!.ExitExpected = true;
+            return process.Signal(signal);
         }
     }
 
     /// <summary>True once the current life has exited (or there is none), false if it still runs after the timeout.</summary>
-    public async Task<bool> WaitForExitAsync(TimeSpan timeout, CancellationToken ct = default)
-    {
-        Process? process;
-        lock (_gate) process = _life?.Process;
-        if (process is null) return true;
-        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        deadline.CancelAfter(timeout);
-        try
-        {
-            await process.WaitForExitAsync(deadline.Token);
-            return true;
-        }
-        catch (OperationCanceledException) when (!ct.IsCancellationRequested)
-        {
-            return false;
-        }
-    }
+    public async Task<bool> WaitForExitAsync(TimeSpan timeout, CancellationToken ct = default) =>
+        Current() is not { } process || await process.WaitForExitAsync(timeout, ct);
 
     /// <summary>
     /// Waits until the current life has written <paramref name="text"/> to its log (it is up), it
     /// exits, or the timeout passes; true only in the first case.
     /// </summary>
-    public async Task<bool> WaitForLogAsync(string text, TimeSpan timeout, CancellationToken ct)
+    public async Task<bool> WaitForLogAsync(string text, TimeSpan timeout, CancellationToken ct) =>
+        Current() is { } process && await process.WaitForOutputAsync(text, timeout, ct);
+
+    /// <summary>Waits until the current life answers <paramref name="url"/>; throws, quoting its log, if it exits first or is not ready in time.</summary>
+    public async Task WaitForHttpAsync(Uri url, TimeSpan timeout, CancellationToken ct)
     {
-        long start;
-        lock (_gate) start = _lifeLogStart;
-        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        deadline.CancelAfter(timeout);
-        try
-        {
-            while (IsRunning)
-            {
-                using (var file = new FileStream(LogPath, FileMode.Open, FileAccess.Read, FileShare.ReadWrite))
-                {
-                    file.Seek(start, SeekOrigin.Begin);
-                    using var reader = new StreamReader(file);
-                    if ((await reader.ReadToEndAsync(deadline.Token)).Contains(text, StringComparison.Ordinal)) return true;
-                }
-                await Task.Delay(100, deadline.Token);
-            }
-            return false;
-        }
-        catch (OperationCanceledException) when (!ct.IsCancellationRequested)
-        {
-            return false;
-        }
+        var process = Current() ?? throw new InvalidOperationException($"{Name} was never started");
+        await process.WaitForHttpAsync(url, timeout, ct);
     }
 
     /// <summary>Resumes (it may be stopped), asks it to end, and kills it if it has not within <paramref name="grace"/>.</summary>
     public async Task StopAsync(TimeSpan grace)
     {
-        Signal(Signals.SIGCONT);
-        if (!Signal(Signals.SIGTERM)) return;
-        if (await WaitForExitAsync(grace)) return;
-        Signal(Signals.SIGKILL);
-        await WaitForExitAsync(TimeSpan.FromSeconds(10));
+        if (EndExpected() is { } process) await process.StopAsync(grace);
     }
 
-    public string Tail(int lines) => ProcessLog.Tail(LogPath, lines);
+    /// <summary>The end of the log, across lives: what led up to a crash is often in the life before.</summary>
+    public string Tail(int lines) => LogFileOutput.TailOf(LogPath, lines);
 
     public async ValueTask DisposeAsync()
     {
-        Signal(Signals.SIGCONT);
-        Signal(Signals.SIGKILL);
-        await WaitForExitAsync(TimeSpan.FromSeconds(10));
-        lock (_gate) _life?.Process.Dispose();
+        if (EndExpected() is { } process) await process.DisposeAsync();
         Gate.Dispose();
     }
 
-    private static int SafeExitCode(Process process)
+    private ChildProcess? Current()
+    {
+        lock (_gate) return _life?.Process;
+    }
+
+    private ChildProcess? Running() => _life?.Process is { HasExited: false } p ? p : null;
+
+    /// <summary>The current life, marked so that its end is not reported as a crash.</summary>
+    private ChildProcess? EndExpected()
+    {
+        lock (_gate)
+        {
+            if (_life is null) return null;
+            _life.ExitExpected = true;
+            return _life.Process;
+        }
+    }
+
+    private static int SafeExitCode(ChildProcess process)
     {
         try { return process.ExitCode; }
         catch (InvalidOperationException) { return -1; }
     }
-
-    [LibraryImport("libc", EntryPoint = "kill", SetLastError = true)]
-    private static partial int Kill(int pid, int signal);
 }

@@ -86,7 +86,7 @@ public sealed class PrivatePostgres
         }
     }
 
-    public string Tail(int lines) => ProcessLog.Tail(LogPath, lines);
+    public string Tail(int lines) => LogFileOutput.TailOf(LogPath, lines);
 
     private async Task RunAsync(string program, IReadOnlyList<string> args, CancellationToken ct)
     {

@@ -38,8 +38,8 @@ public sealed class CrashRecoveryTests : IAsyncLifetime
         var jobPid = await WaitForJobPidAsync(api, token, id);
         Assert.True(Directory.Exists($"/proc/{jobPid}"), "the job process should be running");
 
-        worker.KillHard();
-        await worker.WaitForExitAsync(TimeSpan.FromSeconds(10));
+        worker.Signal(Signals.SIGKILL);
+        await worker.ExitCodeAsync(TimeSpan.FromSeconds(10));
         Assert.True(Directory.Exists($"/proc/{jobPid}"), "a SIGKILLed worker leaves its job behind (what cleanup is for)");
 
         // The same worker comes back: it removes what its previous life left, and the execution is
@@ -69,8 +69,8 @@ public sealed class CrashRecoveryTests : IAsyncLifetime
         for (var i = 0; i < 300 && !File.Exists(marker); i++) await Task.Delay(100);
         Assert.True(File.Exists(marker), "the job never started on the first worker");
 
-        first.Signal(15); // SIGTERM: drain, then hand back
-        Assert.Equal(0, await first.WaitForExitAsync(TimeSpan.FromSeconds(30)));
+        first.Signal(Signals.SIGTERM); // drain, then hand back
+        Assert.Equal(0, await first.ExitCodeAsync(TimeSpan.FromSeconds(30)));
 
         // Handed back at once (not after lease expiry), and not charged: max_attempts is 1, yet it runs again.
         var finisher = _platform.StartWorker("finisher");

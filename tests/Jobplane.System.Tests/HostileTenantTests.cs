@@ -26,7 +26,7 @@ public sealed class HostileTenantTests(ITestOutputHelper output) : IAsyncLifetim
     private readonly List<Row> _rows = [];
     private Api _api = null!;
     private readonly HttpClient _anonymous = new();
-    private PlatformProcess _worker = null!;
+    private ChildProcess _worker = null!;
 
     private sealed record Row(string Attack, string Expected, string Got, bool Escaped);
 

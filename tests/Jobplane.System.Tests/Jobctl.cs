@@ -12,7 +12,7 @@ public static class Jobctl
 
     public static async Task<Result> RunAsync(string url, string? token, params string[] args)
     {
-        var psi = new ProcessStartInfo(PlatformProcess.Binary("jobctl"))
+        var psi = new ProcessStartInfo(PlatformBinaries.Locate("jobctl"))
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,

@@ -24,10 +24,10 @@ public sealed class ObservabilityTests : IAsyncLifetime
     {
         _platform.ControllerEnv["QUEUE_METRICS_INTERVAL"] = "500ms";
         // Prometheus scrapes the controller on its metrics port, as on a private network.
-        var metricsPort = PrometheusServer.FreePort();
+        var metricsPort = FreePort.Next();
         _platform.ControllerEnv["METRICS_PORT"] = metricsPort.ToString(CultureInfo.InvariantCulture);
         await _platform.StartControllerAsync();
-        var workerPort = PrometheusServer.FreePort();
+        var workerPort = FreePort.Next();
         var worker = _platform.StartWorker("scraped-worker", new Dictionary<string, string?>
         {
             ["WORKER_METRICS_PORT"] = workerPort.ToString(CultureInfo.InvariantCulture),
@@ -102,13 +102,10 @@ public sealed class DeployConfigTests
     public async Task Promtool_accepts_the_shipped_scrape_config_and_alert_rules()
     {
         PrometheusServer.EnsureInstalled();
-        var dir = AppContext.BaseDirectory;
-        while (dir is not null && !File.Exists(Path.Combine(dir, "Jobplane.slnx"))) dir = Path.GetDirectoryName(dir);
-        var config = Path.Combine(dir!, "deploy", "prometheus", "prometheus.yml");
-        var promtool = PlatformProcess.StartProgram("promtool", new Dictionary<string, string?>(), "check", "config", config);
-        var exit = await promtool.WaitForExitAsync(TimeSpan.FromSeconds(60));
+        var config = Path.Combine(RepositoryRoot.Find(), "deploy", "prometheus", "prometheus.yml");
+        await using var promtool = ChildProcess.Start(new ChildProcessStart("promtool", "promtool") { Arguments = ["check", "config", config] });
+        var exit = await promtool.ExitCodeAsync(TimeSpan.FromSeconds(60));
         Assert.True(exit == 0, promtool.Output);
         Assert.Contains("SUCCESS: 6 rules found", promtool.Output, StringComparison.Ordinal);
-        await promtool.DisposeAsync();
     }
 }

@@ -1,5 +1,3 @@
-using System.Net;
-using System.Net.Sockets;
 using Jobplane.Testing;
 
 namespace Jobplane.SystemTests;
@@ -13,14 +11,14 @@ public sealed class Platform : IAsyncLifetime
     public const string AdminSecret = "system-admin-secret-0123456789";
     public const string WorkerToken = "system-worker-token-0123456789";
 
-    private readonly List<PlatformProcess> _processes = [];
+    private readonly List<ChildProcess> _processes = [];
     private readonly string _workRoot = Path.Combine(Path.GetTempPath(), $"jobplane-system-{Guid.NewGuid():N}");
     private readonly string _sharedRoot = Path.Combine(Path.GetTempPath(), $"jobplane-shared-{Guid.NewGuid():N}");
 
     public TestDatabase Database { get; } = new();
-    public int Port { get; } = FreePort();
+    public int Port { get; } = FreePort.Next();
     public string Url => $"http://127.0.0.1:{Port}";
-    public PlatformProcess? Controller { get; private set; }
+    public ChildProcess? Controller { get; private set; }
     public string WorkRoot => _workRoot;
 
     /// <summary>Controller settings; tests may change them before StartControllerAsync.</summary>
@@ -65,31 +63,20 @@ public sealed class Platform : IAsyncLifetime
         }
     }
 
-    public async Task<PlatformProcess> StartControllerAsync()
+    public async Task<ChildProcess> StartControllerAsync()
     {
         var env = new Dictionary<string, string?>(ControllerEnv)
         {
             ["DATABASE_URL"] = Database.ConnectionString,
             ["PORT"] = Port.ToString(System.Globalization.CultureInfo.InvariantCulture),
         };
-        var p = PlatformProcess.Start("jobplane-controller", env, "--migrate");
-        _processes.Add(p);
+        var p = Start("controller", "jobplane-controller", env, "--migrate");
         Controller = p;
-        using var http = new HttpClient();
-        for (var i = 0; i < 300; i++)
-        {
-            if (p.HasExited) throw new InvalidOperationException($"controller exited ({p.ExitCode}):\n{p.Output}");
-            try
-            {
-                if ((await http.GetAsync($"{Url}/readyz")).IsSuccessStatusCode) return p;
-            }
-            catch (HttpRequestException) { }
-            await Task.Delay(100);
-        }
-        throw new TimeoutException($"controller not ready:\n{p.Output}");
+        await p.WaitForHttpAsync(new Uri($"{Url}/readyz"), TimeSpan.FromSeconds(30));
+        return p;
     }
 
-    public PlatformProcess StartWorker(string workerId, IDictionary<string, string?>? extra = null)
+    public ChildProcess StartWorker(string workerId, IDictionary<string, string?>? extra = null)
     {
         var env = new Dictionary<string, string?>
         {
@@ -108,9 +95,7 @@ public sealed class Platform : IAsyncLifetime
         {
             foreach (var (k, v) in extra) env[k] = v;
         }
-        var p = PlatformProcess.Start("jobplane-worker", env);
-        _processes.Add(p);
-        return p;
+        return Start(workerId, "jobplane-worker", env);
     }
 
     /// <summary>
@@ -138,10 +123,10 @@ public sealed class Platform : IAsyncLifetime
         return doc.RootElement.GetProperty("api_key").GetString()!;
     }
 
-    private static int FreePort()
+    private ChildProcess Start(string name, string binary, Dictionary<string, string?> env, params string[] args)
     {
-        using var l = new TcpListener(IPAddress.Loopback, 0);
-        l.Start();
-        return ((IPEndPoint)l.LocalEndpoint).Port;
+        var p = ChildProcess.Start(new ChildProcessStart(name, PlatformBinaries.Locate(binary)) { Arguments = args, Environment = env });
+        _processes.Add(p);
+        return p;
     }
 }

@@ -1,7 +1,5 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Net;
-using System.Net.Sockets;
 using System.Text.Json;
 
 namespace Jobplane.SystemTests;
@@ -14,9 +12,9 @@ public sealed class PrometheusServer : IAsyncDisposable
 {
     private readonly string _dir = Directory.CreateTempSubdirectory("jobplane-prometheus-").FullName;
     private readonly HttpClient _http = new() { Timeout = TimeSpan.FromSeconds(10) };
-    private PlatformProcess? _process;
+    private ChildProcess? _process;
 
-    public int Port { get; } = FreePort();
+    public int Port { get; } = FreePort.Next();
     public string Url => $"http://127.0.0.1:{Port}";
     public string Output => _process?.Output ?? "";
 
@@ -38,20 +36,12 @@ public sealed class PrometheusServer : IAsyncDisposable
             scrape_configs:
             {jobs}
             """);
-        _process = PlatformProcess.StartProgram("prometheus", new Dictionary<string, string?>(),
-            $"--config.file={config}", $"--storage.tsdb.path={Path.Combine(_dir, "data")}",
-            $"--web.listen-address=127.0.0.1:{Port}", "--log.level=warn");
-        for (var i = 0; i < 300; i++)
+        _process = ChildProcess.Start(new ChildProcessStart("prometheus", "prometheus")
         {
-            if (_process.HasExited) throw new InvalidOperationException($"prometheus exited ({_process.ExitCode}):\n{_process.Output}");
-            try
-            {
-                if ((await _http.GetAsync($"{Url}/-/ready")).IsSuccessStatusCode) return;
-            }
-            catch (HttpRequestException) { }
-            await Task.Delay(100);
-        }
-        throw new TimeoutException($"prometheus not ready:\n{_process.Output}");
+            Arguments = [$"--config.file={config}", $"--storage.tsdb.path={Path.Combine(_dir, "data")}",
+                $"--web.listen-address=127.0.0.1:{Port}", "--log.level=warn"],
+        });
+        await _process.WaitForHttpAsync(new Uri($"{Url}/-/ready"), TimeSpan.FromSeconds(30));
     }
 
     /// <summary>GET a Prometheus HTTP API path; returns the "data" member.</summary>
@@ -83,9 +73,7 @@ public sealed class PrometheusServer : IAsyncDisposable
     public static void EnsureInstalled()
     {
         if (OnPath("prometheus")) return;
-        var dir = AppContext.BaseDirectory;
-        while (dir is not null && !File.Exists(Path.Combine(dir, "Jobplane.slnx"))) dir = Path.GetDirectoryName(dir);
-        var script = Path.Combine(dir ?? throw new InvalidOperationException("repository root not found"), "scripts", "ensure-prometheus.sh");
+        var script = Path.Combine(RepositoryRoot.Find(), "scripts", "ensure-prometheus.sh");
         using var p = Process.Start(new ProcessStartInfo(script) { UseShellExecute = false })!;
         p.WaitForExit();
         if (p.ExitCode != 0 || !OnPath("prometheus")) throw new InvalidOperationException($"{script} could not install prometheus (exit {p.ExitCode})");
@@ -93,11 +81,4 @@ public sealed class PrometheusServer : IAsyncDisposable
 
     private static bool OnPath(string program) =>
         (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':').Any(d => d.Length > 0 && File.Exists(Path.Combine(d, program)));
-
-    public static int FreePort()
-    {
-        using var l = new TcpListener(IPAddress.Loopback, 0);
-        l.Start();
-        return ((IPEndPoint)l.LocalEndpoint).Port;
-    }
 }
