@@ -30,7 +30,7 @@ public static class AdminEndpoints
             var created = await store.CreateAsync(r.Name!.Trim(), restricted, Actors.Administrator, ct);
             return Results.Json(created, JobplaneJsonContext.Default.CreateWorkerCredentialResponse, statusCode: 201);
         })
-            .Doc("Issue a worker credential", "The token (a worker's WORKER_TOKEN) is shown once; tenant_ids restricts which tenants' executions it may claim.")
+            .Doc("createWorkerCredential", "Issue a worker credential", "The token (a worker's WORKER_TOKEN) is shown once; tenant_ids restricts which tenants' executions it may claim.")
             .JsonRequest<CreateWorkerCredentialRequest>(Limits.SmallBodyBytes)
             .Returns<CreateWorkerCredentialResponse>(201);
 
@@ -41,7 +41,7 @@ public static class AdminEndpoints
             var next = list.More ? PageCursor.Encode(PageCursor.Lists.WorkerCredentials, new PagePosition(list.Items[^1].CreatedAt, list.Items[^1].Id)) : null;
             return Results.Json(new WorkerCredentialList(list.Items) { NextCursor = next }, JobplaneJsonContext.Default.WorkerCredentialList);
         })
-            .Doc("List worker credentials", "Never their secrets. Oldest first; pass next_cursor as cursor for the next page, which is absent on the last page.")
+            .Doc("listWorkerCredentials", "List worker credentials", "Never their secrets. Oldest first; pass next_cursor as cursor for the next page, which is absent on the last page.")
             .Paged(100, Limits.MaxPageSize, cursor: true)
             .Returns<WorkerCredentialList>();
 
@@ -50,7 +50,7 @@ public static class AdminEndpoints
             if (!Guid.TryParse(id, out var credentialId)) return ApiResults.NotFound("worker credential");
             return await store.RevokeAsync(credentialId, Actors.Administrator, ct) ? Results.NoContent() : ApiResults.NotFound("worker credential");
         })
-            .Doc("Revoke a worker credential", "Takes effect at once on every replica.")
+            .Doc("revokeWorkerCredential", "Revoke a worker credential", "Takes effect at once on every replica.")
             .Produces(204)
             .Errors(404);
 
@@ -76,7 +76,7 @@ public static class AdminEndpoints
             }
             return Results.Json(await log.ListAsync(tenantId, beforeId, limit, ct), JobplaneJsonContext.Default.AuditPage);
         })
-            .Doc("Read the audit log", "Newest first; pass next_before_id as before_id for the next page.")
+            .Doc("listAuditEntries", "Read the audit log", "Newest first; pass next_before_id as before_id for the next page.")
             .Paged(100, Limits.MaxPageSize, offset: false)
             .Query("tenant_id", JsonSchemaType.String, "only this tenant's entries")
             .Query("before_id", JsonSchemaType.Integer, "entries older than this id")

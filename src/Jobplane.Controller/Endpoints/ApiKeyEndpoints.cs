@@ -20,7 +20,7 @@ public static class ApiKeyEndpoints
 
         keys.MapPost("", (HttpContext http, TenantStore tenants, ControllerOptions options, CancellationToken ct) =>
             CreateAsync(http.Request, tenants, options, http.TenantId(), http.Principal().Actor, ct, http.Principal().Key?.KeyId))
-                .Doc("Create an API key for this tenant", "The key is shown once; name defaults to \"default\". Optional expires_at (RFC 3339) " +
+                .Doc("createApiKey", "Create an API key for this tenant", "The key is shown once; name defaults to \"default\". Optional expires_at (RFC 3339) " +
                     "or expires_in (seconds). The new key is the calling key's child: revoking the caller revokes it too. " +
                     "409 too_many_api_keys when the tenant holds MAX_API_KEYS_PER_TENANT live keys.")
                 .JsonRequest<CreateApiKeyRequest>(Limits.SmallBodyBytes, optional: true)
@@ -28,7 +28,7 @@ public static class ApiKeyEndpoints
                 .Errors(400, 404, 409);
 
         keys.MapGet("", (HttpContext http, TenantStore tenants, CancellationToken ct) => ListAsync(http.Request, tenants, http.TenantId(), ct))
-                .Doc("List this tenant's API keys", "Prefix, name, created, last used; never a secret. Oldest first; "
+                .Doc("listApiKeys", "List this tenant's API keys", "Prefix, name, created, last used; never a secret. Oldest first; "
                     + "pass next_cursor as cursor for the next page, which is absent on the last page.")
                 .Paged(DefaultPageSize, Limits.MaxPageSize, cursor: true)
                 .Returns<ApiKeyList>();
@@ -39,7 +39,7 @@ public static class ApiKeyEndpoints
             return await tenants.RevokeKeyAsync(http.TenantId(), keyId, http.Principal().Actor, ct)
                 ? Results.NoContent() : ApiResults.NotFound("API key");
         })
-            .Doc("Revoke one of this tenant's API keys", "Takes effect at once on every replica, for the key and every key made with it (however deep).")
+            .Doc("revokeApiKey", "Revoke one of this tenant's API keys", "Takes effect at once on every replica, for the key and every key made with it (however deep).")
             .Produces(204)
             .Errors(404);
     }

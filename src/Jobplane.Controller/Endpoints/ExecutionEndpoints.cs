@@ -41,7 +41,7 @@ public static class ExecutionEndpoints
             var next = page.More ? PageCursor.Encode(PageCursor.Lists.Executions, new PagePosition(page.Items[^1].CreatedAt, page.Items[^1].Id)) : null;
             return Results.Json(new ExecutionList(page.Items, request.Limit, request.Offset) { NextCursor = next }, JobplaneJsonContext.Default.ExecutionList);
         })
-            .Doc("List executions", "Newest first. Rows leave out result (GET /executions/{id} answers it); "
+            .Doc("listExecutions", "List executions", "Newest first. Rows leave out result (GET /executions/{id} answers it); "
                 + "pass next_cursor as cursor for the next page, which is absent on the last page.")
             .Paged(50, Limits.MaxPageSize, cursor: true)
             .Query("status", JsonSchemaType.String, "only executions with this status")
@@ -61,7 +61,7 @@ public static class ExecutionEndpoints
             }
             return Results.Json(page.Items, JobplaneJsonContext.Default.IReadOnlyListDlqEntry);
         })
-            .Doc("List dead letters", "Executions that failed for good, newest first; [] when there are none. The answer is a bare array: "
+            .Doc("listDeadLetters", "List dead letters", "Executions that failed for good, newest first; [] when there are none. The answer is a bare array: "
                 + "when more entries follow, the X-Next-Cursor header holds the cursor for the next page and a Link header (rel=\"next\") its address.")
             .Paged(50, Limits.MaxPageSize, cursor: true)
             .Returns<IReadOnlyList<DlqEntry>>()
@@ -86,7 +86,7 @@ public static class ExecutionEndpoints
                 return ApiResults.Conflict(e.Message);
             }
         }).RefusedWhenSuspended()
-            .Doc("Retry a dead letter", "By dead-letter id or by the failed execution's id; creates a new execution. "
+            .Doc("retryDeadLetter", "Retry a dead letter", "By dead-letter id or by the failed execution's id; creates a new execution. "
                 + "403 image_not_allowed when the job's image comes from a registry the operator's IMAGE_REGISTRIES no longer lists; nothing is queued.")
             .Returns<DlqRetryResponse>(201)
             .Errors(403, 404, 409);
@@ -103,7 +103,7 @@ public static class ExecutionEndpoints
             metrics.Submitted(ExecutionStatus.Pending, result.Retried);
             return Results.Json(result, JobplaneJsonContext.Default.DlqBulkRetryResponse);
         }).RefusedWhenSuspended()
-            .Doc("Retry every dead letter", "Optionally only one job's. 403 image_not_allowed, and nothing retried, when a job among them has an image "
+            .Doc("retryDeadLetters", "Retry every dead letter", "Optionally only one job's. 403 image_not_allowed, and nothing retried, when a job among them has an image "
                 + "from a registry the operator's IMAGE_REGISTRIES no longer lists (retry the others with job_id).")
             .JsonRequest<DlqBulkRequest>(Limits.SmallBodyBytes, optional: true)
             .Returns<DlqBulkRetryResponse>()
@@ -116,7 +116,7 @@ public static class ExecutionEndpoints
             var purged = await store.PurgeDeadLettersAsync(http.TenantId(), body.Value?.JobId, ct);
             return Results.Json(new DlqPurgeResponse(purged), JobplaneJsonContext.Default.DlqPurgeResponse);
         })
-            .Doc("Purge dead letters", "Optionally only one job's.")
+            .Doc("purgeDeadLetters", "Purge dead letters", "Optionally only one job's.")
             .JsonRequest<DlqBulkRequest>(Limits.SmallBodyBytes, optional: true)
             .Returns<DlqPurgeResponse>();
 
@@ -133,7 +133,7 @@ public static class ExecutionEndpoints
                 return ApiResults.Conflict(e.Message);
             }
         })
-            .Doc("Cancel an execution", "A running one keeps RUNNING until its worker has stopped it; 409 when it already finished.")
+            .Doc("cancelExecution", "Cancel an execution", "A running one keeps RUNNING until its worker has stopped it; 409 when it already finished.")
             .Returns<CancelResponse>()
             .Errors(404, 409);
 
@@ -148,7 +148,7 @@ public static class ExecutionEndpoints
                 view = view with { WaitingFor = await workers.WaitingForAsync(http.TenantId(), executionId, ct) };
             return Results.Json(view, JobplaneJsonContext.Default.ExecutionView);
         })
-            .Doc("Read an execution", "A PENDING execution that no recently connected worker could run says what it waits for in waiting_for.")
+            .Doc("getExecution", "Read an execution", "A PENDING execution that no recently connected worker could run says what it waits for in waiting_for.")
             .Returns<ExecutionView>()
             .Errors(404);
 
@@ -159,7 +159,7 @@ public static class ExecutionEndpoints
             return view is null ? ApiResults.NotFound("execution")
                 : Results.Json(Pseudonymous(view.Attempts, http.TenantId(), pseudonyms) ?? [], JobplaneJsonContext.Default.IReadOnlyListAttemptView);
         })
-            .Doc("List an execution's attempts")
+            .Doc("listExecutionAttempts", "List an execution's attempts")
             .Returns<IReadOnlyList<AttemptView>>()
             .Errors(404);
 
@@ -201,7 +201,7 @@ public static class ExecutionEndpoints
             await FollowAsync(http, store, followers, executionId, afterId, ct);
             return Results.Empty;
         })
-            .Doc("Read an execution's logs", "A page holds at most limit lines and at most LOG_PAGE_MAX_BYTES (default 1 MiB) of line content, "
+            .Doc("getExecutionLogs", "Read an execution's logs", "A page holds at most limit lines and at most LOG_PAGE_MAX_BYTES (default 1 MiB) of line content, "
                 + "but always at least one line: page on with after_id set to the last line's id until a page is empty. "
                 + "With follow=true, a text/event-stream of log lines that ends with an 'end' event once the execution has finished, "
                 + "or with a 'reconnect' event (resume with Last-Event-ID) once the stream reached LOG_FOLLOW_MAX_DURATION; "

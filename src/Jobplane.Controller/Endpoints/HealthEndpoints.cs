@@ -11,7 +11,7 @@ public static class HealthEndpoints
     {
         app.MapGet("/healthz", () => Results.Json(new HealthResponse("ok"), JobplaneJsonContext.Default.HealthResponse))
             .WithTags("Health")
-            .Doc("Liveness")
+            .Doc("getHealth", "Liveness")
             .Returns<HealthResponse>();
 
         app.MapGet("/readyz", async (NpgsqlDataSource db, CancellationToken ct) =>
@@ -30,7 +30,7 @@ public static class HealthEndpoints
             }
         })
             .WithTags("Health")
-            .Doc("Readiness", "Ready when the database answers.")
+            .Doc("getReadiness", "Readiness", "Ready when the database answers.")
             .Returns<HealthResponse>()
             .Errors(503);
     }

@@ -64,7 +64,7 @@ public static class JobEndpoints
             return Results.Json(new CreateJobResponse(jobId), JobplaneJsonContext.Default.CreateJobResponse,
                 statusCode: created ? 201 : 200);
         }).RefusedWhenSuspended()
-            .Doc("Create or update a job", "201 when new; 200 when this tenant's job of the same name was updated (the definition is replaced: "
+            .Doc("createJob", "Create or update a job", "201 when new; 200 when this tenant's job of the same name was updated (the definition is replaced: "
                 + "fields not given take their defaults). 403 network_not_allowed when it asks for network and the tenant is not allowed network; "
                 + "403 runtime_not_allowed when its image is exec and the tenant's allowed_runtimes exclude exec; "
                 + "400 when image is neither exec nor a reference the Docker engine can read ([registry/]path[:tag][@digest], lowercase path); "
@@ -81,7 +81,7 @@ public static class JobEndpoints
             var next = page.More ? PageCursor.Encode(PageCursor.Lists.Jobs, new PagePosition(page.Items[^1].CreatedAt, page.Items[^1].Id)) : null;
             return Results.Json(new JobList(page.Items, request.Limit, request.Offset) { NextCursor = next }, JobplaneJsonContext.Default.JobList);
         })
-            .Doc("List jobs", "Newest first. A command longer than LIST_COMMAND_MAX_CHARS (default 1024) characters is cut to them and marked "
+            .Doc("listJobs", "List jobs", "Newest first. A command longer than LIST_COMMAND_MAX_CHARS (default 1024) characters is cut to them and marked "
                 + "command_truncated: true (GET /jobs/{id} answers it whole). Pass next_cursor as cursor for the next page; it is absent on the last page.")
             .Paged(50, Limits.MaxPageSize, cursor: true)
             .Returns<JobList>();
@@ -92,7 +92,7 @@ public static class JobEndpoints
             var job = await store.GetAsync(http.TenantId(), jobId, ct);
             return job is null ? ApiResults.NotFound("job") : Results.Json(job, JobplaneJsonContext.Default.JobView);
         })
-            .Doc("Read a job")
+            .Doc("getJob", "Read a job")
             .Returns<JobView>()
             .Errors(404);
 
@@ -147,7 +147,7 @@ public static class JobEndpoints
             return Results.Json(run, JobplaneJsonContext.Default.RunJobResponse, statusCode: 201);
         }).RefusedWhenSuspended()
             .KeyCheckedInTransaction()
-            .Doc("Run a job", "Creates an execution. With an Idempotency-Key header (1..255 printable ASCII), a repeat within 24 h answers 200 with the same execution and replayed: true. "
+            .Doc("runJob", "Run a job", "Creates an execution. With an Idempotency-Key header (1..255 printable ASCII), a repeat within 24 h answers 200 with the same execution and replayed: true. "
                 + "403 image_not_allowed when the job's image comes from a registry the operator's IMAGE_REGISTRIES no longer lists; nothing is queued.")
             .JsonRequest<RunJobRequest>(Limits.SmallBodyBytes, optional: true)
             .Returns<RunJobResponse>(201)
@@ -177,7 +177,7 @@ public static class JobEndpoints
             metrics.Submitted(runs.Status, runs.ExecutionIds.Count);
             return Results.Json(runs, JobplaneJsonContext.Default.BatchRunResponse, statusCode: 201);
         }).RefusedWhenSuspended()
-            .Doc("Run a job many times", "count executions in one request and one commit. "
+            .Doc("runJobMany", "Run a job many times", "count executions in one request and one commit. "
                 + "403 image_not_allowed when the job's image comes from a registry the operator's IMAGE_REGISTRIES no longer lists; nothing is queued.")
             .JsonRequest<BatchRunRequest>(Limits.SmallBodyBytes)
             .Returns<BatchRunResponse>(201)
@@ -190,7 +190,7 @@ public static class JobEndpoints
             var result = await store.CancelJobAsync(http.TenantId(), jobId, ct);
             return result is null ? ApiResults.NotFound("job") : Results.Json(result, JobplaneJsonContext.Default.BulkCancelResponse);
         })
-            .Doc("Cancel every unfinished execution of a job")
+            .Doc("cancelJob", "Cancel every unfinished execution of a job")
             .Returns<BulkCancelResponse>()
             .Errors(404);
     }

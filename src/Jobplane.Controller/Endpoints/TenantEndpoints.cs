@@ -37,7 +37,7 @@ public static class TenantEndpoints
                 return ApiResults.Conflict(e.Message);
             }
         })
-            .Doc("Create a tenant", "Answers its first API key, shown once. log_max_bytes_per_execution (1024..2^40) and log_follow_max (1..100000), "
+            .Doc("createTenant", "Create a tenant", "Answers its first API key, shown once. log_max_bytes_per_execution (1024..2^40) and log_follow_max (1..100000), "
                 + "when given, replace the operator's LOG_MAX_BYTES_PER_EXECUTION and LOG_FOLLOW_MAX_PER_TENANT for this tenant.")
             .JsonRequest<TenantRequest>(Limits.SmallBodyBytes)
             .Returns<CreateTenantResponse>(201)
@@ -54,7 +54,7 @@ public static class TenantEndpoints
             var next = page.More ? PageCursor.Encode(PageCursor.Lists.Tenants, page.Items[^1].Name) : null;
             return Results.Json(new TenantList(page.Items, limit, offset) { NextCursor = next }, JobplaneJsonContext.Default.TenantList);
         })
-            .Doc("List tenants", "By name. Pass next_cursor as cursor for the next page; it is absent on the last page.")
+            .Doc("listTenants", "List tenants", "By name. Pass next_cursor as cursor for the next page; it is absent on the last page.")
             .Paged(100, Limits.MaxPageSize, cursor: true)
             .Returns<TenantList>();
 
@@ -64,7 +64,7 @@ public static class TenantEndpoints
             var tenant = await tenants.GetAsync(tenantId, ct);
             return tenant is null ? ApiResults.NotFound("tenant") : Results.Json(tenant, JobplaneJsonContext.Default.TenantView);
         })
-            .Doc("Read a tenant")
+            .Doc("getTenant", "Read a tenant")
             .Returns<TenantView>()
             .Errors(404);
 
@@ -85,7 +85,7 @@ public static class TenantEndpoints
                 return ApiResults.Conflict(e.Message);
             }
         })
-            .Doc("Change a tenant", "Every field is optional; rate_limit 0 removes the limit; retention_days 0 returns to the operator's retention; "
+            .Doc("updateTenant", "Change a tenant", "Every field is optional; rate_limit 0 removes the limit; retention_days 0 returns to the operator's retention; "
                 + "log_max_bytes_per_execution (1024..2^40) and log_follow_max (1..100000) override LOG_MAX_BYTES_PER_EXECUTION and LOG_FOLLOW_MAX_PER_TENANT "
                 + "for this tenant, 0 returns to them; max_fleet_share is above 0 and at most 1 (1: no fleet share cap). An update that changes nothing is not audited.")
             .JsonRequest<TenantRequest>(Limits.SmallBodyBytes)
@@ -95,11 +95,11 @@ public static class TenantEndpoints
         // Suspended: the tenant's queued work stays queued and nothing of it starts; running work
         // finishes; its keys can still read, cancel and purge, but not submit.
         admin.MapPost("/{id}/suspend", (string id, TenantStore tenants, CancellationToken ct) => SetSuspendedAsync(id, true, tenants, ct))
-            .Doc("Suspend a tenant", "Its queued work stays queued and nothing of it starts; its keys can still read and cancel.")
+            .Doc("suspendTenant", "Suspend a tenant", "Its queued work stays queued and nothing of it starts; its keys can still read and cancel.")
             .Returns<TenantView>()
             .Errors(404);
         admin.MapPost("/{id}/resume", (string id, TenantStore tenants, CancellationToken ct) => SetSuspendedAsync(id, false, tenants, ct))
-            .Doc("Resume a suspended tenant")
+            .Doc("resumeTenant", "Resume a suspended tenant")
             .Returns<TenantView>()
             .Errors(404);
 
@@ -108,7 +108,7 @@ public static class TenantEndpoints
             if (!Guid.TryParse(id, out var tenantId)) return ApiResults.NotFound("tenant");
             return await ApiKeyEndpoints.CreateAsync(request, tenants, options, tenantId, Actors.Administrator, ct);
         })
-            .Doc("Create an API key for a tenant", "The key is shown once; the tenant's MAX_API_KEYS_PER_TENANT holds here too.")
+            .Doc("createTenantApiKey", "Create an API key for a tenant", "The key is shown once; the tenant's MAX_API_KEYS_PER_TENANT holds here too.")
             .JsonRequest<CreateApiKeyRequest>(Limits.SmallBodyBytes, optional: true)
             .Returns<CreateApiKeyResponse>(201)
             .Errors(400, 404, 409);
@@ -118,7 +118,7 @@ public static class TenantEndpoints
             if (!Guid.TryParse(id, out var tenantId) || await tenants.GetAsync(tenantId, ct) is null) return ApiResults.NotFound("tenant");
             return await ApiKeyEndpoints.ListAsync(request, tenants, tenantId, ct);
         })
-            .Doc("List a tenant's API keys", "Oldest first. Pass next_cursor as cursor for the next page; it is absent on the last page.")
+            .Doc("listTenantApiKeys", "List a tenant's API keys", "Oldest first. Pass next_cursor as cursor for the next page; it is absent on the last page.")
             .Paged(ApiKeyEndpoints.DefaultPageSize, Limits.MaxPageSize, cursor: true)
             .Returns<ApiKeyList>()
             .Errors(404);
@@ -128,7 +128,7 @@ public static class TenantEndpoints
             if (!Guid.TryParse(id, out var tenantId) || !Guid.TryParse(keyId, out var key)) return ApiResults.NotFound("API key");
             return await tenants.RevokeKeyAsync(tenantId, key, Actors.Administrator, ct) ? Results.NoContent() : ApiResults.NotFound("API key");
         })
-            .Doc("Revoke a tenant's API key")
+            .Doc("revokeTenantApiKey", "Revoke a tenant's API key")
             .Produces(204)
             .Errors(404);
     }

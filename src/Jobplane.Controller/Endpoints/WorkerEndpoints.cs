@@ -120,7 +120,7 @@ public static class WorkerEndpoints
                     JobplaneJsonContext.Default.DequeueResponse);
             }
         })
-            .Doc("Claim executions", "Long-polls up to wait_seconds (capped by the controller) and claims up to limit executions, each with a lease token.")
+            .Doc("dequeueExecutions", "Claim executions", "Long-polls up to wait_seconds (capped by the controller) and claims up to limit executions, each with a lease token.")
             .JsonRequest<DequeueRequest>(Limits.WorkerBodyBytes)
             .Returns<DequeueResponse>();
 
@@ -143,7 +143,7 @@ public static class WorkerEndpoints
                 LeaseSeconds = options.LeaseDuration.TotalSeconds,
             }, JobplaneJsonContext.Default.WorkerHeartbeatResponse);
         })
-            .Doc("Extend every lease a worker holds", "Answers which leases are still held, which were lost and which were cancelled.")
+            .Doc("heartbeatLeases", "Extend every lease a worker holds", "Answers which leases are still held, which were lost and which were cancelled.")
             .JsonRequest<WorkerHeartbeatRequest>(Limits.WorkerBodyBytes)
             .Returns<WorkerHeartbeatResponse>();
 
@@ -165,7 +165,7 @@ public static class WorkerEndpoints
                 : ApiResults.LeaseLost(executionId);
         })
             .AddEndpointFilter(ScopedToCredential)
-            .Doc("Extend one lease")
+            .Doc("heartbeatExecution", "Extend one lease")
             .JsonRequest<HeartbeatRequest>(Limits.SmallBodyBytes)
             .Returns<HeartbeatResponse>()
             .Errors(404, 409);
@@ -214,7 +214,7 @@ public static class WorkerEndpoints
             };
         })
             .AddEndpointFilter(ScopedToCredential)
-            .Doc("Append log lines", "{content} or {lines: [{content, stream}]}, with the lease token. 204 while the " +
+            .Doc("appendExecutionLogs", "Append log lines", "{content} or {lines: [{content, stream}]}, with the lease token. 204 while the " +
                 "execution's log has room; 200 {log_full: true} once it reached LOG_MAX_BYTES_PER_EXECUTION, or its tenant's log_max_bytes_per_execution when the administrator set one "
                 + "(lines past the cap are dropped, a marker line says which limit).")
             .JsonRequest<AppendLogsRequest>(Limits.LogBodyBytes)
@@ -243,7 +243,7 @@ public static class WorkerEndpoints
             };
         })
             .AddEndpointFilter(ScopedToCredential)
-            .Doc("Report an attempt's outcome")
+            .Doc("reportExecutionResult", "Report an attempt's outcome")
             .JsonRequest<ResultRequest>(Limits.ResultBodyBytes)
             .Returns<ResultResponse>()
             .Errors(404, 409);
@@ -295,7 +295,7 @@ public static class WorkerEndpoints
             }
             return Results.Json(new ResultBatchResponse(answers), JobplaneJsonContext.Default.ResultBatchResponse);
         })
-            .Doc("Report many attempts' outcomes",
+            .Doc("reportExecutionResults", "Report many attempts' outcomes",
                 "Written in one transaction. Each report is fenced by its own lease token and answered in order: accepted (with the new status), lease_lost, not_found, or refused (nothing written, the lease still holds).")
             .JsonRequest<ResultBatchRequest>(Limits.ResultBatchBodyBytes)
             .Returns<ResultBatchResponse>();
@@ -315,7 +315,7 @@ public static class WorkerEndpoints
             };
         })
             .AddEndpointFilter(ScopedToCredential)
-            .Doc("Hand a lease back unfinished", "The execution is queued again without charging an attempt.")
+            .Doc("releaseExecution", "Hand a lease back unfinished", "The execution is queued again without charging an attempt.")
             .JsonRequest<ReleaseRequest>(Limits.SmallBodyBytes)
             .Produces(204)
             .Errors(404, 409);

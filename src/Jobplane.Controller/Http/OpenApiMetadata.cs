@@ -29,10 +29,13 @@ public static class OpenApiMetadata
     /// <summary>A query parameter the handler reads itself.</summary>
     public sealed record QueryParameter(string Name, JsonSchemaType Type, string Description);
 
-    /// <summary>A summary, and optionally a longer description.</summary>
-    public static RouteHandlerBuilder Doc(this RouteHandlerBuilder route, string summary, string? description = null)
+    /// <summary>
+    /// The operation's stable id (camelCase verb and noun: what generated clients name their
+    /// methods, so it never changes once published), a summary, and optionally a longer description.
+    /// </summary>
+    public static RouteHandlerBuilder Doc(this RouteHandlerBuilder route, string operationId, string summary, string? description = null)
     {
-        route.WithSummary(summary);
+        route.WithName(operationId).WithSummary(summary);
         return description is null ? route : route.WithDescription(description);
     }
 
@@ -93,6 +96,10 @@ public static class OpenApiMetadata
                 Description = "Multi-tenant job execution: public API (tenant API key), administration (SYSTEM_SECRET) and the worker API. " +
                     "Every error is JSON {error, code}; unknown JSON fields are refused.",
             };
+            // The generator names the server from the request's base address, with a trailing slash
+            // that would double every path a client joins onto it.
+            foreach (var server in document.Servers ?? [])
+                server.Url = server.Url?.TrimEnd('/');
             document.Components ??= new OpenApiComponents();
             document.Components.SecuritySchemes = new Dictionary<string, IOpenApiSecurityScheme>
             {
@@ -109,6 +116,7 @@ public static class OpenApiMetadata
                 {
                     [HttpMethod.Get] = new()
                     {
+                        OperationId = "getMetrics",
                         Summary = "Prometheus metrics (text exposition format)",
                         Description = "They name every tenant, so on the API port they need the scrape credential or the administrator secret; the metrics port (METRICS_PORT), when set, serves them without one.",
                         Tags = new HashSet<OpenApiTagReference> { new("Health", document) },
@@ -131,10 +139,11 @@ public static class OpenApiMetadata
         options.AddOperationTransformer(async (operation, context, ct) =>
         {
             var metadata = context.Description.ActionDescriptor.EndpointMetadata;
-            if (metadata.OfType<PrincipalRequirement>().LastOrDefault() is { } principal)
-            {
-                operation.Security = [new OpenApiSecurityRequirement { [new OpenApiSecuritySchemeReference(SchemeName(principal.Kind), context.Document)] = [] }];
-            }
+            // Every operation says what it takes; a route without a principal (health) takes nothing,
+            // declared as the empty requirement so generators do not fall back to a default.
+            operation.Security = metadata.OfType<PrincipalRequirement>().LastOrDefault() is { } principal
+                ? [new OpenApiSecurityRequirement { [new OpenApiSecuritySchemeReference(SchemeName(principal.Kind), context.Document)] = [] }]
+                : [];
             foreach (var q in metadata.OfType<QueryParameter>())
             {
                 operation.Parameters ??= [];
