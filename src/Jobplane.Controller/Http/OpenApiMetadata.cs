@@ -61,6 +61,8 @@ public static class OpenApiMetadata
     /// <summary>?limit=, ?offset= and ?cursor= with their bounds.</summary>
     public static RouteHandlerBuilder Paged(this RouteHandlerBuilder route, int defaultLimit, int maxLimit, bool offset = true, bool cursor = false)
     {
+        // A bad limit, offset or cursor is a 400 naming it.
+        route.Errors(400);
         route.Query("limit", JsonSchemaType.Integer, $"page size, 1..{maxLimit} (default {defaultLimit}); anything else is a 400");
         if (offset)
             route.Query("offset", JsonSchemaType.Integer, $"items to skip, 0..{Limits.MaxOffset}; page deeper with cursor");
@@ -76,12 +78,15 @@ public static class OpenApiMetadata
     public static RouteHandlerBuilder Query(this RouteHandlerBuilder route, string name, JsonSchemaType type, string description) =>
         route.WithMetadata(new QueryParameter(name, type, description));
 
-    /// <summary>Declares what a group's authentication filter requires and answers (401, and 429 for rate-limited tenants).</summary>
+    /// <summary>Declares what a group's authentication filter requires and answers (401, 429 for rate-limited tenants, 503 from the database).</summary>
     public static void DescribeAuthentication(RouteGroupBuilder group, PrincipalKind kind)
     {
         group.WithMetadata(new PrincipalRequirement(kind));
         group.WithMetadata(new ProducesResponseTypeMetadata(401, typeof(ApiError), ["application/json"]));
         if (kind == PrincipalKind.Tenant) group.WithMetadata(new ProducesResponseTypeMetadata(429, typeof(ApiError), ["application/json"]));
+        // Every authenticated route reads the database: 503 (with Retry-After) when it cannot be
+        // reached or a tenant's statement ran out of time (see ExceptionResponses).
+        group.WithMetadata(new ProducesResponseTypeMetadata(503, typeof(ApiError), ["application/json"]));
     }
 
     /// <summary>Security schemes, per-operation requirements, query parameters, and the routes not built from handlers.</summary>
@@ -128,7 +133,14 @@ public static class OpenApiMetadata
                         Responses = new OpenApiResponses
                         {
                             ["200"] = new OpenApiResponse { Description = "OK" },
-                            ["401"] = new OpenApiResponse { Description = "No or a wrong credential" },
+                            ["401"] = new OpenApiResponse
+                            {
+                                Description = "No or a wrong credential",
+                                Content = new Dictionary<string, OpenApiMediaType>
+                                {
+                                    ["application/json"] = new() { Schema = new OpenApiSchemaReference(nameof(ApiError), document) },
+                                },
+                            },
                         },
                     },
                 },
@@ -182,6 +194,7 @@ public static class OpenApiMetadata
         // A priority is a number 0..100 or one of its names (see PriorityJsonConverter).
         options.AddSchemaTransformer((schema, context, _) =>
         {
+            OmittedWhenNull(schema, context.JsonTypeInfo);
             if (context.JsonTypeInfo.Type == typeof(Priority) || context.JsonTypeInfo.Type == typeof(Priority?))
             {
                 schema.Type = null;
@@ -194,6 +207,20 @@ public static class OpenApiMetadata
             }
             return Task.CompletedTask;
         });
+    }
+
+    /// <summary>
+    /// Required means present: the wire leaves out every null (WhenWritingNull), so a property that can
+    /// be null can be absent, and a client generated from the document must not expect it. The answer
+    /// itself is unchanged: clients of the older API already read such fields as optional.
+    /// </summary>
+    private static void OmittedWhenNull(OpenApiSchema schema, System.Text.Json.Serialization.Metadata.JsonTypeInfo type)
+    {
+        if (schema.Required is not { Count: > 0 } required || type.Kind != System.Text.Json.Serialization.Metadata.JsonTypeInfoKind.Object) return;
+        foreach (var property in type.Properties)
+        {
+            if (property.IsGetNullable) required.Remove(property.Name);
+        }
     }
 
     /// <summary>The wire JSON options (snake_case, our source-generated contracts first), for schema generation.</summary>
