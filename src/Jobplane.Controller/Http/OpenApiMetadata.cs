@@ -14,8 +14,6 @@ namespace Jobplane.Controller.Http;
 /// </summary>
 public static class OpenApiMetadata
 {
-    public const string DocumentPath = "/openapi.json";
-
     /// <summary>The principal a route group admits, for the document's security requirements.</summary>
     public sealed record PrincipalRequirement(PrincipalKind Kind);
 
