@@ -146,7 +146,8 @@ public sealed record ControllerOptions
             read.Error("TENANT_STATEMENT_TIMEOUT must be between 100ms and 1h");
         if (options.RetryBackoffMax < options.RetryBackoffBase) read.Error("RETRY_BACKOFF_MAX must not be below RETRY_BACKOFF_BASE");
         if (options.RetentionInterval < TimeSpan.FromSeconds(1)) read.Error("RETENTION_INTERVAL must be at least 1s");
-        read.ThrowIfInvalid();
+        // Its own type, so start-up recognises a bad setting without reading the message.
+        if (read.Errors.Count > 0) throw new ConfigurationException("invalid configuration:\n  " + string.Join("\n  ", read.Errors));
         return options;
     }
 

@@ -150,7 +150,7 @@ public sealed class FleetShareSettingsTests
     [InlineData("Infinity")]
     public void A_bad_fraction_is_named_at_start_up(string value)
     {
-        var e = Assert.Throws<InvalidOperationException>(() => Read(("FAIR_SHARE_MAX_FRACTION", value)));
+        var e = Assert.Throws<ConfigurationException>(() => Read(("FAIR_SHARE_MAX_FRACTION", value)));
         Assert.Contains("FAIR_SHARE_MAX_FRACTION", e.Message, StringComparison.Ordinal);
     }
 }

@@ -89,7 +89,7 @@ public sealed class LoadIsolationTests : IAsyncLifetime
             .AddInMemoryCollection(new Dictionary<string, string?> { ["DATABASE_URL"] = "Host=localhost", ["TENANT_STATEMENT_TIMEOUT"] = value })
             .Build();
 
-        var e = Assert.Throws<InvalidOperationException>(() => ControllerOptions.FromConfiguration(config));
+        var e = Assert.Throws<ConfigurationException>(() => ControllerOptions.FromConfiguration(config));
 
         Assert.Contains("TENANT_STATEMENT_TIMEOUT", e.Message, StringComparison.Ordinal);
     }

@@ -68,8 +68,12 @@ public sealed class OpenApiTests(ControllerFixture fixture) : IClassFixture<Cont
                     missingErrors.Add($"{method} {path}: a body but no 400/413");
                 if (path.Contains("{id}", StringComparison.Ordinal) && !responses.ContainsKey("404"))
                     missingErrors.Add($"{method} {path}: an id but no 404");
-                if (path != "/healthz" && path != "/readyz" && !secured)
+                if (operation["security"] is not JsonArray)
+                    missingErrors.Add($"{method} {path}: no security declared");
+                else if (path != "/healthz" && path != "/readyz" && !secured)
                     missingErrors.Add($"{method} {path}: no security requirement");
+                else if (path is "/healthz" or "/readyz" && secured)
+                    missingErrors.Add($"{method} {path}: public, but declares a credential");
             }
         }
         Assert.True(missingErrors.Count == 0, string.Join("\n", missingErrors));
@@ -82,6 +86,57 @@ public sealed class OpenApiTests(ControllerFixture fixture) : IClassFixture<Cont
         Assert.Equal("tenant", document["paths"]!["/jobs"]!["post"]!["security"]![0]!.AsObject().Single().Key);
         Assert.Equal("worker", document["paths"]!["/internal/executions/dequeue"]!["post"]!["security"]![0]!.AsObject().Single().Key);
     }
+
+    [Fact]
+    public async Task Every_operation_has_a_stable_unique_operation_id_and_the_server_url_no_trailing_slash()
+    {
+        var document = await DocumentAsync();
+        var ids = new List<string>();
+        var missing = new List<string>();
+        foreach (var (path, item) in document["paths"]!.AsObject())
+        {
+            foreach (var (method, operation) in item!.AsObject())
+            {
+                if (operation!["operationId"]?.GetValue<string>() is { Length: > 0 } id) ids.Add(id);
+                else missing.Add($"{method} {path}");
+            }
+        }
+        Assert.True(missing.Count == 0, $"no operationId: {string.Join(", ", missing)}");
+        Assert.Equal(ids.Count, ids.Distinct(StringComparer.Ordinal).Count());
+        // camelCase verb and noun: a generated client's method name as it is.
+        Assert.All(ids, id => Assert.Matches("^[a-z]+[A-Za-z]*$", id));
+        Assert.Equal("listExecutions", document["paths"]!["/executions"]!["get"]!["operationId"]!.GetValue<string>());
+        Assert.Equal("dequeueExecutions", document["paths"]!["/internal/executions/dequeue"]!["post"]!["operationId"]!.GetValue<string>());
+        Assert.Equal("getMetrics", document["paths"]!["/metrics"]!["get"]!["operationId"]!.GetValue<string>());
+
+        var servers = document["servers"]?.AsArray() ?? [];
+        Assert.All(servers, s => Assert.False(s!["url"]!.GetValue<string>().EndsWith('/'), $"server url {s!["url"]} ends with a slash"));
+    }
+
+    [Fact]
+    public async Task Required_means_present_no_property_the_wire_leaves_out_when_null_is_required()
+    {
+        var document = await DocumentAsync();
+        var wrong = new List<string>();
+        foreach (var (name, schema) in document["components"]!["schemas"]!.AsObject())
+        {
+            if (schema!["required"] is not JsonArray required) continue;
+            foreach (var property in required.Select(r => r!.GetValue<string>()))
+            {
+                // The wire omits nulls, so a property that may be null may be absent.
+                if (schema["properties"]?[property]?["type"] is JsonArray types && types.Any(t => t!.GetValue<string>() == "null"))
+                    wrong.Add($"{name}.{property}");
+            }
+        }
+        Assert.True(wrong.Count == 0, $"required but may be absent: {string.Join(", ", wrong)}");
+        // The two a live run found missing.
+        Assert.DoesNotContain("revoked_at", Required(document, "ApiKeyView"));
+        Assert.DoesNotContain("next_before_id", Required(document, "AuditPage"));
+        Assert.Contains("id", Required(document, "ApiKeyView"));
+    }
+
+    private static IEnumerable<string> Required(JsonObject document, string schema) =>
+        document["components"]!["schemas"]![schema]!["required"]?.AsArray().Select(r => r!.GetValue<string>()) ?? [];
 
     private static JsonObject Schema(JsonObject document, JsonNode schema)
     {

@@ -107,7 +107,7 @@ public sealed class RetentionSettingsTests
     [Fact]
     public void Every_bad_retention_setting_is_named_at_once()
     {
-        var e = Assert.Throws<InvalidOperationException>(() => Read(("RETENTION_EXECUTIONS", "12h"), ("RETENTION_DEAD_LETTERS", "thirty"),
+        var e = Assert.Throws<ConfigurationException>(() => Read(("RETENTION_EXECUTIONS", "12h"), ("RETENTION_DEAD_LETTERS", "thirty"),
             ("RETENTION_AUDIT", "-5d"), ("RETENTION_INTERVAL", "0"), ("RETENTION_BATCH_SIZE", "0"),
             ("RETENTION_MAX_PERCENT", "95")));
         foreach (var key in new[] { "RETENTION_EXECUTIONS", "RETENTION_DEAD_LETTERS", "RETENTION_AUDIT", "RETENTION_INTERVAL", "RETENTION_BATCH_SIZE", "RETENTION_MAX_PERCENT" })

@@ -70,10 +70,21 @@ public sealed class ControllerHost : IAsyncLifetime
             b.ConfigureLogging(l => l.SetMinimumLevel(LogLevel.Warning));
         });
         _ = _factory.Server; // start now, so configuration errors surface here
+        Contract = new OpenApiContract(async () =>
+        {
+            using var unchecked_ = _factory.CreateClient();
+            return await unchecked_.GetStringAsync(Routes.OpenApi);
+        });
     }
+
+    /// <summary>The OpenAPI document this controller serves, which every <see cref="Client"/> answer is checked against.</summary>
+    public OpenApiContract Contract { get; private set; } = null!;
 
     public async Task DisposeAsync()
     {
+        // How many answers the document was checked against, for whoever wants the count of a run.
+        if (Contract is not null && Environment.GetEnvironmentVariable("JOBPLANE_TEST_OPENAPI_TALLY") is { Length: > 0 } tally)
+            await File.AppendAllTextAsync(tally, $"{Contract.Checked} {Contract.Unmatched}\n");
         if (_factory is not null) await _factory.DisposeAsync();
         if (_primary is null) await Database.DisposeAsync();
     }
@@ -82,10 +93,13 @@ public sealed class ControllerHost : IAsyncLifetime
 
     public HttpMessageHandler CreateHandler() => _factory!.Server.CreateHandler();
 
-    /// <summary>An HttpClient for the controller with the given bearer token (or none).</summary>
+    /// <summary>
+    /// An HttpClient for the controller with the given bearer token (or none). It follows no
+    /// redirects, and every answer it receives is checked against the served OpenAPI document.
+    /// </summary>
     public HttpClient Client(string? token = null)
     {
-        var client = _factory!.CreateClient(new WebApplicationFactoryClientOptions { AllowAutoRedirect = false });
+        var client = _factory!.CreateDefaultClient(new OpenApiResponseCheck(Contract));
         if (token is not null) client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
         return client;
     }

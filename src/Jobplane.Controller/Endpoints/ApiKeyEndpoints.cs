@@ -16,32 +16,38 @@ public static class ApiKeyEndpoints
 {
     public static void MapApiKeyEndpoints(this IEndpointRouteBuilder app)
     {
-        var keys = app.MapGroup("/api-keys").RequirePrincipal(PrincipalKind.Tenant).WithTags("API keys");
+        var keys = app.MapGroup("").RequirePrincipal(PrincipalKind.Tenant).WithTags("API keys");
 
-        keys.MapPost("", (HttpContext http, TenantStore tenants, ControllerOptions options, CancellationToken ct) =>
-            CreateAsync(http.Request, tenants, options, http.TenantId(), http.Principal().Actor, ct, http.Principal().Key?.KeyId))
-                .Doc("Create an API key for this tenant", "The key is shown once; name defaults to \"default\". Optional expires_at (RFC 3339) " +
+        keys.MapPost(Routes.ApiKeys, CreateOwn)
+                .Doc("createApiKey", "Create an API key for this tenant", "The key is shown once; name defaults to \"default\". Optional expires_at (RFC 3339) " +
                     "or expires_in (seconds). The new key is the calling key's child: revoking the caller revokes it too. " +
                     "409 too_many_api_keys when the tenant holds MAX_API_KEYS_PER_TENANT live keys.")
                 .JsonRequest<CreateApiKeyRequest>(Limits.SmallBodyBytes, optional: true)
                 .Returns<CreateApiKeyResponse>(201)
                 .Errors(400, 404, 409);
 
-        keys.MapGet("", (HttpContext http, TenantStore tenants, CancellationToken ct) => ListAsync(http.Request, tenants, http.TenantId(), ct))
-                .Doc("List this tenant's API keys", "Prefix, name, created, last used; never a secret. Oldest first; "
+        keys.MapGet(Routes.ApiKeys, ListOwn)
+                .Doc("listApiKeys", "List this tenant's API keys", "Prefix, name, created, last used; never a secret. Oldest first; "
                     + "pass next_cursor as cursor for the next page, which is absent on the last page.")
                 .Paged(DefaultPageSize, Limits.MaxPageSize, cursor: true)
                 .Returns<ApiKeyList>();
 
-        keys.MapDelete("/{id}", async (string id, HttpContext http, TenantStore tenants, CancellationToken ct) =>
-        {
-            if (!Guid.TryParse(id, out var keyId)) return ApiResults.NotFound("API key");
-            return await tenants.RevokeKeyAsync(http.TenantId(), keyId, http.Principal().Actor, ct)
-                ? Results.NoContent() : ApiResults.NotFound("API key");
-        })
-            .Doc("Revoke one of this tenant's API keys", "Takes effect at once on every replica, for the key and every key made with it (however deep).")
+        keys.MapDelete(Routes.ApiKey, RevokeOwn)
+            .Doc("revokeApiKey", "Revoke one of this tenant's API keys", "Takes effect at once on every replica, for the key and every key made with it (however deep).")
             .Produces(204)
             .Errors(404);
+    }
+
+    private static Task<IResult> CreateOwn(HttpContext http, TenantStore tenants, ControllerOptions options, CancellationToken ct) =>
+        CreateAsync(http.Request, tenants, options, http.TenantId(), http.Principal().Actor, ct, http.Principal().Key?.KeyId);
+
+    private static Task<IResult> ListOwn(HttpContext http, TenantStore tenants, CancellationToken ct) => ListAsync(http.Request, tenants, http.TenantId(), ct);
+
+    private static async Task<IResult> RevokeOwn(string id, HttpContext http, TenantStore tenants, CancellationToken ct)
+    {
+        if (!Guid.TryParse(id, out var keyId)) return ApiResults.NotFound("API key");
+        return await tenants.RevokeKeyAsync(http.TenantId(), keyId, http.Principal().Actor, ct)
+            ? Results.NoContent() : ApiResults.NotFound("API key");
     }
 
     /// <summary>Keys were listed whole before paging: a default page this large keeps that answer for nearly every tenant.</summary>

@@ -14,78 +14,27 @@ public static class TenantEndpoints
 {
     public static void MapTenantEndpoints(this IEndpointRouteBuilder app)
     {
-        var admin = app.MapGroup("/tenants").RequirePrincipal(PrincipalKind.Administrator).WithTags("Tenants");
+        var admin = app.MapGroup("").RequirePrincipal(PrincipalKind.Administrator).WithTags("Tenants");
 
-        admin.MapPost("", async (HttpRequest request, TenantStore tenants, ControllerOptions options, CancellationToken ct) =>
-        {
-            var body = await JsonBody.ReadAsync(request, JobplaneJsonContext.Default.TenantRequest, Limits.SmallBodyBytes);
-            if (body.Error is not null) return body.Error;
-            var problem = Validate.Name(body.Value!.Name, "name") ?? ValidateLimits(body.Value);
-            if (problem is not null) return ApiResults.BadRequest(problem);
-            try
-            {
-                // Without allowed_runtimes, the operator's default (TENANT_DEFAULT_RUNTIMES); [] still means any.
-                var created = await tenants.CreateAsync(body.Value with
-                {
-                    Name = body.Value.Name!.Trim(),
-                    AllowedRuntimes = body.Value.AllowedRuntimes ?? options.TenantDefaultRuntimes,
-                }, ct);
-                return Results.Json(created, JobplaneJsonContext.Default.CreateTenantResponse, statusCode: 201);
-            }
-            catch (StoreConflictException e)
-            {
-                return ApiResults.Conflict(e.Message);
-            }
-        })
-            .Doc("Create a tenant", "Answers its first API key, shown once. log_max_bytes_per_execution (1024..2^40) and log_follow_max (1..100000), "
+        admin.MapPost(Routes.Tenants, CreateTenant)
+            .Doc("createTenant", "Create a tenant", "Answers its first API key, shown once. log_max_bytes_per_execution (1024..2^40) and log_follow_max (1..100000), "
                 + "when given, replace the operator's LOG_MAX_BYTES_PER_EXECUTION and LOG_FOLLOW_MAX_PER_TENANT for this tenant.")
             .JsonRequest<TenantRequest>(Limits.SmallBodyBytes)
             .Returns<CreateTenantResponse>(201)
             .Errors(409);
 
-        admin.MapGet("", async (HttpRequest request, TenantStore tenants, CancellationToken ct) =>
-        {
-            if (!Validate.TryPage(request, 100, Limits.MaxPageSize, out var limit, out var offset, out var error)) return error!;
-            if (!Validate.TryCursorText(request, offset, out var cursor, out error)) return error!;
-            string? afterName = null;
-            if (cursor is not null && !PageCursor.TryDecode(cursor, PageCursor.Lists.Tenants, out afterName, out var problem))
-                return ApiResults.BadRequest(problem!);
-            var page = await tenants.ListPageAsync(limit, offset, afterName, ct);
-            var next = page.More ? PageCursor.Encode(PageCursor.Lists.Tenants, page.Items[^1].Name) : null;
-            return Results.Json(new TenantList(page.Items, limit, offset) { NextCursor = next }, JobplaneJsonContext.Default.TenantList);
-        })
-            .Doc("List tenants", "By name. Pass next_cursor as cursor for the next page; it is absent on the last page.")
+        admin.MapGet(Routes.Tenants, ListTenants)
+            .Doc("listTenants", "List tenants", "By name. Pass next_cursor as cursor for the next page; it is absent on the last page.")
             .Paged(100, Limits.MaxPageSize, cursor: true)
             .Returns<TenantList>();
 
-        admin.MapGet("/{id}", async (string id, TenantStore tenants, CancellationToken ct) =>
-        {
-            if (!Guid.TryParse(id, out var tenantId)) return ApiResults.NotFound("tenant");
-            var tenant = await tenants.GetAsync(tenantId, ct);
-            return tenant is null ? ApiResults.NotFound("tenant") : Results.Json(tenant, JobplaneJsonContext.Default.TenantView);
-        })
-            .Doc("Read a tenant")
+        admin.MapGet(Routes.Tenant, GetTenant)
+            .Doc("getTenant", "Read a tenant")
             .Returns<TenantView>()
             .Errors(404);
 
-        admin.MapPatch("/{id}", async (string id, HttpRequest request, TenantStore tenants, CancellationToken ct) =>
-        {
-            if (!Guid.TryParse(id, out var tenantId)) return ApiResults.NotFound("tenant");
-            var body = await JsonBody.ReadAsync(request, JobplaneJsonContext.Default.TenantRequest, Limits.SmallBodyBytes);
-            if (body.Error is not null) return body.Error;
-            var problem = (body.Value!.Name is null ? null : Validate.Name(body.Value.Name, "name")) ?? ValidateLimits(body.Value, update: true);
-            if (problem is not null) return ApiResults.BadRequest(problem);
-            try
-            {
-                var r = body.Value;
-                return await tenants.UpdateAsync(tenantId, r with { Name = r.Name?.Trim() }, ct) ? Results.NoContent() : ApiResults.NotFound("tenant");
-            }
-            catch (StoreConflictException e)
-            {
-                return ApiResults.Conflict(e.Message);
-            }
-        })
-            .Doc("Change a tenant", "Every field is optional; rate_limit 0 removes the limit; retention_days 0 returns to the operator's retention; "
+        admin.MapPatch(Routes.Tenant, UpdateTenant)
+            .Doc("updateTenant", "Change a tenant", "Every field is optional; rate_limit 0 removes the limit; retention_days 0 returns to the operator's retention; "
                 + "log_max_bytes_per_execution (1024..2^40) and log_follow_max (1..100000) override LOG_MAX_BYTES_PER_EXECUTION and LOG_FOLLOW_MAX_PER_TENANT "
                 + "for this tenant, 0 returns to them; max_fleet_share is above 0 and at most 1 (1: no fleet share cap). An update that changes nothing is not audited.")
             .JsonRequest<TenantRequest>(Limits.SmallBodyBytes)
@@ -94,43 +43,114 @@ public static class TenantEndpoints
 
         // Suspended: the tenant's queued work stays queued and nothing of it starts; running work
         // finishes; its keys can still read, cancel and purge, but not submit.
-        admin.MapPost("/{id}/suspend", (string id, TenantStore tenants, CancellationToken ct) => SetSuspendedAsync(id, true, tenants, ct))
-            .Doc("Suspend a tenant", "Its queued work stays queued and nothing of it starts; its keys can still read and cancel.")
+        admin.MapPost(Routes.TenantSuspend, SuspendTenant)
+            .Doc("suspendTenant", "Suspend a tenant", "Its queued work stays queued and nothing of it starts; its keys can still read and cancel.")
             .Returns<TenantView>()
             .Errors(404);
-        admin.MapPost("/{id}/resume", (string id, TenantStore tenants, CancellationToken ct) => SetSuspendedAsync(id, false, tenants, ct))
-            .Doc("Resume a suspended tenant")
+        admin.MapPost(Routes.TenantResume, ResumeTenant)
+            .Doc("resumeTenant", "Resume a suspended tenant")
             .Returns<TenantView>()
             .Errors(404);
 
-        admin.MapPost("/{id}/api-keys", async (string id, HttpRequest request, TenantStore tenants, ControllerOptions options, CancellationToken ct) =>
-        {
-            if (!Guid.TryParse(id, out var tenantId)) return ApiResults.NotFound("tenant");
-            return await ApiKeyEndpoints.CreateAsync(request, tenants, options, tenantId, Actors.Administrator, ct);
-        })
-            .Doc("Create an API key for a tenant", "The key is shown once; the tenant's MAX_API_KEYS_PER_TENANT holds here too.")
+        admin.MapPost(Routes.TenantApiKeys, CreateTenantApiKey)
+            .Doc("createTenantApiKey", "Create an API key for a tenant", "The key is shown once; the tenant's MAX_API_KEYS_PER_TENANT holds here too.")
             .JsonRequest<CreateApiKeyRequest>(Limits.SmallBodyBytes, optional: true)
             .Returns<CreateApiKeyResponse>(201)
             .Errors(400, 404, 409);
 
-        admin.MapGet("/{id}/api-keys", async (string id, HttpRequest request, TenantStore tenants, CancellationToken ct) =>
-        {
-            if (!Guid.TryParse(id, out var tenantId) || await tenants.GetAsync(tenantId, ct) is null) return ApiResults.NotFound("tenant");
-            return await ApiKeyEndpoints.ListAsync(request, tenants, tenantId, ct);
-        })
-            .Doc("List a tenant's API keys", "Oldest first. Pass next_cursor as cursor for the next page; it is absent on the last page.")
+        admin.MapGet(Routes.TenantApiKeys, ListTenantApiKeys)
+            .Doc("listTenantApiKeys", "List a tenant's API keys", "Oldest first. Pass next_cursor as cursor for the next page; it is absent on the last page.")
             .Paged(ApiKeyEndpoints.DefaultPageSize, Limits.MaxPageSize, cursor: true)
             .Returns<ApiKeyList>()
             .Errors(404);
 
-        admin.MapDelete("/{id}/api-keys/{keyId}", async (string id, string keyId, TenantStore tenants, CancellationToken ct) =>
-        {
-            if (!Guid.TryParse(id, out var tenantId) || !Guid.TryParse(keyId, out var key)) return ApiResults.NotFound("API key");
-            return await tenants.RevokeKeyAsync(tenantId, key, Actors.Administrator, ct) ? Results.NoContent() : ApiResults.NotFound("API key");
-        })
-            .Doc("Revoke a tenant's API key")
+        admin.MapDelete(Routes.TenantApiKey, RevokeTenantApiKey)
+            .Doc("revokeTenantApiKey", "Revoke a tenant's API key")
             .Produces(204)
             .Errors(404);
+    }
+
+    private static async Task<IResult> CreateTenant(HttpRequest request, TenantStore tenants, ControllerOptions options, CancellationToken ct)
+    {
+        var body = await JsonBody.ReadAsync(request, JobplaneJsonContext.Default.TenantRequest, Limits.SmallBodyBytes);
+        if (body.Error is not null) return body.Error;
+        var problem = Validate.Name(body.Value!.Name, "name") ?? ValidateLimits(body.Value);
+        if (problem is not null) return ApiResults.BadRequest(problem);
+        try
+        {
+            // Without allowed_runtimes, the operator's default (TENANT_DEFAULT_RUNTIMES); [] still means any.
+            var created = await tenants.CreateAsync(body.Value with
+            {
+                Name = body.Value.Name!.Trim(),
+                AllowedRuntimes = body.Value.AllowedRuntimes ?? options.TenantDefaultRuntimes,
+            }, ct);
+            return Results.Json(created, JobplaneJsonContext.Default.CreateTenantResponse, statusCode: 201);
+        }
+        catch (StoreConflictException e)
+        {
+            return ApiResults.Conflict(e.Message);
+        }
+    }
+
+    private static async Task<IResult> ListTenants(HttpRequest request, TenantStore tenants, CancellationToken ct)
+    {
+        if (!Validate.TryPage(request, 100, Limits.MaxPageSize, out var limit, out var offset, out var error)) return error!;
+        if (!Validate.TryCursorText(request, offset, out var cursor, out error)) return error!;
+        string? afterName = null;
+        if (cursor is not null && !PageCursor.TryDecode(cursor, PageCursor.Lists.Tenants, out afterName, out var problem))
+            return ApiResults.BadRequest(problem!);
+        var page = await tenants.ListPageAsync(limit, offset, afterName, ct);
+        var next = page.More ? PageCursor.Encode(PageCursor.Lists.Tenants, page.Items[^1].Name) : null;
+        return Results.Json(new TenantList(page.Items, limit, offset) { NextCursor = next }, JobplaneJsonContext.Default.TenantList);
+    }
+
+    private static async Task<IResult> GetTenant(string id, TenantStore tenants, CancellationToken ct)
+    {
+        if (!Guid.TryParse(id, out var tenantId)) return ApiResults.NotFound("tenant");
+        var tenant = await tenants.GetAsync(tenantId, ct);
+        return tenant is null ? ApiResults.NotFound("tenant") : Results.Json(tenant, JobplaneJsonContext.Default.TenantView);
+    }
+
+    private static async Task<IResult> UpdateTenant(string id, HttpRequest request, TenantStore tenants, CancellationToken ct)
+    {
+        if (!Guid.TryParse(id, out var tenantId)) return ApiResults.NotFound("tenant");
+        var body = await JsonBody.ReadAsync(request, JobplaneJsonContext.Default.TenantRequest, Limits.SmallBodyBytes);
+        if (body.Error is not null) return body.Error;
+        var problem = (body.Value!.Name is null ? null : Validate.Name(body.Value.Name, "name")) ?? ValidateLimits(body.Value, update: true);
+        if (problem is not null) return ApiResults.BadRequest(problem);
+        try
+        {
+            var r = body.Value;
+            return await tenants.UpdateAsync(tenantId, r with { Name = r.Name?.Trim() }, ct) ? Results.NoContent() : ApiResults.NotFound("tenant");
+        }
+        catch (StoreConflictException e)
+        {
+            return ApiResults.Conflict(e.Message);
+        }
+    }
+
+    private static Task<IResult> SuspendTenant(string id, TenantStore tenants, CancellationToken ct) =>
+        SetSuspendedAsync(id, true, tenants, ct);
+
+    private static Task<IResult> ResumeTenant(string id, TenantStore tenants, CancellationToken ct) =>
+        SetSuspendedAsync(id, false, tenants, ct);
+
+    private static async Task<IResult> CreateTenantApiKey(string id, HttpRequest request, TenantStore tenants, ControllerOptions options, CancellationToken ct)
+    {
+        if (!Guid.TryParse(id, out var tenantId)) return ApiResults.NotFound("tenant");
+        return await ApiKeyEndpoints.CreateAsync(request, tenants, options, tenantId, Actors.Administrator, ct);
+    }
+
+    private static async Task<IResult> ListTenantApiKeys(string id, HttpRequest request, TenantStore tenants, CancellationToken ct)
+    {
+        if (!Guid.TryParse(id, out var tenantId) || await tenants.GetAsync(tenantId, ct) is null) return ApiResults.NotFound("tenant");
+        return await ApiKeyEndpoints.ListAsync(request, tenants, tenantId, ct);
+    }
+
+    private static async Task<IResult> RevokeTenantApiKey(string id, string keyId, TenantStore tenants, CancellationToken ct)
+    {
+        if (!Guid.TryParse(id, out var tenantId) || !Guid.TryParse(keyId, out var key)) return ApiResults.NotFound("API key");
+        return await tenants.RevokeKeyAsync(tenantId, key, Actors.Administrator, ct) ? Results.NoContent() : ApiResults.NotFound("API key");
     }
 
     private static async Task<IResult> SetSuspendedAsync(string id, bool suspended, TenantStore tenants, CancellationToken ct)

@@ -14,8 +14,6 @@ namespace Jobplane.Controller.Http;
 /// </summary>
 public static class OpenApiMetadata
 {
-    public const string DocumentPath = "/openapi.json";
-
     /// <summary>The principal a route group admits, for the document's security requirements.</summary>
     public sealed record PrincipalRequirement(PrincipalKind Kind);
 
@@ -29,10 +27,13 @@ public static class OpenApiMetadata
     /// <summary>A query parameter the handler reads itself.</summary>
     public sealed record QueryParameter(string Name, JsonSchemaType Type, string Description);
 
-    /// <summary>A summary, and optionally a longer description.</summary>
-    public static RouteHandlerBuilder Doc(this RouteHandlerBuilder route, string summary, string? description = null)
+    /// <summary>
+    /// The operation's stable id (camelCase verb and noun: what generated clients name their
+    /// methods, so it never changes once published), a summary, and optionally a longer description.
+    /// </summary>
+    public static RouteHandlerBuilder Doc(this RouteHandlerBuilder route, string operationId, string summary, string? description = null)
     {
-        route.WithSummary(summary);
+        route.WithName(operationId).WithSummary(summary);
         return description is null ? route : route.WithDescription(description);
     }
 
@@ -58,6 +59,8 @@ public static class OpenApiMetadata
     /// <summary>?limit=, ?offset= and ?cursor= with their bounds.</summary>
     public static RouteHandlerBuilder Paged(this RouteHandlerBuilder route, int defaultLimit, int maxLimit, bool offset = true, bool cursor = false)
     {
+        // A bad limit, offset or cursor is a 400 naming it.
+        route.Errors(400);
         route.Query("limit", JsonSchemaType.Integer, $"page size, 1..{maxLimit} (default {defaultLimit}); anything else is a 400");
         if (offset)
             route.Query("offset", JsonSchemaType.Integer, $"items to skip, 0..{Limits.MaxOffset}; page deeper with cursor");
@@ -73,12 +76,15 @@ public static class OpenApiMetadata
     public static RouteHandlerBuilder Query(this RouteHandlerBuilder route, string name, JsonSchemaType type, string description) =>
         route.WithMetadata(new QueryParameter(name, type, description));
 
-    /// <summary>Declares what a group's authentication filter requires and answers (401, and 429 for rate-limited tenants).</summary>
+    /// <summary>Declares what a group's authentication filter requires and answers (401, 429 for rate-limited tenants, 503 from the database).</summary>
     public static void DescribeAuthentication(RouteGroupBuilder group, PrincipalKind kind)
     {
         group.WithMetadata(new PrincipalRequirement(kind));
         group.WithMetadata(new ProducesResponseTypeMetadata(401, typeof(ApiError), ["application/json"]));
         if (kind == PrincipalKind.Tenant) group.WithMetadata(new ProducesResponseTypeMetadata(429, typeof(ApiError), ["application/json"]));
+        // Every authenticated route reads the database: 503 (with Retry-After) when it cannot be
+        // reached or a tenant's statement ran out of time (see ExceptionResponses).
+        group.WithMetadata(new ProducesResponseTypeMetadata(503, typeof(ApiError), ["application/json"]));
     }
 
     /// <summary>Security schemes, per-operation requirements, query parameters, and the routes not built from handlers.</summary>
@@ -93,6 +99,10 @@ public static class OpenApiMetadata
                 Description = "Multi-tenant job execution: public API (tenant API key), administration (SYSTEM_SECRET) and the worker API. " +
                     "Every error is JSON {error, code}; unknown JSON fields are refused.",
             };
+            // The generator names the server from the request's base address, with a trailing slash
+            // that would double every path a client joins onto it.
+            foreach (var server in document.Servers ?? [])
+                server.Url = server.Url?.TrimEnd('/');
             document.Components ??= new OpenApiComponents();
             document.Components.SecuritySchemes = new Dictionary<string, IOpenApiSecurityScheme>
             {
@@ -109,6 +119,7 @@ public static class OpenApiMetadata
                 {
                     [HttpMethod.Get] = new()
                     {
+                        OperationId = "getMetrics",
                         Summary = "Prometheus metrics (text exposition format)",
                         Description = "They name every tenant, so on the API port they need the scrape credential or the administrator secret; the metrics port (METRICS_PORT), when set, serves them without one.",
                         Tags = new HashSet<OpenApiTagReference> { new("Health", document) },
@@ -120,7 +131,14 @@ public static class OpenApiMetadata
                         Responses = new OpenApiResponses
                         {
                             ["200"] = new OpenApiResponse { Description = "OK" },
-                            ["401"] = new OpenApiResponse { Description = "No or a wrong credential" },
+                            ["401"] = new OpenApiResponse
+                            {
+                                Description = "No or a wrong credential",
+                                Content = new Dictionary<string, OpenApiMediaType>
+                                {
+                                    ["application/json"] = new() { Schema = new OpenApiSchemaReference(nameof(ApiError), document) },
+                                },
+                            },
                         },
                     },
                 },
@@ -131,10 +149,11 @@ public static class OpenApiMetadata
         options.AddOperationTransformer(async (operation, context, ct) =>
         {
             var metadata = context.Description.ActionDescriptor.EndpointMetadata;
-            if (metadata.OfType<PrincipalRequirement>().LastOrDefault() is { } principal)
-            {
-                operation.Security = [new OpenApiSecurityRequirement { [new OpenApiSecuritySchemeReference(SchemeName(principal.Kind), context.Document)] = [] }];
-            }
+            // Every operation says what it takes; a route without a principal (health) takes nothing,
+            // declared as the empty requirement so generators do not fall back to a default.
+            operation.Security = metadata.OfType<PrincipalRequirement>().LastOrDefault() is { } principal
+                ? [new OpenApiSecurityRequirement { [new OpenApiSecuritySchemeReference(SchemeName(principal.Kind), context.Document)] = [] }]
+                : [];
             foreach (var q in metadata.OfType<QueryParameter>())
             {
                 operation.Parameters ??= [];
@@ -173,6 +192,7 @@ public static class OpenApiMetadata
         // A priority is a number 0..100 or one of its names (see PriorityJsonConverter).
         options.AddSchemaTransformer((schema, context, _) =>
         {
+            OmittedWhenNull(schema, context.JsonTypeInfo);
             if (context.JsonTypeInfo.Type == typeof(Priority) || context.JsonTypeInfo.Type == typeof(Priority?))
             {
                 schema.Type = null;
@@ -185,6 +205,20 @@ public static class OpenApiMetadata
             }
             return Task.CompletedTask;
         });
+    }
+
+    /// <summary>
+    /// Required means present: the wire leaves out every null (WhenWritingNull), so a property that can
+    /// be null can be absent, and a client generated from the document must not expect it. The answer
+    /// itself is unchanged: clients of the older API already read such fields as optional.
+    /// </summary>
+    private static void OmittedWhenNull(OpenApiSchema schema, System.Text.Json.Serialization.Metadata.JsonTypeInfo type)
+    {
+        if (schema.Required is not { Count: > 0 } required || type.Kind != System.Text.Json.Serialization.Metadata.JsonTypeInfoKind.Object) return;
+        foreach (var property in type.Properties)
+        {
+            if (property.IsGetNullable) required.Remove(property.Name);
+        }
     }
 
     /// <summary>The wire JSON options (snake_case, our source-generated contracts first), for schema generation.</summary>
