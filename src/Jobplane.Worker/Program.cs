@@ -1,3 +1,4 @@
+using Jobplane.Client;
 using Jobplane.Worker;
 using Jobplane.Worker.Observability;
 using Jobplane.Worker.Runtimes;
@@ -88,7 +89,7 @@ using (identity)
         if (options.Runtime == NoopRuntime.RuntimeName) builder.Services.AddSingleton<IJobRuntime, NoopRuntime>();
         else builder.Services.AddSingleton<IJobRuntime, ExecRuntime>();
     }
-    builder.Services.AddHttpClient<ControllerClient>();
+    builder.Services.AddHttpClient(nameof(WorkerClient)).AddTypedClient(http => new WorkerClient(http, options.ControllerUrl, options.WorkerToken));
     builder.Services.AddHostedService<WorkerAgent>();
     // Long enough to drain running jobs, stop the rest and hand their leases back.
     builder.Services.Configure<HostOptions>(o =>

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Jobplane.Api;
+using Jobplane.Client;
 using Jobplane.Cli.Output;
 
 namespace Jobplane.Cli.Tests;
@@ -174,7 +175,7 @@ public sealed class OutputTests
         // The shared context refuses unknown fields (right for the server); jobctl must not break on a newer controller.
         const string body = """{"job_id":"33333333-3333-3333-3333-333333333333","added_later":true}""";
 
-        var decoded = JsonSerializer.Deserialize(body, WireJson.Context.CreateJobResponse);
+        var decoded = JsonSerializer.Deserialize(body, ClientJson.Context.CreateJobResponse);
 
         Assert.Equal(Guid.Parse("33333333-3333-3333-3333-333333333333"), decoded!.JobId);
         Assert.Throws<JsonException>(() => JsonSerializer.Deserialize(body, JobplaneJsonContext.Default.CreateJobResponse));

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using Jobplane.Api;
+using Jobplane.Client;
 using Jobplane.Cli.Output;
 
 namespace Jobplane.Cli.Commands;

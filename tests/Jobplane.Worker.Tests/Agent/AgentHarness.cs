@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Net;
 using System.Net.Http.Json;
 using Jobplane.Api;
+using Jobplane.Client;
 using Jobplane.Testing;
 using Jobplane.Worker.Runtimes;
 using Jobplane.Worker.Runtimes.Exec;
@@ -74,7 +75,7 @@ internal sealed class AgentHarness : IAsyncDisposable
             },
             NullLogger<ExecRuntime>.Instance, TimeProvider.System);
         Network = new NetworkSwitch(_host.CreateHandler());
-        var client = new ControllerClient(new HttpClient(Network), options);
+        var client = new WorkerClient(new HttpClient(Network), options.ControllerUrl, options.WorkerToken);
         _agent = new WorkerAgent(client, runtime, options, TimeProvider.System, NullLogger<WorkerAgent>.Instance);
         _ = _agent.StartAsync(CancellationToken.None);
     }

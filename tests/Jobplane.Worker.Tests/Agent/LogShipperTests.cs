@@ -1,5 +1,6 @@
 using System.Net.Http.Json;
 using Jobplane.Api;
+using Jobplane.Client;
 using Jobplane.Testing;
 using Jobplane.Worker.Runtimes;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -56,7 +57,7 @@ public sealed class LogShipperTests(TinyLogCapFixture fixture) : IClassFixture<T
             WorkerId = "shipper-test",
             WorkRoot = Path.GetTempPath(),
         };
-        var controller = new ControllerClient(new HttpClient(counting), options);
+        var controller = new WorkerClient(new HttpClient(counting), options.ControllerUrl, options.WorkerToken);
         var shipper = new LogShipper(controller, claim.ExecutionId, claim.LeaseToken, TimeSpan.FromMilliseconds(20), TimeProvider.System,
             NullLogger.Instance);
         using var guard = new CancellationTokenSource(TimeSpan.FromSeconds(60)); // a hang guard

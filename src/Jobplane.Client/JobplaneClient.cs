@@ -8,35 +8,27 @@ using System.Text.Json.Serialization;
 using System.Text.Json.Serialization.Metadata;
 using Jobplane.Api;
 
-namespace Jobplane.Cli;
+namespace Jobplane.Client;
 
-/// <summary>A decoded response together with the JSON exactly as the controller sent it (for -o json).</summary>
-internal sealed record ApiResponse<T>(T Value, JsonElement Raw)
-{
-    /// <summary>The next page's cursor a bare-array list sends in a header (X-Next-Cursor); null otherwise.</summary>
-    public string? NextCursor { get; init; }
-}
-
-/// <summary>One event of a followed log stream: a log line, the final end marker, or a request to reconnect.</summary>
-internal sealed record LogStreamEvent(LogEntry? Entry, JsonElement? RawEntry, LogStreamEnd? End)
-{
-    /// <summary>The controller ended the stream on its time limit: reconnect and resume after the last id.</summary>
-    public LogStreamReconnect? Reconnect { get; init; }
-}
-
-/// <summary>Typed calls to the controller's public API. Owns no connection state beyond the HttpClient given.</summary>
-internal sealed class ControllerApi
+/// <summary>
+/// Typed calls to the controller's tenant and administrator API (jobctl's, and any other program's).
+/// Owns no connection state beyond the HttpClient given; every path comes from <see cref="Routes"/>.
+/// </summary>
+public sealed class JobplaneClient
 {
     /// <summary>Bound on one request/response exchange (not on a followed stream, which may last hours).</summary>
     public static readonly TimeSpan RequestTimeout = TimeSpan.FromSeconds(60);
 
     private readonly HttpClient http;
     private readonly string? token;
+    private readonly ProductInfoHeaderValue userAgent;
 
-    public ControllerApi(HttpClient http, Uri baseUrl, string? token = null)
+    /// <param name="userAgent">Names the calling program to the controller's logs (e.g. jobctl/1.2.0).</param>
+    public JobplaneClient(HttpClient http, Uri baseUrl, string? token = null, ProductInfoHeaderValue? userAgent = null)
     {
         this.http = http;
         this.token = token;
+        this.userAgent = userAgent ?? new ProductInfoHeaderValue("jobplane-client", typeof(JobplaneClient).Assembly.GetName().Version?.ToString(3));
         // A trailing slash makes relative paths append to a prefix (https://host/jobplane/) instead of replacing it.
         BaseUrl = baseUrl.AbsoluteUri.EndsWith('/') ? baseUrl : new Uri(baseUrl.AbsoluteUri + "/");
     }
@@ -44,97 +36,97 @@ internal sealed class ControllerApi
     public Uri BaseUrl { get; }
 
     public Task<ApiResponse<CreateTenantResponse>> CreateTenantAsync(TenantRequest request, CancellationToken ct) =>
-        SendAsync(HttpMethod.Post, "tenants", Body(request, WireJson.Context.TenantRequest), WireJson.Context.CreateTenantResponse, ct);
+        SendAsync(HttpMethod.Post, Routes.Tenants, Body(request, ClientJson.Context.TenantRequest), ClientJson.Context.CreateTenantResponse, ct);
 
     public Task UpdateTenantAsync(Guid tenantId, TenantRequest request, CancellationToken ct) =>
-        SendNoContentAsync(HttpMethod.Patch, $"tenants/{tenantId}", Body(request, WireJson.Context.TenantRequest), ct);
+        SendNoContentAsync(HttpMethod.Patch, Routes.Of(Routes.Tenant, tenantId), Body(request, ClientJson.Context.TenantRequest), ct);
 
     public Task<ApiResponse<TenantList>> ListTenantsAsync(int? limit, int? offset, string? cursor, CancellationToken ct) =>
-        SendAsync(HttpMethod.Get, "tenants" + Query(("limit", Str(limit)), ("offset", Str(offset)), ("cursor", cursor)), null, WireJson.Context.TenantList, ct);
+        SendAsync(HttpMethod.Get, Routes.Tenants + Query(("limit", Str(limit)), ("offset", Str(offset)), ("cursor", cursor)), null, ClientJson.Context.TenantList, ct);
 
     public Task<ApiResponse<TenantView>> GetTenantAsync(Guid tenantId, CancellationToken ct) =>
-        SendAsync(HttpMethod.Get, $"tenants/{tenantId}", null, WireJson.Context.TenantView, ct);
+        SendAsync(HttpMethod.Get, Routes.Of(Routes.Tenant, tenantId), null, ClientJson.Context.TenantView, ct);
 
     public Task<ApiResponse<TenantView>> SetTenantSuspendedAsync(Guid tenantId, bool suspended, CancellationToken ct) =>
-        SendAsync(HttpMethod.Post, $"tenants/{tenantId}/{(suspended ? "suspend" : "resume")}", null, WireJson.Context.TenantView, ct);
+        SendAsync(HttpMethod.Post, Routes.Of(suspended ? Routes.TenantSuspend : Routes.TenantResume, tenantId), null, ClientJson.Context.TenantView, ct);
 
     /// <param name="tenantId">The tenant whose key to create (administrator); null: the caller's own tenant.</param>
     public Task<ApiResponse<CreateApiKeyResponse>> CreateApiKeyAsync(Guid? tenantId, string? name, CancellationToken ct, long? expiresInSeconds = null) =>
         SendAsync(HttpMethod.Post, KeysPath(tenantId),
-            Body(new CreateApiKeyRequest { Name = name, ExpiresIn = expiresInSeconds }, WireJson.Context.CreateApiKeyRequest),
-            WireJson.Context.CreateApiKeyResponse, ct);
+            Body(new CreateApiKeyRequest { Name = name, ExpiresIn = expiresInSeconds }, ClientJson.Context.CreateApiKeyRequest),
+            ClientJson.Context.CreateApiKeyResponse, ct);
 
     public Task<ApiResponse<ApiKeyList>> ListApiKeysAsync(Guid? tenantId, int? limit, string? cursor, CancellationToken ct) =>
-        SendAsync(HttpMethod.Get, KeysPath(tenantId) + Query(("limit", Str(limit)), ("cursor", cursor)), null, WireJson.Context.ApiKeyList, ct);
+        SendAsync(HttpMethod.Get, KeysPath(tenantId) + Query(("limit", Str(limit)), ("cursor", cursor)), null, ClientJson.Context.ApiKeyList, ct);
 
     public Task RevokeApiKeyAsync(Guid? tenantId, Guid keyId, CancellationToken ct) =>
-        SendNoContentAsync(HttpMethod.Delete, $"{KeysPath(tenantId)}/{keyId}", null, ct);
+        SendNoContentAsync(HttpMethod.Delete, tenantId is { } tenant ? Routes.Of(Routes.TenantApiKey, tenant.ToString(), keyId.ToString()) : Routes.Of(Routes.ApiKey, keyId), null, ct);
 
-    private static string KeysPath(Guid? tenantId) => tenantId is { } id ? $"tenants/{id}/api-keys" : "api-keys";
+    private static string KeysPath(Guid? tenantId) => tenantId is { } id ? Routes.Of(Routes.TenantApiKeys, id) : Routes.ApiKeys;
 
     public Task<ApiResponse<CreateWorkerCredentialResponse>> CreateWorkerCredentialAsync(CreateWorkerCredentialRequest request, CancellationToken ct) =>
-        SendAsync(HttpMethod.Post, "worker-credentials", Body(request, WireJson.Context.CreateWorkerCredentialRequest),
-            WireJson.Context.CreateWorkerCredentialResponse, ct);
+        SendAsync(HttpMethod.Post, Routes.WorkerCredentials, Body(request, ClientJson.Context.CreateWorkerCredentialRequest),
+            ClientJson.Context.CreateWorkerCredentialResponse, ct);
 
     public Task<ApiResponse<WorkerCredentialList>> ListWorkerCredentialsAsync(int? limit, string? cursor, CancellationToken ct) =>
-        SendAsync(HttpMethod.Get, "worker-credentials" + Query(("limit", Str(limit)), ("cursor", cursor)), null, WireJson.Context.WorkerCredentialList, ct);
+        SendAsync(HttpMethod.Get, Routes.WorkerCredentials + Query(("limit", Str(limit)), ("cursor", cursor)), null, ClientJson.Context.WorkerCredentialList, ct);
 
     public Task RevokeWorkerCredentialAsync(Guid credentialId, CancellationToken ct) =>
-        SendNoContentAsync(HttpMethod.Delete, $"worker-credentials/{credentialId}", null, ct);
+        SendNoContentAsync(HttpMethod.Delete, Routes.Of(Routes.WorkerCredential, credentialId), null, ct);
 
     public Task<ApiResponse<AuditPage>> ListAuditAsync(Guid? tenantId, long? beforeId, int? limit, CancellationToken ct) =>
-        SendAsync(HttpMethod.Get, "audit" + Query(("tenant_id", tenantId?.ToString()), ("before_id", Str(beforeId)), ("limit", Str(limit))),
-            null, WireJson.Context.AuditPage, ct);
+        SendAsync(HttpMethod.Get, Routes.Audit + Query(("tenant_id", tenantId?.ToString()), ("before_id", Str(beforeId)), ("limit", Str(limit))),
+            null, ClientJson.Context.AuditPage, ct);
 
     public Task<ApiResponse<CreateJobResponse>> CreateJobAsync(CreateJobRequest request, CancellationToken ct) =>
-        SendAsync(HttpMethod.Post, "jobs", Body(request, WireJson.Context.CreateJobRequest), WireJson.Context.CreateJobResponse, ct);
+        SendAsync(HttpMethod.Post, Routes.Jobs, Body(request, ClientJson.Context.CreateJobRequest), ClientJson.Context.CreateJobResponse, ct);
 
     /// <param name="idempotencyKey">Sent as the Idempotency-Key header, exactly as given; null sends none.</param>
     public Task<ApiResponse<RunJobResponse>> RunJobAsync(Guid jobId, RunJobRequest request, string? idempotencyKey, CancellationToken ct) =>
-        SendAsync(HttpMethod.Post, $"jobs/{jobId}/run", Body(request, WireJson.Context.RunJobRequest), WireJson.Context.RunJobResponse, ct,
+        SendAsync(HttpMethod.Post, Routes.Of(Routes.JobRun, jobId), Body(request, ClientJson.Context.RunJobRequest), ClientJson.Context.RunJobResponse, ct,
             idempotencyKey is null ? null : [new(Wire.IdempotencyKeyHeader, idempotencyKey)]);
 
     /// <summary>Many executions of one job in one request (no Idempotency-Key: the controller refuses it here).</summary>
     public Task<ApiResponse<BatchRunResponse>> RunJobManyAsync(Guid jobId, BatchRunRequest request, CancellationToken ct) =>
-        SendAsync(HttpMethod.Post, $"jobs/{jobId}/runs", Body(request, WireJson.Context.BatchRunRequest), WireJson.Context.BatchRunResponse, ct);
+        SendAsync(HttpMethod.Post, Routes.Of(Routes.JobRuns, jobId), Body(request, ClientJson.Context.BatchRunRequest), ClientJson.Context.BatchRunResponse, ct);
 
     public Task<ApiResponse<BulkCancelResponse>> CancelJobAsync(Guid jobId, CancellationToken ct) =>
-        SendAsync(HttpMethod.Post, $"jobs/{jobId}/cancel", null, WireJson.Context.BulkCancelResponse, ct);
+        SendAsync(HttpMethod.Post, Routes.Of(Routes.JobCancel, jobId), null, ClientJson.Context.BulkCancelResponse, ct);
 
     public Task<ApiResponse<CancelResponse>> CancelExecutionAsync(Guid executionId, CancellationToken ct) =>
-        SendAsync(HttpMethod.Post, $"executions/{executionId}/cancel", null, WireJson.Context.CancelResponse, ct);
+        SendAsync(HttpMethod.Post, Routes.Of(Routes.ExecutionCancel, executionId), null, ClientJson.Context.CancelResponse, ct);
 
     public Task<ApiResponse<IReadOnlyList<AttemptView>>> GetAttemptsAsync(Guid executionId, CancellationToken ct) =>
-        SendAsync(HttpMethod.Get, $"executions/{executionId}/attempts", null, WireJson.Context.IReadOnlyListAttemptView, ct);
+        SendAsync(HttpMethod.Get, Routes.Of(Routes.ExecutionAttempts, executionId), null, ClientJson.Context.IReadOnlyListAttemptView, ct);
 
     public Task<ApiResponse<ExecutionView>> GetExecutionAsync(Guid executionId, CancellationToken ct) =>
-        SendAsync(HttpMethod.Get, $"executions/{executionId}", null, WireJson.Context.ExecutionView, ct);
+        SendAsync(HttpMethod.Get, Routes.Of(Routes.Execution, executionId), null, ClientJson.Context.ExecutionView, ct);
 
     public Task<ApiResponse<ExecutionList>> ListExecutionsAsync(string? status, Guid? jobId, int? limit, int? offset, string? cursor, CancellationToken ct) =>
-        SendAsync(HttpMethod.Get, "executions" + Query(("status", status), ("job_id", jobId?.ToString()), ("limit", Str(limit)), ("offset", Str(offset)), ("cursor", cursor)),
-            null, WireJson.Context.ExecutionList, ct);
+        SendAsync(HttpMethod.Get, Routes.Executions + Query(("status", status), ("job_id", jobId?.ToString()), ("limit", Str(limit)), ("offset", Str(offset)), ("cursor", cursor)),
+            null, ClientJson.Context.ExecutionList, ct);
 
     public Task<ApiResponse<LogPage>> GetLogsAsync(Guid executionId, long afterId, int limit, CancellationToken ct) =>
-        SendAsync(HttpMethod.Get, $"executions/{executionId}/logs" + Query(("after_id", Str(afterId)), ("limit", Str(limit))),
-            null, WireJson.Context.LogPage, ct);
+        SendAsync(HttpMethod.Get, Routes.Of(Routes.ExecutionLogs, executionId) + Query(("after_id", Str(afterId)), ("limit", Str(limit))),
+            null, ClientJson.Context.LogPage, ct);
 
     public Task<ApiResponse<IReadOnlyList<DlqEntry>>> ListDlqAsync(int? limit, int? offset, string? cursor, CancellationToken ct) =>
-        SendAsync(HttpMethod.Get, "executions/dlq" + Query(("limit", Str(limit)), ("offset", Str(offset)), ("cursor", cursor)),
-            null, WireJson.Context.IReadOnlyListDlqEntry, ct);
+        SendAsync(HttpMethod.Get, Routes.DeadLetters + Query(("limit", Str(limit)), ("offset", Str(offset)), ("cursor", cursor)),
+            null, ClientJson.Context.IReadOnlyListDlqEntry, ct);
 
     public Task<ApiResponse<DlqRetryResponse>> RetryDlqAsync(Guid id, CancellationToken ct) =>
-        SendAsync(HttpMethod.Post, $"executions/dlq/{id}/retry", null, WireJson.Context.DlqRetryResponse, ct);
+        SendAsync(HttpMethod.Post, Routes.Of(Routes.DeadLetterRetry, id), null, ClientJson.Context.DlqRetryResponse, ct);
 
     public Task<ApiResponse<DlqBulkRetryResponse>> RetryAllDlqAsync(Guid? jobId, CancellationToken ct) =>
-        SendAsync(HttpMethod.Post, "executions/dlq/retry", Body(new DlqBulkRequest { JobId = jobId }, WireJson.Context.DlqBulkRequest),
-            WireJson.Context.DlqBulkRetryResponse, ct);
+        SendAsync(HttpMethod.Post, Routes.DeadLettersRetry, Body(new DlqBulkRequest { JobId = jobId }, ClientJson.Context.DlqBulkRequest),
+            ClientJson.Context.DlqBulkRetryResponse, ct);
 
     public Task<ApiResponse<DlqPurgeResponse>> PurgeDlqAsync(Guid? jobId, CancellationToken ct) =>
-        SendAsync(HttpMethod.Post, "executions/dlq/purge", Body(new DlqBulkRequest { JobId = jobId }, WireJson.Context.DlqBulkRequest),
-            WireJson.Context.DlqPurgeResponse, ct);
+        SendAsync(HttpMethod.Post, Routes.DeadLettersPurge, Body(new DlqBulkRequest { JobId = jobId }, ClientJson.Context.DlqBulkRequest),
+            ClientJson.Context.DlqPurgeResponse, ct);
 
     public Task<ApiResponse<JobList>> ListJobsAsync(int? limit, int? offset, string? cursor, CancellationToken ct) =>
-        SendAsync(HttpMethod.Get, "jobs" + Query(("limit", Str(limit)), ("offset", Str(offset)), ("cursor", cursor)), null, WireJson.Context.JobList, ct);
+        SendAsync(HttpMethod.Get, Routes.Jobs + Query(("limit", Str(limit)), ("offset", Str(offset)), ("cursor", cursor)), null, ClientJson.Context.JobList, ct);
 
     /// <summary>
     /// Follows an execution's log as Server-Sent Events until the controller sends <c>event: end</c> and closes.
@@ -145,7 +137,7 @@ internal sealed class ControllerApi
     public async IAsyncEnumerable<LogStreamEvent> FollowLogsAsync(Guid executionId, long afterId, [EnumeratorCancellation] CancellationToken ct)
     {
         using var response = await SendRawAsync(HttpMethod.Get,
-            $"executions/{executionId}/logs" + Query(("follow", "true"), ("after_id", Str(afterId))),
+            Routes.Of(Routes.ExecutionLogs, executionId) + Query(("follow", "true"), ("after_id", Str(afterId))),
             null, HttpCompletionOption.ResponseHeadersRead, "text/event-stream", ct);
         if (response.Content.Headers.ContentType?.MediaType is not "text/event-stream")
             throw new UnexpectedResponseException(
@@ -157,20 +149,20 @@ internal sealed class ControllerApi
         {
             if (item.EventType == "end")
             {
-                yield return new LogStreamEvent(null, null, Decode(item.Data, WireJson.Context.LogStreamEnd, "log stream end event").Value);
+                yield return new LogStreamEvent(null, null, Decode(item.Data, ClientJson.Context.LogStreamEnd, "log stream end event").Value);
                 yield break;
             }
             if (item.EventType == "reconnect")
             {
                 yield return new LogStreamEvent(null, null, null)
                 {
-                    Reconnect = Decode(item.Data, WireJson.Context.LogStreamReconnect, "log stream reconnect event").Value,
+                    Reconnect = Decode(item.Data, ClientJson.Context.LogStreamReconnect, "log stream reconnect event").Value,
                 };
                 yield break;
             }
             if (item.EventType != SseParser.EventTypeDefault)
                 continue; // Unknown event kinds are a newer controller's addition: skip, do not fail.
-            var decoded = Decode(item.Data, WireJson.Context.LogEntry, "log stream event");
+            var decoded = Decode(item.Data, ClientJson.Context.LogEntry, "log stream event");
             yield return new LogStreamEvent(decoded.Value, decoded.Raw, null);
         }
     }
@@ -181,7 +173,7 @@ internal sealed class ControllerApi
         using var response = await SendRawAsync(method, path, content, HttpCompletionOption.ResponseContentRead, null, ct, headers);
         var bytes = await response.Content.ReadAsByteArrayAsync(ct);
         var next = response.Headers.TryGetValues(Wire.NextCursorHeader, out var values) ? values.FirstOrDefault() : null;
-        return Decode(bytes, type, $"{method} /{path}") with { NextCursor = next };
+        return Decode(bytes, type, $"{method} {path}") with { NextCursor = next };
     }
 
     /// <summary>For answers without a body (204): success is all there is to know.</summary>
@@ -194,12 +186,12 @@ internal sealed class ControllerApi
     private async Task<HttpResponseMessage> SendRawAsync(HttpMethod method, string path, HttpContent? content,
         HttpCompletionOption completion, string? accept, CancellationToken ct, IReadOnlyList<KeyValuePair<string, string>>? headers = null)
     {
-        using var request = new HttpRequestMessage(method, new Uri(BaseUrl, path)) { Content = content };
+        using var request = new HttpRequestMessage(method, new Uri(BaseUrl, path.TrimStart('/'))) { Content = content };
         // Callers validate these values; without validation they go out byte for byte, never reformatted.
         foreach (var (name, value) in headers ?? [])
             request.Headers.TryAddWithoutValidation(name, value);
         request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue(accept ?? "application/json"));
-        request.Headers.UserAgent.Add(new ProductInfoHeaderValue("jobctl", typeof(ControllerApi).Assembly.GetName().Version?.ToString(3)));
+        request.Headers.UserAgent.Add(userAgent);
         if (token is not null)
             request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
 
@@ -243,7 +235,7 @@ internal sealed class ControllerApi
         {
             try
             {
-                var error = JsonSerializer.Deserialize(body, WireJson.Context.ApiError);
+                var error = JsonSerializer.Deserialize(body, ClientJson.Context.ApiError);
                 if (error?.Error is not null)
                     return new ApiException(response.StatusCode, response.ReasonPhrase, error.Error, error.Code, null, RetryAfter(response));
             }
@@ -309,16 +301,4 @@ internal sealed class ControllerApi
         }
         return e.InnerException is { } cause ? $"{e.Message} ({cause.Message})" : e.Message;
     }
-}
-
-/// <summary>
-/// The shared wire context, but tolerant of fields this jobctl does not know: a client must keep
-/// working against a newer controller that adds response fields (the server side stays strict).
-/// </summary>
-internal static class WireJson
-{
-    public static readonly JobplaneJsonContext Context = new(new JsonSerializerOptions(JobplaneJsonContext.Default.Options)
-    {
-        UnmappedMemberHandling = JsonUnmappedMemberHandling.Skip,
-    });
 }
