@@ -1,7 +1,7 @@
 using System.Text.Json;
 using Jobplane.Api;
-using Jobplane.Client;
 using Jobplane.Cli.Output;
+using Jobplane.Client;
 
 namespace Jobplane.Cli.Tests;
 

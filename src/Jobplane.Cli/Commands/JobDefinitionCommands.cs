@@ -1,8 +1,8 @@
 using System.CommandLine;
 using System.Globalization;
 using Jobplane.Api;
-using Jobplane.Client;
 using Jobplane.Cli.Output;
+using Jobplane.Client;
 
 namespace Jobplane.Cli.Commands;
 

@@ -52,19 +52,10 @@ internal static class ListCommands
     public static Command Executions(JobctlRuntime runtime)
     {
         var (limit, offset) = CliOptions.Paging();
-        var status = new Option<string?>("--status")
-        {
-            Description = "Only executions in this status (" + string.Join('|', ExecutionStatus.All) + ")",
-            HelpName = "STATUS",
-            CustomParser = result =>
-            {
-                var text = result.Tokens[0].Value;
-                var parsed = ExecutionStatus.Parse(text);
-                if (parsed is null)
-                    result.AddError($"--status must be one of {string.Join(", ", ExecutionStatus.All)} (got '{text}')");
-                return parsed;
-            },
-        };
+        var status = CliOptions.Parsed<string?>("--status", "STATUS", "Only executions in this status (" + string.Join('|', ExecutionStatus.All) + ")",
+            text => ExecutionStatus.Parse(text) is { } parsed
+                ? parsed
+                : CliOptions.Refuse($"--status must be one of {string.Join(", ", ExecutionStatus.All)} (got '{text}')"));
         var jobId = CliOptions.IdOption("--job-id", "Only executions of this job");
         var cursor = CliOptions.Cursor();
         var list = new Command("list", "List the tenant's executions, newest first; when there are more, prints the command for the next page on stderr")
