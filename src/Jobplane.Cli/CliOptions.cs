@@ -32,7 +32,7 @@ internal sealed class GlobalOptions
 
     public Option<string?> Output { get; } = new("--output", "-o")
     {
-        Description = "Output format: table or json [default: table] (in 'dlq list', -o is --offset; use --output there)",
+        Description = "Output format: table or json [default: table]",
         HelpName = "table|json",
         Recursive = true,
     };
@@ -122,7 +122,7 @@ internal static partial class CliOptions
         context.Err.WriteLine($"note: more entries: jobctl {command}{repeated} --cursor {next}");
     }
 
-    /// <summary>--limit/-l and --offset. No -o short form for --offset: outside `dlq list` (where the contract fixed it), -o stays --output.</summary>
+    /// <summary>--limit/-l and --offset. No -o short form for --offset: -o is --output in every command.</summary>
     public static (Option<int?> Limit, Option<int?> Offset) Paging() =>
         (Int("--limit", "Entries per page", 1, "-l"), Int("--offset", "Entries to skip", 0));
 
