@@ -71,18 +71,25 @@ internal static class ListCommands
                 JsonOutput.WritePretty(context.Out, executions.Raw);
                 return JobctlRuntime.Ok;
             }
-            var table = new TableWriter("ID", "JOB", "STATUS", "PRIORITY", "ATTEMPT", "CREATED_AT", "EXIT", "ERROR");
+            // A DUE_AT column only when a listed execution waits for its time: when it will run is what one asks of it.
+            var waiting = executions.Value.Executions.Any(e => Display.IsWaitingForTime(e.Status));
+            string[] columns = ["ID", "JOB", "STATUS", "PRIORITY", "ATTEMPT", "CREATED_AT", .. waiting ? ["DUE_AT"] : Array.Empty<string>(), "EXIT", "ERROR"];
+            var table = new TableWriter(columns);
             foreach (var execution in executions.Value.Executions)
             {
-                table.AddRow(
+                string[] cells =
+                [
                     execution.Id.ToString(),
                     execution.JobId.ToString(),
                     execution.Status,
                     execution.Priority.ToString(),
-                    Display.Attempt(execution.Attempt, execution.MaxAttempts),
+                    Display.Attempt(execution),
                     Display.Time(execution.CreatedAt),
+                    .. waiting ? [Display.DueAt(execution)] : Array.Empty<string>(),
                     Display.Number(execution.ExitCode),
-                    Display.Truncate(execution.Error, 60));
+                    Display.Truncate(execution.Error, 60),
+                ];
+                table.AddRow(cells);
             }
             table.WriteTo(context.Out, context.Color);
             CliOptions.MoreNote(context, executions.Value.NextCursor, "executions list",
