@@ -110,7 +110,7 @@ public sealed class ResultBatcherTests : IAsyncLifetime
     }
 
     private static async Task<ExecutionView> ExecutionAsync(HttpClient tenant, Guid id) =>
-        (await tenant.GetFromJsonAsync($"/executions/{id}", JobplaneJsonContext.Default.ExecutionView))!;
+        (await tenant.GetFromJsonAsync(Routes.Of(Routes.Execution, id), JobplaneJsonContext.Default.ExecutionView))!;
 
     private (WorkerClient Client, ResultCalls Counter) Client(bool batchRouteMissing = false)
     {
@@ -128,12 +128,12 @@ public sealed class ResultBatcherTests : IAsyncLifetime
     private async Task<(HttpClient Tenant, IReadOnlyList<ClaimedExecution> Claims)> ClaimAsync(WorkerClient worker, int count)
     {
         var (created, tenant) = await _host.TenantClientAsync();
-        var job = await tenant.PostAsJsonAsync("/jobs",
+        var job = await tenant.PostAsJsonAsync(Routes.Jobs,
             new CreateJobRequest { Name = "batched", Image = "exec", Command = ["true"], MaxAttempts = 1 },
             JobplaneJsonContext.Default.CreateJobRequest);
         job.EnsureSuccessStatusCode();
         var jobId = (await job.Content.ReadFromJsonAsync(JobplaneJsonContext.Default.CreateJobResponse))!.JobId;
-        (await tenant.PostAsync($"/jobs/{jobId}/runs", new StringContent($$"""{"count": {{count}}}""", System.Text.Encoding.UTF8, "application/json"))).EnsureSuccessStatusCode();
+        (await tenant.PostAsync(Routes.Of(Routes.JobRuns, jobId), new StringContent($$"""{"count": {{count}}}""", System.Text.Encoding.UTF8, "application/json"))).EnsureSuccessStatusCode();
         var answer = await worker.DequeueAsync(new DequeueRequest { Limit = count, TenantIds = [created.TenantId] }, CancellationToken.None);
         Assert.Equal(count, answer.Executions.Count);
         return (tenant, answer.Executions);
@@ -149,7 +149,7 @@ public sealed class ResultBatcherTests : IAsyncLifetime
         protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
         {
             var path = request.RequestUri!.AbsolutePath;
-            if (path == "/internal/results")
+            if (path == Routes.WorkerResults)
             {
                 Interlocked.Increment(ref _batch);
                 if (batchRouteMissing) return Task.FromResult(new HttpResponseMessage(HttpStatusCode.NotFound));
