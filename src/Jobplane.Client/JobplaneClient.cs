@@ -125,6 +125,10 @@ public sealed class JobplaneClient
         SendAsync(HttpMethod.Post, Routes.DeadLettersPurge, Body(new DlqBulkRequest { JobId = jobId }, ClientJson.Context.DlqBulkRequest),
             ClientJson.Context.DlqPurgeResponse, ct);
 
+    /// <summary>One job definition, its whole command included.</summary>
+    public Task<ApiResponse<JobView>> GetJobAsync(Guid jobId, CancellationToken ct) =>
+        SendAsync(HttpMethod.Get, Routes.Of(Routes.Job, jobId), null, ClientJson.Context.JobView, ct);
+
     public Task<ApiResponse<JobList>> ListJobsAsync(int? limit, int? offset, string? cursor, CancellationToken ct) =>
         SendAsync(HttpMethod.Get, Routes.Jobs + Query(("limit", Str(limit)), ("offset", Str(offset)), ("cursor", cursor)), null, ClientJson.Context.JobList, ct);
 
