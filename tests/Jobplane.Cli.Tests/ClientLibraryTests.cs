@@ -20,7 +20,10 @@ public sealed class ClientLibraryTests(LiveControllerFixture fixture) : IClassFi
     private static async Task<Guid> CreateJobAsync(JobplaneClient client, int maxAttempts = 3) =>
         (await client.CreateJobAsync(new CreateJobRequest
         {
-            Name = $"job-{Guid.NewGuid():N}", Image = "exec", Command = ["true"], MaxAttempts = maxAttempts,
+            Name = $"job-{Guid.NewGuid():N}",
+            Image = "exec",
+            Command = ["true"],
+            MaxAttempts = maxAttempts,
         }, CancellationToken.None)).Value.JobId;
 
     [Fact]
