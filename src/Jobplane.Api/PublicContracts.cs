@@ -161,8 +161,14 @@ public sealed record ExecutionView
     public string? JobName { get; init; }
     public required string Status { get; init; }
     public required Priority Priority { get; init; }
+    /// <summary>The number of the latest attempt, counting attempts handed back (see <see cref="HandedBack"/>).</summary>
     public required int Attempt { get; init; }
     public required int MaxAttempts { get; init; }
+    /// <summary>
+    /// Attempts a draining worker handed back unfinished: not charged against max_attempts, so the
+    /// charged attempts are <c>attempt - handed_back</c>.
+    /// </summary>
+    public int HandedBack { get; init; }
     public required DateTimeOffset ScheduledAt { get; init; }
     public required DateTimeOffset CreatedAt { get; init; }
     public DateTimeOffset? StartedAt { get; init; }

@@ -32,7 +32,7 @@ internal sealed class GlobalOptions
 
     public Option<string?> Output { get; } = new("--output", "-o")
     {
-        Description = "Output format: table or json [default: table] (in 'dlq list', -o is --offset; use --output there)",
+        Description = "Output format: table or json [default: table]",
         HelpName = "table|json",
         Recursive = true,
     };
@@ -60,62 +60,49 @@ internal sealed class GlobalOptions
 /// </summary>
 internal static partial class CliOptions
 {
-    public static Option<Priority?> Priority(string description) => new("--priority", "-p")
-    {
-        Description = description + " (0..100 or low|normal|high|critical)",
-        HelpName = "P",
-        CustomParser = result =>
+    /// <summary>
+    /// An option of one value that <paramref name="parse"/> turns into <typeparamref name="T"/>, or refuses
+    /// with the message (naming the flag and the value) that becomes the usage error.
+    /// </summary>
+    public static Option<T> Parsed<T>(string name, string helpName, string description, Func<string, Parse<T>> parse, params string[] aliases) =>
+        new(name, aliases)
         {
-            var text = result.Tokens[0].Value;
-            if (Api.Priority.TryParse(text, out var priority, out var error))
-                return priority;
-            result.AddError($"--priority: {error}");
-            return null;
-        },
-    };
+            Description = description,
+            HelpName = helpName,
+            CustomParser = result => Check(result, parse),
+        };
 
-    public static Option<DateTimeOffset?> Schedule() => new("--schedule")
+    /// <summary>The one value of an option or argument through <paramref name="parse"/>; a refusal is added as the error.</summary>
+    public static T Check<T>(ArgumentResult result, Func<string, Parse<T>> parse)
     {
-        Description = "Run no earlier than this time, RFC3339 with offset (e.g. 2030-01-02T15:04:05Z)",
-        HelpName = "RFC3339",
-        CustomParser = result =>
-        {
-            var text = result.Tokens[0].Value;
-            if (TryParseRfc3339(text, out var value))
-                return value;
-            result.AddError($"--schedule: '{text}' is not an RFC3339 timestamp with offset (e.g. 2030-01-02T15:04:05Z)");
-            return null;
-        },
-    };
+        var (value, error) = parse(result.Tokens[0].Value);
+        if (error is not null)
+            result.AddError(error);
+        return value;
+    }
 
-    public static Option<int?> Int(string name, string description, int min, params string[] aliases) => new(name, aliases)
-    {
-        Description = description,
-        HelpName = "N",
-        CustomParser = result =>
-        {
-            var text = result.Tokens[0].Value;
-            if (int.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out var value) && value >= min)
-                return value;
-            result.AddError($"{name} must be an integer >= {min} (got '{text}')");
-            return null;
-        },
-    };
+    public static Option<Priority?> Priority(string description) =>
+        Parsed<Priority?>("--priority", "P", description + " (0..100 or low|normal|high|critical)",
+            text => Api.Priority.TryParse(text, out var priority, out var error) ? priority : Refuse($"--priority: {error}"), "-p");
+
+    public static Option<DateTimeOffset?> Schedule() =>
+        Parsed<DateTimeOffset?>("--schedule", "RFC3339", "Run no earlier than this time, RFC3339 with offset (e.g. 2030-01-02T15:04:05Z)",
+            text => TryParseRfc3339(text, out var value)
+                ? value
+                : Refuse($"--schedule: '{text}' is not an RFC3339 timestamp with offset (e.g. 2030-01-02T15:04:05Z)"));
+
+    public static Option<int?> Int(string name, string description, int min, params string[] aliases) =>
+        Parsed<int?>(name, "N", description,
+            text => int.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out var value) && value >= min
+                ? value
+                : Refuse($"{name} must be an integer >= {min} (got '{text}')"), aliases);
 
     /// <summary>A positive 64-bit number, e.g. an audit entry id.</summary>
-    public static Option<long?> Long(string name, string description, long min) => new(name)
-    {
-        Description = description,
-        HelpName = "N",
-        CustomParser = result =>
-        {
-            var text = result.Tokens[0].Value;
-            if (long.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out var value) && value >= min)
-                return value;
-            result.AddError($"{name} must be an integer >= {min} (got '{text}')");
-            return null;
-        },
-    };
+    public static Option<long?> Long(string name, string description, long min) =>
+        Parsed<long?>(name, "N", description,
+            text => long.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out var value) && value >= min
+                ? value
+                : Refuse($"{name} must be an integer >= {min} (got '{text}')"));
 
     /// <summary>--cursor: where a page starts, as the previous page's "more" note printed it.</summary>
     public static Option<string?> Cursor() => new("--cursor")
@@ -135,7 +122,7 @@ internal static partial class CliOptions
         context.Err.WriteLine($"note: more entries: jobctl {command}{repeated} --cursor {next}");
     }
 
-    /// <summary>--limit/-l and --offset. No -o short form for --offset: outside `dlq list` (where the contract fixed it), -o stays --output.</summary>
+    /// <summary>--limit/-l and --offset. No -o short form for --offset: -o is --output in every command.</summary>
     public static (Option<int?> Limit, Option<int?> Offset) Paging() =>
         (Int("--limit", "Entries per page", 1, "-l"), Int("--offset", "Entries to skip", 0));
 
@@ -167,33 +154,17 @@ internal static partial class CliOptions
     };
 
     /// <summary>A size in bytes, as the operator's settings take one: 16MiB, 512k, 1g, or a number of bytes.</summary>
-    public static Option<long?> Size(string name, string description) => new(name)
-    {
-        Description = description,
-        HelpName = "SIZE",
-        CustomParser = result =>
-        {
-            var text = result.Tokens[0].Value;
-            if (ByteSizes.TryParse(text, out var bytes))
-                return bytes;
-            result.AddError($"{name} must be a size such as 16MiB, 512KiB, 1g or a number of bytes (got '{text}')");
-            return null;
-        },
-    };
+    public static Option<long?> Size(string name, string description) =>
+        Parsed<long?>(name, "SIZE", description,
+            text => ByteSizes.TryParse(text, out var bytes)
+                ? bytes
+                : Refuse($"{name} must be a size such as 16MiB, 512KiB, 1g or a number of bytes (got '{text}')"));
 
-    public static Option<double?> Double(string name, string description, double min) => new(name)
-    {
-        Description = description,
-        HelpName = "X",
-        CustomParser = result =>
-        {
-            var text = result.Tokens[0].Value;
-            if (double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var value) && double.IsFinite(value) && value >= min)
-                return value;
-            result.AddError($"{name} must be a number >= {min.ToString(CultureInfo.InvariantCulture)} (got '{text}')");
-            return null;
-        },
-    };
+    public static Option<double?> Double(string name, string description, double min) =>
+        Parsed<double?>(name, "X", description,
+            text => double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var value) && double.IsFinite(value) && value >= min
+                ? value
+                : Refuse($"{name} must be a number >= {min.ToString(CultureInfo.InvariantCulture)} (got '{text}')"));
 
     /// <summary>
     /// An explicit true or false, for a setting that can be turned both ways (a bare flag could only
@@ -201,38 +172,20 @@ internal static partial class CliOptions
     /// that already reads as a bool, so "yes" would be reported as a stray argument instead of named
     /// here. Read it with <see cref="GetBool"/>.
     /// </summary>
-    public static Option<string?> Bool(string name, string description) => new(name)
-    {
-        Description = description,
-        HelpName = "true|false",
-        CustomParser = result =>
-        {
-            var text = result.Tokens[0].Value;
-            if (bool.TryParse(text, out var value))
-                return value ? "true" : "false";
-            result.AddError($"{name} must be true or false (got '{text}')");
-            return null;
-        },
-    };
+    public static Option<string?> Bool(string name, string description) =>
+        Parsed<string?>(name, "true|false", description,
+            text => bool.TryParse(text, out var value) ? (value ? "true" : "false") : Refuse($"{name} must be true or false (got '{text}')"));
 
     /// <summary>The value of a <see cref="Bool"/> option; null when it was not given.</summary>
     public static bool? GetBool(this ParseResult parseResult, Option<string?> option) =>
         parseResult.GetValue(option) is { } text ? text == "true" : null;
 
     /// <summary>A number of seconds that must be greater than zero (a zero backoff would retry in a tight loop).</summary>
-    public static Option<double?> PositiveSeconds(string name, string description) => new(name)
-    {
-        Description = description,
-        HelpName = "SECONDS",
-        CustomParser = result =>
-        {
-            var text = result.Tokens[0].Value;
-            if (double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var value) && double.IsFinite(value) && value > 0)
-                return value;
-            result.AddError($"{name} must be a number of seconds > 0 (got '{text}')");
-            return null;
-        },
-    };
+    public static Option<double?> PositiveSeconds(string name, string description) =>
+        Parsed<double?>(name, "SECONDS", description,
+            text => double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var value) && double.IsFinite(value) && value > 0
+                ? value
+                : Refuse($"{name} must be a number of seconds > 0 (got '{text}')"));
 
     /// <summary>A repeatable exit code 1..255: one per flag, so that every bad value is named on its own.</summary>
     public static Option<int[]> ExitCodes(string name, string description) => new(name)
@@ -257,21 +210,9 @@ internal static partial class CliOptions
     /// The Idempotency-Key header value, checked here so that it goes out exactly as typed: 1..255 printable
     /// ASCII characters, and no space at either end (HTTP would strip it, and two keys would become one).
     /// </summary>
-    public static Option<string?> IdempotencyKey(string description) => new("--idempotency-key")
-    {
-        Description = description,
-        HelpName = "KEY",
-        CustomParser = result =>
-        {
-            var text = result.Tokens[0].Value;
-            if (IdempotencyKeyProblem(text) is { } problem)
-            {
-                result.AddError($"--idempotency-key {problem}");
-                return null;
-            }
-            return text;
-        },
-    };
+    public static Option<string?> IdempotencyKey(string description) =>
+        Parsed<string?>("--idempotency-key", "KEY", description,
+            text => IdempotencyKeyProblem(text) is { } problem ? Refuse($"--idempotency-key {problem}") : text);
 
     public const int MaxIdempotencyKeyLength = 255;
 
@@ -316,12 +257,8 @@ internal static partial class CliOptions
         }
     }
 
-    public static Option<Guid?> IdOption(string name, string description) => new(name)
-    {
-        Description = description,
-        HelpName = "ID",
-        CustomParser = result => ParseId(result, name),
-    };
+    public static Option<Guid?> IdOption(string name, string description) =>
+        Parsed(name, "ID", description, text => ParseId(name, text));
 
     /// <summary>An id option that may be repeated, one id per flag: --tenant A --tenant B.</summary>
     public static Option<Guid[]> IdsOption(string name, string description) => new(name)
@@ -333,10 +270,11 @@ internal static partial class CliOptions
             var ids = new List<Guid>(result.Tokens.Count);
             foreach (var token in result.Tokens)
             {
-                if (Guid.TryParse(token.Value, out var id))
-                    ids.Add(id);
+                var (id, error) = ParseId(name, token.Value);
+                if (error is null)
+                    ids.Add(id!.Value);
                 else
-                    result.AddError($"{name}: '{token.Value}' is not a valid id (expected a UUID)");
+                    result.AddError(error);
             }
             return [.. ids];
         },
@@ -346,7 +284,7 @@ internal static partial class CliOptions
     public static Argument<Guid> Id(string name, string description) => new(name)
     {
         Description = description,
-        CustomParser = result => ParseId(result, name) ?? Guid.Empty,
+        CustomParser = result => Check(result, text => ParseId(name, text)) ?? Guid.Empty,
     };
 
     /// <summary>An id argument that may be left out, for commands with another form (e.g. `cancel --job`).</summary>
@@ -354,21 +292,28 @@ internal static partial class CliOptions
     {
         Description = description,
         Arity = ArgumentArity.ZeroOrOne,
-        CustomParser = result => result.Tokens.Count == 0 ? null : ParseId(result, name),
+        CustomParser = result => result.Tokens.Count == 0 ? null : Check(result, text => ParseId(name, text)),
     };
 
-    private static Guid? ParseId(ArgumentResult result, string name)
-    {
-        var text = result.Tokens[0].Value;
-        if (Guid.TryParse(text, out var id))
-            return id;
-        result.AddError($"{name}: '{text}' is not a valid id (expected a UUID)");
-        return null;
-    }
+    private static Parse<Guid?> ParseId(string name, string text) =>
+        Guid.TryParse(text, out var id) ? id : Refuse($"{name}: '{text}' is not a valid id (expected a UUID)");
+
+    /// <summary>A refused value: no value, and the message that says why.</summary>
+    public static Refusal Refuse(string error) => new(error);
 
     /// <summary>
     /// RFC3339 requires an explicit offset ("Z" or ±hh:mm): a bare local time would be guessed in the
     /// zone of whoever runs jobctl, and the job would run at a different instant than meant.
     /// </summary>
     public static bool TryParseRfc3339(string? text, out DateTimeOffset value) => Jobplane.Api.Rfc3339.TryParse(text, out value);
+}
+
+/// <summary>A value refused by a parser, with the reason; converts to a failed <see cref="Parse{T}"/> of any type.</summary>
+internal readonly record struct Refusal(string Error);
+
+/// <summary>What a parser made of one command-line value: the value, or the error that names it.</summary>
+internal readonly record struct Parse<T>(T Value, string? Error)
+{
+    public static implicit operator Parse<T>(T value) => new(value, null);
+    public static implicit operator Parse<T>(Refusal refusal) => new(default!, refusal.Error);
 }

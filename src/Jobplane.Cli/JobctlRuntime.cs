@@ -1,12 +1,14 @@
 using System.CommandLine;
+using System.Net.Http.Headers;
+using Jobplane.Client;
 
 namespace Jobplane.Cli;
 
 /// <summary>What one command's action works with: resolved settings, a client, and the two output streams.</summary>
-internal sealed class CommandContext(CliSettings settings, ControllerApi api, TextWriter stdout, TextWriter stderr, bool color)
+internal sealed class CommandContext(CliSettings settings, JobplaneClient api, TextWriter stdout, TextWriter stderr, bool color)
 {
     public CliSettings Settings { get; } = settings;
-    public ControllerApi Api { get; } = api;
+    public JobplaneClient Api { get; } = api;
     /// <summary>Results only, so that `X=$(jobctl ...)` and pipes to jq get nothing else.</summary>
     public TextWriter Out { get; } = stdout;
     /// <summary>Errors, notes and progress.</summary>
@@ -42,6 +44,10 @@ internal sealed class JobctlRuntime(
     public const int UsageError = 2;
     public const int Interrupted = 130;
 
+    /// <summary>Names jobctl and its version to the controller.</summary>
+    private static readonly ProductInfoHeaderValue UserAgent =
+        new("jobctl", typeof(JobctlRuntime).Assembly.GetName().Version?.ToString(3));
+
     public GlobalOptions Globals { get; } = new();
 
     public TextWriter Stdout { get; } = stdout;
@@ -63,10 +69,10 @@ internal sealed class JobctlRuntime(
                 // The handler is ours to dispose only when we made it; a test's handler outlives the run.
                 using var http = new HttpClient(handler ?? new SocketsHttpHandler { ConnectTimeout = TimeSpan.FromSeconds(10) }, disposeHandler: handler is null)
                 {
-                    // Per-request bounds live in ControllerApi: a followed log stream must not be cut at 100 s.
+                    // Per-request bounds live in JobplaneClient: a followed log stream must not be cut at 100 s.
                     Timeout = Timeout.InfiniteTimeSpan,
                 };
-                var api = new ControllerApi(http, settings.Url, settings.Token);
+                var api = new JobplaneClient(http, settings.Url, settings.Token, UserAgent);
                 return await body(new CommandContext(settings, api, Stdout, Stderr, color), parseResult, ct);
             }
             catch (UsageException e)

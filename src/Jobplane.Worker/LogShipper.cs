@@ -1,4 +1,5 @@
 using Jobplane.Api;
+using Jobplane.Client;
 using Jobplane.Worker.Runtimes;
 
 namespace Jobplane.Worker;
@@ -16,7 +17,7 @@ public sealed partial class LogShipper : ILogSink, IAsyncDisposable
     internal const int MaxBatchChars = 512 * 1024;
     internal const int MaxBufferedChars = 16 * 1024 * 1024;
 
-    private readonly ControllerClient _client;
+    private readonly WorkerClient _client;
     private readonly Guid _executionId;
     private readonly Guid _leaseToken;
     private readonly TimeSpan _flushInterval;
@@ -34,7 +35,7 @@ public sealed partial class LogShipper : ILogSink, IAsyncDisposable
     private bool _logFull;
 
     /// <param name="abandon">Ends retrying a failed batch (the attempt was killed: its lease is lost, nobody would take it).</param>
-    public LogShipper(ControllerClient client, Guid executionId, Guid leaseToken, TimeSpan flushInterval, TimeProvider time, ILogger logger,
+    public LogShipper(WorkerClient client, Guid executionId, Guid leaseToken, TimeSpan flushInterval, TimeProvider time, ILogger logger,
         CancellationToken abandon = default)
     {
         _abandon = abandon;
@@ -141,12 +142,12 @@ public sealed partial class LogShipper : ILogSink, IAsyncDisposable
                 }
                 return;
             }
-            catch (ControllerException e) when (e.LeaseGone)
+            catch (ApiException e) when (e.LeaseGone)
             {
                 Volatile.Write(ref _leaseGone, true);
                 return;
             }
-            catch (Exception e) when (e is HttpRequestException or TaskCanceledException or ControllerException { Transient: true }
+            catch (Exception e) when (e is HttpRequestException or TaskCanceledException or ApiException { Transient: true }
                 && attempt < MaxTries && !_abandon.IsCancellationRequested)
             {
                 var delay = backoff.Next();

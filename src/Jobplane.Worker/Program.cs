@@ -1,3 +1,4 @@
+using Jobplane.Client;
 using Jobplane.Worker;
 using Jobplane.Worker.Observability;
 using Jobplane.Worker.Runtimes;
@@ -67,7 +68,7 @@ using (identity)
     builder.Services.AddSingleton(TimeProvider.System);
     // WorkerOptions accepts only registered names.
     RuntimeRegistry.Find(options.Runtime)!.AddServices(builder.Services, options);
-    builder.Services.AddHttpClient<ControllerClient>();
+    builder.Services.AddHttpClient(nameof(WorkerClient)).AddTypedClient(http => new WorkerClient(http, options.ControllerUrl, options.WorkerToken));
     builder.Services.AddHostedService<WorkerAgent>();
     // Long enough to drain running jobs, stop the rest and hand their leases back.
     builder.Services.Configure<HostOptions>(o =>

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Threading.Channels;
 using Jobplane.Api;
+using Jobplane.Client;
 
 namespace Jobplane.Worker;
 
@@ -9,8 +10,8 @@ namespace Jobplane.Worker;
 /// controller). It adds no delay of its own: a report goes out at once when no call is in flight, and
 /// reports that arrive while one is in flight go together in the next. So an idle worker reports as
 /// fast as before, and a busy one sends hundreds of results per call instead of one each.
-/// <para>Each report is answered as if it had been sent alone (<see cref="ControllerClient.ReportResultAsync"/>):
-/// the status on success, a <see cref="ControllerException"/> for a lost lease, a missing execution or
+/// <para>Each report is answered as if it had been sent alone (<see cref="WorkerClient.ReportResultAsync"/>):
+/// the status on success, a <see cref="ApiException"/> for a lost lease, a missing execution or
 /// a refused result, and the call's own failure (to be retried) when the batch did not get through.</para>
 /// <para>A result too large to share a call (over <see cref="SoloResultBytes"/>) goes on its own through
 /// the single-result route; so does everything once the controller turns out not to have the batch
@@ -24,13 +25,13 @@ public sealed partial class ResultBatcher : IAsyncDisposable
     private const int MaxBatchBytes = 1024 * 1024;
     private const int MaxBatchReports = 500;
 
-    private readonly ControllerClient _client;
+    private readonly WorkerClient _client;
     private readonly ILogger _logger;
     private readonly Channel<Pending> _queue = Channel.CreateUnbounded<Pending>(new UnboundedChannelOptions { SingleReader = true });
     private readonly Task _sender;
     private volatile bool _batchRouteMissing;
 
-    public ResultBatcher(ControllerClient client, ILogger logger)
+    public ResultBatcher(WorkerClient client, ILogger logger)
     {
         _client = client;
         _logger = logger;
@@ -97,7 +98,7 @@ public sealed partial class ResultBatcher : IAsyncDisposable
                 Results = [.. batch.Select(p => p.Report)],
             }, CancellationToken.None);
         }
-        catch (ControllerException e) when (e.Status is HttpStatusCode.NotFound or HttpStatusCode.MethodNotAllowed)
+        catch (ApiException e) when (e.Status is HttpStatusCode.NotFound or HttpStatusCode.MethodNotAllowed)
         {
             // The controller has no batch route: report one by one from now on.
             LogBatchRouteMissing(e.Message);
@@ -118,7 +119,7 @@ public sealed partial class ResultBatcher : IAsyncDisposable
         {
             if (!byId.TryGetValue(p.ExecutionId, out var a))
             {
-                p.Answer.TrySetException(new ControllerException(HttpStatusCode.BadGateway, "missing_answer",
+                p.Answer.TrySetException(new ApiException(HttpStatusCode.BadGateway, "missing_answer",
                     "the controller's answer did not mention this execution"));
                 continue;
             }
@@ -128,15 +129,15 @@ public sealed partial class ResultBatcher : IAsyncDisposable
                     p.Answer.TrySetResult(new ResultResponse(a.Status ?? "unknown"));
                     break;
                 case ResultAnswers.NotFound:
-                    p.Answer.TrySetException(new ControllerException(HttpStatusCode.NotFound, ErrorCodes.NotFound, "execution not found"));
+                    p.Answer.TrySetException(new ApiException(HttpStatusCode.NotFound, ErrorCodes.NotFound, "execution not found"));
                     break;
                 case ResultAnswers.Refused:
-                    p.Answer.TrySetException(new ControllerException(
+                    p.Answer.TrySetException(new ApiException(
                         a.Code == ErrorCodes.PayloadTooLarge ? HttpStatusCode.RequestEntityTooLarge : HttpStatusCode.BadRequest,
                         a.Code ?? ErrorCodes.InvalidArgument, a.Error ?? "the controller refused this report"));
                     break;
                 default:
-                    p.Answer.TrySetException(new ControllerException(HttpStatusCode.Conflict, ErrorCodes.LeaseLost,
+                    p.Answer.TrySetException(new ApiException(HttpStatusCode.Conflict, ErrorCodes.LeaseLost,
                         $"execution {p.ExecutionId}: this worker no longer holds its lease"));
                     break;
             }

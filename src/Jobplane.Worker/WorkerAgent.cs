@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Net;
 using Jobplane.Api;
+using Jobplane.Client;
 using Jobplane.Observability;
 using Jobplane.Worker.Observability;
 using Jobplane.Worker.Runtimes;
@@ -14,7 +15,7 @@ namespace Jobplane.Worker;
 /// heartbeats continue, then stops the rest and hands their leases back for another worker.
 /// </summary>
 public sealed partial class WorkerAgent(
-    ControllerClient client,
+    WorkerClient client,
     IJobRuntime runtime,
     WorkerOptions options,
     TimeProvider time,
@@ -256,12 +257,12 @@ public sealed partial class WorkerAgent(
                 LogAttemptReported(claim.ExecutionId, claim.Attempt, accepted.Status, request.ExitCode, request.Error);
                 return;
             }
-            catch (ControllerException e) when (e.LeaseGone)
+            catch (ApiException e) when (e.LeaseGone)
             {
                 LogResultRefused(claim.ExecutionId, claim.Attempt, e.Message);
                 return;
             }
-            catch (ControllerException e) when (request.Result is not null && (int)e.Status is 400 or 413)
+            catch (ApiException e) when (request.Result is not null && (int)e.Status is 400 or 413)
             {
                 // The controller cannot store this result.json (too large, or JSON that PostgreSQL
                 // refuses). Running again would write the same file: fail the attempt for good,
@@ -275,7 +276,7 @@ public sealed partial class WorkerAgent(
                     Retryable = false,
                 };
             }
-            catch (ControllerException e) when ((int)e.Status is >= 400 and < 500 && !e.Transient)
+            catch (ApiException e) when ((int)e.Status is >= 400 and < 500 && !e.Transient)
             {
                 // The controller cannot take this report as it is, and never will.
                 LogResultRefused(claim.ExecutionId, claim.Attempt, e.Message);
@@ -285,13 +286,13 @@ public sealed partial class WorkerAgent(
                     return;
                 }
             }
-            catch (Exception e) when (e is HttpRequestException or TaskCanceledException or ControllerException { Transient: true })
+            catch (Exception e) when (e is HttpRequestException or TaskCanceledException or ApiException { Transient: true })
             {
                 if (tries >= MaxReportTries || giveUp.IsCancellationRequested)
                 {
                     // A controller that answers but keeps failing this report (rather than being
                     // unreachable) may be choking on its content: one plain failure is worth a try.
-                    if (e is ControllerException { Status: >= HttpStatusCode.InternalServerError } && !giveUp.IsCancellationRequested
+                    if (e is ApiException { Status: >= HttpStatusCode.InternalServerError } && !giveUp.IsCancellationRequested
                         && TryPlainFailure(ref request, ref fallbacks, outcome, $"the controller could not store the report ({tries} tries): {e.Message}"))
                     {
                         tries = 0;

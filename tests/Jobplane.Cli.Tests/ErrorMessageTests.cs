@@ -1,6 +1,8 @@
 using System.Net;
 using System.Text;
 
+using Jobplane.Client;
+
 namespace Jobplane.Cli.Tests;
 
 public sealed class ErrorMessageTests

@@ -204,8 +204,16 @@ public sealed partial class LiveCommandTests(LiveControllerFixture fixture) : IC
         var json = Json(await jobctl.RunAsync(key, "submit", "--name", "s2", "--image", "exec", "-c", "true", "-o", "json"));
 
         AssertOk(table);
-        var match = SubmitLine().Match(table.Stdout);
-        Assert.True(match.Success, table.Stdout);
+        // The execution id alone, as run prints it; the job id is a note on stderr.
+        Assert.Matches(@"^[0-9a-f-]{36}\n$", table.Stdout);
+        var match = SubmitNote().Match(table.Stderr);
+        Assert.True(match.Success, table.Stderr);
+        var status = await jobctl.RunAsync(key, "status", table.Stdout.Trim());
+        AssertOk(status);
+        Assert.Contains($"job_id:       {match.Groups["job"].Value}", status.Stdout, StringComparison.Ordinal);
+        var run = await jobctl.RunAsync(key, "run", match.Groups["job"].Value);
+        AssertOk(run);
+        Assert.Matches(@"^[0-9a-f-]{36}\n$", run.Stdout);
         var jobs = Json(await jobctl.RunAsync(key, "jobs", "list", "-o", "json")).GetProperty("jobs");
         var job = Assert.Single(jobs.EnumerateArray(), j => j.GetProperty("id").GetString() == match.Groups["job"].Value);
         Assert.Equal(["echo", "a,b"], job.GetProperty("command").EnumerateArray().Select(a => a.GetString()));
@@ -284,7 +292,7 @@ public sealed partial class LiveCommandTests(LiveControllerFixture fixture) : IC
         var (_, key) = await jobctl.NewTenantAsync();
 
         var table = await jobctl.RunAsync(key, "dlq", "list");
-        var json = await jobctl.RunAsync(key, "dlq", "list", "--output", "json", "-l", "10", "-o", "0");
+        var json = await jobctl.RunAsync(key, "dlq", "list", "-o", "json", "-l", "10", "--offset", "0");
 
         AssertOk(table);
         Assert.Equal("ID  EXECUTION  JOB  PRIORITY  ATTEMPTS  FAILED_AT  ERROR\n", table.Stdout);
@@ -312,7 +320,7 @@ public sealed partial class LiveCommandTests(LiveControllerFixture fixture) : IC
         Assert.Matches(@"\bworker-[0-9a-f]{16}\b", status.Stdout);
         Assert.DoesNotContain("cli-test-worker", status.Stdout, StringComparison.Ordinal);
 
-        var dlq = await jobctl.RunAsync(key, "dlq", "list", "-l", "5", "-o", "0");
+        var dlq = await jobctl.RunAsync(key, "dlq", "list", "-l", "5", "--offset", "0");
         AssertOk(dlq);
         var row = Assert.Single(Lines(dlq.Stdout).Skip(1));
         Assert.Matches($@"^[0-9a-f-]{{36}}  {executionId}  doomed +50 +1 +\S+ +exit status 3 second line$", row);
@@ -388,6 +396,6 @@ public sealed partial class LiveCommandTests(LiveControllerFixture fixture) : IC
     [GeneratedRegex(@"^api_key: +(\S+)$")]
     private static partial Regex ApiKeyLine();
 
-    [GeneratedRegex(@"^execution (?<execution>[0-9a-f-]{36}) submitted \(job (?<job>[0-9a-f-]{36})\)\n$")]
-    private static partial Regex SubmitLine();
+    [GeneratedRegex(@"^note: job (?<job>[0-9a-f-]{36})\n$")]
+    private static partial Regex SubmitNote();
 }

@@ -1,5 +1,5 @@
-using System.Net.Http.Json;
 using Jobplane.Api;
+using Jobplane.Client;
 using Jobplane.Testing;
 
 namespace Jobplane.Cli.Tests;
@@ -44,36 +44,37 @@ internal sealed class LiveJobctl(ControllerHost host)
     /// <summary>Claims the tenant's next execution through the worker API, as a real worker would.</summary>
     public async Task<ClaimedExecution> ClaimAsync(Guid tenantId)
     {
-        using var worker = Host.WorkerClient();
-        var response = await worker.PostAsJsonAsync("/internal/executions/dequeue",
-            new DequeueRequest { Limit = 1, TenantIds = [tenantId], WorkerId = "cli-test-worker", WaitSeconds = 5 },
-            JobplaneJsonContext.Default.DequeueRequest);
-        response.EnsureSuccessStatusCode();
-        var claimed = await response.Content.ReadFromJsonAsync(JobplaneJsonContext.Default.DequeueResponse);
-        return Assert.Single(claimed!.Executions);
+        var claimed = await WorkerAsync(worker => worker.DequeueAsync(
+            new DequeueRequest { Limit = 1, TenantIds = [tenantId], WorkerId = "cli-test-worker", WaitSeconds = 5 }, CancellationToken.None));
+        return Assert.Single(claimed.Executions);
     }
 
-    public async Task AppendLogsAsync(ClaimedExecution claim, params string[] lines)
-    {
-        using var worker = Host.WorkerClient();
-        var response = await worker.PostAsJsonAsync($"/internal/executions/{claim.ExecutionId}/logs",
-            new AppendLogsRequest { LeaseToken = claim.LeaseToken, Lines = [.. lines.Select(l => new LogLine(l, "stdout"))] },
-            JobplaneJsonContext.Default.AppendLogsRequest);
-        response.EnsureSuccessStatusCode();
-    }
+    public Task AppendLogsAsync(ClaimedExecution claim, params string[] lines) =>
+        WorkerAsync(worker => worker.AppendLogsAsync(claim.ExecutionId,
+            new AppendLogsRequest { LeaseToken = claim.LeaseToken, Lines = [.. lines.Select(l => new LogLine(l, "stdout"))] }, CancellationToken.None));
 
-    public async Task CompleteAsync(ClaimedExecution claim, int exitCode, string? error = null, string? resultJson = null)
-    {
-        using var worker = Host.WorkerClient();
-        var response = await worker.PutAsJsonAsync($"/internal/executions/{claim.ExecutionId}/result",
+    public Task CompleteAsync(ClaimedExecution claim, int exitCode, string? error = null, string? resultJson = null) =>
+        WorkerAsync(worker => worker.ReportResultAsync(claim.ExecutionId,
             new ResultRequest
             {
                 LeaseToken = claim.LeaseToken,
                 ExitCode = exitCode,
                 Error = error,
                 Result = resultJson is null ? null : System.Text.Json.JsonDocument.Parse(resultJson).RootElement,
-            },
-            JobplaneJsonContext.Default.ResultRequest);
-        response.EnsureSuccessStatusCode();
+            }, CancellationToken.None));
+
+    /// <summary>Hands the attempt back unfinished, as a draining worker does.</summary>
+    public Task ReleaseAsync(ClaimedExecution claim, string reason = "worker draining") =>
+        WorkerAsync(async worker =>
+        {
+            await worker.ReleaseAsync(claim.ExecutionId, new ReleaseRequest { LeaseToken = claim.LeaseToken, Reason = reason }, CancellationToken.None);
+            return true;
+        });
+
+    /// <summary>One call through the worker client, on its own connection to the in-process controller.</summary>
+    private async Task<T> WorkerAsync<T>(Func<WorkerClient, Task<T>> call)
+    {
+        using var http = new HttpClient(Host.CreateHandler());
+        return await call(new WorkerClient(http, Host.BaseAddress, ControllerHost.WorkerToken));
     }
 }

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Net;
 using System.Text;
+using Jobplane.Api;
 
 namespace Jobplane.Cli.Tests;
 
@@ -287,7 +288,7 @@ public sealed class NewCommandUsageTests
         protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
         {
             Assert.Equal(HttpMethod.Post, request.Method);
-            Assert.EndsWith($"/jobs/{SomeId}/run", request.RequestUri!.AbsolutePath, StringComparison.Ordinal);
+            Assert.EndsWith(Routes.Of(Routes.JobRun, SomeId), request.RequestUri!.AbsolutePath, StringComparison.Ordinal);
             IdempotencyKeys = request.Headers.TryGetValues("Idempotency-Key", out var values) ? [.. values] : [];
             var body = $$"""{"execution_id":"{{OtherId}}","status":"PENDING"}""";
             return Task.FromResult(new HttpResponseMessage(HttpStatusCode.Created)

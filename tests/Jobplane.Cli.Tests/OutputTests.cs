@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Jobplane.Api;
 using Jobplane.Cli.Output;
+using Jobplane.Client;
 
 namespace Jobplane.Cli.Tests;
 
@@ -61,7 +62,49 @@ public sealed class OutputTests
         Assert.Equal("abcdefg...", Display.Truncate("abcdefghijklmnop", 10));
         Assert.Equal("short", Display.Truncate("short", 10));
         Assert.Equal("sh -c 'echo hi' 'it'\\''s'", Display.Command(["sh", "-c", "echo hi", "it's"]));
-        Assert.Equal("3/5", Display.Attempt(3, 5));
+        Assert.Equal("3/5", Display.Attempt(Running with { Attempt = 3, MaxAttempts = 5 }));
+    }
+
+    /// <summary>A running execution on its first attempt of three; tests vary it with `with`.</summary>
+    private static readonly ExecutionView Running = new()
+    {
+        Id = Guid.Parse("11111111-1111-1111-1111-111111111111"),
+        JobId = Guid.Parse("22222222-2222-2222-2222-222222222222"),
+        Status = ExecutionStatus.Running,
+        Priority = Priority.Normal,
+        Attempt = 1,
+        MaxAttempts = 3,
+        CreatedAt = new DateTimeOffset(2030, 1, 1, 0, 0, 0, TimeSpan.Zero),
+        ScheduledAt = new DateTimeOffset(2030, 1, 1, 0, 0, 0, TimeSpan.Zero),
+        StartedAt = new DateTimeOffset(2030, 1, 1, 0, 0, 1, TimeSpan.Zero),
+    };
+
+    [Fact]
+    public void Status_counts_only_charged_attempts_and_shows_hand_backs_apart()
+    {
+        // The second start after a drain hand-back, of a job allowed one attempt: attempt 2 on the wire.
+        var handedBack = Running with { Attempt = 2, MaxAttempts = 1, HandedBack = 1 };
+        using var writer = new StringWriter { NewLine = "\n" };
+        using var plain = new StringWriter { NewLine = "\n" };
+
+        Commands.StatusCommand.Write(writer, handedBack);
+        Commands.StatusCommand.Write(plain, Running);
+
+        var lines = writer.ToString().Split('\n');
+        Assert.Contains("attempt:      1/1", lines);
+        Assert.Contains("handed_back:  1", lines);
+        Assert.Equal("1/1", Display.Attempt(handedBack));
+        Assert.DoesNotContain("handed_back", plain.ToString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_due_time_is_shown_only_for_executions_that_wait_for_it()
+    {
+        var due = new DateTimeOffset(2030, 1, 2, 3, 4, 5, TimeSpan.Zero);
+
+        Assert.Equal("2030-01-02T03:04:05Z", Display.DueAt(Running with { Status = ExecutionStatus.Scheduled, ScheduledAt = due }));
+        Assert.Equal("2030-01-02T03:04:05Z", Display.DueAt(Running with { Status = ExecutionStatus.Retrying, ScheduledAt = due }));
+        Assert.Equal("-", Display.DueAt(Running with { ScheduledAt = due }));
     }
 
     [Fact]
@@ -174,7 +217,7 @@ public sealed class OutputTests
         // The shared context refuses unknown fields (right for the server); jobctl must not break on a newer controller.
         const string body = """{"job_id":"33333333-3333-3333-3333-333333333333","added_later":true}""";
 
-        var decoded = JsonSerializer.Deserialize(body, WireJson.Context.CreateJobResponse);
+        var decoded = JsonSerializer.Deserialize(body, ClientJson.Context.CreateJobResponse);
 
         Assert.Equal(Guid.Parse("33333333-3333-3333-3333-333333333333"), decoded!.JobId);
         Assert.Throws<JsonException>(() => JsonSerializer.Deserialize(body, JobplaneJsonContext.Default.CreateJobResponse));

@@ -71,35 +71,35 @@ internal static class Api
         if (maxAttempts is not null) fields.Add($"\"max_attempts\": {maxAttempts}");
         if (priority is not null) fields.Add($"\"priority\": {priority}");
         if (extra is not null) fields.Add(extra);
-        var response = await tenant.PostAsync("/jobs", RawJson("{" + string.Join(", ", fields) + "}"));
+        var response = await tenant.PostAsync(Routes.Jobs, RawJson("{" + string.Join(", ", fields) + "}"));
         return (await ReadAsync(response, Json.CreateJobResponse, HttpStatusCode.Created)).JobId;
     }
 
     public static async Task<RunJobResponse> RunAsync(HttpClient tenant, Guid jobId, string? body = null)
     {
-        var response = await tenant.PostAsync($"/jobs/{jobId}/run", body is null ? null : RawJson(body));
+        var response = await tenant.PostAsync(Routes.Of(Routes.JobRun, jobId), body is null ? null : RawJson(body));
         return await ReadAsync(response, Json.RunJobResponse, HttpStatusCode.Created);
     }
 
     /// <summary>POST /jobs/{id}/run with an Idempotency-Key header; the caller checks the status.</summary>
     public static async Task<HttpResponseMessage> RunWithKeyAsync(HttpClient tenant, Guid jobId, string key, string? body = null)
     {
-        using var request = Request(HttpMethod.Post, $"/jobs/{jobId}/run", body);
+        using var request = Request(HttpMethod.Post, Routes.Of(Routes.JobRun, jobId), body);
         Assert.True(request.Headers.TryAddWithoutValidation(Wire.IdempotencyKeyHeader, key));
         return await tenant.SendAsync(request);
     }
 
     /// <summary>POST /executions/{id}/cancel, expecting 200.</summary>
     public static async Task<CancelResponse> CancelAsync(HttpClient tenant, Guid executionId) =>
-        await ReadAsync(await tenant.PostAsync($"/executions/{executionId}/cancel", null), Json.CancelResponse);
+        await ReadAsync(await tenant.PostAsync(Routes.Of(Routes.ExecutionCancel, executionId), null), Json.CancelResponse);
 
     public static async Task<ExecutionView> GetExecutionAsync(HttpClient tenant, Guid executionId) =>
-        await ReadAsync(await tenant.GetAsync($"/executions/{executionId}"), Json.ExecutionView);
+        await ReadAsync(await tenant.GetAsync(Routes.Of(Routes.Execution, executionId)), Json.ExecutionView);
 
     public static async Task<IReadOnlyList<ClaimedExecution>> DequeueAsync(HttpClient worker, Guid tenantId, int limit = 1, double waitSeconds = 0)
     {
         var request = new DequeueRequest { Limit = limit, TenantIds = [tenantId], WorkerId = "test-worker", WaitSeconds = waitSeconds };
-        var response = await worker.PostAsJsonAsync("/internal/executions/dequeue", request, Json.DequeueRequest);
+        var response = await worker.PostAsJsonAsync(Routes.WorkerDequeue, request, Json.DequeueRequest);
         return (await ReadAsync(response, Json.DequeueResponse)).Executions;
     }
 
@@ -109,7 +109,7 @@ internal static class Api
     {
         for (var i = 0; i < 20; i++)
         {
-            var response = await worker.PostAsJsonAsync("/internal/executions/dequeue",
+            var response = await worker.PostAsJsonAsync(Routes.WorkerDequeue,
                 new DequeueRequest { Limit = 1, TenantIds = [tenantId], WorkerId = "test-worker", WaitSeconds = 5 }, Json.DequeueRequest);
             var text = await response.Content.ReadAsStringAsync();
             Assert.True(response.StatusCode == HttpStatusCode.OK, text);
@@ -133,7 +133,7 @@ internal static class Api
     }
 
     public static async Task<HttpResponseMessage> ReportAsync(HttpClient worker, Guid executionId, string body) =>
-        await worker.PutAsync($"/internal/executions/{executionId}/result", RawJson(body));
+        await worker.PutAsync(Routes.Of(Routes.WorkerResult, executionId), RawJson(body));
 
     public static async Task<string> ResultAsync(HttpClient worker, Guid executionId, Guid leaseToken, int exitCode, string? extra = null)
     {
@@ -145,7 +145,7 @@ internal static class Api
     public static async Task ShipLogsAsync(HttpClient worker, Guid executionId, Guid leaseToken, params string[] lines)
     {
         var request = new AppendLogsRequest { LeaseToken = leaseToken, Lines = [.. lines.Select(l => new LogLine(l, "stdout"))] };
-        var response = await worker.PostAsJsonAsync($"/internal/executions/{executionId}/logs", request, Json.AppendLogsRequest);
+        var response = await worker.PostAsJsonAsync(Routes.Of(Routes.WorkerLogs, executionId), request, Json.AppendLogsRequest);
         Assert.True(response.StatusCode == HttpStatusCode.NoContent, $"shipping logs: {(int)response.StatusCode} {await response.Content.ReadAsStringAsync()}");
     }
 

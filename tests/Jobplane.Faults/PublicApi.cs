@@ -53,7 +53,7 @@ public sealed class PublicApi : IDisposable
 
     public async Task<string> CreateTenantAsync(string url, string name, CancellationToken ct)
     {
-        using var request = Post(url, "/tenants", Platform.AdminSecret,
+        using var request = Post(url, Routes.Tenants, Platform.AdminSecret,
             JsonContent.Create(new TenantRequest { Name = name }, JobplaneJsonContext.Default.TenantRequest));
         var created = await SendAsync(request, Read<CreateTenantResponse>(), ct);
         return created.ApiKey;
@@ -61,7 +61,7 @@ public sealed class PublicApi : IDisposable
 
     public async Task<Guid> CreateJobAsync(string url, string apiKey, CreateJobRequest job, CancellationToken ct)
     {
-        using var request = Post(url, "/jobs", apiKey, JsonContent.Create(job, JobplaneJsonContext.Default.CreateJobRequest));
+        using var request = Post(url, Routes.Jobs, apiKey, JsonContent.Create(job, JobplaneJsonContext.Default.CreateJobRequest));
         return (await SendAsync(request, Read<CreateJobResponse>(), ct)).JobId;
     }
 
@@ -72,7 +72,7 @@ public sealed class PublicApi : IDisposable
     /// </summary>
     public async Task<RunResult> RunAsync(string url, string apiKey, Guid jobId, string idempotencyKey, CancellationToken ct)
     {
-        using var request = Post(url, $"/jobs/{jobId}/run", apiKey, null);
+        using var request = Post(url, Routes.Of(Routes.JobRun, jobId), apiKey, null);
         request.Headers.Add(Wire.IdempotencyKeyHeader, idempotencyKey);
         try
         {

@@ -1,5 +1,6 @@
 using System.Net.Http.Headers;
 using System.Text.Json;
+using Jobplane.Api;
 
 namespace Jobplane.SystemTests;
 
@@ -36,7 +37,7 @@ public sealed class Api(string url, string token) : IDisposable
 
     public async Task<JsonElement> ExecutionAsync(string id)
     {
-        var body = await _http.GetStringAsync($"/executions/{id}");
+        var body = await _http.GetStringAsync(Routes.Of(Routes.Execution, id));
         using var doc = JsonDocument.Parse(body);
         return doc.RootElement.Clone();
     }

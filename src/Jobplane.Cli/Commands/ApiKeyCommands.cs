@@ -35,18 +35,11 @@ internal static class ApiKeyCommands
     private static Command CreateKey(JobctlRuntime runtime, Argument<Guid>? tenantId)
     {
         var name = new Option<string?>("--name", "-n") { Description = "A name to tell the key apart in lists [default: default]", HelpName = "NAME" };
-        var expiresIn = new Option<long?>("--expires-in")
-        {
-            Description = "The key stops working after this long, e.g. 30d, 12h, 90m (by the controller's database clock) [default: never]",
-            HelpName = "DURATION",
-            CustomParser = result =>
-            {
-                var text = result.Tokens[0].Value;
-                if (TryParseExpiry(text, out var seconds)) return seconds;
-                result.AddError($"--expires-in must be a duration such as 30d, 12h, 90m or 3600s (got '{text}')");
-                return null;
-            },
-        };
+        var expiresIn = CliOptions.Parsed<long?>("--expires-in", "DURATION",
+            "The key stops working after this long, e.g. 30d, 12h, 90m (by the controller's database clock) [default: never]",
+            text => TryParseExpiry(text, out var seconds)
+                ? seconds
+                : CliOptions.Refuse($"--expires-in must be a duration such as 30d, 12h, 90m or 3600s (got '{text}')"));
         var command = new Command("create", "Create an API key; prints its id, name, prefix and the key itself (shown only this once)");
         AddTenant(command, tenantId);
         command.Options.Add(name);

@@ -18,12 +18,9 @@ internal static class DlqCommands
 
     private static Command List(JobctlRuntime runtime)
     {
-        var limit = CliOptions.Int("--limit", "Entries per page", 1, "-l");
-        // The contract gives dlq list `-o` for --offset. A local option wins over the recursive global
-        // -o/--output here; JSON output is still available as --output json.
-        var offset = CliOptions.Int("--offset", "Entries to skip. NOTE: here -o means --offset; use --output json for JSON", 0, "-o");
+        var (limit, offset) = CliOptions.Paging();
         var cursor = CliOptions.Cursor();
-        var command = new Command("list", "List DLQ entries, newest first (here -o is --offset; use --output for the format); "
+        var command = new Command("list", "List DLQ entries, newest first; "
             + "when there are more, prints the command for the next page on stderr") { limit, offset, cursor };
         command.SetAction(runtime.Action(async (context, parseResult, ct) =>
         {

@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using Jobplane.Api;
 using Jobplane.Cli.Output;
+using Jobplane.Client;
 
 namespace Jobplane.Cli.Commands;
 
@@ -206,7 +207,8 @@ internal static class JobDefinitionCommands
         var schedule = CliOptions.Schedule();
         var idempotencyKey = CliOptions.IdempotencyKey(IdempotencyKeyHelp
             + " (the job itself is created or updated by name, so a retried submit defines nothing new either)");
-        var command = new Command("submit", "Create (or update, by name) a job and run it at once; prints the execution id");
+        var command = new Command("submit", "Create (or update, by name) a job and run it at once; prints the execution id "
+            + "(as run does; the job id goes to stderr, and both are in -o json)");
         definition.AddTo(command);
         command.Options.Add(schedule);
         command.Options.Add(idempotencyKey);
@@ -236,9 +238,13 @@ internal static class JobDefinitionCommands
             NoteReplay(context, run.Value, key);
 
             if (context.Json)
+            {
                 JsonOutput.WriteMergedPretty(context.Out, created.Raw, run.Raw);
-            else
-                context.Out.WriteLine($"execution {run.Value.ExecutionId} submitted (job {created.Value.JobId})");
+                return JobctlRuntime.Ok;
+            }
+            // The same stdout as run, so that EXEC=$(jobctl submit ...) works alike; the job id is a note.
+            context.Err.WriteLine($"note: job {created.Value.JobId}");
+            context.Out.WriteLine(run.Value.ExecutionId);
             return JobctlRuntime.Ok;
         }));
         return command;

@@ -52,19 +52,10 @@ internal static class ListCommands
     public static Command Executions(JobctlRuntime runtime)
     {
         var (limit, offset) = CliOptions.Paging();
-        var status = new Option<string?>("--status")
-        {
-            Description = "Only executions in this status (" + string.Join('|', ExecutionStatus.All) + ")",
-            HelpName = "STATUS",
-            CustomParser = result =>
-            {
-                var text = result.Tokens[0].Value;
-                var parsed = ExecutionStatus.Parse(text);
-                if (parsed is null)
-                    result.AddError($"--status must be one of {string.Join(", ", ExecutionStatus.All)} (got '{text}')");
-                return parsed;
-            },
-        };
+        var status = CliOptions.Parsed<string?>("--status", "STATUS", "Only executions in this status (" + string.Join('|', ExecutionStatus.All) + ")",
+            text => ExecutionStatus.Parse(text) is { } parsed
+                ? parsed
+                : CliOptions.Refuse($"--status must be one of {string.Join(", ", ExecutionStatus.All)} (got '{text}')"));
         var jobId = CliOptions.IdOption("--job-id", "Only executions of this job");
         var cursor = CliOptions.Cursor();
         var list = new Command("list", "List the tenant's executions, newest first; when there are more, prints the command for the next page on stderr")
@@ -80,18 +71,25 @@ internal static class ListCommands
                 JsonOutput.WritePretty(context.Out, executions.Raw);
                 return JobctlRuntime.Ok;
             }
-            var table = new TableWriter("ID", "JOB", "STATUS", "PRIORITY", "ATTEMPT", "CREATED_AT", "EXIT", "ERROR");
+            // A DUE_AT column only when a listed execution waits for its time: when it will run is what one asks of it.
+            var waiting = executions.Value.Executions.Any(e => Display.IsWaitingForTime(e.Status));
+            string[] columns = ["ID", "JOB", "STATUS", "PRIORITY", "ATTEMPT", "CREATED_AT", .. waiting ? ["DUE_AT"] : Array.Empty<string>(), "EXIT", "ERROR"];
+            var table = new TableWriter(columns);
             foreach (var execution in executions.Value.Executions)
             {
-                table.AddRow(
+                string[] cells =
+                [
                     execution.Id.ToString(),
                     execution.JobId.ToString(),
                     execution.Status,
                     execution.Priority.ToString(),
-                    Display.Attempt(execution.Attempt, execution.MaxAttempts),
+                    Display.Attempt(execution),
                     Display.Time(execution.CreatedAt),
+                    .. waiting ? [Display.DueAt(execution)] : Array.Empty<string>(),
                     Display.Number(execution.ExitCode),
-                    Display.Truncate(execution.Error, 60));
+                    Display.Truncate(execution.Error, 60),
+                ];
+                table.AddRow(cells);
             }
             table.WriteTo(context.Out, context.Color);
             CliOptions.MoreNote(context, executions.Value.NextCursor, "executions list",

@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using Jobplane.Api;
 using Jobplane.Cli.Output;
+using Jobplane.Client;
 
 namespace Jobplane.Cli.Commands;
 
@@ -15,19 +16,7 @@ internal static class LogsCommand
     {
         var executionId = CliOptions.Id("EXECUTION_ID", "The execution whose log to print");
         var follow = new Option<bool>("--follow", "-f") { Description = "Keep printing new lines; exit when the execution ends" };
-        var afterId = new Option<long>("--after-id")
-        {
-            Description = "Only lines with an id greater than this",
-            HelpName = "N",
-            CustomParser = result =>
-            {
-                var text = result.Tokens[0].Value;
-                if (long.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out var value) && value >= 0)
-                    return value;
-                result.AddError($"--after-id must be an integer >= 0 (got '{text}')");
-                return 0;
-            },
-        };
+        var afterId = CliOptions.Long("--after-id", "Only lines with an id greater than this", 0);
         var command = new Command("logs", "Print an execution's log lines (content only; -o json: one JSON object per line)")
         {
             executionId, follow, afterId,
@@ -35,7 +24,7 @@ internal static class LogsCommand
         command.SetAction(runtime.Action((context, parseResult, ct) =>
         {
             var id = parseResult.GetValue(executionId);
-            var after = parseResult.GetValue(afterId);
+            var after = parseResult.GetValue(afterId) ?? 0;
             return parseResult.GetValue(follow) ? FollowAsync(context, id, after, ct) : PageAsync(context, id, after, ct);
         }));
         return command;

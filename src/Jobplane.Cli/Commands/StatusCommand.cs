@@ -33,8 +33,11 @@ internal static class StatusCommand
         [
             ("status", execution.Status),
             ("priority", execution.Priority.ToString()),
-            ("attempt", Display.Attempt(execution.Attempt, execution.MaxAttempts)),
+            ("attempt", Display.Attempt(execution)),
         ]);
+        // Only when it happened: attempts a draining worker gave back, which the limit does not count.
+        if (execution.HandedBack > 0)
+            fields.Add(("handed_back", execution.HandedBack.ToString(CultureInfo.InvariantCulture)));
         if (execution.TimeoutSeconds > 0)
             fields.Add(("timeout", execution.TimeoutSeconds.ToString(CultureInfo.InvariantCulture) + "s"));
         fields.AddRange(

@@ -44,8 +44,19 @@ internal static class Display
         return parts.Count == 0 ? "-" : string.Join(' ', parts);
     }
 
-    public static string Attempt(int attempt, int maxAttempts) =>
-        string.Create(CultureInfo.InvariantCulture, $"{attempt}/{maxAttempts}");
+    /// <summary>
+    /// Charged attempts against the limit, e.g. "1/3". Attempts a draining worker handed back are not
+    /// charged, so they are left out here (status lists them as handed_back): counting them gave "2/1".
+    /// </summary>
+    public static string Attempt(Api.ExecutionView execution) =>
+        string.Create(CultureInfo.InvariantCulture, $"{execution.Attempt - execution.HandedBack}/{execution.MaxAttempts}");
+
+    /// <summary>When a waiting execution (SCHEDULED, or RETRYING after its backoff) becomes due; "-" for any other.</summary>
+    public static string DueAt(Api.ExecutionView execution) =>
+        IsWaitingForTime(execution.Status) ? Time(execution.ScheduledAt) : "-";
+
+    /// <summary>SCHEDULED and RETRYING executions wait for their due time before a worker can get them.</summary>
+    public static bool IsWaitingForTime(string status) => status is Api.ExecutionStatus.Scheduled or Api.ExecutionStatus.Retrying;
 
     /// <summary>Shortens free text for a table cell; newlines would break the one-row-per-line layout.</summary>
     public static string Truncate(string? text, int max)

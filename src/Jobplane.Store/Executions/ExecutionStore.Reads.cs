@@ -8,13 +8,13 @@ public sealed partial class ExecutionStore
 {
     private const string Columns = """
         e.id, e.job_id, j.name, e.status, e.priority, e.attempt, e.max_attempts, e.scheduled_at, e.created_at,
-        e.started_at, e.completed_at, e.exit_code, e.error, e.result::text, e.timeout_seconds, e.cancel_requested_at
+        e.started_at, e.completed_at, e.exit_code, e.error, e.result::text, e.timeout_seconds, e.cancel_requested_at, e.free_attempts
         """;
 
     /// <summary><see cref="Columns"/> without the result: the database never sends it for a list.</summary>
     private const string ListColumns = """
         e.id, e.job_id, j.name, e.status, e.priority, e.attempt, e.max_attempts, e.scheduled_at, e.created_at,
-        e.started_at, e.completed_at, e.exit_code, e.error, null::text, e.timeout_seconds, e.cancel_requested_at
+        e.started_at, e.completed_at, e.exit_code, e.error, null::text, e.timeout_seconds, e.cancel_requested_at, e.free_attempts
         """;
 
     public async Task<ExecutionView?> GetAsync(Guid tenantId, Guid executionId, CancellationToken ct)
@@ -133,6 +133,7 @@ public sealed partial class ExecutionStore
         Result = r.IsDBNull(13) ? null : ParseJson(r.GetString(13)),
         TimeoutSeconds = r.GetInt32(14),
         CancelRequestedAt = r.GetTimestampOrNull(15),
+        HandedBack = r.GetInt32(16),
     };
 
     private static JsonElement ParseJson(string json)

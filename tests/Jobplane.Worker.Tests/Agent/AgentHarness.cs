@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Net;
 using System.Net.Http.Json;
 using Jobplane.Api;
+using Jobplane.Client;
 using Jobplane.Testing;
 using Jobplane.Worker.Runtimes;
 using Jobplane.Worker.Runtimes.Exec;
@@ -74,7 +75,7 @@ internal sealed class AgentHarness : IAsyncDisposable
             },
             NullLogger.Instance, TimeProvider.System), NullLogger.Instance, TimeProvider.System);
         Network = new NetworkSwitch(_host.CreateHandler());
-        var client = new ControllerClient(new HttpClient(Network), options);
+        var client = new WorkerClient(new HttpClient(Network), options.ControllerUrl, options.WorkerToken);
         _agent = new WorkerAgent(client, runtime, options, TimeProvider.System, NullLogger<WorkerAgent>.Instance);
         _ = _agent.StartAsync(CancellationToken.None);
     }
@@ -82,7 +83,7 @@ internal sealed class AgentHarness : IAsyncDisposable
     public async Task<Guid> SubmitAsync(string name, IReadOnlyList<string> command, int? maxAttempts = null, int? timeout = null,
         string image = "exec", JobResources? resources = null, bool? network = null, bool? runAsRoot = null)
     {
-        var created = await Tenant.PostAsJsonAsync("/jobs",
+        var created = await Tenant.PostAsJsonAsync(Routes.Jobs,
             new CreateJobRequest
             {
                 Name = name,
@@ -96,7 +97,7 @@ internal sealed class AgentHarness : IAsyncDisposable
             JobplaneJsonContext.Default.CreateJobRequest);
         created.EnsureSuccessStatusCode();
         var job = (await created.Content.ReadFromJsonAsync(JobplaneJsonContext.Default.CreateJobResponse))!;
-        var run = await Tenant.PostAsJsonAsync($"/jobs/{job.JobId}/run", new RunJobRequest { Timeout = timeout },
+        var run = await Tenant.PostAsJsonAsync(Routes.Of(Routes.JobRun, job.JobId), new RunJobRequest { Timeout = timeout },
             JobplaneJsonContext.Default.RunJobRequest);
         run.EnsureSuccessStatusCode();
         return (await run.Content.ReadFromJsonAsync(JobplaneJsonContext.Default.RunJobResponse))!.ExecutionId;
@@ -106,7 +107,7 @@ internal sealed class AgentHarness : IAsyncDisposable
     public async Task AllowNetworkAsync()
     {
         using var admin = _host.AdminClient();
-        (await admin.PatchAsJsonAsync($"/tenants/{TenantId}", new TenantRequest { AllowNetwork = true },
+        (await admin.PatchAsJsonAsync(Routes.Of(Routes.Tenant, TenantId), new TenantRequest { AllowNetwork = true },
             JobplaneJsonContext.Default.TenantRequest)).EnsureSuccessStatusCode();
     }
 
@@ -116,7 +117,7 @@ internal sealed class AgentHarness : IAsyncDisposable
         ExecutionView view;
         do
         {
-            view = (await Tenant.GetFromJsonAsync($"/executions/{id}", JobplaneJsonContext.Default.ExecutionView))!;
+            view = (await Tenant.GetFromJsonAsync(Routes.Of(Routes.Execution, id), JobplaneJsonContext.Default.ExecutionView))!;
             if (done(view)) return view;
             await Task.Delay(50);
         } while (DateTime.UtcNow < deadline);
@@ -128,7 +129,7 @@ internal sealed class AgentHarness : IAsyncDisposable
         var all = new List<LogEntry>();
         while (true)
         {
-            var page = (await Tenant.GetFromJsonAsync($"/executions/{id}/logs?after_id={(all.Count == 0 ? 0 : all[^1].Id)}&limit=5000",
+            var page = (await Tenant.GetFromJsonAsync(Routes.Of(Routes.ExecutionLogs, id) + $"?after_id={(all.Count == 0 ? 0 : all[^1].Id)}&limit=5000",
                 JobplaneJsonContext.Default.LogPage))!;
             if (page.Logs.Count == 0) return all;
             all.AddRange(page.Logs);
@@ -206,5 +207,5 @@ internal sealed class NetworkSwitch(HttpMessageHandler inner) : DelegatingHandle
         new(status) { Content = JsonContent.Create(new ApiError(message, code), JobplaneJsonContext.Default.ApiError) };
 
     public static bool IsReport(HttpRequestMessage request) =>
-        request.RequestUri?.AbsolutePath is { } path && (path.EndsWith("/result", StringComparison.Ordinal) || path.EndsWith("/internal/results", StringComparison.Ordinal));
+        request.RequestUri?.AbsolutePath is { } path && (path.EndsWith("/result", StringComparison.Ordinal) || path.EndsWith(Routes.WorkerResults, StringComparison.Ordinal));
 }

@@ -1,5 +1,6 @@
 using System.Net.Http.Json;
 using Jobplane.Api;
+using Jobplane.Client;
 using Jobplane.Testing;
 using Jobplane.Worker.Runtimes;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -37,12 +38,12 @@ public sealed class LogShipperTests(TinyLogCapFixture fixture) : IClassFixture<T
     public async Task Once_the_log_is_full_nothing_more_is_sent_and_the_request_body_is_unchanged()
     {
         var (tenant, client) = await _host.TenantClientAsync();
-        var job = await client.PostAsJsonAsync("/jobs", new { name = "chatty", image = "exec", command = new[] { "true" } });
+        var job = await client.PostAsJsonAsync(Routes.Jobs, new { name = "chatty", image = "exec", command = new[] { "true" } });
         var jobId = (await job.Content.ReadFromJsonAsync(JobplaneJsonContext.Default.CreateJobResponse))!.JobId;
-        var run = await client.PostAsync($"/jobs/{jobId}/run", null);
+        var run = await client.PostAsync(Routes.Of(Routes.JobRun, jobId), null);
         var executionId = (await run.Content.ReadFromJsonAsync(JobplaneJsonContext.Default.RunJobResponse))!.ExecutionId;
         using var worker = _host.WorkerClient();
-        var dequeue = await worker.PostAsJsonAsync("/internal/executions/dequeue",
+        var dequeue = await worker.PostAsJsonAsync(Routes.WorkerDequeue,
             new DequeueRequest { Limit = 1, TenantIds = [tenant.TenantId], WorkerId = "shipper-test", WaitSeconds = 5 },
             JobplaneJsonContext.Default.DequeueRequest);
         var claim = Assert.Single((await dequeue.Content.ReadFromJsonAsync(JobplaneJsonContext.Default.DequeueResponse))!.Executions);
@@ -56,7 +57,7 @@ public sealed class LogShipperTests(TinyLogCapFixture fixture) : IClassFixture<T
             WorkerId = "shipper-test",
             WorkRoot = Path.GetTempPath(),
         };
-        var controller = new ControllerClient(new HttpClient(counting), options);
+        var controller = new WorkerClient(new HttpClient(counting), options.ControllerUrl, options.WorkerToken);
         var shipper = new LogShipper(controller, claim.ExecutionId, claim.LeaseToken, TimeSpan.FromMilliseconds(20), TimeProvider.System,
             NullLogger.Instance);
         using var guard = new CancellationTokenSource(TimeSpan.FromSeconds(60)); // a hang guard
@@ -72,7 +73,7 @@ public sealed class LogShipperTests(TinyLogCapFixture fixture) : IClassFixture<T
         await shipper.DisposeAsync(); // ships whatever it still holds
         Assert.Equal(sent, Volatile.Read(ref counting.LogPosts));
 
-        var page = await client.GetFromJsonAsync($"/executions/{claim.ExecutionId}/logs?limit=5000", JobplaneJsonContext.Default.LogPage);
+        var page = await client.GetFromJsonAsync(Routes.Of(Routes.ExecutionLogs, claim.ExecutionId) + $"?limit=5000", JobplaneJsonContext.Default.LogPage);
         Assert.Contains("LOG_MAX_BYTES_PER_EXECUTION", page!.Logs[^1].Content, StringComparison.Ordinal);
         Assert.True(page.Logs.Take(page.Logs.Count - 1).All(l => l.Content == line));
     }

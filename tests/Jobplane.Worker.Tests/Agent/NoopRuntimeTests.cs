@@ -54,19 +54,19 @@ public sealed class NoopRuntimeTests : IAsyncLifetime
         using (client)
         {
             using var admin = _host.AdminClient();
-            (await admin.PatchAsJsonAsync($"/tenants/{tenant.TenantId}", new TenantRequest { AllowedRuntimes = ["exec"] },
+            (await admin.PatchAsJsonAsync(Routes.Of(Routes.Tenant, tenant.TenantId), new TenantRequest { AllowedRuntimes = ["exec"] },
                 JobplaneJsonContext.Default.TenantRequest)).EnsureSuccessStatusCode();
-            var job = await client.PostAsJsonAsync("/jobs", new CreateJobRequest { Name = "exec-only", Image = "exec", Command = ["true"] },
+            var job = await client.PostAsJsonAsync(Routes.Jobs, new CreateJobRequest { Name = "exec-only", Image = "exec", Command = ["true"] },
                 JobplaneJsonContext.Default.CreateJobRequest);
             var jobId = (await job.Content.ReadFromJsonAsync(JobplaneJsonContext.Default.CreateJobResponse))!.JobId;
-            var run = await client.PostAsync(new Uri($"/jobs/{jobId}/run", UriKind.Relative), null);
+            var run = await client.PostAsync(new Uri(Routes.Of(Routes.JobRun, jobId), UriKind.Relative), null);
             var executionId = (await run.Content.ReadFromJsonAsync(JobplaneJsonContext.Default.RunJobResponse))!.ExecutionId;
 
             // The unrestricted tenant's execution is served meanwhile, so the agent is claiming.
             var served = await _agent.SubmitAsync("noop", ["true"]);
             await _agent.WaitForAsync(served, e => e.Status == ExecutionStatus.Succeeded);
             await Task.Delay(500);
-            var view = (await client.GetFromJsonAsync($"/executions/{executionId}", JobplaneJsonContext.Default.ExecutionView))!;
+            var view = (await client.GetFromJsonAsync(Routes.Of(Routes.Execution, executionId), JobplaneJsonContext.Default.ExecutionView))!;
             Assert.Equal(ExecutionStatus.Pending, view.Status);
         }
     }

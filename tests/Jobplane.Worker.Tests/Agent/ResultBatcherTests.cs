@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
 using Jobplane.Api;
+using Jobplane.Client;
 using Jobplane.Testing;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -52,7 +53,7 @@ public sealed class ResultBatcherTests : IAsyncLifetime
         await using var batcher = new ResultBatcher(client, NullLogger.Instance);
 
         var lost = batcher.ReportAsync(claims[0].ExecutionId, new ResultRequest { LeaseToken = Guid.NewGuid(), ExitCode = 0 });
-        var gone = await Assert.ThrowsAsync<ControllerException>(() => lost);
+        var gone = await Assert.ThrowsAsync<ApiException>(() => lost);
         Assert.True(gone.LeaseGone);
 
         // Not storable as jsonb: refused as a client error, so the agent reports again without the result.
@@ -62,7 +63,7 @@ public sealed class ResultBatcherTests : IAsyncLifetime
             ExitCode = 0,
             Result = JsonDocument.Parse("""{"s": "a\u0000b"}""").RootElement,
         });
-        var error = await Assert.ThrowsAsync<ControllerException>(() => refused);
+        var error = await Assert.ThrowsAsync<ApiException>(() => refused);
         Assert.Equal(HttpStatusCode.BadRequest, error.Status);
         Assert.False(error.LeaseGone);
         var again = await batcher.ReportAsync(claims[1].ExecutionId, new ResultRequest { LeaseToken = claims[1].LeaseToken, ExitCode = 0 });
@@ -109,9 +110,9 @@ public sealed class ResultBatcherTests : IAsyncLifetime
     }
 
     private static async Task<ExecutionView> ExecutionAsync(HttpClient tenant, Guid id) =>
-        (await tenant.GetFromJsonAsync($"/executions/{id}", JobplaneJsonContext.Default.ExecutionView))!;
+        (await tenant.GetFromJsonAsync(Routes.Of(Routes.Execution, id), JobplaneJsonContext.Default.ExecutionView))!;
 
-    private (ControllerClient Client, ResultCalls Counter) Client(bool batchRouteMissing = false)
+    private (WorkerClient Client, ResultCalls Counter) Client(bool batchRouteMissing = false)
     {
         var counter = new ResultCalls(_host.CreateHandler(), batchRouteMissing);
         var options = new WorkerOptions
@@ -121,18 +122,18 @@ public sealed class ResultBatcherTests : IAsyncLifetime
             WorkerId = "batcher-test",
             WorkRoot = Path.GetTempPath(),
         };
-        return (new ControllerClient(new HttpClient(counter), options), counter);
+        return (new WorkerClient(new HttpClient(counter), options.ControllerUrl, options.WorkerToken), counter);
     }
 
-    private async Task<(HttpClient Tenant, IReadOnlyList<ClaimedExecution> Claims)> ClaimAsync(ControllerClient worker, int count)
+    private async Task<(HttpClient Tenant, IReadOnlyList<ClaimedExecution> Claims)> ClaimAsync(WorkerClient worker, int count)
     {
         var (created, tenant) = await _host.TenantClientAsync();
-        var job = await tenant.PostAsJsonAsync("/jobs",
+        var job = await tenant.PostAsJsonAsync(Routes.Jobs,
             new CreateJobRequest { Name = "batched", Image = "exec", Command = ["true"], MaxAttempts = 1 },
             JobplaneJsonContext.Default.CreateJobRequest);
         job.EnsureSuccessStatusCode();
         var jobId = (await job.Content.ReadFromJsonAsync(JobplaneJsonContext.Default.CreateJobResponse))!.JobId;
-        (await tenant.PostAsync($"/jobs/{jobId}/runs", new StringContent($$"""{"count": {{count}}}""", System.Text.Encoding.UTF8, "application/json"))).EnsureSuccessStatusCode();
+        (await tenant.PostAsync(Routes.Of(Routes.JobRuns, jobId), new StringContent($$"""{"count": {{count}}}""", System.Text.Encoding.UTF8, "application/json"))).EnsureSuccessStatusCode();
         var answer = await worker.DequeueAsync(new DequeueRequest { Limit = count, TenantIds = [created.TenantId] }, CancellationToken.None);
         Assert.Equal(count, answer.Executions.Count);
         return (tenant, answer.Executions);
@@ -148,7 +149,7 @@ public sealed class ResultBatcherTests : IAsyncLifetime
         protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
         {
             var path = request.RequestUri!.AbsolutePath;
-            if (path == "/internal/results")
+            if (path == Routes.WorkerResults)
             {
                 Interlocked.Increment(ref _batch);
                 if (batchRouteMissing) return Task.FromResult(new HttpResponseMessage(HttpStatusCode.NotFound));

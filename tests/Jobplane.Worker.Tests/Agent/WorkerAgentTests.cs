@@ -54,7 +54,7 @@ public sealed class WorkerAgentTests : IAsyncLifetime
         Assert.Equal(3, failed.Attempts!.Count);
         Assert.All(failed.Attempts, a => Assert.Equal("failed", a.Outcome));
 
-        var dlq = (await _agent.Tenant.GetFromJsonAsync("/executions/dlq", JobplaneJsonContext.Default.IReadOnlyListDlqEntry))!;
+        var dlq = (await _agent.Tenant.GetFromJsonAsync(Routes.DeadLetters, JobplaneJsonContext.Default.IReadOnlyListDlqEntry))!;
         var entry = Assert.Single(dlq);
         Assert.Equal(id, entry.ExecutionId);
         Assert.Equal(3, entry.Attempts);
@@ -118,7 +118,7 @@ public sealed class WorkerAgentTests : IAsyncLifetime
         Assert.Equal(1, _agent.RunningCount);
         Assert.Equal(ExecutionStatus.Running, (await _agent.WaitForAsync(id, _ => true)).Status);
 
-        var cancel = await _agent.Tenant.PostAsync($"/executions/{id}/cancel", null);
+        var cancel = await _agent.Tenant.PostAsync(Routes.Of(Routes.ExecutionCancel, id), null);
         Assert.True(cancel.IsSuccessStatusCode, await cancel.Content.ReadAsStringAsync());
         var clock = System.Diagnostics.Stopwatch.StartNew();
         while (_agent.RunningCount > 0 && clock.Elapsed < TimeSpan.FromSeconds(10)) await Task.Delay(50);
@@ -140,7 +140,7 @@ public sealed class WorkerAgentTests : IAsyncLifetime
         await _agent.WaitForAsync(id, e => e.Status == ExecutionStatus.Running);
         var pid = await _agent.JobPidAsync(id);
 
-        var cancel = await _agent.Tenant.PostAsync($"/executions/{id}/cancel", null);
+        var cancel = await _agent.Tenant.PostAsync(Routes.Of(Routes.ExecutionCancel, id), null);
         cancel.EnsureSuccessStatusCode();
         var answer = (await cancel.Content.ReadFromJsonAsync(JobplaneJsonContext.Default.CancelResponse))!;
         Assert.True(answer.CancelRequested);
@@ -149,7 +149,7 @@ public sealed class WorkerAgentTests : IAsyncLifetime
         Assert.Equal(ExecutionStatus.Cancelled, done.Status);
         Assert.Equal("cancelled", Assert.Single(done.Attempts!).Outcome);
         Assert.True(await AgentHarness.GoneWithinAsync(pid, TimeSpan.FromSeconds(5)), "the cancelled job kept running");
-        Assert.Empty((await _agent.Tenant.GetFromJsonAsync("/executions/dlq", JobplaneJsonContext.Default.IReadOnlyListDlqEntry))!);
+        Assert.Empty((await _agent.Tenant.GetFromJsonAsync(Routes.DeadLetters, JobplaneJsonContext.Default.IReadOnlyListDlqEntry))!);
     }
 
     [Fact]

@@ -86,11 +86,11 @@ public sealed class TracingTests : IAsyncLifetime
     {
         var callerTrace = ActivityTraceId.CreateRandom();
         var callerSpan = ActivitySpanId.CreateRandom();
-        var created = await _agent.Tenant.PostAsJsonAsync("/jobs",
+        var created = await _agent.Tenant.PostAsJsonAsync(Routes.Jobs,
             new CreateJobRequest { Name = "flaky-traced", Image = "exec", Command = ["sh", "-c", "exit 5"], MaxAttempts = 2 },
             JobplaneJsonContext.Default.CreateJobRequest);
         var job = (await created.Content.ReadFromJsonAsync(JobplaneJsonContext.Default.CreateJobResponse))!;
-        using var request = new HttpRequestMessage(HttpMethod.Post, $"/jobs/{job.JobId}/run");
+        using var request = new HttpRequestMessage(HttpMethod.Post, Routes.Of(Routes.JobRun, job.JobId));
         request.Headers.Add("traceparent", $"00-{callerTrace}-{callerSpan}-01");
         var run = await _agent.Tenant.SendAsync(request);
         run.EnsureSuccessStatusCode();

@@ -4,62 +4,52 @@ using System.Net.Http.Json;
 using System.Text.Json.Serialization.Metadata;
 using Jobplane.Api;
 
-namespace Jobplane.Worker;
+namespace Jobplane.Client;
 
-/// <summary>A call the controller answered with an error status.</summary>
-public sealed class ControllerException(HttpStatusCode status, string code, string message)
-    : Exception($"{message} ({code}, HTTP {(int)status})")
-{
-    public HttpStatusCode Status { get; } = status;
-    public string Code { get; } = code;
-
-    /// <summary>The controller says this attempt no longer holds its lease (or the execution is gone): stop, report nothing.</summary>
-    public bool LeaseGone => Status is HttpStatusCode.Conflict or HttpStatusCode.NotFound;
-
-    /// <summary>Worth retrying: the controller or the network had a problem, not the request.</summary>
-    public bool Transient => (int)Status >= 500 || Status == HttpStatusCode.TooManyRequests;
-}
-
-/// <summary>The worker API, typed. The only way the worker reaches the platform.</summary>
-public sealed class ControllerClient
+/// <summary>
+/// The worker API, typed: the only way a worker reaches the platform. Errors are <see cref="ApiException"/>
+/// (see its LeaseGone and Transient); every call has its own deadline.
+/// </summary>
+public sealed class WorkerClient
 {
     private static readonly TimeSpan CallTimeout = TimeSpan.FromSeconds(30);
     private readonly HttpClient _http;
 
-    public ControllerClient(HttpClient http, WorkerOptions options)
+    /// <param name="http">Configured here: base address, no client-wide timeout, the worker token.</param>
+    public WorkerClient(HttpClient http, Uri controllerUrl, string workerToken)
     {
         _http = http;
-        _http.BaseAddress = options.ControllerUrl;
+        _http.BaseAddress = controllerUrl;
         _http.Timeout = Timeout.InfiniteTimeSpan; // each call sets its own deadline
-        _http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", options.WorkerToken);
+        _http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", workerToken);
     }
 
     public async Task<DequeueResponse> DequeueAsync(DequeueRequest request, CancellationToken ct)
     {
         var wait = TimeSpan.FromSeconds(request.WaitSeconds ?? 0);
-        return (await SendAsync(HttpMethod.Post, "internal/executions/dequeue", request,
+        return (await SendAsync(HttpMethod.Post, Path(Routes.WorkerDequeue), request,
             JobplaneJsonContext.Default.DequeueRequest, JobplaneJsonContext.Default.DequeueResponse, wait + CallTimeout, ct))!;
     }
 
     public async Task<WorkerHeartbeatResponse> HeartbeatAsync(WorkerHeartbeatRequest request, CancellationToken ct) =>
-        (await SendAsync(HttpMethod.Post, "internal/heartbeats", request, JobplaneJsonContext.Default.WorkerHeartbeatRequest,
+        (await SendAsync(HttpMethod.Post, Path(Routes.WorkerHeartbeats), request, JobplaneJsonContext.Default.WorkerHeartbeatRequest,
             JobplaneJsonContext.Default.WorkerHeartbeatResponse, CallTimeout, ct))!;
 
     /// <summary>Ships a batch of log lines; the answer is null while the execution's log has room, and says so once it is full.</summary>
     public Task<AppendLogsResponse?> AppendLogsAsync(Guid executionId, AppendLogsRequest request, CancellationToken ct) =>
-        SendAsync(HttpMethod.Post, $"internal/executions/{executionId}/logs", request,
+        SendAsync(HttpMethod.Post, Path(Routes.Of(Routes.WorkerLogs, executionId)), request,
             JobplaneJsonContext.Default.AppendLogsRequest, JobplaneJsonContext.Default.AppendLogsResponse, CallTimeout, ct);
 
     public async Task<ResultResponse> ReportResultAsync(Guid executionId, ResultRequest request, CancellationToken ct) =>
-        (await SendAsync(HttpMethod.Put, $"internal/executions/{executionId}/result", request,
+        (await SendAsync(HttpMethod.Put, Path(Routes.Of(Routes.WorkerResult, executionId)), request,
             JobplaneJsonContext.Default.ResultRequest, JobplaneJsonContext.Default.ResultResponse, CallTimeout, ct))!;
 
     public async Task<ResultBatchResponse> ReportResultsAsync(ResultBatchRequest request, CancellationToken ct) =>
-        (await SendAsync(HttpMethod.Post, "internal/results", request,
+        (await SendAsync(HttpMethod.Post, Path(Routes.WorkerResults), request,
             JobplaneJsonContext.Default.ResultBatchRequest, JobplaneJsonContext.Default.ResultBatchResponse, CallTimeout, ct))!;
 
     public Task ReleaseAsync(Guid executionId, ReleaseRequest request, CancellationToken ct) =>
-        SendAsync<ReleaseRequest, ApiError>(HttpMethod.Post, $"internal/executions/{executionId}/release", request,
+        SendAsync<ReleaseRequest, ApiError>(HttpMethod.Post, Path(Routes.Of(Routes.WorkerRelease, executionId)), request,
             JobplaneJsonContext.Default.ReleaseRequest, null, CallTimeout, ct);
 
     private async Task<TResponse?> SendAsync<TRequest, TResponse>(HttpMethod method, string path, TRequest body,
@@ -75,7 +65,7 @@ public sealed class ControllerClient
             ApiError? error = null;
             try { error = await response.Content.ReadFromJsonAsync(JobplaneJsonContext.Default.ApiError, deadline.Token); }
             catch (System.Text.Json.JsonException) { }
-            throw new ControllerException(response.StatusCode, error?.Code ?? "http_error", error?.Error ?? response.ReasonPhrase ?? "request failed");
+            throw new ApiException(response.StatusCode, error?.Code ?? "http_error", error?.Error ?? response.ReasonPhrase ?? "request failed");
         }
         if (responseType is null || response.StatusCode == HttpStatusCode.NoContent) return null;
         // Once the controller has answered, its answer is read even if the caller is stopping: a
@@ -85,4 +75,7 @@ public sealed class ControllerClient
         using var readTimeout = new CancellationTokenSource(CallTimeout);
         return await response.Content.ReadFromJsonAsync(responseType, readTimeout.Token);
     }
+
+    /// <summary>Relative to the base address, so that a controller behind a path prefix keeps it.</summary>
+    private static string Path(string route) => route.TrimStart('/');
 }

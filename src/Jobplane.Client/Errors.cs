@@ -1,12 +1,9 @@
 using System.Net;
 
-namespace Jobplane.Cli;
+namespace Jobplane.Client;
 
-/// <summary>The invocation itself is wrong (bad flag value, missing config file): exit 2, nothing sent.</summary>
-internal sealed class UsageException(string message) : Exception(message);
-
-/// <summary>The controller answered with an error status.</summary>
-internal sealed class ApiException : Exception
+/// <summary>The controller answered with an error status: its status, its error code and its message.</summary>
+public sealed class ApiException : Exception
 {
     /// <param name="retryAfter">The Retry-After the controller sent (429, 503), so the user knows how long to wait.</param>
     public ApiException(HttpStatusCode status, string? reasonPhrase, string? error, string? code, string? bodyText, TimeSpan? retryAfter = null)
@@ -18,10 +15,24 @@ internal sealed class ApiException : Exception
         RetryAfter = retryAfter;
     }
 
+    /// <summary>An error the caller already decoded (or made up on the controller's behalf, e.g. for one answer of a batch).</summary>
+    public ApiException(HttpStatusCode status, string code, string message)
+        : this(status, null, message, code, null)
+    {
+    }
+
     public HttpStatusCode Status { get; }
+    /// <summary>The controller's human message; null when the body was not the API's error shape.</summary>
     public string? Error { get; }
+    /// <summary>The controller's machine-readable code (e.g. lease_lost); null when the body was not the API's error shape.</summary>
     public string? Code { get; }
     public TimeSpan? RetryAfter { get; }
+
+    /// <summary>A worker's attempt no longer holds its lease (or the execution is gone): stop, report nothing.</summary>
+    public bool LeaseGone => Status is HttpStatusCode.Conflict or HttpStatusCode.NotFound;
+
+    /// <summary>Worth retrying: the controller or the network had a problem, not the request.</summary>
+    public bool Transient => (int)Status >= 500 || Status == HttpStatusCode.TooManyRequests;
 
     private static string Describe(HttpStatusCode status, string? reasonPhrase, string? error, string? code, string? bodyText, TimeSpan? retryAfter)
     {
@@ -49,8 +60,8 @@ internal sealed class ApiException : Exception
 }
 
 /// <summary>No HTTP exchange happened: connection refused, DNS failure, TLS failure, timeout.</summary>
-internal sealed class ControllerUnreachableException(Uri url, string reason, Exception? inner = null)
+public sealed class ControllerUnreachableException(Uri url, string reason, Exception? inner = null)
     : Exception($"cannot reach controller at {url.ToString().TrimEnd('/')}: {reason}", inner);
 
 /// <summary>The controller answered 2xx but with something this jobctl cannot read.</summary>
-internal sealed class UnexpectedResponseException(string message, Exception? inner = null) : Exception(message, inner);
+public sealed class UnexpectedResponseException(string message, Exception? inner = null) : Exception(message, inner);
