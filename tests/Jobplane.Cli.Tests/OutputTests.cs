@@ -144,18 +144,7 @@ public sealed class OutputTests
     [Fact]
     public void Status_shows_cancel_requested_at_only_when_a_cancel_was_requested()
     {
-        var execution = new ExecutionView
-        {
-            Id = Guid.Parse("11111111-1111-1111-1111-111111111111"),
-            JobId = Guid.Parse("22222222-2222-2222-2222-222222222222"),
-            Status = ExecutionStatus.Running,
-            Priority = Priority.Normal,
-            Attempt = 1,
-            MaxAttempts = 3,
-            CreatedAt = new DateTimeOffset(2030, 1, 1, 0, 0, 0, TimeSpan.Zero),
-            ScheduledAt = new DateTimeOffset(2030, 1, 1, 0, 0, 0, TimeSpan.Zero),
-            StartedAt = new DateTimeOffset(2030, 1, 1, 0, 0, 1, TimeSpan.Zero),
-        };
+        var execution = Running;
         using var plain = new StringWriter { NewLine = "\n" };
         using var cancelling = new StringWriter { NewLine = "\n" };
 
