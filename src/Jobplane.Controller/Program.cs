@@ -27,21 +27,10 @@ builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
 
 builder.Services.AddSingleton(sp => ControllerOptions.FromConfiguration(sp.GetRequiredService<IConfiguration>()));
 builder.Services.AddSingleton(TimeProvider.System);
-// Two pools (see DatabasePools): the unkeyed one for workers and the controller itself, the keyed one
-// for tenants' requests, under a statement timeout.
-builder.Services.AddSingleton(sp => DatabasePools.BuildPlatform(sp.GetRequiredService<ControllerOptions>()));
-builder.Services.AddKeyedSingleton(DatabasePools.Tenant, (sp, _) => DatabasePools.BuildTenant(sp.GetRequiredService<ControllerOptions>()));
-builder.Services.AddSingleton(sp => new TenantStore(sp.GetRequiredKeyedService<NpgsqlDataSource>(DatabasePools.Tenant)));
-builder.Services.AddSingleton<WorkerCredentialStore>();
-builder.Services.AddSingleton(sp => new AuditLog(sp.GetRequiredKeyedService<NpgsqlDataSource>(DatabasePools.Tenant)));
-builder.Services.AddSingleton(sp => new RateBucketStore(sp.GetRequiredKeyedService<NpgsqlDataSource>(DatabasePools.Tenant)));
+// Two pools, the tenant one under a statement timeout, and the stores on them (see StoreRegistration).
+builder.Services.AddJobplaneStore();
 builder.Services.AddSingleton<TenantRateLimiter>();
-builder.Services.AddSingleton(sp => new JobStore(sp.GetRequiredKeyedService<NpgsqlDataSource>(DatabasePools.Tenant)));
-builder.Services.AddSingleton(sp => new ExecutionStore(sp.GetRequiredKeyedService<NpgsqlDataSource>(DatabasePools.Tenant)));
-builder.Services.AddSingleton<WorkerStore>();
-builder.Services.AddSingleton<Jobplane.Controller.Queue.WorkerRegistry>();
-builder.Services.AddSingleton<QueueStore>();
-builder.Services.AddSingleton<RetentionStore>();
+builder.Services.AddSingleton<WorkerRegistry>();
 builder.Services.AddSingleton<RecentKeys>();
 builder.Services.AddSingleton<Authenticator>();
 builder.Services.AddSingleton<WorkerPseudonyms>();

@@ -1,27 +1,18 @@
 using Npgsql;
 
-namespace Jobplane.Controller.Database;
+namespace Jobplane.Store;
 
 /// <summary>
-/// The controller's two connection pools to the same database. Workers (claims, heartbeats, reports)
-/// and the controller's own maintenance use the platform pool; everything a tenant's request reads
-/// or writes uses the tenant pool, whose statements also run under a statement timeout. However many
-/// slow reads tenants start, they can hold at most the tenant pool's connections, so a heartbeat
-/// never waits behind them for a connection and leases do not expire for it.
+/// How the store connects: pool size, prepared statements, plan mode, statement timeout, and no
+/// reset on close. These are the store's decisions, because they are safe only for the way the store
+/// uses connections (transaction-scoped locks, no session state left behind); a user's explicit
+/// setting in the connection string always wins.
 /// </summary>
-public static class DatabasePools
+public static class StoreDataSource
 {
-    /// <summary>The DI key of the tenant pool (the platform pool is the unkeyed <see cref="NpgsqlDataSource"/>).</summary>
-    public const string Tenant = "tenant";
-
-    public static NpgsqlDataSource BuildPlatform(ControllerOptions options) => Build(options, "jobplane-controller", statementTimeout: null);
-
-    public static NpgsqlDataSource BuildTenant(ControllerOptions options) =>
-        Build(options, "jobplane-controller-tenant", options.TenantStatementTimeout);
-
-    private static NpgsqlDataSource Build(ControllerOptions options, string applicationName, TimeSpan? statementTimeout)
+    public static NpgsqlDataSource Build(string connectionString, string applicationName, TimeSpan? statementTimeout = null)
     {
-        var csb = new NpgsqlConnectionStringBuilder(options.ConnectionString);
+        var csb = new NpgsqlConnectionStringBuilder(connectionString);
         // Requests hold a connection only for the statements they run (long-polls wait without one),
         // so each pool is sized for the cores PostgreSQL and the controller share, not for the number
         // of workers or tenants: more backends than that only queue inside PostgreSQL instead of in the
@@ -44,7 +35,7 @@ public static class DatabasePools
             serverOptions.Add($"-c statement_timeout={(long)timeout.TotalMilliseconds}");
         if (serverOptions.Count > 0)
             csb.Options = string.Join(' ', new[] { csb.Options }.Where(o => !string.IsNullOrEmpty(o)).Concat(serverOptions));
-        // The controller keeps no session state on pooled connections (advisory locks are transaction
+        // The platform keeps no session state on pooled connections (advisory locks are transaction
         // scoped; the migrator and the LISTEN connection undo theirs), so the reset Npgsql would
         // otherwise run when a connection is next used, a transaction of its own, is not needed: it was
         // one commit in every two PostgreSQL counted.
