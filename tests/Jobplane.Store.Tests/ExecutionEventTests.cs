@@ -83,6 +83,10 @@ public sealed class ExecutionEventTests(TestDatabase db) : StoreTestBase(db), IC
         var claim = await ClaimOneAsync(tenant);
         await Executions.CancelAsync(tenant, later, Ct);
         await Executions.CancelAsync(tenant, running, Ct);
+        // Asked again (a tenant repeating the call): the same answer, and no second event, so repeated
+        // cancels cannot make the platform store without bound.
+        Assert.Equal(Running, (await Executions.CancelAsync(tenant, running, Ct))!.Status);
+        Assert.Equal(0, (await Executions.CancelJobAsync(tenant, (await Executions.GetAsync(tenant, running, Ct))!.JobId, Ct))!.Cancelled);
         Assert.Equal(Cancelled, (await FailAsync(claim, "stopped")).Status);
 
         Assert.Equal([$"NEW submitted {Scheduled} #0", $"{Scheduled} cancelled {Cancelled} #0"], await EventsAsync(later));

@@ -23,6 +23,8 @@ public sealed partial class ExecutionStore
             await using var cmd = conn.Command("select status from executions where id = $1 and tenant_id = $2", tx,
                 Sql.P(executionId), Sql.P(tenantId));
             if (await cmd.ExecuteScalarAsync(ct) is not string status) return null;
+            // Its cancel was already recorded; its worker is stopping it.
+            if (status == ExecutionStatus.Running) return new CancelResponse(executionId, ExecutionStatus.Running, CancelRequested: true);
             throw new StoreConflictException($"execution {executionId} already finished ({status}); there is nothing to cancel");
         }
         await TransitionWriter.ApplyAsync(conn, tx, unfinished, ct);
@@ -66,6 +68,9 @@ public sealed partial class ExecutionStore
         await using var select = conn.Command($"""
             select id, status, attempt, worker_id from executions
             where {where} and status in ('PENDING', 'SCHEDULED', 'RETRYING', 'RUNNING')
+              -- A running execution whose cancel is already recorded has nothing left to change: a
+              -- repeated cancel writes no second event (a tenant repeating it cannot grow the table).
+              and (status <> 'RUNNING' or cancel_requested_at is null)
             order by id
             for update
             """, tx, [.. parameters.Select(p => p.Clone())]);
