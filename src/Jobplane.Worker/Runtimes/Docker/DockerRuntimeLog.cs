@@ -9,9 +9,6 @@ internal static partial class DockerRuntimeLog
         Message = "Execution {ExecutionId} attempt {Attempt} started as container {ContainerId} from image {Image}")]
     public static partial void Started(ILogger logger, Guid executionId, int attempt, string containerId, string image);
 
-
-
-
     [LoggerMessage(EventId = 1204, Level = LogLevel.Warning,
         Message = "Output of execution {ExecutionId} attempt {Attempt} had not ended {Limit} after its container exited; the rest of it is dropped")]
     public static partial void OutputNotEnded(ILogger logger, Guid executionId, int attempt, string limit);
@@ -19,7 +16,6 @@ internal static partial class DockerRuntimeLog
     [LoggerMessage(EventId = 1205, Level = LogLevel.Warning,
         Message = "Could not remove container {ContainerId}; the next orphan cleanup will try again")]
     public static partial void ContainerNotRemoved(ILogger logger, string containerId, Exception exception);
-
 
     [LoggerMessage(EventId = 1207, Level = LogLevel.Information,
         Message = "Pulling image {Image}")]
@@ -37,7 +33,6 @@ internal static partial class DockerRuntimeLog
         Message = "Removed orphan container {ContainerId} (execution {ExecutionId} attempt {Attempt}), left by a previous run of worker {WorkerId}")]
     public static partial void OrphanContainerRemoved(ILogger logger, string containerId, string executionId, string attempt, string workerId);
 
-
     [LoggerMessage(EventId = 1212, Level = LogLevel.Information,
         Message = "Orphan cleanup of worker {WorkerId}: {Containers} container(s) removed, {Folders} output folder(s) removed")]
     public static partial void OrphanCleanupDone(ILogger logger, string workerId, int containers, int folders);
@@ -53,9 +48,6 @@ internal static partial class DockerRuntimeLog
     [LoggerMessage(EventId = 1215, Level = LogLevel.Warning,
         Message = "Docker output folders are NOT size-bounded: DOCKER_OUTPUT_MAX_BYTES is 0, or the worker (user {Uid}) cannot mount; a container can fill the disk that holds {WorkRoot}")]
     public static partial void OutputNotBounded(ILogger logger, uint uid, string workRoot);
-
-
-
 
     [LoggerMessage(EventId = 1219, Level = LogLevel.Warning,
         Message = "Image {Image} cannot be used: {Reason}")]

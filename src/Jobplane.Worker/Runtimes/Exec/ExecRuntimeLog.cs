@@ -9,18 +9,13 @@ internal static partial class ExecRuntimeLog
         Message = "Execution {ExecutionId} attempt {Attempt} started as process group {ProcessGroup} in {WorkDirectory}")]
     public static partial void Started(ILogger logger, Guid executionId, int attempt, int processGroup, string workDirectory);
 
-
-
-
     [LoggerMessage(EventId = 1104, Level = LogLevel.Warning,
         Message = "Output of execution {ExecutionId} attempt {Attempt} was still held open after the job ended, by a process that left the job's process group; the rest of that output is dropped")]
     public static partial void OutputHeldOpen(ILogger logger, Guid executionId, int attempt);
 
-
     [LoggerMessage(EventId = 1106, Level = LogLevel.Information,
         Message = "Killed orphan process {Pid} ({Command}) and its process group {ProcessGroup}, left by a previous run of worker {WorkerId}")]
     public static partial void OrphanProcessKilled(ILogger logger, int pid, string command, int processGroup, string workerId);
-
 
     [LoggerMessage(EventId = 1108, Level = LogLevel.Information,
         Message = "Orphan cleanup of worker {WorkerId}: {Processes} process(es) killed, {Directories} working director(ies) removed, {Users} idle job user(s) swept")]
@@ -41,7 +36,4 @@ internal static partial class ExecRuntimeLog
     [LoggerMessage(EventId = 1113, Level = LogLevel.Information,
         Message = "Exec attempt folders are tmpfs mounts of at most {Bound} each (EXEC_WORKDIR_MAX_BYTES), held in memory")]
     public static partial void WorkDirectoryBounded(ILogger logger, string bound);
-
-
-
 }
