@@ -30,6 +30,14 @@ public sealed partial class JobplaneClient
 
     public Uri BaseUrl { get; }
 
+    /// <summary>Liveness: the controller process answers.</summary>
+    public Task<ApiResponse<HealthResponse>> GetHealthAsync(CancellationToken ct) =>
+        SendAsync(HttpMethod.Get, Routes.Healthz, null, ClientJson.Context.HealthResponse, ct);
+
+    /// <summary>Readiness: the controller reaches its database (a 503 ApiException when it does not).</summary>
+    public Task<ApiResponse<HealthResponse>> GetReadinessAsync(CancellationToken ct) =>
+        SendAsync(HttpMethod.Get, Routes.Readyz, null, ClientJson.Context.HealthResponse, ct);
+
     public Task<ApiResponse<CreateTenantResponse>> CreateTenantAsync(TenantRequest request, CancellationToken ct) =>
         SendAsync(HttpMethod.Post, Routes.Tenants, Body(request, ClientJson.Context.TenantRequest), ClientJson.Context.CreateTenantResponse, ct);
 

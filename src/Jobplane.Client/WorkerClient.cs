@@ -35,6 +35,11 @@ public sealed class WorkerClient
         (await SendAsync(HttpMethod.Post, Path(Routes.WorkerHeartbeats), request, JobplaneJsonContext.Default.WorkerHeartbeatRequest,
             JobplaneJsonContext.Default.WorkerHeartbeatResponse, CallTimeout, ct))!;
 
+    /// <summary>Extends one lease (the per-execution form of <see cref="HeartbeatAsync"/>, for a worker that holds few).</summary>
+    public async Task<HeartbeatResponse> HeartbeatLeaseAsync(Guid executionId, HeartbeatRequest request, CancellationToken ct) =>
+        (await SendAsync(HttpMethod.Put, Path(Routes.Of(Routes.WorkerLeaseHeartbeat, executionId)), request,
+            JobplaneJsonContext.Default.HeartbeatRequest, JobplaneJsonContext.Default.HeartbeatResponse, CallTimeout, ct))!;
+
     /// <summary>Ships a batch of log lines; the answer is null while the execution's log has room, and says so once it is full.</summary>
     public Task<AppendLogsResponse?> AppendLogsAsync(Guid executionId, AppendLogsRequest request, CancellationToken ct) =>
         SendAsync(HttpMethod.Post, Path(Routes.Of(Routes.WorkerLogs, executionId)), request,

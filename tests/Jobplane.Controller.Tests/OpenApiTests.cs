@@ -68,6 +68,8 @@ public sealed class OpenApiTests(ControllerFixture fixture) : IClassFixture<Cont
                     missingErrors.Add($"{method} {path}: a body but no 400/413");
                 if (path.Contains("{id}", StringComparison.Ordinal) && !responses.ContainsKey("404"))
                     missingErrors.Add($"{method} {path}: an id but no 404");
+                if (!responses.ContainsKey("500"))
+                    missingErrors.Add($"{method} {path}: no 500");
                 if (operation["security"] is not JsonArray)
                     missingErrors.Add($"{method} {path}: no security declared");
                 else if (path != "/healthz" && path != "/readyz" && !secured)
@@ -133,6 +135,27 @@ public sealed class OpenApiTests(ControllerFixture fixture) : IClassFixture<Cont
         Assert.DoesNotContain("revoked_at", Required(document, "ApiKeyView"));
         Assert.DoesNotContain("next_before_id", Required(document, "AuditPage"));
         Assert.Contains("id", Required(document, "ApiKeyView"));
+    }
+
+    [Fact]
+    public async Task A_followed_log_is_a_documented_event_stream_and_an_undocumented_media_type_breaks_the_contract()
+    {
+        var document = await DocumentAsync();
+        var ok = document["paths"]!["/executions/{id}/logs"]!["get"]!["responses"]!["200"]!["content"]!.AsObject();
+        Assert.Equal(["application/json", "text/event-stream"], ok.Select(c => c.Key).Order());
+        Assert.Contains("'end'", ok["text/event-stream"]!["schema"]!["description"]!.GetValue<string>());
+        var metrics = document["paths"]!["/metrics"]!["get"]!["responses"]!["200"]!["content"]!.AsObject();
+        Assert.Contains("text/plain", metrics.Select(c => c.Key));
+
+        // The check the tests' clients run: an answer in a media type the operation does not list is a violation.
+        var contract = new OpenApiContract(() => Task.FromResult(document.ToJsonString()));
+        using var request = new HttpRequestMessage(HttpMethod.Get, "http://controller/jobs");
+        using var html = new HttpResponseMessage(HttpStatusCode.OK) { Content = new StringContent("<html></html>", System.Text.Encoding.UTF8, "text/html") };
+        var violation = Assert.Single(await contract.ViolationsAsync(request, html, CancellationToken.None));
+        Assert.Contains("text/html", violation);
+        using var logs = new HttpRequestMessage(HttpMethod.Get, $"http://controller/executions/{Guid.NewGuid()}/logs?follow=true");
+        using var stream = new HttpResponseMessage(HttpStatusCode.OK) { Content = new StringContent("event: end\ndata: {}\n\n", System.Text.Encoding.UTF8, "text/event-stream") };
+        Assert.Empty(await contract.ViolationsAsync(logs, stream, CancellationToken.None));
     }
 
     private static IEnumerable<string> Required(JsonObject document, string schema) =>

@@ -97,9 +97,12 @@ public sealed class ControllerHost : IAsyncLifetime
     /// An HttpClient for the controller with the given bearer token (or none). It follows no
     /// redirects, and every answer it receives is checked against the served OpenAPI document.
     /// </summary>
-    public HttpClient Client(string? token = null)
+    public HttpClient Client(string? token = null) => Client(token, []);
+
+    /// <summary>As <see cref="Client(string?)"/>, with <paramref name="outer"/> handlers seeing each request before the check.</summary>
+    public HttpClient Client(string? token, params DelegatingHandler[] outer)
     {
-        var client = _factory!.CreateDefaultClient(new OpenApiResponseCheck(Contract));
+        var client = _factory!.CreateDefaultClient([.. outer, new OpenApiResponseCheck(Contract)]);
         if (token is not null) client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
         return client;
     }

@@ -49,7 +49,11 @@ public sealed class OpenApiContract
             return [$"status {status} is not documented (documented: {string.Join(", ", responses.Select(r => r.Key))})"];
 
         var mediaType = response.Content.Headers.ContentType?.MediaType;
-        if (mediaType is not "application/json") return [];
+        if (mediaType is null) return [];
+        if (mediaType is not "application/json")
+            return documented["content"]?[mediaType] is null
+                ? [$"status {status} answers {mediaType}, which the document does not list for it"]
+                : [];
         if (documented["content"]?["application/json"]?["schema"] is not JsonNode schemaNode)
             return [$"status {status} answers JSON, but the document gives it no JSON schema"];
         await response.Content.LoadIntoBufferAsync(ct);
@@ -63,6 +67,26 @@ public sealed class OpenApiContract
             .SelectMany(d => d.Errors!.Select(e => $"{d.InstanceLocation} ({d.EvaluationPath}): {e.Value}"))
             .DefaultIfEmpty("invalid")
             .Select(e => $"status {status}: {e}; body: {Truncate(body)}")];
+    }
+
+    /// <summary>The operationId of the documented operation a request fills; null when the document has none for it.</summary>
+    public async Task<string?> OperationIdAsync(HttpMethod method, string path)
+    {
+        var document = await _document.Value;
+        return Match(document, path) is { } template
+            && document["paths"]![template]![method.Method.ToLowerInvariant()] is JsonObject operation
+            ? operation["operationId"]?.GetValue<string>()
+            : null;
+    }
+
+    /// <summary>Every operationId in the document.</summary>
+    public async Task<IReadOnlySet<string>> OperationIdsAsync()
+    {
+        var document = await _document.Value;
+        return document["paths"]!.AsObject()
+            .SelectMany(path => path.Value!.AsObject().Select(operation => operation.Value?["operationId"]?.GetValue<string>()))
+            .OfType<string>()
+            .ToHashSet(StringComparer.Ordinal);
     }
 
     /// <summary>The documented template a request path fills; a literal segment beats a parameter (/executions/dlq before /executions/{id}).</summary>

@@ -82,6 +82,9 @@ public static class ExecutionEndpoints
             .Query("limit", JsonSchemaType.Integer, $"lines per page, 1..{Limits.MaxLogPageSize} (default 1000); a page also stops at the byte budget")
             .Query("follow", JsonSchemaType.Boolean, "stream Server-Sent Events until the execution ends")
             .Returns<LogPage>()
+            .StreamsEvents("With follow=true: Server-Sent Events. Each log line is an event with no name, id = the line's id, "
+                + "data = the LogEntry as JSON. Event 'end' (data: execution_id, status) once the execution finished and every line was sent; "
+                + "event 'reconnect' (data: execution_id, last_event_id, reason) when the stream reached LOG_FOLLOW_MAX_DURATION: reconnect with Last-Event-ID.")
             .Errors(400, 404, 429);
     }
 

@@ -53,6 +53,16 @@ public static class OpenApiMetadata
         return route;
     }
 
+    /// <summary>
+    /// The route's 200 answer can also be a text/event-stream (chosen by a query parameter, not by
+    /// Accept), whose events <paramref name="description"/> lists. Declared so that a client (and the
+    /// contract check of the tests) knows the stream is an answer of this operation.
+    /// </summary>
+    public sealed record EventStream(string Description);
+
+    public static RouteHandlerBuilder StreamsEvents(this RouteHandlerBuilder route, string description) =>
+        route.WithMetadata(new EventStream(description));
+
     /// <summary>A response header of the route's success answer.</summary>
     public sealed record ResponseHeader(string Name, string Description);
 
@@ -130,7 +140,16 @@ public static class OpenApiMetadata
                         ],
                         Responses = new OpenApiResponses
                         {
-                            ["200"] = new OpenApiResponse { Description = "OK" },
+                            ["200"] = new OpenApiResponse
+                            {
+                                Description = "OK",
+                                Content = new Dictionary<string, OpenApiMediaType>
+                                {
+                                    ["text/plain"] = new() { Schema = new OpenApiSchema { Type = JsonSchemaType.String, Description = "Prometheus text exposition format 0.0.4" } },
+                                    ["application/openmetrics-text"] = new() { Schema = new OpenApiSchema { Type = JsonSchemaType.String, Description = "OpenMetrics 1.0, when the scraper asks for it" } },
+                                },
+                            },
+                            ["500"] = InternalError(document),
                             ["401"] = new OpenApiResponse
                             {
                                 Description = "No or a wrong credential",
@@ -164,6 +183,20 @@ public static class OpenApiMetadata
                     Description = q.Description,
                     Schema = new OpenApiSchema { Type = q.Type },
                 });
+            }
+            if (metadata.OfType<EventStream>().LastOrDefault() is { } events
+                && operation.Responses?.TryGetValue("200", out var streamed) == true && streamed is OpenApiResponse streamedOk)
+            {
+                streamedOk.Content ??= new Dictionary<string, OpenApiMediaType>();
+                streamedOk.Content["text/event-stream"] = new OpenApiMediaType
+                {
+                    Schema = new OpenApiSchema { Type = JsonSchemaType.String, Description = events.Description },
+                };
+            }
+            if (context.Document is { } owner)
+            {
+                operation.Responses ??= new OpenApiResponses();
+                operation.Responses["500"] = InternalError(owner);
             }
             foreach (var h in metadata.OfType<ResponseHeader>())
             {
@@ -232,6 +265,19 @@ public static class OpenApiMetadata
     }
 
     private const string MetricsScheme = "metrics";
+
+    /// <summary>
+    /// Any operation can fail unexpectedly; the answer is still a JSON error (code "internal"), and it
+    /// never carries the exception: the details stay in the controller's log, under the request's trace.
+    /// </summary>
+    private static OpenApiResponse InternalError(OpenApiDocument document) => new()
+    {
+        Description = "An unexpected fault; the body names no details (they are in the controller's log)",
+        Content = new Dictionary<string, OpenApiMediaType>
+        {
+            ["application/json"] = new() { Schema = new OpenApiSchemaReference(nameof(ApiError), document) },
+        },
+    };
 
     private static string SchemeName(PrincipalKind kind) => kind switch
     {
