@@ -67,10 +67,10 @@ public sealed partial class ExecutionStore
         var list = new List<Transition>();
         await using var select = conn.Command($"""
             select id, status, attempt, worker_id from executions
-            where {where} and status in ('PENDING', 'SCHEDULED', 'RETRYING', 'RUNNING')
+            where {where} and status in ('{ExecutionStatus.Pending}', '{ExecutionStatus.Scheduled}', '{ExecutionStatus.Retrying}', '{ExecutionStatus.Running}')
               -- A running execution whose cancel is already recorded has nothing left to change: a
               -- repeated cancel writes no second event (a tenant repeating it cannot grow the table).
-              and (status <> 'RUNNING' or cancel_requested_at is null)
+              and (status <> '{ExecutionStatus.Running}' or cancel_requested_at is null)
             order by id
             for update
             """, tx, [.. parameters.Select(p => p.Clone())]);

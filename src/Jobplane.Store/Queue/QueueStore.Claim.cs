@@ -75,7 +75,7 @@ public sealed partial class QueueStore
                 join tenants t on t.id = s.tenant_id
                 cross join lateral (
                     select case when t.max_concurrent_executions > 0 then (
-                        select count(*) from executions e where e.tenant_id = s.tenant_id and e.status = 'RUNNING')
+                        select count(*) from executions e where e.tenant_id = s.tenant_id and e.status = '{ExecutionStatus.Running}')
                     else 0 end as running
                 ) r
                 where s.active
@@ -156,7 +156,7 @@ public sealed partial class QueueStore
                 select clock_timestamp() as at
             ), claimed as (
                 update executions e set
-                    status = 'RUNNING',
+                    status = '{ExecutionStatus.Running}',
                     attempt = e.attempt + 1,
                     started_at = clock.at,
                     completed_at = null,
@@ -164,7 +164,7 @@ public sealed partial class QueueStore
                     lease_token = gen_random_uuid(),
                     lease_expires_at = clock.at + make_interval(secs => $4)
                 from popped p, clock
-                where e.id = p.execution_id and e.status = 'PENDING'
+                where e.id = p.execution_id and e.status = '{ExecutionStatus.Pending}'
                 returning e.id, e.tenant_id, e.job_id, e.attempt, e.max_attempts, e.lease_token,
                           e.lease_expires_at, e.timeout_seconds, e.priority, e.started_at,
                           e.trace_parent, e.scheduled_at
@@ -241,9 +241,9 @@ public sealed partial class QueueStore
             else toCount.Add(i);
         }
         if (toCount.Count == 0) return;
-        await using var cmd = conn.Command("""
+        await using var cmd = conn.Command($"""
             select (select count(*) from (
-                select 1 from executions e where e.tenant_id = u.tenant_id and e.status = 'RUNNING' limit u.n) x)
+                select 1 from executions e where e.tenant_id = u.tenant_id and e.status = '{ExecutionStatus.Running}' limit u.n) x)
             from unnest($1::uuid[], $2::int[]) with ordinality as u(tenant_id, n, i)
             order by u.i
             """, tx, Sql.P(toCount.Select(i => candidates[i].TenantId).ToArray()),
