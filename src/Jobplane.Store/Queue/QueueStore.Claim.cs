@@ -36,7 +36,7 @@ public sealed partial class QueueStore
     /// backlog: scheduled runs and retries are not in ready_queue at all. Measured in
     /// bench/RESULTS.md.</para>
     /// </summary>
-    public async Task<IReadOnlyList<ClaimedExecution>> ClaimAsync(
+    public async Task<IReadOnlyList<ClaimedAttempt>> ClaimAsync(
         int limit, string workerId, Guid[]? tenantIds, TimeSpan lease, CancellationToken ct, string? runtime = null,
         WorkerGrants? grants = null, double maxFleetShare = FairShare.DefaultMaxFleetShare)
     {
@@ -117,7 +117,7 @@ public sealed partial class QueueStore
         var served = Enumerable.Range(0, candidates.Count).Where(i => shares[i] > 0).ToArray();
         // The water level after this claim: where a tenant that becomes active now should start.
         var level = candidates.Select((c, i) => c.VirtualTime + (double)shares[i] / c.Weight).Min();
-        var list = new List<ClaimedExecution>();
+        var list = new List<ClaimedAttempt>();
         await using (var cmd = conn.Command($"""
             with quota as (
                 select * from unnest($5::uuid[], $6::int[], $7::int[], $8::boolean[]) as q(tenant_id, n, weight, allow_network)
@@ -206,7 +206,7 @@ public sealed partial class QueueStore
         {
             while (await reader.ReadAsync(ct))
             {
-                var payload = new ExecutionPayload(reader.GetGuid(5), reader.GetGuid(6), reader.GetString(7),
+                var payload = new AttemptPayload(reader.GetGuid(5), reader.GetGuid(6), reader.GetString(7),
                     reader.GetString(8), reader.GetFieldValue<string[]>(9), reader.GetInt32(10), new Priority(reader.GetInt16(11)))
                 {
                     TraceParent = reader.GetStringOrNull(12),
@@ -215,7 +215,7 @@ public sealed partial class QueueStore
                     Network = reader.GetBoolean(17),
                     RunAsRoot = reader.GetBoolean(18),
                 };
-                list.Add(new ClaimedExecution(reader.GetGuid(0), reader.GetGuid(1), reader.GetInt32(2), reader.GetInt32(3),
+                list.Add(new ClaimedAttempt(reader.GetGuid(0), reader.GetGuid(1), reader.GetInt32(2), reader.GetInt32(3),
                     reader.GetTimestamp(4), payload));
             }
         }

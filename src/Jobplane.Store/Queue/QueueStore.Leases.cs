@@ -17,7 +17,7 @@ public sealed partial class QueueStore
     /// Leases not returned were lost (expired and rescued, or finished): their attempts must stop.
     /// </summary>
     public async Task<IReadOnlyList<HeldLease>> HeartbeatAsync(
-        IReadOnlyList<LeaseRef> leases, TimeSpan lease, CancellationToken ct, Guid[]? tenantIds = null)
+        IReadOnlyList<AttemptLease> leases, TimeSpan lease, CancellationToken ct, Guid[]? tenantIds = null)
     {
         if (leases.Count == 0) return [];
         await using var cmd = db.Command($"""
@@ -47,7 +47,7 @@ public sealed partial class QueueStore
 
     /// <summary>Appends log lines if the token still holds the lease, in one statement, with no operator cap.</summary>
     public async Task<LeaseCheck> AppendLogsAsync(
-        Guid executionId, Guid leaseToken, IReadOnlyList<LogLine> lines, CancellationToken ct) =>
+        Guid executionId, Guid leaseToken, IReadOnlyList<NewLogLine> lines, CancellationToken ct) =>
         (await AppendLogsAsync(executionId, leaseToken, lines, LogCap.None, ct)).Check;
 
     /// <summary>
@@ -63,7 +63,7 @@ public sealed partial class QueueStore
     /// notified in the same statement. A tenant's changed limit applies from the next batch on.</para>
     /// </summary>
     public async Task<LogAppend> AppendLogsAsync(
-        Guid executionId, Guid leaseToken, IReadOnlyList<LogLine> lines, LogCap cap, CancellationToken ct)
+        Guid executionId, Guid leaseToken, IReadOnlyList<NewLogLine> lines, LogCap cap, CancellationToken ct)
     {
         await using var cmd = db.Command($$"""
             with holder as (
