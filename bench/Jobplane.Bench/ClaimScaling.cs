@@ -22,7 +22,7 @@ public sealed class ClaimScaling(BenchOptions options, BenchDatabase db, Report 
     public async Task RunAsync()
     {
         Console.WriteLine($"\n== claim latency as the backlog grows (batches of {options.ClaimBatch}, {options.ClaimSamples} claims per size)");
-        var tenant = await new TenantStore(db.DataSource).CreateAsync(new TenantRequest { Name = "bench-claims" }, CancellationToken.None);
+        var tenant = await new TenantStore(db.DataSource).CreateAsync(new TenantSettings { Name = "bench-claims" }, CancellationToken.None);
         _tenantId = tenant.TenantId;
         (_jobId, _) = await new JobStore(db.DataSource).UpsertAsync(_tenantId,
             new JobSpec("bench-claim", "exec", ["true"], 3600, Priority.Normal, 3), CancellationToken.None);

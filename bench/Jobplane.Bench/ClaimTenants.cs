@@ -27,7 +27,7 @@ public sealed class ClaimTenants(BenchOptions options, BenchDatabase db, Report 
         var jobs = new JobStore(db.DataSource);
         for (var i = 0; i < options.ClaimTenants; i++)
         {
-            var tenant = await tenants.CreateAsync(new TenantRequest { Name = $"bench-tenant-{i:D3}" }, CancellationToken.None);
+            var tenant = await tenants.CreateAsync(new TenantSettings { Name = $"bench-tenant-{i:D3}" }, CancellationToken.None);
             var (job, _) = await jobs.UpsertAsync(tenant.TenantId,
                 new JobSpec("bench-claim", "exec", ["true"], 3600, Priority.Normal, 3), CancellationToken.None);
             _tenants.Add((tenant.TenantId, job));
@@ -106,7 +106,7 @@ public sealed class ClaimTenants(BenchOptions options, BenchDatabase db, Report 
     }
 
     /// <summary>Queues as many new executions for each tenant as the claim took of it.</summary>
-    private async Task RefillAsync(IReadOnlyList<ClaimedExecution> claimed)
+    private async Task RefillAsync(IReadOnlyList<ClaimedAttempt> claimed)
     {
         foreach (var group in claimed.GroupBy(c => c.Payload.TenantId))
         {

@@ -27,9 +27,9 @@ public sealed class RetentionScenario(BenchOptions options, BenchDatabase db, Re
         Console.WriteLine($"\n== retention of {rows:N0} finished executions (batches of {options.RetentionBatch}, {options.RetentionPercent}% of each 1 s tick)");
         var tenants = new TenantStore(db.DataSource);
         var jobs = new JobStore(db.DataSource);
-        var oldTenant = (await tenants.CreateAsync(new TenantRequest { Name = "bench-retention-history" }, CancellationToken.None)).TenantId;
+        var oldTenant = (await tenants.CreateAsync(new TenantSettings { Name = "bench-retention-history" }, CancellationToken.None)).TenantId;
         var (oldJob, _) = await jobs.UpsertAsync(oldTenant, new JobSpec("history", "exec", ["true"], 3600, Priority.Normal, 3), CancellationToken.None);
-        var liveTenant = (await tenants.CreateAsync(new TenantRequest { Name = "bench-retention-live" }, CancellationToken.None)).TenantId;
+        var liveTenant = (await tenants.CreateAsync(new TenantSettings { Name = "bench-retention-live" }, CancellationToken.None)).TenantId;
         var (liveJob, _) = await jobs.UpsertAsync(liveTenant, new JobSpec("live", "exec", ["true"], 3600, Priority.Normal, 3), CancellationToken.None);
 
         var watch = Stopwatch.StartNew();

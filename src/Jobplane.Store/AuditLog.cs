@@ -1,5 +1,4 @@
 using System.Text.Json;
-using Jobplane.Api;
 using Npgsql;
 
 namespace Jobplane.Store;
@@ -24,7 +23,7 @@ public sealed class AuditLog(NpgsqlDataSource db)
             Sql.P(actor), Sql.P(action), Sql.P(tenantId), Sql.P(target), Sql.Json(detailsJson));
 
     /// <summary>Newest first, optionally one tenant's, before an id (keyset pagination).</summary>
-    public async Task<AuditPage> ListAsync(Guid? tenantId, long? beforeId, int limit, CancellationToken ct)
+    public async Task<AuditRecordPage> ListAsync(Guid? tenantId, long? beforeId, int limit, CancellationToken ct)
     {
         await using var cmd = db.Command("""
             select id, at, actor, action, tenant_id, target, details
@@ -35,15 +34,15 @@ public sealed class AuditLog(NpgsqlDataSource db)
             """, Sql.P(tenantId), Sql.P(beforeId),
             Sql.P(limit + 1));
         await using var reader = await cmd.ExecuteReaderAsync(ct);
-        var entries = new List<AuditEntry>();
+        var entries = new List<AuditRecord>();
         while (await reader.ReadAsync(ct))
         {
             JsonElement? details = reader.IsDBNull(6) ? null : JsonDocument.Parse(reader.GetString(6)).RootElement.Clone();
-            entries.Add(new AuditEntry(reader.GetInt64(0), reader.GetTimestamp(1), reader.GetString(2), reader.GetString(3),
+            entries.Add(new AuditRecord(reader.GetInt64(0), reader.GetTimestamp(1), reader.GetString(2), reader.GetString(3),
                 reader.IsDBNull(4) ? null : reader.GetGuid(4), reader.GetStringOrNull(5), details));
         }
         var more = entries.Count > limit;
         if (more) entries.RemoveAt(entries.Count - 1);
-        return new AuditPage(entries, more ? entries[^1].Id : null);
+        return new AuditRecordPage(entries, more ? entries[^1].Id : null);
     }
 }

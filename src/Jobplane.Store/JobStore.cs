@@ -79,7 +79,7 @@ public sealed class JobStore(NpgsqlDataSource db)
         throw new NetworkNotAllowedException();
     }
 
-    public async Task<JobView?> GetAsync(Guid tenantId, Guid jobId, CancellationToken ct)
+    public async Task<JobRecord?> GetAsync(Guid tenantId, Guid jobId, CancellationToken ct)
     {
         await using var cmd = db.Command($"select {Columns} from jobs where id = $1 and tenant_id = $2",
             Sql.P(jobId), Sql.P(tenantId));
@@ -94,7 +94,7 @@ public sealed class JobStore(NpgsqlDataSource db)
     /// CommandTruncated, so a page costs the controller at most limit times that budget;
     /// <see cref="GetAsync"/> answers the whole command.
     /// </summary>
-    public async Task<Page<JobView>> ListPageAsync(Guid tenantId, PageRequest page, int commandChars, CancellationToken ct)
+    public async Task<Page<JobRecord>> ListPageAsync(Guid tenantId, PageRequest page, int commandChars, CancellationToken ct)
     {
         List<NpgsqlParameter> ps = [Sql.P(tenantId), Sql.P(page.Limit + 1), Sql.P(page.Offset), Sql.P(commandChars)];
         var after = Paging.After(page, ps, "created_at", "id", newestFirst: true);
@@ -114,15 +114,15 @@ public sealed class JobStore(NpgsqlDataSource db)
             where tenant_id = $1 and {after}
             order by created_at desc, id desc limit $2 offset $3
             """, [.. ps]);
-        return await Paging.ReadAsync(cmd, page.Limit, r => Read(r) with { CommandTruncated = r.GetBoolean(17) ? true : null }, ct);
+        return await Paging.ReadAsync(cmd, page.Limit, r => Read(r) with { CommandTruncated = r.GetBoolean(17) }, ct);
     }
 
-    private static JobView Read(NpgsqlDataReader r) => new(
+    private static JobRecord Read(NpgsqlDataReader r) => new(
         r.GetGuid(0), r.GetString(1), r.GetString(2), r.GetFieldValue<string[]>(3), r.GetInt32(4),
         new Priority(r.GetInt16(5)), r.GetInt32(6), r.GetTimestamp(7), r.GetTimestamp(8))
     {
-        RetryBackoffBase = r.IsDBNull(9) ? null : r.GetDouble(9),
-        RetryBackoffMax = r.IsDBNull(10) ? null : r.GetDouble(10),
+        RetryBackoffBaseSeconds = r.IsDBNull(9) ? null : r.GetDouble(9),
+        RetryBackoffMaxSeconds = r.IsDBNull(10) ? null : r.GetDouble(10),
         NonRetryableExitCodes = r.GetFieldValue<int[]>(11),
         Resources = ReadResources(r, 12),
         Network = r.GetBoolean(15),
@@ -130,12 +130,10 @@ public sealed class JobStore(NpgsqlDataSource db)
     };
 
     /// <summary>memory_limit_bytes, cpu_limit, pids_limit from column <paramref name="first"/> on; null when all are null.</summary>
-    internal static JobResources? ReadResources(NpgsqlDataReader r, int first) =>
-        r.IsDBNull(first) && r.IsDBNull(first + 1) && r.IsDBNull(first + 2) ? null : new JobResources
-        {
+    internal static ResourceRequest? ReadResources(NpgsqlDataReader r, int first) =>
+        r.IsDBNull(first) && r.IsDBNull(first + 1) && r.IsDBNull(first + 2) ? null : new ResourceRequest(
             // Whole MiB: the API takes memory in MiB, so what is stored always divides evenly.
-            MemoryMib = r.IsDBNull(first) ? null : (int)(r.GetInt64(first) >> 20),
-            Cpus = r.IsDBNull(first + 1) ? null : r.GetDouble(first + 1),
-            Pids = r.IsDBNull(first + 2) ? null : (int)r.GetInt64(first + 2),
-        };
+            MemoryMib: r.IsDBNull(first) ? null : (int)(r.GetInt64(first) >> 20),
+            Cpus: r.IsDBNull(first + 1) ? null : r.GetDouble(first + 1),
+            Pids: r.IsDBNull(first + 2) ? null : (int)r.GetInt64(first + 2));
 }

@@ -1,3 +1,4 @@
+using Jobplane.Api;
 using Npgsql;
 
 namespace Jobplane.Store;
@@ -39,13 +40,13 @@ public sealed class QueueStatsStore(NpgsqlDataSource db)
             group by tenant_id, priority
             """));
         // Two arms, so each matches one partial index's predicate exactly.
-        batch.BatchCommands.Add(new NpgsqlBatchCommand("""
+        batch.BatchCommands.Add(new NpgsqlBatchCommand($"""
             select tenant_id, priority, lower(status), count(*)
-            from executions where status in ('SCHEDULED', 'RETRYING')
+            from executions where status in ('{ExecutionStatus.Scheduled}', '{ExecutionStatus.Retrying}')
             group by tenant_id, priority, status
             union all
             select tenant_id, priority, 'running', count(*)
-            from executions where status = 'RUNNING'
+            from executions where status = '{ExecutionStatus.Running}'
             group by tenant_id, priority
             """));
         batch.BatchCommands.Add(new NpgsqlBatchCommand("""

@@ -1,3 +1,4 @@
+using Jobplane.Api;
 using Npgsql;
 
 namespace Jobplane.Store;
@@ -55,12 +56,12 @@ public sealed class RetentionStore(NpgsqlDataSource db)
             delete from executions e where e.id = any(array(
                 select x.id
                 from cut
-                cross join lateral (values ('SUCCEEDED', cut.done), ('CANCELLED', cut.done), ('FAILED', cut.failed)) k(status, cutoff)
+                cross join lateral (values ('{ExecutionStatus.Succeeded}', cut.done), ('{ExecutionStatus.Cancelled}', cut.done), ('{ExecutionStatus.Failed}', cut.failed)) k(status, cutoff)
                 cross join lateral (
                     select e.id from executions e
                     -- The list repeats the index's predicate: without it the planner cannot prove that
                     -- status = k.status implies it, and walks a whole tenant through another index.
-                    where e.tenant_id = cut.id and e.status in ('SUCCEEDED', 'FAILED', 'CANCELLED')
+                    where e.tenant_id = cut.id and e.status in ('{ExecutionStatus.Succeeded}', '{ExecutionStatus.Failed}', '{ExecutionStatus.Cancelled}')
                       and e.status = k.status and e.completed_at < k.cutoff
                       -- A FAILED row whose dead letter outlived its completion (written by hand) is
                       -- passed over until the dead letter is gone. A scalar subquery, probed per row

@@ -37,7 +37,7 @@ public enum KeyRefusal
 }
 
 /// <summary>The key created, or why not (with the tenant's live key count at that moment).</summary>
-public sealed record KeyCreation(CreateApiKeyResponse? Key, KeyRefusal? Refusal, long LiveKeys);
+public sealed record KeyCreation(CreatedApiKey? Key, KeyRefusal? Refusal, long LiveKeys);
 
 /// <summary>
 /// Tenants and their API keys: administrator operations, tenants managing their own keys, and key
@@ -45,7 +45,7 @@ public sealed record KeyCreation(CreateApiKeyResponse? Key, KeyRefusal? Refusal,
 /// </summary>
 public sealed class TenantStore(NpgsqlDataSource db)
 {
-    public async Task<CreateTenantResponse> CreateAsync(TenantRequest request, CancellationToken ct, string actor = Actors.Administrator)
+    public async Task<CreatedTenant> CreateAsync(TenantSettings settings, CancellationToken ct, string actor = Actors.Administrator)
     {
         var tenantId = Guid.CreateVersion7();
         var key = ApiKeys.Generate();
@@ -56,15 +56,15 @@ public sealed class TenantStore(NpgsqlDataSource db)
                                  log_max_bytes_per_execution, log_follow_max, max_fleet_share)
             values ($1, $2, $3, $4, coalesce($5, 0), coalesce($6, 1), $7, $8, nullif($9, 0),
                     nullif($10, 0), nullif($11, 0), $12)
-            """, Sql.P(tenantId), Sql.P(request.Name), Sql.P(request.RateLimit),
-            Sql.P(request.RateLimitBurst), Sql.P(request.MaxConcurrentExecutions), Sql.P(request.Weight),
-            Sql.TextArrayOrNull(RuntimesOrNull(request.AllowedRuntimes)), Sql.P(request.AllowNetwork ?? false),
-            Sql.P(request.RetentionDays),
-            Sql.P(request.LogMaxBytesPerExecution), Sql.P(request.LogFollowMax), Sql.P(request.MaxFleetShare)));
+            """, Sql.P(tenantId), Sql.P(settings.Name), Sql.P(settings.RateLimit),
+            Sql.P(settings.RateLimitBurst), Sql.P(settings.MaxConcurrentExecutions), Sql.P(settings.Weight),
+            Sql.TextArrayOrNull(RuntimesOrNull(settings.AllowedRuntimes)), Sql.P(settings.AllowNetwork ?? false),
+            Sql.P(settings.RetentionDays),
+            Sql.P(settings.LogMaxBytesPerExecution), Sql.P(settings.LogFollowMax), Sql.P(settings.MaxFleetShare)));
         batch.BatchCommands.Add(Sql.BatchCommand(
             "insert into api_keys (id, tenant_id, prefix, secret_hash) values ($1, $2, $3, $4)",
             Sql.P(Guid.CreateVersion7()), Sql.P(tenantId), Sql.P(key.Prefix), Sql.P(key.SecretHash)));
-        batch.BatchCommands.Add(AuditLog.Record(actor, "tenant.create", tenantId, request.Name, Details(request)));
+        batch.BatchCommands.Add(AuditLog.Record(actor, "tenant.create", tenantId, settings.Name, Details(settings)));
         batch.BatchCommands.Add(AuditLog.Record(actor, "api_key.create", tenantId, key.Prefix, """{"name":"default"}"""));
         try
         {
@@ -73,9 +73,9 @@ public sealed class TenantStore(NpgsqlDataSource db)
         }
         catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.UniqueViolation)
         {
-            throw new StoreConflictException($"a tenant named '{request.Name}' already exists");
+            throw new StoreConflictException($"a tenant named '{settings.Name}' already exists");
         }
-        return new CreateTenantResponse(tenantId, request.Name!, key.Key);
+        return new CreatedTenant(tenantId, settings.Name!, key.Key);
     }
 
     /// <summary>
@@ -84,7 +84,7 @@ public sealed class TenantStore(NpgsqlDataSource db)
     /// or log_follow_max of 0 returns the tenant to the operator's setting. Only a real change is written and
     /// audited: an update that leaves every field as it was changes nothing, not even updated_at.
     /// </summary>
-    public async Task<bool> UpdateAsync(Guid tenantId, TenantRequest request, CancellationToken ct, string actor = Actors.Administrator)
+    public async Task<bool> UpdateAsync(Guid tenantId, TenantSettings settings, CancellationToken ct, string actor = Actors.Administrator)
     {
         // The new values, written once and used twice: to set them, and to see whether anything changes.
         const string updated = """
@@ -111,11 +111,11 @@ public sealed class TenantStore(NpgsqlDataSource db)
                 insert into audit_log (actor, action, tenant_id, details) select $9, 'tenant.update', id, $10 from changed
             )
             select exists (select 1 from tenants where id = $1)
-            """, Sql.P(tenantId), Sql.P(request.Name), Sql.P(request.RateLimit), Sql.P(request.RateLimitBurst),
-            Sql.P(request.MaxConcurrentExecutions), Sql.P(request.Weight),
-            Sql.TextArrayOrNull(request.AllowedRuntimes?.Distinct().ToArray()), Sql.P(request.AllowNetwork),
-            Sql.P(actor), Sql.Json(Details(request)), Sql.P(request.RetentionDays),
-            Sql.P(request.LogMaxBytesPerExecution), Sql.P(request.LogFollowMax), Sql.P(request.MaxFleetShare));
+            """, Sql.P(tenantId), Sql.P(settings.Name), Sql.P(settings.RateLimit), Sql.P(settings.RateLimitBurst),
+            Sql.P(settings.MaxConcurrentExecutions), Sql.P(settings.Weight),
+            Sql.TextArrayOrNull(settings.AllowedRuntimes?.Distinct().ToArray()), Sql.P(settings.AllowNetwork),
+            Sql.P(actor), Sql.Json(Details(settings)), Sql.P(settings.RetentionDays),
+            Sql.P(settings.LogMaxBytesPerExecution), Sql.P(settings.LogFollowMax), Sql.P(settings.MaxFleetShare));
         try
         {
             // One statement: the update and its audit record (written only if something changed).
@@ -123,7 +123,7 @@ public sealed class TenantStore(NpgsqlDataSource db)
         }
         catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.UniqueViolation)
         {
-            throw new StoreConflictException($"a tenant named '{request.Name}' already exists");
+            throw new StoreConflictException($"a tenant named '{settings.Name}' already exists");
         }
     }
 
@@ -131,7 +131,7 @@ public sealed class TenantStore(NpgsqlDataSource db)
     /// Suspends (nothing new of the tenant's runs; its queued work stays) or resumes a tenant.
     /// Resuming does not let the tenant bank the time it was suspended as scheduling credit.
     /// </summary>
-    public async Task<TenantView?> SetSuspendedAsync(Guid tenantId, bool suspended, CancellationToken ct, string actor = Actors.Administrator)
+    public async Task<TenantRecord?> SetSuspendedAsync(Guid tenantId, bool suspended, CancellationToken ct, string actor = Actors.Administrator)
     {
         // Only a change of state is written and audited: suspending a suspended tenant changes nothing.
         await using var cmd = db.Command("""
@@ -149,16 +149,16 @@ public sealed class TenantStore(NpgsqlDataSource db)
         return await GetAsync(tenantId, ct);
     }
 
-    private const string TenantColumns = """
+    private const string TenantColumns = $"""
         t.id, t.name, t.rate_limit, t.rate_limit_burst, t.max_concurrent_executions, t.weight, t.allowed_runtimes,
         t.suspended_at, t.created_at, t.updated_at,
-        (select count(*) from executions e where e.tenant_id = t.id and e.status = 'RUNNING')::int,
+        (select count(*) from executions e where e.tenant_id = t.id and e.status = '{ExecutionStatus.Running}')::int,
         (select count(*) from ready_queue q where q.tenant_id = t.id)::int,
         t.allow_network, t.retention_days,
         t.log_max_bytes_per_execution, t.log_follow_max, t.max_fleet_share
         """;
 
-    public async Task<TenantView?> GetAsync(Guid tenantId, CancellationToken ct)
+    public async Task<TenantRecord?> GetAsync(Guid tenantId, CancellationToken ct)
     {
         await using var cmd = db.Command($"select {TenantColumns} from tenants t where t.id = $1", Sql.P(tenantId));
         await using var reader = await cmd.ExecuteReaderAsync(ct);
@@ -169,7 +169,7 @@ public sealed class TenantStore(NpgsqlDataSource db)
     /// Tenants by name, after <paramref name="afterName"/> when given (keyset on the unique
     /// tenants_name_key). Running and ready counts are exact: a page costs two index counts per tenant.
     /// </summary>
-    public async Task<Page<TenantView>> ListPageAsync(int limit, int offset, string? afterName, CancellationToken ct)
+    public async Task<Page<TenantRecord>> ListPageAsync(int limit, int offset, string? afterName, CancellationToken ct)
     {
         await using var cmd = db.Command($"""
             select {TenantColumns} from tenants t
@@ -179,7 +179,7 @@ public sealed class TenantStore(NpgsqlDataSource db)
         return await Paging.ReadAsync(cmd, limit, ReadTenant, ct);
     }
 
-    private static TenantView ReadTenant(NpgsqlDataReader r) => new()
+    private static TenantRecord ReadTenant(NpgsqlDataReader r) => new()
     {
         Id = r.GetGuid(0),
         Name = r.GetString(1),
@@ -189,7 +189,6 @@ public sealed class TenantStore(NpgsqlDataSource db)
         Weight = r.GetInt32(5),
         AllowedRuntimes = r.IsDBNull(6) ? null : r.GetFieldValue<string[]>(6),
         SuspendedAt = r.GetTimestampOrNull(7),
-        Suspended = !r.IsDBNull(7),
         CreatedAt = r.GetTimestamp(8),
         UpdatedAt = r.GetTimestamp(9),
         Running = r.GetInt32(10),
@@ -202,7 +201,7 @@ public sealed class TenantStore(NpgsqlDataSource db)
     };
 
     /// <summary>A new key for the tenant, shown once; null when the tenant does not exist.</summary>
-    public async Task<CreateApiKeyResponse?> CreateKeyAsync(Guid tenantId, string name, string actor, CancellationToken ct) =>
+    public async Task<CreatedApiKey?> CreateKeyAsync(Guid tenantId, string name, string actor, CancellationToken ct) =>
         (await CreateKeyAsync(tenantId, new NewApiKey(name, actor), ct)).Key;
 
     /// <summary>
@@ -261,7 +260,7 @@ public sealed class TenantStore(NpgsqlDataSource db)
             var live = reader.GetInt64(0);
             if (!reader.IsDBNull(3))
             {
-                outcome = new KeyCreation(new CreateApiKeyResponse(id, request.Name, key.Prefix, key.Key, reader.GetTimestamp(3))
+                outcome = new KeyCreation(new CreatedApiKey(id, request.Name, key.Prefix, key.Key, reader.GetTimestamp(3))
                 {
                     ExpiresAt = reader.GetTimestampOrNull(4),
                     ParentKeyId = request.ParentKeyId,
@@ -286,7 +285,7 @@ public sealed class TenantStore(NpgsqlDataSource db)
     }
 
     /// <summary>The tenant's keys, oldest first by (created_at, id); served by api_keys_tenant_idx.</summary>
-    public async Task<Page<ApiKeyView>> ListKeysPageAsync(Guid tenantId, PageRequest page, CancellationToken ct)
+    public async Task<Page<ApiKeyRecord>> ListKeysPageAsync(Guid tenantId, PageRequest page, CancellationToken ct)
     {
         List<NpgsqlParameter> ps = [Sql.P(tenantId), Sql.P(page.Limit + 1), Sql.P(page.Offset)];
         var after = Paging.After(page, ps, "created_at", "id", newestFirst: false);
@@ -295,11 +294,11 @@ public sealed class TenantStore(NpgsqlDataSource db)
             from api_keys where tenant_id = $1 and {after}
             order by created_at, id limit $2 offset $3
             """, [.. ps]);
-        return await Paging.ReadAsync(cmd, page.Limit, reader => new ApiKeyView(reader.GetGuid(0), reader.GetString(1), reader.GetString(2),
+        return await Paging.ReadAsync(cmd, page.Limit, reader => new ApiKeyRecord(reader.GetGuid(0), reader.GetString(1), reader.GetString(2),
             reader.GetTimestamp(3), reader.GetTimestampOrNull(4), reader.GetTimestampOrNull(5))
         {
             ExpiresAt = reader.GetTimestampOrNull(6),
-            Expired = !reader.IsDBNull(7) && reader.GetBoolean(7) ? true : null,
+            Expired = !reader.IsDBNull(7) && reader.GetBoolean(7),
             ParentKeyId = reader.IsDBNull(8) ? null : reader.GetGuid(8),
         }, ct);
     }
@@ -392,6 +391,6 @@ public sealed class TenantStore(NpgsqlDataSource db)
     private static string[]? RuntimesOrNull(IReadOnlyList<string>? runtimes) =>
         runtimes is null || runtimes.Count == 0 ? null : runtimes.Distinct().ToArray();
 
-    private static string Details(TenantRequest request) =>
-        JsonSerializer.Serialize(request, JobplaneJsonContext.Default.TenantRequest);
+    private static string Details(TenantSettings settings) =>
+        JsonSerializer.Serialize(settings, TenantSettingsJson.Default.TenantSettings);
 }

@@ -1,4 +1,3 @@
-using Jobplane.Api;
 using Npgsql;
 
 namespace Jobplane.Store;
@@ -13,7 +12,7 @@ public sealed record WorkerCredential(Guid Id, string Prefix, Guid[]? TenantIds,
 /// </summary>
 public sealed class WorkerCredentialStore(NpgsqlDataSource db)
 {
-    public async Task<CreateWorkerCredentialResponse> CreateAsync(string name, Guid[]? tenantIds, string actor, CancellationToken ct)
+    public async Task<CreatedWorkerCredential> CreateAsync(string name, Guid[]? tenantIds, string actor, CancellationToken ct)
     {
         var key = ApiKeys.Generate(ApiKeys.WorkerScheme);
         var id = Guid.CreateVersion7();
@@ -32,12 +31,12 @@ public sealed class WorkerCredentialStore(NpgsqlDataSource db)
             select created_at from created
             """, Sql.P(id), Sql.P(name), Sql.P(key.Prefix), Sql.P(key.SecretHash), Sql.P(tenantIds), Sql.P(actor));
         var createdAt = (DateTime)(await cmd.ExecuteScalarAsync(ct))!;
-        return new CreateWorkerCredentialResponse(id, name, key.Prefix, key.Key, tenantIds,
+        return new CreatedWorkerCredential(id, name, key.Prefix, key.Key, tenantIds,
             new DateTimeOffset(DateTime.SpecifyKind(createdAt, DateTimeKind.Utc)));
     }
 
     /// <summary>Oldest first by (created_at, id); served by worker_credentials_created_idx.</summary>
-    public async Task<Page<WorkerCredentialView>> ListPageAsync(PageRequest page, CancellationToken ct)
+    public async Task<Page<WorkerCredentialRecord>> ListPageAsync(PageRequest page, CancellationToken ct)
     {
         List<NpgsqlParameter> ps = [Sql.P(page.Limit + 1), Sql.P(page.Offset)];
         var after = Paging.After(page, ps, "created_at", "id", newestFirst: false);
@@ -46,7 +45,7 @@ public sealed class WorkerCredentialStore(NpgsqlDataSource db)
             from worker_credentials where {after}
             order by created_at, id limit $1 offset $2
             """, [.. ps]);
-        return await Paging.ReadAsync(cmd, page.Limit, reader => new WorkerCredentialView(reader.GetGuid(0), reader.GetString(1), reader.GetString(2),
+        return await Paging.ReadAsync(cmd, page.Limit, reader => new WorkerCredentialRecord(reader.GetGuid(0), reader.GetString(1), reader.GetString(2),
             reader.IsDBNull(3) ? null : reader.GetFieldValue<Guid[]>(3), reader.GetTimestamp(4),
             reader.GetTimestampOrNull(5), reader.GetTimestampOrNull(6)), ct);
     }

@@ -45,10 +45,10 @@ public sealed class WorkerStore(NpgsqlDataSource db)
     /// </summary>
     public async Task TouchAsync(string workerId, IReadOnlyCollection<Guid> heldExecutionIds, CancellationToken ct)
     {
-        await using var cmd = db.Command("""
+        await using var cmd = db.Command($"""
             update workers set seen_at = now()
             where worker_id = $1
-              and exists (select 1 from executions e where e.id = any($2) and e.worker_id = $1 and e.status = 'RUNNING')
+              and exists (select 1 from executions e where e.id = any($2) and e.worker_id = $1 and e.status = '{ExecutionStatus.Running}')
             """, Sql.P(workerId), Sql.P(heldExecutionIds.ToArray()));
         await cmd.ExecuteNonQueryAsync(ct);
     }
@@ -68,13 +68,13 @@ public sealed class WorkerStore(NpgsqlDataSource db)
     /// </summary>
     public async Task<string?> WaitingForAsync(Guid tenantId, Guid executionId, CancellationToken ct)
     {
-        await using var cmd = db.Command("""
+        await using var cmd = db.Command($"""
             with x as (
                 select case when j.image = 'exec' then 'exec' else 'container' end as class,
                        j.network and t.allow_network as network, j.run_as_root,
                        (j.memory_limit_bytes >> 20)::integer as memory_mib, j.cpu_limit, j.pids_limit, t.allowed_runtimes
                 from executions e join jobs j on j.id = e.job_id join tenants t on t.id = e.tenant_id
-                where e.id = $1 and e.tenant_id = $2 and e.status = 'PENDING'
+                where e.id = $1 and e.tenant_id = $2 and e.status = '{ExecutionStatus.Pending}'
             ), w as (
                 select w.*, x.class = any(w.runtime_classes) as c1,
                        (x.allowed_runtimes is null or w.runtime is null or w.runtime = any(x.allowed_runtimes)) as c2,

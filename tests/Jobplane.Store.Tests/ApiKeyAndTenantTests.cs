@@ -58,8 +58,8 @@ public sealed class TenantStoreTests(TestDatabase db) : StoreTestBase(db), IClas
     [Fact]
     public async Task A_key_authenticates_as_its_own_tenant()
     {
-        var a = await Tenants.CreateAsync(new TenantRequest { Name = $"a-{Guid.NewGuid():N}" }, Ct);
-        var b = await Tenants.CreateAsync(new TenantRequest { Name = $"b-{Guid.NewGuid():N}" }, Ct);
+        var a = await Tenants.CreateAsync(new TenantSettings { Name = $"a-{Guid.NewGuid():N}" }, Ct);
+        var b = await Tenants.CreateAsync(new TenantSettings { Name = $"b-{Guid.NewGuid():N}" }, Ct);
 
         Assert.Equal(a.TenantId, await Tenants.AuthenticateAsync(a.ApiKey, Ct));
         Assert.Equal(b.TenantId, await Tenants.AuthenticateAsync(b.ApiKey, Ct));
@@ -69,7 +69,7 @@ public sealed class TenantStoreTests(TestDatabase db) : StoreTestBase(db), IClas
     [Fact]
     public async Task A_wrong_secret_with_the_right_prefix_is_refused()
     {
-        var t = await Tenants.CreateAsync(new TenantRequest { Name = $"t-{Guid.NewGuid():N}" }, Ct);
+        var t = await Tenants.CreateAsync(new TenantSettings { Name = $"t-{Guid.NewGuid():N}" }, Ct);
         Assert.True(ApiKeys.TryParse(t.ApiKey, out var prefix, out var secret));
         var otherSecret = ApiKeys.Generate().Key.Split('_', 3)[2];
 
@@ -91,7 +91,7 @@ public sealed class TenantStoreTests(TestDatabase db) : StoreTestBase(db), IClas
     [Fact]
     public async Task Only_a_hash_of_the_secret_is_stored()
     {
-        var t = await Tenants.CreateAsync(new TenantRequest { Name = $"t-{Guid.NewGuid():N}" }, Ct);
+        var t = await Tenants.CreateAsync(new TenantSettings { Name = $"t-{Guid.NewGuid():N}" }, Ct);
         Assert.True(ApiKeys.TryParse(t.ApiKey, out var prefix, out var secret));
 
         var stored = await Db.ScalarAsync<byte[]>("select secret_hash from api_keys where tenant_id = $1", t.TenantId);
@@ -104,9 +104,9 @@ public sealed class TenantStoreTests(TestDatabase db) : StoreTestBase(db), IClas
     public async Task A_duplicate_name_is_a_conflict()
     {
         var name = $"acme-{Guid.NewGuid():N}";
-        var first = await Tenants.CreateAsync(new TenantRequest { Name = name }, Ct);
+        var first = await Tenants.CreateAsync(new TenantSettings { Name = name }, Ct);
 
-        var e = await Assert.ThrowsAsync<StoreConflictException>(() => Tenants.CreateAsync(new TenantRequest { Name = name }, Ct));
+        var e = await Assert.ThrowsAsync<StoreConflictException>(() => Tenants.CreateAsync(new TenantSettings { Name = name }, Ct));
 
         Assert.Contains(name, e.Message);
         Assert.Equal(1L, await Db.ScalarAsync<long>("select count(*) from tenants where name = $1", name));
@@ -119,15 +119,15 @@ public sealed class TenantStoreTests(TestDatabase db) : StoreTestBase(db), IClas
     [Fact]
     public async Task Updating_an_unknown_tenant_returns_false()
     {
-        Assert.False(await Tenants.UpdateAsync(Guid.NewGuid(), new TenantRequest { MaxConcurrentExecutions = 5 }, Ct));
+        Assert.False(await Tenants.UpdateAsync(Guid.NewGuid(), new TenantSettings { MaxConcurrentExecutions = 5 }, Ct));
     }
 
     [Fact]
     public async Task Update_changes_only_the_given_fields()
     {
-        var t = await Tenants.CreateAsync(new TenantRequest { Name = $"t-{Guid.NewGuid():N}", RateLimit = 10, RateLimitBurst = 20 }, Ct);
+        var t = await Tenants.CreateAsync(new TenantSettings { Name = $"t-{Guid.NewGuid():N}", RateLimit = 10, RateLimitBurst = 20 }, Ct);
 
-        Assert.True(await Tenants.UpdateAsync(t.TenantId, new TenantRequest { MaxConcurrentExecutions = 4 }, Ct));
+        Assert.True(await Tenants.UpdateAsync(t.TenantId, new TenantSettings { MaxConcurrentExecutions = 4 }, Ct));
 
         Assert.Equal(4, await Db.ScalarAsync<int>("select max_concurrent_executions from tenants where id = $1", t.TenantId));
         Assert.Equal(10.0, await Db.ScalarAsync<double>("select rate_limit from tenants where id = $1", t.TenantId));
@@ -138,10 +138,10 @@ public sealed class TenantStoreTests(TestDatabase db) : StoreTestBase(db), IClas
     [Fact]
     public async Task Renaming_to_a_taken_name_is_a_conflict()
     {
-        var a = await Tenants.CreateAsync(new TenantRequest { Name = $"a-{Guid.NewGuid():N}" }, Ct);
-        var b = await Tenants.CreateAsync(new TenantRequest { Name = $"b-{Guid.NewGuid():N}" }, Ct);
+        var a = await Tenants.CreateAsync(new TenantSettings { Name = $"a-{Guid.NewGuid():N}" }, Ct);
+        var b = await Tenants.CreateAsync(new TenantSettings { Name = $"b-{Guid.NewGuid():N}" }, Ct);
 
-        await Assert.ThrowsAsync<StoreConflictException>(() => Tenants.UpdateAsync(b.TenantId, new TenantRequest { Name = a.Name }, Ct));
+        await Assert.ThrowsAsync<StoreConflictException>(() => Tenants.UpdateAsync(b.TenantId, new TenantSettings { Name = a.Name }, Ct));
         Assert.Equal(b.Name, await Db.ScalarAsync<string>("select name from tenants where id = $1", b.TenantId));
     }
 }

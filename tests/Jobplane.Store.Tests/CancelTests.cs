@@ -117,7 +117,7 @@ public sealed class CancelTests(TestDatabase db, ITestOutputHelper output) : Sto
         Assert.Null(view.CompletedAt);
         Assert.False(await InReadyQueueAsync(id));
 
-        var held = Assert.Single(await Queue.HeartbeatAsync([new LeaseRef(id, claim.LeaseToken)], Lease, Ct));
+        var held = Assert.Single(await Queue.HeartbeatAsync([new AttemptLease(id, claim.LeaseToken)], Lease, Ct));
         Assert.Equal(id, held.Id);
         Assert.True(held.CancelRequested);
 
@@ -146,7 +146,7 @@ public sealed class CancelTests(TestDatabase db, ITestOutputHelper output) : Sto
         Assert.NotNull(view!.CompletedAt);
         Assert.Contains("cancel", view.Error);
         // Finished: the old token holds nothing, and a cancel is now a conflict.
-        Assert.Empty(await Queue.HeartbeatAsync([new LeaseRef(claim.ExecutionId, claim.LeaseToken)], Lease, Ct));
+        Assert.Empty(await Queue.HeartbeatAsync([new AttemptLease(claim.ExecutionId, claim.LeaseToken)], Lease, Ct));
         await Assert.ThrowsAsync<StoreConflictException>(() => Executions.CancelAsync(tenant, claim.ExecutionId, Ct));
     }
 
@@ -281,7 +281,7 @@ public sealed class CancelTests(TestDatabase db, ITestOutputHelper output) : Sto
         Assert.True(await CancelRequestedAsync(running));
         Assert.Equal(ExecutionStatus.Succeeded, await StatusAsync(succeeded));
         Assert.False(await CancelRequestedAsync(succeeded));
-        Assert.True(Assert.Single(await Queue.HeartbeatAsync([new LeaseRef(running, runningClaim.LeaseToken)], Lease, Ct)).CancelRequested);
+        Assert.True(Assert.Single(await Queue.HeartbeatAsync([new AttemptLease(running, runningClaim.LeaseToken)], Lease, Ct)).CancelRequested);
 
         // The tenant's other job is untouched, and its run is the only claimable work left, even
         // once the cancelled scheduled run and retry are due.
@@ -312,7 +312,7 @@ public sealed class CancelTests(TestDatabase db, ITestOutputHelper output) : Sto
         for (var i = 0; i < Count; i++) ids.Add(await SubmitAsync(tenant, job));
 
         var claimed = new ConcurrentDictionary<Guid, int>();
-        var cancelResults = new ConcurrentDictionary<Guid, CancelResponse>();
+        var cancelResults = new ConcurrentDictionary<Guid, CancelOutcome>();
         var cancellersLeft = 4;
 
         // Four cancellers each cancel every fourth execution one by one: two in the order claims

@@ -14,7 +14,7 @@ public sealed class ClaimTests(TestDatabase db) : StoreTestBase(db), IClassFixtu
         var submitted = new HashSet<Guid>();
         for (var i = 0; i < 200; i++) submitted.Add(await SubmitAsync(tenant, job, priority: i % 5 * 20));
 
-        var claims = new ConcurrentBag<ClaimedExecution>();
+        var claims = new ConcurrentBag<ClaimedAttempt>();
         var claimers = Enumerable.Range(0, 8).Select(w => Task.Run(async () =>
         {
             while (true)
@@ -116,7 +116,7 @@ public sealed class ClaimTests(TestDatabase db) : StoreTestBase(db), IClassFixtu
     public async Task A_claim_hands_out_the_jobs_resources_and_network_only_while_the_tenant_allows_it()
     {
         var tenant = await NewTenantAsync();
-        await Tenants.UpdateAsync(tenant, new TenantRequest { AllowNetwork = true }, Ct);
+        await Tenants.UpdateAsync(tenant, new TenantSettings { AllowNetwork = true }, Ct);
         var sized = (await Jobs.UpsertAsync(tenant, Spec("sized") with { MemoryLimitBytes = 48L << 20, Network = true }, Ct)).JobId;
         var plain = (await Jobs.UpsertAsync(tenant, Spec("plain"), Ct)).JobId;
         var first = await SubmitAsync(tenant, sized, priority: 90);
@@ -125,16 +125,16 @@ public sealed class ClaimTests(TestDatabase db) : StoreTestBase(db), IClassFixtu
         var claims = await ClaimAsync(tenant, limit: 2);
 
         Assert.Equal(first, claims[0].ExecutionId);
-        Assert.Equal(new JobResources { MemoryMib = 48 }, claims[0].Payload.Resources);
+        Assert.Equal(new ResourceRequest(MemoryMib: 48), claims[0].Payload.Resources);
         Assert.True(claims[0].Payload.Network);
         Assert.Null(claims[1].Payload.Resources);
         Assert.False(claims[1].Payload.Network);
 
         // Revoked: the job still asks, but a claim from now on grants no network.
-        await Tenants.UpdateAsync(tenant, new TenantRequest { AllowNetwork = false }, Ct);
+        await Tenants.UpdateAsync(tenant, new TenantSettings { AllowNetwork = false }, Ct);
         await SubmitAsync(tenant, sized);
         var later = await ClaimOneAsync(tenant);
-        Assert.Equal(new JobResources { MemoryMib = 48 }, later.Payload.Resources);
+        Assert.Equal(new ResourceRequest(MemoryMib: 48), later.Payload.Resources);
         Assert.False(later.Payload.Network);
         Assert.True((await Jobs.GetAsync(tenant, sized, Ct))!.Network);
     }

@@ -108,7 +108,7 @@ public sealed class ConcurrencyTests(TestDatabase db) : StoreTestBase(db), IClas
         {
             try
             {
-                return (CreateTenantResponse?)await Tenants.CreateAsync(new TenantRequest { Name = name }, Ct);
+                return (CreatedTenant?)await Tenants.CreateAsync(new TenantSettings { Name = name }, Ct);
             }
             catch (StoreConflictException)
             {

@@ -24,7 +24,7 @@ public sealed class ConnectionHandOffTests(TestDatabase db) : IClassFixture<Test
         var jobs = new JobStore(pool);
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(90));
         var ct = timeout.Token;
-        var tenant = (await tenants.CreateAsync(new TenantRequest { Name = $"handoff-{Guid.NewGuid():N}" }, ct)).TenantId;
+        var tenant = (await tenants.CreateAsync(new TenantSettings { Name = $"handoff-{Guid.NewGuid():N}" }, ct)).TenantId;
         var stored = await jobs.UpsertAsync(tenant, new JobSpec("stored", "alpine:3", ["true"], 60, new Priority(50), 3), ct);
 
         async Task RefuseAsync()
@@ -61,7 +61,7 @@ public sealed class ConnectionHandOffTests(TestDatabase db) : IClassFixture<Test
         var queue = new QueueStore(pool);
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(90));
         var ct = timeout.Token;
-        var tenant = (await tenants.CreateAsync(new TenantRequest { Name = $"handoff-{Guid.NewGuid():N}" }, ct)).TenantId;
+        var tenant = (await tenants.CreateAsync(new TenantSettings { Name = $"handoff-{Guid.NewGuid():N}" }, ct)).TenantId;
         var stored = await jobs.UpsertAsync(tenant, new JobSpec("stored", "alpine:3", ["true"], 60, new Priority(50), 3), ct);
 
         // An append whose lease is not held asks why in a second query: the path that once disposed
@@ -69,7 +69,7 @@ public sealed class ConnectionHandOffTests(TestDatabase db) : IClassFixture<Test
         async Task AppendAsync()
         {
             for (var i = 0; i < 300; i++)
-                Assert.Equal(LeaseCheck.NotFound, await queue.AppendLogsAsync(Guid.NewGuid(), Guid.NewGuid(), [new LogLine("x", "stdout")], ct));
+                Assert.Equal(LeaseCheck.NotFound, await queue.AppendLogsAsync(Guid.NewGuid(), Guid.NewGuid(), [new NewLogLine("x", "stdout")], ct));
         }
 
         async Task ReadAsync()

@@ -14,7 +14,7 @@ public sealed class CredentialAndAuditTests(TestDatabase db) : StoreTestBase(db)
     [Fact]
     public async Task A_tenant_can_hold_several_keys_and_a_revoked_one_fails_at_once()
     {
-        var tenant = await Tenants.CreateAsync(new TenantRequest { Name = $"t-{Guid.NewGuid():N}" }, Ct);
+        var tenant = await Tenants.CreateAsync(new TenantSettings { Name = $"t-{Guid.NewGuid():N}" }, Ct);
         var second = await Tenants.CreateKeyAsync(tenant.TenantId, "ci", Actors.TenantKey("x"), Ct);
         Assert.NotNull(second);
         Assert.Equal(tenant.TenantId, await Tenants.AuthenticateAsync(tenant.ApiKey, Ct));
@@ -50,7 +50,7 @@ public sealed class CredentialAndAuditTests(TestDatabase db) : StoreTestBase(db)
         Assert.Equal([tenant], (await Credentials.FindAsync(narrow.Token, Ct))!.TenantIds!);
         Assert.Null(await Credentials.FindAsync(open.Token[..^2] + "xx", Ct));
         // A tenant key is not a worker credential, nor the reverse.
-        var t = await Tenants.CreateAsync(new TenantRequest { Name = $"t-{Guid.NewGuid():N}" }, Ct);
+        var t = await Tenants.CreateAsync(new TenantSettings { Name = $"t-{Guid.NewGuid():N}" }, Ct);
         Assert.Null(await Credentials.FindAsync(t.ApiKey, Ct));
         Assert.Null(await Tenants.AuthenticateAsync(open.Token, Ct));
 
@@ -67,19 +67,74 @@ public sealed class CredentialAndAuditTests(TestDatabase db) : StoreTestBase(db)
     }
 
     [Fact]
+    public async Task A_tenant_change_is_audited_as_the_api_spells_the_request()
+    {
+        // Users read the audit log: its details keep the names (and values) of the tenant request
+        // that made the change, though the store takes its own record.
+        var name = $"t-{Guid.NewGuid():N}";
+        var settings = new TenantSettings
+        {
+            Name = name,
+            RateLimit = 2.5,
+            RateLimitBurst = 7,
+            MaxConcurrentExecutions = 3,
+            Weight = 9,
+            AllowedRuntimes = ["exec", "docker"],
+            AllowNetwork = true,
+            RetentionDays = 30,
+            LogMaxBytesPerExecution = 1L << 30,
+            LogFollowMax = 4,
+            MaxFleetShare = 0.5,
+        };
+        var request = new TenantRequest
+        {
+            Name = name,
+            RateLimit = 2.5,
+            RateLimitBurst = 7,
+            MaxConcurrentExecutions = 3,
+            Weight = 9,
+            AllowedRuntimes = ["exec", "docker"],
+            AllowNetwork = true,
+            RetentionDays = 30,
+            LogMaxBytesPerExecution = 1L << 30,
+            LogFollowMax = 4,
+            MaxFleetShare = 0.5,
+        };
+        Assert.Equal(typeof(TenantRequest).GetProperties().Select(p => p.Name).Order(),
+            typeof(TenantSettings).GetProperties().Select(p => p.Name).Order());
+        var id = (await Tenants.CreateAsync(settings, Ct)).TenantId;
+        Assert.True(await Tenants.UpdateAsync(id, new TenantSettings { Weight = 2, AllowedRuntimes = [] }, Ct));
+
+        var wire = System.Text.Json.JsonSerializer.Serialize(request, JobplaneJsonContext.Default.TenantRequest);
+        var updateWire = System.Text.Json.JsonSerializer.Serialize(new TenantRequest { Weight = 2, AllowedRuntimes = [] },
+            JobplaneJsonContext.Default.TenantRequest);
+        await using var cmd = Db.DataSource.CreateCommand("""
+            select count(*) filter (where action = 'tenant.create' and details = $2::jsonb),
+                   count(*) filter (where action = 'tenant.update' and details = $3::jsonb)
+            from audit_log where tenant_id = $1
+            """);
+        cmd.Parameters.Add(new Npgsql.NpgsqlParameter { Value = id });
+        cmd.Parameters.Add(new Npgsql.NpgsqlParameter { Value = wire });
+        cmd.Parameters.Add(new Npgsql.NpgsqlParameter { Value = updateWire });
+        await using var reader = await cmd.ExecuteReaderAsync(Ct);
+        Assert.True(await reader.ReadAsync(Ct));
+        Assert.Equal((1L, 1L), (reader.GetInt64(0), reader.GetInt64(1)));
+    }
+
+    [Fact]
     public async Task Every_administrative_and_credential_change_leaves_an_audit_record()
     {
-        var created = await Tenants.CreateAsync(new TenantRequest { Name = $"t-{Guid.NewGuid():N}", RateLimit = 5 }, Ct);
+        var created = await Tenants.CreateAsync(new TenantSettings { Name = $"t-{Guid.NewGuid():N}", RateLimit = 5 }, Ct);
         var id = created.TenantId;
-        await Tenants.UpdateAsync(id, new TenantRequest { Weight = 4 }, Ct);
+        await Tenants.UpdateAsync(id, new TenantSettings { Weight = 4 }, Ct);
         await Tenants.SetSuspendedAsync(id, true, Ct);
         await Tenants.SetSuspendedAsync(id, false, Ct);
         var key = await Tenants.CreateKeyAsync(id, "deploy", Actors.TenantKey("abc"), Ct);
         await Tenants.RevokeKeyAsync(id, key!.Id, Actors.TenantKey("abc"), Ct);
         // A change that changes nothing records nothing.
-        Assert.False(await Tenants.UpdateAsync(Guid.NewGuid(), new TenantRequest { Weight = 2 }, Ct));
-        Assert.True(await Tenants.UpdateAsync(id, new TenantRequest { Weight = 4, AllowNetwork = false }, Ct));
-        Assert.True(await Tenants.UpdateAsync(id, new TenantRequest(), Ct));
+        Assert.False(await Tenants.UpdateAsync(Guid.NewGuid(), new TenantSettings { Weight = 2 }, Ct));
+        Assert.True(await Tenants.UpdateAsync(id, new TenantSettings { Weight = 4, AllowNetwork = false }, Ct));
+        Assert.True(await Tenants.UpdateAsync(id, new TenantSettings(), Ct));
         Assert.False((await Tenants.SetSuspendedAsync(id, false, Ct))!.Suspended);
         Assert.Null(await Tenants.SetSuspendedAsync(Guid.NewGuid(), true, Ct));
 

@@ -13,7 +13,7 @@ public sealed class FairSchedulingTests(TestDatabase db) : StoreTestBase(db), IC
 {
     private async Task<(Guid Tenant, Guid Job)> TenantAsync(int maxConcurrent = 0, int weight = 1, string[]? runtimes = null)
     {
-        var created = await Tenants.CreateAsync(new TenantRequest
+        var created = await Tenants.CreateAsync(new TenantSettings
         {
             Name = $"t-{Guid.NewGuid():N}",
             MaxConcurrentExecutions = maxConcurrent,
@@ -106,7 +106,7 @@ public sealed class FairSchedulingTests(TestDatabase db) : StoreTestBase(db), IC
     {
         var (a, aJob) = await TenantAsync(maxConcurrent: 3);
         await SubmitManyAsync(a, aJob, 60);
-        var running = new List<ClaimedExecution>();
+        var running = new List<ClaimedAttempt>();
         var peak = 0L;
         var finished = 0;
         // Eight claimers race while running executions finish one by one.
@@ -146,7 +146,7 @@ public sealed class FairSchedulingTests(TestDatabase db) : StoreTestBase(db), IC
         Assert.Equal(id, Assert.Single(await Queue.ClaimAsync(5, "w", [a], Lease, Ct, runtime: "docker")).ExecutionId);
 
         // An empty list lifts the restriction.
-        await Tenants.UpdateAsync(a, new TenantRequest { AllowedRuntimes = [] }, Ct);
+        await Tenants.UpdateAsync(a, new TenantSettings { AllowedRuntimes = [] }, Ct);
         var other = await SubmitAsync(a, aJob);
         Assert.Equal(other, Assert.Single(await Queue.ClaimAsync(5, "w", [a], Lease, Ct, runtime: "exec")).ExecutionId);
     }

@@ -24,7 +24,7 @@ public sealed class FleetShareClaimTests(TestDatabase db) : StoreTestBase(db), I
 
     private async Task<(Guid Tenant, Guid Job)> TenantAsync(double? maxFleetShare = null, string image = "alpine:3", int maxConcurrent = 0)
     {
-        var created = await Tenants.CreateAsync(new TenantRequest
+        var created = await Tenants.CreateAsync(new TenantSettings
         {
             Name = $"t-{Guid.NewGuid():N}",
             MaxFleetShare = maxFleetShare,
@@ -38,11 +38,11 @@ public sealed class FleetShareClaimTests(TestDatabase db) : StoreTestBase(db), I
         Assert.NotNull(await Executions.RunManyAsync(tenant, job, count, new RunOptions(null, null, null), Ct));
 
     /// <summary>A claims alone (no other tenant has work yet) until it runs <paramref name="running"/> executions.</summary>
-    private async Task<Queue<ClaimedExecution>> HoldAsync(Guid tenant, int running)
+    private async Task<Queue<ClaimedAttempt>> HoldAsync(Guid tenant, int running)
     {
         var held = await Queue.ClaimAsync(running, "w", [tenant], Lease, Ct);
         Assert.Equal(running, held.Count);
-        return new Queue<ClaimedExecution>(held);
+        return new Queue<ClaimedAttempt>(held);
     }
 
     private async Task<Dictionary<Guid, int>> ClaimCountsAsync(int limit, Guid[] tenants, WorkerGrants? grants = null)
@@ -67,7 +67,7 @@ public sealed class FleetShareClaimTests(TestDatabase db) : StoreTestBase(db), I
 
         // Slot after slot frees up as A's executions finish. The share is 5 of the 10 slots: B gets
         // every freed slot until A, at or below 5, is within its share again.
-        var bHeld = new Queue<ClaimedExecution>();
+        var bHeld = new Queue<ClaimedAttempt>();
         for (var i = 1; i <= 5; i++)
         {
             await SucceedAsync(aHeld.Dequeue());
@@ -161,12 +161,12 @@ public sealed class FleetShareClaimTests(TestDatabase db) : StoreTestBase(db), I
         Assert.Equal(5, first[b]);
 
         // Raised above the operator's fraction (8 of 10): A gets slots while B, at 5, waits.
-        await Tenants.UpdateAsync(a, new TenantRequest { MaxFleetShare = 0.8 }, Ct);
+        await Tenants.UpdateAsync(a, new TenantSettings { MaxFleetShare = 0.8 }, Ct);
         Assert.Equal(0.8, (await Tenants.GetAsync(a, Ct))!.MaxFleetShare);
         Assert.Equal(2, (await ClaimCountsAsync(2, [a, b]))[a]);
 
         // 1: no cap for A at all.
-        await Tenants.UpdateAsync(a, new TenantRequest { MaxFleetShare = 1 }, Ct);
+        await Tenants.UpdateAsync(a, new TenantSettings { MaxFleetShare = 1 }, Ct);
         Assert.Equal(4, (await ClaimCountsAsync(4, [a, b]))[a]);
         Assert.Equal(9, await RunningAsync(a));
     }

@@ -14,7 +14,7 @@ public sealed class HeartbeatTests(TestDatabase db) : StoreTestBase(db), IClassF
         var (_, _, claim) = await RunningAsync();
         var before = await LeaseExpiresAtAsync(claim.ExecutionId);
 
-        var extended = await Queue.HeartbeatAsync([new LeaseRef(claim.ExecutionId, claim.LeaseToken)], TimeSpan.FromMinutes(10), Ct);
+        var extended = await Queue.HeartbeatAsync([new AttemptLease(claim.ExecutionId, claim.LeaseToken)], TimeSpan.FromMinutes(10), Ct);
 
         var (id, expiresAt, cancel) = Assert.Single(extended);
         Assert.False(cancel);
@@ -31,8 +31,8 @@ public sealed class HeartbeatTests(TestDatabase db) : StoreTestBase(db), IClassF
         var (_, _, claim) = await RunningAsync();
         var before = await LeaseExpiresAtAsync(claim.ExecutionId);
 
-        Assert.Empty(await Queue.HeartbeatAsync([new LeaseRef(claim.ExecutionId, Guid.NewGuid())], TimeSpan.FromMinutes(10), Ct));
-        Assert.Empty(await Queue.HeartbeatAsync([new LeaseRef(Guid.NewGuid(), claim.LeaseToken)], TimeSpan.FromMinutes(10), Ct));
+        Assert.Empty(await Queue.HeartbeatAsync([new AttemptLease(claim.ExecutionId, Guid.NewGuid())], TimeSpan.FromMinutes(10), Ct));
+        Assert.Empty(await Queue.HeartbeatAsync([new AttemptLease(Guid.NewGuid(), claim.LeaseToken)], TimeSpan.FromMinutes(10), Ct));
 
         Assert.Equal(before, await LeaseExpiresAtAsync(claim.ExecutionId));
     }
@@ -50,9 +50,9 @@ public sealed class HeartbeatTests(TestDatabase db) : StoreTestBase(db), IClassF
 
         var extended = await Queue.HeartbeatAsync(
         [
-            new LeaseRef(claims[0].ExecutionId, claims[0].LeaseToken),
-            new LeaseRef(claims[1].ExecutionId, Guid.NewGuid()),
-            new LeaseRef(claims[2].ExecutionId, claims[2].LeaseToken),
+            new AttemptLease(claims[0].ExecutionId, claims[0].LeaseToken),
+            new AttemptLease(claims[1].ExecutionId, Guid.NewGuid()),
+            new AttemptLease(claims[2].ExecutionId, claims[2].LeaseToken),
         ], Lease, Ct);
 
         Assert.Equal([claims[0].ExecutionId], extended.Select(e => e.Id));
@@ -77,7 +77,7 @@ public sealed class HeartbeatTests(TestDatabase db) : StoreTestBase(db), IClassF
         var before = await LeaseExpiresAtAsync(claim.ExecutionId);
         var version = await RowVersionAsync(claim.ExecutionId);
 
-        var held = Assert.Single(await Queue.HeartbeatAsync([new LeaseRef(claim.ExecutionId, claim.LeaseToken)], Lease, Ct));
+        var held = Assert.Single(await Queue.HeartbeatAsync([new AttemptLease(claim.ExecutionId, claim.LeaseToken)], Lease, Ct));
 
         Assert.Equal(claim.ExecutionId, held.Id);
         Assert.False(held.CancelRequested);
@@ -97,7 +97,7 @@ public sealed class HeartbeatTests(TestDatabase db) : StoreTestBase(db), IClassF
         var before = await LeaseExpiresAtAsync(claim.ExecutionId);
         var version = await RowVersionAsync(claim.ExecutionId);
 
-        var held = Assert.Single(await Queue.HeartbeatAsync([new LeaseRef(claim.ExecutionId, claim.LeaseToken)], Lease, Ct));
+        var held = Assert.Single(await Queue.HeartbeatAsync([new AttemptLease(claim.ExecutionId, claim.LeaseToken)], Lease, Ct));
 
         Assert.Equal(before, held.ExpiresAt.UtcDateTime);
         Assert.Equal(before, await LeaseExpiresAtAsync(claim.ExecutionId));
@@ -114,7 +114,7 @@ public sealed class HeartbeatTests(TestDatabase db) : StoreTestBase(db), IClassF
         await SetLeaseLeftAsync(claim.ExecutionId, secondsLeft);
         var before = await LeaseExpiresAtAsync(claim.ExecutionId);
 
-        var held = Assert.Single(await Queue.HeartbeatAsync([new LeaseRef(claim.ExecutionId, claim.LeaseToken)], Lease, Ct));
+        var held = Assert.Single(await Queue.HeartbeatAsync([new AttemptLease(claim.ExecutionId, claim.LeaseToken)], Lease, Ct));
 
         var after = await LeaseExpiresAtAsync(claim.ExecutionId);
         Assert.True(after > before, $"lease should move forward: {before:O} -> {after:O}");
@@ -136,7 +136,7 @@ public sealed class HeartbeatTests(TestDatabase db) : StoreTestBase(db), IClassF
         var fresh = await LeaseExpiresAtAsync(claims[0].ExecutionId);
         var aging = await LeaseExpiresAtAsync(claims[1].ExecutionId);
 
-        var held = await Queue.HeartbeatAsync([.. claims.Select(c => new LeaseRef(c.ExecutionId, c.LeaseToken))], Lease, Ct);
+        var held = await Queue.HeartbeatAsync([.. claims.Select(c => new AttemptLease(c.ExecutionId, c.LeaseToken))], Lease, Ct);
 
         Assert.Equal(claims.Select(c => c.ExecutionId).Order(), held.Select(h => h.Id).Order());
         Assert.Equal(fresh, await LeaseExpiresAtAsync(claims[0].ExecutionId));
@@ -156,7 +156,7 @@ public sealed class HeartbeatTests(TestDatabase db) : StoreTestBase(db), IClassF
         await SetLeaseLeftAsync(claims[1].ExecutionId, 5);
         var aging = await LeaseExpiresAtAsync(claims[1].ExecutionId);
 
-        var held = await Queue.HeartbeatAsync([.. claims.Select(c => new LeaseRef(c.ExecutionId, c.LeaseToken))], Lease, Ct);
+        var held = await Queue.HeartbeatAsync([.. claims.Select(c => new AttemptLease(c.ExecutionId, c.LeaseToken))], Lease, Ct);
 
         Assert.Equal(2, held.Count);
         Assert.False(held.Single(h => h.Id == claims[0].ExecutionId).CancelRequested);

@@ -11,7 +11,7 @@ public sealed class IdempotencyTests(TestDatabase db) : StoreTestBase(db), IClas
 
     private static string NewKey() => $"key-{Guid.NewGuid():N}";
 
-    private Task<RunJobResponse?> RunAsync(Guid tenant, Guid job, string? key) => Executions.RunAsync(tenant, job, Now, key, Ct);
+    private Task<SubmittedRun?> RunAsync(Guid tenant, Guid job, string? key) => Executions.RunAsync(tenant, job, Now, key, Ct);
 
     private Task<long> ExecutionCountAsync(Guid job) =>
         Db.ScalarAsync<long>("select count(*) from executions where job_id = $1", job);
@@ -30,7 +30,7 @@ public sealed class IdempotencyTests(TestDatabase db) : StoreTestBase(db), IClas
 
         Assert.NotNull(first);
         Assert.Equal(ExecutionStatus.Pending, first.Status);
-        Assert.NotEqual(true, first.Replayed);
+        Assert.False(first.Replayed);
         Assert.NotNull(repeat);
         Assert.Equal(first.ExecutionId, repeat.ExecutionId);
         Assert.True(repeat.Replayed);
@@ -75,8 +75,8 @@ public sealed class IdempotencyTests(TestDatabase db) : StoreTestBase(db), IClas
 
         Assert.All(results, Assert.NotNull);
         var id = Assert.Single(results.Select(r => r!.ExecutionId).Distinct());
-        Assert.Single(results, r => r!.Replayed != true);
-        Assert.Equal(19, results.Count(r => r!.Replayed == true));
+        Assert.Single(results, r => !r!.Replayed);
+        Assert.Equal(19, results.Count(r => r!.Replayed));
         Assert.Equal(1L, await ExecutionCountAsync(job));
         Assert.Equal(id, (await ClaimOneAsync(tenant)).ExecutionId);
         Assert.Empty(await ClaimAsync(tenant));
@@ -93,7 +93,7 @@ public sealed class IdempotencyTests(TestDatabase db) : StoreTestBase(db), IClas
         var b = await RunAsync(tenantB, jobB, key);
 
         Assert.NotEqual(a!.ExecutionId, b!.ExecutionId);
-        Assert.NotEqual(true, b.Replayed);
+        Assert.False(b.Replayed);
         Assert.Equal(1L, await ExecutionCountAsync(jobA));
         Assert.Equal(1L, await ExecutionCountAsync(jobB));
         Assert.Equal(b.ExecutionId, (await RunAsync(tenantB, jobB, key))!.ExecutionId);
@@ -131,7 +131,7 @@ public sealed class IdempotencyTests(TestDatabase db) : StoreTestBase(db), IClas
         Assert.Equal(0L, await Db.ScalarAsync<long>("select count(*) from idempotency_keys where tenant_id = $1", stranger));
         // The key is still free for the stranger's own job.
         var own = await RunAsync(stranger, strangersJob, key);
-        Assert.NotEqual(true, own!.Replayed);
+        Assert.False(own!.Replayed);
         Assert.Equal(0L, await Db.ScalarAsync<long>("select count(*) from executions where tenant_id = $1", owner));
     }
 
@@ -146,7 +146,7 @@ public sealed class IdempotencyTests(TestDatabase db) : StoreTestBase(db), IClas
         var second = await RunAsync(tenant, job, key);
 
         Assert.NotEqual(first!.ExecutionId, second!.ExecutionId);
-        Assert.NotEqual(true, second.Replayed);
+        Assert.False(second.Replayed);
         Assert.Equal(ExecutionStatus.Pending, second.Status);
         Assert.Equal(2L, await ExecutionCountAsync(job));
         // The key now names the new execution, and replays it.
@@ -167,7 +167,7 @@ public sealed class IdempotencyTests(TestDatabase db) : StoreTestBase(db), IClas
 
         var other = await RunAsync(tenant, otherJob, key);
 
-        Assert.NotEqual(true, other!.Replayed);
+        Assert.False(other!.Replayed);
         Assert.Equal(1L, await ExecutionCountAsync(otherJob));
     }
 

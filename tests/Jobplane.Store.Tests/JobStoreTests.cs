@@ -23,7 +23,7 @@ public sealed class JobStoreTests(TestDatabase db) : StoreTestBase(db), IClassFi
         Assert.Equal("nightly", job.Name);
         Assert.Equal("busybox:1", job.Image);
         Assert.Equal(["sh", "-c", "exit 0"], job.Command);
-        Assert.Equal(90, job.DefaultTimeout);
+        Assert.Equal(90, job.TimeoutSeconds);
         Assert.Equal(Priority.Critical, job.Priority);
         Assert.Equal(5, job.MaxAttempts);
         Assert.True(job.UpdatedAt >= job.CreatedAt);
@@ -34,13 +34,13 @@ public sealed class JobStoreTests(TestDatabase db) : StoreTestBase(db), IClassFi
     public async Task Resources_and_network_round_trip_and_an_update_replaces_them()
     {
         var tenant = await NewTenantAsync();
-        await Tenants.UpdateAsync(tenant, new TenantRequest { AllowNetwork = true }, Ct);
+        await Tenants.UpdateAsync(tenant, new TenantSettings { AllowNetwork = true }, Ct);
         var spec = Spec("sized") with { MemoryLimitBytes = 32L << 20, CpuLimit = 0.25, PidsLimit = 20, Network = true };
 
         var created = await Jobs.UpsertAsync(tenant, spec, Ct);
 
         var job = (await Jobs.GetAsync(tenant, created.JobId, Ct))!;
-        Assert.Equal(new JobResources { MemoryMib = 32, Cpus = 0.25, Pids = 20 }, job.Resources);
+        Assert.Equal(new ResourceRequest(MemoryMib: 32, Cpus: 0.25, Pids: 20), job.Resources);
         Assert.True(job.Network);
         var listed = Assert.Single(await Jobs.ListAsync(tenant, 10, 0, Ct));
         Assert.Equal(job.Resources, listed.Resources);
@@ -48,7 +48,7 @@ public sealed class JobStoreTests(TestDatabase db) : StoreTestBase(db), IClassFi
 
         await Jobs.UpsertAsync(tenant, Spec("sized") with { CpuLimit = 2 }, Ct);
         var updated = (await Jobs.GetAsync(tenant, created.JobId, Ct))!;
-        Assert.Equal(new JobResources { Cpus = 2 }, updated.Resources);
+        Assert.Equal(new ResourceRequest(Cpus: 2), updated.Resources);
         Assert.False(updated.Network);
 
         await Jobs.UpsertAsync(tenant, Spec("sized"), Ct);
@@ -60,7 +60,7 @@ public sealed class JobStoreTests(TestDatabase db) : StoreTestBase(db), IClassFi
     {
         var closed = await NewTenantAsync();
         var open = await NewTenantAsync();
-        await Tenants.UpdateAsync(open, new TenantRequest { AllowNetwork = true }, Ct);
+        await Tenants.UpdateAsync(open, new TenantSettings { AllowNetwork = true }, Ct);
         var existing = await Jobs.UpsertAsync(closed, Spec("fetch") with { PidsLimit = 5 }, Ct);
 
         await Assert.ThrowsAsync<NetworkNotAllowedException>(() => Jobs.UpsertAsync(closed, Spec("fetch") with { Network = true }, Ct));
@@ -69,7 +69,7 @@ public sealed class JobStoreTests(TestDatabase db) : StoreTestBase(db), IClassFi
         // Nothing written: the existing job is as it was, and no other appeared.
         var job = Assert.Single(await Jobs.ListAsync(closed, 10, 0, Ct));
         Assert.Equal(existing.JobId, job.Id);
-        Assert.Equal(new JobResources { Pids = 5 }, job.Resources);
+        Assert.Equal(new ResourceRequest(Pids: 5), job.Resources);
         Assert.False(job.Network);
         // Another tenant's permission is not this tenant's.
         Assert.True((await Jobs.UpsertAsync(open, Spec("fetch") with { Network = true }, Ct)).Created);

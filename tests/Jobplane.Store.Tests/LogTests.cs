@@ -11,8 +11,8 @@ public sealed class LogTests(TestDatabase db) : StoreTestBase(db), IClassFixture
     {
         var (_, _, claim) = await RunningAsync();
         var id = claim.ExecutionId;
-        LogLine[] batch1 = [new("starting", "stdout"), new("warning: slow disk", "stderr"), new("step 1", "stdout")];
-        LogLine[] batch2 = [new("step 2", "stdout"), new("done", "stdout")];
+        NewLogLine[] batch1 = [new("starting", "stdout"), new("warning: slow disk", "stderr"), new("step 1", "stdout")];
+        NewLogLine[] batch2 = [new("step 2", "stdout"), new("done", "stdout")];
 
         Assert.Equal(LeaseCheck.Accepted, await Queue.AppendLogsAsync(id, claim.LeaseToken, batch1, Ct));
         Assert.Equal(LeaseCheck.Accepted, await Queue.AppendLogsAsync(id, claim.LeaseToken, batch2, Ct));
@@ -27,10 +27,10 @@ public sealed class LogTests(TestDatabase db) : StoreTestBase(db), IClassFixture
     public async Task Reading_after_an_id_pages_through_the_log()
     {
         var (_, _, claim) = await RunningAsync();
-        var lines = Enumerable.Range(1, 7).Select(i => new LogLine($"line {i}", i % 2 == 0 ? "stderr" : "stdout")).ToList();
+        var lines = Enumerable.Range(1, 7).Select(i => new NewLogLine($"line {i}", i % 2 == 0 ? "stderr" : "stdout")).ToList();
         Assert.Equal(LeaseCheck.Accepted, await Queue.AppendLogsAsync(claim.ExecutionId, claim.LeaseToken, lines, Ct));
 
-        var read = new List<LogEntry>();
+        var read = new List<LogRecord>();
         long after = 0;
         var pages = 0;
         while (pages++ < 10)
@@ -53,7 +53,7 @@ public sealed class LogTests(TestDatabase db) : StoreTestBase(db), IClassFixture
         var (_, _, claim) = await RunningAsync();
 
         Assert.Equal(LeaseCheck.Accepted, await Queue.AppendLogsAsync(claim.ExecutionId, claim.LeaseToken,
-            [new LogLine("plain chunk"), new LogLine("tagged", "stdout")], Ct));
+            [new NewLogLine("plain chunk"), new NewLogLine("tagged", "stdout")], Ct));
 
         var logs = await Executions.ReadLogsAsync(claim.ExecutionId, 0, 10, Ct);
         Assert.Equal([("plain chunk", (string?)null), ("tagged", "stdout")], logs.Select(l => (l.Content, l.Stream)));
@@ -66,9 +66,9 @@ public sealed class LogTests(TestDatabase db) : StoreTestBase(db), IClassFixture
         await SubmitAsync(tenant, job);
         await SubmitAsync(tenant, job);
         var claims = await ClaimAsync(tenant, limit: 2);
-        await Queue.AppendLogsAsync(claims[0].ExecutionId, claims[0].LeaseToken, [new LogLine("a1", "stdout")], Ct);
-        await Queue.AppendLogsAsync(claims[1].ExecutionId, claims[1].LeaseToken, [new LogLine("b1", "stdout")], Ct);
-        await Queue.AppendLogsAsync(claims[0].ExecutionId, claims[0].LeaseToken, [new LogLine("a2", "stdout")], Ct);
+        await Queue.AppendLogsAsync(claims[0].ExecutionId, claims[0].LeaseToken, [new NewLogLine("a1", "stdout")], Ct);
+        await Queue.AppendLogsAsync(claims[1].ExecutionId, claims[1].LeaseToken, [new NewLogLine("b1", "stdout")], Ct);
+        await Queue.AppendLogsAsync(claims[0].ExecutionId, claims[0].LeaseToken, [new NewLogLine("a2", "stdout")], Ct);
 
         Assert.Equal(["a1", "a2"], (await Executions.ReadLogsAsync(claims[0].ExecutionId, 0, 10, Ct)).Select(l => l.Content));
         Assert.Equal(["b1"], (await Executions.ReadLogsAsync(claims[1].ExecutionId, 0, 10, Ct)).Select(l => l.Content));
@@ -78,12 +78,12 @@ public sealed class LogTests(TestDatabase db) : StoreTestBase(db), IClassFixture
     public async Task A_stale_token_stores_nothing()
     {
         var (_, _, claim) = await RunningAsync();
-        Assert.Equal(LeaseCheck.Accepted, await Queue.AppendLogsAsync(claim.ExecutionId, claim.LeaseToken, [new LogLine("kept", "stdout")], Ct));
+        Assert.Equal(LeaseCheck.Accepted, await Queue.AppendLogsAsync(claim.ExecutionId, claim.LeaseToken, [new NewLogLine("kept", "stdout")], Ct));
         await SucceedAsync(claim);
 
-        Assert.Equal(LeaseCheck.LeaseLost, await Queue.AppendLogsAsync(claim.ExecutionId, claim.LeaseToken, [new LogLine("late", "stdout")], Ct));
-        Assert.Equal(LeaseCheck.LeaseLost, await Queue.AppendLogsAsync(claim.ExecutionId, Guid.NewGuid(), [new LogLine("forged", "stdout")], Ct));
-        Assert.Equal(LeaseCheck.NotFound, await Queue.AppendLogsAsync(Guid.NewGuid(), claim.LeaseToken, [new LogLine("nowhere", "stdout")], Ct));
+        Assert.Equal(LeaseCheck.LeaseLost, await Queue.AppendLogsAsync(claim.ExecutionId, claim.LeaseToken, [new NewLogLine("late", "stdout")], Ct));
+        Assert.Equal(LeaseCheck.LeaseLost, await Queue.AppendLogsAsync(claim.ExecutionId, Guid.NewGuid(), [new NewLogLine("forged", "stdout")], Ct));
+        Assert.Equal(LeaseCheck.NotFound, await Queue.AppendLogsAsync(Guid.NewGuid(), claim.LeaseToken, [new NewLogLine("nowhere", "stdout")], Ct));
 
         Assert.Equal(["kept"], (await Executions.ReadLogsAsync(claim.ExecutionId, 0, 10, Ct)).Select(l => l.Content));
     }

@@ -99,15 +99,15 @@ public sealed class RescueTests(TestDatabase db) : StoreTestBase(db), IClassFixt
         await AssertRefusedAsync(first);
         Assert.Equal(ExecutionStatus.Running, await StatusAsync(id));
         Assert.Equal(second.LeaseToken, await Db.ScalarAsync<Guid>("select lease_token from executions where id = $1", id));
-        Assert.Single(await Queue.HeartbeatAsync([new LeaseRef(id, second.LeaseToken)], Lease, Ct));
+        Assert.Single(await Queue.HeartbeatAsync([new AttemptLease(id, second.LeaseToken)], Lease, Ct));
     }
 
-    private async Task AssertRefusedAsync(ClaimedExecution stale)
+    private async Task AssertRefusedAsync(ClaimedAttempt stale)
     {
         var id = stale.ExecutionId;
         Assert.Equal(LeaseCheck.LeaseLost, (await SucceedAsync(stale)).Check);
-        Assert.Empty(await Queue.HeartbeatAsync([new LeaseRef(id, stale.LeaseToken)], Lease, Ct));
-        Assert.Equal(LeaseCheck.LeaseLost, await Queue.AppendLogsAsync(id, stale.LeaseToken, [new LogLine("late line", "stdout")], Ct));
+        Assert.Empty(await Queue.HeartbeatAsync([new AttemptLease(id, stale.LeaseToken)], Lease, Ct));
+        Assert.Equal(LeaseCheck.LeaseLost, await Queue.AppendLogsAsync(id, stale.LeaseToken, [new NewLogLine("late line", "stdout")], Ct));
         Assert.Equal(LeaseCheck.LeaseLost, await Queue.ReleaseAsync(id, stale.LeaseToken, "draining", Ct));
         Assert.Equal(0L, await Db.ScalarAsync<long>("select count(*) from execution_logs where execution_id = $1", id));
     }
@@ -153,7 +153,7 @@ public sealed class RescueTests(TestDatabase db) : StoreTestBase(db), IClassFixt
         await ExpireLeaseAsync(claim.ExecutionId);
 
         // The worker heartbeats before maintenance gets to it: the lease is held again.
-        Assert.Single(await Queue.HeartbeatAsync([new LeaseRef(claim.ExecutionId, claim.LeaseToken)], Lease, Ct));
+        Assert.Single(await Queue.HeartbeatAsync([new AttemptLease(claim.ExecutionId, claim.LeaseToken)], Lease, Ct));
         await Queue.RescueExpiredAsync(100, Ct);
 
         Assert.Equal(ExecutionStatus.Running, await StatusAsync(claim.ExecutionId));

@@ -75,7 +75,7 @@ public sealed class RetentionBatchTests(TestDatabase db) : StoreTestBase(db), IC
                 var id = await SubmitAsync(liveTenant, liveJob);
                 var claim = await ClaimOneAsync(liveTenant);
                 Assert.Equal(id, claim.ExecutionId);
-                Assert.Equal(LeaseCheck.Accepted, await Queue.AppendLogsAsync(id, claim.LeaseToken, [new LogLine("working", "stdout")], Ct));
+                Assert.Equal(LeaseCheck.Accepted, await Queue.AppendLogsAsync(id, claim.LeaseToken, [new NewLogLine("working", "stdout")], Ct));
                 Assert.Equal(ExecutionStatus.Succeeded, (await SucceedAsync(claim)).Status);
                 finished.Add(id);
             }

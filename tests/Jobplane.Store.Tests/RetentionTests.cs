@@ -32,7 +32,7 @@ public sealed class RetentionTests(TestDatabase db) : StoreTestBase(db), IClassF
         var id = await SubmitAsync(tenant, job);
         var claim = await ClaimOneAsync(tenant);
         Assert.Equal(id, claim.ExecutionId);
-        Assert.Equal(LeaseCheck.Accepted, await Queue.AppendLogsAsync(id, claim.LeaseToken, [new LogLine("hello", "stdout")], Ct));
+        Assert.Equal(LeaseCheck.Accepted, await Queue.AppendLogsAsync(id, claim.LeaseToken, [new NewLogLine("hello", "stdout")], Ct));
         if (succeed)
         {
             Assert.Equal(ExecutionStatus.Succeeded, (await SucceedAsync(claim)).Status);
@@ -134,8 +134,8 @@ public sealed class RetentionTests(TestDatabase db) : StoreTestBase(db), IClassF
         var shortTenant = await NewTenantAsync();
         var longTenant = await NewTenantAsync();
         var defaultTenant = await NewTenantAsync();
-        Assert.True(await Tenants.UpdateAsync(shortTenant, new TenantRequest { RetentionDays = 7 }, Ct));
-        Assert.True(await Tenants.UpdateAsync(longTenant, new TenantRequest { RetentionDays = 90 }, Ct));
+        Assert.True(await Tenants.UpdateAsync(shortTenant, new TenantSettings { RetentionDays = 7 }, Ct));
+        Assert.True(await Tenants.UpdateAsync(longTenant, new TenantSettings { RetentionDays = 90 }, Ct));
         Assert.Equal(7, (await Tenants.GetAsync(shortTenant, Ct))!.RetentionDays);
         Assert.Null((await Tenants.GetAsync(defaultTenant, Ct))!.RetentionDays);
 
@@ -167,7 +167,7 @@ public sealed class RetentionTests(TestDatabase db) : StoreTestBase(db), IClassF
         Assert.False(await ExistsAsync(shortKeepAll));
 
         // 0 returns the tenant to the operator's retention.
-        Assert.True(await Tenants.UpdateAsync(longTenant, new TenantRequest { RetentionDays = 0 }, Ct));
+        Assert.True(await Tenants.UpdateAsync(longTenant, new TenantSettings { RetentionDays = 0 }, Ct));
         Assert.Null((await Tenants.GetAsync(longTenant, Ct))!.RetentionDays);
         await RetainAllAsync(Defaults);
         Assert.False(await ExistsAsync(longKept));
@@ -235,8 +235,8 @@ public sealed class RetentionTests(TestDatabase db) : StoreTestBase(db), IClassF
     public async Task Old_audit_records_go_and_young_ones_stay()
     {
         var tenant = await NewTenantAsync();
-        Assert.True(await Tenants.UpdateAsync(tenant, new TenantRequest { Weight = 2 }, Ct));
-        Assert.True(await Tenants.UpdateAsync(tenant, new TenantRequest { Weight = 3 }, Ct));
+        Assert.True(await Tenants.UpdateAsync(tenant, new TenantSettings { Weight = 2 }, Ct));
+        Assert.True(await Tenants.UpdateAsync(tenant, new TenantSettings { Weight = 3 }, Ct));
         var audit = new AuditLog(Db.DataSource);
         var entries = (await audit.ListAsync(tenant, null, 10, Ct)).Entries;
         Assert.Equal(4, entries.Count);  // tenant.create, api_key.create, two updates

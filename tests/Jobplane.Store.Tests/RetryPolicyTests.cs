@@ -19,7 +19,7 @@ public sealed class RetryPolicyTests(TestDatabase db) : StoreTestBase(db), IClas
         return (await Jobs.UpsertAsync(tenant, spec, Ct)).JobId;
     }
 
-    private async Task<ClaimedExecution> RunAndClaimAsync(Guid tenant, Guid job)
+    private async Task<ClaimedAttempt> RunAndClaimAsync(Guid tenant, Guid job)
     {
         var id = await SubmitAsync(tenant, job);
         var claim = await ClaimOneAsync(tenant);
@@ -27,7 +27,7 @@ public sealed class RetryPolicyTests(TestDatabase db) : StoreTestBase(db), IClas
         return claim;
     }
 
-    private Task<CompletionOutcome> ExitAsync(ClaimedExecution c, int exitCode, BackoffPolicy? backoff = null) =>
+    private Task<CompletionOutcome> ExitAsync(ClaimedAttempt c, int exitCode, BackoffPolicy? backoff = null) =>
         Queue.CompleteAsync(c.ExecutionId, c.LeaseToken, new AttemptResult(exitCode, null, null, true), backoff ?? LongBackoff, Ct);
 
     [Fact]
@@ -40,8 +40,8 @@ public sealed class RetryPolicyTests(TestDatabase db) : StoreTestBase(db), IClas
 
         Assert.True(created);
         var view = await Jobs.GetAsync(tenant, id, Ct);
-        Assert.Equal(2.5, view!.RetryBackoffBase);
-        Assert.Equal(600, view.RetryBackoffMax);
+        Assert.Equal(2.5, view!.RetryBackoffBaseSeconds);
+        Assert.Equal(600, view.RetryBackoffMaxSeconds);
         Assert.Equal([2, 78], view.NonRetryableExitCodes);
 
         // Upserting the same name without a policy clears it back to the defaults.
@@ -49,8 +49,8 @@ public sealed class RetryPolicyTests(TestDatabase db) : StoreTestBase(db), IClas
         Assert.Equal(id, again);
         Assert.False(createdAgain);
         var cleared = await Jobs.GetAsync(tenant, id, Ct);
-        Assert.Null(cleared!.RetryBackoffBase);
-        Assert.Null(cleared.RetryBackoffMax);
+        Assert.Null(cleared!.RetryBackoffBaseSeconds);
+        Assert.Null(cleared.RetryBackoffMaxSeconds);
         Assert.Empty(cleared.NonRetryableExitCodes);
     }
 

@@ -18,7 +18,7 @@ public sealed class RoutingTests(TestDatabase db) : StoreTestBase(db), IClassFix
         MaxPids = 256,
     };
 
-    private Task<IReadOnlyList<ClaimedExecution>> ClaimAsync(Guid[] tenants, WorkerGrants grants, int limit = 10) =>
+    private Task<IReadOnlyList<ClaimedAttempt>> ClaimAsync(Guid[] tenants, WorkerGrants grants, int limit = 10) =>
         Queue.ClaimAsync(limit, "worker-r", tenants, Lease, Ct, grants: grants);
 
     private async Task<Guid> SubmitJobAsync(Guid tenant, JobSpec spec, int? priority = null) =>

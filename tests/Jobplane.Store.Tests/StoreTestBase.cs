@@ -43,7 +43,7 @@ public abstract class StoreTestBase : IDisposable
     }
 
     protected async Task<Guid> NewTenantAsync(string? name = null) =>
-        (await Tenants.CreateAsync(new TenantRequest { Name = name ?? $"tenant-{Guid.NewGuid():N}" }, Ct)).TenantId;
+        (await Tenants.CreateAsync(new TenantSettings { Name = name ?? $"tenant-{Guid.NewGuid():N}" }, Ct)).TenantId;
 
     protected static JobSpec Spec(string? name = null, int priority = 50, int maxAttempts = 3, int timeout = 60, string image = "alpine:3") =>
         new(name ?? $"job-{Guid.NewGuid():N}", image, ["echo", "hello"], timeout, new Priority(priority), maxAttempts);
@@ -65,14 +65,14 @@ public abstract class StoreTestBase : IDisposable
         return response.ExecutionId;
     }
 
-    protected Task<IReadOnlyList<ClaimedExecution>> ClaimAsync(Guid tenant, int limit = 10, string worker = "worker-1") =>
+    protected Task<IReadOnlyList<ClaimedAttempt>> ClaimAsync(Guid tenant, int limit = 10, string worker = "worker-1") =>
         Queue.ClaimAsync(limit, worker, [tenant], Lease, Ct);
 
-    protected async Task<ClaimedExecution> ClaimOneAsync(Guid tenant, string worker = "worker-1") =>
+    protected async Task<ClaimedAttempt> ClaimOneAsync(Guid tenant, string worker = "worker-1") =>
         Assert.Single(await ClaimAsync(tenant, 1, worker));
 
     /// <summary>Submits one execution of a fresh job and claims it.</summary>
-    protected async Task<(Guid Tenant, Guid Job, ClaimedExecution Claim)> RunningAsync(int maxAttempts = 3)
+    protected async Task<(Guid Tenant, Guid Job, ClaimedAttempt Claim)> RunningAsync(int maxAttempts = 3)
     {
         var (tenant, job) = await TenantWithJobAsync(maxAttempts: maxAttempts);
         var id = await SubmitAsync(tenant, job);
@@ -81,10 +81,10 @@ public abstract class StoreTestBase : IDisposable
         return (tenant, job, claim);
     }
 
-    protected Task<CompletionOutcome> SucceedAsync(ClaimedExecution c, string? resultJson = null) =>
+    protected Task<CompletionOutcome> SucceedAsync(ClaimedAttempt c, string? resultJson = null) =>
         Queue.CompleteAsync(c.ExecutionId, c.LeaseToken, new AttemptResult(0, null, resultJson, true), LongBackoff, Ct);
 
-    protected Task<CompletionOutcome> FailAsync(ClaimedExecution c, string error = "boom", bool retryable = true) =>
+    protected Task<CompletionOutcome> FailAsync(ClaimedAttempt c, string error = "boom", bool retryable = true) =>
         Queue.CompleteAsync(c.ExecutionId, c.LeaseToken, new AttemptResult(1, error, null, retryable), LongBackoff, Ct);
 
     protected Task<string> StatusAsync(Guid executionId) =>

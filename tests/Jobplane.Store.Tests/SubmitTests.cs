@@ -42,7 +42,7 @@ public sealed class SubmitTests(TestDatabase db) : StoreTestBase(db), IClassFixt
         Assert.Equal(ExecutionStatus.Scheduled, await StatusAsync(response.ExecutionId));
 
         // Once due, maintenance promotes it and it can be claimed. Bounded poll; no timing asserted.
-        ClaimedExecution? claimed = null;
+        ClaimedAttempt? claimed = null;
         using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(20));
         while (claimed is null && !deadline.IsCancellationRequested)
         {

@@ -29,11 +29,11 @@ public sealed class TenantLogCapTests(TestDatabase db) : StoreTestBase(db), ICla
     public async Task A_tenants_own_cap_replaces_the_operators_and_its_marker_names_it()
     {
         var (tenant, _, claim) = await RunningAsync();
-        Assert.True(await Tenants.UpdateAsync(tenant, new TenantRequest { LogMaxBytesPerExecution = 1536 }, Ct));
+        Assert.True(await Tenants.UpdateAsync(tenant, new TenantSettings { LogMaxBytesPerExecution = 1536 }, Ct));
 
-        var first = await Queue.AppendLogsAsync(claim.ExecutionId, claim.LeaseToken, [new LogLine(new string('a', 1000), "stdout")], Cap, Ct);
+        var first = await Queue.AppendLogsAsync(claim.ExecutionId, claim.LeaseToken, [new NewLogLine(new string('a', 1000), "stdout")], Cap, Ct);
         Assert.False(first.LogFull);
-        var second = await Queue.AppendLogsAsync(claim.ExecutionId, claim.LeaseToken, [new LogLine(new string('b', 1000), "stdout")], Cap, Ct);
+        var second = await Queue.AppendLogsAsync(claim.ExecutionId, claim.LeaseToken, [new NewLogLine(new string('b', 1000), "stdout")], Cap, Ct);
 
         Assert.True(second.LogFull);
         Assert.Equal(0, second.StoredBytes);
@@ -44,14 +44,14 @@ public sealed class TenantLogCapTests(TestDatabase db) : StoreTestBase(db), ICla
     public async Task Without_one_the_operators_cap_and_marker_apply_and_a_new_one_applies_from_the_next_batch()
     {
         var (tenant, _, claim) = await RunningAsync();
-        var line = new LogLine(new string('c', 1000), "stdout");
+        var line = new NewLogLine(new string('c', 1000), "stdout");
         for (var i = 0; i < 4; i++)
             Assert.False((await Queue.AppendLogsAsync(claim.ExecutionId, claim.LeaseToken, [line], Cap, Ct)).LogFull);
         Assert.True((await Queue.AppendLogsAsync(claim.ExecutionId, claim.LeaseToken, [line], Cap, Ct)).LogFull);
         Assert.Equal("operator cut", await LastLineAsync(claim.ExecutionId));
 
         // Another execution of the same tenant, after the administrator raised its cap.
-        Assert.True(await Tenants.UpdateAsync(tenant, new TenantRequest { LogMaxBytesPerExecution = 8192 }, Ct));
+        Assert.True(await Tenants.UpdateAsync(tenant, new TenantSettings { LogMaxBytesPerExecution = 8192 }, Ct));
         var job = await NewJobAsync(tenant);
         await SubmitAsync(tenant, job);
         var next = await ClaimOneAsync(tenant);

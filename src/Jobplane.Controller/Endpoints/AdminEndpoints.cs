@@ -53,7 +53,7 @@ public static class AdminEndpoints
             if (await tenants.GetAsync(id, ct) is null) return ApiResults.BadRequest($"tenant_ids: no tenant {id}");
         }
         var created = await store.CreateAsync(r.Name!.Trim(), restricted, Actors.Administrator, ct);
-        return Results.Json(created, JobplaneJsonContext.Default.CreateWorkerCredentialResponse, statusCode: 201);
+        return Results.Json(created.ToWire(), JobplaneJsonContext.Default.CreateWorkerCredentialResponse, statusCode: 201);
     }
 
     private static async Task<IResult> ListCredentials(HttpRequest request, WorkerCredentialStore store, CancellationToken ct)
@@ -61,7 +61,7 @@ public static class AdminEndpoints
         if (!Validate.TryListPage(request, 100, Limits.MaxPageSize, PageCursor.Lists.WorkerCredentials, out var page, out var error)) return error!;
         var list = await store.ListPageAsync(page, ct);
         var next = list.More ? PageCursor.Encode(PageCursor.Lists.WorkerCredentials, new PagePosition(list.Items[^1].CreatedAt, list.Items[^1].Id)) : null;
-        return Results.Json(new WorkerCredentialList(list.Items) { NextCursor = next }, JobplaneJsonContext.Default.WorkerCredentialList);
+        return Results.Json(new WorkerCredentialList(list.Items.Map(WireMapping.ToWire)) { NextCursor = next }, JobplaneJsonContext.Default.WorkerCredentialList);
     }
 
     private static async Task<IResult> RevokeCredential(string id, WorkerCredentialStore store, CancellationToken ct)
@@ -88,6 +88,7 @@ public static class AdminEndpoints
             if (!long.TryParse(b, System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out var parsed) || parsed < 1) return ApiResults.BadRequest($"before_id must be a positive integer (got '{b}')");
             beforeId = parsed;
         }
-        return Results.Json(await log.ListAsync(tenantId, beforeId, limit, ct), JobplaneJsonContext.Default.AuditPage);
+        var page = await log.ListAsync(tenantId, beforeId, limit, ct);
+        return Results.Json(page.ToWire(), JobplaneJsonContext.Default.AuditPage);
     }
 }

@@ -59,7 +59,7 @@ public static class ApiKeyEndpoints
         if (!Validate.TryListPage(request, DefaultPageSize, Limits.MaxPageSize, PageCursor.Lists.ApiKeys, out var page, out var error)) return error!;
         var keys = await tenants.ListKeysPageAsync(tenantId, page, ct);
         var next = keys.More ? PageCursor.Encode(PageCursor.Lists.ApiKeys, new PagePosition(keys.Items[^1].CreatedAt, keys.Items[^1].Id)) : null;
-        return Results.Json(new ApiKeyList(keys.Items) { NextCursor = next }, JobplaneJsonContext.Default.ApiKeyList);
+        return Results.Json(new ApiKeyList(keys.Items.Map(WireMapping.ToWire)) { NextCursor = next }, JobplaneJsonContext.Default.ApiKeyList);
     }
 
     /// <summary>Longest expiry a key may be given: ten years.</summary>
@@ -89,7 +89,7 @@ public static class ApiKeyEndpoints
         }, ct);
         return outcome.Refusal switch
         {
-            null => Results.Json(outcome.Key!, JobplaneJsonContext.Default.CreateApiKeyResponse, statusCode: 201),
+            null => Results.Json(outcome.Key!.ToWire(), JobplaneJsonContext.Default.CreateApiKeyResponse, statusCode: 201),
             KeyRefusal.TooManyKeys => ApiResults.Error(409, ErrorCodes.TooManyApiKeys,
                 $"this tenant already holds {outcome.LiveKeys} live API keys, the most allowed (MAX_API_KEYS_PER_TENANT={limit}); revoke one first"),
             KeyRefusal.ExpiryPassed => ApiResults.BadRequest($"expires_at must be in the future (got {expiresAt:O})"),

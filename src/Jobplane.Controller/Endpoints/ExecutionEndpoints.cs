@@ -104,7 +104,8 @@ public static class ExecutionEndpoints
         }
         var page = await store.ListPageAsync(http.TenantId(), status, jobId, request, ct);
         var next = page.More ? PageCursor.Encode(PageCursor.Lists.Executions, new PagePosition(page.Items[^1].CreatedAt, page.Items[^1].Id)) : null;
-        return Results.Json(new ExecutionList(page.Items, request.Limit, request.Offset) { NextCursor = next }, JobplaneJsonContext.Default.ExecutionList);
+        return Results.Json(new ExecutionList(page.Items.Map(WireMapping.ToWire), request.Limit, request.Offset) { NextCursor = next },
+            JobplaneJsonContext.Default.ExecutionList);
     }
 
     private static async Task<IResult> ListDeadLetters(HttpContext http, ExecutionStore store, CancellationToken ct)
@@ -118,7 +119,7 @@ public static class ExecutionEndpoints
             http.Response.Headers[Wire.NextCursorHeader] = next;
             http.Response.Headers.Link = $"<{http.Request.PathBase}{http.Request.Path}?limit={request.Limit}&cursor={next}>; rel=\"next\"";
         }
-        return Results.Json(page.Items, JobplaneJsonContext.Default.IReadOnlyListDlqEntry);
+        return Results.Json(page.Items.Map(WireMapping.ToWire), JobplaneJsonContext.Default.IReadOnlyListDlqEntry);
     }
 
     private static async Task<IResult> RetryDeadLetter(string id, HttpContext http, ExecutionStore store, ControllerMetrics metrics, ImageAdmission images, CancellationToken ct)
@@ -148,7 +149,7 @@ public static class ExecutionEndpoints
         if (check.Refused is not null) return check.Refused;
         var result = await store.RetryDeadLettersAsync(http.TenantId(), jobId, 10_000, ct, TraceParent.Of(Activity.Current), check.AllowedJobs);
         metrics.Submitted(ExecutionStatus.Pending, result.Retried);
-        return Results.Json(result, JobplaneJsonContext.Default.DlqBulkRetryResponse);
+        return Results.Json(result.ToWire(), JobplaneJsonContext.Default.DlqBulkRetryResponse);
     }
 
     private static async Task<IResult> PurgeDeadLetters(HttpContext http, ExecutionStore store, CancellationToken ct)
@@ -165,7 +166,7 @@ public static class ExecutionEndpoints
         try
         {
             var result = await store.CancelAsync(http.TenantId(), executionId, ct);
-            return result is null ? ApiResults.NotFound("execution") : Results.Json(result, JobplaneJsonContext.Default.CancelResponse);
+            return result is null ? ApiResults.NotFound("execution") : Results.Json(result.ToWire(), JobplaneJsonContext.Default.CancelResponse);
         }
         catch (StoreConflictException e)
         {
@@ -176,8 +177,9 @@ public static class ExecutionEndpoints
     private static async Task<IResult> GetExecution(string id, HttpContext http, ExecutionStore store, WorkerStore workers, WorkerPseudonyms pseudonyms, CancellationToken ct)
     {
         if (!Guid.TryParse(id, out var executionId)) return ApiResults.NotFound("execution");
-        var view = await store.GetAsync(http.TenantId(), executionId, ct);
-        if (view is null) return ApiResults.NotFound("execution");
+        var execution = await store.GetAsync(http.TenantId(), executionId, ct);
+        if (execution is null) return ApiResults.NotFound("execution");
+        var view = execution.ToWire();
         view = view with { Attempts = Pseudonymous(view.Attempts, http.TenantId(), pseudonyms) };
         // Only a waiting execution costs the extra lookup.
         if (view.Status == ExecutionStatus.Pending)
@@ -188,9 +190,9 @@ public static class ExecutionEndpoints
     private static async Task<IResult> ListExecutionAttempts(string id, HttpContext http, ExecutionStore store, WorkerPseudonyms pseudonyms, CancellationToken ct)
     {
         if (!Guid.TryParse(id, out var executionId)) return ApiResults.NotFound("execution");
-        var view = await store.GetAsync(http.TenantId(), executionId, ct);
-        return view is null ? ApiResults.NotFound("execution")
-            : Results.Json(Pseudonymous(view.Attempts, http.TenantId(), pseudonyms) ?? [], JobplaneJsonContext.Default.IReadOnlyListAttemptView);
+        var execution = await store.GetAsync(http.TenantId(), executionId, ct);
+        return execution is null ? ApiResults.NotFound("execution")
+            : Results.Json(Pseudonymous(execution.Attempts?.Map(WireMapping.ToWire), http.TenantId(), pseudonyms) ?? [], JobplaneJsonContext.Default.IReadOnlyListAttemptView);
     }
 
     private static async Task<IResult> GetExecutionLogs(string id, HttpContext http, ExecutionStore store, ControllerOptions options, LogFollowers followers, CancellationToken ct)
@@ -215,7 +217,7 @@ public static class ExecutionEndpoints
         if (!follow)
         {
             var page = await store.ReadLogPageAsync(executionId, afterId, limit, options.LogPageMaxBytes, ct);
-            return Results.Json(new LogPage(page), JobplaneJsonContext.Default.LogPage);
+            return Results.Json(new LogPage(page.Map(WireMapping.ToWire)), JobplaneJsonContext.Default.LogPage);
         }
         if (http.Request.Headers["Last-Event-ID"].ToString() is { Length: > 0 } lastId && long.TryParse(lastId, System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out var resumed))
             afterId = Math.Max(afterId, resumed);
@@ -270,13 +272,13 @@ public static class ExecutionEndpoints
                 // Taken before the reads: a notification that arrives while they run completes it.
                 var notified = watch.Next;
                 var status = await store.GetStatusAsync(tenantId, executionId, ct) ?? ExecutionStatus.Cancelled;
-                IReadOnlyList<LogEntry> page;
+                IReadOnlyList<LogRecord> page;
                 do
                 {
                     page = await store.ReadLogsAsync(executionId, afterId, 1000, ct);
                     foreach (var line in page)
                     {
-                        await response.WriteAsync($"id: {line.Id}\ndata: {JsonSerializer.Serialize(line, JobplaneJsonContext.Default.LogEntry)}\n\n", ct);
+                        await response.WriteAsync($"id: {line.Id}\ndata: {JsonSerializer.Serialize(line.ToWire(), JobplaneJsonContext.Default.LogEntry)}\n\n", ct);
                         afterId = line.Id;
                     }
                     if (page.Count > 0)

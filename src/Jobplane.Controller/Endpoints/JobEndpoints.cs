@@ -116,14 +116,14 @@ public static class JobEndpoints
         if (!Validate.TryListPage(http.Request, 50, Limits.MaxPageSize, PageCursor.Lists.Jobs, out var request, out var error)) return error!;
         var page = await store.ListPageAsync(http.TenantId(), request, options.ListCommandMaxChars, ct);
         var next = page.More ? PageCursor.Encode(PageCursor.Lists.Jobs, new PagePosition(page.Items[^1].CreatedAt, page.Items[^1].Id)) : null;
-        return Results.Json(new JobList(page.Items, request.Limit, request.Offset) { NextCursor = next }, JobplaneJsonContext.Default.JobList);
+        return Results.Json(new JobList(page.Items.Map(WireMapping.ToWire), request.Limit, request.Offset) { NextCursor = next }, JobplaneJsonContext.Default.JobList);
     }
 
     private static async Task<IResult> GetJob(string id, HttpContext http, JobStore store, CancellationToken ct)
     {
         if (!Guid.TryParse(id, out var jobId)) return ApiResults.NotFound("job");
         var job = await store.GetAsync(http.TenantId(), jobId, ct);
-        return job is null ? ApiResults.NotFound("job") : Results.Json(job, JobplaneJsonContext.Default.JobView);
+        return job is null ? ApiResults.NotFound("job") : Results.Json(job.ToWire(), JobplaneJsonContext.Default.JobView);
     }
 
     private static async Task<IResult> RunJob(string id, HttpContext http, ExecutionStore store, Authenticator auth, ControllerMetrics metrics, ImageAdmission images, CancellationToken ct)
@@ -145,7 +145,7 @@ public static class JobEndpoints
         var check = await images.CheckAsync(c => store.JobImageAsync(principal.TenantId, jobId, c, deferredKey), ct);
         if (check.Refused is not null) return check.Refused;
 
-        RunJobResponse? run;
+        SubmittedRun? run;
         using var submit = ControllerTracing.StartSubmit(jobId);
         var runOptions = new RunOptions(r.ScheduledAt, r.Timeout, r.Priority) { TraceParent = TraceParent.Of(submit ?? Activity.Current) };
         try
@@ -171,9 +171,9 @@ public static class JobEndpoints
         }
         if (run is null) return ApiResults.NotFound("job");
         submit?.SetTag("jobplane.execution.id", run.ExecutionId);
-        if (run.Replayed == true) return Results.Json(run, JobplaneJsonContext.Default.RunJobResponse, statusCode: 200);
+        if (run.Replayed) return Results.Json(run.ToWire(), JobplaneJsonContext.Default.RunJobResponse, statusCode: 200);
         metrics.Submitted(run.Status);
-        return Results.Json(run, JobplaneJsonContext.Default.RunJobResponse, statusCode: 201);
+        return Results.Json(run.ToWire(), JobplaneJsonContext.Default.RunJobResponse, statusCode: 201);
     }
 
     private static async Task<IResult> RunJobMany(string id, HttpContext http, ExecutionStore store, ControllerMetrics metrics, ImageAdmission images, CancellationToken ct)
@@ -195,13 +195,13 @@ public static class JobEndpoints
         { TraceParent = TraceParent.Of(submit ?? Activity.Current) }, ct);
         if (runs is null) return ApiResults.NotFound("job");
         metrics.Submitted(runs.Status, runs.ExecutionIds.Count);
-        return Results.Json(runs, JobplaneJsonContext.Default.BatchRunResponse, statusCode: 201);
+        return Results.Json(runs.ToWire(), JobplaneJsonContext.Default.BatchRunResponse, statusCode: 201);
     }
 
     private static async Task<IResult> CancelJob(string id, HttpContext http, ExecutionStore store, CancellationToken ct)
     {
         if (!Guid.TryParse(id, out var jobId)) return ApiResults.NotFound("job");
         var result = await store.CancelJobAsync(http.TenantId(), jobId, ct);
-        return result is null ? ApiResults.NotFound("job") : Results.Json(result, JobplaneJsonContext.Default.BulkCancelResponse);
+        return result is null ? ApiResults.NotFound("job") : Results.Json(result.ToWire(), JobplaneJsonContext.Default.BulkCancelResponse);
     }
 }

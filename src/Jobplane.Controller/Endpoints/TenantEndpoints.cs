@@ -79,12 +79,12 @@ public static class TenantEndpoints
         try
         {
             // Without allowed_runtimes, the operator's default (TENANT_DEFAULT_RUNTIMES); [] still means any.
-            var created = await tenants.CreateAsync(body.Value with
+            var created = await tenants.CreateAsync(body.Value.ToSettings() with
             {
                 Name = body.Value.Name!.Trim(),
                 AllowedRuntimes = body.Value.AllowedRuntimes ?? options.TenantDefaultRuntimes,
             }, ct);
-            return Results.Json(created, JobplaneJsonContext.Default.CreateTenantResponse, statusCode: 201);
+            return Results.Json(created.ToWire(), JobplaneJsonContext.Default.CreateTenantResponse, statusCode: 201);
         }
         catch (StoreConflictException e)
         {
@@ -101,14 +101,14 @@ public static class TenantEndpoints
             return ApiResults.BadRequest(problem!);
         var page = await tenants.ListPageAsync(limit, offset, afterName, ct);
         var next = page.More ? PageCursor.Encode(PageCursor.Lists.Tenants, page.Items[^1].Name) : null;
-        return Results.Json(new TenantList(page.Items, limit, offset) { NextCursor = next }, JobplaneJsonContext.Default.TenantList);
+        return Results.Json(new TenantList(page.Items.Map(WireMapping.ToWire), limit, offset) { NextCursor = next }, JobplaneJsonContext.Default.TenantList);
     }
 
     private static async Task<IResult> GetTenant(string id, TenantStore tenants, CancellationToken ct)
     {
         if (!Guid.TryParse(id, out var tenantId)) return ApiResults.NotFound("tenant");
         var tenant = await tenants.GetAsync(tenantId, ct);
-        return tenant is null ? ApiResults.NotFound("tenant") : Results.Json(tenant, JobplaneJsonContext.Default.TenantView);
+        return tenant is null ? ApiResults.NotFound("tenant") : Results.Json(tenant.ToWire(), JobplaneJsonContext.Default.TenantView);
     }
 
     private static async Task<IResult> UpdateTenant(string id, HttpRequest request, TenantStore tenants, CancellationToken ct)
@@ -121,7 +121,7 @@ public static class TenantEndpoints
         try
         {
             var r = body.Value;
-            return await tenants.UpdateAsync(tenantId, r with { Name = r.Name?.Trim() }, ct) ? Results.NoContent() : ApiResults.NotFound("tenant");
+            return await tenants.UpdateAsync(tenantId, r.ToSettings() with { Name = r.Name?.Trim() }, ct) ? Results.NoContent() : ApiResults.NotFound("tenant");
         }
         catch (StoreConflictException e)
         {
@@ -157,7 +157,7 @@ public static class TenantEndpoints
     {
         if (!Guid.TryParse(id, out var tenantId)) return ApiResults.NotFound("tenant");
         var tenant = await tenants.SetSuspendedAsync(tenantId, suspended, ct);
-        return tenant is null ? ApiResults.NotFound("tenant") : Results.Json(tenant, JobplaneJsonContext.Default.TenantView);
+        return tenant is null ? ApiResults.NotFound("tenant") : Results.Json(tenant.ToWire(), JobplaneJsonContext.Default.TenantView);
     }
 
     /// <summary>A hundred years: the bound of tenants.retention_days.</summary>

@@ -125,7 +125,7 @@ public static class WorkerEndpoints
 
         var claimed = await dequeue.ClaimAsync(new DequeueClaim(r.Limit, workerId, tenants, r.Runtime, grants, wait), http.RequestAborted);
         return claimed is null ? Results.Empty
-            : Results.Json(new DequeueResponse(claimed) { LeaseSeconds = options.LeaseDuration.TotalSeconds }, JobplaneJsonContext.Default.DequeueResponse);
+            : Results.Json(new DequeueResponse(claimed.Map(WireMapping.ToWire)) { LeaseSeconds = options.LeaseDuration.TotalSeconds }, JobplaneJsonContext.Default.DequeueResponse);
     }
 
     private static async Task<IResult> HeartbeatLeases(HttpContext http, QueueStore queue, ControllerOptions options, WorkerRegistry registry, CancellationToken ct)
@@ -136,7 +136,7 @@ public static class WorkerEndpoints
         if (leases.Count > 10_000) return ApiResults.BadRequest("leases must have at most 10000 entries");
         if (leases.Any(l => l is null)) return ApiResults.BadRequest("leases must not contain null entries");
         // A credential restricted to some tenants holds no lease of another tenant's: reported lost.
-        var held = await queue.HeartbeatAsync(leases, options.LeaseDuration, ct, http.Principal().WorkerTenants);
+        var held = await queue.HeartbeatAsync(leases.Map(WireMapping.ToStore), options.LeaseDuration, ct, http.Principal().WorkerTenants);
         var heldIds = held.Select(h => h.Id).ToHashSet();
         if (body.Value.WorkerId is { Length: > 0 and <= 100 } heartbeatWorker && heldIds.Count > 0)
             await registry.StillConnectedAsync(heartbeatWorker, heldIds, ct);
@@ -154,7 +154,7 @@ public static class WorkerEndpoints
         var body = await JsonBody.ReadAsync(http.Request, JobplaneJsonContext.Default.HeartbeatRequest, Limits.SmallBodyBytes);
         if (body.Error is not null) return body.Error;
         if (body.Value!.LeaseToken is not { } token) return ApiResults.BadRequest("lease_token is required");
-        var held = await queue.HeartbeatAsync([new LeaseRef(executionId, token)], options.LeaseDuration, ct);
+        var held = await queue.HeartbeatAsync([new AttemptLease(executionId, token)], options.LeaseDuration, ct);
         if (held.Count == 1)
         {
             // A cancel request is passed on in the status: the worker should stop the job.
@@ -173,8 +173,8 @@ public static class WorkerEndpoints
         if (body.Error is not null) return body.Error;
         var r = body.Value!;
         if (r.LeaseToken is not { } token) return ApiResults.BadRequest("lease_token is required");
-        var lines = new List<LogLine>();
-        if (r.Content is not null) lines.Add(new LogLine(r.Content, r.Stream));
+        var lines = new List<NewLogLine>();
+        if (r.Content is not null) lines.Add(new NewLogLine(r.Content, r.Stream));
         if (r.Lines is not null)
         {
             if (r.Lines.Count > Limits.MaxLogLinesPerRequest)
@@ -182,7 +182,7 @@ public static class WorkerEndpoints
             foreach (var line in r.Lines)
             {
                 if (line?.Content is null) return ApiResults.BadRequest("every entry of lines needs a content string");
-                lines.Add(line);
+                lines.Add(line.ToStore());
             }
         }
         if (lines.Any(l => l.Stream is not (null or "stdout" or "stderr")))

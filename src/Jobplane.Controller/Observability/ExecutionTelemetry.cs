@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Jobplane.Api;
 using Jobplane.Observability;
+using Jobplane.Store;
 
 namespace Jobplane.Controller.Observability;
 
@@ -15,11 +16,11 @@ public sealed class ExecutionTelemetry(ControllerMetrics metrics, TimeProvider t
     /// Records a claim made at <paramref name="claimStarted"/> (a <see cref="TimeProvider"/> timestamp)
     /// and returns the claimed executions with the traceparent of their claim span, which the worker continues.
     /// </summary>
-    public IReadOnlyList<ClaimedExecution> Claimed(IReadOnlyList<ClaimedExecution> claimed, long claimStarted, string workerId, TimeSpan lease)
+    public IReadOnlyList<ClaimedAttempt> Claimed(IReadOnlyList<ClaimedAttempt> claimed, long claimStarted, string workerId, TimeSpan lease)
     {
         if (claimed.Count == 0) return claimed;
         var startedAt = time.GetUtcNow() - time.GetElapsedTime(claimStarted);
-        var list = new List<ClaimedExecution>(claimed.Count);
+        var list = new List<ClaimedAttempt>(claimed.Count);
         foreach (var c in claimed)
         {
             var p = c.Payload;

@@ -19,7 +19,7 @@ public sealed class LongPollDequeue(QueueStore queue, ReadySignal ready, Control
     private static readonly TimeSpan RecheckInterval = TimeSpan.FromSeconds(2);
 
     /// <summary>The executions claimed (possibly none); null when the worker went away and its claims were handed back.</summary>
-    public async Task<IReadOnlyList<ClaimedExecution>?> ClaimAsync(DequeueClaim claim, CancellationToken requestAborted)
+    public async Task<IReadOnlyList<ClaimedAttempt>?> ClaimAsync(DequeueClaim claim, CancellationToken requestAborted)
     {
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(requestAborted, lifetime.ApplicationStopping);
         var started = time.GetTimestamp();

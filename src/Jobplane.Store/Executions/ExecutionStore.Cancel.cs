@@ -11,7 +11,7 @@ public sealed partial class ExecutionStore
     /// CANCELLED when the worker reports (or its lease expires). Null when not the tenant's;
     /// conflict when it already finished.
     /// </summary>
-    public async Task<CancelResponse?> CancelAsync(Guid tenantId, Guid executionId, CancellationToken ct)
+    public async Task<CancelOutcome?> CancelAsync(Guid tenantId, Guid executionId, CancellationToken ct)
     {
         await using var conn = await db.OpenConnectionAsync(ct);
         await using var tx = await conn.BeginTransactionAsync(ct);
@@ -24,17 +24,17 @@ public sealed partial class ExecutionStore
                 Sql.P(executionId), Sql.P(tenantId));
             if (await cmd.ExecuteScalarAsync(ct) is not string status) return null;
             // Its cancel was already recorded; its worker is stopping it.
-            if (status == ExecutionStatus.Running) return new CancelResponse(executionId, ExecutionStatus.Running, CancelRequested: true);
+            if (status == ExecutionStatus.Running) return new CancelOutcome(executionId, ExecutionStatus.Running, CancelRequested: true);
             throw new StoreConflictException($"execution {executionId} already finished ({status}); there is nothing to cancel");
         }
         await TransitionWriter.ApplyAsync(conn, tx, unfinished, ct);
         await tx.CommitAsync(ct);
         var running = unfinished[0].Decision.CancelRequestOnly;
-        return new CancelResponse(executionId, running ? ExecutionStatus.Running : ExecutionStatus.Cancelled, CancelRequested: true);
+        return new CancelOutcome(executionId, running ? ExecutionStatus.Running : ExecutionStatus.Cancelled, CancelRequested: true);
     }
 
     /// <summary>Cancels every unfinished execution of a job; null when the job is not the tenant's.</summary>
-    public async Task<BulkCancelResponse?> CancelJobAsync(Guid tenantId, Guid jobId, CancellationToken ct)
+    public async Task<JobCancelOutcome?> CancelJobAsync(Guid tenantId, Guid jobId, CancellationToken ct)
     {
         await using var conn = await db.OpenConnectionAsync(ct);
         await using var tx = await conn.BeginTransactionAsync(ct);
@@ -49,7 +49,7 @@ public sealed partial class ExecutionStore
         await TransitionWriter.ApplyAsync(conn, tx, unfinished, ct);
         await tx.CommitAsync(ct);
         var stopping = unfinished.Count(t => t.Decision.CancelRequestOnly);
-        return new BulkCancelResponse(unfinished.Count - stopping, stopping);
+        return new JobCancelOutcome(unfinished.Count - stopping, stopping);
     }
 
     /// <summary>
@@ -67,10 +67,10 @@ public sealed partial class ExecutionStore
         var list = new List<Transition>();
         await using var select = conn.Command($"""
             select id, status, attempt, worker_id from executions
-            where {where} and status in ('PENDING', 'SCHEDULED', 'RETRYING', 'RUNNING')
+            where {where} and status in ('{ExecutionStatus.Pending}', '{ExecutionStatus.Scheduled}', '{ExecutionStatus.Retrying}', '{ExecutionStatus.Running}')
               -- A running execution whose cancel is already recorded has nothing left to change: a
               -- repeated cancel writes no second event (a tenant repeating it cannot grow the table).
-              and (status <> 'RUNNING' or cancel_requested_at is null)
+              and (status <> '{ExecutionStatus.Running}' or cancel_requested_at is null)
             order by id
             for update
             """, tx, [.. parameters.Select(p => p.Clone())]);

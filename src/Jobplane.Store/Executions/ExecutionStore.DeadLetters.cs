@@ -6,7 +6,7 @@ namespace Jobplane.Store;
 public sealed partial class ExecutionStore
 {
     /// <summary>Unretried dead letters, newest first by (failed_at, id) descending; served by dead_letters_tenant_idx.</summary>
-    public async Task<Page<DlqEntry>> ListDeadLettersPageAsync(Guid tenantId, PageRequest page, CancellationToken ct)
+    public async Task<Page<DeadLetterRecord>> ListDeadLettersPageAsync(Guid tenantId, PageRequest page, CancellationToken ct)
     {
         List<NpgsqlParameter> ps = [Sql.P(tenantId), Sql.P(page.Limit + 1), Sql.P(page.Offset)];
         var after = Paging.After(page, ps, "d.failed_at", "d.id", newestFirst: true);
@@ -18,7 +18,7 @@ public sealed partial class ExecutionStore
             where d.tenant_id = $1 and d.retried_execution_id is null and {after}
             order by d.failed_at desc, d.id desc limit $2 offset $3
             """, [.. ps]);
-        return await Paging.ReadAsync(cmd, page.Limit, reader => new DlqEntry(reader.GetGuid(0), reader.GetGuid(1), reader.GetGuid(2), reader.GetString(3),
+        return await Paging.ReadAsync(cmd, page.Limit, reader => new DeadLetterRecord(reader.GetGuid(0), reader.GetGuid(1), reader.GetGuid(2), reader.GetString(3),
             new Priority(reader.GetInt16(4)), reader.GetString(5), reader.GetInt32(6), reader.GetTimestamp(7)), ct);
     }
 
@@ -74,7 +74,7 @@ public sealed partial class ExecutionStore
     /// With <paramref name="onlyJobs"/>, only those jobs' dead letters: the ones whose images were
     /// checked, so a dead letter of another job arriving meanwhile waits for the next retry.
     /// </summary>
-    public async Task<DlqBulkRetryResponse> RetryDeadLettersAsync(Guid tenantId, Guid? jobId, int max, CancellationToken ct, string? traceParent = null,
+    public async Task<RetriedDeadLetters> RetryDeadLettersAsync(Guid tenantId, Guid? jobId, int max, CancellationToken ct, string? traceParent = null,
         IReadOnlyList<Guid>? onlyJobs = null)
     {
         await using var cmd = db.Command($"""
@@ -102,7 +102,7 @@ public sealed partial class ExecutionStore
         await using var reader = await cmd.ExecuteReaderAsync(ct);
         var ids = new List<Guid>();
         while (await reader.ReadAsync(ct)) ids.Add(reader.GetGuid(0));
-        return new DlqBulkRetryResponse(ids.Count, ids);
+        return new RetriedDeadLetters(ids.Count, ids);
     }
 
     /// <summary>Removes the tenant's unretried dead letters (or one job's); the executions keep their history.</summary>

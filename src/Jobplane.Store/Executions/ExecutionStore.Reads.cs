@@ -17,9 +17,9 @@ public sealed partial class ExecutionStore
         e.started_at, e.completed_at, e.exit_code, e.error, null::text, e.timeout_seconds, e.cancel_requested_at, e.free_attempts
         """;
 
-    public async Task<ExecutionView?> GetAsync(Guid tenantId, Guid executionId, CancellationToken ct)
+    public async Task<ExecutionRecord?> GetAsync(Guid tenantId, Guid executionId, CancellationToken ct)
     {
-        ExecutionView? view;
+        ExecutionRecord? view;
         await using (var cmd = db.Command($"""
             select {Columns} from executions e join jobs j on j.id = e.job_id
             where e.id = $1 and e.tenant_id = $2
@@ -30,7 +30,7 @@ public sealed partial class ExecutionStore
         }
         if (view is null) return null;
 
-        var attempts = new List<AttemptView>();
+        var attempts = new List<AttemptRecord>();
         await using (var cmd = db.Command("""
             select attempt, worker_id, started_at, ended_at, exit_code, error, outcome
             from execution_attempts where execution_id = $1 order by attempt
@@ -39,7 +39,7 @@ public sealed partial class ExecutionStore
         {
             while (await reader.ReadAsync(ct))
             {
-                attempts.Add(new AttemptView(reader.GetInt32(0), reader.GetString(1), reader.GetTimestamp(2),
+                attempts.Add(new AttemptRecord(reader.GetInt32(0), reader.GetString(1), reader.GetTimestamp(2),
                     reader.GetTimestampOrNull(3), reader.GetInt32OrNull(4), reader.GetStringOrNull(5), reader.GetStringOrNull(6)));
             }
         }
@@ -53,7 +53,7 @@ public sealed partial class ExecutionStore
     /// of up to 1 MiB each would cost the controller a page's worth of them in memory, and a
     /// client reads one result through <see cref="GetAsync"/>.
     /// </summary>
-    public async Task<Page<ExecutionView>> ListPageAsync(
+    public async Task<Page<ExecutionRecord>> ListPageAsync(
         Guid tenantId, string? status, Guid? jobId, PageRequest page, CancellationToken ct)
     {
         List<NpgsqlParameter> ps = [Sql.P(tenantId), Sql.P(status), Sql.P(jobId), Sql.P(page.Limit + 1), Sql.P(page.Offset)];
@@ -76,16 +76,16 @@ public sealed partial class ExecutionStore
     }
 
     /// <summary>Log lines after <paramref name="afterId"/> in order; served by execution_logs_execution_idx.</summary>
-    public async Task<IReadOnlyList<LogEntry>> ReadLogsAsync(Guid executionId, long afterId, int limit, CancellationToken ct)
+    public async Task<IReadOnlyList<LogRecord>> ReadLogsAsync(Guid executionId, long afterId, int limit, CancellationToken ct)
     {
         await using var cmd = db.Command("""
             select id, content, created_at, stream from execution_logs
             where execution_id = $1 and id > $2 order by id limit $3
             """, Sql.P(executionId), Sql.P(afterId), Sql.P(limit));
         await using var reader = await cmd.ExecuteReaderAsync(ct);
-        var list = new List<LogEntry>();
+        var list = new List<LogRecord>();
         while (await reader.ReadAsync(ct))
-            list.Add(new LogEntry(reader.GetInt64(0), reader.GetString(1), reader.GetTimestamp(2), reader.GetStringOrNull(3)));
+            list.Add(new LogRecord(reader.GetInt64(0), reader.GetString(1), reader.GetTimestamp(2), reader.GetStringOrNull(3)));
         return list;
     }
 
@@ -96,7 +96,7 @@ public sealed partial class ExecutionStore
     /// The budget is applied in the database, from each line's stored size: the lines past it are
     /// never sent to the controller. Served by execution_logs_execution_idx.
     /// </summary>
-    public async Task<IReadOnlyList<LogEntry>> ReadLogPageAsync(Guid executionId, long afterId, int limit, long maxBytes, CancellationToken ct)
+    public async Task<IReadOnlyList<LogRecord>> ReadLogPageAsync(Guid executionId, long afterId, int limit, long maxBytes, CancellationToken ct)
     {
         await using var cmd = db.Command("""
             with page as (
@@ -109,13 +109,13 @@ public sealed partial class ExecutionStore
             order by l.id
             """, Sql.P(executionId), Sql.P(afterId), Sql.P(limit), Sql.P(maxBytes));
         await using var reader = await cmd.ExecuteReaderAsync(ct);
-        var list = new List<LogEntry>();
+        var list = new List<LogRecord>();
         while (await reader.ReadAsync(ct))
-            list.Add(new LogEntry(reader.GetInt64(0), reader.GetString(1), reader.GetTimestamp(2), reader.GetStringOrNull(3)));
+            list.Add(new LogRecord(reader.GetInt64(0), reader.GetString(1), reader.GetTimestamp(2), reader.GetStringOrNull(3)));
         return list;
     }
 
-    private static ExecutionView Read(NpgsqlDataReader r) => new()
+    private static ExecutionRecord Read(NpgsqlDataReader r) => new()
     {
         Id = r.GetGuid(0),
         JobId = r.GetGuid(1),

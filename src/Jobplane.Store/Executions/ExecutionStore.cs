@@ -25,7 +25,7 @@ public sealed partial class ExecutionStore(NpgsqlDataSource db)
     /// <para>With <paramref name="verifyKeyId"/>, the statement also requires that API key to be
     /// unrevoked and its tenant not suspended, and creates nothing (null) otherwise.</para>
     /// </summary>
-    public async Task<RunJobResponse?> RunAsync(Guid tenantId, Guid jobId, RunOptions options, string? idempotencyKey, CancellationToken ct,
+    public async Task<SubmittedRun?> RunAsync(Guid tenantId, Guid jobId, RunOptions options, string? idempotencyKey, CancellationToken ct,
         Guid? verifyKeyId = null)
     {
         await using (var cmd = db.Command(SubmitSql,
@@ -34,7 +34,7 @@ public sealed partial class ExecutionStore(NpgsqlDataSource db)
             Sql.P(verifyKeyId), Sql.P(EventKind.Submitted.Word())))
         await using (var reader = await cmd.ExecuteReaderAsync(ct))
         {
-            if (await reader.ReadAsync(ct)) return new RunJobResponse(reader.GetGuid(0), reader.GetString(1));
+            if (await reader.ReadAsync(ct)) return new SubmittedRun(reader.GetGuid(0), reader.GetString(1));
         }
         if (idempotencyKey is null) return null;
 
@@ -48,14 +48,14 @@ public sealed partial class ExecutionStore(NpgsqlDataSource db)
         if (!await found.ReadAsync(ct)) return null;
         if (found.GetGuid(1) != jobId)
             throw new StoreConflictException($"Idempotency-Key '{idempotencyKey}' was already used to run another job (execution {found.GetGuid(0)})");
-        return new RunJobResponse(found.GetGuid(0), found.GetString(2)) { Replayed = true };
+        return new SubmittedRun(found.GetGuid(0), found.GetString(2), Replayed: true);
     }
 
     /// <summary>
     /// Creates <paramref name="count"/> executions of the tenant's job in one statement (one commit
     /// however many): PENDING and ready when due, SCHEDULED otherwise. Null when the job is not the tenant's.
     /// </summary>
-    public async Task<BatchRunResponse?> RunManyAsync(Guid tenantId, Guid jobId, int count, RunOptions options, CancellationToken ct)
+    public async Task<SubmittedBatch?> RunManyAsync(Guid tenantId, Guid jobId, int count, RunOptions options, CancellationToken ct)
     {
         var ids = new Guid[count];
         for (var i = 0; i < count; i++) ids[i] = Guid.CreateVersion7();
@@ -79,7 +79,7 @@ public sealed partial class ExecutionStore(NpgsqlDataSource db)
         await using var reader = await cmd.ExecuteReaderAsync(ct);
         await reader.ReadAsync(ct);
         if (!reader.GetBoolean(1)) return null;
-        return new BatchRunResponse(ids, reader.GetString(0));
+        return new SubmittedBatch(ids, reader.GetString(0));
     }
 
     /// <summary>

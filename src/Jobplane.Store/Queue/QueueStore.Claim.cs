@@ -36,7 +36,7 @@ public sealed partial class QueueStore
     /// backlog: scheduled runs and retries are not in ready_queue at all. Measured in
     /// bench/RESULTS.md.</para>
     /// </summary>
-    public async Task<IReadOnlyList<ClaimedExecution>> ClaimAsync(
+    public async Task<IReadOnlyList<ClaimedAttempt>> ClaimAsync(
         int limit, string workerId, Guid[]? tenantIds, TimeSpan lease, CancellationToken ct, string? runtime = null,
         WorkerGrants? grants = null, double maxFleetShare = FairShare.DefaultMaxFleetShare)
     {
@@ -75,7 +75,7 @@ public sealed partial class QueueStore
                 join tenants t on t.id = s.tenant_id
                 cross join lateral (
                     select case when t.max_concurrent_executions > 0 then (
-                        select count(*) from executions e where e.tenant_id = s.tenant_id and e.status = 'RUNNING')
+                        select count(*) from executions e where e.tenant_id = s.tenant_id and e.status = '{ExecutionStatus.Running}')
                     else 0 end as running
                 ) r
                 where s.active
@@ -117,7 +117,7 @@ public sealed partial class QueueStore
         var served = Enumerable.Range(0, candidates.Count).Where(i => shares[i] > 0).ToArray();
         // The water level after this claim: where a tenant that becomes active now should start.
         var level = candidates.Select((c, i) => c.VirtualTime + (double)shares[i] / c.Weight).Min();
-        var list = new List<ClaimedExecution>();
+        var list = new List<ClaimedAttempt>();
         await using (var cmd = conn.Command($"""
             with quota as (
                 select * from unnest($5::uuid[], $6::int[], $7::int[], $8::boolean[]) as q(tenant_id, n, weight, allow_network)
@@ -156,7 +156,7 @@ public sealed partial class QueueStore
                 select clock_timestamp() as at
             ), claimed as (
                 update executions e set
-                    status = 'RUNNING',
+                    status = '{ExecutionStatus.Running}',
                     attempt = e.attempt + 1,
                     started_at = clock.at,
                     completed_at = null,
@@ -164,7 +164,7 @@ public sealed partial class QueueStore
                     lease_token = gen_random_uuid(),
                     lease_expires_at = clock.at + make_interval(secs => $4)
                 from popped p, clock
-                where e.id = p.execution_id and e.status = 'PENDING'
+                where e.id = p.execution_id and e.status = '{ExecutionStatus.Pending}'
                 returning e.id, e.tenant_id, e.job_id, e.attempt, e.max_attempts, e.lease_token,
                           e.lease_expires_at, e.timeout_seconds, e.priority, e.started_at,
                           e.trace_parent, e.scheduled_at
@@ -206,7 +206,7 @@ public sealed partial class QueueStore
         {
             while (await reader.ReadAsync(ct))
             {
-                var payload = new ExecutionPayload(reader.GetGuid(5), reader.GetGuid(6), reader.GetString(7),
+                var payload = new AttemptPayload(reader.GetGuid(5), reader.GetGuid(6), reader.GetString(7),
                     reader.GetString(8), reader.GetFieldValue<string[]>(9), reader.GetInt32(10), new Priority(reader.GetInt16(11)))
                 {
                     TraceParent = reader.GetStringOrNull(12),
@@ -215,7 +215,7 @@ public sealed partial class QueueStore
                     Network = reader.GetBoolean(17),
                     RunAsRoot = reader.GetBoolean(18),
                 };
-                list.Add(new ClaimedExecution(reader.GetGuid(0), reader.GetGuid(1), reader.GetInt32(2), reader.GetInt32(3),
+                list.Add(new ClaimedAttempt(reader.GetGuid(0), reader.GetGuid(1), reader.GetInt32(2), reader.GetInt32(3),
                     reader.GetTimestamp(4), payload));
             }
         }
@@ -241,9 +241,9 @@ public sealed partial class QueueStore
             else toCount.Add(i);
         }
         if (toCount.Count == 0) return;
-        await using var cmd = conn.Command("""
+        await using var cmd = conn.Command($"""
             select (select count(*) from (
-                select 1 from executions e where e.tenant_id = u.tenant_id and e.status = 'RUNNING' limit u.n) x)
+                select 1 from executions e where e.tenant_id = u.tenant_id and e.status = '{ExecutionStatus.Running}' limit u.n) x)
             from unnest($1::uuid[], $2::int[]) with ordinality as u(tenant_id, n, i)
             order by u.i
             """, tx, Sql.P(toCount.Select(i => candidates[i].TenantId).ToArray()),

@@ -52,14 +52,14 @@ public sealed partial class QueueStore
         await using var conn = await db.OpenConnectionAsync(ct);
         await using var tx = await conn.BeginTransactionAsync(ct);
         var held = new Dictionary<Guid, HeldAttempt>(completions.Count);
-        await using (var cmd = conn.Command("""
+        await using (var cmd = conn.Command($"""
             select e.id, e.attempt, e.attempt - e.free_attempts, e.max_attempts, e.worker_id,
                    e.cancel_requested_at is not null, j.retry_backoff_base_seconds, j.retry_backoff_max_seconds,
                    j.non_retryable_exit_codes
             from unnest($1::uuid[], $2::uuid[]) as r(id, token)
             join executions e on e.id = r.id and e.lease_token = r.token
             join jobs j on j.id = e.job_id
-            where e.status = 'RUNNING' and ($3::uuid[] is null or e.tenant_id = any($3))
+            where e.status = '{ExecutionStatus.Running}' and ($3::uuid[] is null or e.tenant_id = any($3))
             order by e.id
             for update of e
             """, tx, Sql.P(completions.Select(c => c.ExecutionId).ToArray()), Sql.P(completions.Select(c => c.LeaseToken).ToArray()),

@@ -17,21 +17,21 @@ public sealed partial class QueueStore
     /// Leases not returned were lost (expired and rescued, or finished): their attempts must stop.
     /// </summary>
     public async Task<IReadOnlyList<HeldLease>> HeartbeatAsync(
-        IReadOnlyList<LeaseRef> leases, TimeSpan lease, CancellationToken ct, Guid[]? tenantIds = null)
+        IReadOnlyList<AttemptLease> leases, TimeSpan lease, CancellationToken ct, Guid[]? tenantIds = null)
     {
         if (leases.Count == 0) return [];
-        await using var cmd = db.Command("""
+        await using var cmd = db.Command($"""
             with req as (
                 select * from unnest($1::uuid[], $2::uuid[]) as l(id, token)
             ), held as (
                 select e.id, e.lease_token, e.lease_expires_at, e.cancel_requested_at is not null as cancel
                 from executions e join req on e.id = req.id and e.lease_token = req.token
-                where e.status = 'RUNNING' and ($4::uuid[] is null or e.tenant_id = any($4))
+                where e.status = '{ExecutionStatus.Running}' and ($4::uuid[] is null or e.tenant_id = any($4))
             ), extended as (
                 -- token and status are checked again here: a rescue committing meanwhile wins.
                 update executions e set lease_expires_at = now() + make_interval(secs => $3)
                 from held h
-                where e.id = h.id and e.lease_token = h.lease_token and e.status = 'RUNNING'
+                where e.id = h.id and e.lease_token = h.lease_token and e.status = '{ExecutionStatus.Running}'
                   and h.lease_expires_at < now() + make_interval(secs => $3 * 2 / 3)
                 returning e.id, e.lease_expires_at
             )
@@ -47,7 +47,7 @@ public sealed partial class QueueStore
 
     /// <summary>Appends log lines if the token still holds the lease, in one statement, with no operator cap.</summary>
     public async Task<LeaseCheck> AppendLogsAsync(
-        Guid executionId, Guid leaseToken, IReadOnlyList<LogLine> lines, CancellationToken ct) =>
+        Guid executionId, Guid leaseToken, IReadOnlyList<NewLogLine> lines, CancellationToken ct) =>
         (await AppendLogsAsync(executionId, leaseToken, lines, LogCap.None, ct)).Check;
 
     /// <summary>
@@ -63,7 +63,7 @@ public sealed partial class QueueStore
     /// notified in the same statement. A tenant's changed limit applies from the next batch on.</para>
     /// </summary>
     public async Task<LogAppend> AppendLogsAsync(
-        Guid executionId, Guid leaseToken, IReadOnlyList<LogLine> lines, LogCap cap, CancellationToken ct)
+        Guid executionId, Guid leaseToken, IReadOnlyList<NewLogLine> lines, LogCap cap, CancellationToken ct)
     {
         await using var cmd = db.Command($$"""
             with holder as (
@@ -71,7 +71,7 @@ public sealed partial class QueueStore
                        case when t.log_max_bytes_per_execution is null then $6
                             else replace($7, '{{LogCap.LimitPlaceholder}}', {{LogCap.FormatSizeSql("t.log_max_bytes_per_execution")}}) end as marker
                 from executions e join tenants t on t.id = e.tenant_id
-                where e.id = $1 and e.lease_token = $2 and e.status = 'RUNNING'
+                where e.id = $1 and e.lease_token = $2 and e.status = '{{ExecutionStatus.Running}}'
                 for no key update of e
             ), lines as (
                 select t.stream, t.content, t.n, sum(octet_length(t.content)) over (order by t.n) as upto
@@ -134,9 +134,9 @@ public sealed partial class QueueStore
         await using (var tx = await conn.BeginTransactionAsync(ct))
         {
             Transition? transition = null;
-            await using (var cmd = conn.Command("""
+            await using (var cmd = conn.Command($"""
                 select attempt, attempt - free_attempts, max_attempts, worker_id, cancel_requested_at is not null
-                from executions where id = $1 and lease_token = $2 and status = 'RUNNING'
+                from executions where id = $1 and lease_token = $2 and status = '{ExecutionStatus.Running}'
                 for update
                 """, tx, Sql.P(executionId), Sql.P(leaseToken)))
             await using (var reader = await cmd.ExecuteReaderAsync(ct))

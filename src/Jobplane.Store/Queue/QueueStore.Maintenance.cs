@@ -90,10 +90,10 @@ public sealed partial class QueueStore
         await using var conn = await db.OpenConnectionAsync(ct);
         await using var tx = await conn.BeginTransactionAsync(ct);
         var transitions = new List<Transition>();
-        await using (var cmd = conn.Command("""
+        await using (var cmd = conn.Command($"""
             select id, attempt, attempt - free_attempts, max_attempts, worker_id, cancel_requested_at is not null
             from executions
-            where status = 'RUNNING' and lease_expires_at < now()
+            where status = '{ExecutionStatus.Running}' and lease_expires_at < now()
             order by lease_expires_at
             limit $1
             for update skip locked
