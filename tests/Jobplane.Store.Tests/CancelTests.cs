@@ -304,6 +304,35 @@ public sealed class CancelTests(TestDatabase db, ITestOutputHelper output) : Sto
     }
 
     [Fact]
+    public async Task A_job_cancel_larger_than_a_chunk_cancels_every_execution_once_in_several_transactions()
+    {
+        var (tenant, job) = await TenantWithJobAsync(maxAttempts: 3);
+        var running = await SubmitAsync(tenant, job);
+        Assert.Equal(running, (await ClaimOneAsync(tenant)).ExecutionId);
+        var waiting = new List<Guid> { await SubmitAsync(tenant, job, scheduledAt: DateTimeOffset.UtcNow.AddHours(1)) };
+        for (var i = 0; i < 8; i++) waiting.Add(await SubmitAsync(tenant, job));
+
+        // Ten executions, chunks of three: four transactions, each a bounded statement.
+        var response = await Executions.CancelJobAsync(tenant, job, Ct, chunk: 3);
+
+        Assert.NotNull(response);
+        Assert.Equal(9, response.Cancelled);
+        Assert.Equal(1, response.Stopping);
+        foreach (var id in waiting) await AssertCancelledAsync(tenant, id);
+        Assert.True(await CancelRequestedAsync(running));
+        Assert.Equal(10L, await Db.ScalarAsync<long>(
+            "select count(*) from execution_events where execution_id = any($1) and kind = 'cancelled'", waiting.Append(running).ToArray()));
+        Assert.Empty(await ClaimAsync(tenant));
+        // An event's time is its transaction's start: four chunks, four transactions.
+        Assert.Equal(4L, await Db.ScalarAsync<long>(
+            "select count(distinct at) from execution_events where execution_id = any($1) and kind = 'cancelled'", waiting.Append(running).ToArray()));
+
+        // Nothing is cancelled twice.
+        var again = await Executions.CancelJobAsync(tenant, job, Ct, chunk: 3);
+        Assert.Equal((0, 0), (again!.Cancelled, again.Stopping));
+    }
+
+    [Fact]
     public async Task A_cancel_racing_claims_never_cancels_what_was_claimed_and_never_deadlocks()
     {
         const int Count = 200;

@@ -58,7 +58,9 @@ public static class JobEndpoints
 
         // Cancels every unfinished execution of the job.
         jobs.MapPost(Routes.JobCancel, CancelJob)
-            .Doc("cancelJob", "Cancel every unfinished execution of a job")
+            .Doc("cancelJob", "Cancel every unfinished execution of a job", "Waiting executions end CANCELLED (counted in cancelled); running ones are "
+                + "asked to stop (counted in stopping). A backlog of any size is cancelled in chunks of 2,000, each committed as it goes: "
+                + "a request cut off half way keeps what it cancelled, and repeating it finishes the rest.")
             .Returns<BulkCancelResponse>()
             .Errors(404);
     }
