@@ -175,6 +175,7 @@ public sealed class KubernetesRuntimeOptionsTests : IDisposable
     [InlineData("KUBERNETES_MEMORY_LIMIT", "1m", "at least 6 MiB")]
     [InlineData("KUBERNETES_OUTPUT_SIZE", "512k", "KUBERNETES_OUTPUT_SIZE must be at least 1 MiB")]
     [InlineData("KUBERNETES_RESULT_IMAGE", "jobplane dev", "KUBERNETES_RESULT_IMAGE must be an image reference")]
+    [InlineData("KUBERNETES_TTL_AFTER_FINISHED", "3000000000", "KUBERNETES_TTL_AFTER_FINISHED must be between 0 and 68 years")]
     public void Settings_that_cannot_work_are_refused(string key, string value, string expected)
     {
         var env = Minimal();

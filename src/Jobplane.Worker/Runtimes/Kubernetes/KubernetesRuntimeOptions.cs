@@ -142,7 +142,9 @@ public sealed record KubernetesRuntimeOptions
         // The result container reads at most 1 MiB; a smaller folder could not hold a full result.
         if (OutputBytes < Wire.MaxResultBytes) return "KUBERNETES_OUTPUT_SIZE must be at least 1 MiB (the largest result)";
         if (PendingTimeout <= TimeSpan.Zero) return "KUBERNETES_PENDING_TIMEOUT must be positive";
-        if (TtlAfterFinished < TimeSpan.Zero) return "KUBERNETES_TTL_AFTER_FINISHED must not be negative";
+        // The Job's field is whole seconds in 32 bits.
+        if (TtlAfterFinished < TimeSpan.Zero || TtlAfterFinished.TotalSeconds > int.MaxValue)
+            return "KUBERNETES_TTL_AFTER_FINISHED must be between 0 and 68 years";
         return null;
     }
 
