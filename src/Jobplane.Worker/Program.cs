@@ -4,6 +4,12 @@ using Jobplane.Worker.Observability;
 using Jobplane.Worker.Runtimes;
 
 // jobplane-worker: the data plane. Speaks only the worker API of the controller; needs no database.
+
+// The result container of a kubernetes attempt: judges one result.json and prints it as one line.
+// Before anything else, because it runs in the job's pod, with no worker settings and no credential.
+if (args is [Jobplane.Worker.Runtimes.Kubernetes.ResultReader.Mode, ..])
+    return Jobplane.Worker.Runtimes.Kubernetes.ResultReader.Run(args, Console.Out, Console.Error);
+
 WorkerOptions options;
 try
 {

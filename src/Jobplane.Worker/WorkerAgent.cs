@@ -162,6 +162,7 @@ public sealed partial class WorkerAgent(
                 Resources = p.Resources is { } r ? new ResourceRequest(r.MemoryMib * (1L << 20), r.Cpus, r.Pids) : null,
                 Network = p.Network,
                 RunAsRoot = p.RunAsRoot,
+                TenantId = p.TenantId,
             };
             outcome = await runtime.RunAsync(spec, metrics is null ? shipper : new CountingLogSink(shipper, metrics), attempt.StopToken, attempt.KillToken);
         }

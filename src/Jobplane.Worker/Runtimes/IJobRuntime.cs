@@ -55,6 +55,8 @@ public sealed record RunSpec(
     /// Runtimes that run jobs as the worker's own user (exec) ignore it: they cannot change users.
     /// </summary>
     public bool RunAsRoot { get; init; }
+    /// <summary>The job's tenant, where known; the kubernetes runtime labels the attempt's Job with it.</summary>
+    public Guid? TenantId { get; init; }
 }
 
 /// <summary>
