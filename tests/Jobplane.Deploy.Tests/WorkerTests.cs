@@ -31,6 +31,29 @@ public sealed class WorkerTests
 
     [Theory]
     [MemberData(nameof(Rendering.Directories), MemberType = typeof(Rendering))]
+    public void Workers_reach_the_controller_through_its_service_with_the_controllers_worker_token(string directory)
+    {
+        var rendering = Rendering.Of(directory);
+        var controller = rendering.Containers().Single(c => c.Container.Name == "controller" && Rendering.Binary(c.Container) == SettingNames.Controller).Container;
+        var controllerToken = controller.Env.Single(e => e.Name == "WORKER_TOKEN").ValueFrom.SecretKeyRef;
+        var services = rendering.All<V1Service>().ToList();
+
+        var workers = rendering.Containers().Where(c => Rendering.Binary(c.Container) == SettingNames.Worker).ToList();
+        Assert.NotEmpty(workers);
+        foreach (var (where, _, worker) in workers)
+        {
+            var env = (worker.Env ?? []).ToDictionary(e => e.Name);
+            var url = new Uri(env["CONTROLLER_URL"].Value);
+            var service = services.SingleOrDefault(s => s.Metadata.Name == url.Host.Split('.')[0]);
+            Assert.True(service is not null, $"{where}: CONTROLLER_URL {url} names no Service of these manifests");
+            Assert.Contains(service.Spec.Ports, p => p.Port == url.Port);
+            var token = env["WORKER_TOKEN"].ValueFrom?.SecretKeyRef;
+            Assert.Equal((controllerToken.Name, controllerToken.Key), (token?.Name, token?.Key));
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Rendering.Directories), MemberType = typeof(Rendering))]
     public void The_role_grants_exactly_the_kubernetes_runtimes_permissions(string directory)
     {
         var rendering = Rendering.Of(directory);
