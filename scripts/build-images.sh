@@ -17,6 +17,8 @@
 #              e.g. mcr.microsoft.com/dotnet/runtime-deps:10.0 on a machine with a registry
 #   DOCKER_HOST  the engine to build on (default: the one scripts/ensure-docker.sh starts)
 #   FORCE=1    publish and build even when the inputs have not changed
+#   PUBLISHED  a folder holding the three programs already published from this checkout with the
+#              same settings (`make build-all` makes ./bin so); they are copied instead of published
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT="$PWD"
@@ -107,13 +109,20 @@ current="$(docker_ image inspect --format '{{ index .Config.Labels "dev.jobplane
 if [ "${FORCE:-}" != "1" ] && [ "$current" = "$inputs_hash" ]; then
   log "$IMAGE is current (inputs unchanged)"
 else
-  log "publishing controller, worker and jobctl (framework-dependent, linux-x64)"
   rm -rf "$STAGE/app"
   mkdir -p "$STAGE/app"
-  for project in Jobplane.Controller Jobplane.Worker Jobplane.Cli; do
-    dotnet publish "src/$project" -c Release -r linux-x64 --self-contained false \
-      -p:PublishSingleFile=true -p:DebugType=embedded --nologo -v quiet -o "$STAGE/app" >&2
-  done
+  if [ -n "${PUBLISHED:-}" ]; then
+    log "taking controller, worker and jobctl from $PUBLISHED"
+    for entry in jobplane-controller jobplane-worker jobctl; do
+      cp -a "$PUBLISHED/$entry" "$STAGE/app/" || fail "$PUBLISHED has no $entry"
+    done
+  else
+    log "publishing controller, worker and jobctl (framework-dependent, linux-x64)"
+    for project in Jobplane.Controller Jobplane.Worker Jobplane.Cli; do
+      dotnet publish "src/$project" -c Release -r linux-x64 --self-contained false \
+        -p:PublishSingleFile=true -p:DebugType=embedded --nologo -v quiet -o "$STAGE/app" >&2
+    done
+  fi
   # Only the three programs (and any file they carry beside them) go in, never a debugging symbol file.
   rm -f "$STAGE"/app/*.pdb
   for entry in jobplane-controller jobplane-worker jobctl; do

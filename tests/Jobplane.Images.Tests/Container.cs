@@ -26,7 +26,12 @@ public sealed class Container : IAsyncDisposable
     {
         await ImageUnderTest.RequireAsync();
         var container = new Container($"jobplane-images-test-{role}-{Guid.NewGuid():N}"[..48]);
-        List<string> args = ["run", "--detach", "--name", container.Name, "--label", DockerCli.Label, .. options];
+        // Locked down as deploy/docker-compose.yml runs it: no capability, no privilege gain.
+        List<string> args =
+        [
+            "run", "--detach", "--name", container.Name, "--label", DockerCli.Label,
+            "--cap-drop", "ALL", "--security-opt", "no-new-privileges", .. options,
+        ];
         foreach (var (key, value) in environment) args.AddRange(["--env", $"{key}={value}"]);
         if (entrypoint is not null) args.AddRange(["--entrypoint", entrypoint]);
         args.Add(ImageUnderTest.Name);

@@ -7,8 +7,11 @@ namespace Jobplane.ImagesTests;
 /// </summary>
 public static class ImageUnderTest
 {
+    /// <summary>The tag scripts/build-images.sh gives the image unless told otherwise.</summary>
+    public const string DefaultName = "jobplane:dev";
+
     public static string Name =>
-        Environment.GetEnvironmentVariable("JOBPLANE_TEST_IMAGE") is { Length: > 0 } configured ? configured.Trim() : "jobplane:dev";
+        Environment.GetEnvironmentVariable("JOBPLANE_TEST_IMAGE") is { Length: > 0 } configured ? configured.Trim() : DefaultName;
 
     /// <summary>The user the image runs as when no --user is given (Config.User).</summary>
     public static async Task<string> ConfiguredUserAsync()
