@@ -61,7 +61,13 @@ apt_mirror() {
   ' "${files[@]}" | grep -v -- '-security' | grep -m1 -i 'debian' || return 1
 }
 
-if [ "$BASE" = "$LOCAL_BASE" ] && ! docker_ image inspect "$LOCAL_BASE" >/dev/null 2>&1; then
+# What the local base is made of; a base made by another recipe (an older script) is built again.
+SUITE=bookworm
+PACKAGES=libicu72,libssl3,ca-certificates
+BASE_RECIPE="debootstrap minbase $SUITE +$PACKAGES; without docs, manuals, translations, apt lists"
+base_recipe_of() { docker_ image inspect --format '{{ index .Config.Labels "dev.jobplane.base-recipe" }}' "$1" 2>/dev/null || true; }
+
+if [ "$BASE" = "$LOCAL_BASE" ] && [ "$(base_recipe_of "$LOCAL_BASE")" != "$BASE_RECIPE" ]; then
   if ! command -v debootstrap >/dev/null 2>&1; then
     log "installing debootstrap"
     export DEBIAN_FRONTEND=noninteractive
@@ -72,15 +78,18 @@ if [ "$BASE" = "$LOCAL_BASE" ] && ! docker_ image inspect "$LOCAL_BASE" >/dev/nu
   rootfs="$(mktemp -d)"
   trap 'rm -rf "$rootfs"' EXIT
   log "building $LOCAL_BASE with debootstrap from $mirror (about a minute)"
-  debootstrap --variant=minbase --include=libicu72,libssl3,ca-certificates bookworm "$rootfs" "$mirror" >&2 \
+  debootstrap --variant=minbase --include="$PACKAGES" "$SUITE" "$rootfs" "$mirror" >&2 \
     || fail "debootstrap failed (see above)"
-  # What a container never needs: package caches, documentation, the apt lists.
+  # What a container never needs: package caches, the apt lists, documentation, and the message
+  # translations of Debian's tools (33 MB; .NET formats with ICU, not with these).
   rm -rf "$rootfs"/var/cache/apt/archives/*.deb "$rootfs"/var/lib/apt/lists/* \
     "$rootfs"/usr/share/doc/* "$rootfs"/usr/share/man/* "$rootfs"/usr/share/info/*
+  find "$rootfs/usr/share/locale" -mindepth 1 -maxdepth 1 ! -name locale.alias -exec rm -rf {} +
   chmod 0755 "$rootfs"
   tar -C "$rootfs" --numeric-owner -c . | docker_ import \
     --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
     --change 'CMD ["bash"]' \
+    --change "LABEL dev.jobplane.base-recipe=\"$BASE_RECIPE\"" \
     - "$LOCAL_BASE" >/dev/null
   rm -rf "$rootfs"
   trap - EXIT
