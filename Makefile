@@ -9,7 +9,7 @@ PUBLISH := $(DOTNET) publish -c $(CONFIGURATION) -r linux-x64 --self-contained f
 	-p:PublishSingleFile=true -p:DebugType=embedded --nologo -v quiet -o $(BIN)
 
 .PHONY: help dev dev-stop build-all build-controller build-worker build-cli run-migrate run-controller run-worker \
-	test test-faults test-coverage bench bench-quick lint format clean
+	images test test-faults test-coverage bench bench-quick lint format clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -37,6 +37,9 @@ run-controller: build-controller ## serve (the schema must be current)
 
 run-worker: build-worker ## run a worker (CONTROLLER_URL, WORKER_TOKEN, RUNTIME, WORKER_CONCURRENCY)
 	$(BIN)/jobplane-worker
+
+images: ## build the container image jobplane:dev (controller, worker, jobctl) on a local Debian base, no registry needed
+	@scripts/build-images.sh
 
 test: ## run every test against real PostgreSQL and real processes (installs and starts what it needs)
 	@scripts/test.sh

@@ -20,6 +20,8 @@ echo "== building" >&2
 dotnet build Jobplane.slnx -c Debug --nologo -v quiet -clp:ErrorsOnly
 make --no-print-directory build-all
 export JOBPLANE_BIN="$PWD/bin"
+# The container image the image tests run (skipped when its inputs have not changed).
+DOCKER_HOST="$JOBPLANE_TEST_DOCKER_HOST" PUBLISHED="$JOBPLANE_BIN" scripts/build-images.sh
 
 results="$(mktemp -d)"
 trap 'rm -rf "$results"' EXIT
