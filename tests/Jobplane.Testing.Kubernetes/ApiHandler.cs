@@ -20,9 +20,28 @@ internal sealed partial class ApiHandler(Cluster cluster)
 
     private readonly ConcurrentQueue<ApiRequest> _requests = new();
 
+    private readonly ConcurrentQueue<Exception> _faults = new();
+
     public IReadOnlyList<ApiRequest> Requests => [.. _requests];
 
+    /// <summary>Every exception the fake hit while answering a request: a test can demand none.</summary>
+    public IReadOnlyList<Exception> Faults => [.. _faults];
+
     public async Task HandleAsync(HttpContext context)
+    {
+        try
+        {
+            await RouteAsync(context);
+        }
+        catch (Exception e)
+        {
+            _faults.Enqueue(e);
+            // A defect of the fake: answered as the real server answers its own, with the cause.
+            if (!context.Response.HasStarted) await StatusAsync(context, 500, "InternalError", $"fake API server: {e}");
+        }
+    }
+
+    private async Task RouteAsync(HttpContext context)
     {
         var request = context.Request;
         var parts = request.Path.Value!.Split('/', StringSplitOptions.RemoveEmptyEntries);
@@ -132,7 +151,7 @@ internal sealed partial class ApiHandler(Cluster cluster)
         {
             await StatusAsync(context, 422, "Invalid",
                 $"Job.batch \"{job.Metadata.Name}\" is invalid: {string.Join("; ", invalid)}",
-                new V1StatusDetails { Name = job.Metadata.Name, Group = "batch", Kind = "Job" });
+                job.Metadata.Name, "batch", "Job");
             return;
         }
         JobValidation.ApplyDefaults(job);
@@ -140,7 +159,7 @@ internal sealed partial class ApiHandler(Cluster cluster)
         if (created is null)
         {
             await StatusAsync(context, 409, "AlreadyExists", $"jobs.batch \"{job.Metadata.Name}\" already exists",
-                new V1StatusDetails { Name = job.Metadata.Name, Group = "batch", Kind = "jobs" });
+                job.Metadata.Name, "batch", "jobs");
             return;
         }
         await JsonAsync(context, 201, created);
@@ -192,7 +211,7 @@ internal sealed partial class ApiHandler(Cluster cluster)
         }
         else if (!long.TryParse(given, CultureInfo.InvariantCulture, out cursor))
         {
-            var status = KubernetesJson.Serialize(Status(400, "BadRequest", $"invalid resourceVersion \"{given}\""));
+            var status = StatusBody.Failure(400, "BadRequest", $"invalid resourceVersion \"{given}\"");
             await WriteEventAsync(response, "ERROR", status, context.RequestAborted);
             return;
         }
@@ -406,21 +425,9 @@ internal sealed partial class ApiHandler(Cluster cluster)
     }
 
     private static Task NotFoundAsync(HttpContext context, string resource, string group, string name) =>
-        StatusAsync(context, 404, "NotFound", $"{resource}{(group.Length > 0 ? "." + group : "")} \"{name}\" not found",
-            new V1StatusDetails { Name = name, Group = group.Length > 0 ? group : null, Kind = resource });
+        StatusAsync(context, 404, "NotFound", $"{resource}{(group.Length > 0 ? "." + group : "")} \"{name}\" not found", name, group, resource);
 
-    private static V1Status Status(int code, string reason, string message, V1StatusDetails? details = null) => new()
-    {
-        ApiVersion = "v1",
-        Kind = "Status",
-        Status = "Failure",
-        Code = code,
-        Reason = reason,
-        Message = message,
-        Details = details,
-        Metadata = new V1ListMeta(),
-    };
-
-    private static Task StatusAsync(HttpContext context, int code, string reason, string message, V1StatusDetails? details = null) =>
-        JsonAsync(context, code, KubernetesJson.Serialize(Status(code, reason, message, details)));
+    private static Task StatusAsync(HttpContext context, int code, string reason, string message,
+        string? name = null, string? group = null, string? kind = null) =>
+        JsonAsync(context, code, StatusBody.Failure(code, reason, message, name, group, kind));
 }

@@ -23,8 +23,9 @@ internal sealed class Cluster : IAsyncDisposable
     private readonly CancellationTokenSource _stop = new();
     private readonly Task _oomListening;
 
-    public Cluster(DockerClient docker, string instance, TimeProvider time)
+    public Cluster(DockerClient docker, string instance, string sandboxImage, TimeProvider time)
     {
+        SandboxImage = sandboxImage;
         Docker = docker;
         Instance = instance;
         Time = time;
@@ -34,6 +35,8 @@ internal sealed class Cluster : IAsyncDisposable
 
     public DockerClient Docker { get; }
     public string Instance { get; }
+    /// <summary>The image of the pods' sandbox containers: it needs sh and sleep.</summary>
+    public string SandboxImage { get; }
     public TimeProvider Time { get; }
     public ObjectStore Store { get; }
 
@@ -263,13 +266,7 @@ internal sealed class Cluster : IAsyncDisposable
             Track(Task.WhenAll(pods.Select(p => DeletePodAsync(ns, p, null))));
         }
         await Task.CompletedTask;
-        return KubernetesJson.Serialize(new V1Status
-        {
-            ApiVersion = "v1",
-            Kind = "Status",
-            Status = "Success",
-            Details = new V1StatusDetails { Name = name, Group = "batch", Kind = "jobs", Uid = uid },
-        });
+        return StatusBody.Success(name, "batch", "jobs", uid);
     }
 
     /// <summary>

@@ -43,16 +43,23 @@ public sealed class FakeKubernetes : IAsyncDisposable
     /// <summary>Every request answered so far, in order of arrival.</summary>
     public IReadOnlyList<ApiRequest> Requests => _api.Requests;
 
+    /// <summary>Every exception the fake hit while answering a request (each also answered 500 when it could be).</summary>
+    public IReadOnlyList<Exception> Faults => _api.Faults;
+
     /// <summary>A client configuration for the official client.</summary>
     public KubernetesClientConfiguration Configuration() => new() { Host = Host };
 
     public k8s.Kubernetes CreateClient() => new(Configuration());
 
-    /// <summary>Starts a fake whose pods run on the Docker Engine at <paramref name="dockerHost"/> (e.g. unix:///run/docker.sock).</summary>
-    public static async Task<FakeKubernetes> StartAsync(string dockerHost, TimeProvider? time = null)
+    /// <summary>
+    /// Starts a fake whose pods run on the Docker Engine at <paramref name="dockerHost"/> (e.g.
+    /// unix:///run/docker.sock). <paramref name="sandboxImage"/> is a local image with sh and
+    /// sleep, for the sandbox that holds a pod's emptyDir volumes (the kubelet's pause container).
+    /// </summary>
+    public static async Task<FakeKubernetes> StartAsync(string dockerHost, string sandboxImage, TimeProvider? time = null)
     {
         var docker = new DockerClientBuilder().WithEndpoint(new Uri(dockerHost)).Build();
-        var cluster = new Cluster(docker, Guid.NewGuid().ToString("N")[..12], time ?? TimeProvider.System);
+        var cluster = new Cluster(docker, Guid.NewGuid().ToString("N")[..12], sandboxImage, time ?? TimeProvider.System);
         var api = new ApiHandler(cluster);
         var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions());
         builder.WebHost.UseKestrelCore().ConfigureKestrel(kestrel =>

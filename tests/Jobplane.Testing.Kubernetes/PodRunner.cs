@@ -37,6 +37,7 @@ internal sealed class PodRunner
     private readonly ConcurrentDictionary<string, string> _started = new(StringComparer.Ordinal);
     private readonly ConcurrentBag<string> _created = [];
     private int _ended;
+    private string? _sandbox;
     private Task _run = Task.CompletedTask;
 
     public PodRunner(Cluster cluster, V1Pod pod, DateTimeOffset? deadline)
@@ -83,15 +84,16 @@ internal sealed class PodRunner
                 }
             }));
         }
-        await RemoveContainersAsync();
         try
         {
             await _run;
         }
         catch (Exception)
         {
-            // The run ends by cancellation or by the removal of its containers.
+            // The run ends by cancellation.
         }
+        // Only now: a container the run was creating is in the list.
+        await RemoveContainersAsync();
         await RemoveVolumesAsync();
     }
 
@@ -146,6 +148,8 @@ internal sealed class PodRunner
             }, stop);
         }
 
+        if (_spec.Volumes?.Any(v => v.EmptyDir is not null) == true) await StartSandboxAsync(stop);
+
         foreach (var init in _spec.InitContainers ?? [])
         {
             var exit = await RunContainerAsync(init, isInit: true, stop);
@@ -166,6 +170,40 @@ internal sealed class PodRunner
             SetCondition(pod, "ContainersReady", "False", "PodCompleted");
         });
         TryEnd(succeeded ? PodEnd.Succeeded : PodEnd.Failed);
+    }
+
+    /// <summary>
+    /// The pod's sandbox, as a kubelet's pause container: it holds the pod's emptyDir volumes
+    /// mounted for the pod's whole life. A tmpfs volume is mounted while some container uses it and
+    /// unmounted (its files lost) when the last one stops, which would empty it between an init
+    /// container and the main one.
+    /// </summary>
+    private async Task StartSandboxAsync(CancellationToken stop)
+    {
+        var created = await _cluster.Docker.Containers.CreateContainerAsync(new CreateContainerParameters
+        {
+            Name = $"k8s_POD_{_name}_{_ns}_{_cluster.Instance}",
+            Image = _cluster.SandboxImage,
+            Entrypoint = ["sh", "-c", "while :; do sleep 3600; done"],
+            Labels = PodContainers.Labels(_cluster.Instance, _ns, _name, "POD"),
+            HostConfig = new HostConfig
+            {
+                NetworkMode = "none",
+                CapDrop = ["ALL"],
+                SecurityOpt = ["no-new-privileges"],
+                RestartPolicy = new RestartPolicy { Name = RestartPolicyKind.No },
+                Mounts = [.. (_spec.Volumes ?? []).Where(v => v.EmptyDir is not null).Select(v => new Mount
+                {
+                    Type = "volume",
+                    Source = PodContainers.VolumeName(_cluster.Instance, _ns, _name, v.Name),
+                    Target = $"/volumes/{v.Name}",
+                    VolumeOptions = new VolumeOptions { NoCopy = true },
+                })],
+            },
+        }, CancellationToken.None);
+        _sandbox = created.ID;
+        stop.ThrowIfCancellationRequested();
+        await _cluster.Docker.Containers.StartContainerAsync(created.ID, new ContainerStartParameters(), stop);
     }
 
     /// <summary>Runs one container to its end and returns its exit code.</summary>
@@ -200,8 +238,10 @@ internal sealed class PodRunner
             await Task.Delay(Timeout.InfiniteTimeSpan, _cluster.Time, stop);
             throw new OperationCanceledException(stop);
         }
-        var created = await docker.Containers.CreateContainerAsync(parameters, stop);
+        // Not cancelled midway: a container the engine made is always known, so always removed.
+        var created = await docker.Containers.CreateContainerAsync(parameters, CancellationToken.None);
         _created.Add(created.ID);
+        stop.ThrowIfCancellationRequested();
         _cluster.RecordEvent(_ns, "Pod", _name, "Normal", "Created", $"Created container {container.Name}");
         await docker.Containers.StartContainerAsync(created.ID, new ContainerStartParameters(), stop);
         _started[container.Name] = created.ID;
@@ -297,7 +337,7 @@ internal sealed class PodRunner
 
     private async Task RemoveContainersAsync()
     {
-        foreach (var id in _created)
+        foreach (var id in _created.Append(_sandbox).OfType<string>())
         {
             try
             {
