@@ -160,6 +160,43 @@ public sealed class FakeKubernetesTests
     }
 
     [Fact]
+    public async Task Deleting_a_job_without_a_propagation_policy_orphans_its_pod_which_a_pod_delete_then_removes()
+    {
+        await using var cluster = await StartAsync();
+        var name = UniqueName("orphan");
+        await cluster.Client.BatchV1.CreateNamespacedJobAsync(Job(name, Shell("job", "sleep 60")), Namespace);
+        var pod = await cluster.PodOfAsync(name, p => p.Status.Phase == "Running", "running");
+
+        // batch/v1 Jobs are orphaned by default, as on a real server: the pod goes on running.
+        await cluster.Client.BatchV1.DeleteNamespacedJobAsync(name, Namespace);
+        var orphan = await cluster.PodOfAsync(name, p => p.Metadata.OwnerReferences is null, "orphaned");
+        Assert.Equal("Running", orphan.Status.Phase);
+        Assert.Equal(1, await cluster.ContainersAsync(pod.Metadata.Name));
+
+        var deleting = await cluster.Client.CoreV1.DeleteNamespacedPodAsync(pod.Metadata.Name, Namespace, gracePeriodSeconds: 0);
+        Assert.NotNull(deleting.Metadata.DeletionTimestamp);
+        await EventuallyAsync("pod gone", async () =>
+            (await cluster.Client.CoreV1.ListNamespacedPodAsync(Namespace, labelSelector: $"job-name={name}")).Items.Count == 0 ? "" : null);
+        Assert.Equal(0, await cluster.ContainersAsync());
+    }
+
+    [Fact]
+    public async Task A_job_with_an_invalid_label_value_is_refused_with_422_Invalid()
+    {
+        await using var cluster = await StartAsync();
+        var job = Job(UniqueName("badlabel"), Shell("job", "true"));
+        job.Spec.Template.Metadata.Labels["jobplane.dev/worker"] = "worker 1/with spaces";
+
+        var e = await Assert.ThrowsAsync<HttpOperationException>(() => cluster.Client.BatchV1.CreateNamespacedJobAsync(job, Namespace));
+
+        Assert.Equal((HttpStatusCode)422, e.Response.StatusCode);
+        var status = KubernetesJson.Deserialize<V1Status>(e.Response.Content);
+        Assert.Equal("Invalid", status.Reason);
+        Assert.Contains("worker 1/with spaces", status.Message, StringComparison.Ordinal);
+        Assert.Empty((await cluster.Client.CoreV1.ListNamespacedPodAsync(Namespace)).Items);
+    }
+
+    [Fact]
     public async Task A_container_over_its_memory_limit_is_OOMKilled()
     {
         await using var cluster = await StartAsync();

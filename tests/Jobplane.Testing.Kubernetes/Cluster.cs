@@ -93,10 +93,11 @@ internal sealed class Cluster : IAsyncDisposable
                 },
             };
             pod.Spec.NodeName = "fake-node";
-            PodRunner.SetCondition(pod, "PodScheduled", "True");
-            PodRunner.SetCondition(pod, "Initialized", pod.Spec.InitContainers is { Count: > 0 } ? "False" : "True", "ContainersNotInitialized");
-            PodRunner.SetCondition(pod, "Ready", "False", "ContainersNotReady");
-            PodRunner.SetCondition(pod, "ContainersReady", "False", "ContainersNotReady");
+            var now = Time.GetUtcNow().UtcDateTime;
+            PodRunner.SetCondition(pod, "PodScheduled", "True", null, now);
+            PodRunner.SetCondition(pod, "Initialized", pod.Spec.InitContainers is { Count: > 0 } ? "False" : "True", "ContainersNotInitialized", now);
+            PodRunner.SetCondition(pod, "Ready", "False", "ContainersNotReady", now);
+            PodRunner.SetCondition(pod, "ContainersReady", "False", "ContainersNotReady", now);
             DateTimeOffset? deadline = null;
             if (job.Spec.ActiveDeadlineSeconds is { } jobSeconds && job.Status?.StartTime is { } startTime)
                 deadline = new DateTimeOffset(DateTime.SpecifyKind(startTime, DateTimeKind.Utc)).AddSeconds(jobSeconds);

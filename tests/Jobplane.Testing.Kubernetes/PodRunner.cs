@@ -106,10 +106,11 @@ internal sealed class PodRunner
 
     private async Task RunAsync()
     {
-        var deadline = _deadline is { } at ? WatchDeadlineAsync(at) : Task.CompletedTask;
+        var containers = RunContainersAsync(_stop.Token);
+        var deadline = _deadline is { } at ? WatchDeadlineAsync(at, containers) : Task.CompletedTask;
         try
         {
-            await RunContainersAsync(_stop.Token);
+            await containers;
         }
         catch (Exception) when (_stop.IsCancellationRequested)
         {
@@ -290,7 +291,7 @@ internal sealed class PodRunner
         return exitCode;
     }
 
-    private async Task WatchDeadlineAsync(DateTimeOffset deadline)
+    private async Task WatchDeadlineAsync(DateTimeOffset deadline, Task containers)
     {
         var wait = deadline - _cluster.Time.GetUtcNow();
         try
@@ -329,6 +330,15 @@ internal sealed class PodRunner
             }
         });
         _cluster.RecordEvent(_ns, "Pod", _name, "Normal", "DeadlineExceeded", "Pod was active on the node longer than the specified deadline");
+        try
+        {
+            // A container being created when the deadline passed is known once the run has stopped.
+            await containers;
+        }
+        catch (Exception)
+        {
+            // Stopped by the cancellation above.
+        }
         await RemoveContainersAsync();
         _cluster.PodEnded(_ns, _name, JobName, PodEnd.DeadlineExceeded);
     }
@@ -403,7 +413,10 @@ internal sealed class PodRunner
             return true;
         });
 
-    public static void SetCondition(V1Pod pod, string type, string status, string? reason = null)
+    private void SetCondition(V1Pod pod, string type, string status, string? reason = null) =>
+        SetCondition(pod, type, status, reason, _cluster.Time.GetUtcNow().UtcDateTime);
+
+    public static void SetCondition(V1Pod pod, string type, string status, string? reason, DateTime now)
     {
         pod.Status.Conditions ??= [];
         var condition = pod.Status.Conditions.FirstOrDefault(c => c.Type == type);
@@ -415,6 +428,6 @@ internal sealed class PodRunner
         if (condition.Status == status) return;
         condition.Status = status;
         condition.Reason = reason;
-        condition.LastTransitionTime = DateTime.UtcNow;
+        condition.LastTransitionTime = now;
     }
 }
