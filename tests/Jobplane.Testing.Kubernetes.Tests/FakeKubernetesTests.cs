@@ -286,6 +286,50 @@ public sealed class FakeKubernetesTests
     }
 
     [Fact]
+    public async Task A_dropped_log_stream_breaks_while_the_container_runs_and_resumes_from_sinceTime()
+    {
+        await using var cluster = await StartAsync();
+        var name = UniqueName("dropped");
+        await cluster.Client.BatchV1.CreateNamespacedJobAsync(
+            Job(name, Shell("job", "echo before; sleep 2; echo after; sleep 60")), Namespace);
+        var pod = await cluster.PodOfAsync(name, p => p.Status.Phase == "Running", "running");
+        using var http = new HttpClient { BaseAddress = new Uri(cluster.Fake.Host), Timeout = Limit };
+        var path = $"/api/v1/namespaces/{Namespace}/pods/{pod.Metadata.Name}/log?container=job&timestamps=true&follow=true";
+
+        using var response = await http.GetAsync(path, HttpCompletionOption.ResponseHeadersRead);
+        using var reader = new StreamReader(await response.Content.ReadAsStreamAsync());
+        var first = await reader.ReadLineAsync().WaitAsync(Limit);
+        Assert.EndsWith(" before", first, StringComparison.Ordinal);
+        cluster.Fake.DropStreams();
+        await Assert.ThrowsAnyAsync<IOException>(() => reader.ReadToEndAsync().WaitAsync(Limit));
+
+        var since = Uri.EscapeDataString(first!.Split(' ')[0]);
+        using var resumed = await http.GetAsync($"{path}&sinceTime={since}", HttpCompletionOption.ResponseHeadersRead);
+        using var again = new StreamReader(await resumed.Content.ReadAsStreamAsync());
+        Assert.Equal(first, await again.ReadLineAsync().WaitAsync(Limit));
+        Assert.EndsWith(" after", await again.ReadLineAsync().WaitAsync(Limit), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_watch_from_a_compacted_resourceVersion_gets_an_ERROR_event_with_410_Expired()
+    {
+        await using var cluster = await StartAsync();
+        var name = UniqueName("compacted");
+        var created = await cluster.Client.BatchV1.CreateNamespacedJobAsync(Job(name, Shell("job", "true")), Namespace);
+        await cluster.FinishedJobAsync(name);
+        cluster.Fake.CompactHistory();
+        using var http = new HttpClient { BaseAddress = new Uri(cluster.Fake.Host), Timeout = Limit };
+
+        var line = (await http.GetStringAsync(
+            $"/apis/batch/v1/namespaces/{Namespace}/jobs?watch=true&resourceVersion={created.Metadata.ResourceVersion}&timeoutSeconds=5")).Trim();
+
+        using var e = System.Text.Json.JsonDocument.Parse(line);
+        Assert.Equal("ERROR", e.RootElement.GetProperty("type").GetString());
+        Assert.Equal(410, e.RootElement.GetProperty("object").GetProperty("code").GetInt32());
+        Assert.Equal("Expired", e.RootElement.GetProperty("object").GetProperty("reason").GetString());
+    }
+
+    [Fact]
     public async Task Every_request_is_recorded_as_an_RBAC_verb_on_a_namespaced_resource()
     {
         await using var cluster = await StartAsync();

@@ -21,6 +21,42 @@ internal sealed partial class ApiHandler(Cluster cluster)
     private readonly ConcurrentQueue<ApiRequest> _requests = new();
 
     private readonly ConcurrentQueue<Exception> _faults = new();
+    private readonly Lock _dropLock = new();
+    private CancellationTokenSource _drop = new();
+
+    /// <summary>Breaks the connection of every open watch and log stream, as a network fault or an API server restart would.</summary>
+    public void DropStreams()
+    {
+        CancellationTokenSource dropped;
+        lock (_dropLock)
+        {
+            dropped = _drop;
+            _drop = new CancellationTokenSource();
+        }
+        dropped.Cancel();
+        dropped.Dispose();
+    }
+
+    private CancellationToken DropToken()
+    {
+        lock (_dropLock) return _drop.Token;
+    }
+
+    /// <summary>Ends a stream the way a broken connection ends it: no clean end of the response.</summary>
+    private static async Task<bool> StreamAsync(HttpContext context, CancellationToken drop, Func<CancellationToken, Task> stream)
+    {
+        using var both = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, drop);
+        try
+        {
+            await stream(both.Token);
+            return true;
+        }
+        catch (OperationCanceledException) when (drop.IsCancellationRequested)
+        {
+            context.Abort();
+            return false;
+        }
+    }
 
     public IReadOnlyList<ApiRequest> Requests => [.. _requests];
 
@@ -202,6 +238,7 @@ internal sealed partial class ApiHandler(Cluster cluster)
         await response.StartAsync(context.RequestAborted);
 
         long cursor;
+        var drop = DropToken();
         var given = query["resourceVersion"].ToString();
         if (given.Length == 0 || given == "0")
         {
@@ -215,25 +252,34 @@ internal sealed partial class ApiHandler(Cluster cluster)
             await WriteEventAsync(response, "ERROR", status, context.RequestAborted);
             return;
         }
+        else if (cursor < cluster.Store.CompactedThrough)
+        {
+            var status = StatusBody.Failure(410, "Expired", $"too old resource version: {cursor} ({cluster.Store.CompactedThrough})");
+            await WriteEventAsync(response, "ERROR", status, context.RequestAborted);
+            return;
+        }
         await response.Body.FlushAsync(context.RequestAborted);
 
-        using var limit = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted);
-        limit.CancelAfter(timeout);
+        using var limit = new CancellationTokenSource(timeout);
         try
         {
-            while (true)
+            await StreamAsync(context, drop, async cancel =>
             {
-                var (events, changed) = cluster.Store.EventsAfter(cursor);
-                foreach (var e in events)
+                using var either = CancellationTokenSource.CreateLinkedTokenSource(cancel, limit.Token);
+                while (true)
                 {
-                    cursor = e.Version;
-                    if (e.Resource != resource || e.Namespace != ns) continue;
-                    if (!selectors.Labels.Matches(e.Labels) || !selectors.Fields.Matches(e.Fields)) continue;
-                    await WriteEventAsync(response, e.Type, e.ObjectJson, limit.Token);
+                    var (events, changed) = cluster.Store.EventsAfter(cursor);
+                    foreach (var e in events)
+                    {
+                        cursor = e.Version;
+                        if (e.Resource != resource || e.Namespace != ns) continue;
+                        if (!selectors.Labels.Matches(e.Labels) || !selectors.Fields.Matches(e.Fields)) continue;
+                        await WriteEventAsync(response, e.Type, e.ObjectJson, either.Token);
+                    }
+                    await response.Body.FlushAsync(either.Token);
+                    await changed.WaitAsync(either.Token);
                 }
-                await response.Body.FlushAsync(limit.Token);
-                await changed.WaitAsync(limit.Token);
-            }
+            });
         }
         catch (OperationCanceledException)
         {
@@ -352,6 +398,7 @@ internal sealed partial class ApiHandler(Cluster cluster)
         }
         if (query["tailLines"].ToString() is { Length: > 0 } tail) parameters.Tail = tail;
 
+        var drop = DropToken();
         MultiplexedStream stream;
         try
         {
@@ -371,13 +418,16 @@ internal sealed partial class ApiHandler(Cluster cluster)
             var buffer = new byte[64 * 1024];
             try
             {
-                while (true)
+                await StreamAsync(context, drop, async cancel =>
                 {
-                    var read = await stream.ReadOutputAsync(buffer, 0, buffer.Length, context.RequestAborted);
-                    if (read.EOF) break;
-                    await response.Body.WriteAsync(buffer.AsMemory(0, read.Count), context.RequestAborted);
-                    await response.Body.FlushAsync(context.RequestAborted);
-                }
+                    while (true)
+                    {
+                        var read = await stream.ReadOutputAsync(buffer, 0, buffer.Length, cancel);
+                        if (read.EOF) break;
+                        await response.Body.WriteAsync(buffer.AsMemory(0, read.Count), cancel);
+                        await response.Body.FlushAsync(cancel);
+                    }
+                });
             }
             catch (Exception e) when (e is OperationCanceledException or IOException or DockerApiException)
             {

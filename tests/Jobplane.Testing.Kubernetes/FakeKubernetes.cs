@@ -46,6 +46,18 @@ public sealed class FakeKubernetes : IAsyncDisposable
     /// <summary>Every exception the fake hit while answering a request (each also answered 500 when it could be).</summary>
     public IReadOnlyList<Exception> Faults => _api.Faults;
 
+    /// <summary>
+    /// Breaks every open watch and log stream mid-way, as a network fault would: the client sees
+    /// its connection end without the response's end, and must resume.
+    /// </summary>
+    public void DropStreams() => _api.DropStreams();
+
+    /// <summary>
+    /// Forgets the change history up to now, as etcd's compaction does: a watch asked to resume
+    /// from an earlier resourceVersion gets an ERROR event with a 410 Expired Status, and must list again.
+    /// </summary>
+    public void CompactHistory() => _cluster.Store.Compact();
+
     /// <summary>A client configuration for the official client.</summary>
     public KubernetesClientConfiguration Configuration() => new() { Host = Host };
 

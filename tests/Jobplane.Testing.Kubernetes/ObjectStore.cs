@@ -12,7 +12,7 @@ internal sealed record StoredEvent(
 /// <summary>
 /// The fake's etcd: every object by (resource, namespace, name), one resourceVersion counter for
 /// all of them, and the full history of changes so that a watch can resume from any version it was
-/// given (nothing is compacted, so "410 Gone" never happens). Objects are only touched under the
+/// given, unless a test compacted it (then "410 Expired", as a real server after compaction). Objects are only touched under the
 /// lock; what leaves it is JSON.
 /// </summary>
 internal sealed class ObjectStore
@@ -32,6 +32,23 @@ internal sealed class ObjectStore
         {
             lock (_lock) return _version;
         }
+    }
+
+    private long _compactedThrough;
+
+    /// <summary>Versions at or below this are forgotten: a watch from one of them is answered 410 Expired.</summary>
+    public long CompactedThrough
+    {
+        get
+        {
+            lock (_lock) return _compactedThrough;
+        }
+    }
+
+    /// <summary>Forgets the history up to now, as etcd's compaction does.</summary>
+    public void Compact()
+    {
+        lock (_lock) _compactedThrough = _version;
     }
 
     /// <summary>Adds a new object; false when the name is taken.</summary>
