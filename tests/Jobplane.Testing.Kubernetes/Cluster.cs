@@ -255,6 +255,7 @@ internal sealed class Cluster : IAsyncDisposable
         {
             foreach (var pod in pods)
             {
+                Pod(ns, pod)?.Orphan();
                 Store.TryUpdate<V1Pod>("pods", ns, pod, p =>
                 {
                     p.Metadata.OwnerReferences = null;

@@ -50,7 +50,16 @@ internal sealed class PodRunner
     }
 
     /// <summary>Which job the pod belongs to, if any, for reporting its end.</summary>
-    public string? JobName { get; init; }
+    public string? JobName
+    {
+        get => Volatile.Read(ref _jobName);
+        init => _jobName = value;
+    }
+
+    private string? _jobName;
+
+    /// <summary>The Job was deleted with Orphan propagation: the pod runs on, owned by nothing.</summary>
+    public void Orphan() => Volatile.Write(ref _jobName, null);
 
     /// <summary>Whether the pod has reached its end (a phase it never leaves, or deletion).</summary>
     public bool Ended => Volatile.Read(ref _ended) != 0;
