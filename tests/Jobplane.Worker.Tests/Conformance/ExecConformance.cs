@@ -47,13 +47,35 @@ public sealed class ExecConformance : RuntimeConformanceTests
         }
 
         /// <summary>A process like one a previous life of a worker left behind: its own session, the worker id in its environment.</summary>
-        public Task<ILeftoverUnit> LeaveUnitAsync(string workerId)
+        public async Task<ILeftoverUnit> LeaveUnitAsync(string workerId)
         {
             var start = new ProcessStartInfo("/usr/bin/setsid") { UseShellExecute = false };
             start.ArgumentList.Add("sleep");
             start.ArgumentList.Add("600");
             start.Environment["JOBPLANE_WORKER_ID"] = workerId;
-            return Task.FromResult<ILeftoverUnit>(new LeftoverProcess(Process.Start(start)!));
+            var process = Process.Start(start)!;
+            // What a crashed worker leaves has long settled: wait until setsid has made the session
+            // and exec'd sleep. A process caught inside execve shows no environment for an instant,
+            // which a busy machine can stretch into the moment the cleanup looks.
+            var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+            while (!Settled(process.Id) && DateTime.UtcNow < deadline) await Task.Delay(20);
+            Assert.True(Settled(process.Id), $"the leftover process {process.Id} did not become a sleeping session leader");
+            return new LeftoverProcess(process);
+        }
+
+        /// <summary>The process runs sleep and leads its own session (/proc/PID/stat: comm, then the session id as field 6).</summary>
+        private static bool Settled(int pid)
+        {
+            try
+            {
+                var stat = File.ReadAllText($"/proc/{pid}/stat");
+                var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+                return stat.Contains("(sleep)", StringComparison.Ordinal) && fields[3] == pid.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            }
+            catch (IOException)
+            {
+                return false;
+            }
         }
 
         public ValueTask DisposeAsync()
