@@ -198,7 +198,10 @@ public sealed partial class WorkerAgent(
                     }, ran);
                     break;
                 default:
-                    await ReportAsync(claim, attempt, outcome, ran);
+                    // Ended by the platform under the job (an evicted pod, a lost node): another
+                    // attempt gets it, and this one is not charged to the job.
+                    if (outcome.HandBack) await ReleaseAsync(claim, outcome.Error);
+                    else await ReportAsync(claim, attempt, outcome, ran);
                     break;
             }
         }
@@ -348,14 +351,16 @@ public sealed partial class WorkerAgent(
         return true;
     }
 
-    private async Task ReleaseAsync(ClaimedExecution claim)
+    private async Task ReleaseAsync(ClaimedExecution claim, string? why = null)
     {
         try
         {
             await client.ReleaseAsync(claim.ExecutionId, new ReleaseRequest
             {
                 LeaseToken = claim.LeaseToken,
-                Reason = $"worker {options.WorkerId} shut down before the job finished; handed back for another worker",
+                Reason = why is null
+                    ? $"worker {options.WorkerId} shut down before the job finished; handed back for another worker"
+                    : $"{StorableText.CleanOrNull(why, MaxErrorChars)}; handed back for another worker",
             }, CancellationToken.None);
             LogReleased(claim.ExecutionId, claim.Attempt);
         }

@@ -45,6 +45,8 @@ public sealed record WorkerOptions
     public bool ExecRunAsWorkerUser { get; init; }
     /// <summary>The DOCKER_* settings, read when RUNTIME is docker.</summary>
     public DockerRuntimeOptions? Docker { get; init; }
+    /// <summary>The KUBERNETES_* settings (and KUBECONFIG), read when RUNTIME is kubernetes.</summary>
+    public Runtimes.Kubernetes.KubernetesRuntimeOptions? Kubernetes { get; init; }
     /// <summary>Port of the Prometheus /metrics endpoint (WORKER_METRICS_PORT, default 9464); null when turned off (0).</summary>
     public int? MetricsPort { get; init; }
     /// <summary>LOG_FORMAT: json (default) or text.</summary>
@@ -97,6 +99,8 @@ public sealed record WorkerOptions
         if (Jobplane.Observability.Telemetry.Validate(env) is { } otlpProblem) read.Error(otlpProblem);
         if (runtime == Runtimes.Docker.DockerRuntime.RuntimeName)
             options = options with { Docker = DockerRuntimeOptions.FromSettings(read, options.WorkRoot, options.WorkerId, options.KillGrace) };
+        else if (runtime == Runtimes.Kubernetes.KubernetesRuntimeOptions.RuntimeName)
+            options = options with { Kubernetes = Runtimes.Kubernetes.KubernetesRuntimeOptions.FromSettings(read, options.WorkRoot, options.WorkerId, options.KillGrace) };
         else if (runtime == Runtimes.Exec.ExecRuntime.RuntimeName)
             options = ReadExecUsers(read, env, options, Runtimes.LibC.EffectiveUserId);
         else if (Runtimes.RuntimeRegistry.Find(runtime) is null) read.Error($"RUNTIME '{runtime}' is not available in this build (available: {Runtimes.RuntimeRegistry.Describe()})");

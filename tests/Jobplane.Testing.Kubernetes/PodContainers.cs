@@ -36,7 +36,7 @@ internal static class PodContainers
     /// would give (runAsNonRoot that cannot hold, an environment variable it cannot resolve).
     /// </summary>
     public static (CreateContainerParameters? Parameters, string? ConfigError) Build(
-        string instance, string ns, string podName, V1PodSpec pod, V1Container container, string? imageUser)
+        string instance, string ns, string podName, V1PodSpec pod, V1Container container, string? imageUser, string? sharedPidOf = null)
     {
         var podSecurity = pod.SecurityContext;
         var security = container.SecurityContext;
@@ -80,6 +80,8 @@ internal static class PodContainers
             AutoRemove = false,
             Mounts = [],
         };
+        // shareProcessNamespace: every container joins the sandbox's process namespace, whose init reaps orphans.
+        if (sharedPidOf is not null) host.PidMode = $"container:{sharedPidOf}";
         if (security?.Capabilities?.Drop is { } drop) host.CapDrop = [.. drop];
         if (security?.Capabilities?.Add is { } add) host.CapAdd = [.. add];
         if (security?.AllowPrivilegeEscalation == false) host.SecurityOpt = ["no-new-privileges"];

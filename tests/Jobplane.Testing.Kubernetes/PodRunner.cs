@@ -27,6 +27,8 @@ internal sealed class PodRunner
     private static readonly TimeSpan BackOffAfter = TimeSpan.FromSeconds(1);
     private static readonly TimeSpan LateOomEventLimit = TimeSpan.FromSeconds(5);
     private const int KilledExitCode = 137;
+    /// <summary>What a kubelet reports for a container whose process could not be started.</summary>
+    private const int StartErrorExitCode = 128;
 
     private readonly Cluster _cluster;
     private readonly string _ns;
@@ -101,6 +103,7 @@ internal sealed class PodRunner
         {
             // The run ends by cancellation.
         }
+        if (running) await ReportKilledAsync();
         // Only now: a container the run was creating is in the list.
         await RemoveContainersAsync();
         await RemoveVolumesAsync();
@@ -158,7 +161,7 @@ internal sealed class PodRunner
             }, stop);
         }
 
-        if (_spec.Volumes?.Any(v => v.EmptyDir is not null) == true) await StartSandboxAsync(stop);
+        if (_spec.Volumes?.Any(v => v.EmptyDir is not null) == true || _spec.ShareProcessNamespace == true) await StartSandboxAsync(stop);
 
         foreach (var init in _spec.InitContainers ?? [])
         {
@@ -171,7 +174,16 @@ internal sealed class PodRunner
             }
         }
         UpdatePod(pod => SetCondition(pod, "Initialized", "True"));
-        var exits = await Task.WhenAll(_spec.Containers.Select(c => RunContainerAsync(c, isInit: false, stop)));
+        // Started one after another, as a kubelet starts them: each has started (or failed to) before
+        // the next is created. They then run side by side.
+        var running = new List<Task<long>>();
+        foreach (var container in _spec.Containers)
+        {
+            var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            running.Add(RunContainerAsync(container, isInit: false, stop, started));
+            await Task.WhenAny(started.Task, running[^1]);
+        }
+        var exits = await Task.WhenAll(running);
         var succeeded = exits.All(e => e == 0);
         UpdatePod(pod =>
         {
@@ -217,7 +229,7 @@ internal sealed class PodRunner
     }
 
     /// <summary>Runs one container to its end and returns its exit code.</summary>
-    private async Task<long> RunContainerAsync(V1Container container, bool isInit, CancellationToken stop)
+    private async Task<long> RunContainerAsync(V1Container container, bool isInit, CancellationToken stop, TaskCompletionSource? started = null)
     {
         var docker = _cluster.Docker;
         ImageInspectResponse image;
@@ -235,16 +247,19 @@ internal sealed class PodRunner
             await Task.Delay(BackOffAfter, _cluster.Time, stop);
             SetWaiting(container.Name, isInit, "ImagePullBackOff", $"Back-off pulling image \"{container.Image}\"");
             _cluster.RecordEvent(_ns, "Pod", _name, "Normal", "BackOff", $"Back-off pulling image \"{container.Image}\"");
+            started?.TrySetResult();
             await Task.Delay(Timeout.InfiniteTimeSpan, _cluster.Time, stop);
             throw new OperationCanceledException(stop);
         }
         _cluster.RecordEvent(_ns, "Pod", _name, "Normal", "Pulled", $"Container image \"{container.Image}\" already present on machine");
 
-        var (parameters, configError) = PodContainers.Build(_cluster.Instance, _ns, _name, _spec, container, image.Config?.User);
+        var (parameters, configError) = PodContainers.Build(_cluster.Instance, _ns, _name, _spec, container, image.Config?.User,
+            _spec.ShareProcessNamespace == true ? _sandbox : null);
         if (parameters is null)
         {
             SetWaiting(container.Name, isInit, "CreateContainerConfigError", configError!);
             _cluster.RecordEvent(_ns, "Pod", _name, "Warning", "Failed", $"Error: {configError}");
+            started?.TrySetResult();
             await Task.Delay(Timeout.InfiniteTimeSpan, _cluster.Time, stop);
             throw new OperationCanceledException(stop);
         }
@@ -253,7 +268,36 @@ internal sealed class PodRunner
         _created.Add(created.ID);
         stop.ThrowIfCancellationRequested();
         _cluster.RecordEvent(_ns, "Pod", _name, "Normal", "Created", $"Created container {container.Name}");
-        await docker.Containers.StartContainerAsync(created.ID, new ContainerStartParameters(), stop);
+        try
+        {
+            await docker.Containers.StartContainerAsync(created.ID, new ContainerStartParameters(), stop);
+        }
+        catch (DockerApiException e) when (e.StatusCode == HttpStatusCode.BadRequest)
+        {
+            // The runtime could not start its process (no such program in the image): as a
+            // kubelet reports it, the container terminated with 128 and reason StartError.
+            var failedAt = _cluster.Time.GetUtcNow().UtcDateTime;
+            _cluster.RecordEvent(_ns, "Pod", _name, "Warning", "Failed", $"Error: {e.Message}");
+            UpdateContainer(container.Name, isInit, status =>
+            {
+                status.Started = false;
+                status.State = new V1ContainerState
+                {
+                    Terminated = new V1ContainerStateTerminated
+                    {
+                        ExitCode = StartErrorExitCode,
+                        Reason = "StartError",
+                        Message = e.Message,
+                        StartedAt = failedAt,
+                        FinishedAt = failedAt,
+                        ContainerID = $"docker://{created.ID}",
+                    },
+                };
+            }, null);
+            started?.TrySetResult();
+            return StartErrorExitCode;
+        }
+        started?.TrySetResult();
         _started[container.Name] = created.ID;
         _cluster.RecordEvent(_ns, "Pod", _name, "Normal", "Started", $"Started container {container.Name}");
         var startedAt = _cluster.Time.GetUtcNow().UtcDateTime;
@@ -353,6 +397,54 @@ internal sealed class PodRunner
     }
 
     private bool TryEndQuietly() => Interlocked.CompareExchange(ref _ended, 1, 0) == 0;
+
+    /// <summary>
+    /// As a kubelet does before a deleted pod's object goes: whatever still runs is killed, and the
+    /// pod's status records each container's end (SIGTERM's 143, SIGKILL's 137) with phase Failed,
+    /// so that a watcher sees how its containers ended before it sees the pod deleted.
+    /// </summary>
+    private async Task ReportKilledAsync()
+    {
+        var ends = new List<(string Name, bool IsInit, long ExitCode)>();
+        foreach (var (name, id) in _started)
+        {
+            await SignalAsync(id, "SIGKILL");
+            try
+            {
+                using var waitLimit = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+                var waited = await _cluster.Docker.Containers.WaitContainerAsync(id, waitLimit.Token);
+                ends.Add((name, _spec.InitContainers?.Any(c => c.Name == name) == true, waited.StatusCode));
+            }
+            catch (Exception e) when (e is OperationCanceledException or DockerApiException or HttpRequestException or IOException)
+            {
+                // Gone already: nothing to report for it.
+            }
+        }
+        var finishedAt = _cluster.Time.GetUtcNow().UtcDateTime;
+        _cluster.Store.TryUpdate<V1Pod>("pods", _ns, _name, pod =>
+        {
+            foreach (var (name, isInit, exitCode) in ends)
+            {
+                var status = (isInit ? pod.Status.InitContainerStatuses : pod.Status.ContainerStatuses)?.FirstOrDefault(c => c.Name == name);
+                if (status?.State?.Terminated is not null || status is null) continue;
+                status.Ready = false;
+                status.Started = false;
+                status.State = new V1ContainerState
+                {
+                    Terminated = new V1ContainerStateTerminated
+                    {
+                        ExitCode = (int)exitCode,
+                        Reason = exitCode == 0 ? "Completed" : "Error",
+                        StartedAt = status.State?.Running?.StartedAt,
+                        FinishedAt = finishedAt,
+                        ContainerID = status.ContainerID,
+                    },
+                };
+            }
+            if (pod.Status.Phase is not ("Succeeded" or "Failed")) pod.Status.Phase = "Failed";
+            return true;
+        });
+    }
 
     private async Task RemoveContainersAsync()
     {

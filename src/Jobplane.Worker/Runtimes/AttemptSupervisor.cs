@@ -149,7 +149,8 @@ public sealed class AttemptSupervisor : IJobRuntime, IDisposable
     /// </summary>
     private static RunOutcome Judge(UnitExit exit, string folder)
     {
-        var result = ResultFile.Read(folder);
+        if (exit.HandBack) return RunOutcomes.HandedBack(exit.Error ?? "the attempt was ended by its platform");
+        var result = exit.Result ?? ResultFile.Read(folder);
         if (result.Error is not null)
         {
             return new RunOutcome
@@ -160,7 +161,7 @@ public sealed class AttemptSupervisor : IJobRuntime, IDisposable
                 Retryable = false,
             };
         }
-        return new RunOutcome { ExitCode = exit.ExitCode, Error = exit.Error, Result = result.Result, Retryable = true };
+        return new RunOutcome { ExitCode = exit.ExitCode, Error = exit.Error, Result = result.Result, Retryable = !exit.Final };
     }
 
     /// <summary>Problems with the spec itself that every runtime refuses; no retry can fix them.</summary>

@@ -78,6 +78,11 @@ public sealed record RunOutcome
     public bool TimedOut { get; init; }
     /// <summary>The attempt was stopped through the stop token (shutdown, lease lost, cancel).</summary>
     public bool Stopped { get; init; }
+    /// <summary>
+    /// Something outside the job ended the attempt (its Kubernetes pod evicted, its node lost): the
+    /// worker hands the execution back for another attempt, not charged to the job; <see cref="Error"/> says why.
+    /// </summary>
+    public bool HandBack { get; init; }
 
     public bool Succeeded => Error is null && ExitCode == 0;
 }

@@ -43,8 +43,26 @@ public enum UnitSignal
     Kill,
 }
 
-/// <summary>How a unit exited, and in what words when it failed (null when its code is 0 and nothing else went wrong).</summary>
-public sealed record UnitExit(int ExitCode, string? Error)
+/// <summary>
+/// How a unit exited, and in what words when it failed (null when its code is 0 and nothing else
+/// went wrong). Its exit code is null when the unit vanished without one (a lost Kubernetes node).
+/// </summary>
+public sealed record UnitExit(int? ExitCode, string? Error)
 {
+    /// <summary>
+    /// The result as the runtime judged it, for a runtime whose result.json is not in the attempt
+    /// folder (the kubernetes runtime judges it inside the pod); null: the folder's file is read.
+    /// </summary>
+    internal ResultFile.Outcome? Result { get; init; }
+
+    /// <summary>
+    /// The attempt ended for a reason outside the job (its pod evicted, its node lost): it is handed
+    /// back for another attempt and not charged to the job.
+    /// </summary>
+    public bool HandBack { get; init; }
+
+    /// <summary>Running the same job again cannot help (its program does not exist in its image).</summary>
+    public bool Final { get; init; }
+
     public static UnitExit Of(int exitCode) => new(exitCode, exitCode == 0 ? null : OutcomeText.DescribeExit(exitCode));
 }

@@ -9,6 +9,9 @@ public static class RunOutcomes
     public static RunOutcome Stopped(int? exitCode) =>
         new() { ExitCode = exitCode, Stopped = true, Error = OutcomeText.StoppedError, Retryable = true };
 
-    public static RunOutcome TimedOut(int exitCode, TimeSpan timeout) =>
+    public static RunOutcome TimedOut(int? exitCode, TimeSpan timeout) =>
         new() { ExitCode = exitCode, TimedOut = true, Error = OutcomeText.TimedOut(timeout), Retryable = true };
+
+    /// <summary>Ended by something outside the job (an evicted pod, a lost node): handed back for another attempt, not charged.</summary>
+    public static RunOutcome HandedBack(string reason) => new() { Error = reason, HandBack = true, Retryable = true };
 }

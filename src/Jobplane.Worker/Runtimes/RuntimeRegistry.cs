@@ -13,6 +13,7 @@ public static class RuntimeRegistry
     [
         Exec.ExecRegistration.Registration,
         Docker.DockerRegistration.Registration,
+        Kubernetes.KubernetesRegistration.Registration,
         Noop.NoopRuntime.Registration,
     ];
 

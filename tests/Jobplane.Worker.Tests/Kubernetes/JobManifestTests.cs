@@ -91,11 +91,14 @@ public sealed class JobManifestTests
     }
 
     [Fact]
-    public void The_job_runs_as_the_only_init_container_and_the_result_reader_as_the_only_container()
+    public void The_job_runs_first_and_the_result_reader_beside_it_in_one_process_namespace()
     {
         var pod = Build(Spec()).Spec.Template.Spec;
 
-        var job = Assert.Single(pod.InitContainers);
+        Assert.Null(pod.InitContainers);
+        Assert.True(pod.ShareProcessNamespace);
+        Assert.Equal(["job", "result"], pod.Containers.Select(c => c.Name));
+        var job = pod.Containers[0];
         Assert.Equal("job", job.Name);
         Assert.Equal("registry.local/tools:1", job.Image);
         Assert.Equal(["python3", "-c", "print(1)"], job.Args);
@@ -103,11 +106,10 @@ public sealed class JobManifestTests
         Assert.Equal(["/tmp", "/jobplane/out"], job.VolumeMounts.Select(m => m.MountPath));
         Assert.All(job.VolumeMounts, m => Assert.NotEqual(true, m.ReadOnlyProperty));
 
-        var result = Assert.Single(pod.Containers);
-        Assert.Equal("result", result.Name);
+        var result = pod.Containers[1];
         Assert.Equal("jobplane:dev", result.Image);
         Assert.Equal("IfNotPresent", result.ImagePullPolicy);
-        Assert.Equal(["jobplane-worker", "read-result", "/jobplane/out/result.json"], result.Command);
+        Assert.Equal(["jobplane-worker", "read-result", "--after-job", "/jobplane/out/result.json"], result.Command);
         var mount = Assert.Single(result.VolumeMounts);
         Assert.Equal(("out", "/jobplane/out", true), (mount.Name, mount.MountPath, mount.ReadOnlyProperty));
         Assert.Equal(new ResourceQuantity("128Mi"), result.Resources.Limits["memory"]);
@@ -119,7 +121,7 @@ public sealed class JobManifestTests
     public void A_command_with_shell_metacharacters_stays_one_argument()
     {
         const string hostile = "a; rm -rf / && $(curl evil) | `id` > /tmp/x \"quoted\" 'single'\nnext";
-        var job = Assert.Single(Build(Spec(["echo", hostile])).Spec.Template.Spec.InitContainers);
+        var job = Build(Spec(["echo", hostile])).Spec.Template.Spec.Containers[0];
 
         Assert.Equal(["echo", hostile], job.Args);
         Assert.Null(job.Command);
@@ -128,7 +130,7 @@ public sealed class JobManifestTests
     [Fact]
     public void A_job_without_a_command_runs_its_image_as_built()
     {
-        var job = Assert.Single(Build(Spec([])).Spec.Template.Spec.InitContainers);
+        var job = Build(Spec([])).Spec.Template.Spec.Containers[0];
 
         Assert.Null(job.Args);
         Assert.Null(job.Command);
@@ -137,7 +139,7 @@ public sealed class JobManifestTests
     [Fact]
     public void The_job_gets_its_identity_its_output_folder_and_its_trace_and_nothing_of_the_worker()
     {
-        var job = Assert.Single(Build(Spec()).Spec.Template.Spec.InitContainers);
+        var job = Build(Spec()).Spec.Template.Spec.Containers[0];
 
         var env = job.Env.ToDictionary(e => e.Name, e => e.Value);
         Assert.Equal(new Dictionary<string, string>
@@ -168,7 +170,7 @@ public sealed class JobManifestTests
         Assert.Equal(2000, pod.SecurityContext.RunAsGroup);
         Assert.Equal(2000, pod.SecurityContext.FsGroup);
         Assert.Equal("RuntimeDefault", pod.SecurityContext.SeccompProfile.Type);
-        foreach (var container in pod.InitContainers.Concat(pod.Containers))
+        foreach (var container in pod.Containers)
         {
             Assert.False(container.SecurityContext.AllowPrivilegeEscalation);
             Assert.False(container.SecurityContext.Privileged);
@@ -194,8 +196,8 @@ public sealed class JobManifestTests
         Assert.False(pod.SecurityContext.RunAsNonRoot);
         Assert.Equal(0, pod.SecurityContext.RunAsUser);
         Assert.Equal(0, pod.SecurityContext.RunAsGroup);
-        Assert.Equal(["ALL"], pod.InitContainers[0].SecurityContext.Capabilities.Drop);
-        Assert.False(pod.InitContainers[0].SecurityContext.AllowPrivilegeEscalation);
+        Assert.Equal(["ALL"], pod.Containers[0].SecurityContext.Capabilities.Drop);
+        Assert.False(pod.Containers[0].SecurityContext.AllowPrivilegeEscalation);
 
         // Allowed but not asked: the operator's user.
         Assert.Equal(1000, Build(Spec(), Options with { AllowRoot = true }).Spec.Template.Spec.SecurityContext.RunAsUser);
@@ -209,13 +211,13 @@ public sealed class JobManifestTests
     [Fact]
     public void Resources_are_requested_as_limited_from_the_defaults_or_the_request_within_the_maximums()
     {
-        var defaults = Assert.Single(Build(Spec()).Spec.Template.Spec.InitContainers).Resources;
+        var defaults = Build(Spec()).Spec.Template.Spec.Containers[0].Resources;
         Assert.Equal(new ResourceQuantity((256L << 20).ToString(CultureInfo.InvariantCulture)), defaults.Limits["memory"]);
         Assert.Equal(new ResourceQuantity("500m"), defaults.Limits["cpu"]);
         Assert.Equal(defaults.Limits, defaults.Requests);
 
-        var asked = Assert.Single(Build(Spec() with { Resources = new ResourceRequest(MemoryBytes: 1L << 30, Cpus: 1.5) })
-            .Spec.Template.Spec.InitContainers).Resources;
+        var asked = Build(Spec() with { Resources = new ResourceRequest(MemoryBytes: 1L << 30, Cpus: 1.5) })
+            .Spec.Template.Spec.Containers[0].Resources;
         Assert.Equal(new ResourceQuantity((1L << 30).ToString(CultureInfo.InvariantCulture)), asked.Limits["memory"]);
         Assert.Equal(new ResourceQuantity("1500m"), asked.Limits["cpu"]);
         Assert.Equal(asked.Limits, asked.Requests);
@@ -235,12 +237,12 @@ public sealed class JobManifestTests
         var back = KubernetesJson.Deserialize<V1Job>(json);
 
         Assert.Equal(json, KubernetesJson.Serialize(back));
-        Assert.Equal(["sh", "-c", "echo \"$HOME\" > /tmp/x; exit 3"], back.Spec.Template.Spec.InitContainers[0].Args);
+        Assert.Equal(["sh", "-c", "echo \"$HOME\" > /tmp/x; exit 3"], back.Spec.Template.Spec.Containers[0].Args);
         Assert.Equal(job.Metadata.Labels, back.Metadata.Labels);
         // The wire names Kubernetes expects, not the C# property names.
         Assert.Contains("\"activeDeadlineSeconds\":165", json, StringComparison.Ordinal);
         Assert.Contains("\"automountServiceAccountToken\":false", json, StringComparison.Ordinal);
-        Assert.Contains("\"initContainers\":", json, StringComparison.Ordinal);
+        Assert.Contains("\"shareProcessNamespace\":true", json, StringComparison.Ordinal);
         Assert.Contains("\"readOnly\":true", json, StringComparison.Ordinal);
         Assert.Contains("\"namespace\":\"jobs\"", json, StringComparison.Ordinal);
     }

@@ -38,7 +38,7 @@ public sealed class KubernetesRuntimeOptionsTests : IDisposable
     private static (KubernetesRuntimeOptions Options, IReadOnlyList<string> Errors) Read(Dictionary<string, string> env, string workerId = "worker-1")
     {
         var read = new SettingReader(k => env.GetValueOrDefault(k));
-        var options = KubernetesRuntimeOptions.FromSettings(read, workerId, TimeSpan.FromSeconds(7));
+        var options = KubernetesRuntimeOptions.FromSettings(read, "/var/lib/jobplane", workerId, TimeSpan.FromSeconds(7));
         return (options, read.Errors);
     }
 

@@ -5,11 +5,13 @@ namespace Jobplane.Worker.Runtimes.Kubernetes;
 
 /// <summary>
 /// The batch/v1 Job one attempt runs as. A pure function of the attempt and the operator's
-/// settings, so every field can be checked without a cluster. The job's own container runs as the
-/// pod's only init container `job`; when it exits 0 the main container `result` (jobplane's own
-/// image) checks result.json and prints it as one framed line, which the worker reads from its log
-/// (see <see cref="ResultFrame"/>). No container gets a credential, a host path, a capability or
-/// a writable root filesystem.
+/// settings, so every field can be checked without a cluster. The pod has two containers sharing one
+/// process namespace: the job's own container `job`, and `result` (jobplane's own image), which
+/// waits until the job's processes are gone, checks result.json and prints it as one framed line
+/// that the worker reads from its log (see <see cref="ResultReader"/> and <see cref="ResultFrame"/>).
+/// Not an init container for the job: a failed init container ends the pod, and a job that exits
+/// non-zero must still have its result.json judged, as on the other runtimes. No container gets a
+/// credential, a host path, a capability or a writable root filesystem.
 /// </summary>
 public static class JobManifest
 {
@@ -124,8 +126,12 @@ public static class JobManifest
                 FsGroup = gid,
                 SeccompProfile = new V1SeccompProfile { Type = "RuntimeDefault" },
             },
-            InitContainers = [JobContainerOf(spec, options, limits)],
-            Containers = [ResultContainerOf(options)],
+            // The result container tells the job's end by its processes; it sees them, and they it,
+            // but neither holds anything the other could use: no credential, the same user.
+            ShareProcessNamespace = true,
+            // In this order: a kubelet starts a pod's containers one after another, so the job's
+            // process exists before the result container first looks for it.
+            Containers = [JobContainerOf(spec, options, limits), ResultContainerOf(options)],
             Volumes =
             [
                 new V1Volume { Name = TmpVolume, EmptyDir = new V1EmptyDirVolumeSource { SizeLimit = new ResourceQuantity(Bytes(options.TmpBytes)) } },
@@ -175,7 +181,7 @@ public static class JobManifest
             Name = ResultContainer,
             Image = options.ResultImage,
             ImagePullPolicy = "IfNotPresent",
-            Command = ["jobplane-worker", ResultReader.Mode, KubernetesRuntimeOptions.ResultPath],
+            Command = ["jobplane-worker", ResultReader.Mode, ResultReader.AfterJobFlag, KubernetesRuntimeOptions.ResultPath],
             // The runtime's diagnostics would want a writable /tmp; the root filesystem is read-only.
             Env = [new V1EnvVar { Name = "DOTNET_EnableDiagnostics", Value = "0" }],
             Resources = new V1ResourceRequirements

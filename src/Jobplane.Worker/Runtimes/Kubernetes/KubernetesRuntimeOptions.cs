@@ -33,6 +33,19 @@ public sealed record KubernetesRuntimeOptions
 
     /// <summary>This worker's identity; every Job it creates carries it as a label, so it must be a valid label value.</summary>
     public required string WorkerId { get; init; }
+    /// <summary>
+    /// The worker's work root: the kubernetes runtime keeps nothing there of its own, but the shared
+    /// attempt bookkeeping (an empty folder per attempt) lives below it as on every runtime.
+    /// </summary>
+    public string WorkRoot { get; init; } = Path.GetTempPath();
+    /// <summary>Longest log line delivered in one piece; longer lines arrive in pieces of this size.</summary>
+    public int MaxLineChars { get; init; } = 64 * 1024;
+    /// <summary>
+    /// Follow stdout and stderr as two streams (the pods/log `stream` parameter, which needs the
+    /// cluster's PodLogsQuerySplitStreams feature, alpha in Kubernetes 1.32). Off: the kubelet's one
+    /// merged log, every line reported as stdout.
+    /// </summary>
+    public bool SplitLogStreams { get; init; }
     /// <summary>The one namespace the worker creates Jobs in; its Role grants nothing elsewhere.</summary>
     public required string Namespace { get; init; }
     /// <summary>Time between SIGTERM and SIGKILL when a job is timed out or stopped (the pod's termination grace).</summary>
@@ -149,7 +162,7 @@ public sealed record KubernetesRuntimeOptions
     }
 
     /// <summary>Reads the KUBERNETES_* settings (and KUBECONFIG), reporting every bad one to <paramref name="read"/>.</summary>
-    public static KubernetesRuntimeOptions FromSettings(SettingReader read, string workerId, TimeSpan killGrace)
+    public static KubernetesRuntimeOptions FromSettings(SettingReader read, string workRoot, string workerId, TimeSpan killGrace)
     {
         ArgumentNullException.ThrowIfNull(read);
         var errorsBefore = read.Errors.Count;
@@ -177,6 +190,8 @@ public sealed record KubernetesRuntimeOptions
         var options = defaults with
         {
             KillGrace = killGrace,
+            WorkRoot = workRoot,
+            SplitLogStreams = Bool(read, "KUBERNETES_SPLIT_LOG_STREAMS", defaults.SplitLogStreams),
             KubeConfig = kubeConfig,
             Context = read.String("KUBERNETES_CONTEXT"),
             ResultImage = read.String("KUBERNETES_RESULT_IMAGE") ?? defaults.ResultImage,
