@@ -294,11 +294,11 @@ internal sealed class Cluster : IAsyncDisposable
         var runner = Pod(ns, name);
         if (runner is not null)
         {
-            var ended = runner.Ended;
             RecordEvent(ns, "Pod", name, "Normal", "Killing", "Stopping container");
-            await runner.StopAsync(TimeSpan.FromSeconds(grace));
+            var endedHere = await runner.StopAsync(TimeSpan.FromSeconds(grace));
             _pods.TryRemove((ns, name), out _);
-            if (!ended) PodEnded(ns, name, runner.JobName, PodEnd.Failed);
+            // A pod deleted before it ended counts as failed for its Job.
+            if (endedHere) PodEnded(ns, name, runner.JobName, PodEnd.Failed);
         }
         Store.TryRemove("pods", ns, name, out _);
         return json;

@@ -12,7 +12,6 @@ internal enum PodEnd
     Succeeded,
     Failed,
     DeadlineExceeded,
-    Deleted,
 }
 
 /// <summary>
@@ -61,9 +60,6 @@ internal sealed class PodRunner
     /// <summary>The Job was deleted with Orphan propagation: the pod runs on, owned by nothing.</summary>
     public void Orphan() => Volatile.Write(ref _jobName, null);
 
-    /// <summary>Whether the pod has reached its end (a phase it never leaves, or deletion).</summary>
-    public bool Ended => Volatile.Read(ref _ended) != 0;
-
     /// <summary>The Docker container of a started container of the pod, for its log.</summary>
     public string? StartedContainer(string name) => _started.TryGetValue(name, out var id) ? id : null;
 
@@ -71,11 +67,12 @@ internal sealed class PodRunner
 
     /// <summary>
     /// Deletes the pod's containers: SIGTERM, then SIGKILL after <paramref name="grace"/> at most,
-    /// then removal, with its volumes.
+    /// then removal, with its volumes. True when the pod had not ended before: this deletion ended
+    /// it, and the caller reports that to its Job.
     /// </summary>
-    public async Task StopAsync(TimeSpan grace)
+    public async Task<bool> StopAsync(TimeSpan grace)
     {
-        var running = TryEnd(PodEnd.Deleted);
+        var running = TryEndQuietly();
         await _stop.CancelAsync();
         if (running && grace > TimeSpan.Zero)
         {
@@ -104,13 +101,7 @@ internal sealed class PodRunner
         // Only now: a container the run was creating is in the list.
         await RemoveContainersAsync();
         await RemoveVolumesAsync();
-    }
-
-    private bool TryEnd(PodEnd end)
-    {
-        if (Interlocked.CompareExchange(ref _ended, 1, 0) != 0) return false;
-        if (end != PodEnd.Deleted) _cluster.PodEnded(_ns, _name, JobName, end);
-        return true;
+        return running;
     }
 
     private async Task RunAsync()
@@ -128,13 +119,16 @@ internal sealed class PodRunner
         catch (Exception e)
         {
             // A Docker failure the fake cannot map to a pod state: the pod fails, with the cause in its message.
-            UpdatePod(pod =>
+            if (TryEndQuietly())
             {
-                pod.Status.Phase = "Failed";
-                pod.Status.Reason = "FakeKubeletError";
-                pod.Status.Message = e.Message;
-            });
-            TryEnd(PodEnd.Failed);
+                UpdatePod(pod =>
+                {
+                    pod.Status.Phase = "Failed";
+                    pod.Status.Reason = "FakeKubeletError";
+                    pod.Status.Message = e.Message;
+                });
+                _cluster.PodEnded(_ns, _name, JobName, PodEnd.Failed);
+            }
         }
         await deadline;
     }
@@ -165,21 +159,25 @@ internal sealed class PodRunner
             var exit = await RunContainerAsync(init, isInit: true, stop);
             if (exit != 0)
             {
+                if (!TryEndQuietly()) return;
                 UpdatePod(pod => pod.Status.Phase = "Failed");
-                TryEnd(PodEnd.Failed);
+                _cluster.PodEnded(_ns, _name, JobName, PodEnd.Failed);
                 return;
             }
         }
         UpdatePod(pod => SetCondition(pod, "Initialized", "True"));
         var exits = await Task.WhenAll(_spec.Containers.Select(c => RunContainerAsync(c, isInit: false, stop)));
         var succeeded = exits.All(e => e == 0);
+        // The end is claimed before the phase is written: a deletion or deadline that claimed it
+        // first writes the pod's state, and is not overwritten here.
+        if (!TryEndQuietly()) return;
         UpdatePod(pod =>
         {
             pod.Status.Phase = succeeded ? "Succeeded" : "Failed";
             SetCondition(pod, "Ready", "False", "PodCompleted");
             SetCondition(pod, "ContainersReady", "False", "PodCompleted");
         });
-        TryEnd(succeeded ? PodEnd.Succeeded : PodEnd.Failed);
+        _cluster.PodEnded(_ns, _name, JobName, succeeded ? PodEnd.Succeeded : PodEnd.Failed);
     }
 
     /// <summary>
@@ -352,6 +350,7 @@ internal sealed class PodRunner
         _cluster.PodEnded(_ns, _name, JobName, PodEnd.DeadlineExceeded);
     }
 
+    /// <summary>Claims the pod's end: only the one that claims it writes the pod's final state and tells its Job.</summary>
     private bool TryEndQuietly() => Interlocked.CompareExchange(ref _ended, 1, 0) == 0;
 
     private async Task RemoveContainersAsync()
