@@ -20,7 +20,8 @@ internal sealed class FakeCluster : IAsyncDisposable
     public FakeKubernetes Fake { get; }
     public k8s.Kubernetes Client { get; }
 
-    public static async Task<FakeCluster> StartAsync() => new(await FakeKubernetes.StartAsync(TestDocker.Host, TestDocker.Image));
+    public static async Task<FakeCluster> StartAsync(NodeSize? node = null) =>
+        new(await FakeKubernetes.StartAsync(TestDocker.Host, TestDocker.Image, node: node));
 
     /// <summary>A Job as the runtime makes them: one attempt, never restarted, no credentials.</summary>
     public static V1Job Job(string name, V1Container container, Action<V1PodSpec>? pod = null, long? deadline = null)

@@ -360,12 +360,13 @@ internal sealed partial class ApiHandler(Cluster cluster)
                 podName, "", "PodLogOptions");
             return;
         }
-        var podInfo = cluster.Store.Read<V1Pod, (List<string> Init, List<string> Main, Dictionary<string, string> Waiting)>("pods", ns, podName, pod => (
+        var podInfo = cluster.Store.Read<V1Pod, (List<string> Init, List<string> Main, Dictionary<string, string> Waiting, bool Bound)>("pods", ns, podName, pod => (
             pod.Spec.InitContainers?.Select(c => c.Name).ToList() ?? [],
             pod.Spec.Containers.Select(c => c.Name).ToList(),
             (pod.Status.InitContainerStatuses ?? []).Concat(pod.Status.ContainerStatuses ?? [])
                 .Where(s => s.State?.Waiting is not null)
-                .ToDictionary(s => s.Name, s => s.State.Waiting.Reason ?? "")));
+                .ToDictionary(s => s.Name, s => s.State.Waiting.Reason ?? ""),
+            pod.Spec.NodeName is not null));
         if (podInfo.Main is null)
         {
             await NotFoundAsync(context, "pods", "", podName);
@@ -385,6 +386,13 @@ internal sealed partial class ApiHandler(Cluster cluster)
         if (!podInfo.Init.Contains(container) && !podInfo.Main.Contains(container))
         {
             await StatusAsync(context, 400, "BadRequest", $"container {container} is not valid for pod {podName}");
+            return;
+        }
+        if (!podInfo.Bound)
+        {
+            // No node, so no kubelet to ask: the real server answers an empty log.
+            context.Response.StatusCode = 200;
+            context.Response.ContentType = "text/plain";
             return;
         }
         var id = cluster.Pod(ns, podName)?.StartedContainer(container);

@@ -58,6 +58,9 @@ public sealed class FakeKubernetes : IAsyncDisposable
     /// </summary>
     public void CompactHistory() => _cluster.Store.Compact();
 
+    /// <summary>What the fake's one node offers the scheduler.</summary>
+    public NodeSize Node => _cluster.Node;
+
     /// <summary>A client configuration for the official client.</summary>
     public KubernetesClientConfiguration Configuration() => new() { Host = Host };
 
@@ -67,11 +70,13 @@ public sealed class FakeKubernetes : IAsyncDisposable
     /// Starts a fake whose pods run on the Docker Engine at <paramref name="dockerHost"/> (e.g.
     /// unix:///run/docker.sock). <paramref name="sandboxImage"/> is a local image with sh and
     /// sleep, for the sandbox that holds a pod's emptyDir volumes (the kubelet's pause container).
+    /// <paramref name="node"/> is what its one node offers the scheduler (default
+    /// <see cref="NodeSize.Default"/>, 16 GiB and 8 CPUs).
     /// </summary>
-    public static async Task<FakeKubernetes> StartAsync(string dockerHost, string sandboxImage, TimeProvider? time = null)
+    public static async Task<FakeKubernetes> StartAsync(string dockerHost, string sandboxImage, TimeProvider? time = null, NodeSize? node = null)
     {
         var docker = new DockerClientBuilder().WithEndpoint(new Uri(dockerHost)).Build();
-        var cluster = new Cluster(docker, Guid.NewGuid().ToString("N")[..12], sandboxImage, time ?? TimeProvider.System);
+        var cluster = new Cluster(docker, Guid.NewGuid().ToString("N")[..12], sandboxImage, time ?? TimeProvider.System, node ?? NodeSize.Default);
         var api = new ApiHandler(cluster);
         var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions());
         builder.WebHost.UseKestrelCore().ConfigureKestrel(kestrel =>

@@ -19,7 +19,8 @@ internal enum PodEnd
 /// containers together, all as real Docker containers sharing the pod's emptyDir volumes, with
 /// restartPolicy Never. It writes the pod's status as a kubelet reports it, enforces the active
 /// deadline by killing the containers, and removes the containers when the pod is deleted (until
-/// then they are kept, exited, so that their logs can still be read).
+/// then they are kept, exited, so that their logs can still be read). A pod the scheduler could not place has no kubelet: nothing runs until it is
+/// deleted or its Job's deadline passes.
 /// </summary>
 internal sealed class PodRunner
 {
@@ -32,6 +33,7 @@ internal sealed class PodRunner
     private readonly string _name;
     private readonly V1PodSpec _spec;
     private readonly DateTimeOffset? _deadline;
+    private readonly bool _scheduled;
     private readonly CancellationTokenSource _stop = new();
     private readonly ConcurrentDictionary<string, string> _started = new(StringComparer.Ordinal);
     private readonly ConcurrentBag<string> _created = [];
@@ -39,8 +41,9 @@ internal sealed class PodRunner
     private string? _sandbox;
     private Task _run = Task.CompletedTask;
 
-    public PodRunner(Cluster cluster, V1Pod pod, DateTimeOffset? deadline)
+    public PodRunner(Cluster cluster, V1Pod pod, DateTimeOffset? deadline, bool scheduled)
     {
+        _scheduled = scheduled;
         _cluster = cluster;
         _ns = pod.Metadata.NamespaceProperty;
         _name = pod.Metadata.Name;
@@ -59,6 +62,9 @@ internal sealed class PodRunner
 
     /// <summary>The Job was deleted with Orphan propagation: the pod runs on, owned by nothing.</summary>
     public void Orphan() => Volatile.Write(ref _jobName, null);
+
+    /// <summary>Whether the scheduler bound the pod to the node (else nothing of it runs).</summary>
+    public bool Scheduled => _scheduled;
 
     /// <summary>The Docker container of a started container of the pod, for its log.</summary>
     public string? StartedContainer(string name) => _started.TryGetValue(name, out var id) ? id : null;
@@ -135,6 +141,11 @@ internal sealed class PodRunner
 
     private async Task RunContainersAsync(CancellationToken stop)
     {
+        if (!_scheduled)
+        {
+            await Task.Delay(Timeout.InfiniteTimeSpan, _cluster.Time, stop);
+            return;
+        }
         var start = _cluster.Time.GetUtcNow().UtcDateTime;
         UpdatePod(pod => pod.Status.StartTime = start);
         foreach (var volume in _spec.Volumes ?? [])
@@ -179,6 +190,7 @@ internal sealed class PodRunner
         });
         _cluster.PodEnded(_ns, _name, JobName, succeeded ? PodEnd.Succeeded : PodEnd.Failed);
     }
+
 
     /// <summary>
     /// The pod's sandbox, as a kubelet's pause container: it holds the pod's emptyDir volumes
@@ -424,7 +436,7 @@ internal sealed class PodRunner
     private void SetCondition(V1Pod pod, string type, string status, string? reason = null) =>
         SetCondition(pod, type, status, reason, _cluster.Time.GetUtcNow().UtcDateTime);
 
-    public static void SetCondition(V1Pod pod, string type, string status, string? reason, DateTime now)
+    public static void SetCondition(V1Pod pod, string type, string status, string? reason, DateTime now, string? message = null)
     {
         pod.Status.Conditions ??= [];
         var condition = pod.Status.Conditions.FirstOrDefault(c => c.Type == type);
@@ -436,6 +448,7 @@ internal sealed class PodRunner
         if (condition.Status == status) return;
         condition.Status = status;
         condition.Reason = reason;
+        condition.Message = message;
         condition.LastTransitionTime = now;
     }
 }
