@@ -4,7 +4,7 @@ using static Jobplane.Testing.Kubernetes.Tests.FakeCluster;
 
 namespace Jobplane.Testing.Kubernetes.Tests;
 
-/// <summary>The fake's one node: scheduling against its size.</summary>
+/// <summary>The fake's one node: scheduling against its size, and node-pressure eviction.</summary>
 public sealed partial class FakeKubernetesTests
 {
     private const string NoVictims = " preemption: 0/1 nodes are available: 1 No preemption victims found for incoming pod.";
@@ -33,11 +33,12 @@ public sealed partial class FakeKubernetesTests
         // The Job counts a pending pod as active.
         Assert.Equal(1, (await cluster.Client.BatchV1.ReadNamespacedJobAsync(name, Namespace)).Status.Active);
 
-        // Nothing of it runs: no container, and an empty log (no kubelet to ask).
+        // Nothing of it runs: no container, an empty log (no kubelet to ask), and nothing to evict.
         Assert.Equal(0, await cluster.ContainersAsync());
         using (var log = await cluster.Client.CoreV1.ReadNamespacedPodLogAsync(pod.Metadata.Name, Namespace, container: "job"))
         using (var reader = new StreamReader(log))
             Assert.Equal("", await reader.ReadToEndAsync());
+        await Assert.ThrowsAsync<InvalidOperationException>(() => cluster.Fake.EvictPod(Namespace, pod.Metadata.Name));
         AssertUnschedulable(await cluster.Client.CoreV1.ReadNamespacedPodAsync(pod.Metadata.Name, Namespace), message);
 
         await cluster.Client.BatchV1.DeleteNamespacedJobAsync(name, Namespace, propagationPolicy: "Background");
@@ -94,6 +95,39 @@ public sealed partial class FakeKubernetesTests
         Assert.Contains(finished.Status.Conditions, c => c.Type == "Complete" && c.Status == "True");
         var pod = await cluster.PodOfAsync(both, p => p.Status.Conditions is { Count: > 0 }, "seen by the scheduler");
         AssertUnschedulable(pod, "0/1 nodes are available: 1 Insufficient memory." + NoVictims);
+    }
+
+    [Fact]
+    public async Task An_evicted_pod_fails_with_reason_Evicted_and_a_DisruptionTarget_and_its_job_fails()
+    {
+        await using var cluster = await StartAsync();
+        var name = UniqueName("evicted");
+        await cluster.Client.BatchV1.CreateNamespacedJobAsync(Job(name, Shell("job", "echo before; sleep 60")), Namespace);
+        var running = await cluster.PodOfAsync(name, p => p.Status.Phase == "Running", "running");
+        var podName = running.Metadata.Name;
+
+        await cluster.Fake.EvictPod(Namespace, podName);
+
+        var pod = await cluster.Client.CoreV1.ReadNamespacedPodAsync(podName, Namespace);
+        Assert.Equal(("Failed", "Evicted", "The node was low on resource: memory."), (pod.Status.Phase, pod.Status.Reason, pod.Status.Message));
+        var disruption = Assert.Single(pod.Status.Conditions, c => c.Type == "DisruptionTarget");
+        Assert.Equal(("True", "TerminationByKubelet"), (disruption.Status, disruption.Reason));
+        var terminated = Assert.Single(pod.Status.ContainerStatuses).State.Terminated;
+        Assert.Equal((137, "Error"), (terminated.ExitCode, terminated.Reason));
+        Assert.Contains(pod.Status.Conditions, c => c.Type == "Ready" && c.Status == "False");
+
+        var job = await cluster.FinishedJobAsync(name);
+        Assert.Equal("BackoffLimitExceeded", Assert.Single(job.Status.Conditions, c => c.Type == "Failed").Reason);
+        Assert.Equal((1, 0), (job.Status.Failed, job.Status.Active));
+        var events = await cluster.Client.CoreV1.ListNamespacedEventAsync(Namespace, fieldSelector: $"involvedObject.name={podName}");
+        Assert.Contains(events.Items, e => e.Type == "Warning" && e.Reason == "Evicted" && e.Message == "The node was low on resource: memory.");
+
+        // Like any failed pod's, its container is kept, exited, with its log, until the pod is deleted.
+        Assert.Equal("before\n", await cluster.FollowLogAsync(podName, "job"));
+        var kept = Assert.Single(await TestDocker.ContainersLabelledAsync(FakeKubernetes.InstanceLabel, cluster.Fake.Instance));
+        Assert.Equal("exited", kept.State);
+        // A kubelet evicts only the pods it runs.
+        await Assert.ThrowsAsync<InvalidOperationException>(() => cluster.Fake.EvictPod(Namespace, podName, "again"));
     }
 
     private static void AssertUnschedulable(V1Pod pod, string message)

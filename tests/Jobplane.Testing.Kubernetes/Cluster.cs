@@ -11,8 +11,8 @@ namespace Jobplane.Testing.Kubernetes;
 /// The control plane behind the API: the job controller (one pod per attempt, backoffLimit
 /// retries, the Job's status and conditions, its deadline and its TTL), the scheduler (a pod whose
 /// requests exceed the one node stays Pending), the garbage collector (deleting a Job with
-/// Foreground or Background propagation deletes its pods; Orphan leaves them), the pods' kubelets,
-/// and the events they record.
+/// Foreground or Background propagation deletes its pods; Orphan leaves them), the pods' kubelets
+/// (with node-pressure eviction), and the events they record.
 /// </summary>
 internal sealed class Cluster : IAsyncDisposable
 {
@@ -318,6 +318,18 @@ internal sealed class Cluster : IAsyncDisposable
         }
         Store.TryRemove("pods", ns, name, out _);
         return json;
+    }
+
+    /// <summary>
+    /// The kubelet evicts a pod under node pressure (see <see cref="PodRunner.EvictAsync"/>); its Job
+    /// counts it failed. Throws when the pod is not running on the node (no such pod, never
+    /// scheduled, already ended or being deleted), since a kubelet evicts only its active pods.
+    /// </summary>
+    public async Task EvictPodAsync(string ns, string name, string message)
+    {
+        var runner = Pod(ns, name);
+        if (runner is null || !await runner.EvictAsync(message))
+            throw new InvalidOperationException($"pod {ns}/{name} is not active on the node: there is nothing to evict");
     }
 
     /// <summary>Starts deleting a pod; the deletion goes on after the request is answered.</summary>

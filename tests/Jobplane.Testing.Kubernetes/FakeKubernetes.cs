@@ -61,6 +61,17 @@ public sealed class FakeKubernetes : IAsyncDisposable
     /// <summary>What the fake's one node offers the scheduler.</summary>
     public NodeSize Node => _cluster.Node;
 
+    /// <summary>
+    /// Evicts a pod as the kubelet's node-pressure eviction does: its containers are killed at once
+    /// (SIGKILL, no grace), the pod becomes Failed with reason Evicted and <paramref name="message"/>,
+    /// gains a DisruptionTarget condition (reason TerminationByKubelet), and an Evicted event is
+    /// recorded. Its Job counts the pod failed. Completes once the pod shows that state. Throws
+    /// <see cref="InvalidOperationException"/> when the pod is not active on the node (no such pod,
+    /// never scheduled, already ended, or being deleted).
+    /// </summary>
+    public Task EvictPod(string ns, string podName, string message = "The node was low on resource: memory.") =>
+        _cluster.EvictPodAsync(ns, podName, message);
+
     /// <summary>A client configuration for the official client.</summary>
     public KubernetesClientConfiguration Configuration() => new() { Host = Host };
 

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Globalization;
 using System.Net;
 using Docker.DotNet;
 using Docker.DotNet.Models;
@@ -18,8 +19,9 @@ internal enum PodEnd
 /// The kubelet for one pod: init containers one after another, each to completion, then the main
 /// containers together, all as real Docker containers sharing the pod's emptyDir volumes, with
 /// restartPolicy Never. It writes the pod's status as a kubelet reports it, enforces the active
-/// deadline by killing the containers, and removes the containers when the pod is deleted (until
-/// then they are kept, exited, so that their logs can still be read). A pod the scheduler could not place has no kubelet: nothing runs until it is
+/// deadline by killing the containers, evicts the pod when told to (node pressure), and removes the
+/// containers when the pod is deleted (until then they are kept, exited, so that their logs can
+/// still be read). A pod the scheduler could not place has no kubelet: nothing runs until it is
 /// deleted or its Job's deadline passes.
 /// </summary>
 internal sealed class PodRunner
@@ -179,8 +181,8 @@ internal sealed class PodRunner
         UpdatePod(pod => SetCondition(pod, "Initialized", "True"));
         var exits = await Task.WhenAll(_spec.Containers.Select(c => RunContainerAsync(c, isInit: false, stop)));
         var succeeded = exits.All(e => e == 0);
-        // The end is claimed before the phase is written: a deletion or deadline that claimed it
-        // first writes the pod's state, and is not overwritten here.
+        // The end is claimed before the phase is written: a deletion, deadline or eviction that
+        // claimed it first writes the pod's state, and is not overwritten here.
         if (!TryEndQuietly()) return;
         UpdatePod(pod =>
         {
@@ -191,6 +193,82 @@ internal sealed class PodRunner
         _cluster.PodEnded(_ns, _name, JobName, succeeded ? PodEnd.Succeeded : PodEnd.Failed);
     }
 
+    /// <summary>
+    /// Node-pressure eviction, as the kubelet's eviction manager does it: every container killed at
+    /// once (no grace), then the pod Failed with reason Evicted, a DisruptionTarget condition, and an
+    /// Evicted event; the containers are kept, exited, like any failed pod's. False when the pod has
+    /// already ended or was never placed on the node.
+    /// </summary>
+    public async Task<bool> EvictAsync(string message)
+    {
+        if (!_scheduled || !TryEndQuietly()) return false;
+        await _stop.CancelAsync();
+        await Task.WhenAll(_created.Select(id => SignalAsync(id, "SIGKILL")));
+        try
+        {
+            await _run;
+        }
+        catch (Exception)
+        {
+            // Stopped by the cancellation above.
+        }
+        // A container the run was starting when it was stopped is known only now.
+        await Task.WhenAll(_created.Select(id => SignalAsync(id, "SIGKILL")));
+        var ends = await ContainerEndsAsync();
+        var now = _cluster.Time.GetUtcNow().UtcDateTime;
+        UpdatePod(pod =>
+        {
+            pod.Status.Phase = "Failed";
+            pod.Status.Reason = "Evicted";
+            pod.Status.Message = message;
+            SetCondition(pod, "DisruptionTarget", "True", "TerminationByKubelet", now, message);
+            SetCondition(pod, "Ready", "False", "PodCompleted");
+            SetCondition(pod, "ContainersReady", "False", "PodCompleted");
+            foreach (var status in (pod.Status.InitContainerStatuses ?? []).Concat(pod.Status.ContainerStatuses ?? []))
+            {
+                if (status.State?.Running is not { } running || !ends.TryGetValue(status.Name, out var end)) continue;
+                status.Ready = false;
+                status.Started = false;
+                status.State = new V1ContainerState
+                {
+                    Terminated = new V1ContainerStateTerminated
+                    {
+                        ExitCode = end.ExitCode,
+                        Reason = end.Reason,
+                        StartedAt = running.StartedAt,
+                        FinishedAt = end.FinishedAt ?? now,
+                        ContainerID = status.ContainerID,
+                    },
+                };
+            }
+        });
+        _cluster.RecordEvent(_ns, "Pod", _name, "Warning", "Evicted", message);
+        _cluster.PodEnded(_ns, _name, JobName, PodEnd.Failed);
+        return true;
+    }
+
+    /// <summary>How each started container ended, as the engine saw it (a killed one: 137, Error).</summary>
+    private async Task<Dictionary<string, (int ExitCode, string Reason, DateTime? FinishedAt)>> ContainerEndsAsync()
+    {
+        var ends = new Dictionary<string, (int, string, DateTime?)>(StringComparer.Ordinal);
+        foreach (var (name, id) in _started)
+        {
+            try
+            {
+                var state = (await _cluster.Docker.Containers.InspectContainerAsync(id)).State;
+                if (state is null || state.Running) continue;
+                var reason = state.OOMKilled || _cluster.OomSeen(id) ? "OOMKilled" : state.ExitCode == 0 ? "Completed" : "Error";
+                DateTime? finishedAt = DateTime.TryParse(state.FinishedAt, CultureInfo.InvariantCulture,
+                    DateTimeStyles.AdjustToUniversal | DateTimeStyles.AssumeUniversal, out var at) ? at : null;
+                ends[name] = ((int)state.ExitCode, reason, finishedAt);
+            }
+            catch (DockerApiException e) when (e.StatusCode == HttpStatusCode.NotFound)
+            {
+                // Gone: nothing to report.
+            }
+        }
+        return ends;
+    }
 
     /// <summary>
     /// The pod's sandbox, as a kubelet's pause container: it holds the pod's emptyDir volumes
