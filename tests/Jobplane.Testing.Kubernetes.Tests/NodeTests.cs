@@ -4,7 +4,7 @@ using static Jobplane.Testing.Kubernetes.Tests.FakeCluster;
 
 namespace Jobplane.Testing.Kubernetes.Tests;
 
-/// <summary>The fake's one node: scheduling against its size, and node-pressure eviction.</summary>
+/// <summary>The fake's one node: scheduling against its size, node-pressure eviction, and its loss.</summary>
 public sealed partial class FakeKubernetesTests
 {
     private const string NoVictims = " preemption: 0/1 nodes are available: 1 No preemption victims found for incoming pod.";
@@ -33,12 +33,13 @@ public sealed partial class FakeKubernetesTests
         // The Job counts a pending pod as active.
         Assert.Equal(1, (await cluster.Client.BatchV1.ReadNamespacedJobAsync(name, Namespace)).Status.Active);
 
-        // Nothing of it runs: no container, an empty log (no kubelet to ask), and nothing to evict.
+        // Nothing of it runs: no container, an empty log (no kubelet to ask), and nothing to evict or lose.
         Assert.Equal(0, await cluster.ContainersAsync());
         using (var log = await cluster.Client.CoreV1.ReadNamespacedPodLogAsync(pod.Metadata.Name, Namespace, container: "job"))
         using (var reader = new StreamReader(log))
             Assert.Equal("", await reader.ReadToEndAsync());
         await Assert.ThrowsAsync<InvalidOperationException>(() => cluster.Fake.EvictPod(Namespace, pod.Metadata.Name));
+        await Assert.ThrowsAsync<InvalidOperationException>(() => cluster.Fake.LoseNode(Namespace, pod.Metadata.Name));
         AssertUnschedulable(await cluster.Client.CoreV1.ReadNamespacedPodAsync(pod.Metadata.Name, Namespace), message);
 
         await cluster.Client.BatchV1.DeleteNamespacedJobAsync(name, Namespace, propagationPolicy: "Background");
@@ -128,6 +129,49 @@ public sealed partial class FakeKubernetesTests
         Assert.Equal("exited", kept.State);
         // A kubelet evicts only the pods it runs.
         await Assert.ThrowsAsync<InvalidOperationException>(() => cluster.Fake.EvictPod(Namespace, podName, "again"));
+    }
+
+    [Fact]
+    public async Task Losing_the_node_of_a_pod_marks_it_DisruptionTarget_then_deletes_it_and_its_job_fails()
+    {
+        await using var cluster = await StartAsync();
+        var name = UniqueName("lost");
+        await cluster.Client.BatchV1.CreateNamespacedJobAsync(Job(name, Shell("job", "sleep 60")), Namespace);
+        var running = await cluster.PodOfAsync(name, p => p.Status.Phase == "Running", "running");
+        var podName = running.Metadata.Name;
+        using var limit = new CancellationTokenSource(Limit);
+        var seen = new List<(WatchEventType Type, V1Pod Pod)>();
+        // From the version read, so that no change can slip between the read and the watch.
+        var watching = Task.Run(async () =>
+        {
+            await foreach (var (type, pod) in cluster.Client.CoreV1.WatchListNamespacedPodAsync(
+                               Namespace, fieldSelector: $"metadata.name={podName}", resourceVersion: running.Metadata.ResourceVersion,
+                               cancellationToken: limit.Token))
+            {
+                seen.Add((type, pod));
+                if (type == WatchEventType.Deleted) return;
+            }
+        });
+
+        await cluster.Fake.LoseNode(Namespace, podName);
+        await watching.WaitAsync(Limit);
+
+        Assert.Equal(WatchEventType.Deleted, seen[^1].Type);
+        Assert.All(seen.Take(seen.Count - 1), e => Assert.Equal(WatchEventType.Modified, e.Type));
+        var marked = seen.First(e => e.Pod.Status.Conditions.Any(c => c.Type == "DisruptionTarget")).Pod;
+        var disruption = Assert.Single(marked.Status.Conditions, c => c.Type == "DisruptionTarget");
+        Assert.Equal(("True", "DeletionByTaintManager"), (disruption.Status, disruption.Reason));
+        Assert.Contains(marked.Status.Conditions, c => c.Type == "Ready" && c.Status == "False");
+        Assert.NotNull(seen[^1].Pod.Metadata.DeletionTimestamp);
+        Assert.Contains(seen[^1].Pod.Status.Conditions, c => c.Type == "DisruptionTarget");
+
+        var job = await cluster.FinishedJobAsync(name);
+        Assert.Equal("BackoffLimitExceeded", Assert.Single(job.Status.Conditions, c => c.Type == "Failed").Reason);
+        Assert.Equal((1, 0), (job.Status.Failed, job.Status.Active));
+        Assert.Empty((await cluster.Client.CoreV1.ListNamespacedPodAsync(Namespace, labelSelector: $"job-name={name}")).Items);
+        Assert.Equal(0, await cluster.ContainersAsync());
+        var events = await cluster.Client.CoreV1.ListNamespacedEventAsync(Namespace, fieldSelector: $"involvedObject.name={podName}");
+        Assert.Contains(events.Items, e => e.Reason == "TaintManagerEviction");
     }
 
     private static void AssertUnschedulable(V1Pod pod, string message)

@@ -12,7 +12,8 @@ namespace Jobplane.Testing.Kubernetes;
 /// retries, the Job's status and conditions, its deadline and its TTL), the scheduler (a pod whose
 /// requests exceed the one node stays Pending), the garbage collector (deleting a Job with
 /// Foreground or Background propagation deletes its pods; Orphan leaves them), the pods' kubelets
-/// (with node-pressure eviction), and the events they record.
+/// (with node-pressure eviction), the taint manager (a lost node's pods are deleted), and the
+/// events they record.
 /// </summary>
 internal sealed class Cluster : IAsyncDisposable
 {
@@ -330,6 +331,58 @@ internal sealed class Cluster : IAsyncDisposable
         var runner = Pod(ns, name);
         if (runner is null || !await runner.EvictAsync(message))
             throw new InvalidOperationException($"pod {ns}/{name} is not active on the node: there is nothing to evict");
+    }
+
+    /// <summary>
+    /// The pod's node is lost: the node lifecycle controller marks the pod not Ready, then the taint
+    /// manager, once the pod's toleration of the node's NoExecute not-ready taint has run out, adds a
+    /// DisruptionTarget condition and deletes the pod. With no kubelet left to confirm, the pod is
+    /// removed at once, as the pod garbage collector removes a lost node's pods; its containers are
+    /// removed with it (on a real lost node they would run on, unreachable). Its Job counts it failed.
+    /// Throws when the pod is not on the node (no such pod, never scheduled, or being deleted).
+    /// </summary>
+    public async Task LoseNodeAsync(string ns, string name)
+    {
+        var runner = Pod(ns, name);
+        var onNode = Store.Read<V1Pod, bool>("pods", ns, name, p => p.Spec.NodeName is not null && p.Metadata.DeletionTimestamp is null);
+        if (runner is null || !runner.Scheduled || !onNode)
+            throw new InvalidOperationException($"pod {ns}/{name} is not on the node: there is no node to lose");
+
+        Store.TryUpdate<V1Pod>("pods", ns, name, pod =>
+        {
+            if (pod.Metadata.DeletionTimestamp is not null || pod.Status.Conditions?.FirstOrDefault(c => c.Type == "Ready") is not { Status: "True" } ready)
+                return false;
+            // The node lifecycle controller changes the status alone, keeping the reason.
+            ready.Status = "False";
+            ready.LastTransitionTime = Time.GetUtcNow().UtcDateTime;
+            return true;
+        });
+        RecordEvent(ns, "Pod", name, "Warning", "NodeNotReady", "Node is not ready", "node-controller");
+
+        Store.TryUpdate<V1Pod>("pods", ns, name, pod =>
+        {
+            if (pod.Metadata.DeletionTimestamp is not null) return false;
+            PodRunner.SetCondition(pod, "DisruptionTarget", "True", "DeletionByTaintManager", Time.GetUtcNow().UtcDateTime,
+                "Taint manager: deleting due to NoExecute taint");
+            return true;
+        });
+        RecordEvent(ns, "Pod", name, "Normal", "TaintManagerEviction", $"Marking for deletion Pod {ns}/{name}", "taint-eviction-controller");
+
+        var deleting = false;
+        Store.TryUpdate<V1Pod>("pods", ns, name, pod =>
+        {
+            // Deleted meanwhile through the API: that deletion finishes the pod.
+            if (pod.Metadata.DeletionTimestamp is not null) return false;
+            pod.Metadata.DeletionTimestamp = Time.GetUtcNow().UtcDateTime;
+            pod.Metadata.DeletionGracePeriodSeconds = pod.Spec.TerminationGracePeriodSeconds ?? 30;
+            deleting = true;
+            return true;
+        });
+        if (!deleting) return;
+        var endedHere = await runner.StopAsync(TimeSpan.Zero);
+        _pods.TryRemove((ns, name), out _);
+        if (endedHere) PodEnded(ns, name, runner.JobName, PodEnd.Failed);
+        Store.TryRemove("pods", ns, name, out _);
     }
 
     /// <summary>Starts deleting a pod; the deletion goes on after the request is answered.</summary>

@@ -72,6 +72,16 @@ public sealed class FakeKubernetes : IAsyncDisposable
     public Task EvictPod(string ns, string podName, string message = "The node was low on resource: memory.") =>
         _cluster.EvictPodAsync(ns, podName, message);
 
+    /// <summary>
+    /// Loses the node under one pod, as the taint manager handles a node gone NotReady: the pod turns
+    /// not Ready, gains a DisruptionTarget condition (reason DeletionByTaintManager) and is deleted,
+    /// so that a watch sees MODIFIED events, then DELETED; its containers are removed. The fake's
+    /// other pods run on, as if this one alone had been on the lost node. Its Job counts the pod
+    /// failed. Completes once the pod is gone. Throws <see cref="InvalidOperationException"/> when
+    /// the pod is not on the node (no such pod, never scheduled, or being deleted).
+    /// </summary>
+    public Task LoseNode(string ns, string podName) => _cluster.LoseNodeAsync(ns, podName);
+
     /// <summary>A client configuration for the official client.</summary>
     public KubernetesClientConfiguration Configuration() => new() { Host = Host };
 
