@@ -20,7 +20,8 @@ internal sealed class FakeCluster : IAsyncDisposable
     public FakeKubernetes Fake { get; }
     public k8s.Kubernetes Client { get; }
 
-    public static async Task<FakeCluster> StartAsync() => new(await FakeKubernetes.StartAsync(TestDocker.Host, TestDocker.Image));
+    public static async Task<FakeCluster> StartAsync(NodeSize? node = null) =>
+        new(await FakeKubernetes.StartAsync(TestDocker.Host, TestDocker.Image, node: node));
 
     /// <summary>A Job as the runtime makes them: one attempt, never restarted, no credentials.</summary>
     public static V1Job Job(string name, V1Container container, Action<V1PodSpec>? pod = null, long? deadline = null)
@@ -91,14 +92,14 @@ internal sealed class FakeCluster : IAsyncDisposable
         return pods.Items.Count == 1 && when(pods.Items[0]) ? pods.Items[0] : null;
     });
 
-    /// <summary>Follows a container's log to its end, once the container has started.</summary>
-    public async Task<string> FollowLogAsync(string pod, string container)
+    /// <summary>Follows a container's log (one stream of it, if given) to its end, once the container has started.</summary>
+    public async Task<string> FollowLogAsync(string pod, string container, string? stream = null)
     {
-        var stream = await EventuallyAsync($"log of {pod}/{container}", async () =>
+        var log = await EventuallyAsync($"log of {pod}/{container}", async () =>
         {
             try
             {
-                return await Client.CoreV1.ReadNamespacedPodLogAsync(pod, Namespace, container: container, follow: true);
+                return await Client.CoreV1.ReadNamespacedPodLogAsync(pod, Namespace, container: container, follow: true, stream: stream);
             }
             catch (HttpOperationException e) when (e.Response.StatusCode == HttpStatusCode.BadRequest)
             {
@@ -106,7 +107,7 @@ internal sealed class FakeCluster : IAsyncDisposable
                 return null;
             }
         });
-        using var reader = new StreamReader(stream);
+        using var reader = new StreamReader(log);
         return await reader.ReadToEndAsync().WaitAsync(Limit);
     }
 

@@ -9,7 +9,7 @@ using static Jobplane.Testing.Kubernetes.Tests.FakeCluster;
 namespace Jobplane.Testing.Kubernetes.Tests;
 
 /// <summary>The fake through the official client, with its pods running as real containers.</summary>
-public sealed class FakeKubernetesTests
+public sealed partial class FakeKubernetesTests
 {
     [Fact]
     public async Task A_failing_job_reports_its_exit_code_and_its_followed_log_reads_to_the_end()

@@ -338,16 +338,35 @@ internal sealed partial class ApiHandler(Cluster cluster)
     /// A container's log, from the Docker Engine's json-file log: stdout and stderr merged as a
     /// kubelet does, each line prefixed by its RFC3339Nano timestamp when asked, from sinceTime on
     /// (inclusive, so a client resuming after a dropped stream finds its last line again and skips it).
+    /// <c>stream</c> (Kubernetes 1.32's PodLogsQuerySplitStreams, taken as enabled) picks one of the two.
     /// </summary>
     private async Task LogAsync(HttpContext context, string ns, string podName)
     {
         var query = context.Request.Query;
-        var podInfo = cluster.Store.Read<V1Pod, (List<string> Init, List<string> Main, Dictionary<string, string> Waiting)>("pods", ns, podName, pod => (
+        // The options are validated before the pod is looked up, as the real server does.
+        var logStream = query.ContainsKey("stream") ? query["stream"].ToString() : "All";
+        if (logStream is not ("All" or "Stdout" or "Stderr"))
+        {
+            await StatusAsync(context, 422, "Invalid",
+                $"PodLogOptions \"{podName}\" is invalid: stream: Unsupported value: \"{logStream}\": supported values: \"Stdout\", \"Stderr\", \"All\"",
+                podName, "", "PodLogOptions");
+            return;
+        }
+        if (logStream != "All" && query.ContainsKey("tailLines"))
+        {
+            // The kubelet cannot yet count lines in one stream of a log that holds both.
+            await StatusAsync(context, 422, "Invalid",
+                $"PodLogOptions \"{podName}\" is invalid: : Forbidden: `tailLines` and specific `stream` are mutually exclusive for now",
+                podName, "", "PodLogOptions");
+            return;
+        }
+        var podInfo = cluster.Store.Read<V1Pod, (List<string> Init, List<string> Main, Dictionary<string, string> Waiting, bool Bound)>("pods", ns, podName, pod => (
             pod.Spec.InitContainers?.Select(c => c.Name).ToList() ?? [],
             pod.Spec.Containers.Select(c => c.Name).ToList(),
             (pod.Status.InitContainerStatuses ?? []).Concat(pod.Status.ContainerStatuses ?? [])
                 .Where(s => s.State?.Waiting is not null)
-                .ToDictionary(s => s.Name, s => s.State.Waiting.Reason ?? "")));
+                .ToDictionary(s => s.Name, s => s.State.Waiting.Reason ?? ""),
+            pod.Spec.NodeName is not null));
         if (podInfo.Main is null)
         {
             await NotFoundAsync(context, "pods", "", podName);
@@ -369,6 +388,13 @@ internal sealed partial class ApiHandler(Cluster cluster)
             await StatusAsync(context, 400, "BadRequest", $"container {container} is not valid for pod {podName}");
             return;
         }
+        if (!podInfo.Bound)
+        {
+            // No node, so no kubelet to ask: the real server answers an empty log.
+            context.Response.StatusCode = 200;
+            context.Response.ContentType = "text/plain";
+            return;
+        }
         var id = cluster.Pod(ns, podName)?.StartedContainer(container);
         if (id is null)
         {
@@ -378,8 +404,8 @@ internal sealed partial class ApiHandler(Cluster cluster)
         }
         var parameters = new ContainerLogsParameters
         {
-            ShowStdout = true,
-            ShowStderr = true,
+            ShowStdout = logStream != "Stderr",
+            ShowStderr = logStream != "Stdout",
             Follow = IsTrue(query["follow"]),
             Timestamps = IsTrue(query["timestamps"]),
         };

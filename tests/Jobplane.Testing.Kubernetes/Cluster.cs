@@ -9,13 +9,16 @@ namespace Jobplane.Testing.Kubernetes;
 
 /// <summary>
 /// The control plane behind the API: the job controller (one pod per attempt, backoffLimit
-/// retries, the Job's status and conditions, its deadline and its TTL), the garbage collector
-/// (deleting a Job with Foreground or Background propagation deletes its pods; Orphan leaves them),
-/// the pods' kubelets, and the events they record.
+/// retries, the Job's status and conditions, its deadline and its TTL), the scheduler (a pod whose
+/// requests exceed the one node stays Pending), the garbage collector (deleting a Job with
+/// Foreground or Background propagation deletes its pods; Orphan leaves them), the pods' kubelets
+/// (with node-pressure eviction), the taint manager (a lost node's pods are deleted), and the
+/// events they record.
 /// </summary>
 internal sealed class Cluster : IAsyncDisposable
 {
     private const string GeneratedNameChars = "bcdfghjklmnpqrstvwxz2456789";
+    private const string SchedulerComponent = "default-scheduler";
 
     private readonly ConcurrentDictionary<(string Ns, string Name), PodRunner> _pods = new();
     private readonly ConcurrentDictionary<string, TaskCompletionSource> _oom = new(StringComparer.Ordinal);
@@ -23,9 +26,10 @@ internal sealed class Cluster : IAsyncDisposable
     private readonly CancellationTokenSource _stop = new();
     private readonly Task _oomListening;
 
-    public Cluster(DockerClient docker, string instance, string sandboxImage, TimeProvider time)
+    public Cluster(DockerClient docker, string instance, string sandboxImage, TimeProvider time, NodeSize node)
     {
         SandboxImage = sandboxImage;
+        Node = node;
         Docker = docker;
         Instance = instance;
         Time = time;
@@ -38,6 +42,8 @@ internal sealed class Cluster : IAsyncDisposable
     /// <summary>The image of the pods' sandbox containers: it needs sh and sleep.</summary>
     public string SandboxImage { get; }
     public TimeProvider Time { get; }
+    /// <summary>What the one node offers the scheduler.</summary>
+    public NodeSize Node { get; }
     public ObjectStore Store { get; }
 
     public PodRunner? Pod(string ns, string name) => _pods.TryGetValue((ns, name), out var runner) ? runner : null;
@@ -59,7 +65,7 @@ internal sealed class Cluster : IAsyncDisposable
     /// <summary>Creates the next pod of a Job and starts it; returns its name.</summary>
     private string? StartPod(string ns, string jobName)
     {
-        var made = Store.Read<V1Job, (V1Pod Pod, DateTimeOffset? Deadline)?>("jobs", ns, jobName, job =>
+        var made = Store.Read<V1Job, (V1Pod Pod, DateTimeOffset? Deadline, string? Unschedulable)?>("jobs", ns, jobName, job =>
         {
             var template = KubernetesJson.Deserialize<V1PodTemplateSpec>(KubernetesJson.Serialize(job.Spec.Template));
             var labels = new Dictionary<string, string>(template.Metadata?.Labels ?? new Dictionary<string, string>());
@@ -84,20 +90,27 @@ internal sealed class Cluster : IAsyncDisposable
                     ],
                 },
                 Spec = template.Spec,
-                Status = new V1PodStatus
-                {
-                    Phase = "Pending",
-                    QosClass = "BestEffort",
-                    InitContainerStatuses = template.Spec.InitContainers?.Select(c => Waiting(c, "PodInitializing")).ToList(),
-                    ContainerStatuses = template.Spec.Containers.Select(c => Waiting(c, "PodInitializing")).ToList(),
-                },
+                Status = new V1PodStatus { Phase = "Pending", QosClass = "BestEffort" },
             };
-            pod.Spec.NodeName = "fake-node";
+            Scheduler.DefaultRequestsFromLimits(pod.Spec);
             var now = Time.GetUtcNow().UtcDateTime;
-            PodRunner.SetCondition(pod, "PodScheduled", "True", null, now);
-            PodRunner.SetCondition(pod, "Initialized", pod.Spec.InitContainers is { Count: > 0 } ? "False" : "True", "ContainersNotInitialized", now);
-            PodRunner.SetCondition(pod, "Ready", "False", "ContainersNotReady", now);
-            PodRunner.SetCondition(pod, "ContainersReady", "False", "ContainersNotReady", now);
+            var unschedulable = Scheduler.Unschedulable(pod.Spec, Node);
+            if (unschedulable is not null)
+            {
+                // Never bound to the node, so no kubelet ever reports on it: no container statuses,
+                // no other condition.
+                PodRunner.SetCondition(pod, "PodScheduled", "False", "Unschedulable", now, unschedulable);
+            }
+            else
+            {
+                pod.Spec.NodeName = Scheduler.NodeName;
+                pod.Status.InitContainerStatuses = template.Spec.InitContainers?.Select(c => Waiting(c, "PodInitializing")).ToList();
+                pod.Status.ContainerStatuses = template.Spec.Containers.Select(c => Waiting(c, "PodInitializing")).ToList();
+                PodRunner.SetCondition(pod, "PodScheduled", "True", null, now);
+                PodRunner.SetCondition(pod, "Initialized", pod.Spec.InitContainers is { Count: > 0 } ? "False" : "True", "ContainersNotInitialized", now);
+                PodRunner.SetCondition(pod, "Ready", "False", "ContainersNotReady", now);
+                PodRunner.SetCondition(pod, "ContainersReady", "False", "ContainersNotReady", now);
+            }
             DateTimeOffset? deadline = null;
             if (job.Spec.ActiveDeadlineSeconds is { } jobSeconds && job.Status?.StartTime is { } startTime)
                 deadline = new DateTimeOffset(DateTime.SpecifyKind(startTime, DateTimeKind.Utc)).AddSeconds(jobSeconds);
@@ -106,12 +119,12 @@ internal sealed class Cluster : IAsyncDisposable
                 var podDeadline = Time.GetUtcNow().AddSeconds(podSeconds);
                 if (deadline is null || podDeadline < deadline) deadline = podDeadline;
             }
-            return (pod, deadline);
+            return (pod, deadline, unschedulable);
         });
         if (made is not { } m) return null;
         if (!Store.TryAdd("pods", m.Pod, out _)) return null;
         var name = m.Pod.Metadata.Name;
-        var runner = new PodRunner(this, m.Pod, m.Deadline) { JobName = jobName };
+        var runner = new PodRunner(this, m.Pod, m.Deadline, scheduled: m.Unschedulable is null) { JobName = jobName };
         _pods[(ns, name)] = runner;
         Store.TryUpdate<V1Job>("jobs", ns, jobName, job =>
         {
@@ -119,7 +132,10 @@ internal sealed class Cluster : IAsyncDisposable
             return true;
         });
         RecordEvent(ns, "Job", jobName, "Normal", "SuccessfulCreate", $"Created pod: {name}");
-        RecordEvent(ns, "Pod", name, "Normal", "Scheduled", $"Successfully assigned {ns}/{name} to fake-node");
+        if (m.Unschedulable is { } why)
+            RecordEvent(ns, "Pod", name, "Warning", "FailedScheduling", why, SchedulerComponent);
+        else
+            RecordEvent(ns, "Pod", name, "Normal", "Scheduled", $"Successfully assigned {ns}/{name} to {Scheduler.NodeName}", SchedulerComponent);
         runner.Start();
         return name;
     }
@@ -284,7 +300,8 @@ internal sealed class Cluster : IAsyncDisposable
         {
             if (pod.Metadata.DeletionTimestamp is not null) return false;
             wasRunning = pod.Status.Phase is not ("Succeeded" or "Failed");
-            grace = wasRunning ? gracePeriodSeconds ?? pod.Spec.TerminationGracePeriodSeconds ?? 30 : 0;
+            // A pod never bound to a node has no kubelet to wait for: the real server deletes it at once.
+            grace = wasRunning && pod.Spec.NodeName is not null ? gracePeriodSeconds ?? pod.Spec.TerminationGracePeriodSeconds ?? 30 : 0;
             pod.Metadata.DeletionTimestamp = Time.GetUtcNow().UtcDateTime;
             pod.Metadata.DeletionGracePeriodSeconds = grace;
             return true;
@@ -294,21 +311,90 @@ internal sealed class Cluster : IAsyncDisposable
         var runner = Pod(ns, name);
         if (runner is not null)
         {
-            var ended = runner.Ended;
-            RecordEvent(ns, "Pod", name, "Normal", "Killing", "Stopping container");
-            await runner.StopAsync(TimeSpan.FromSeconds(grace));
+            if (runner.Scheduled) RecordEvent(ns, "Pod", name, "Normal", "Killing", "Stopping container");
+            var endedHere = await runner.StopAsync(TimeSpan.FromSeconds(grace));
             _pods.TryRemove((ns, name), out _);
-            if (!ended) PodEnded(ns, name, runner.JobName, PodEnd.Failed);
+            // A pod deleted before it ended counts as failed for its Job.
+            if (endedHere) PodEnded(ns, name, runner.JobName, PodEnd.Failed);
         }
         Store.TryRemove("pods", ns, name, out _);
         return json;
     }
 
+    /// <summary>
+    /// The kubelet evicts a pod under node pressure (see <see cref="PodRunner.EvictAsync"/>); its Job
+    /// counts it failed. Throws when the pod is not running on the node (no such pod, never
+    /// scheduled, already ended or being deleted), since a kubelet evicts only its active pods.
+    /// </summary>
+    public async Task EvictPodAsync(string ns, string name, string message)
+    {
+        var runner = Pod(ns, name);
+        if (runner is null || !await runner.EvictAsync(message))
+            throw new InvalidOperationException($"pod {ns}/{name} is not active on the node: there is nothing to evict");
+    }
+
+    /// <summary>
+    /// The pod's node is lost: the node lifecycle controller marks the pod not Ready, then the taint
+    /// manager, once the pod's toleration of the node's NoExecute not-ready taint has run out, adds a
+    /// DisruptionTarget condition and deletes the pod. With no kubelet left to confirm, the pod is
+    /// removed at once, as the pod garbage collector removes a lost node's pods; its containers are
+    /// removed with it (on a real lost node they would run on, unreachable). Its Job counts it failed.
+    /// Throws when the pod is not on the node (no such pod, never scheduled, or being deleted).
+    /// </summary>
+    public async Task LoseNodeAsync(string ns, string name)
+    {
+        var runner = Pod(ns, name);
+        var onNode = Store.Read<V1Pod, bool>("pods", ns, name, p => p.Spec.NodeName is not null && p.Metadata.DeletionTimestamp is null);
+        if (runner is null || !runner.Scheduled || !onNode)
+            throw new InvalidOperationException($"pod {ns}/{name} is not on the node: there is no node to lose");
+
+        Store.TryUpdate<V1Pod>("pods", ns, name, pod =>
+        {
+            if (pod.Metadata.DeletionTimestamp is not null || pod.Status.Conditions?.FirstOrDefault(c => c.Type == "Ready") is not { Status: "True" } ready)
+                return false;
+            // The node lifecycle controller changes the status alone, keeping the reason.
+            ready.Status = "False";
+            ready.LastTransitionTime = Time.GetUtcNow().UtcDateTime;
+            return true;
+        });
+        RecordEvent(ns, "Pod", name, "Warning", "NodeNotReady", "Node is not ready", "node-controller");
+
+        Store.TryUpdate<V1Pod>("pods", ns, name, pod =>
+        {
+            if (pod.Metadata.DeletionTimestamp is not null) return false;
+            PodRunner.SetCondition(pod, "DisruptionTarget", "True", "DeletionByTaintManager", Time.GetUtcNow().UtcDateTime,
+                "Taint manager: deleting due to NoExecute taint");
+            return true;
+        });
+        RecordEvent(ns, "Pod", name, "Normal", "TaintManagerEviction", $"Marking for deletion Pod {ns}/{name}", "taint-eviction-controller");
+
+        var deleting = false;
+        Store.TryUpdate<V1Pod>("pods", ns, name, pod =>
+        {
+            // Deleted meanwhile through the API: that deletion finishes the pod.
+            if (pod.Metadata.DeletionTimestamp is not null) return false;
+            pod.Metadata.DeletionTimestamp = Time.GetUtcNow().UtcDateTime;
+            pod.Metadata.DeletionGracePeriodSeconds = pod.Spec.TerminationGracePeriodSeconds ?? 30;
+            deleting = true;
+            return true;
+        });
+        if (!deleting) return;
+        var endedHere = await runner.StopAsync(TimeSpan.Zero);
+        _pods.TryRemove((ns, name), out _);
+        if (endedHere) PodEnded(ns, name, runner.JobName, PodEnd.Failed);
+        Store.TryRemove("pods", ns, name, out _);
+    }
+
     /// <summary>Starts deleting a pod; the deletion goes on after the request is answered.</summary>
     public void BeginDeletePod(string ns, string name, long? gracePeriodSeconds) => Track(DeletePodAsync(ns, name, gracePeriodSeconds));
 
-    public void RecordEvent(string ns, string kind, string name, string type, string reason, string message)
+    /// <summary>
+    /// Records an event about a Job or a Pod, from <paramref name="component"/>, else from the job
+    /// controller for a Job and the kubelet for a Pod.
+    /// </summary>
+    public void RecordEvent(string ns, string kind, string name, string type, string reason, string message, string? component = null)
     {
+        component ??= kind == "Job" ? "job-controller" : "kubelet";
         var uid = kind == "Job"
             ? Store.Read<V1Job, string>("jobs", ns, name, j => j.Metadata.Uid)
             : Store.Read<V1Pod, string>("pods", ns, name, p => p.Metadata.Uid);
@@ -336,8 +422,9 @@ internal sealed class Cluster : IAsyncDisposable
             Count = 1,
             FirstTimestamp = now,
             LastTimestamp = now,
-            Source = new V1EventSource { Component = kind == "Job" ? "job-controller" : "kubelet", Host = "fake-node" },
-            ReportingComponent = kind == "Job" ? "job-controller" : "kubelet",
+            // Only a kubelet names the node it runs on.
+            Source = new V1EventSource { Component = component, Host = component == "kubelet" ? Scheduler.NodeName : null },
+            ReportingComponent = component,
         }, out _);
     }
 

@@ -58,6 +58,30 @@ public sealed class FakeKubernetes : IAsyncDisposable
     /// </summary>
     public void CompactHistory() => _cluster.Store.Compact();
 
+    /// <summary>What the fake's one node offers the scheduler.</summary>
+    public NodeSize Node => _cluster.Node;
+
+    /// <summary>
+    /// Evicts a pod as the kubelet's node-pressure eviction does: its containers are killed at once
+    /// (SIGKILL, no grace), the pod becomes Failed with reason Evicted and <paramref name="message"/>,
+    /// gains a DisruptionTarget condition (reason TerminationByKubelet), and an Evicted event is
+    /// recorded. Its Job counts the pod failed. Completes once the pod shows that state. Throws
+    /// <see cref="InvalidOperationException"/> when the pod is not active on the node (no such pod,
+    /// never scheduled, already ended, or being deleted).
+    /// </summary>
+    public Task EvictPod(string ns, string podName, string message = "The node was low on resource: memory.") =>
+        _cluster.EvictPodAsync(ns, podName, message);
+
+    /// <summary>
+    /// Loses the node under one pod, as the taint manager handles a node gone NotReady: the pod turns
+    /// not Ready, gains a DisruptionTarget condition (reason DeletionByTaintManager) and is deleted,
+    /// so that a watch sees MODIFIED events, then DELETED; its containers are removed. The fake's
+    /// other pods run on, as if this one alone had been on the lost node. Its Job counts the pod
+    /// failed. Completes once the pod is gone. Throws <see cref="InvalidOperationException"/> when
+    /// the pod is not on the node (no such pod, never scheduled, or being deleted).
+    /// </summary>
+    public Task LoseNode(string ns, string podName) => _cluster.LoseNodeAsync(ns, podName);
+
     /// <summary>A client configuration for the official client.</summary>
     public KubernetesClientConfiguration Configuration() => new() { Host = Host };
 
@@ -67,11 +91,13 @@ public sealed class FakeKubernetes : IAsyncDisposable
     /// Starts a fake whose pods run on the Docker Engine at <paramref name="dockerHost"/> (e.g.
     /// unix:///run/docker.sock). <paramref name="sandboxImage"/> is a local image with sh and
     /// sleep, for the sandbox that holds a pod's emptyDir volumes (the kubelet's pause container).
+    /// <paramref name="node"/> is what its one node offers the scheduler (default
+    /// <see cref="NodeSize.Default"/>, 16 GiB and 8 CPUs).
     /// </summary>
-    public static async Task<FakeKubernetes> StartAsync(string dockerHost, string sandboxImage, TimeProvider? time = null)
+    public static async Task<FakeKubernetes> StartAsync(string dockerHost, string sandboxImage, TimeProvider? time = null, NodeSize? node = null)
     {
         var docker = new DockerClientBuilder().WithEndpoint(new Uri(dockerHost)).Build();
-        var cluster = new Cluster(docker, Guid.NewGuid().ToString("N")[..12], sandboxImage, time ?? TimeProvider.System);
+        var cluster = new Cluster(docker, Guid.NewGuid().ToString("N")[..12], sandboxImage, time ?? TimeProvider.System, node ?? NodeSize.Default);
         var api = new ApiHandler(cluster);
         var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions());
         builder.WebHost.UseKestrelCore().ConfigureKestrel(kestrel =>

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Globalization;
 using System.Net;
 using Docker.DotNet;
 using Docker.DotNet.Models;
@@ -12,15 +13,16 @@ internal enum PodEnd
     Succeeded,
     Failed,
     DeadlineExceeded,
-    Deleted,
 }
 
 /// <summary>
 /// The kubelet for one pod: init containers one after another, each to completion, then the main
 /// containers together, all as real Docker containers sharing the pod's emptyDir volumes, with
 /// restartPolicy Never. It writes the pod's status as a kubelet reports it, enforces the active
-/// deadline by killing the containers, and removes the containers when the pod is deleted (until
-/// then they are kept, exited, so that their logs can still be read).
+/// deadline by killing the containers, evicts the pod when told to (node pressure), and removes the
+/// containers when the pod is deleted (until then they are kept, exited, so that their logs can
+/// still be read). A pod the scheduler could not place has no kubelet: nothing runs until it is
+/// deleted or its Job's deadline passes.
 /// </summary>
 internal sealed class PodRunner
 {
@@ -35,6 +37,7 @@ internal sealed class PodRunner
     private readonly string _name;
     private readonly V1PodSpec _spec;
     private readonly DateTimeOffset? _deadline;
+    private readonly bool _scheduled;
     private readonly CancellationTokenSource _stop = new();
     private readonly ConcurrentDictionary<string, string> _started = new(StringComparer.Ordinal);
     private readonly ConcurrentBag<string> _created = [];
@@ -42,8 +45,9 @@ internal sealed class PodRunner
     private string? _sandbox;
     private Task _run = Task.CompletedTask;
 
-    public PodRunner(Cluster cluster, V1Pod pod, DateTimeOffset? deadline)
+    public PodRunner(Cluster cluster, V1Pod pod, DateTimeOffset? deadline, bool scheduled)
     {
+        _scheduled = scheduled;
         _cluster = cluster;
         _ns = pod.Metadata.NamespaceProperty;
         _name = pod.Metadata.Name;
@@ -63,8 +67,8 @@ internal sealed class PodRunner
     /// <summary>The Job was deleted with Orphan propagation: the pod runs on, owned by nothing.</summary>
     public void Orphan() => Volatile.Write(ref _jobName, null);
 
-    /// <summary>Whether the pod has reached its end (a phase it never leaves, or deletion).</summary>
-    public bool Ended => Volatile.Read(ref _ended) != 0;
+    /// <summary>Whether the scheduler bound the pod to the node (else nothing of it runs).</summary>
+    public bool Scheduled => _scheduled;
 
     /// <summary>The Docker container of a started container of the pod, for its log.</summary>
     public string? StartedContainer(string name) => _started.TryGetValue(name, out var id) ? id : null;
@@ -73,11 +77,12 @@ internal sealed class PodRunner
 
     /// <summary>
     /// Deletes the pod's containers: SIGTERM, then SIGKILL after <paramref name="grace"/> at most,
-    /// then removal, with its volumes.
+    /// then removal, with its volumes. True when the pod had not ended before: this deletion ended
+    /// it, and the caller reports that to its Job.
     /// </summary>
-    public async Task StopAsync(TimeSpan grace)
+    public async Task<bool> StopAsync(TimeSpan grace)
     {
-        var running = TryEnd(PodEnd.Deleted);
+        var running = TryEndQuietly();
         await _stop.CancelAsync();
         if (running && grace > TimeSpan.Zero)
         {
@@ -107,13 +112,7 @@ internal sealed class PodRunner
         // Only now: a container the run was creating is in the list.
         await RemoveContainersAsync();
         await RemoveVolumesAsync();
-    }
-
-    private bool TryEnd(PodEnd end)
-    {
-        if (Interlocked.CompareExchange(ref _ended, 1, 0) != 0) return false;
-        if (end != PodEnd.Deleted) _cluster.PodEnded(_ns, _name, JobName, end);
-        return true;
+        return running;
     }
 
     private async Task RunAsync()
@@ -131,19 +130,27 @@ internal sealed class PodRunner
         catch (Exception e)
         {
             // A Docker failure the fake cannot map to a pod state: the pod fails, with the cause in its message.
-            UpdatePod(pod =>
+            if (TryEndQuietly())
             {
-                pod.Status.Phase = "Failed";
-                pod.Status.Reason = "FakeKubeletError";
-                pod.Status.Message = e.Message;
-            });
-            TryEnd(PodEnd.Failed);
+                UpdatePod(pod =>
+                {
+                    pod.Status.Phase = "Failed";
+                    pod.Status.Reason = "FakeKubeletError";
+                    pod.Status.Message = e.Message;
+                });
+                _cluster.PodEnded(_ns, _name, JobName, PodEnd.Failed);
+            }
         }
         await deadline;
     }
 
     private async Task RunContainersAsync(CancellationToken stop)
     {
+        if (!_scheduled)
+        {
+            await Task.Delay(Timeout.InfiniteTimeSpan, _cluster.Time, stop);
+            return;
+        }
         var start = _cluster.Time.GetUtcNow().UtcDateTime;
         UpdatePod(pod => pod.Status.StartTime = start);
         foreach (var volume in _spec.Volumes ?? [])
@@ -168,8 +175,9 @@ internal sealed class PodRunner
             var exit = await RunContainerAsync(init, isInit: true, stop);
             if (exit != 0)
             {
+                if (!TryEndQuietly()) return;
                 UpdatePod(pod => pod.Status.Phase = "Failed");
-                TryEnd(PodEnd.Failed);
+                _cluster.PodEnded(_ns, _name, JobName, PodEnd.Failed);
                 return;
             }
         }
@@ -185,13 +193,93 @@ internal sealed class PodRunner
         }
         var exits = await Task.WhenAll(running);
         var succeeded = exits.All(e => e == 0);
+        // The end is claimed before the phase is written: a deletion, deadline or eviction that
+        // claimed it first writes the pod's state, and is not overwritten here.
+        if (!TryEndQuietly()) return;
         UpdatePod(pod =>
         {
             pod.Status.Phase = succeeded ? "Succeeded" : "Failed";
             SetCondition(pod, "Ready", "False", "PodCompleted");
             SetCondition(pod, "ContainersReady", "False", "PodCompleted");
         });
-        TryEnd(succeeded ? PodEnd.Succeeded : PodEnd.Failed);
+        _cluster.PodEnded(_ns, _name, JobName, succeeded ? PodEnd.Succeeded : PodEnd.Failed);
+    }
+
+    /// <summary>
+    /// Node-pressure eviction, as the kubelet's eviction manager does it: every container killed at
+    /// once (no grace), then the pod Failed with reason Evicted, a DisruptionTarget condition, and an
+    /// Evicted event; the containers are kept, exited, like any failed pod's. False when the pod has
+    /// already ended or was never placed on the node.
+    /// </summary>
+    public async Task<bool> EvictAsync(string message)
+    {
+        if (!_scheduled || !TryEndQuietly()) return false;
+        await _stop.CancelAsync();
+        await Task.WhenAll(_created.Select(id => SignalAsync(id, "SIGKILL")));
+        try
+        {
+            await _run;
+        }
+        catch (Exception)
+        {
+            // Stopped by the cancellation above.
+        }
+        // A container the run was starting when it was stopped is known only now.
+        await Task.WhenAll(_created.Select(id => SignalAsync(id, "SIGKILL")));
+        var ends = await ContainerEndsAsync();
+        var now = _cluster.Time.GetUtcNow().UtcDateTime;
+        UpdatePod(pod =>
+        {
+            pod.Status.Phase = "Failed";
+            pod.Status.Reason = "Evicted";
+            pod.Status.Message = message;
+            SetCondition(pod, "DisruptionTarget", "True", "TerminationByKubelet", now, message);
+            SetCondition(pod, "Ready", "False", "PodCompleted");
+            SetCondition(pod, "ContainersReady", "False", "PodCompleted");
+            foreach (var status in (pod.Status.InitContainerStatuses ?? []).Concat(pod.Status.ContainerStatuses ?? []))
+            {
+                if (status.State?.Running is not { } running || !ends.TryGetValue(status.Name, out var end)) continue;
+                status.Ready = false;
+                status.Started = false;
+                status.State = new V1ContainerState
+                {
+                    Terminated = new V1ContainerStateTerminated
+                    {
+                        ExitCode = end.ExitCode,
+                        Reason = end.Reason,
+                        StartedAt = running.StartedAt,
+                        FinishedAt = end.FinishedAt ?? now,
+                        ContainerID = status.ContainerID,
+                    },
+                };
+            }
+        });
+        _cluster.RecordEvent(_ns, "Pod", _name, "Warning", "Evicted", message);
+        _cluster.PodEnded(_ns, _name, JobName, PodEnd.Failed);
+        return true;
+    }
+
+    /// <summary>How each started container ended, as the engine saw it (a killed one: 137, Error).</summary>
+    private async Task<Dictionary<string, (int ExitCode, string Reason, DateTime? FinishedAt)>> ContainerEndsAsync()
+    {
+        var ends = new Dictionary<string, (int, string, DateTime?)>(StringComparer.Ordinal);
+        foreach (var (name, id) in _started)
+        {
+            try
+            {
+                var state = (await _cluster.Docker.Containers.InspectContainerAsync(id)).State;
+                if (state is null || state.Running) continue;
+                var reason = state.OOMKilled || _cluster.OomSeen(id) ? "OOMKilled" : state.ExitCode == 0 ? "Completed" : "Error";
+                DateTime? finishedAt = DateTime.TryParse(state.FinishedAt, CultureInfo.InvariantCulture,
+                    DateTimeStyles.AdjustToUniversal | DateTimeStyles.AssumeUniversal, out var at) ? at : null;
+                ends[name] = ((int)state.ExitCode, reason, finishedAt);
+            }
+            catch (DockerApiException e) when (e.StatusCode == HttpStatusCode.NotFound)
+            {
+                // Gone: nothing to report.
+            }
+        }
+        return ends;
     }
 
     /// <summary>
@@ -396,6 +484,7 @@ internal sealed class PodRunner
         _cluster.PodEnded(_ns, _name, JobName, PodEnd.DeadlineExceeded);
     }
 
+    /// <summary>Claims the pod's end: only the one that claims it writes the pod's final state and tells its Job.</summary>
     private bool TryEndQuietly() => Interlocked.CompareExchange(ref _ended, 1, 0) == 0;
 
     /// <summary>
@@ -517,7 +606,7 @@ internal sealed class PodRunner
     private void SetCondition(V1Pod pod, string type, string status, string? reason = null) =>
         SetCondition(pod, type, status, reason, _cluster.Time.GetUtcNow().UtcDateTime);
 
-    public static void SetCondition(V1Pod pod, string type, string status, string? reason, DateTime now)
+    public static void SetCondition(V1Pod pod, string type, string status, string? reason, DateTime now, string? message = null)
     {
         pod.Status.Conditions ??= [];
         var condition = pod.Status.Conditions.FirstOrDefault(c => c.Type == type);
@@ -529,6 +618,7 @@ internal sealed class PodRunner
         if (condition.Status == status) return;
         condition.Status = status;
         condition.Reason = reason;
+        condition.Message = message;
         condition.LastTransitionTime = now;
     }
 }
