@@ -25,15 +25,6 @@ public static partial class SettingNames
         [Worker] = "src/Jobplane.Worker/Jobplane.Worker.csproj",
     };
 
-    /// <summary>
-    /// The kubernetes runtime's own settings (issue 15: KUBERNETES_NAMESPACE; the result container's
-    /// image), written in parallel with these manifests. Accepted without being found in the source
-    /// only while the runtime's options file does not exist yet; once it does, they must be in it
-    /// like any other name.
-    /// </summary>
-    private static readonly string[] KubernetesRuntimeSettings = ["KUBERNETES_NAMESPACE", "KUBERNETES_RESULT_IMAGE"];
-    private const string KubernetesRuntimeOptionsFile = "src/Jobplane.Worker/Runtimes/Kubernetes/KubernetesRuntimeOptions.cs";
-
     private static readonly Dictionary<string, Lazy<IReadOnlySet<string>>> Cache = Projects.Keys
         .ToDictionary(b => b, b => new Lazy<IReadOnlySet<string>>(() => Gather(b)));
 
@@ -56,8 +47,6 @@ public static partial class SettingNames
                 foreach (Match m in QuotedName().Matches(File.ReadAllText(file))) names.Add(m.Groups[1].Value);
             }
         }
-        if (binary == Worker && !File.Exists(Path.Combine(root, KubernetesRuntimeOptionsFile)))
-            names.UnionWith(KubernetesRuntimeSettings);
         return names;
     }
 

@@ -294,7 +294,9 @@ internal sealed class PodRunner
         {
             Name = $"k8s_POD_{_name}_{_ns}_{_cluster.Instance}",
             Image = _cluster.SandboxImage,
-            Entrypoint = ["sh", "-c", "while :; do sleep 3600; done"],
+            // One process, as a kubelet's pause container is: in a pod that shares its process
+            // namespace, the other containers see it as pid 1 and nothing else of the sandbox.
+            Entrypoint = ["sleep", "2147483647"],
             Labels = PodContainers.Labels(_cluster.Instance, _ns, _name, "POD"),
             HostConfig = new HostConfig
             {

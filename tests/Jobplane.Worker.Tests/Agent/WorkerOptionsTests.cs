@@ -36,6 +36,42 @@ public sealed class WorkerOptionsTests
         Assert.Equal("noop", WorkerOptions.FromEnvironment(k => env.GetValueOrDefault(k)).Runtime);
     }
 
+    [Fact]
+    public void The_kubernetes_runtime_reads_its_settings_and_needs_a_namespace_and_a_cluster()
+    {
+        var kubeconfig = Path.GetTempFileName();
+        try
+        {
+            var env = new Dictionary<string, string>
+            {
+                ["WORKER_TOKEN"] = "a-worker-token-of-some-length",
+                ["WORKER_ID"] = "k8s-worker-0",
+                ["RUNTIME"] = "kubernetes",
+                ["KUBECONFIG"] = kubeconfig,
+                ["KUBERNETES_NAMESPACE"] = "jobs",
+                ["KUBERNETES_MAX_MEMORY"] = "1g",
+                ["KUBERNETES_SPLIT_LOG_STREAMS"] = "true",
+            };
+            var options = WorkerOptions.FromEnvironment(k => env.GetValueOrDefault(k));
+            Assert.Equal("kubernetes", options.Runtime);
+            Assert.Equal("jobs", options.Kubernetes!.Namespace);
+            Assert.Equal("k8s-worker-0", options.Kubernetes.WorkerId);
+            Assert.Equal(1L << 30, options.Kubernetes.MaxLimits.MemoryBytes);
+            Assert.True(options.Kubernetes.SplitLogStreams);
+            Assert.Equal(options.WorkRoot, options.Kubernetes.WorkRoot);
+
+            env.Remove("KUBERNETES_NAMESPACE");
+            env.Remove("KUBECONFIG");
+            var e = Assert.Throws<InvalidOperationException>(() => WorkerOptions.FromEnvironment(k => env.GetValueOrDefault(k)));
+            Assert.Contains("KUBERNETES_NAMESPACE is required with RUNTIME=kubernetes", e.Message, StringComparison.Ordinal);
+            Assert.Contains("KUBECONFIG is required outside a cluster", e.Message, StringComparison.Ordinal);
+        }
+        finally
+        {
+            File.Delete(kubeconfig);
+        }
+    }
+
     private static (WorkerOptions? Options, string? Error) ExecUsers(uint effectiveUid, params (string Key, string Value)[] settings)
     {
         var env = settings.ToDictionary(s => s.Key, s => s.Value);

@@ -1,6 +1,6 @@
 using Jobplane.Worker.Runtimes;
-using k8s;
 using Jobplane.Worker.Tests.Kubernetes;
+using k8s;
 
 namespace Jobplane.Worker.Tests.Conformance;
 

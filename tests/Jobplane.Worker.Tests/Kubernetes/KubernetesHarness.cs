@@ -47,8 +47,8 @@ internal sealed class KubernetesHarness : IAsyncDisposable
         Client = fake.CreateClient();
     }
 
-    public static async Task<KubernetesHarness> StartAsync(Func<KubernetesRuntimeOptions, KubernetesRuntimeOptions>? configure = null) =>
-        new(await FakeKubernetes.StartAsync(TestDocker.Host, TestDocker.Image), configure);
+    public static async Task<KubernetesHarness> StartAsync(Func<KubernetesRuntimeOptions, KubernetesRuntimeOptions>? configure = null, NodeSize? node = null) =>
+        new(await FakeKubernetes.StartAsync(TestDocker.Host, TestDocker.Image, node: node), configure);
 
     /// <summary>For a synchronous factory: started off the test's synchronization context, so that blocking cannot deadlock.</summary>
     public static KubernetesHarness Start(Func<KubernetesRuntimeOptions, KubernetesRuntimeOptions>? configure = null) =>

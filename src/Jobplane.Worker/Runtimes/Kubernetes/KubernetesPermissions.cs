@@ -8,7 +8,7 @@ namespace Jobplane.Worker.Runtimes.Kubernetes;
 /// The Role in deploy/kubernetes (base/worker-kubernetes.yaml) must grant exactly these rules, no
 /// more and no fewer: the manifest tests compare the rendered Role with this list. The runtime's
 /// tests record the verbs the runtime actually uses against the test API server and compare them
-/// with this list too (a later step), so a new call shows up here, then in the Role, or fails a test.
+/// with this list too, so a new call shows up here, then in the Role, or fails a test.
 /// Nothing is cluster-scoped: no ClusterRole, no access to Secrets, ConfigMaps or other namespaces.
 /// </remarks>
 public static class KubernetesPermissions
@@ -19,14 +19,15 @@ public static class KubernetesPermissions
     /// <summary>The rules, one per resource, verbs in a fixed order.</summary>
     public static IReadOnlyList<Rule> Rules { get; } =
     [
-        // One Job per attempt: created, watched to its end, found again by label after a restart, deleted
-        // (with its pods) on timeout, cancel and clean-up.
-        new("batch", "jobs", ["create", "get", "list", "watch", "delete"]),
-        // The Job's pod: its phase, container states (exit code, OOMKilled, image pull errors), node.
-        new("", "pods", ["get", "list", "watch"]),
-        // The job's output (the init container `job`) and the result frame (the container `result`).
+        // One Job per attempt: created; read when a create finds it exists (adopted); listed by name
+        // until its removal is done and by worker label at start-up (orphans); deleted with its pod
+        // on timeout, stop and clean-up.
+        new("batch", "jobs", ["create", "get", "list", "delete"]),
+        // The Job's pod: listed and watched for its phase and container states (exit code,
+        // OOMKilled, image pull errors, eviction); deleted at once when a kill cannot wait for the
+        // grace period (a lost lease).
+        new("", "pods", ["list", "watch", "delete"]),
+        // The job's output (container `job`) and the result frame (container `result`).
         new("", "pods/log", ["get"]),
-        // The scheduler's and kubelet's reasons for a pod stuck pending or failing to pull.
-        new("", "events", ["list"]),
     ];
 }

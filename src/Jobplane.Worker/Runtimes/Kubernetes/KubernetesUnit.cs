@@ -24,7 +24,7 @@ internal sealed class KubernetesUnit : IRuntimeUnit
     private static readonly TimeSpan RemovalLimit = TimeSpan.FromSeconds(60);
     private static readonly TimeSpan RemovalPoll = TimeSpan.FromMilliseconds(100);
     private const int KilledExitCode = 128 + LibC.SIGKILL;
-    /// <summary>The result frame's longest log: the frame of a 1 MiB result, a timestamp and slack.</summary>
+    /// <summary>The result frame's longest log: the frame of a 1 MiB result and slack.</summary>
     private const long ResultLogBytes = (Wire.MaxResultBytes / 3 + 1) * 4 + 1024;
 
     private readonly PodApi _api;
@@ -77,7 +77,7 @@ internal sealed class KubernetesUnit : IRuntimeUnit
         }
         catch (OperationCanceledException) when (pending.IsCancellationRequested && !stop.IsCancellationRequested)
         {
-            var reason = await PendingReasonAsync();
+            var reason = PendingReason();
             KubernetesRuntimeLog.PendingTooLong(_logger, _spec.ExecutionId, _spec.Attempt, _name, reason);
             return new RunOutcome
             {
@@ -114,26 +114,17 @@ internal sealed class KubernetesUnit : IRuntimeUnit
         };
     }
 
-    /// <summary>The scheduler's (or kubelet's) words for a pod that is not running: its PodScheduled condition, else the newest warning.</summary>
-    private async Task<string> PendingReasonAsync()
+    /// <summary>
+    /// The scheduler's or the kubelet's words for a pod that is not running, from the pod itself (its
+    /// PodScheduled condition, its container's waiting reason): no access to events is needed.
+    /// </summary>
+    private string PendingReason()
     {
         var state = _watch.Current;
         var scheduled = state.Pod?.Status?.Conditions?.FirstOrDefault(c => c.Type == "PodScheduled" && c.Status == "False");
         if (scheduled is not null) return $"{scheduled.Reason}: {scheduled.Message}";
-        try
-        {
-            using var limit = new CancellationTokenSource(TimeSpan.FromSeconds(10), _time);
-            var warning = state.Pod is { } pod
-                ? await _api.LatestWarningAsync("Pod", pod.Metadata.Name, limit.Token)
-                : await _api.LatestWarningAsync("Job", _name, limit.Token);
-            if (warning is not null) return warning;
-        }
-        catch (Exception)
-        {
-            // No events to read: say what is known.
-        }
         if (state.Status(JobManifest.JobContainer)?.State?.Waiting is { } waiting) return $"{waiting.Reason}: {waiting.Message}";
-        return state.Pod is null ? "no pod was created for the Job" : $"the pod is {state.Pod.Status?.Phase ?? "Pending"}";
+        return state.Pod is null ? "no pod was created for the Job (a quota or an admission policy may refuse it)" : $"the pod is {state.Pod.Status?.Phase ?? "Pending"}";
     }
 
     public async Task SignalAsync(UnitSignal signal)
@@ -238,17 +229,16 @@ internal sealed class KubernetesUnit : IRuntimeUnit
         try
         {
             await using var body = await _api.OpenLogAsync(state.Pod!.Metadata.Name, JobManifest.ResultContainer, follow: false, stream: null,
-                sinceTime: null, limit.Token, ResultLogBytes);
+                sinceTime: null, limit.Token, ResultLogBytes, timestamps: false);
             log = await ReadBoundedAsync(body, ResultLogBytes, limit.Token);
         }
         catch (Exception e) when (e is not OperationCanceledException || limit.IsCancellationRequested)
         {
             return new(null, $"the result container's log could not be read: {e.Message}");
         }
-        // Each line of the log carries the kubelet's timestamp: the frame is what follows it.
-        var space = log.IndexOf(' ', StringComparison.Ordinal);
-        var frame = space < 0 ? log : log[(space + 1)..];
-        if (ResultFrame.TryParse(frame, out var outcome, out _) is { } invalid) return new(null, invalid);
+        // Without timestamps: a kubelet stores a long line in 16 KiB pieces and, asked for timestamps,
+        // would stamp each piece; without them the pieces come back as the one line they were.
+        if (ResultFrame.TryParse(log, out var outcome, out _) is { } invalid) return new(null, invalid);
         return outcome;
     }
 

@@ -10,7 +10,7 @@ namespace Jobplane.Worker.Runtimes.Kubernetes;
 /// <summary>
 /// The calls the kubernetes runtime makes that the generated client does not offer as it needs
 /// them: a pod's log from a sinceTime (the generated method has no such parameter), sent through
-/// the client's own handlers and credentials; and the reasons behind a pod that does not start.
+/// the client's own handlers and credentials.
 /// </summary>
 internal sealed class PodApi(IKubernetes client, k8s.Kubernetes raw, string ns)
 {
@@ -18,12 +18,14 @@ internal sealed class PodApi(IKubernetes client, k8s.Kubernetes raw, string ns)
     public string Namespace => ns;
 
     /// <summary>
-    /// The body of GET pods/{pod}/log for one container, with timestamps. Throws <see cref="HttpOperationException"/>
+    /// The body of GET pods/{pod}/log for one container, with timestamps unless told otherwise. Throws <see cref="HttpOperationException"/>
     /// for an error answer (a container not started yet is a 400).
     /// </summary>
-    public async Task<Stream> OpenLogAsync(string pod, string container, bool follow, string? stream, string? sinceTime, CancellationToken ct, long? limitBytes = null)
+    public async Task<Stream> OpenLogAsync(string pod, string container, bool follow, string? stream, string? sinceTime, CancellationToken ct,
+        long? limitBytes = null, bool timestamps = true)
     {
-        var query = new List<string> { $"container={Uri.EscapeDataString(container)}", "timestamps=true" };
+        var query = new List<string> { $"container={Uri.EscapeDataString(container)}" };
+        if (timestamps) query.Add("timestamps=true");
         if (follow) query.Add("follow=true");
         if (stream is not null) query.Add($"stream={stream}");
         if (sinceTime is not null) query.Add($"sinceTime={Uri.EscapeDataString(sinceTime)}");
@@ -59,18 +61,6 @@ internal sealed class PodApi(IKubernetes client, k8s.Kubernetes raw, string ns)
     };
 
     public static bool IsNotFound(Exception e) => e is HttpOperationException { Response.StatusCode: HttpStatusCode.NotFound };
-
-    /// <summary>The newest warning recorded about an object (the scheduler's FailedScheduling, the kubelet's Failed), or null.</summary>
-    public async Task<string?> LatestWarningAsync(string kind, string name, CancellationToken ct)
-    {
-        var events = await client.CoreV1.ListNamespacedEventAsync(ns,
-            fieldSelector: $"involvedObject.kind={kind},involvedObject.name={name}", cancellationToken: ct);
-        return events.Items
-            .Where(e => e.Type == "Warning")
-            .OrderBy(e => e.LastTimestamp ?? e.EventTime ?? e.Metadata.CreationTimestamp)
-            .Select(e => $"{e.Reason}: {e.Message}")
-            .LastOrDefault();
-    }
 
     /// <summary>A response's content stream that disposes the response with it.</summary>
     private sealed class ResponseStream(HttpResponseMessage response, Stream inner) : Stream

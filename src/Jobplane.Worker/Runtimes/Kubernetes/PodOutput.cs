@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text;
+using k8s.Autorest;
 
 namespace Jobplane.Worker.Runtimes.Kubernetes;
 
@@ -57,6 +58,17 @@ internal sealed class PodOutput : OutputPump
             catch (Exception e) when (!Abandoned.IsCancellationRequested && PodApi.IsTransient(e))
             {
                 broken = true;
+            }
+            catch (HttpOperationException) when (!Abandoned.IsCancellationRequested)
+            {
+                // No log to open: the container is not running yet (a moment after the pod said it
+                // is), or it ended and was removed with its pod (a stop, a lost lease). The latter is the end.
+                broken = !_containerEnded();
+                if (!broken)
+                {
+                    reader.Flush();
+                    return;
+                }
             }
             // A follow ends by itself once the container has terminated and its log was sent; a stream
             // that ended (or broke) before that is opened again from the cursor.

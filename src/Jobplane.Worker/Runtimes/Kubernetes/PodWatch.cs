@@ -35,7 +35,7 @@ internal sealed class PodWatch : IAsyncDisposable
         _loop = Task.Run(LoopAsync);
     }
 
-    /// <summary>The pod as last seen (<see cref="PodSnapshot.Pod"/> null before it exists or once it is gone).</summary>
+    /// <summary>The pod as last seen (<see cref="PodSnapshot.Pod"/> null before it exists).</summary>
     public PodSnapshot Current
     {
         get
@@ -66,7 +66,8 @@ internal sealed class PodWatch : IAsyncDisposable
         lock (_gate)
         {
             var seen = _current.Seen || pod is not null;
-            _current = new PodSnapshot(deleted ? null : pod, seen, Gone: seen && (deleted || pod is null));
+            // A deleted pod keeps its last state: how its containers ended is what the attempt reports.
+            _current = new PodSnapshot(pod ?? _current.Pod, seen, Gone: seen && (deleted || pod is null));
             changed = _changed;
             _changed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         }
@@ -141,7 +142,7 @@ internal sealed class PodWatch : IAsyncDisposable
 }
 
 /// <summary>One view of a Job's pod.</summary>
-/// <param name="Pod">The pod; null before it was created and once it is gone.</param>
+/// <param name="Pod">The pod as last seen; null before it was created. A pod that is gone keeps its last state.</param>
 /// <param name="Seen">The pod has existed.</param>
 /// <param name="Gone">It existed and does no more (deleted, its node lost).</param>
 internal sealed record PodSnapshot(V1Pod? Pod, bool Seen, bool Gone)
