@@ -42,6 +42,14 @@ public sealed class WorkerOptionsTests
         var kubeconfig = Path.GetTempFileName();
         try
         {
+            File.WriteAllText(kubeconfig, """
+                apiVersion: v1
+                kind: Config
+                clusters: [{name: c, cluster: {server: "https://cluster.example:6443"}}]
+                users: [{name: u, user: {token: abc}}]
+                contexts: [{name: x, context: {cluster: c, user: u}}]
+                current-context: x
+                """);
             var env = new Dictionary<string, string>
             {
                 ["WORKER_TOKEN"] = "a-worker-token-of-some-length",
@@ -59,6 +67,11 @@ public sealed class WorkerOptionsTests
             Assert.Equal(1L << 30, options.Kubernetes.MaxLimits.MemoryBytes);
             Assert.True(options.Kubernetes.SplitLogStreams);
             Assert.Equal(options.WorkRoot, options.Kubernetes.WorkRoot);
+
+            env["KUBERNETES_CONTEXT"] = "no-such-context";
+            var bad = Assert.Throws<InvalidOperationException>(() => WorkerOptions.FromEnvironment(k => env.GetValueOrDefault(k)));
+            Assert.Contains($"KUBECONFIG '{kubeconfig}' (context 'no-such-context') cannot be used", bad.Message, StringComparison.Ordinal);
+            env.Remove("KUBERNETES_CONTEXT");
 
             env.Remove("KUBERNETES_NAMESPACE");
             env.Remove("KUBECONFIG");

@@ -193,7 +193,8 @@ public sealed class KubernetesRuntimeTests
         await using var k8s = await KubernetesHarness.StartAsync(o => o with
         {
             DefaultLimits = new PodLimits { MemoryBytes = 16L << 20, Cpus = 1 },
-            PendingTimeout = TimeSpan.FromSeconds(2),
+            // Long enough for the pods that do schedule to start on a busy machine.
+            PendingTimeout = TimeSpan.FromSeconds(10),
         }, new NodeSize(AllocatableMemoryBytes: 180L << 20));
 
         // Every path that calls the API: start-up clean-up, a Job created twice (adopted), a
@@ -203,8 +204,10 @@ public sealed class KubernetesRuntimeTests
         Assert.Null(JobManifest.TryBuild(adopted, k8s.Options, out var job));
         var testsOwn = k8s.Fake.Requests.Count;
         await k8s.Client.BatchV1.CreateNamespacedJobAsync(job!, KubernetesHarness.Namespace);
-        Assert.True((await k8s.RunAsync(adopted)).Outcome.Succeeded);
-        Assert.True((await k8s.RunAsync(KubernetesHarness.Shell("trap '' TERM; echo started; sleep 600", TimeSpan.FromSeconds(1)))).Outcome.TimedOut);
+        var first = (await k8s.RunAsync(adopted)).Outcome;
+        Assert.True(first.Succeeded, first.Error);
+        var second = (await k8s.RunAsync(KubernetesHarness.Shell("trap '' TERM; echo started; sleep 600", TimeSpan.FromSeconds(1)))).Outcome;
+        Assert.True(second.TimedOut, second.Error);
         var unschedulable = KubernetesHarness.Spec(["true"]) with { Resources = new ResourceRequest(MemoryBytes: 64L << 20) };
         Assert.StartsWith("the pod did not start", (await k8s.RunAsync(unschedulable)).Outcome.Error, StringComparison.Ordinal);
 

@@ -213,6 +213,19 @@ public sealed record KubernetesRuntimeOptions
         };
         // Each value parsed: what remains is how they fit together.
         if (read.Errors.Count == errorsBefore && options.Validate() is { } problem) read.Error(problem);
+        // A kubeconfig the client cannot use (no such context, a user without credentials) is a
+        // setting error at start-up, not a crash when the runtime is first made.
+        if (read.Errors.Count == errorsBefore && kubeConfig is not null)
+        {
+            try
+            {
+                options.ClientConfiguration();
+            }
+            catch (Exception e) when (e is k8s.Exceptions.KubeConfigException or IOException or FormatException or InvalidOperationException)
+            {
+                read.Error($"KUBECONFIG '{kubeConfig}'{(options.Context is null ? "" : $" (context '{options.Context}')")} cannot be used: {e.Message}");
+            }
+        }
         return options;
     }
 
