@@ -56,6 +56,8 @@ namespace Jobplane.Api;
 [JsonSerializable(typeof(AppendLogsRequest))]
 [JsonSerializable(typeof(AppendLogsResponse))]
 [JsonSerializable(typeof(ReleaseRequest))]
+[JsonSerializable(typeof(ResumeRequest))]
+[JsonSerializable(typeof(ResumeResponse))]
 [JsonSerializable(typeof(TenantView))]
 [JsonSerializable(typeof(TenantList))]
 [JsonSerializable(typeof(CreateApiKeyRequest))]

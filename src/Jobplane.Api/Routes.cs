@@ -48,6 +48,7 @@ public static class Routes
     public const string WorkerDequeue = "/internal/executions/dequeue";
     public const string WorkerHeartbeats = "/internal/heartbeats";
     public const string WorkerLeaseHeartbeat = "/internal/executions/{id}/heartbeat";
+    public const string WorkerResume = "/internal/executions/{id}/resume";
     public const string WorkerLogs = "/internal/executions/{id}/logs";
     public const string WorkerResult = "/internal/executions/{id}/result";
     public const string WorkerResults = "/internal/results";

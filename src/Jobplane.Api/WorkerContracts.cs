@@ -92,6 +92,19 @@ public sealed record ClaimedExecution(
     DateTimeOffset LeaseExpiresAt,
     ExecutionPayload Payload);
 
+/// <summary>
+/// POST /internal/executions/{id}/resume: a restarted worker takes over an attempt its previous life
+/// left running (a Kubernetes Job outlives the worker's process), by the lease token it kept.
+/// </summary>
+public sealed record ResumeRequest
+{
+    public Guid? LeaseToken { get; init; }
+    public string? WorkerId { get; init; }
+}
+
+/// <summary>The attempt as its claim gave it; the log lines already stored for it, per stream; how long it has run.</summary>
+public sealed record ResumeResponse(ClaimedExecution Execution, long LoggedStdout, long LoggedStderr, double RunningSeconds);
+
 /// <summary>PUT /internal/executions/{id}/heartbeat.</summary>
 public sealed record HeartbeatRequest
 {

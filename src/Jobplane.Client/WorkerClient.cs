@@ -53,6 +53,11 @@ public sealed class WorkerClient
         (await SendAsync(HttpMethod.Post, Path(Routes.WorkerResults), request,
             JobplaneJsonContext.Default.ResultBatchRequest, JobplaneJsonContext.Default.ResultBatchResponse, CallTimeout, ct))!;
 
+    /// <summary>Takes over an attempt this worker's previous life left running (see <see cref="ResumeRequest"/>).</summary>
+    public async Task<ResumeResponse> ResumeAsync(Guid executionId, ResumeRequest request, CancellationToken ct) =>
+        (await SendAsync(HttpMethod.Post, Path(Routes.Of(Routes.WorkerResume, executionId)), request,
+            JobplaneJsonContext.Default.ResumeRequest, JobplaneJsonContext.Default.ResumeResponse, CallTimeout, ct))!;
+
     public Task ReleaseAsync(Guid executionId, ReleaseRequest request, CancellationToken ct) =>
         SendAsync<ReleaseRequest, ApiError>(HttpMethod.Post, Path(Routes.Of(Routes.WorkerRelease, executionId)), request,
             JobplaneJsonContext.Default.ReleaseRequest, null, CallTimeout, ct);

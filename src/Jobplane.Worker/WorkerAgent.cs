@@ -50,7 +50,10 @@ public sealed partial class WorkerAgent(
         metrics?.ObserveSlotsUsed(() => _running.Count);
         try
         {
-            await runtime.CleanupOrphansAsync(stoppingToken);
+            // Attempts a previous life left running (a Kubernetes Job outlives this process) are
+            // taken over while their leases hold; whatever else it left is cleaned up.
+            var resumed = await ResumeLeftAttemptsAsync(stoppingToken);
+            await runtime.CleanupOrphansAsync(resumed, stoppingToken);
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
@@ -144,8 +147,49 @@ public sealed partial class WorkerAgent(
         }
     }
 
+    /// <summary>
+    /// Takes over the attempts the runtime found left by this worker's previous life, each while the
+    /// controller says its lease is still this worker's (up to the free slots); returns their
+    /// executions, which orphan cleanup must spare. A lease that is gone leaves its unit to the cleanup.
+    /// </summary>
+    private async Task<IReadOnlySet<Guid>> ResumeLeftAttemptsAsync(CancellationToken ct)
+    {
+        var resumed = new HashSet<Guid>();
+        foreach (var left in await runtime.FindResumableAsync(ct))
+        {
+            if (!_slots.Wait(0, CancellationToken.None)) break;
+            ResumeResponse answer;
+            var asked = time.GetTimestamp();
+            try
+            {
+                answer = await client.ResumeAsync(left.ExecutionId, new ResumeRequest { LeaseToken = left.LeaseToken, WorkerId = options.WorkerId }, ct);
+            }
+            catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
+            {
+                // The lease is gone (404, 409), or the controller cannot say now: the unit is left to
+                // the cleanup, and the execution to the lease's expiry, as for any other runtime.
+                _slots.Release();
+                LogNotResumed(left.ExecutionId, e.Message);
+                continue;
+            }
+            var claim = answer.Execution;
+            var attempt = new RunningAttempt(claim.ExecutionId, claim.LeaseToken, claim.Attempt, LeaseDeadlineFrom(asked));
+            _running[claim.ExecutionId] = attempt;
+            resumed.Add(claim.ExecutionId);
+            LogResumed(claim.ExecutionId, claim.Attempt, answer.LoggedStdout + answer.LoggedStderr, answer.RunningSeconds);
+            var resumption = new Resumption(answer.LoggedStdout, answer.LoggedStderr, TimeSpan.FromSeconds(answer.RunningSeconds));
+            var task = Task.Run(() => RunAttemptAsync(claim, attempt, resumption), CancellationToken.None);
+            _tasks[task] = 0;
+            _ = task.ContinueWith(t => _tasks.TryRemove(t, out _), TaskScheduler.Default);
+        }
+        return resumed;
+    }
+
+    /// <summary>Where a taken-over attempt stands: the output the controller already has, and how long it has run.</summary>
+    private sealed record Resumption(long LoggedStdout, long LoggedStderr, TimeSpan Running);
+
     /// <summary>Runs one attempt and reports it. Never throws: a worker-side fault fails the attempt.</summary>
-    private async Task RunAttemptAsync(ClaimedExecution claim, RunningAttempt attempt)
+    private async Task RunAttemptAsync(ClaimedExecution claim, RunningAttempt attempt, Resumption? resumption = null)
     {
         var p = claim.Payload;
         using var span = WorkerTracing.StartAttempt(claim, options.WorkerId, runtime.Name);
@@ -156,15 +200,22 @@ public sealed partial class WorkerAgent(
         var started = time.GetTimestamp();
         try
         {
+            // A taken-over attempt has run for a while already: its timeout counts from its start.
+            var timeout = TimeSpan.FromSeconds(p.TimeoutSeconds);
+            if (resumption is not null) timeout = TimeSpan.FromTicks(Math.Max(TimeSpan.TicksPerSecond, (timeout - resumption.Running).Ticks));
             var spec = new RunSpec(claim.ExecutionId, p.JobId, claim.Attempt, p.Image, p.Command,
-                TimeSpan.FromSeconds(p.TimeoutSeconds), WorkerTracing.JobEnvironment(span))
+                timeout, WorkerTracing.JobEnvironment(span))
             {
+                LeaseToken = claim.LeaseToken,
                 Resources = p.Resources is { } r ? new ResourceRequest(r.MemoryMib * (1L << 20), r.Cpus, r.Pids) : null,
                 Network = p.Network,
                 RunAsRoot = p.RunAsRoot,
                 TenantId = p.TenantId,
             };
-            outcome = await runtime.RunAsync(spec, metrics is null ? shipper : new CountingLogSink(shipper, metrics), attempt.StopToken, attempt.KillToken);
+            ILogSink sink = metrics is null ? shipper : new CountingLogSink(shipper, metrics);
+            // The lines the controller already has are read again from the unit and skipped.
+            if (resumption is not null) sink = new SkippingLogSink(sink, resumption.LoggedStdout, resumption.LoggedStderr);
+            outcome = await runtime.RunAsync(spec, sink, attempt.StopToken, attempt.KillToken);
         }
         catch (Exception e)
         {
@@ -533,6 +584,12 @@ public sealed partial class WorkerAgent(
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Worker {WorkerId} starting: runtime {Runtime}, {Concurrency} slots, controller {Controller}")]
     private partial void LogStarting(string workerId, string runtime, int concurrency, Uri controller);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Execution {ExecutionId} attempt {Attempt} taken over from this worker's previous run ({Lines} log lines already stored, running for {Seconds}s)")]
+    private partial void LogResumed(Guid executionId, int attempt, long lines, double seconds);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Execution {ExecutionId} left by this worker's previous run is not taken over: {Reason}")]
+    private partial void LogNotResumed(Guid executionId, string reason);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Worker {WorkerId} stopped")]
     private partial void LogStopped(string workerId);

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Net;
 using System.Reflection;
 using System.Text.Json;
 using Jobplane.Api;
@@ -103,6 +104,25 @@ public sealed class ClientContractTests(ControllerFixture fixture) : IClassFixtu
             LeaseToken = succeeds.LeaseToken,
             Lines = [new LogLine("hello", "stdout"), new LogLine("warning", "stderr")],
         }, ct));
+        // A restarted worker takes the attempt over: the same attempt and payload, and how many lines of each stream are stored.
+        var resumed = await Call(nameof(WorkerClient.ResumeAsync), () => worker.ResumeAsync(succeeds.ExecutionId,
+            new ResumeRequest { LeaseToken = succeeds.LeaseToken, WorkerId = "client-contract" }, ct));
+        Assert.Equal((succeeds.ExecutionId, succeeds.LeaseToken, succeeds.Attempt), (resumed.Execution.ExecutionId, resumed.Execution.LeaseToken, resumed.Execution.Attempt));
+        Assert.Equal(succeeds.Payload.Command, resumed.Execution.Payload.Command);
+        Assert.Equal((1L, 1L), (resumed.LoggedStdout, resumed.LoggedStderr));
+        Assert.True(resumed.RunningSeconds >= 0);
+        // Only the worker that holds the lease, by its token.
+        var otherWorker = await Assert.ThrowsAsync<ApiException>(() => worker.ResumeAsync(succeeds.ExecutionId,
+            new ResumeRequest { LeaseToken = succeeds.LeaseToken, WorkerId = "someone-else" }, ct));
+        Assert.Equal(HttpStatusCode.Conflict, otherWorker.Status);
+        var wrongToken = await Assert.ThrowsAsync<ApiException>(() => worker.ResumeAsync(succeeds.ExecutionId,
+            new ResumeRequest { LeaseToken = Guid.NewGuid(), WorkerId = "client-contract" }, ct));
+        Assert.Equal(HttpStatusCode.Conflict, wrongToken.Status);
+        var noToken = await Assert.ThrowsAsync<ApiException>(() => worker.ResumeAsync(succeeds.ExecutionId, new ResumeRequest { WorkerId = "client-contract" }, ct));
+        Assert.Equal((HttpStatusCode.BadRequest, "lease_token is required"), (noToken.Status, noToken.Error));
+        var unknown = await Assert.ThrowsAsync<ApiException>(() => worker.ResumeAsync(Guid.NewGuid(),
+            new ResumeRequest { LeaseToken = succeeds.LeaseToken, WorkerId = "client-contract" }, ct));
+        Assert.Equal(HttpStatusCode.NotFound, unknown.Status);
         await Call(nameof(WorkerClient.ReportResultAsync), () => worker.ReportResultAsync(succeeds.ExecutionId, new ResultRequest
         {
             LeaseToken = succeeds.LeaseToken,

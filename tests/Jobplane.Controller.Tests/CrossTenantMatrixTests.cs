@@ -70,6 +70,8 @@ public sealed class CrossTenantMatrixTests : IClassFixture<CrossTenantMatrixTest
             i => $$"""{"leases": [{"execution_id": "{{i.Running}}", "lease_token": "{{i.RunningLease}}"}]}""", 200),
         new("PUT /internal/executions/{id}/heartbeat", Kind.Worker, i => $"/internal/executions/{i.Running}/heartbeat",
             i => $$"""{"lease_token": "{{i.RunningLease}}"}""", 200),
+        new("POST /internal/executions/{id}/resume", Kind.Worker, i => $"/internal/executions/{i.Running}/resume",
+            i => $$"""{"lease_token": "{{i.RunningLease}}", "worker_id": "test-worker"}""", 200),
         new("POST /internal/executions/{id}/logs", Kind.Worker, i => $"/internal/executions/{i.Running}/logs",
             i => $$"""{"lease_token": "{{i.RunningLease}}", "content": "more output of A"}""", 204),
         new("PUT /internal/executions/{id}/result", Kind.Worker, i => $"/internal/executions/{i.Running}/result",

@@ -197,6 +197,7 @@ public sealed class FuzzTests(FuzzTests.Fixture fixture, ITestOutputHelper outpu
         ["PUT /internal/executions/{id}/result"] = $$"""{"lease_token": "{{w.Lease}}", "exit_code": 0, "error": "", "result": {"a": [1, 2]}, "retryable": true}""",
         ["POST /internal/results"] = $$"""{"results": [{"execution_id": "{{w.Running}}", "lease_token": "{{w.Lease}}", "exit_code": 0, "error": "", "result": {"a": [1, 2]}, "retryable": true, "runtime": "exec", "duration_seconds": 0.5, "trace_parent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"}]}""",
         ["POST /internal/executions/{id}/release"] = $$"""{"lease_token": "{{w.Lease}}", "reason": "shutdown"}""",
+        ["POST /internal/executions/{id}/resume"] = $$"""{"lease_token": "{{w.Lease}}", "worker_id": "test-worker"}""",
     };
 
     private sealed record Input(string Label, byte[]? Body, string? ContentType = "application/json", bool Oversized = false, bool Chunked = false);

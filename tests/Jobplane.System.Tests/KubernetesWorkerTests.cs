@@ -46,8 +46,9 @@ public sealed class KubernetesWorkerTests : IAsyncLifetime
                 user: tester
             current-context: fake
             """);
-        // A short lease: the killed worker's attempt is rescued within seconds.
-        _platform.ControllerEnv["HEARTBEAT_VISIBILITY_EXTENSION"] = "4s";
+        // A short lease: a killed worker's attempt is rescued within seconds, unless its next life,
+        // started at once, takes it over first.
+        _platform.ControllerEnv["HEARTBEAT_VISIBILITY_EXTENSION"] = "15s";
         await _platform.InitializeAsync();
         await _platform.StartControllerAsync();
         _worker = StartWorker();
@@ -111,42 +112,81 @@ public sealed class KubernetesWorkerTests : IAsyncLifetime
         Assert.Empty(Fake.Faults);
     }
 
-    [Fact]
-    public async Task A_worker_killed_mid_attempt_removes_its_Job_when_started_again_and_the_execution_runs_again()
+    private async Task KillWorkerAsync()
     {
-        var token = await _platform.CreateTenantAsync("restart");
-        using var api = new Api(_platform.Url, token);
-        var id = await SubmitAsync(token, "--name", "restarted", "--max-attempts", "3", "--",
-            "sh", "-c", "echo started; sleep 600");
-        await api.WaitForStatusAsync(id, "RUNNING", Patience);
-        var deadline = DateTime.UtcNow + Patience;
-        while (await JobsLeftAsync() == 0 && DateTime.UtcNow < deadline) await Task.Delay(100);
-        Assert.Equal(1, await JobsLeftAsync());
-
         _worker!.Signal(9);
         Assert.True(await _worker.WaitForExitAsync(TimeSpan.FromSeconds(30)));
         // The killed worker's Job runs on, unobserved, until the worker is back.
         Assert.Equal(1, await JobsLeftAsync());
+    }
+
+    private async Task WaitForOneJobAsync()
+    {
+        var deadline = DateTime.UtcNow + Patience;
+        while (await JobsLeftAsync() == 0 && DateTime.UtcNow < deadline) await Task.Delay(100);
+        Assert.Equal(1, await JobsLeftAsync());
+    }
+
+    [Fact]
+    public async Task A_worker_killed_mid_attempt_takes_its_running_Job_over_when_started_again_without_losing_or_repeating_a_line()
+    {
+        var token = await _platform.CreateTenantAsync("adopted");
+        using var api = new Api(_platform.Url, token);
+        var id = await SubmitAsync(token, "--name", "adopted", "--max-attempts", "1", "--",
+            "sh", "-c", "for i in $(seq 1 40); do echo line-$i; echo err-$i >&2; sleep 0.1; done; echo '{\"lines\": 40}' > \"$JOBPLANE_OUTPUT_DIR/result.json\"");
+        await WaitForOneJobAsync();
+        // Some lines are stored before the kill, the rest only after the next life takes over.
+        var deadline = DateTime.UtcNow + Patience;
+        while ((await _platform.JobctlAsync(token, "logs", id)).Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).Length < 6 && DateTime.UtcNow < deadline)
+            await Task.Delay(100);
+
+        await KillWorkerAsync();
         _worker = StartWorker();
 
-        // The new life deletes its predecessor's Job; the lease expires and the execution runs again.
-        var cancelled = false;
-        while (DateTime.UtcNow < deadline)
+        var done = await api.WaitForAsync(id, s => s is "SUCCEEDED" or "FAILED", Patience);
+        Assert.Equal("SUCCEEDED", done.GetProperty("status").GetString());
+        // The same attempt, not a second one: its Job was taken over, not created again.
+        Assert.Equal(1, done.GetProperty("attempt").GetInt32());
+        Assert.Equal(40, done.GetProperty("result").GetProperty("lines").GetInt32());
+        Assert.Contains("taken over from this worker", _worker.Output, StringComparison.Ordinal);
+        var logs = (await _platform.JobctlAsync(token, "logs", id)).Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(Enumerable.Range(1, 40).Select(i => $"line-{i}"), logs.Where(l => l.StartsWith("line-", StringComparison.Ordinal)));
+        Assert.Equal(Enumerable.Range(1, 40).Select(i => $"err-{i}"), logs.Where(l => l.StartsWith("err-", StringComparison.Ordinal)));
+        deadline = DateTime.UtcNow + Patience;
+        while (await JobsLeftAsync() > 0 && DateTime.UtcNow < deadline) await Task.Delay(200);
+        Assert.Equal(0, await JobsLeftAsync());
+    }
+
+    [Fact]
+    public async Task A_worker_back_after_its_lease_expired_removes_its_Job_and_the_execution_runs_again()
+    {
+        var token = await _platform.CreateTenantAsync("expired");
+        using var api = new Api(_platform.Url, token);
+        var id = await SubmitAsync(token, "--name", "expired", "--max-attempts", "3", "--", "sh", "-c", "echo started; sleep 600");
+        await WaitForOneJobAsync();
+
+        await KillWorkerAsync();
+        // The lease runs out while the worker is away: the execution is rescued for another attempt.
+        var rescued = await api.WaitForAsync(id, s => s == "PENDING", Patience);
+        Assert.Equal(1, rescued.GetProperty("attempt").GetInt32());
+        _worker = StartWorker();
+
+        // The next life cannot take the Job over (its lease is gone): it deletes it, then runs attempt 2.
+        var deadline = DateTime.UtcNow + Patience;
+        var second = false;
+        while (!second && DateTime.UtcNow < deadline)
         {
             var execution = await api.ExecutionAsync(id);
-            if (execution.GetProperty("attempt").GetInt32() >= 2 && execution.GetProperty("status").GetString() == "RUNNING")
-            {
-                var cancel = await _platform.JobctlAsync(token, "cancel", id);
-                Assert.True(cancel.ExitCode == 0, cancel.Stderr);
-                cancelled = true;
-                break;
-            }
-            await Task.Delay(200);
+            second = execution.GetProperty("attempt").GetInt32() == 2 && execution.GetProperty("status").GetString() == "RUNNING";
+            if (!second) await Task.Delay(200);
         }
-        Assert.True(cancelled, "the execution did not run again after the worker restarted");
+        Assert.True(second, "the execution did not run again after the worker came back");
+        Assert.Contains("is not taken over", _worker.Output, StringComparison.Ordinal);
+        Assert.Contains("Removed orphan Kubernetes Job", _worker.Output, StringComparison.Ordinal);
+        var cancel = await _platform.JobctlAsync(token, "cancel", id);
+        Assert.True(cancel.ExitCode == 0, cancel.Stderr);
         var ended = await api.WaitForAsync(id, s => s is "CANCELLED" or "FAILED" or "SUCCEEDED", Patience);
         Assert.Equal("CANCELLED", ended.GetProperty("status").GetString());
-        Assert.Contains("Removed orphan Kubernetes Job", _worker.Output, StringComparison.Ordinal);
         deadline = DateTime.UtcNow + Patience;
         while (await JobsLeftAsync() > 0 && DateTime.UtcNow < deadline) await Task.Delay(200);
         Assert.Equal(0, await JobsLeftAsync());

@@ -91,6 +91,15 @@ public static class WorkerEndpoints
             .JsonRequest<ResultBatchRequest>(Limits.ResultBatchBodyBytes)
             .Returns<ResultBatchResponse>();
 
+        worker.MapPost(Routes.WorkerResume, ResumeExecution)
+            .AddEndpointFilter(ScopedToCredential)
+            .Doc("resumeExecution", "Take over a running attempt after a worker restart",
+                "For a worker whose attempts outlive its process (kubernetes): the attempt as its claim gave it, if worker_id still holds the lease by lease_token; " +
+                "logged_stdout and logged_stderr are how many log lines of each stream were stored for the attempt (the worker skips as many of the job's output), running_seconds how long it has run. Changes nothing.")
+            .JsonRequest<ResumeRequest>(Limits.SmallBodyBytes)
+            .Returns<ResumeResponse>()
+            .Errors(404, 409);
+
         worker.MapPost(Routes.WorkerRelease, ReleaseExecution)
             .AddEndpointFilter(ScopedToCredential)
             .Doc("releaseExecution", "Hand a lease back unfinished", "The execution is queued again without charging an attempt.")
@@ -274,6 +283,22 @@ public static class WorkerEndpoints
             };
         }
         return Results.Json(new ResultBatchResponse(answers), JobplaneJsonContext.Default.ResultBatchResponse);
+    }
+
+    private static async Task<IResult> ResumeExecution(string id, HttpContext http, QueueStore queue, CancellationToken ct)
+    {
+        if (!Guid.TryParse(id, out var executionId)) return ApiResults.NotFound("execution");
+        var body = await JsonBody.ReadAsync(http.Request, JobplaneJsonContext.Default.ResumeRequest, Limits.SmallBodyBytes);
+        if (body.Error is not null) return body.Error;
+        if (body.Value!.LeaseToken is not { } token) return ApiResults.BadRequest("lease_token is required");
+        if (body.Value.WorkerId is not { } workerId) return ApiResults.BadRequest("worker_id is required");
+        if (Validate.Name(workerId, "worker_id") is { } problem) return ApiResults.BadRequest(problem);
+        var resumed = await queue.ResumeAsync(executionId, token, workerId, ct, http.Principal().WorkerTenants);
+        if (resumed is not null)
+            return Results.Json(new ResumeResponse(resumed.Attempt.ToWire(), resumed.LoggedStdout, resumed.LoggedStderr, resumed.RunningSeconds), JobplaneJsonContext.Default.ResumeResponse);
+        return await queue.WhyLeaseNotHeldAsync(executionId, ct) == LeaseCheck.NotFound
+            ? ApiResults.NotFound("execution")
+            : ApiResults.LeaseLost(executionId);
     }
 
     private static async Task<IResult> ReleaseExecution(string id, HttpContext http, QueueStore queue, CancellationToken ct)

@@ -45,6 +45,59 @@ public sealed partial class QueueStore
         return list;
     }
 
+    /// <summary>An attempt a restarted worker takes over, as its claim gave it, with how far it got.</summary>
+    /// <param name="LoggedStdout">Stdout lines stored since the attempt began: the worker skips as many of the job's stdout.</param>
+    /// <param name="LoggedStderr">The same for stderr.</param>
+    /// <param name="RunningSeconds">How long ago the attempt began, by the database clock.</param>
+    public sealed record ResumedAttempt(ClaimedAttempt Attempt, long LoggedStdout, long LoggedStderr, double RunningSeconds);
+
+    /// <summary>
+    /// For a worker that restarted while its attempt ran on (a Kubernetes Job outlives the worker's
+    /// process): the attempt as its claim gave it, if <paramref name="workerId"/> still holds its
+    /// lease by <paramref name="leaseToken"/> and the lease has not run out; null otherwise (then
+    /// <see cref="WhyLeaseNotHeldAsync"/> says why). Changes nothing: the worker's heartbeats keep the
+    /// lease from then on. The log count scans the execution's own lines (execution_logs_execution_idx),
+    /// bounded by its log cap; it is asked once per restart.
+    /// </summary>
+    public async Task<ResumedAttempt?> ResumeAsync(Guid executionId, Guid leaseToken, string workerId, CancellationToken ct, Guid[]? tenantIds = null)
+    {
+        await using var cmd = db.Command($"""
+            select e.id, e.lease_token, e.attempt, e.max_attempts, e.lease_expires_at,
+                   e.job_id, e.tenant_id, j.name, j.image, j.command, e.timeout_seconds, e.priority,
+                   e.trace_parent, e.scheduled_at,
+                   j.memory_limit_bytes, j.cpu_limit, j.pids_limit,
+                   case when j.network then coalesce((select t.allow_network from tenants t where t.id = e.tenant_id), false)
+                        else false end,
+                   j.run_as_root,
+                   -- This attempt's lines: appends are fenced by its lease token, so every line
+                   -- stored since it began is its own.
+                   (select count(*) filter (where l.stream is distinct from 'stderr') from execution_logs l
+                    where l.execution_id = e.id and l.created_at >= e.started_at),
+                   (select count(*) filter (where l.stream = 'stderr') from execution_logs l
+                    where l.execution_id = e.id and l.created_at >= e.started_at),
+                   extract(epoch from clock_timestamp() - e.started_at)::float8
+            from executions e join jobs j on j.id = e.job_id
+            where e.id = $1 and e.lease_token = $2 and e.worker_id = $3 and e.status = '{ExecutionStatus.Running}'
+              and e.lease_expires_at > clock_timestamp() and ($4::uuid[] is null or e.tenant_id = any($4))
+            """, Sql.P(executionId), Sql.P(leaseToken), Sql.P(workerId), Sql.P(tenantIds));
+        await using var reader = await cmd.ExecuteReaderAsync(ct);
+        if (!await reader.ReadAsync(ct)) return null;
+        var payload = new AttemptPayload(reader.GetGuid(5), reader.GetGuid(6), reader.GetString(7),
+            reader.GetString(8), reader.GetFieldValue<string[]>(9), reader.GetInt32(10), new Priority(reader.GetInt16(11)))
+        {
+            TraceParent = reader.GetStringOrNull(12),
+            ScheduledAt = reader.GetTimestamp(13),
+            Resources = JobStore.ReadResources(reader, 14),
+            Network = reader.GetBoolean(17),
+            RunAsRoot = reader.GetBoolean(18),
+        };
+        var attempt = new ClaimedAttempt(reader.GetGuid(0), reader.GetGuid(1), reader.GetInt32(2), reader.GetInt32(3), reader.GetTimestamp(4), payload);
+        return new ResumedAttempt(attempt, reader.GetInt64(19), reader.GetInt64(20), reader.GetDouble(21));
+    }
+
+    /// <summary>Why a lease is not held: the execution is not there (or not the credential's), or the lease is gone.</summary>
+    public Task<LeaseCheck> WhyLeaseNotHeldAsync(Guid executionId, CancellationToken ct) => WhyNotHeldAsync(executionId, ct);
+
     /// <summary>Appends log lines if the token still holds the lease, in one statement, with no operator cap.</summary>
     public async Task<LeaseCheck> AppendLogsAsync(
         Guid executionId, Guid leaseToken, IReadOnlyList<NewLogLine> lines, CancellationToken ct) =>

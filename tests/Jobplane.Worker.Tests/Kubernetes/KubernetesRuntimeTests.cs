@@ -218,6 +218,35 @@ public sealed class KubernetesRuntimeTests
         Assert.All(k8s.Fake.Requests, r => Assert.Equal(KubernetesHarness.Namespace, r.Namespace));
     }
 
+    [Fact]
+    public async Task A_restarted_worker_finds_its_Jobs_with_their_leases_and_cleanup_spares_the_ones_taken_over()
+    {
+        await using var k8s = await KubernetesHarness.StartAsync();
+        var kept = KubernetesHarness.Shell("sleep 600") with { LeaseToken = Guid.NewGuid() };
+        var dropped = KubernetesHarness.Shell("sleep 600") with { LeaseToken = Guid.NewGuid() };
+        foreach (var spec in new[] { kept, dropped })
+        {
+            Assert.Null(JobManifest.TryBuild(spec, k8s.Options, out var job));
+            await k8s.Client.BatchV1.CreateNamespacedJobAsync(job!, KubernetesHarness.Namespace);
+        }
+        // Another worker's Job is not offered.
+        await k8s.LeaveJobAsync(k8s.WorkerId + "-other");
+
+        var found = await k8s.Runtime.FindResumableAsync(CancellationToken.None);
+
+        Assert.Equal(
+            new[] { (kept.ExecutionId, kept.LeaseToken!.Value), (dropped.ExecutionId, dropped.LeaseToken!.Value) }.Order(),
+            found.Select(f => (f.ExecutionId, f.LeaseToken)).Order());
+        await k8s.Runtime.CleanupOrphansAsync(new HashSet<Guid> { kept.ExecutionId }, CancellationToken.None);
+        Assert.True(await k8s.JobExistsAsync(JobManifest.NameOf(kept)));
+        Assert.False(await k8s.JobExistsAsync(JobManifest.NameOf(dropped)));
+        await k8s.Runtime.CleanupOrphansAsync(CancellationToken.None);
+        Assert.False(await k8s.JobExistsAsync(JobManifest.NameOf(kept)));
+        using var client = k8s.Fake.CreateClient();
+        foreach (var other in (await client.BatchV1.ListNamespacedJobAsync(KubernetesHarness.Namespace)).Items)
+            await client.BatchV1.DeleteNamespacedJobAsync(other.Metadata.Name, KubernetesHarness.Namespace, new k8s.Models.V1DeleteOptions { PropagationPolicy = "Foreground" });
+    }
+
     private static string PodOf(KubernetesHarness k8s, RunSpec spec) =>
         k8s.Client.CoreV1.ListNamespacedPod(KubernetesHarness.Namespace, labelSelector: $"job-name={JobManifest.NameOf(spec)}").Items.Single().Metadata.Name;
 

@@ -30,6 +30,12 @@ public static class JobManifest
     /// <summary>"none" on jobs without network: the namespace's NetworkPolicy selects pods by it.</summary>
     public const string NetworkLabel = "jobplane.dev/network";
     public const string NoNetwork = "none";
+    /// <summary>
+    /// The attempt's lease token, so that the worker's next life can take the attempt over. Readable
+    /// by whoever may read Jobs in the namespace (the worker, the cluster's administrators), never by
+    /// the job's pod (it has no service-account token); useless without a worker credential.
+    /// </summary>
+    public const string LeaseAnnotation = "jobplane.dev/lease-token";
 
     /// <summary>Slack past the job's timeout, grace and pending time before Kubernetes itself ends the Job: a backstop for a lost worker.</summary>
     public static readonly TimeSpan DeadlineBackstop = TimeSpan.FromSeconds(30);
@@ -66,7 +72,13 @@ public static class JobManifest
         {
             ApiVersion = "batch/v1",
             Kind = "Job",
-            Metadata = new V1ObjectMeta { Name = NameOf(spec), NamespaceProperty = options.Namespace, Labels = labels },
+            Metadata = new V1ObjectMeta
+            {
+                Name = NameOf(spec),
+                NamespaceProperty = options.Namespace,
+                Labels = labels,
+                Annotations = spec.LeaseToken is { } lease ? new Dictionary<string, string> { [LeaseAnnotation] = lease.ToString("D") } : null,
+            },
             Spec = new V1JobSpec
             {
                 // One pod per attempt: retrying is the controller's decision, never Kubernetes'.

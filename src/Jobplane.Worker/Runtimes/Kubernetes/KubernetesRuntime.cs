@@ -126,17 +126,39 @@ public sealed class KubernetesRuntime : IRuntimeDriver, IDisposable
             && existing.Metadata.DeletionTimestamp is null;
     }
 
-    public async Task CleanupOrphansAsync(CancellationToken ct)
+    public Task CleanupOrphansAsync(CancellationToken ct) => CleanupOrphansAsync(new HashSet<Guid>(), ct);
+
+    private string WorkerSelector => $"{JobManifest.ManagedByLabel}={JobManifest.ManagedByValue},{JobManifest.WorkerLabel}={_options.WorkerId}";
+
+    /// <summary>
+    /// This worker's Jobs that its previous life left (the worker holds the lock on its id: none is
+    /// this life's yet) and that carry their lease token: the worker asks the controller whether each
+    /// lease is still its own, and takes those attempts over. Jobs being deleted are not offered.
+    /// </summary>
+    public async Task<IReadOnlyList<ResumableAttempt>> FindResumableAsync(CancellationToken ct)
     {
-        // The worker holds the lock on its id: nothing of this worker runs now, so every Job carrying
-        // its id was left by an earlier life. Their executions are rescued by lease expiry; the Jobs
-        // only hold the cluster's resources.
-        var selector = $"{JobManifest.ManagedByLabel}={JobManifest.ManagedByValue},{JobManifest.WorkerLabel}={_options.WorkerId}";
-        var orphans = await _client.BatchV1.ListNamespacedJobAsync(_options.Namespace, labelSelector: selector, cancellationToken: ct);
+        var jobs = await _client.BatchV1.ListNamespacedJobAsync(_options.Namespace, labelSelector: WorkerSelector, cancellationToken: ct);
+        var found = new List<ResumableAttempt>();
+        foreach (var job in jobs.Items)
+        {
+            if (job.Metadata.DeletionTimestamp is not null) continue;
+            if (!Guid.TryParse(LabelOf(job, JobManifest.ExecutionLabel), out var execution)) continue;
+            if (job.Metadata.Annotations?.TryGetValue(JobManifest.LeaseAnnotation, out var lease) != true || !Guid.TryParse(lease, out var token)) continue;
+            found.Add(new ResumableAttempt(execution, token));
+        }
+        return found;
+    }
+
+    public async Task CleanupOrphansAsync(IReadOnlySet<Guid> keep, CancellationToken ct)
+    {
+        // Every Job carrying this worker's id was left by an earlier life, except the ones taken over
+        // (keep). Their executions are rescued by lease expiry; the Jobs only hold the cluster's resources.
+        var orphans = await _client.BatchV1.ListNamespacedJobAsync(_options.Namespace, labelSelector: WorkerSelector, cancellationToken: ct);
         var removed = 0;
         foreach (var orphan in orphans.Items)
         {
             ct.ThrowIfCancellationRequested();
+            if (Guid.TryParse(LabelOf(orphan, JobManifest.ExecutionLabel), out var execution) && keep.Contains(execution)) continue;
             if (!await KubernetesUnit.RemoveAsync(_api, orphan.Metadata.Name, _logger, _time)) continue;
             removed++;
             KubernetesRuntimeLog.OrphanJobRemoved(_logger, orphan.Metadata.Name, LabelOf(orphan, JobManifest.ExecutionLabel),
