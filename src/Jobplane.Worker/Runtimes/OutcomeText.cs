@@ -10,6 +10,21 @@ internal static class OutcomeText
 {
     public const string StoppedError = "stopped by the worker";
 
+    /// <summary>What a process killed by SIGKILL exits with: also what the kernel's OOM killer leaves.</summary>
+    public const int KilledExitCode = 128 + LibC.SIGKILL;
+
+    /// <summary>
+    /// An attempt in which a process was killed for lack of memory, in the same words on every
+    /// runtime: "killed: out of memory (limit 16 MiB)" when the job itself died of it, the exit
+    /// code and the kill when it survived the kill but failed. Null when it still exited 0 (it succeeded).
+    /// </summary>
+    public static string? OutOfMemory(int exitCode, long limitBytes)
+    {
+        var outOfMemory = $"out of memory (limit {Docker.ByteSize.Format(limitBytes)})";
+        if (exitCode == KilledExitCode) return $"killed: {outOfMemory}";
+        return exitCode == 0 ? null : $"{DescribeExit(exitCode)} after a process of the job was killed: {outOfMemory}";
+    }
+
     public static string TimedOut(TimeSpan timeout) => $"timed out after {FormatDuration(timeout)}";
 
     /// <summary>

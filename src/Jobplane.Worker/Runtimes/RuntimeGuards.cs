@@ -16,6 +16,13 @@ internal static class RuntimeGuards
             throw new ArgumentException("MaxLineChars must be at least 2", paramName);
     }
 
+    /// <summary>Why <paramref name="image"/> cannot be an image reference for <paramref name="runtime"/>, or null.</summary>
+    public static string? ImageProblem(string? image, string runtime)
+    {
+        if (string.IsNullOrWhiteSpace(image)) return $"image is empty: the {runtime} runtime needs an image to run";
+        return image.Any(c => char.IsWhiteSpace(c) || char.IsControl(c)) ? $"image '{image}' is not a valid image reference" : null;
+    }
+
     /// <summary>
     /// A token source that cancels when an attempt's timeout is up. A CancellationTokenSource timer
     /// cannot go past ~49 days; a longer timeout is no timeout.

@@ -33,6 +33,10 @@ internal static partial class RuntimeLog
         Message = "Unmounted {Count} attempt folder(s) left mounted by a previous run of worker {WorkerId}")]
     public static partial void OrphanMountsRemoved(ILogger logger, int count, string workerId);
 
+    [LoggerMessage(EventId = 1010, Level = LogLevel.Warning,
+        Message = "Output of execution {ExecutionId} attempt {Attempt} had not ended {Limit} after its unit exited; the rest of it is dropped")]
+    public static partial void OutputNotEnded(ILogger logger, Guid executionId, int attempt, string limit);
+
     [LoggerMessage(EventId = 1009, Level = LogLevel.Warning,
         Message = "Orphan cleanup of worker {WorkerId} leaves {Entry} alone: it {Reason}")]
     public static partial void LeftoverSkipped(ILogger logger, string workerId, string entry, string reason);

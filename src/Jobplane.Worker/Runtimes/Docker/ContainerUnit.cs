@@ -23,7 +23,6 @@ internal sealed class ContainerUnit : IRuntimeUnit
     /// container that was not OOM-killed: a job that SIGKILLed itself.
     /// </summary>
     private static readonly TimeSpan LateOomEventLimit = TimeSpan.FromSeconds(5);
-    private const int KilledExitCode = 128 + LibC.SIGKILL;
 
     private readonly DockerClient _client;
     private readonly string _id;
@@ -63,7 +62,7 @@ internal sealed class ContainerUnit : IRuntimeUnit
     public async Task FinishOutputAsync()
     {
         if (!await _output.DrainAsync(DrainLimit, _time))
-            DockerRuntimeLog.OutputNotEnded(_logger, _spec.ExecutionId, _spec.Attempt, OutcomeText.FormatDuration(DrainLimit));
+            RuntimeLog.OutputNotEnded(_logger, _spec.ExecutionId, _spec.Attempt, OutcomeText.FormatDuration(DrainLimit));
         _output.ThrowIfFaulted();
     }
 
@@ -77,9 +76,7 @@ internal sealed class ContainerUnit : IRuntimeUnit
 
         // The engine reports any OOM kill in the container, of the job's main process or of a
         // child the job survived; a job that still exited 0 succeeded.
-        var outOfMemory = $"out of memory (limit {ByteSize.Format(_limits.MemoryBytes)})";
-        if (exitCode == KilledExitCode) return exit with { Error = $"killed: {outOfMemory}" };
-        if (exitCode != 0) return exit with { Error = $"{exit.Error} after a process of the job was killed: {outOfMemory}" };
+        if (OutcomeText.OutOfMemory(exitCode, _limits.MemoryBytes) is { } outOfMemory) return exit with { Error = outOfMemory };
         DockerRuntimeLog.OomButSucceeded(_logger, _spec.ExecutionId, _spec.Attempt, ByteSize.Format(_limits.MemoryBytes));
         return exit;
     }
@@ -101,7 +98,7 @@ internal sealed class ContainerUnit : IRuntimeUnit
     {
         if (stateOomKilled || _oom.Seen) return true;
         // A container the worker stopped or timed out is reported as such, whatever killed it.
-        if (!endedByItself || exitCode != KilledExitCode) return false;
+        if (!endedByItself || exitCode != OutcomeText.KilledExitCode) return false;
         return await _oom.WaitAsync(LateOomEventLimit, _time);
     }
 

@@ -68,9 +68,7 @@ public sealed class DockerRuntime : IRuntimeDriver, IDisposable
 
     public string? Validate(RunSpec spec)
     {
-        if (string.IsNullOrWhiteSpace(spec.Image)) return "image is empty: the docker runtime needs an image to run";
-        if (spec.Image.Any(c => char.IsWhiteSpace(c) || char.IsControl(c)))
-            return $"image '{spec.Image}' is not a valid image reference";
+        if (RuntimeGuards.ImageProblem(spec.Image, RuntimeName) is { } imageProblem) return imageProblem;
         // What the job asks for, within the operator's maximums: asking for more than this worker
         // grants fails the attempt without retry, as another attempt would ask for the same.
         // Root only where the operator allows it; elsewhere every attempt would be refused the same

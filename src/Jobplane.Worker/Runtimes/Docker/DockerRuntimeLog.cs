@@ -9,9 +9,6 @@ internal static partial class DockerRuntimeLog
         Message = "Execution {ExecutionId} attempt {Attempt} started as container {ContainerId} from image {Image}")]
     public static partial void Started(ILogger logger, Guid executionId, int attempt, string containerId, string image);
 
-    [LoggerMessage(EventId = 1204, Level = LogLevel.Warning,
-        Message = "Output of execution {ExecutionId} attempt {Attempt} had not ended {Limit} after its container exited; the rest of it is dropped")]
-    public static partial void OutputNotEnded(ILogger logger, Guid executionId, int attempt, string limit);
 
     [LoggerMessage(EventId = 1205, Level = LogLevel.Warning,
         Message = "Could not remove container {ContainerId}; the next orphan cleanup will try again")]

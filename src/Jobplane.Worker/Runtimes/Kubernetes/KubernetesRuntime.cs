@@ -57,9 +57,7 @@ public sealed class KubernetesRuntime : IRuntimeDriver, IDisposable
 
     public string? Validate(RunSpec spec)
     {
-        if (string.IsNullOrWhiteSpace(spec.Image)) return "image is empty: the kubernetes runtime needs an image to run";
-        if (spec.Image.Any(c => char.IsWhiteSpace(c) || char.IsControl(c)))
-            return $"image '{spec.Image}' is not a valid image reference";
+        if (RuntimeGuards.ImageProblem(spec.Image, Name) is { } imageProblem) return imageProblem;
         // Limits above this worker's maximums, root or network it does not allow: every attempt would be refused alike.
         return JobManifest.TryBuild(spec, _options, out _);
     }
@@ -122,7 +120,7 @@ public sealed class KubernetesRuntime : IRuntimeDriver, IDisposable
         var have = existing.Metadata.Labels ?? new Dictionary<string, string>();
         var want = wanted.Metadata.Labels;
         return new[] { JobManifest.ExecutionLabel, JobManifest.AttemptLabel, JobManifest.WorkerLabel, JobManifest.ManagedByLabel }
-            .All(label => have.TryGetValue(label, out var value) && want.TryGetValue(label, out var wanted2) && value == wanted2)
+            .All(label => have.TryGetValue(label, out var value) && want.TryGetValue(label, out var expected) && value == expected)
             && existing.Metadata.DeletionTimestamp is null;
     }
 

@@ -17,9 +17,6 @@ internal static partial class KubernetesRuntimeLog
         Message = "Execution {ExecutionId} attempt {Attempt}: the pod of Kubernetes Job {Job} did not start in time: {Reason}")]
     public static partial void PendingTooLong(ILogger logger, Guid executionId, int attempt, string job, string reason);
 
-    [LoggerMessage(EventId = 1303, Level = LogLevel.Warning,
-        Message = "Output of execution {ExecutionId} attempt {Attempt} had not ended {Limit} after its container exited; the rest of it is dropped")]
-    public static partial void OutputNotEnded(ILogger logger, Guid executionId, int attempt, string limit);
 
     [LoggerMessage(EventId = 1304, Level = LogLevel.Warning,
         Message = "Could not remove Kubernetes Job {Job}; the next orphan cleanup will try again")]

@@ -22,8 +22,7 @@ internal sealed class KubernetesUnit : IRuntimeUnit
     private static readonly TimeSpan ResultLimit = TimeSpan.FromSeconds(60);
     /// <summary>How long removal is waited for: the Job and its pod gone.</summary>
     private static readonly TimeSpan RemovalLimit = TimeSpan.FromSeconds(60);
-    private static readonly TimeSpan RemovalPoll = TimeSpan.FromMilliseconds(100);
-    private const int KilledExitCode = 128 + LibC.SIGKILL;
+    private static readonly TimeSpan RemovalPoll = TimeSpan.FromMilliseconds(250);
     /// <summary>The result frame's longest log: the frame of a 1 MiB result and slack.</summary>
     private const long ResultLogBytes = (Wire.MaxResultBytes / 3 + 1) * 4 + 1024;
 
@@ -100,18 +99,18 @@ internal sealed class KubernetesUnit : IRuntimeUnit
 
     private string? PodName() => _watch.Current.Pod?.Metadata?.Name;
 
+    /// <summary>A container's waiting reasons that waiting longer does not mend: its image cannot be had, or it cannot be made.</summary>
+    private static bool IsPullFailure(string? reason) => reason is "ErrImagePull" or "ImagePullBackOff" or "InvalidImageName" or "ErrImageNeverPull";
+
+    private static bool IsCreateFailure(string? reason) => reason is "CreateContainerConfigError" or "CreateContainerError";
+
     /// <summary>Why the job's container can never start, as the kubelet reports it; null while it still may.</summary>
     private string? CannotStart(PodSnapshot state)
     {
         var waiting = state.Status(JobManifest.JobContainer)?.State?.Waiting;
-        return waiting?.Reason switch
-        {
-            "ErrImagePull" or "ImagePullBackOff" or "InvalidImageName" or "ErrImageNeverPull" =>
-                $"image '{_spec.Image}' cannot be pulled ({waiting.Reason}): {waiting.Message}",
-            "CreateContainerConfigError" or "CreateContainerError" =>
-                $"Kubernetes cannot create the job's container ({waiting.Reason}): {waiting.Message}",
-            _ => null,
-        };
+        if (IsPullFailure(waiting?.Reason)) return $"image '{_spec.Image}' cannot be pulled ({waiting!.Reason}): {waiting.Message}";
+        if (IsCreateFailure(waiting?.Reason)) return $"Kubernetes cannot create the job's container ({waiting!.Reason}): {waiting.Message}";
+        return null;
     }
 
     /// <summary>
@@ -158,7 +157,7 @@ internal sealed class KubernetesUnit : IRuntimeUnit
     {
         if (_output is null) return;
         if (!await _output.DrainAsync(DrainLimit, _time))
-            KubernetesRuntimeLog.OutputNotEnded(_logger, _spec.ExecutionId, _spec.Attempt, OutcomeText.FormatDuration(DrainLimit));
+            RuntimeLog.OutputNotEnded(_logger, _spec.ExecutionId, _spec.Attempt, OutcomeText.FormatDuration(DrainLimit));
         _output.ThrowIfFaulted();
     }
 
@@ -180,12 +179,8 @@ internal sealed class KubernetesUnit : IRuntimeUnit
         if (Disruption(state) is { } evicted) return exit with { Error = evicted, HandBack = true };
         if (state.Pod?.Status?.Reason == "DeadlineExceeded")
             return exit with { Error = $"{exit.Error ?? "ended"}: Kubernetes ended the Job at its activeDeadlineSeconds" };
-        if (job.Reason == "OOMKilled")
-        {
-            var outOfMemory = $"out of memory (limit {ByteSize.Format(_limits.MemoryBytes)})";
-            if (job.ExitCode == KilledExitCode) return exit with { Error = $"killed: {outOfMemory}" };
-            if (job.ExitCode != 0) return exit with { Error = $"{exit.Error} after a process of the job was killed: {outOfMemory}" };
-        }
+        if (job.Reason == "OOMKilled" && OutcomeText.OutOfMemory(job.ExitCode, _limits.MemoryBytes) is { } outOfMemory)
+            return exit with { Error = outOfMemory };
         return exit with { Result = await ReadResultAsync() };
     }
 
@@ -245,8 +240,8 @@ internal sealed class KubernetesUnit : IRuntimeUnit
     private string? ResultCannotStart(PodSnapshot state)
     {
         var waiting = state.Status(JobManifest.ResultContainer)?.State?.Waiting;
-        return waiting?.Reason is "ErrImagePull" or "ImagePullBackOff" or "InvalidImageName" or "ErrImageNeverPull" or "CreateContainerConfigError" or "CreateContainerError"
-            ? $"the result container cannot start ({waiting.Reason}: {waiting.Message}); is KUBERNETES_RESULT_IMAGE ({_options.ResultImage}) right?"
+        return IsPullFailure(waiting?.Reason) || IsCreateFailure(waiting?.Reason)
+            ? $"the result container cannot start ({waiting!.Reason}: {waiting.Message}); is KUBERNETES_RESULT_IMAGE ({_options.ResultImage}) right?"
             : null;
     }
 
@@ -272,8 +267,9 @@ internal sealed class KubernetesUnit : IRuntimeUnit
     }
 
     /// <summary>
-    /// Deletes the Job with its pods (Foreground: the Job goes only once its pods have) and waits,
-    /// bounded, until the Job is gone. False (and logged) when it could not be removed.
+    /// Deletes the Job with its pods and waits, bounded, until the Job is gone. Foreground deletion
+    /// keeps the Job until its pods are gone, so the Job alone is polled: one request per poll.
+    /// False (and logged) when it could not be removed.
     /// </summary>
     public static async Task<bool> RemoveAsync(PodApi api, string name, ILogger logger, TimeProvider time)
     {
@@ -292,12 +288,11 @@ internal sealed class KubernetesUnit : IRuntimeUnit
             while (true)
             {
                 var left = await api.Client.BatchV1.ListNamespacedJobAsync(api.Namespace, fieldSelector: $"metadata.name={name}", cancellationToken: limit.Token);
-                var pods = await api.Client.CoreV1.ListNamespacedPodAsync(api.Namespace, labelSelector: $"job-name={name}", cancellationToken: limit.Token);
-                if (left.Items.Count == 0 && pods.Items.Count == 0) return true;
+                if (left.Items.Count == 0) return true;
                 await Task.Delay(RemovalPoll, time, limit.Token);
             }
         }
-        catch (Exception e) when (e is OperationCanceledException || PodApi.IsTransient(e) || e is k8s.Autorest.HttpOperationException)
+        catch (Exception e) when (e is OperationCanceledException or k8s.Autorest.HttpOperationException || PodApi.IsTransient(e))
         {
             KubernetesRuntimeLog.JobNotRemoved(logger, name, e);
             return false;

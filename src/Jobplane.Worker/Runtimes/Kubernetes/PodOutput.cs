@@ -38,10 +38,6 @@ internal sealed class PodOutput : OutputPump
         else Start(() => FollowAsync(LogStream.Stdout, null));
     }
 
-    /// <summary>Reconnections after a broken stream, for tests and the worker's log.</summary>
-    public int Reconnects => Volatile.Read(ref _reconnects);
-    private int _reconnects;
-
     private async Task FollowAsync(LogStream stream, string? streamParameter)
     {
         var reader = new TimestampedLines(LinesOf(stream));
@@ -78,7 +74,6 @@ internal sealed class PodOutput : OutputPump
                 return;
             }
             reader.Interrupted();
-            Interlocked.Increment(ref _reconnects);
             await Task.Delay(ReconnectDelay, _time, Abandoned);
         }
     }
