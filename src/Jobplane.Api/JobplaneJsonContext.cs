@@ -18,6 +18,11 @@ namespace Jobplane.Api;
     ReadCommentHandling = JsonCommentHandling.Disallow,
     Converters = [typeof(JsonUtf16StringConverter), typeof(Rfc3339JsonConverter)])]
 [JsonSerializable(typeof(ApiError))]
+[JsonSerializable(typeof(ScheduleRequest))]
+[JsonSerializable(typeof(ScheduleView))]
+[JsonSerializable(typeof(ScheduleList))]
+[JsonSerializable(typeof(ScheduleHistory))]
+[JsonSerializable(typeof(ScheduleTriggerResponse))]
 [JsonSerializable(typeof(TenantRequest))]
 [JsonSerializable(typeof(CreateTenantResponse))]
 [JsonSerializable(typeof(CreateJobRequest))]

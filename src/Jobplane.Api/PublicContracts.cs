@@ -184,6 +184,9 @@ public sealed record ExecutionView
     public string? Error { get; init; }
     public JsonElement? Result { get; init; }
     public int TimeoutSeconds { get; init; }
+    /// <summary>The schedule that fired it (absent when it was not fired by a schedule), and the due time it fired for.</summary>
+    public Guid? ScheduleId { get; init; }
+    public DateTimeOffset? ScheduleDueAt { get; init; }
     public IReadOnlyList<AttemptView>? Attempts { get; init; }
 }
 

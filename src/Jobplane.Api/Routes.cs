@@ -30,6 +30,13 @@ public static class Routes
     public const string DeadLettersRetry = "/executions/dlq/retry";
     public const string DeadLettersPurge = "/executions/dlq/purge";
 
+    public const string Schedules = "/schedules";
+    public const string Schedule = "/schedules/{id}";
+    public const string SchedulePause = "/schedules/{id}/pause";
+    public const string ScheduleResume = "/schedules/{id}/resume";
+    public const string ScheduleTrigger = "/schedules/{id}/trigger";
+    public const string ScheduleHistory = "/schedules/{id}/history";
+
     public const string ApiKeys = "/api-keys";
     public const string ApiKey = "/api-keys/{id}";
 

@@ -27,6 +27,9 @@ public sealed class ControllerMetrics
     private readonly Histogram<double> _pickup;
     private readonly Histogram<double> _executionDuration;
     private readonly Counter<long> _rateLimited;
+    private readonly Counter<long> _scheduleFires;
+    private readonly Counter<long> _scheduleMissed;
+    private readonly Histogram<double> _scheduleLateness;
 
     public ControllerMetrics(IMeterFactory meters)
     {
@@ -39,6 +42,13 @@ public sealed class ControllerMetrics
         _rescued = meter.CreateCounter<long>("jobplane.leases.rescued", "{execution}", "Executions whose lease expired (worker gone or stalled) and were rescued");
         _logBytes = meter.CreateCounter<long>("jobplane.logs.ingested", "By", "Log bytes (UTF-8) stored");
         _rateLimited = meter.CreateCounter<long>("jobplane.requests.rate_limited", "{request}", "Tenant requests refused with 429, by tenant");
+        _scheduleFires = meter.CreateCounter<long>("jobplane.schedules.fires", "{fire}",
+            "Due times of recurring schedules handled, by outcome (fired, skipped, queued)");
+        _scheduleMissed = meter.CreateCounter<long>("jobplane.schedules.missed", "{due_time}",
+            "Due times that passed while nothing could fire them and their misfire policy skipped");
+        _scheduleLateness = meter.CreateHistogram("jobplane.schedules.lateness", "s",
+            "From a schedule's due time to the creation of its execution (due times fired on time)",
+            advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = ClaimBuckets });
         _claimDuration = meter.CreateHistogram("jobplane.queue.claim.duration", "s", "Time of one claim statement",
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = ClaimBuckets });
         _pickup = meter.CreateHistogram("jobplane.queue.pickup.duration", "s",
@@ -87,5 +97,16 @@ public sealed class ControllerMetrics
     {
         _claimDuration.Record(elapsed.TotalSeconds);
         if (claimed > 0) _claimed.Add(claimed);
+    }
+
+    /// <summary>One firing pass: its outcomes, missed due times, and the lateness of each on-time fire.</summary>
+    public void SchedulesFired(Store.Schedules.FireReport report)
+    {
+        if (report.Fired > 0) _scheduleFires.Add(report.Fired, new KeyValuePair<string, object?>("outcome", "fired"));
+        if (report.Skipped > 0) _scheduleFires.Add(report.Skipped, new KeyValuePair<string, object?>("outcome", "skipped"));
+        if (report.Queued > 0) _scheduleFires.Add(report.Queued, new KeyValuePair<string, object?>("outcome", "queued"));
+        if (report.MissedDueTimes > 0) _scheduleMissed.Add(report.MissedDueTimes);
+        foreach (var late in report.OnTimeLateness) _scheduleLateness.Record(Math.Max(0, late.TotalSeconds));
+        if (report.Fired > 0) _submitted.Add(report.Fired, new KeyValuePair<string, object?>("status", Api.ExecutionStatus.Pending));
     }
 }

@@ -75,6 +75,8 @@ public sealed record ControllerOptions
     public const int DefaultRetentionMaxPercent = 10;
     /// <summary>Per-tenant and per-address bounds (log bytes, follow streams, keys, failed authentications).</summary>
     public TenantLimitOptions TenantLimits { get; init; } = new();
+    /// <summary>Recurring schedules: caps, minimum interval, misfire grace, firing (<see cref="Schedules.ScheduleOptions"/>).</summary>
+    public Schedules.ScheduleOptions Schedules { get; init; } = new();
     /// <summary>Registries jobs may take their images from (IMAGE_REGISTRIES); any by default.</summary>
     public RegistryAllowList ImageRegistries { get; init; } = RegistryAllowList.Any;
     /// <summary>
@@ -125,6 +127,7 @@ public sealed record ControllerOptions
             RetentionBatchSize = read.Int("RETENTION_BATCH_SIZE", 1000, 1, 10_000),
             RetentionMaxPercent = read.Int("RETENTION_MAX_PERCENT", DefaultRetentionMaxPercent, 1, 90),
             TenantLimits = TenantLimitOptions.Read(read),
+            Schedules = Jobplane.Controller.Schedules.ScheduleOptions.Read(read),
             ImageRegistries = RegistryAllowList.Read(read),
             FairShareMaxFraction = ReadFraction(read, "FAIR_SHARE_MAX_FRACTION", FairShare.DefaultMaxFleetShare),
         };

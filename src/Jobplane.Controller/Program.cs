@@ -47,6 +47,7 @@ builder.Services.AddSingleton<ReadySignal>();
 builder.Services.AddSingleton<LongPollDequeue>();
 builder.Services.AddHostedService(sp => sp.GetRequiredService<ReadySignal>());
 builder.Services.AddHostedService<MaintenanceService>();
+builder.Services.AddHostedService<Jobplane.Controller.Schedules.ScheduleFiringService>();
 // The wire contracts' source-generated JSON (snake_case) also drives the OpenAPI schemas.
 builder.Services.ConfigureHttpJsonOptions(o => OpenApiMetadata.UseWireJson(o.SerializerOptions));
 builder.Services.AddOpenApi(o => o.AddJobplaneTransformers());

@@ -94,6 +94,13 @@ public sealed class JobStore(NpgsqlDataSource db)
     /// CommandTruncated, so a page costs the controller at most limit times that budget;
     /// <see cref="GetAsync"/> answers the whole command.
     /// </summary>
+    /// <summary>The id of the tenant's job of this name; null when it has none.</summary>
+    public async Task<Guid?> FindIdAsync(Guid tenantId, string name, CancellationToken ct)
+    {
+        await using var cmd = db.Command("select id from jobs where tenant_id = $1 and name = $2", Sql.P(tenantId), Sql.P(name));
+        return await cmd.ExecuteScalarAsync(ct) is Guid id ? id : null;
+    }
+
     public async Task<Page<JobRecord>> ListPageAsync(Guid tenantId, PageRequest page, int commandChars, CancellationToken ct)
     {
         List<NpgsqlParameter> ps = [Sql.P(tenantId), Sql.P(page.Limit + 1), Sql.P(page.Offset), Sql.P(commandChars)];

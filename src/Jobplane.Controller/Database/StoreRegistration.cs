@@ -30,11 +30,13 @@ public static class StoreRegistration
         services.AddSingleton(sp => new RateBucketStore(TenantSource(sp)));
         services.AddSingleton(sp => new JobStore(TenantSource(sp)));
         services.AddSingleton(sp => new ExecutionStore(TenantSource(sp)));
+        services.AddSingleton(sp => new Store.Schedules.ScheduleStore(TenantSource(sp)));
         // What workers and the controller's own loops touch: the platform pool.
         services.AddSingleton<WorkerCredentialStore>();
         services.AddSingleton<WorkerStore>();
         services.AddSingleton<QueueStore>();
         services.AddSingleton<RetentionStore>();
+        services.AddSingleton<Store.Schedules.ScheduleFirer>();
         return services;
     }
 

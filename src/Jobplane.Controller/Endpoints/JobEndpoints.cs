@@ -69,7 +69,19 @@ public static class JobEndpoints
     {
         var body = await JsonBody.ReadAsync(http.Request, JobplaneJsonContext.Default.CreateJobRequest, Limits.JobBodyBytes);
         if (body.Error is not null) return body.Error;
-        var r = body.Value!;
+        if (BuildSpec(body.Value!, options, out var spec) is { } refused) return refused;
+        var (jobId, created, error) = await UpsertAsync(store, http.TenantId(), spec!, ct);
+        return error ?? Results.Json(new CreateJobResponse(jobId), JobplaneJsonContext.Default.CreateJobResponse,
+            statusCode: created ? 201 : 200);
+    }
+
+    /// <summary>
+    /// A job definition checked and completed with the operator's defaults, or the error answering it
+    /// (400 naming the field, 403 for a registry the operator does not allow). Nothing is written.
+    /// </summary>
+    internal static IResult? BuildSpec(CreateJobRequest r, ControllerOptions options, out JobSpec? spec, string field = "")
+    {
+        spec = null;
         var problem = Validate.Name(r.Name, "name")
             ?? Validate.Image(r.Image)
             ?? Validate.Command(r.Command)
@@ -77,12 +89,11 @@ public static class JobEndpoints
             ?? Validate.Range(r.MaxAttempts, "max_attempts", 1, Limits.MaxAttempts)
             ?? Validate.RetryPolicy(r.RetryBackoffBase, r.RetryBackoffMax, r.NonRetryableExitCodes)
             ?? Validate.Resources(r.Resources);
-        if (problem is not null) return ApiResults.BadRequest(problem);
+        if (problem is not null) return ApiResults.BadRequest(field.Length > 0 ? $"{field}: {problem}" : problem);
         // The operator's registries, before anything is written: a refused job is not stored.
         if (options.ImageRegistries.Refusal(r.Image!.Trim()) is { } refused)
             return ApiResults.Error(403, ErrorCodes.ImageNotAllowed, refused);
-
-        var spec = new JobSpec(r.Name!.Trim(), r.Image!.Trim(), [.. r.Command ?? []],
+        spec = new JobSpec(r.Name!.Trim(), r.Image!.Trim(), [.. r.Command ?? []],
             r.DefaultTimeout ?? options.DefaultTimeoutSeconds, r.Priority ?? Priority.Normal,
             r.MaxAttempts ?? options.DefaultMaxAttempts)
         {
@@ -95,22 +106,25 @@ public static class JobEndpoints
             Network = r.Network ?? false,
             RunAsRoot = r.RunAsRoot ?? false,
         };
-        Guid jobId;
-        bool created;
+        return null;
+    }
+
+    /// <summary>Creates or updates (by name) the tenant's job; the error answering a tenant not allowed what it asks for.</summary>
+    internal static async Task<(Guid JobId, bool Created, IResult? Error)> UpsertAsync(JobStore store, Guid tenantId, JobSpec spec, CancellationToken ct)
+    {
         try
         {
-            (jobId, created) = await store.UpsertAsync(http.TenantId(), spec, ct);
+            var (jobId, created) = await store.UpsertAsync(tenantId, spec, ct);
+            return (jobId, created, null);
         }
         catch (NetworkNotAllowedException e)
         {
-            return ApiResults.Error(403, ErrorCodes.NetworkNotAllowed, e.Message);
+            return (Guid.Empty, false, ApiResults.Error(403, ErrorCodes.NetworkNotAllowed, e.Message));
         }
         catch (RuntimeNotAllowedException e)
         {
-            return ApiResults.Error(403, ErrorCodes.RuntimeNotAllowed, e.Message);
+            return (Guid.Empty, false, ApiResults.Error(403, ErrorCodes.RuntimeNotAllowed, e.Message));
         }
-        return Results.Json(new CreateJobResponse(jobId), JobplaneJsonContext.Default.CreateJobResponse,
-            statusCode: created ? 201 : 200);
     }
 
     private static async Task<IResult> ListJobs(HttpContext http, JobStore store, ControllerOptions options, CancellationToken ct)

@@ -14,6 +14,7 @@ public static class JobplaneApi
         app.MapPrometheusScrapingEndpoint(Routes.Metrics);
         app.MapTenantEndpoints();
         app.MapJobEndpoints();
+        Schedules.ScheduleEndpoints.MapScheduleEndpoints(app);
         app.MapExecutionEndpoints();
         app.MapWorkerEndpoints();
         app.MapApiKeyEndpoints();

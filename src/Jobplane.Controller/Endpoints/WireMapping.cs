@@ -69,6 +69,8 @@ internal static class WireMapping
         Error = e.Error,
         Result = e.Result,
         TimeoutSeconds = e.TimeoutSeconds,
+        ScheduleId = e.ScheduleId,
+        ScheduleDueAt = e.ScheduleDueAt,
         Attempts = e.Attempts is { } attempts ? [.. attempts.Select(ToWire)] : null,
     };
 

@@ -23,6 +23,7 @@ public static class PageCursor
         public const char ApiKeys = 'k';
         public const char WorkerCredentials = 'w';
         public const char Tenants = 't';
+        public const char Schedules = 's';
     }
 
     /// <summary>Longest cursor accepted (a tenant name of 200 characters, base64url-encoded, fits).</summary>

@@ -65,6 +65,9 @@ public sealed record ExecutionRecord
     /// <summary>The result the job wrote back; always null in a list (the database does not send it).</summary>
     public JsonElement? Result { get; init; }
     public required int TimeoutSeconds { get; init; }
+    /// <summary>The schedule that fired it, and the due time it fired for; null when it was not fired by a schedule.</summary>
+    public Guid? ScheduleId { get; init; }
+    public DateTimeOffset? ScheduleDueAt { get; init; }
     /// <summary>Its attempts in order when read one at a time; null in a list.</summary>
     public IReadOnlyList<AttemptRecord>? Attempts { get; init; }
 }

@@ -109,7 +109,7 @@ public sealed partial class ExecutionStore
     /// executions <paramref name="where"/> selects, in id order: the same lock order as a claim, so a
     /// cancel racing a claim waits for it instead of deadlocking with it. Returns each one's cancel.
     /// </summary>
-    private static async Task<List<Transition>> LockForCancelAsync(NpgsqlConnection conn, NpgsqlTransaction tx, string dequeue,
+    internal static async Task<List<Transition>> LockForCancelAsync(NpgsqlConnection conn, NpgsqlTransaction tx, string dequeue,
         string where, CancellationToken ct, params NpgsqlParameter[] parameters)
     {
         await using (var cmd = conn.Command(dequeue, tx, parameters))

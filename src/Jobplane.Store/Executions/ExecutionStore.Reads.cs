@@ -8,13 +8,15 @@ public sealed partial class ExecutionStore
 {
     private const string Columns = """
         e.id, e.job_id, j.name, e.status, e.priority, e.attempt, e.max_attempts, e.scheduled_at, e.created_at,
-        e.started_at, e.completed_at, e.exit_code, e.error, e.result::text, e.timeout_seconds, e.cancel_requested_at, e.free_attempts
+        e.started_at, e.completed_at, e.exit_code, e.error, e.result::text, e.timeout_seconds, e.cancel_requested_at, e.free_attempts,
+        e.schedule_id, e.schedule_due_at
         """;
 
     /// <summary><see cref="Columns"/> without the result: the database never sends it for a list.</summary>
     private const string ListColumns = """
         e.id, e.job_id, j.name, e.status, e.priority, e.attempt, e.max_attempts, e.scheduled_at, e.created_at,
-        e.started_at, e.completed_at, e.exit_code, e.error, null::text, e.timeout_seconds, e.cancel_requested_at, e.free_attempts
+        e.started_at, e.completed_at, e.exit_code, e.error, null::text, e.timeout_seconds, e.cancel_requested_at, e.free_attempts,
+        e.schedule_id, e.schedule_due_at
         """;
 
     public async Task<ExecutionRecord?> GetAsync(Guid tenantId, Guid executionId, CancellationToken ct)
@@ -134,6 +136,8 @@ public sealed partial class ExecutionStore
         TimeoutSeconds = r.GetInt32(14),
         CancelRequestedAt = r.GetTimestampOrNull(15),
         HandedBack = r.GetInt32(16),
+        ScheduleId = r.IsDBNull(17) ? null : r.GetGuid(17),
+        ScheduleDueAt = r.GetTimestampOrNull(18),
     };
 
     private static JsonElement ParseJson(string json)
