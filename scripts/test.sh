@@ -15,6 +15,8 @@ fi
 export JOBPLANE_TEST_DOCKER_HOST
 # The observability system test scrapes the platform with a real Prometheus server.
 scripts/ensure-prometheus.sh
+# The schedule tests compare fire times with a second cron implementation (Python croniter).
+scripts/ensure-croniter.sh
 
 echo "== building" >&2
 dotnet build Jobplane.slnx -c Debug --nologo -v quiet -clp:ErrorsOnly

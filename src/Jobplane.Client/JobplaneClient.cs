@@ -128,6 +128,32 @@ public sealed partial class JobplaneClient
         SendAsync(HttpMethod.Post, Routes.DeadLettersPurge, Body(new DlqBulkRequest { JobId = jobId }, ClientJson.Context.DlqBulkRequest),
             ClientJson.Context.DlqPurgeResponse, ct);
 
+    public Task<ApiResponse<ScheduleView>> CreateScheduleAsync(ScheduleRequest request, CancellationToken ct) =>
+        SendAsync(HttpMethod.Post, Routes.Schedules, Body(request, ClientJson.Context.ScheduleRequest), ClientJson.Context.ScheduleView, ct);
+
+    public Task<ApiResponse<ScheduleList>> ListSchedulesAsync(int? limit, string? cursor, CancellationToken ct) =>
+        SendAsync(HttpMethod.Get, Routes.Schedules + Query(("limit", Str(limit)), ("cursor", cursor)), null, ClientJson.Context.ScheduleList, ct);
+
+    public Task<ApiResponse<ScheduleView>> GetScheduleAsync(Guid scheduleId, CancellationToken ct) =>
+        SendAsync(HttpMethod.Get, Routes.Of(Routes.Schedule, scheduleId), null, ClientJson.Context.ScheduleView, ct);
+
+    /// <summary>Changes only the fields the request gives.</summary>
+    public Task<ApiResponse<ScheduleView>> UpdateScheduleAsync(Guid scheduleId, ScheduleRequest request, CancellationToken ct) =>
+        SendAsync(HttpMethod.Patch, Routes.Of(Routes.Schedule, scheduleId), Body(request, ClientJson.Context.ScheduleRequest), ClientJson.Context.ScheduleView, ct);
+
+    public Task DeleteScheduleAsync(Guid scheduleId, CancellationToken ct) =>
+        SendNoContentAsync(HttpMethod.Delete, Routes.Of(Routes.Schedule, scheduleId), null, ct);
+
+    public Task<ApiResponse<ScheduleView>> SetSchedulePausedAsync(Guid scheduleId, bool paused, CancellationToken ct) =>
+        SendAsync(HttpMethod.Post, Routes.Of(paused ? Routes.SchedulePause : Routes.ScheduleResume, scheduleId), null, ClientJson.Context.ScheduleView, ct);
+
+    public Task<ApiResponse<ScheduleTriggerResponse>> TriggerScheduleAsync(Guid scheduleId, CancellationToken ct) =>
+        SendAsync(HttpMethod.Post, Routes.Of(Routes.ScheduleTrigger, scheduleId), null, ClientJson.Context.ScheduleTriggerResponse, ct);
+
+    public Task<ApiResponse<ScheduleHistory>> GetScheduleHistoryAsync(Guid scheduleId, int? limit, long? beforeId, CancellationToken ct) =>
+        SendAsync(HttpMethod.Get, Routes.Of(Routes.ScheduleHistory, scheduleId) + Query(("limit", Str(limit)), ("before_id", Str(beforeId))),
+            null, ClientJson.Context.ScheduleHistory, ct);
+
     /// <summary>One job definition, its whole command included.</summary>
     public Task<ApiResponse<JobView>> GetJobAsync(Guid jobId, CancellationToken ct) =>
         SendAsync(HttpMethod.Get, Routes.Of(Routes.Job, jobId), null, ClientJson.Context.JobView, ct);
