@@ -158,6 +158,27 @@ public sealed class ClientContractTests(ControllerFixture fixture) : IClassFixtu
         await Call(nameof(JobplaneClient.RetryDlqAsync), () => client.RetryDlqAsync(dead[0].Id, ct));
         await Call(nameof(JobplaneClient.RetryAllDlqAsync), () => client.RetryAllDlqAsync(jobId, ct));
         await Call(nameof(JobplaneClient.PurgeDlqAsync), () => client.PurgeDlqAsync(jobId, ct));
+
+        // A recurring schedule of the job: defined, read, changed, paused, resumed, triggered, its history, deleted.
+        var schedule = (await Call(nameof(JobplaneClient.CreateScheduleAsync), () => client.CreateScheduleAsync(new ScheduleRequest
+        {
+            Name = "nightly",
+            JobId = jobId,
+            Cron = "30 2 * * *",
+            TimeZone = "Europe/Berlin",
+        }, ct))).Value;
+        Assert.Equal(5, schedule.NextFireTimes.Count);
+        await Call(nameof(JobplaneClient.ListSchedulesAsync), () => client.ListSchedulesAsync(10, null, ct));
+        await Call(nameof(JobplaneClient.GetScheduleAsync), () => client.GetScheduleAsync(schedule.Id, ct));
+        var changed = (await Call(nameof(JobplaneClient.UpdateScheduleAsync),
+            () => client.UpdateScheduleAsync(schedule.Id, new ScheduleRequest { Overlap = "skip" }, ct))).Value;
+        Assert.Equal(("skip", "30 2 * * *"), (changed.Overlap, changed.Cron));
+        Assert.Equal("paused", (await Call(nameof(JobplaneClient.SetSchedulePausedAsync), () => client.SetSchedulePausedAsync(schedule.Id, true, ct))).Value.State);
+        Assert.Equal("active", (await Call(nameof(JobplaneClient.SetSchedulePausedAsync), () => client.SetSchedulePausedAsync(schedule.Id, false, ct))).Value.State);
+        var fired = (await Call(nameof(JobplaneClient.TriggerScheduleAsync), () => client.TriggerScheduleAsync(schedule.Id, ct))).Value;
+        var history = (await Call(nameof(JobplaneClient.GetScheduleHistoryAsync), () => client.GetScheduleHistoryAsync(schedule.Id, 10, null, ct))).Value;
+        Assert.Equal((fired.ExecutionId, "manual"), (Assert.Single(history.Fires).ExecutionId, history.Fires[0].Trigger));
+        await Call(nameof(JobplaneClient.DeleteScheduleAsync), () => client.DeleteScheduleAsync(schedule.Id, ct));
         await Call(nameof(JobplaneClient.CancelJobAsync), () => client.CancelJobAsync(jobId, ct));
 
         // Every public call was made, every request was documented, and together they reach every operation.

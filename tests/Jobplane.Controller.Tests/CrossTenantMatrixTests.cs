@@ -28,9 +28,9 @@ public sealed class CrossTenantMatrixTests : IClassFixture<CrossTenantMatrixTest
     /// <summary>Tenant A's objects (and the ones named in administrator routes).</summary>
     private sealed record Ids(
         Guid TenantA, Guid TenantB, Guid Job, Guid Finished, Guid Dead, Guid DeadLetter, Guid Pending,
-        Guid Running, Guid RunningLease, Guid Releasable, Guid ReleasableLease, Guid KeyForAdmin, Guid KeyForTenant, Guid Credential)
+        Guid Running, Guid RunningLease, Guid Releasable, Guid ReleasableLease, Guid KeyForAdmin, Guid KeyForTenant, Guid Credential, Guid Schedule)
     {
-        public IEnumerable<Guid> OfA() => [TenantA, Job, Finished, Dead, DeadLetter, Pending, Running, RunningLease, Releasable, ReleasableLease, KeyForAdmin, KeyForTenant];
+        public IEnumerable<Guid> OfA() => [TenantA, Job, Finished, Dead, DeadLetter, Pending, Running, RunningLease, Releasable, ReleasableLease, KeyForAdmin, KeyForTenant, Schedule];
     }
 
     /// <param name="Owner">What the route's own principal gets (tenant A for tenant routes).</param>
@@ -97,6 +97,16 @@ public sealed class CrossTenantMatrixTests : IClassFixture<CrossTenantMatrixTest
         new("POST /executions/dlq/{id}/retry", Kind.Tenant, i => $"/executions/dlq/{i.DeadLetter}/retry", _ => null, 201, 404),
         new("POST /executions/dlq/retry", Kind.Tenant, _ => "/executions/dlq/retry", i => $$"""{"job_id": "{{i.Job}}"}""", 200, 200),
         new("POST /executions/dlq/purge", Kind.Tenant, _ => "/executions/dlq/purge", i => $$"""{"job_id": "{{i.Job}}"}""", 200, 200),
+        // Tenant B cannot schedule A's job: 404 as for any of A's ids.
+        new("POST /schedules", Kind.Tenant, _ => "/schedules", i => $$"""{"name": "s-{{Guid.NewGuid():N}}", "job_id": "{{i.Job}}", "cron": "0 * * * *"}""", 201, 404),
+        new("GET /schedules", Kind.Tenant, _ => "/schedules", _ => null, 200, 200),
+        new("GET /schedules/{id}", Kind.Tenant, i => $"/schedules/{i.Schedule}", _ => null, 200, 404),
+        new("PATCH /schedules/{id}", Kind.Tenant, i => $"/schedules/{i.Schedule}", _ => """{"misfire": "skip"}""", 200, 404),
+        new("POST /schedules/{id}/pause", Kind.Tenant, i => $"/schedules/{i.Schedule}/pause", _ => null, 200, 404),
+        new("POST /schedules/{id}/resume", Kind.Tenant, i => $"/schedules/{i.Schedule}/resume", _ => null, 200, 404),
+        new("POST /schedules/{id}/trigger", Kind.Tenant, i => $"/schedules/{i.Schedule}/trigger", _ => null, 201, 404),
+        new("GET /schedules/{id}/history", Kind.Tenant, i => $"/schedules/{i.Schedule}/history", _ => null, 200, 404),
+        new("DELETE /schedules/{id}", Kind.Tenant, i => $"/schedules/{i.Schedule}", _ => null, 204, 404),
         new("POST /executions/{id}/cancel", Kind.Tenant, i => $"/executions/{i.Pending}/cancel", _ => null, 200, 404),
         new("POST /jobs/{id}/cancel", Kind.Tenant, i => $"/jobs/{i.Job}/cancel", _ => null, 200, 404),
     ];
@@ -205,8 +215,12 @@ public sealed class CrossTenantMatrixTests : IClassFixture<CrossTenantMatrixTest
             var keyForTenant = await Api.ReadAsync(await clientA.PostAsync("/api-keys", Api.RawJson("""{"name": "a-own"}""")), Api.Json.CreateApiKeyResponse, HttpStatusCode.Created);
             var credential = await Api.ReadAsync(await admin.PostAsync("/worker-credentials", Api.RawJson("""{"name": "spare"}""")),
                 Api.Json.CreateWorkerCredentialResponse, HttpStatusCode.Created);
+            // Due on the first of January only: it does not fire while the matrix runs.
+            var schedule = await Api.ReadAsync(await clientA.PostAsync("/schedules",
+                Api.RawJson($$"""{"name": "yearly", "job_id": "{{jobId}}", "cron": "0 0 1 1 *"}""")), Api.Json.ScheduleView, HttpStatusCode.Created);
             return new Ids(a.TenantId, b.TenantId, jobId, finished.ExecutionId, dead.ExecutionId, deadLetter, pending.ExecutionId,
-                running.ExecutionId, runningClaim.LeaseToken, releasable.ExecutionId, releasableClaim.LeaseToken, keyForAdmin.Id, keyForTenant.Id, credential.Id);
+                running.ExecutionId, runningClaim.LeaseToken, releasable.ExecutionId, releasableClaim.LeaseToken, keyForAdmin.Id, keyForTenant.Id, credential.Id,
+                schedule.Id);
         }
     }
 

@@ -22,6 +22,8 @@ internal static class DbState
         ("dead_letters", "tenant_id = $1"),
         ("idempotency_keys", "tenant_id = $1"),
         ("audit_log", "tenant_id = $1"),
+        ("schedules", "tenant_id = $1"),
+        ("schedule_fires", "tenant_id = $1"),
         ("worker_credentials", "true"),
     ];
 

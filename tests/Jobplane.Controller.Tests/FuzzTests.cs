@@ -27,6 +27,8 @@ public sealed class FuzzTests(FuzzTests.Fixture fixture, ITestOutputHelper outpu
         {
             ["HEARTBEAT_VISIBILITY_EXTENSION"] = "10m",
             ["DEQUEUE_MAX_WAIT"] = "50ms",
+            // A schedule the fuzzer made valid could fire between two requests: firing stays off here.
+            ["SCHEDULE_FIRING"] = "false",
         });
         public Task InitializeAsync() => Host.InitializeAsync();
         public Task DisposeAsync() => Host.DisposeAsync();
@@ -39,7 +41,7 @@ public sealed class FuzzTests(FuzzTests.Fixture fixture, ITestOutputHelper outpu
 
     private sealed record World(
         string TenantKey, Guid Tenant, Guid Victim, Guid VictimKey, Guid SpareKey, Guid Credential, Guid Job,
-        Guid[] Executions, Guid DeadLetter, Guid Running, Guid Lease);
+        Guid[] Executions, Guid DeadLetter, Guid Running, Guid Lease, Guid Schedule);
 
     [Fact]
     public async Task Fuzzing_every_route_gives_no_5xx_json_errors_and_no_change_on_refusal()
@@ -148,8 +150,11 @@ public sealed class FuzzTests(FuzzTests.Fixture fixture, ITestOutputHelper outpu
             var running = await Api.RunAsync(client, job);
             var runningClaim = await Api.ClaimAsync(worker, a.TenantId, running.ExecutionId);
             var pending = await Api.RunAsync(client, job);
+            var schedule = await Api.ReadAsync(await client.PostAsync("/schedules",
+                Api.RawJson($$"""{"name": "fuzz-schedule", "job_id": "{{job}}", "cron": "0 0 1 1 *"}""")), Api.Json.ScheduleView, HttpStatusCode.Created);
             return new World(a.ApiKey, a.TenantId, victim.TenantId, victimKey.Id, spareKey.Id, credential.Id, job,
-                [finished.ExecutionId, dead.ExecutionId, running.ExecutionId, pending.ExecutionId], deadLetter, running.ExecutionId, runningClaim.LeaseToken);
+                [finished.ExecutionId, dead.ExecutionId, running.ExecutionId, pending.ExecutionId], deadLetter, running.ExecutionId, runningClaim.LeaseToken,
+                schedule.Id);
         }
     }
 
@@ -187,6 +192,15 @@ public sealed class FuzzTests(FuzzTests.Fixture fixture, ITestOutputHelper outpu
         ["POST /executions/dlq/retry"] = $$"""{"job_id": "{{w.Job}}"}""",
         ["POST /executions/dlq/purge"] = $$"""{"job_id": "{{w.Job}}"}""",
         ["POST /executions/{id}/cancel"] = null,
+        ["POST /schedules"] = $$"""{"name": "fuzz-s", "job_id": "{{w.Job}}", "cron": "30 2 * * *", "time_zone": "Europe/Berlin", "starts_at": "2030-01-01T00:00:00Z", "ends_at": "2031-01-01T00:00:00+01:00", "misfire": "catch_up", "catch_up_max": 3, "overlap": "queue", "priority": "high", "timeout": 30, "idempotency_key_prefix": "nightly-", "paused": false}""",
+        ["GET /schedules"] = null,
+        ["GET /schedules/{id}"] = null,
+        ["PATCH /schedules/{id}"] = """{"name": "fuzz-renamed", "interval_seconds": 3600, "time_zone": "America/New_York", "misfire": "skip", "catch_up_max": 2, "overlap": "cancel", "priority": 10, "timeout": 60}""",
+        ["DELETE /schedules/{id}"] = null,
+        ["POST /schedules/{id}/pause"] = null,
+        ["POST /schedules/{id}/resume"] = null,
+        ["POST /schedules/{id}/trigger"] = null,
+        ["GET /schedules/{id}/history"] = null,
         ["GET /executions/{id}"] = null,
         ["GET /executions/{id}/attempts"] = null,
         ["GET /executions/{id}/logs"] = null,
@@ -330,6 +344,7 @@ public sealed class FuzzTests(FuzzTests.Fixture fixture, ITestOutputHelper outpu
                     (_, var p) when p.StartsWith("/worker-credentials", StringComparison.Ordinal) => w.Credential.ToString(),
                     (_, var p) when p.StartsWith("/api-keys", StringComparison.Ordinal) => w.SpareKey.ToString(),
                     (_, var p) when p.StartsWith("/jobs", StringComparison.Ordinal) => w.Job.ToString(),
+                    (_, var p) when p.StartsWith("/schedules", StringComparison.Ordinal) => w.Schedule.ToString(),
                     (_, var p) when p.StartsWith("/executions/dlq", StringComparison.Ordinal) => w.DeadLetter.ToString(),
                     (_, var p) when p.StartsWith("/internal", StringComparison.Ordinal) => w.Running.ToString(),
                     _ => w.Executions[random.Next(w.Executions.Length)].ToString(),
