@@ -76,6 +76,23 @@ public sealed class Platform : IAsyncLifetime
         return p;
     }
 
+    /// <summary>
+    /// Another controller replica on the same database, on a port of its own (its URL is returned):
+    /// what a second instance behind a load balancer is. It does not migrate; start it after the first.
+    /// </summary>
+    public async Task<(ChildProcess Process, string Url)> StartReplicaAsync(string name, int port)
+    {
+        var env = new Dictionary<string, string?>(ControllerEnv)
+        {
+            ["DATABASE_URL"] = Database.ConnectionString,
+            ["PORT"] = port.ToString(System.Globalization.CultureInfo.InvariantCulture),
+        };
+        var p = Start(name, "jobplane-controller", env);
+        var url = $"http://127.0.0.1:{port}";
+        await p.WaitForHttpAsync(new Uri($"{url}/readyz"), TimeSpan.FromSeconds(30));
+        return (p, url);
+    }
+
     public ChildProcess StartWorker(string workerId, IDictionary<string, string?>? extra = null)
     {
         var env = new Dictionary<string, string?>
