@@ -52,6 +52,7 @@ public sealed class ScheduleApiTests(ScheduleFixture fixture) : IClassFixture<Sc
     [InlineData("""{"name": "n", "cron": "0 2 * * *", "ends_at": "2001-01-01T00:00:00Z"}""", "ends_at must be in the future")]
     [InlineData("""{"name": "n", "cron": "0 2 * * *", "idempotency_key_prefix": "a\u0001b"}""", "idempotency_key_prefix")]
     [InlineData("""{"name": "", "cron": "0 2 * * *"}""", "name")]
+    [InlineData("""{"name": "n", "cron": "0 0 30 2 *"}""", "never fires")]
     public async Task An_invalid_definition_is_a_400_naming_the_field_and_stores_nothing(string body, string named)
     {
         var (tenant, client) = await _host.TenantClientAsync();
@@ -179,6 +180,38 @@ public sealed class ScheduleApiTests(ScheduleFixture fixture) : IClassFixture<Sc
             var audit = await Api.ReadAsync(await admin.GetAsync($"/audit?tenant_id={tenant.TenantId}"), Api.Json.AuditPage);
             Assert.Contains(audit.Entries, e => e.Action == "schedule.create" && e.Target == schedule.Id.ToString());
             Assert.Contains(audit.Entries, e => e.Action == "schedule.pause" && e.Target == schedule.Id.ToString() && e.Actor.StartsWith("api_key:", StringComparison.Ordinal));
+        }
+    }
+}
+
+/// <summary>The operator's minimum interval, at its default (10 s).</summary>
+public sealed class ScheduleMinimumIntervalTests : IAsyncLifetime
+{
+    private readonly ControllerHost _host = new();
+
+    public Task InitializeAsync() => _host.InitializeAsync();
+
+    public Task DisposeAsync() => _host.DisposeAsync();
+
+    [Theory]
+    [InlineData("""{"name": "n", "cron": "* * * * * *"}""", "cron fires 1s apart at its closest")]
+    [InlineData("""{"name": "n", "cron": "0,5 * * * * *"}""", "cron fires 5s apart at its closest")]
+    [InlineData("""{"name": "n", "interval_seconds": 9}""", "interval_seconds fires 9s apart")]
+    public async Task A_schedule_firing_more_often_than_the_operator_allows_is_refused(string body, string message)
+    {
+        var (tenant, client) = await _host.TenantClientAsync();
+        using (client)
+        {
+            var job = await Api.CreateJobAsync(client);
+            var error = await Api.AssertErrorAsync(await client.PostAsync("/schedules", Api.RawJson(body.Insert(1, $"\"job_id\": \"{job}\", "))),
+                HttpStatusCode.BadRequest, ErrorCodes.InvalidArgument);
+            Assert.Contains(message, error.Error, StringComparison.Ordinal);
+            Assert.Contains("SCHEDULE_MIN_INTERVAL", error.Error, StringComparison.Ordinal);
+            Assert.Empty((await Api.ReadAsync(await client.GetAsync("/schedules"), Api.Json.ScheduleList)).Schedules);
+            // Every ten seconds is allowed.
+            await Api.ReadAsync(await client.PostAsync("/schedules", Api.RawJson($$"""{"name": "ok", "job_id": "{{job}}", "cron": "*/10 * * * * *"}""")),
+                Api.Json.ScheduleView, HttpStatusCode.Created);
+            _ = tenant;
         }
     }
 }

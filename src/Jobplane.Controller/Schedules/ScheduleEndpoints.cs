@@ -282,6 +282,8 @@ public static class ScheduleEndpoints
                 + $"(SCHEDULE_MIN_INTERVAL) is {Durations.Format(options.Schedules.MinInterval)}");
         }
         if (endsAt is { } end && end <= now) return Bad("ends_at must be in the future");
+        if (timing.NextAfter(now) is null)
+            return Bad(endsAt is null ? $"cron '{cron}' never fires (no date matches it)" : $"the schedule never fires before ends_at {endsAt:O}");
         return (definition, null);
     }
 

@@ -22,10 +22,15 @@ public sealed class ScheduleFirer(NpgsqlDataSource db)
 
     private static readonly string PickSql = $"""
         with picked as (
-            (select id from schedules where paused_at is null and next_due_at <= now() order by next_due_at limit $1)
+            -- A suspended tenant's schedules are left out here, not after the limit: however many
+            -- of them are due, they never take the places of other tenants' due schedules.
+            (select s.id from schedules s where s.paused_at is null and s.next_due_at <= now()
+               and not exists (select 1 from tenants t where t.id = s.tenant_id and t.suspended_at is not null)
+             order by s.next_due_at limit $1)
             union
             (select s.id from schedules s left join executions e on e.id = s.last_execution_id
              where s.queued_due_at is not null and s.paused_at is null
+               and not exists (select 1 from tenants t where t.id = s.tenant_id and t.suspended_at is not null)
                and (e.id is null or e.status not in ('{string.Join("', '", Unfinished)}'))
              limit $1)
         )

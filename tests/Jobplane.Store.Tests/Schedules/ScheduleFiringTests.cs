@@ -304,6 +304,22 @@ public sealed class ScheduleFiringTests(TestDatabase db) : StoreTestBase(db), IC
         await SetNextDueAsync(schedule.Id, "now() - interval '1 second'");
         await FireAsync();
         Assert.Equal(0, await ExecutionsOfAsync(schedule.Id));
+
+        // However many of its schedules are due, they never take another tenant's place in a pass.
+        var more = new List<Guid>();
+        for (var i = 0; i < 3; i++)
+        {
+            var (created, _) = await Schedules.CreateAsync(tenant, new ScheduleDefinition($"more-{i}", (await Db.ScalarAsync<Guid>(
+                "select job_id from schedules where id = $1", schedule.Id))) { Cron = "*/10 * * * * *" }, "test", 100, Ct);
+            await SetNextDueAsync(created!.Id, "now() - interval '1 second'");
+            more.Add(created.Id);
+        }
+        var other = await ScheduleAsync("* * * * * *");
+        await SetNextDueAsync(other.Schedule.Id, "date_trunc('second', now())");
+        var report = await Firer.FireDueAsync(1, Grace, Ct);
+        Assert.Equal(1, report.Schedules);
+        Assert.Equal(1, await ExecutionsOfAsync(other.Schedule.Id));
+        await Schedules.PauseAsync(other.Tenant, other.Schedule.Id, "test", Ct);
     }
 
     [Fact]
