@@ -73,6 +73,7 @@ internal static class JobctlApp
         root.Subcommands.Add(AuditCommand.Create(runtime));
         root.Subcommands.Add(ListCommands.Jobs(runtime));
         root.Subcommands.Add(ListCommands.Executions(runtime));
+        root.Subcommands.Add(ScheduleCommands.Create(runtime));
         return root;
     }
 
