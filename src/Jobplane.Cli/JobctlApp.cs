@@ -23,7 +23,7 @@ internal static class JobctlApp
         var runtime = new JobctlRuntime(stdout, stderr, variables, handler, UseColor(stdout, variables));
         var root = BuildRootCommand(runtime);
 
-        var parseResult = root.Parse(args);
+        var parseResult = root.Parse(args, Parsing);
         if (parseResult.Action is ParseErrorAction)
         {
             // System.CommandLine would exit 1 here; usage errors are exit 2, and print no help wall.
@@ -47,6 +47,12 @@ internal static class JobctlApp
         return await parseResult.InvokeAsync(invocation, cancellationToken);
     }
 
+    /// <summary>
+    /// No response files: with them, any argument starting with '@' is read as a file name, so a cron
+    /// macro (`--cron @daily`) or a job argument (`-c @user`) could not be passed as typed.
+    /// </summary>
+    internal static readonly ParserConfiguration Parsing = new() { ResponseFileTokenReplacer = null };
+
     internal static RootCommand BuildRootCommand(JobctlRuntime runtime)
     {
         var root = new RootCommand("jobctl: define, run and inspect jobs on a jobplane controller.\n"
@@ -67,6 +73,7 @@ internal static class JobctlApp
         root.Subcommands.Add(AuditCommand.Create(runtime));
         root.Subcommands.Add(ListCommands.Jobs(runtime));
         root.Subcommands.Add(ListCommands.Executions(runtime));
+        root.Subcommands.Add(ScheduleCommands.Create(runtime));
         return root;
     }
 

@@ -38,6 +38,12 @@ internal static class StatusCommand
         // Only when it happened: attempts a draining worker gave back, which the limit does not count.
         if (execution.HandedBack > 0)
             fields.Add(("handed_back", execution.HandedBack.ToString(CultureInfo.InvariantCulture)));
+        // Only for a run a schedule fired: which one, and the due time it fired for.
+        if (execution.ScheduleId is { } scheduleId)
+        {
+            fields.Add(("schedule_id", scheduleId.ToString()));
+            fields.Add(("schedule_due_at", Display.Time(execution.ScheduleDueAt)));
+        }
         if (execution.TimeoutSeconds > 0)
             fields.Add(("timeout", execution.TimeoutSeconds.ToString(CultureInfo.InvariantCulture) + "s"));
         fields.AddRange(
