@@ -310,7 +310,8 @@ public sealed class ScheduleFiringTests(TestDatabase db) : StoreTestBase(db), IC
         for (var i = 0; i < 3; i++)
         {
             var (created, _) = await Schedules.CreateAsync(tenant, new ScheduleDefinition($"more-{i}", (await Db.ScalarAsync<Guid>(
-                "select job_id from schedules where id = $1", schedule.Id))) { Cron = "*/10 * * * * *" }, "test", 100, Ct);
+                "select job_id from schedules where id = $1", schedule.Id)))
+            { Cron = "*/10 * * * * *" }, "test", 100, Ct);
             await SetNextDueAsync(created!.Id, "now() - interval '1 second'");
             more.Add(created.Id);
         }
