@@ -54,7 +54,11 @@ public sealed record FirePlan(IReadOnlyList<FireDecision> Decisions, DateTimeOff
         DateTimeOffset? lastDue = null;
         if (s.NextDueAt is { } first && first <= now)
         {
+            // Never past now: a missed_before later than the database's now (its clock stepped back
+            // after a resume) must not record due times that are still to come, or the next pass
+            // would plan them again and collide with their rows.
             var missedEnd = boundary - TimeSpan.FromTicks(1);
+            if (missedEnd > now) missedEnd = now;
             if (first <= missedEnd)
             {
                 var missed = s.Timing.Between(first, missedEnd, EnumerationLimit, out var truncated);

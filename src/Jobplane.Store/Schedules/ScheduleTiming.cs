@@ -21,6 +21,8 @@ public sealed class ScheduleTiming
     /// <summary>The longest cron expression accepted.</summary>
     public const int MaxCronChars = 200;
 
+    private static readonly DateTime NeverFiresCheckFrom = new(2000, 1, 1, 0, 0, 0, DateTimeKind.Utc);
+
     private readonly CronExpression? _cron;
     private readonly TimeSpan _interval;
     private readonly DateTimeOffset _anchor;
@@ -56,7 +58,8 @@ public sealed class ScheduleTiming
             problem = $"cron must be 1 to {MaxCronChars} characters";
             return null;
         }
-        var fields = text.Split(' ', StringSplitOptions.RemoveEmptyEntries).Length;
+        // Fields are separated by any white space, as Cronos reads them (a tab between fields is valid).
+        var fields = text.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries).Length;
         var format = text.StartsWith('@') ? (text.Equals("@every_second", StringComparison.OrdinalIgnoreCase) ? CronFormat.IncludeSeconds : CronFormat.Standard)
             : fields == 6 ? CronFormat.IncludeSeconds : CronFormat.Standard;
         if (!text.StartsWith('@') && fields is not (5 or 6))
@@ -67,6 +70,14 @@ public sealed class ScheduleTiming
         try
         {
             var cron = CronExpression.Parse(text, format);
+            // A valid expression may still name no date at all (30 February, 31 April): it would be
+            // stored and never fire. Any date the calendar has comes again within 400 years, and
+            // Cronos searches further than that from 2000, so finding none means never.
+            if (cron.GetNextOccurrence(NeverFiresCheckFrom) is null)
+            {
+                problem = $"cron '{text}' never fires: no date matches its day-of-month, month and day-of-week fields";
+                return null;
+            }
             return new ScheduleTiming(cron, TimeSpan.Zero, default, zone, startsAt, endsAt);
         }
         catch (CronFormatException e)
@@ -90,8 +101,12 @@ public sealed class ScheduleTiming
     public static TimeZoneInfo? FindZone(string timeZone, out string? problem)
     {
         problem = null;
-        // Windows names would resolve too on this platform; the API speaks IANA names only.
-        if (timeZone.Length is > 0 and <= 64 && TimeZoneInfo.TryFindSystemTimeZoneById(timeZone, out var zone) && zone.HasIanaId)
+        // Windows names would resolve too on this platform; the API speaks IANA names only. The
+        // database directory also holds 'localtime' (the host's own zone) and 'posixrules' (the
+        // rules the tz build chose for POSIX strings): names whose meaning depends on how each
+        // machine was set up, so controllers could disagree on a schedule's due times.
+        if (timeZone.Length is > 0 and <= 64 && timeZone is not ("localtime" or "posixrules")
+            && TimeZoneInfo.TryFindSystemTimeZoneById(timeZone, out var zone) && zone.HasIanaId)
             return zone;
         problem = $"time_zone must be an IANA time zone name such as UTC, Europe/Berlin or America/New_York (got '{timeZone}')";
         return null;
