@@ -38,6 +38,14 @@ public sealed class ScheduleTimingTests
     // Daylight saving: clocks jump forward.
 
     [Fact]
+    public void Day_of_month_and_day_of_week_must_both_match_friday_the_13th_only()
+    {
+        var times = Cron("0 0 13 * FRI").Upcoming(Utc(2026, 1, 1), 3);
+        Assert.Equal([Utc(2026, 2, 13), Utc(2026, 3, 13), Utc(2026, 11, 13)], times);
+        Assert.All(times, t => Assert.Equal(DayOfWeek.Friday, t.DayOfWeek));
+    }
+
+    [Fact]
     public void Spring_forward_in_Berlin_a_time_in_the_gap_fires_at_the_first_instant_after_it()
     {
         // 2026-03-29: 02:00 CET becomes 03:00 CEST (01:00 UTC), so 02:30 does not exist that night.
