@@ -131,6 +131,7 @@ public sealed class HostileTenantTests(ITestOutputHelper output) : IAsyncLifetim
         await AttackLogFloodAsync();
         await AttackFollowStreamsAsync();
         await AttackMintedKeyAsync();
+        await AttackSchedulesAsync();
         await AttackMetricsAsync();
         await AttackWorkerNameAsync();
         await AttackGuessKeysAsync(); // last: it spends this address's budget of failed authentications
@@ -313,6 +314,34 @@ public sealed class HostileTenantTests(ITestOutputHelper output) : IAsyncLifetim
     }
 
     /// <summary>A leaked key mints a key of its own, then the owner revokes the leaked one.</summary>
+    /// <summary>
+    /// Makes the platform fire as much work as a schedule could: too often, too many catch-ups, too
+    /// many schedules, another tenant's job, an expression too long to store. Each is refused.
+    /// </summary>
+    private async Task AttackSchedulesAsync()
+    {
+        using var victim = new Api(_platform.Url, await _platform.CreateTenantAsync("sched-victim-" + Guid.NewGuid().ToString("N")[..8]));
+        var victimJob = (await victim.PostJsonAsync("/jobs", """{"name": "victim", "image": "exec", "command": ["true"]}""")).GetProperty("job_id").GetString();
+        var job = (await _api.PostJsonAsync("/jobs", """{"name": "tick", "image": "exec", "command": ["true"]}""")).GetProperty("job_id").GetString();
+        async Task<int> CreateAsync(string body)
+        {
+            using var response = await _api.Http.PostAsync("/schedules", new StringContent(body, System.Text.Encoding.UTF8, "application/json"));
+            return (int)response.StatusCode;
+        }
+        var everySecond = await CreateAsync($$"""{"name": "flood", "job_id": "{{job}}", "cron": "* * * * * *"}""");
+        var catchUps = await CreateAsync($$"""{"name": "flood", "job_id": "{{job}}", "cron": "0 0 1 1 *", "misfire": "catch_up", "catch_up_max": 1000000}""");
+        var longCron = await CreateAsync($$"""{"name": "flood", "job_id": "{{job}}", "cron": "{{string.Join(",", Enumerable.Range(0, 2000).Select(i => i % 60))}} * * * *"}""");
+        var stolen = await CreateAsync($$"""{"name": "theft", "job_id": "{{victimJob}}", "cron": "0 0 1 1 *"}""");
+        var created = 0;
+        int status;
+        while ((status = await CreateAsync($$"""{"name": "s{{created}}", "job_id": "{{job}}", "cron": "0 0 1 1 *"}""")) == 201 && created < 1000) created++;
+        var victimSchedules = (await victim.GetJsonAsync("/schedules")).GetProperty("schedules").GetArrayLength();
+        _rows.Add(new Row("make the platform fire work: every second, a million catch-ups, a 6 KB expression, another tenant's job, endless schedules",
+            "400, 400, 400, 404; 409 after MAX_SCHEDULES_PER_TENANT (100)",
+            $"{everySecond}, {catchUps}, {longCron}, {stolen}; {status} after {created}; the victim has {victimSchedules} schedules",
+            everySecond != 400 || catchUps != 400 || longCron != 400 || stolen != 404 || status != 409 || created != 100 || victimSchedules != 0));
+    }
+
     private async Task AttackMintedKeyAsync()
     {
         var leaked = await _api.PostJsonAsync("/api-keys", """{"name": "leaked"}""");
