@@ -19,7 +19,9 @@ public sealed class ScheduleTests(ITestOutputHelper output) : IAsyncLifetime
     {
         await _platform.InitializeAsync();
         _platform.ControllerEnv["SCHEDULE_MIN_INTERVAL"] = "1s";
-        _platform.ControllerEnv["SCHEDULE_MISFIRE_GRACE"] = "2s";
+        // Generous for a shared 2-core machine under a full test run: a firer stalled longer than
+        // this treats the due time as missed, which is right, but would blur what the tests count.
+        _platform.ControllerEnv["SCHEDULE_MISFIRE_GRACE"] = "5s";
         _platform.ControllerEnv["SCHEDULE_POLL_INTERVAL"] = "200ms";
     }
 
@@ -125,16 +127,23 @@ public sealed class ScheduleTests(ITestOutputHelper output) : IAsyncLifetime
                         FiredAt: e.GetProperty("fired_at").GetDateTimeOffset().UtcDateTime))
                     .OrderBy(e => e.Due).ToList();
                 // What came due while it was down is handled by the restarted controller (fired after the
-                // stop) more than the grace after its due time: one skipped entry, and the catch-up runs.
-                var skipped = Assert.Single(entries, e => e.Outcome == "skipped");
-                var caughtUp = entries.Where(e => e.Outcome == "fired" && e.FiredAt > downAt && e.FiredAt - e.Due > TimeSpan.FromSeconds(2)).ToList();
+                // stop): the outage's missed due times are one skipped entry, and the catch-up runs are the
+                // fires more than the grace after their due time (which is how the firer tells missed ones).
+                var grace = TimeSpan.FromSeconds(5);
+                var skipped = entries.Where(e => e.Outcome == "skipped" && e.FiredAt > downAt).MaxBy(e => e.Missed);
+                Assert.True(skipped.Reason is not null, $"{policy}: no skipped entry after the outage");
+                var caughtUp = entries.Where(e => e.Outcome == "fired" && e.FiredAt > downAt && e.FiredAt - e.Due > grace
+                    && e.Due > skipped.Due && e.Due <= skipped.Due.AddSeconds(3)).ToList();
                 output.WriteLine($"{policy}: skipped {skipped.Missed} missed due times ({skipped.Reason}); catch-up runs {caughtUp.Count}: "
                     + string.Join(", ", caughtUp.Select(c => c.Due.ToString("HH:mm:ss", System.Globalization.CultureInfo.InvariantCulture))));
                 Assert.Equal(expectedCatchUp[policy], caughtUp.Count);
-                Assert.True(skipped.Missed >= 25, $"{policy}: only {skipped.Missed} missed due times counted over a 30 s outage");
+                Assert.True(skipped.Missed >= 20, $"{policy}: only {skipped.Missed} missed due times counted over a 30 s outage");
                 Assert.Contains($"misfire policy {policy}", skipped.Reason, StringComparison.Ordinal);
                 // The catch-up runs are the latest missed due times, one second apart, right after the skipped ones.
                 for (var i = 0; i < caughtUp.Count; i++) Assert.Equal(skipped.Due.AddSeconds(i + 1), caughtUp[i].Due);
+                // The due time after the last catch-up (or after the skipped ones) was not missed: it fired on time.
+                var next = entries.Single(e => e.Due == skipped.Due.AddSeconds(caughtUp.Count + 1));
+                Assert.Equal("fired", next.Outcome);
                 // Before the stop and after the restart: every due time fired once, on time.
                 var executions = await ExecutionsOfAsync(id);
                 Assert.Equal(executions.Count, executions.Select(e => e.Due).Distinct().Count());
