@@ -21,6 +21,8 @@ internal abstract class OutputPump
     /// <summary>Cleared once the attempt no longer wants output, so that no line reaches the sink after RunAsync returned.</summary>
     private volatile bool _open = true;
     private Exception? _fault;
+    /// <summary>Counts arrivals of output (lines delivered, reads done): what tells a slow stream from a stuck one.</summary>
+    private long _progress;
 
     protected OutputPump(ILogSink sink, int maxLineChars)
     {
@@ -61,8 +63,12 @@ internal abstract class OutputPump
     /// <summary>A line splitter that delivers one stream's lines to the sink while output is wanted.</summary>
     protected LineSplitter LinesOf(LogStream stream) => new(_maxLineChars, line => Deliver(stream, line));
 
+    /// <summary>A read loop received bytes: the output is still arriving.</summary>
+    protected void Progressed() => Interlocked.Increment(ref _progress);
+
     private void Deliver(LogStream stream, string line)
     {
+        Progressed();
         if (!_open) return;
         try
         {
@@ -80,16 +86,30 @@ internal abstract class OutputPump
     /// holding a pipe): reading is abandoned and the rest of the output dropped, rather than the
     /// attempt hanging for as long as the holder lives.
     /// </summary>
-    public async Task<bool> DrainAsync(TimeSpan limit, TimeProvider time)
+    /// <param name="whileArriving">
+    /// When given, output that is still arriving when <paramref name="limit"/> passes keeps the wait
+    /// going, one more limit at a time, for at most this long in all: a container's log is finite
+    /// once the container ended, and a busy machine may need longer than the limit to read it all.
+    /// Only a stream that delivers nothing for a whole limit is taken to be stuck.
+    /// </param>
+    public async Task<bool> DrainAsync(TimeSpan limit, TimeProvider time, TimeSpan? whileArriving = null)
     {
-        try
+        var started = time.GetTimestamp();
+        var seen = Interlocked.Read(ref _progress);
+        while (true)
         {
-            await _reading.WaitAsync(limit, time);
-            return true;
-        }
-        catch (TimeoutException)
-        {
-            // Fall through to abandoning the reads.
+            try
+            {
+                await _reading.WaitAsync(limit, time);
+                return true;
+            }
+            catch (TimeoutException)
+            {
+                // Stuck, or only slow: the arrivals tell.
+            }
+            var now = Interlocked.Read(ref _progress);
+            if (whileArriving is not { } longest || now == seen || time.GetElapsedTime(started) >= longest) break;
+            seen = now;
         }
         Abandon();
         try

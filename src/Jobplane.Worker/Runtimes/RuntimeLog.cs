@@ -34,7 +34,7 @@ internal static partial class RuntimeLog
     public static partial void OrphanMountsRemoved(ILogger logger, int count, string workerId);
 
     [LoggerMessage(EventId = 1010, Level = LogLevel.Warning,
-        Message = "Output of execution {ExecutionId} attempt {Attempt} had not ended {Limit} after its unit exited; the rest of it is dropped")]
+        Message = "Output of execution {ExecutionId} attempt {Attempt} had not ended after its unit exited, and nothing of it arrived for {Limit} (or it went on arriving for too long); the rest of it is dropped")]
     public static partial void OutputNotEnded(ILogger logger, Guid executionId, int attempt, string limit);
 
     [LoggerMessage(EventId = 1009, Level = LogLevel.Warning,

@@ -16,6 +16,11 @@ internal sealed class ContainerUnit : IRuntimeUnit
     /// stream as soon as it has passed the last bytes on; this only bounds a stuck connection.
     /// </summary>
     private static readonly TimeSpan DrainLimit = TimeSpan.FromSeconds(10);
+    /// <summary>
+    /// How long in all the output may go on arriving after the container ended, while it does: its
+    /// log is finite, and a busy machine can take longer than <see cref="DrainLimit"/> to read a large one.
+    /// </summary>
+    private static readonly TimeSpan DrainWhileArriving = TimeSpan.FromMinutes(5);
     private static readonly TimeSpan RemovedWaitLimit = TimeSpan.FromSeconds(10);
     /// <summary>
     /// How long a container that died of SIGKILL by itself may keep its outcome waiting for the
@@ -61,7 +66,7 @@ internal sealed class ContainerUnit : IRuntimeUnit
 
     public async Task FinishOutputAsync()
     {
-        if (!await _output.DrainAsync(DrainLimit, _time))
+        if (!await _output.DrainAsync(DrainLimit, _time, DrainWhileArriving))
             RuntimeLog.OutputNotEnded(_logger, _spec.ExecutionId, _spec.Attempt, OutcomeText.FormatDuration(DrainLimit));
         _output.ThrowIfFaulted();
     }

@@ -18,6 +18,11 @@ internal sealed class KubernetesUnit : IRuntimeUnit
 {
     /// <summary>How long the output may go on arriving once the job's container has ended (a stuck API server connection).</summary>
     private static readonly TimeSpan DrainLimit = TimeSpan.FromSeconds(10);
+    /// <summary>
+    /// How long in all the output may go on arriving after the container ended, while it does: its
+    /// log is finite, and a busy machine can take longer than <see cref="DrainLimit"/> to read a large one.
+    /// </summary>
+    private static readonly TimeSpan DrainWhileArriving = TimeSpan.FromMinutes(5);
     /// <summary>How long the result container has, after the job ended, to judge result.json (it starts in well under a second).</summary>
     private static readonly TimeSpan ResultLimit = TimeSpan.FromSeconds(60);
     /// <summary>How long removal is waited for: the Job and its pod gone.</summary>
@@ -156,7 +161,7 @@ internal sealed class KubernetesUnit : IRuntimeUnit
     public async Task FinishOutputAsync()
     {
         if (_output is null) return;
-        if (!await _output.DrainAsync(DrainLimit, _time))
+        if (!await _output.DrainAsync(DrainLimit, _time, DrainWhileArriving))
             RuntimeLog.OutputNotEnded(_logger, _spec.ExecutionId, _spec.Attempt, OutcomeText.FormatDuration(DrainLimit));
         _output.ThrowIfFaulted();
     }

@@ -49,7 +49,11 @@ internal sealed class PodOutput : OutputPump
                 await using var body = await _api.OpenLogAsync(_pod, JobManifest.JobContainer, follow: true, streamParameter, reader.Since, Abandoned);
                 var buffer = new byte[ReadBytes];
                 int read;
-                while ((read = await body.ReadAsync(buffer, Abandoned)) > 0) reader.Append(buffer.AsSpan(0, read));
+                while ((read = await body.ReadAsync(buffer, Abandoned)) > 0)
+                {
+                    Progressed();
+                    reader.Append(buffer.AsSpan(0, read));
+                }
             }
             catch (Exception e) when (!Abandoned.IsCancellationRequested && PodApi.IsTransient(e))
             {
