@@ -51,11 +51,11 @@ test-faults: build-all ## fault injection (N executions; SEED=): kill/pause/rest
 	JOBPLANE_BIN=$(BIN) $(DOTNET) run --project tests/Jobplane.Faults -c Debug -- \
 		--executions $(N) $(if $(SEED),--seed $(SEED)) --json $(CURDIR)/TestResults/faults.json
 
-bench: build-all ## the benchmark harness: throughput, latency, commits per job, claim latency vs backlog (~10 min; bench/RESULTS.md)
+bench: build-all ## the benchmark harness: throughput, latency, commits per job, claim latency vs backlog, schedules vs Quartz.NET (~18 min; bench/RESULTS.md)
 	@scripts/ensure-postgres.sh
 	JOBPLANE_BIN=$(BIN) $(DOTNET) run --project bench/Jobplane.Bench -c Release
 
-bench-quick: build-all ## a smoke run of the benchmark harness with small backlogs (~2 min)
+bench-quick: build-all ## a smoke run of the benchmark harness with small backlogs and short windows (~6 min)
 	@scripts/ensure-postgres.sh
 	BENCH_QUICK=1 JOBPLANE_BIN=$(BIN) $(DOTNET) run --project bench/Jobplane.Bench -c Release
 

@@ -34,7 +34,8 @@ public sealed class BenchDatabase : IAsyncDisposable
     /// <summary>True when pg_stat_statements is loaded and the extension could be created in this database.</summary>
     public bool HasStatementStats { get; private set; }
 
-    public static async Task<BenchDatabase> CreateAsync(string server, string suffix)
+    /// <param name="migrate">False leaves the database empty: for a baseline that brings its own schema.</param>
+    public static async Task<BenchDatabase> CreateAsync(string server, string suffix, bool migrate = true)
     {
         var name = $"jobplane_bench_{DateTime.UtcNow:yyyyMMddHHmmss}_{suffix}";
         await using (var admin = new NpgsqlConnection(server))
@@ -44,7 +45,7 @@ public sealed class BenchDatabase : IAsyncDisposable
             await cmd.ExecuteNonQueryAsync();
         }
         var db = new BenchDatabase(server, name);
-        await new Migrator(db.DataSource).MigrateAsync();
+        if (migrate) await new Migrator(db.DataSource).MigrateAsync();
         try
         {
             await using var cmd = db.DataSource.CreateCommand("""
@@ -59,6 +60,40 @@ public sealed class BenchDatabase : IAsyncDisposable
             // Not installed, or not in shared_preload_libraries: statements are then not counted.
         }
         return db;
+    }
+
+    /// <summary>Forgets what pg_stat_statements counted in this database so far (a no-op without it).</summary>
+    public async Task ResetStatementStatsAsync()
+    {
+        if (!HasStatementStats) return;
+        await using var cmd = DataSource.CreateCommand(
+            "/* bench */ select pg_stat_statements_reset(0, (select oid from pg_database where datname = current_database()), 0)");
+        await cmd.ExecuteNonQueryAsync();
+    }
+
+    /// <summary>
+    /// The statements that took the most execution time in this database since the last reset, one
+    /// line each (calls, total and mean time, the text's start); empty without pg_stat_statements.
+    /// </summary>
+    public async Task<IReadOnlyList<string>> TopStatementsAsync(int count)
+    {
+        if (!HasStatementStats) return [];
+        await using var cmd = DataSource.CreateCommand("""
+            /* bench */ select calls, total_exec_time, mean_exec_time, rows, left(regexp_replace(query, '\s+', ' ', 'g'), 110)
+            from pg_stat_statements
+            where dbid = (select oid from pg_database where datname = current_database())
+              and query not like '%/* bench */%' and query not like '%pg_stat%'
+            order by total_exec_time desc limit $1
+            """);
+        cmd.Parameters.Add(new NpgsqlParameter<int> { TypedValue = count });
+        var lines = new List<string>();
+        await using var reader = await cmd.ExecuteReaderAsync();
+        while (await reader.ReadAsync())
+        {
+            lines.Add(string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                $"{reader.GetInt64(0),7:N0} calls {reader.GetDouble(1),9:N0} ms total {reader.GetDouble(2),8:0.000} ms mean {reader.GetInt64(3),8:N0} rows  {reader.GetString(4)}"));
+        }
+        return lines;
     }
 
     public async Task<string> ServerVersionAsync()

@@ -6,7 +6,7 @@ namespace Jobplane.Bench;
 /// The sizes of one benchmark run. The full run (`make bench`) takes several minutes; the quick
 /// run (BENCH_QUICK=1, `make bench-quick`) is a smoke run of a minute or two with smaller backlogs,
 /// whose figures are rougher. Every size can be overridden by its BENCH_* variable, and
-/// BENCH_ONLY=platform, claims or retention (comma-separated) runs only those parts.
+/// BENCH_ONLY=platform, claims, retention or schedules (comma-separated) runs only those parts.
 /// </summary>
 public sealed record BenchOptions
 {
@@ -52,6 +52,12 @@ public sealed record BenchOptions
     /// transaction when it goes idle; commit counts are read only after this long a pause.
     /// </summary>
     public TimeSpan StatsSettle { get; init; } = TimeSpan.FromSeconds(11);
+    /// <summary>Schedules (every 10 s) fired by two controllers, and cron triggers fired by two Quartz.NET nodes.</summary>
+    public int Schedules { get; init; } = 1000;
+    /// <summary>How long firing is measured: whole 10 s periods, from the first boundary after all schedules exist.</summary>
+    public TimeSpan ScheduleWindow { get; init; } = TimeSpan.FromMinutes(2);
+    /// <summary>The Quartz.NET baselines to run (<see cref="QuartzVariant.Named"/>), each on a fresh database, one after the other.</summary>
+    public IReadOnlyList<QuartzVariant> QuartzVariants { get; init; } = [];
 
     public static BenchOptions FromEnvironment(Func<string, string?> env, string repositoryRoot)
     {
@@ -63,6 +69,12 @@ public sealed record BenchOptions
         var server = env("BENCH_DATABASE_URL") is { Length: > 0 } url
             ? Store.DatabaseUrl.ToConnectionString(url)
             : $"Host=/var/run/postgresql;Username={Environment.UserName};Database=postgres";
+        var quartzThreads = Int("BENCH_QUARTZ_THREADS", 10, 10);
+        var variants = (env("BENCH_QUARTZ_VARIANTS") is { } names ? names : "default,batch10")
+            .Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+            .Select(n => QuartzVariant.Named(n, quartzThreads)
+                ?? throw new ArgumentException($"BENCH_QUARTZ_VARIANTS: unknown variant '{n}' (default, batch1, batch10)"))
+            .ToArray();
         var backlogs = env("BENCH_CLAIM_BACKLOGS") is { Length: > 0 } list
             ? list.Split(',').Select(s => int.Parse(s, CultureInfo.InvariantCulture)).ToArray()
             : quick ? [1_000, 100_000] : [1_000, 100_000, 1_000_000];
@@ -95,6 +107,10 @@ public sealed record BenchOptions
             RetentionPercent = Int("BENCH_RETENTION_PERCENT", 10, 10),
             RetentionLoad = TimeSpan.FromSeconds(Int("BENCH_RETENTION_SECONDS", 10, 5)),
             StatsSettle = TimeSpan.FromSeconds(Int("BENCH_STATS_SETTLE_SECONDS", 11, 11)),
+            Schedules = Int("BENCH_SCHEDULES", 1_000, 1_000),
+            // Whole 10 s periods: the CPU of a window of whole periods does not depend on where in a period it starts.
+            ScheduleWindow = TimeSpan.FromSeconds(Math.Max(10, Int("BENCH_SCHEDULE_SECONDS", 120, 30) / 10 * 10)),
+            QuartzVariants = variants,
         };
     }
 }

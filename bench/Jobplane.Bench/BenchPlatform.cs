@@ -8,8 +8,9 @@ namespace Jobplane.Bench;
 
 /// <summary>
 /// The platform under measurement, made of the built binaries: a controller on a free loopback port
-/// over the benchmark database, and workers started and stopped per scenario. Also the tenant the
-/// benchmark submits as, through the public API like any client.
+/// over the benchmark database (and, for scenarios that need them, further controller replicas on the
+/// same database), and workers started and stopped per scenario. Also the tenant the benchmark
+/// submits as, through the public API like any client.
 /// </summary>
 public sealed class BenchPlatform : IAsyncDisposable
 {
@@ -19,12 +20,16 @@ public sealed class BenchPlatform : IAsyncDisposable
     private readonly BenchOptions _options;
     private readonly string _root;
     private readonly List<ChildProcess> _workers = [];
+    private readonly List<ChildProcess> _replicas = [];
+    private readonly IReadOnlyDictionary<string, string?> _controllerSettings;
     private int _workerCount;
 
-    public BenchPlatform(BenchOptions options, BenchDatabase database, string root)
+    /// <param name="controllerSettings">Settings every controller of this platform gets on top of the harness's own (MAX_SCHEDULES_PER_TENANT, say).</param>
+    public BenchPlatform(BenchOptions options, BenchDatabase database, string root, IReadOnlyDictionary<string, string?>? controllerSettings = null)
     {
         _options = options;
         _root = root;
+        _controllerSettings = controllerSettings ?? new Dictionary<string, string?>();
         Database = database;
         Port = FreePort.Next();
         Http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = 256, PooledConnectionLifetime = Timeout.InfiniteTimeSpan })
@@ -39,6 +44,8 @@ public sealed class BenchPlatform : IAsyncDisposable
     /// <summary>Authenticated as the benchmark tenant once <see cref="StartAsync"/> has run.</summary>
     public HttpClient Http { get; }
     public ChildProcess? Controller { get; private set; }
+    /// <summary>Controllers started by <see cref="StartReplicaAsync"/>, besides <see cref="Controller"/>.</summary>
+    public IReadOnlyList<ChildProcess> Replicas => _replicas;
     public Guid TenantId { get; private set; }
     public IReadOnlyList<ChildProcess> Workers => _workers;
     /// <summary>Peak resident memory of every worker stopped so far, in MiB.</summary>
@@ -46,16 +53,7 @@ public sealed class BenchPlatform : IAsyncDisposable
 
     public async Task StartAsync()
     {
-        var env = new Dictionary<string, string?>
-        {
-            ["DATABASE_URL"] = Database.ConnectionString,
-            ["PORT"] = Port.ToString(CultureInfo.InvariantCulture),
-            ["SYSTEM_SECRET"] = AdminSecret,
-            ["WORKER_TOKEN"] = WorkerToken,
-            // Peers are measured on image exec jobs (the default allows container runtimes only); any: unrestricted, so workers naming no runtime (noop) claim too.
-            ["TENANT_DEFAULT_RUNTIMES"] = "any",
-        };
-        Controller = Start("controller", "jobplane-controller", env);
+        Controller = Start("controller", "jobplane-controller", ControllerEnvironment(Port));
         await Controller.WaitForHttpAsync(new Uri(Http.BaseAddress!, "/readyz"), TimeSpan.FromSeconds(60));
 
         using var admin = new HttpRequestMessage(HttpMethod.Post, "/tenants")
@@ -68,6 +66,34 @@ public sealed class BenchPlatform : IAsyncDisposable
         var tenant = (await created.Content.ReadFromJsonAsync(JobplaneJsonContext.Default.CreateTenantResponse))!;
         TenantId = tenant.TenantId;
         Http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", tenant.ApiKey);
+    }
+
+    /// <summary>
+    /// Starts one more controller on the same database, with the same settings, on a port of its own;
+    /// the harness keeps talking to the first. Returns once it answers /readyz.
+    /// </summary>
+    public async Task<ChildProcess> StartReplicaAsync()
+    {
+        var port = FreePort.Next();
+        var replica = Start($"controller{_replicas.Count + 2}", "jobplane-controller", ControllerEnvironment(port));
+        _replicas.Add(replica);
+        await replica.WaitForHttpAsync(new Uri($"http://127.0.0.1:{port}/readyz"), TimeSpan.FromSeconds(60));
+        return replica;
+    }
+
+    private Dictionary<string, string?> ControllerEnvironment(int port)
+    {
+        var env = new Dictionary<string, string?>
+        {
+            ["DATABASE_URL"] = Database.ConnectionString,
+            ["PORT"] = port.ToString(CultureInfo.InvariantCulture),
+            ["SYSTEM_SECRET"] = AdminSecret,
+            ["WORKER_TOKEN"] = WorkerToken,
+            // Peers are measured on image exec jobs (the default allows container runtimes only); any: unrestricted, so workers naming no runtime (noop) claim too.
+            ["TENANT_DEFAULT_RUNTIMES"] = "any",
+        };
+        foreach (var (key, value) in _controllerSettings) env[key] = value;
+        return env;
     }
 
     /// <summary>Creates (or finds) a job of the benchmark tenant.</summary>
@@ -137,6 +163,10 @@ public sealed class BenchPlatform : IAsyncDisposable
     public void ThrowIfDied()
     {
         if (Controller is { HasExited: true }) throw new InvalidOperationException($"the controller exited:\n{Controller.Tail(30)}");
+        foreach (var r in _replicas)
+        {
+            if (r.HasExited) throw new InvalidOperationException($"controller {r.Name} exited:\n{r.Tail(30)}");
+        }
         foreach (var w in _workers)
         {
             if (w.HasExited) throw new InvalidOperationException($"worker {w.Name} exited:\n{w.Tail(30)}");
@@ -146,6 +176,12 @@ public sealed class BenchPlatform : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         await StopWorkersAsync();
+        foreach (var r in _replicas)
+        {
+            await r.StopAsync(TimeSpan.FromSeconds(35));
+            await r.DisposeAsync();
+        }
+        _replicas.Clear();
         if (Controller is not null)
         {
             await Controller.StopAsync(TimeSpan.FromSeconds(35));

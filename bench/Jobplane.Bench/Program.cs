@@ -8,7 +8,10 @@ using Jobplane.Testing.Processes;
 // jobplane-bench: starts the built platform (./bin) against fresh databases on the local PostgreSQL
 // and measures what the performance issue asks for. Prints a table and a JSON summary (also written
 // to bench/results/latest.json). Exit code 0 when the run completed, whatever the figures; 1 when the
-// run itself broke down.
+// run itself broke down. `jobplane-bench quartz ...` is one node of the Quartz.NET baseline that the
+// schedules scenario starts (twice) as child processes.
+if (args is [QuartzNode.Mode, ..]) return await QuartzNode.RunAsync(args);
+
 var root = RepositoryRoot.TryFind();
 if (root is null)
 {
@@ -31,7 +34,7 @@ Console.WriteLine($"jobplane benchmark ({(options.Quick ? "quick" : "full")} run
 var failed = false;
 try
 {
-    var only = Environment.GetEnvironmentVariable("BENCH_ONLY") is { Length: > 0 } o ? o.Split(',') : ["platform", "claims", "retention"];
+    var only = Environment.GetEnvironmentVariable("BENCH_ONLY") is { Length: > 0 } o ? o.Split(',') : ["platform", "claims", "retention", "schedules"];
     double starts = double.NaN;
     if (only.Contains("platform"))
     {
@@ -91,6 +94,11 @@ try
     {
         await using var db = await BenchDatabase.CreateAsync(options.ServerConnectionString, "retention");
         await new RetentionScenario(options, db, report).RunAsync();
+    }
+
+    if (only.Contains("schedules"))
+    {
+        await new ScheduleScenario(options, report, work).RunAsync();
     }
 }
 catch (Exception e)
