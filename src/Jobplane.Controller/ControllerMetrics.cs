@@ -47,7 +47,7 @@ public sealed class ControllerMetrics
         _scheduleMissed = meter.CreateCounter<long>("jobplane.schedules.missed", "{due_time}",
             "Due times that passed while nothing could fire them and their misfire policy skipped");
         _scheduleLateness = meter.CreateHistogram("jobplane.schedules.lateness", "s",
-            "From a schedule's due time to the creation of its execution (due times fired on time)",
+            "From a schedule's due time to the commit of its execution, when workers can claim it (due times fired on time)",
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = ClaimBuckets });
         _claimDuration = meter.CreateHistogram("jobplane.queue.claim.duration", "s", "Time of one claim statement",
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = ClaimBuckets });

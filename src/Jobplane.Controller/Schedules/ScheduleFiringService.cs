@@ -14,6 +14,7 @@ public sealed partial class ScheduleFiringService(
     ControllerMetrics? metrics = null) : BackgroundService
 {
     private static readonly TimeSpan PruneInterval = TimeSpan.FromMinutes(1);
+    private static readonly TimeSpan BusyBackoff = TimeSpan.FromMilliseconds(50);
     private long _nextPrune;
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
@@ -39,6 +40,9 @@ public sealed partial class ScheduleFiringService(
                 }
                 var (next, now) = await firer.NextDueAsync(stoppingToken);
                 if (next is { } n && n - now < wait) wait = n - now;
+                // Due, yet this pass took nothing: another replica holds those schedules and is firing
+                // them. Looking again at once would only find them locked again until it commits.
+                if (report.Schedules == 0 && wait < BusyBackoff) wait = settings.PollInterval < BusyBackoff ? settings.PollInterval : BusyBackoff;
             }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
             {

@@ -20,7 +20,7 @@ public sealed record ScheduleOptions
     /// <summary>Longest a firer sleeps before looking again (SCHEDULE_POLL_INTERVAL); it wakes sooner for a due time it knows of.</summary>
     public TimeSpan PollInterval { get; init; } = TimeSpan.FromSeconds(1);
     /// <summary>Schedules locked and fired per transaction (SCHEDULE_FIRE_BATCH).</summary>
-    public int FireBatch { get; init; } = 500;
+    public int FireBatch { get; init; } = 200;
     /// <summary>How long schedule history is kept (SCHEDULE_HISTORY_RETENTION).</summary>
     public TimeSpan HistoryRetention { get; init; } = TimeSpan.FromDays(30);
     /// <summary>Whether this replica fires schedules at all (SCHEDULE_FIRING); every replica does by default.</summary>
@@ -34,7 +34,7 @@ public sealed record ScheduleOptions
             MinInterval = read.Duration("SCHEDULE_MIN_INTERVAL", TimeSpan.FromSeconds(10)),
             MisfireGrace = read.Duration("SCHEDULE_MISFIRE_GRACE", TimeSpan.FromSeconds(15)),
             PollInterval = read.Duration("SCHEDULE_POLL_INTERVAL", TimeSpan.FromSeconds(1)),
-            FireBatch = read.Int("SCHEDULE_FIRE_BATCH", 500, 1, 10_000),
+            FireBatch = read.Int("SCHEDULE_FIRE_BATCH", 200, 1, 10_000),
             HistoryRetention = read.Duration("SCHEDULE_HISTORY_RETENTION", TimeSpan.FromDays(30)),
             Firing = read.String("SCHEDULE_FIRING")?.ToLowerInvariant() is not ("false" or "0" or "no" or "off"),
         };

@@ -20,29 +20,35 @@ public sealed class ScheduleFirer(NpgsqlDataSource db)
 
     private static readonly string[] Unfinished = [ExecutionStatus.Pending, ExecutionStatus.Scheduled, ExecutionStatus.Running, ExecutionStatus.Retrying];
 
+    private const string PickColumns = """
+        s.id, s.tenant_id, s.cron, s.interval_seconds, s.time_zone, s.starts_at, s.ends_at, s.misfire, s.catch_up_max, s.overlap,
+        s.next_due_at, s.missed_before, s.queued_due_at, s.last_execution_id, s.created_at, s.idempotency_prefix
+        """;
+
+    // Each branch locks inside its own limit (SKIP LOCKED), so a second firer running at the same
+    // time takes the next due schedules instead of finding the first ones locked and taking none.
+    // The rows are read as they were locked: a firer that committed meanwhile has moved them on,
+    // and its version is the one checked and returned.
     private static readonly string PickSql = $"""
-        with picked as (
+        with due as (
             -- A suspended tenant's schedules are left out here, not after the limit: however many
             -- of them are due, they never take the places of other tenants' due schedules.
-            (select s.id from schedules s where s.paused_at is null and s.next_due_at <= now()
-               and not exists (select 1 from tenants t where t.id = s.tenant_id and t.suspended_at is not null)
-             order by s.next_due_at limit $1)
-            union
-            (select s.id from schedules s left join executions e on e.id = s.last_execution_id
-             where s.queued_due_at is not null and s.paused_at is null
-               and not exists (select 1 from tenants t where t.id = s.tenant_id and t.suspended_at is not null)
-               and (e.id is null or e.status not in ('{string.Join("', '", Unfinished)}'))
-             limit $1)
+            select {PickColumns} from schedules s
+            where s.paused_at is null and s.next_due_at <= now()
+              and not exists (select 1 from tenants t where t.id = s.tenant_id and t.suspended_at is not null)
+            order by s.next_due_at
+            limit $1
+            for update of s skip locked
+        ), queued as (
+            select {PickColumns} from schedules s left join executions e on e.id = s.last_execution_id
+            where s.queued_due_at is not null and s.paused_at is null
+              and not exists (select 1 from tenants t where t.id = s.tenant_id and t.suspended_at is not null)
+              and (e.id is null or e.status not in ('{string.Join("', '", Unfinished)}'))
+            limit $1
+            for update of s skip locked
         )
-        select s.id, s.tenant_id, s.cron, s.interval_seconds, s.time_zone, s.starts_at, s.ends_at, s.misfire, s.catch_up_max, s.overlap,
-               s.next_due_at, s.missed_before, s.queued_due_at, s.last_execution_id, s.created_at, s.idempotency_prefix, now()
-        from schedules s
-        where s.id in (select id from picked)
-          -- Checked again on the row as locked: a firer that just committed has moved it on.
-          and s.paused_at is null and (s.next_due_at <= now() or s.queued_due_at is not null)
-          and not exists (select 1 from tenants t where t.id = s.tenant_id and t.suspended_at is not null)
-        order by s.id
-        for update of s skip locked
+        select *, now() from (select * from due union all select * from queued q where q.id not in (select id from due)) picked
+        order by id
         """;
 
     // One statement for every decision of a pass: idempotency keys, executions (with their queue rows
@@ -99,6 +105,8 @@ public sealed class ScheduleFirer(NpgsqlDataSource db)
     {
         await using var conn = await db.OpenConnectionAsync(ct);
         await using var tx = await conn.BeginTransactionAsync(ct);
+        // From the transaction's now (the executions' created_at) to its commit, when workers can see them.
+        var sinceStart = System.Diagnostics.Stopwatch.StartNew();
         var due = new List<(DueSchedule Schedule, Guid TenantId, string? Prefix)>();
         var now = DateTimeOffset.MinValue;
         await using (var cmd = conn.Command(PickSql, tx, Sql.P(limit)))
@@ -217,7 +225,8 @@ public sealed class ScheduleFirer(NpgsqlDataSource db)
             await cmd.ExecuteNonQueryAsync(ct);
         }
         await tx.CommitAsync(ct);
-        return new FireReport(plans.Count, fired, skipped, queued, missed, cancelled, lateness);
+        var committed = sinceStart.Elapsed;
+        return new FireReport(plans.Count, fired, skipped, queued, missed, cancelled, [.. lateness.Select(l => l + committed)]);
     }
 
     /// <summary>
@@ -226,8 +235,13 @@ public sealed class ScheduleFirer(NpgsqlDataSource db)
     /// </summary>
     public async Task<(DateTimeOffset? NextDueAt, DateTimeOffset Now)> NextDueAsync(CancellationToken ct)
     {
+        // The same schedules a pass would pick: a suspended tenant's due schedules would otherwise
+        // keep this in the past, and the firer looking again at once, for as long as the suspension lasts.
         await using var cmd = db.Command("""
-            select (select min(next_due_at) from schedules where paused_at is null and next_due_at is not null), now()
+            select (select min(s.next_due_at) from schedules s
+                    where s.paused_at is null and s.next_due_at is not null
+                      and not exists (select 1 from tenants t where t.id = s.tenant_id and t.suspended_at is not null)),
+                   now()
             """);
         await using var reader = await cmd.ExecuteReaderAsync(ct);
         await reader.ReadAsync(ct);

@@ -130,6 +130,9 @@ public enum ScheduleRefusal
     TooMany,
 }
 
-/// <summary>What one firing pass did, for metrics and logs.</summary>
+/// <summary>
+/// What one firing pass did, for metrics and logs. <see cref="OnTimeLateness"/> runs from each due
+/// time to the commit that made its execution visible to workers.
+/// </summary>
 public sealed record FireReport(int Schedules, int Fired, int Skipped, int Queued, int MissedDueTimes, int Cancelled,
     IReadOnlyList<TimeSpan> OnTimeLateness);

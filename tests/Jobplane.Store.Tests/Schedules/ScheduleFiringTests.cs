@@ -129,6 +129,33 @@ public sealed class ScheduleFiringTests(TestDatabase db) : StoreTestBase(db), IC
         Assert.Equal(0, await Db.ScalarAsync<long>("select count(*) from schedule_fires where schedule_id = $1 and outcome <> 'fired'", schedule.Id));
     }
 
+    [Fact]
+    public async Task A_second_firer_takes_the_next_due_schedules_while_the_first_holds_its_own()
+    {
+        var schedules = new List<Guid>();
+        for (var i = 0; i < 4; i++)
+        {
+            var (_, _, s) = await ScheduleAsync("*/10 * * * * *");
+            await SetNextDueAsync(s.Id, $"{TenSecondsAgo} - interval '{4 - i} milliseconds'");
+            schedules.Add(s.Id);
+        }
+        // The first firer's transaction holds the two most overdue.
+        await using var conn = await Db.DataSource.OpenConnectionAsync(Ct);
+        await using var tx = await conn.BeginTransactionAsync(Ct);
+        await using (var hold = new NpgsqlCommand("select id from schedules where id = any($1) order by next_due_at limit 2 for update", conn, tx))
+        {
+            hold.Parameters.Add(new NpgsqlParameter { Value = schedules.ToArray() });
+            await hold.ExecuteNonQueryAsync(Ct);
+        }
+        var report = await Firer.FireDueAsync(2, TimeSpan.FromMinutes(1), Ct);
+        Assert.Equal(2, report.Schedules);
+        var counts = new List<long>();
+        foreach (var id in schedules) counts.Add(await ExecutionsOfAsync(id));
+        Assert.Equal([0L, 0L, 1L, 1L], counts);
+        await tx.RollbackAsync(Ct);
+        foreach (var id in schedules) await ExecAsync("delete from schedules where id = $1", id);
+    }
+
     [Theory]
     [InlineData("5 minutes")]
     [InlineData("3 days")]
