@@ -41,12 +41,16 @@ internal sealed class PodOutput : OutputPump
     private async Task FollowAsync(LogStream stream, string? streamParameter)
     {
         var reader = new TimestampedLines(LinesOf(stream));
+        // Once the container has ended and a follow came to its end, the log is read once more without
+        // following, from the cursor: a follow can end before the last lines were sent (the log source
+        // closing it as the container stops), and a plain read of an ended container's log is complete.
+        var final = false;
         while (true)
         {
             var broken = false;
             try
             {
-                await using var body = await _api.OpenLogAsync(_pod, JobManifest.JobContainer, follow: true, streamParameter, reader.Since, Abandoned);
+                await using var body = await _api.OpenLogAsync(_pod, JobManifest.JobContainer, follow: !final, streamParameter, reader.Since, Abandoned);
                 var buffer = new byte[ReadBytes];
                 int read;
                 while ((read = await body.ReadAsync(buffer, Abandoned)) > 0)
@@ -70,14 +74,19 @@ internal sealed class PodOutput : OutputPump
                     return;
                 }
             }
-            // A follow ends by itself once the container has terminated and its log was sent; a stream
-            // that ended (or broke) before that is opened again from the cursor.
-            if (!broken && _containerEnded())
+            if (!broken && final)
             {
                 reader.Flush();
                 return;
             }
+            // A follow ends by itself once the container has terminated and its log was sent; a stream
+            // that ended (or broke) before that is opened again from the cursor.
             reader.Interrupted();
+            if (!broken && _containerEnded())
+            {
+                final = true;
+                continue;
+            }
             await Task.Delay(ReconnectDelay, _time, Abandoned);
         }
     }
