@@ -130,12 +130,12 @@ public sealed partial class ExecutionStore
     }
 
     /// <summary>
-    /// The insert of a <see cref="BulkAudit"/> (its actor, action and filter in the named parameters,
-    /// nothing when the actor is null), with the statement's count of changed rows added to the filter.
+    /// The insert of a <see cref="BulkAudit"/> (its actor, action and filter in the named parameters;
+    /// nothing when the actor is null or nothing changed), with the statement's count of changed rows added to the filter.
     /// </summary>
     private static string BulkAuditSql(string actor, string action, string filter, string tenant, string count) => $$"""
         insert into audit_log (actor, action, tenant_id, details)
         select {{actor}}::text, {{action}}::text, {{tenant}}, coalesce({{filter}}::jsonb, '{}'::jsonb) || jsonb_build_object('count', {{count}})
-        where {{actor}}::text is not null
+        where {{actor}}::text is not null and {{count}} > 0
         """;
 }
