@@ -1,6 +1,7 @@
 using System.Net;
 using System.Text.Json;
 using Jobplane.Api;
+using Jobplane.Store.Dashboard;
 using Jobplane.Testing;
 
 namespace Jobplane.Controller.Tests.Dashboard;
@@ -192,6 +193,36 @@ public sealed class DeadLetterPagesTests(ControllerFixture fixture) : IClassFixt
         Assert.Equal(purged, audit.Details.GetProperty("job_id").GetGuid());
         // The executions keep their history.
         Assert.Equal(2, await ScalarAsync<long>("select count(*) from executions where job_id = $1 and status = 'FAILED'", purged));
+    }
+
+    [Fact]
+    public async Task A_job_filter_searches_a_bounded_number_of_dead_letters_per_page_and_says_so()
+    {
+        var (tenant, api, ui) = await SignedInTenantAsync();
+        var rare = await Api.CreateJobAsync(api, name: "rare", maxAttempts: 1);
+        var common = await Api.CreateJobAsync(api, name: "common", maxAttempts: 1);
+        var rareRuns = await DeadLettersOfAsync(api, tenant.TenantId, rare, 1);
+        // More of another job's dead letters, all newer, than one page searches.
+        await Api.ExecSqlAsync(_host, """
+            with made as (
+                insert into executions (id, tenant_id, job_id, status, priority, timeout_seconds, max_attempts, scheduled_at, completed_at)
+                select gen_random_uuid(), $1, $2, 'FAILED', 50, 60, 1, now(), now() + make_interval(secs => g)
+                from generate_series(1, $3) g returning id, completed_at)
+            insert into dead_letters (id, tenant_id, execution_id, job_id, error_message, attempts, failed_at)
+            select gen_random_uuid(), $1, id, $2, 'boom', 1, completed_at from made
+            """, tenant.TenantId, common, DeadLetterQueries.SearchRows + 10);
+
+        var (status, html) = await ui.GetAsync("/ui/dead-letters?job=rare");
+        Assert.Equal(HttpStatusCode.OK, status);
+        Assert.DoesNotContain(rareRuns[0].ToString(), html);
+        Assert.Contains($"searched the next {DeadLetterQueries.SearchRows.ToString("N0", System.Globalization.CultureInfo.InvariantCulture)} dead letters", DashboardClient.Text(html));
+        var more = System.Text.RegularExpressions.Regex.Match(html, "<a href=\"([^\"]+)\">continue searching</a>").Groups[1].Value;
+        Assert.StartsWith("/ui/dead-letters?job=rare&amp;after=", more);
+
+        (status, html) = await ui.GetAsync(WebUtility.HtmlDecode(more));
+        Assert.Equal(HttpStatusCode.OK, status);
+        Assert.Contains($"href=\"/ui/executions/{rareRuns[0]}\"", html);
+        Assert.DoesNotContain("continue searching", html);
     }
 
     [Fact]
