@@ -44,6 +44,7 @@ builder.Services.AddSingleton(sp =>
 });
 builder.Services.AddSingleton<Jobplane.Controller.Logs.LogFollowers>();
 builder.Services.AddSingleton<Jobplane.Controller.Images.ImageAdmission>();
+builder.Services.AddSingleton<Jobplane.Controller.Endpoints.JobSubmission>();
 builder.Services.AddSingleton<ReadySignal>();
 builder.Services.AddSingleton<LongPollDequeue>();
 builder.Services.AddHostedService(sp => sp.GetRequiredService<ReadySignal>());

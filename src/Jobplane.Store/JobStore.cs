@@ -22,7 +22,7 @@ public sealed record JobSpec(string Name, string Image, string[] Command, int Ti
 /// <summary>Job definitions. Every query is scoped by tenant_id in SQL.</summary>
 public sealed class JobStore(NpgsqlDataSource db)
 {
-    private const string Columns = """
+    internal const string Columns = """
         id, name, image, command, timeout_seconds, priority, max_attempts, created_at, updated_at,
         retry_backoff_base_seconds, retry_backoff_max_seconds, non_retryable_exit_codes,
         memory_limit_bytes, cpu_limit, pids_limit, network, run_as_root
@@ -124,7 +124,8 @@ public sealed class JobStore(NpgsqlDataSource db)
         return await Paging.ReadAsync(cmd, page.Limit, r => Read(r) with { CommandTruncated = r.GetBoolean(17) }, ct);
     }
 
-    private static JobRecord Read(NpgsqlDataReader r) => new(
+    /// <summary>A job from the 17 columns of <see cref="Columns"/>, in that order, from column 0.</summary>
+    internal static JobRecord Read(NpgsqlDataReader r) => new(
         r.GetGuid(0), r.GetString(1), r.GetString(2), r.GetFieldValue<string[]>(3), r.GetInt32(4),
         new Priority(r.GetInt16(5)), r.GetInt32(6), r.GetTimestamp(7), r.GetTimestamp(8))
     {

@@ -21,6 +21,9 @@ public static class DashboardSetup
         services.AddSingleton(sp => new SessionStore(TenantPool(sp)));
         services.AddSingleton(sp => new ActivityQueries(TenantPool(sp)));
         services.AddSingleton<ActivityCache>();
+        services.AddSingleton(sp => new JobQueries(TenantPool(sp)));
+        services.AddSingleton(sp => new ScheduleQueries(TenantPool(sp)));
+        services.AddSingleton(sp => new DeadLetterQueries(TenantPool(sp)));
         services.AddRazorPages(o =>
         {
             o.RootDirectory = "/Dashboard/Pages";

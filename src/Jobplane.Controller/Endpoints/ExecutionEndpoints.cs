@@ -14,6 +14,9 @@ namespace Jobplane.Controller.Endpoints;
 /// <summary>Reading executions, their logs, and the dead-letter queue: tenant API key.</summary>
 public static class ExecutionEndpoints
 {
+    /// <summary>Dead letters one bulk retry re-runs at most (the oldest first); repeating it takes the rest.</summary>
+    public const int MaxBulkRetry = 10_000;
+
     private static readonly TimeSpan KeepAliveInterval = TimeSpan.FromSeconds(15);
     // A job flooding its log notifies on every batch; a follower reads at most this often, so one
     // tenant's followers cost the database a bounded number of reads however fast lines arrive.
@@ -147,7 +150,7 @@ public static class ExecutionEndpoints
         var jobId = body.Value?.JobId;
         var check = await images.CheckAsync(c => store.DeadLetterImagesAsync(http.TenantId(), jobId, c), ct);
         if (check.Refused is not null) return check.Refused;
-        var result = await store.RetryDeadLettersAsync(http.TenantId(), jobId, 10_000, ct, TraceParent.Of(Activity.Current), check.AllowedJobs);
+        var result = await store.RetryDeadLettersAsync(http.TenantId(), jobId, MaxBulkRetry, ct, TraceParent.Of(Activity.Current), check.AllowedJobs);
         metrics.Submitted(ExecutionStatus.Pending, result.Retried);
         return Results.Json(result.ToWire(), JobplaneJsonContext.Default.DlqBulkRetryResponse);
     }

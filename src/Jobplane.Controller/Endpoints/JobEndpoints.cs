@@ -142,32 +142,27 @@ public static class JobEndpoints
         return job is null ? ApiResults.NotFound("job") : Results.Json(job.ToWire(), JobplaneJsonContext.Default.JobView);
     }
 
-    private static async Task<IResult> RunJob(string id, HttpContext http, ExecutionStore store, Authenticator auth, ControllerMetrics metrics, ImageAdmission images, CancellationToken ct)
+    private static async Task<IResult> RunJob(string id, HttpContext http, JobSubmission submission, Authenticator auth, CancellationToken ct)
     {
         if (!Guid.TryParse(id, out var jobId)) return ApiResults.NotFound("job");
         var body = await JsonBody.ReadAsync(http.Request, JobplaneJsonContext.Default.RunJobRequest, Limits.SmallBodyBytes, optional: true);
         if (body.Error is not null) return body.Error;
         var r = body.Value ?? new RunJobRequest();
-        var problem = Validate.Range(r.Timeout, "timeout", 1, Limits.MaxTimeoutSeconds);
-        if (problem is not null) return ApiResults.BadRequest(problem);
+        if (JobSubmission.RunProblem(r.Timeout) is { } problem) return ApiResults.BadRequest(problem);
 
         var key = http.Request.Headers[Wire.IdempotencyKeyHeader].ToString();
         if (key.Length > 0 && (key.Length > 255 || key.Any(c => c is < ' ' or > '~') || key[0] == ' ' || key[^1] == ' '))
             return ApiResults.BadRequest($"{Wire.IdempotencyKeyHeader} must be 1 to 255 printable ASCII characters, not starting or ending with a space");
 
         var principal = http.Principal();
-        // A key admitted without a lookup is checked by this read too: a revoked key learns nothing of the job.
+        // A key admitted without a lookup is checked by the statement too: a revoked key learns nothing of the job.
         var deferredKey = principal.KeyCheckDeferred ? principal.Key!.KeyId : (Guid?)null;
-        var check = await images.CheckAsync(c => store.JobImageAsync(principal.TenantId, jobId, c, deferredKey), ct);
-        if (check.Refused is not null) return check.Refused;
-
-        SubmittedRun? run;
-        using var submit = ControllerTracing.StartSubmit(jobId);
-        var runOptions = new RunOptions(r.ScheduledAt, r.Timeout, r.Priority) { TraceParent = TraceParent.Of(submit ?? Activity.Current) };
+        var options = new RunOptions(r.ScheduledAt, r.Timeout, r.Priority);
+        Submission run;
         try
         {
-            run = await store.RunAsync(principal.TenantId, jobId, runOptions, key.Length > 0 ? key : null, ct, deferredKey);
-            if (run is null && principal.KeyCheckDeferred)
+            run = await submission.RunOnceAsync(principal.TenantId, jobId, options, key.Length > 0 ? key : null, deferredKey, ct);
+            if (run.NotFound && principal.KeyCheckDeferred)
             {
                 // Admitted on a recent verification, and the statement created nothing: the key may
                 // have been revoked or the tenant suspended since. Ask the database, then decide.
@@ -175,43 +170,34 @@ public static class JobEndpoints
                 var current = await auth.AuthenticateAsync(PrincipalKind.Tenant, presented, ct);
                 if (current is null) return AuthFilter.Unauthorized(http, PrincipalKind.Tenant, presented);
                 if (current.Key!.Suspended) return AuthFilter.Suspended();
-                // The image read above found nothing for a key that was not live then: read it again.
-                check = await images.CheckAsync(c => store.JobImageAsync(current.TenantId, jobId, c), ct);
-                if (check.Refused is not null) return check.Refused;
-                run = await store.RunAsync(current.TenantId, jobId, runOptions, null, ct);
+                // The image read found nothing for a key that was not live then: the submission reads it again.
+                run = await submission.RunOnceAsync(current.TenantId, jobId, options, null, null, ct);
             }
         }
         catch (StoreConflictException e)
         {
             return ApiResults.Conflict(e.Message);
         }
-        if (run is null) return ApiResults.NotFound("job");
-        submit?.SetTag("jobplane.execution.id", run.ExecutionId);
-        if (run.Replayed) return Results.Json(run.ToWire(), JobplaneJsonContext.Default.RunJobResponse, statusCode: 200);
-        metrics.Submitted(run.Status);
-        return Results.Json(run.ToWire(), JobplaneJsonContext.Default.RunJobResponse, statusCode: 201);
+        if (run.Refused is not null) return run.Refused;
+        if (run.NotFound) return ApiResults.NotFound("job");
+        var response = new SubmittedRun(run.ExecutionIds[0], run.Status!, run.Replayed).ToWire();
+        return Results.Json(response, JobplaneJsonContext.Default.RunJobResponse, statusCode: run.Replayed ? 200 : 201);
     }
 
-    private static async Task<IResult> RunJobMany(string id, HttpContext http, ExecutionStore store, ControllerMetrics metrics, ImageAdmission images, CancellationToken ct)
+    private static async Task<IResult> RunJobMany(string id, HttpContext http, JobSubmission submission, CancellationToken ct)
     {
         if (!Guid.TryParse(id, out var jobId)) return ApiResults.NotFound("job");
         var body = await JsonBody.ReadAsync(http.Request, JobplaneJsonContext.Default.BatchRunRequest, Limits.SmallBodyBytes);
         if (body.Error is not null) return body.Error;
         var r = body.Value!;
-        var problem = (r.Count is null ? "count is required" : null)
-            ?? Validate.Range(r.Count, "count", 1, Limits.MaxBatchRun)
-            ?? Validate.Range(r.Timeout, "timeout", 1, Limits.MaxTimeoutSeconds);
+        var problem = JobSubmission.RunsProblem(r.Count, r.Timeout);
         if (http.Request.Headers.ContainsKey(Wire.IdempotencyKeyHeader))
             problem ??= $"{Wire.IdempotencyKeyHeader} is not supported on /runs: use /run for idempotent submission";
         if (problem is not null) return ApiResults.BadRequest(problem);
-        var check = await images.CheckAsync(c => store.JobImageAsync(http.TenantId(), jobId, c), ct);
-        if (check.Refused is not null) return check.Refused;
-        using var submit = ControllerTracing.StartSubmit(jobId, r.Count!.Value);
-        var runs = await store.RunManyAsync(http.TenantId(), jobId, r.Count!.Value, new RunOptions(r.ScheduledAt, r.Timeout, r.Priority)
-        { TraceParent = TraceParent.Of(submit ?? Activity.Current) }, ct);
-        if (runs is null) return ApiResults.NotFound("job");
-        metrics.Submitted(runs.Status, runs.ExecutionIds.Count);
-        return Results.Json(runs.ToWire(), JobplaneJsonContext.Default.BatchRunResponse, statusCode: 201);
+        var runs = await submission.RunManyAsync(http.TenantId(), jobId, r.Count!.Value, new RunOptions(r.ScheduledAt, r.Timeout, r.Priority), ct);
+        if (runs.Refused is not null) return runs.Refused;
+        if (runs.NotFound) return ApiResults.NotFound("job");
+        return Results.Json(new SubmittedBatch(runs.ExecutionIds, runs.Status!).ToWire(), JobplaneJsonContext.Default.BatchRunResponse, statusCode: 201);
     }
 
     private static async Task<IResult> CancelJob(string id, HttpContext http, ExecutionStore store, CancellationToken ct)

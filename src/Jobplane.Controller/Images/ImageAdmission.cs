@@ -7,6 +7,9 @@ namespace Jobplane.Controller.Images;
 /// <summary>The outcome of <see cref="ImageAdmission.CheckAsync"/>: the answer refusing the submission, or the jobs found allowed.</summary>
 public sealed record ImageCheck(IResult? Refused, IReadOnlyList<Guid>? AllowedJobs)
 {
+    /// <summary>The refusal's message, for a caller that answers in something other than JSON (the dashboard).</summary>
+    public string? Message { get; init; }
+
     /// <summary>Every registry is allowed: nothing was read, and nothing restricts the submission.</summary>
     public static readonly ImageCheck Unrestricted = new(null, null);
 }
@@ -38,7 +41,7 @@ public sealed class ImageAdmission(ControllerOptions options)
             var message = jobs.Count == 1
                 ? $"job {job.JobId} cannot run: {why}"
                 : $"job {job.JobId} cannot run: {why}. Nothing was retried; retry other jobs' dead letters with job_id";
-            return new ImageCheck(ApiResults.Error(403, ErrorCodes.ImageNotAllowed, message), null);
+            return new ImageCheck(ApiResults.Error(403, ErrorCodes.ImageNotAllowed, message), null) { Message = message };
         }
         return new ImageCheck(null, [.. jobs.Select(j => j.JobId)]);
     }

@@ -72,10 +72,12 @@ public sealed partial class ExecutionStore
     /// Re-runs every unretried dead letter of the tenant (or of one job) as new executions, in one
     /// statement; entries being retried concurrently by another request are skipped, not doubled.
     /// With <paramref name="onlyJobs"/>, only those jobs' dead letters: the ones whose images were
-    /// checked, so a dead letter of another job arriving meanwhile waits for the next retry.
+    /// checked, so a dead letter of another job arriving meanwhile waits for the next retry. With
+    /// <paramref name="onlyIds"/>, only those dead letters (a selection). With <paramref name="audit"/>,
+    /// the same statement records the retry in the audit log with the number retried.
     /// </summary>
     public async Task<RetriedDeadLetters> RetryDeadLettersAsync(Guid tenantId, Guid? jobId, int max, CancellationToken ct, string? traceParent = null,
-        IReadOnlyList<Guid>? onlyJobs = null)
+        IReadOnlyList<Guid>? onlyJobs = null, IReadOnlyList<Guid>? onlyIds = null, BulkAudit? audit = null)
     {
         await using var cmd = db.Command($"""
             with picked as (
@@ -83,6 +85,7 @@ public sealed partial class ExecutionStore
                 from dead_letters d join executions e on e.id = d.execution_id
                 where d.tenant_id = $1 and d.retried_execution_id is null and ($2::uuid is null or d.job_id = $2)
                   and ($5::uuid[] is null or d.job_id = any($5))
+                  and ($7::uuid[] is null or d.id = any($7))
                 order by d.failed_at
                 limit $3
                 for update of d skip locked
@@ -95,23 +98,44 @@ public sealed partial class ExecutionStore
                 {TransitionWriter.CreatedColumns}
             ), {TransitionWriter.Created("made", "$6::text")}, marked as (
                 update dead_letters d set retried_execution_id = f.new_id from fresh f where d.id = f.id
+            ), audit as (
+                {BulkAuditSql("$8", "$9", "$10", "$1", "(select count(*) from fresh)")}
             )
             select new_id from fresh
             """, Sql.P(tenantId), Sql.P(jobId), Sql.P(max), Sql.P(traceParent), Sql.P(onlyJobs?.ToArray()),
-            Sql.P(EventKind.RetriedFromDlq.Word()));
+            Sql.P(EventKind.RetriedFromDlq.Word()), Sql.P(onlyIds?.ToArray()), Sql.P(audit?.Actor), Sql.P(audit?.Action), Sql.Json(audit?.FilterJson));
         await using var reader = await cmd.ExecuteReaderAsync(ct);
         var ids = new List<Guid>();
         while (await reader.ReadAsync(ct)) ids.Add(reader.GetGuid(0));
         return new RetriedDeadLetters(ids.Count, ids);
     }
 
-    /// <summary>Removes the tenant's unretried dead letters (or one job's); the executions keep their history.</summary>
-    public async Task<int> PurgeDeadLettersAsync(Guid tenantId, Guid? jobId, CancellationToken ct)
+    /// <summary>
+    /// Removes the tenant's unretried dead letters (or one job's); the executions keep their history.
+    /// With <paramref name="audit"/>, the same statement records the purge in the audit log with the number removed.
+    /// </summary>
+    public async Task<int> PurgeDeadLettersAsync(Guid tenantId, Guid? jobId, CancellationToken ct, BulkAudit? audit = null)
     {
-        await using var cmd = db.Command("""
-            delete from dead_letters
-            where tenant_id = $1 and retried_execution_id is null and ($2::uuid is null or job_id = $2)
-            """, Sql.P(tenantId), Sql.P(jobId));
-        return await cmd.ExecuteNonQueryAsync(ct);
+        await using var cmd = db.Command($"""
+            with gone as (
+                delete from dead_letters
+                where tenant_id = $1 and retried_execution_id is null and ($2::uuid is null or job_id = $2)
+                returning 1
+            ), audit as (
+                {BulkAuditSql("$3", "$4", "$5", "$1", "(select count(*) from gone)")}
+            )
+            select count(*)::int from gone
+            """, Sql.P(tenantId), Sql.P(jobId), Sql.P(audit?.Actor), Sql.P(audit?.Action), Sql.Json(audit?.FilterJson));
+        return (int)(await cmd.ExecuteScalarAsync(ct))!;
     }
+
+    /// <summary>
+    /// The insert of a <see cref="BulkAudit"/> (its actor, action and filter in the named parameters;
+    /// nothing when the actor is null or nothing changed), with the statement's count of changed rows added to the filter.
+    /// </summary>
+    private static string BulkAuditSql(string actor, string action, string filter, string tenant, string count) => $$"""
+        insert into audit_log (actor, action, tenant_id, details)
+        select {{actor}}::text, {{action}}::text, {{tenant}}, coalesce({{filter}}::jsonb, '{}'::jsonb) || jsonb_build_object('count', {{count}})
+        where {{actor}}::text is not null and {{count}} > 0
+        """;
 }

@@ -1,63 +1,136 @@
 using System.Net;
 using System.Text.RegularExpressions;
 using Jobplane.Testing;
-using Microsoft.AspNetCore.Mvc.Testing.Handlers;
 
 namespace Jobplane.Controller.Tests.Dashboard;
 
 /// <summary>
-/// A browser-like client for the dashboard pages of an in-process controller: it keeps cookies,
-/// follows no redirects (tests look at them), and posts forms with the CSRF token of the last page it
-/// read, as a browser posting a form from that page would.
+/// The dashboard as a browser without JavaScript uses it: cookies kept (by name; every dashboard
+/// cookie is this host's), redirects followed with GET, and each form sent with the CSRF token of
+/// the last page read. Answers are the status and the HTML, for tests to assert what a user sees.
 /// </summary>
-public sealed partial class DashboardClient : IDisposable
+internal sealed partial class DashboardClient : IDisposable
 {
     private readonly HttpClient _http;
+    private readonly Dictionary<string, string> _cookies = new(StringComparer.Ordinal);
 
     public DashboardClient(ControllerHost host)
     {
-        Cookies = new CookieContainerHandler { InnerHandler = host.CreateHandler() };
-        _http = new HttpClient(Cookies) { BaseAddress = host.BaseAddress };
+        _http = new HttpClient(host.CreateHandler()) { BaseAddress = host.BaseAddress };
     }
 
-    public CookieContainerHandler Cookies { get; }
+    /// <summary>The last page read (after redirects).</summary>
+    public string LastHtml { get; private set; } = "";
 
-    /// <summary>The CSRF token of the last page read (empty before any page that has a form).</summary>
-    public string Csrf { get; private set; } = "";
+    /// <summary>Where the last POST redirected to (null when it answered a page itself).</summary>
+    public string? LastRedirect { get; private set; }
 
-    /// <summary>Signs in with <paramref name="key"/>; returns the sign-in answer (303 on success).</summary>
-    public async Task<HttpResponseMessage> SignInAsync(string key)
+    /// <summary>Signs in with an API key or the administrator secret through the sign-in form; fails the test if refused.</summary>
+    public async Task SignInAsync(string key)
     {
-        var form = await GetAsync("/ui/signin");
-        var presign = PreSign().Match(form.Html).Groups[1].Value;
-        return await SendFormAsync("/ui/signin", [new("key", key), new("presign", presign), new("return", "/ui")]);
+        var (status, html) = await GetAsync("/ui/signin");
+        Assert.Equal(HttpStatusCode.OK, status);
+        using var response = await SendAsync(HttpMethod.Post, "/ui/signin",
+            [new("key", key), new("presign", Field(html, "presign") ?? ""), new("return", "/ui")]);
+        Assert.True(response.StatusCode == HttpStatusCode.SeeOther, $"sign-in answered {(int)response.StatusCode}: {await response.Content.ReadAsStringAsync()}");
+        // A page with forms, so the next POST has a token to send.
+        Assert.Equal(HttpStatusCode.OK, (await GetAsync("/ui/jobs")).Status);
     }
 
-    public async Task<(HttpStatusCode Status, string Html, HttpResponseMessage Response)> GetAsync(string path)
+    /// <summary>GET, following redirects.</summary>
+    public async Task<(HttpStatusCode Status, string Html)> GetAsync(string path)
     {
-        var response = await _http.GetAsync(path);
-        var html = await response.Content.ReadAsStringAsync();
-        if (CsrfField().Match(html) is { Success: true } m) Csrf = WebUtility.HtmlDecode(m.Groups[1].Value);
-        return (response.StatusCode, html, response);
+        for (var hops = 0; hops < 5; hops++)
+        {
+            using var response = await SendAsync(HttpMethod.Get, path, null);
+            if (IsRedirect(response.StatusCode) && response.Headers.Location is { } next)
+            {
+                path = next.OriginalString;
+                continue;
+            }
+            LastHtml = await response.Content.ReadAsStringAsync();
+            return (response.StatusCode, LastHtml);
+        }
+        throw new Xunit.Sdk.XunitException($"too many redirects from {path}");
     }
 
-    /// <summary>Posts a form with the current CSRF token added.</summary>
-    public Task<HttpResponseMessage> PostFormAsync(string path, params (string Name, string Value)[] fields) =>
-        SendFormAsync(path, [.. fields.Select(f => new KeyValuePair<string, string>(f.Name, f.Value)), new("csrf", Csrf)]);
-
-    /// <summary>Posts exactly these fields (no CSRF token added).</summary>
-    public async Task<HttpResponseMessage> SendFormAsync(string path, IEnumerable<KeyValuePair<string, string>> fields, string? origin = null)
+    /// <summary>
+    /// POSTs a form with the CSRF token of the last page read (unless <paramref name="csrf"/> is false),
+    /// following a redirect with GET as a browser does (post/redirect/get).
+    /// </summary>
+    public async Task<(HttpStatusCode Status, string Html)> PostFormAsync(string path, IEnumerable<(string Name, string Value)> fields, bool csrf = true)
     {
-        using var request = new HttpRequestMessage(HttpMethod.Post, path) { Content = new FormUrlEncodedContent(fields) };
-        if (origin is not null) request.Headers.Add("Origin", origin);
-        return await _http.SendAsync(request);
+        var form = fields.Select(f => new KeyValuePair<string, string>(f.Name, f.Value)).ToList();
+        if (csrf) form.Add(new("csrf", CsrfToken ?? throw new InvalidOperationException("the last page read has no CSRF token")));
+        using var response = await SendAsync(HttpMethod.Post, path, form);
+        if (IsRedirect(response.StatusCode) && response.Headers.Location is { } next)
+        {
+            LastRedirect = next.OriginalString;
+            return await GetAsync(LastRedirect);
+        }
+        LastRedirect = null;
+        LastHtml = await response.Content.ReadAsStringAsync();
+        return (response.StatusCode, LastHtml);
     }
+
+    public Task<(HttpStatusCode Status, string Html)> PostFormAsync(string path, params (string Name, string Value)[] fields) =>
+        PostFormAsync(path, fields, csrf: true);
+
+    /// <summary>The CSRF token of the last page read.</summary>
+    public string? CsrfToken => Field(LastHtml, "csrf");
+
+    /// <summary>A page's text as a reader sees it: entities decoded (so “quotes” and apostrophes compare as typed).</summary>
+    public static string Text(string html) => WebUtility.HtmlDecode(html);
+
+    /// <summary>The value of the first input named <paramref name="name"/> in <paramref name="html"/>.</summary>
+    public static string? Field(string html, string name)
+    {
+        var match = Regex.Match(html, $"<input[^>]*name=\"{Regex.Escape(name)}\"[^>]*value=\"([^\"]*)\"");
+        return match.Success ? WebUtility.HtmlDecode(match.Groups[1].Value) : null;
+    }
+
+    /// <summary>The POST forms of a page, by their action, leaving out the layout's sign-out form.</summary>
+    public static IReadOnlyList<string> PostForms(string html) =>
+        [.. FormAction().Matches(html).Select(m => WebUtility.HtmlDecode(m.Groups[1].Value)).Where(a => a != "/ui/signout")];
+
+    /// <summary>The table row (tr) of <paramref name="html"/> that holds <paramref name="marker"/>.</summary>
+    public static string Row(string html, string marker)
+    {
+        var at = html.IndexOf(marker, StringComparison.Ordinal);
+        Assert.True(at >= 0, $"'{marker}' is not on the page");
+        var start = html.LastIndexOf("<tr", at, StringComparison.Ordinal);
+        var end = html.IndexOf("</tr>", at, StringComparison.Ordinal);
+        Assert.True(start >= 0 && end > at, $"'{marker}' is not in a table row");
+        return html[start..end];
+    }
+
+    private async Task<HttpResponseMessage> SendAsync(HttpMethod method, string path, List<KeyValuePair<string, string>>? form)
+    {
+        using var request = new HttpRequestMessage(method, path);
+        if (form is not null) request.Content = new FormUrlEncodedContent(form);
+        if (_cookies.Count > 0) request.Headers.Add("Cookie", string.Join("; ", _cookies.Select(c => $"{c.Key}={c.Value}")));
+        var response = await _http.SendAsync(request);
+        if (response.Headers.TryGetValues("Set-Cookie", out var setCookies))
+        {
+            foreach (var header in setCookies)
+            {
+                var pair = header.Split(';', 2)[0];
+                var eq = pair.IndexOf('=', StringComparison.Ordinal);
+                if (eq <= 0) continue;
+                var (name, value) = (pair[..eq].Trim(), pair[(eq + 1)..].Trim());
+                var expired = header.Contains("expires=Thu, 01 Jan 1970", StringComparison.OrdinalIgnoreCase)
+                    || header.Contains("max-age=0", StringComparison.OrdinalIgnoreCase);
+                if (value.Length == 0 || expired) _cookies.Remove(name);
+                else _cookies[name] = value;
+            }
+        }
+        return response;
+    }
+
+    private static bool IsRedirect(HttpStatusCode status) => (int)status is 301 or 302 or 303 or 307 or 308;
+
+    [GeneratedRegex("<form[^>]*method=\"post\"[^>]*action=\"([^\"]*)\"", RegexOptions.IgnoreCase)]
+    private static partial Regex FormAction();
 
     public void Dispose() => _http.Dispose();
-
-    [GeneratedRegex("name=\"csrf\" value=\"([^\"]*)\"")]
-    private static partial Regex CsrfField();
-
-    [GeneratedRegex("name=\"presign\" value=\"([^\"]*)\"")]
-    private static partial Regex PreSign();
 }

@@ -17,7 +17,7 @@ public sealed class DashboardSessionTests(ControllerFixture fixture) : IClassFix
     public async Task A_tenant_key_signs_in_with_a_strict_http_only_cookie_and_sees_its_own_overview()
     {
         var tenant = await Host.CreateTenantAsync($"acme <b>{Guid.NewGuid():N}</b>");
-        using var ui = new DashboardClient(Host);
+        using var ui = new DashboardSessionClient(Host);
         var answer = await ui.SignInAsync(tenant.ApiKey);
         Assert.Equal(HttpStatusCode.SeeOther, answer.StatusCode);
         Assert.Equal("/ui", answer.Headers.Location?.OriginalString);
@@ -38,7 +38,7 @@ public sealed class DashboardSessionTests(ControllerFixture fixture) : IClassFix
     [Fact]
     public async Task A_wrong_key_is_refused_with_a_message_and_no_session()
     {
-        using var ui = new DashboardClient(Host);
+        using var ui = new DashboardSessionClient(Host);
         var answer = await ui.SignInAsync("jp_000000000000_" + new string('x', 43));
         Assert.Equal(HttpStatusCode.Unauthorized, answer.StatusCode);
         Assert.Contains("role=\"alert\"", await answer.Content.ReadAsStringAsync());
@@ -52,7 +52,7 @@ public sealed class DashboardSessionTests(ControllerFixture fixture) : IClassFix
     public async Task Sign_in_from_a_form_without_its_paired_cookie_is_refused()
     {
         var tenant = await Host.CreateTenantAsync();
-        using var ui = new DashboardClient(Host);
+        using var ui = new DashboardSessionClient(Host);
         // No GET of the form first: no pre-sign cookie, as when another site posts the form (login CSRF).
         var answer = await ui.SendFormAsync("/ui/signin", [new("key", tenant.ApiKey), new("presign", "0123456789abcdef0123456789abcdef")]);
         Assert.Equal(HttpStatusCode.Forbidden, answer.StatusCode);
@@ -63,7 +63,7 @@ public sealed class DashboardSessionTests(ControllerFixture fixture) : IClassFix
     public async Task Signing_out_ends_the_session_and_needs_the_csrf_token()
     {
         var tenant = await Host.CreateTenantAsync();
-        using var ui = new DashboardClient(Host);
+        using var ui = new DashboardSessionClient(Host);
         await ui.SignInAsync(tenant.ApiKey);
         await ui.GetAsync("/ui");
 
@@ -84,7 +84,7 @@ public sealed class DashboardSessionTests(ControllerFixture fixture) : IClassFix
         using var api = Host.Client(tenant.ApiKey);
         var second = await Api.ReadAsync(await api.PostAsync("/api-keys", Api.RawJson("""{"name": "browser"}""")),
             Api.Json.CreateApiKeyResponse, HttpStatusCode.Created);
-        using var ui = new DashboardClient(Host);
+        using var ui = new DashboardSessionClient(Host);
         await ui.SignInAsync(second.ApiKey);
         Assert.Equal(HttpStatusCode.OK, (await ui.GetAsync("/ui")).Status);
 
@@ -96,16 +96,16 @@ public sealed class DashboardSessionTests(ControllerFixture fixture) : IClassFix
     public async Task One_key_holds_a_bounded_number_of_sessions_and_the_oldest_ends_first()
     {
         var tenant = await Host.CreateTenantAsync();
-        using var first = new DashboardClient(Host);
+        using var first = new DashboardSessionClient(Host);
         await first.SignInAsync(tenant.ApiKey);
         Assert.Equal(HttpStatusCode.OK, (await first.GetAsync("/ui")).Status);
-        var others = new List<DashboardClient>();
+        var others = new List<DashboardSessionClient>();
         try
         {
             // The default cap is 20 sessions per key: 20 more sign-ins push the first one out.
             for (var i = 0; i < 20; i++)
             {
-                var ui = new DashboardClient(Host);
+                var ui = new DashboardSessionClient(Host);
                 others.Add(ui);
                 Assert.Equal(HttpStatusCode.SeeOther, (await ui.SignInAsync(tenant.ApiKey)).StatusCode);
             }
@@ -125,7 +125,7 @@ public sealed class DashboardSessionTests(ControllerFixture fixture) : IClassFix
     public async Task The_administrator_sees_every_tenant_and_a_new_secret_ends_the_session()
     {
         var tenant = await Host.CreateTenantAsync($"visible-{Guid.NewGuid():N}");
-        using var ui = new DashboardClient(Host);
+        using var ui = new DashboardSessionClient(Host);
         Assert.Equal(HttpStatusCode.SeeOther, (await ui.SignInAsync(ControllerHost.AdminSecret)).StatusCode);
         var (status, html, _) = await ui.GetAsync("/ui");
         Assert.Equal(HttpStatusCode.OK, status);
