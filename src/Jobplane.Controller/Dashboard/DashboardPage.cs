@@ -50,5 +50,6 @@ public abstract class DashboardPage : PageModel
         ["saved"] = "Saved.",
         ["revoked"] = "Revoked.",
         ["nothing"] = "Nothing matched; nothing changed.",
+        ["key_revoked"] = "API key revoked, with the keys made from it: {0}.",
     };
 }

@@ -22,6 +22,7 @@ public static class DashboardSetup
         services.AddSingleton(sp => new ActivityQueries(TenantPool(sp)));
         services.AddSingleton<ActivityCache>();
         services.AddSingleton(sp => new WorkerQueries(TenantPool(sp)));
+        services.AddSingleton(sp => new AdminQueries(TenantPool(sp)));
         services.AddRazorPages(o =>
         {
             o.RootDirectory = "/Dashboard/Pages";
