@@ -10,6 +10,11 @@ public static class Wire
     public const string IdempotencyKeyHeader = "Idempotency-Key";
     /// <summary>The next page's cursor of a list answered as a bare array (GET /executions/dlq); absent on the last page.</summary>
     public const string NextCursorHeader = "X-Next-Cursor";
+    /// <summary>
+    /// The product a worker names in its User-Agent (<c>jobplane-worker/&lt;version&gt;</c>) on every
+    /// request; the controller records the version in its worker registry.
+    /// </summary>
+    public const string WorkerProduct = "jobplane-worker";
 }
 
 /// <summary>The runtimes a worker can have (RUNTIME) and a tenant can be allowed.</summary>

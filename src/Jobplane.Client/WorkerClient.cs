@@ -16,12 +16,14 @@ public sealed class WorkerClient
     private readonly HttpClient _http;
 
     /// <param name="http">Configured here: base address, no client-wide timeout, the worker token.</param>
-    public WorkerClient(HttpClient http, Uri controllerUrl, string workerToken)
+    /// <param name="userAgent">Sent on every request: the worker's <c>jobplane-worker/&lt;version&gt;</c>, which the controller's worker registry records.</param>
+    public WorkerClient(HttpClient http, Uri controllerUrl, string workerToken, ProductInfoHeaderValue? userAgent = null)
     {
         _http = http;
         _http.BaseAddress = controllerUrl;
         _http.Timeout = Timeout.InfiniteTimeSpan; // each call sets its own deadline
         _http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", workerToken);
+        if (userAgent is not null) _http.DefaultRequestHeaders.UserAgent.Add(userAgent);
     }
 
     public async Task<DequeueResponse> DequeueAsync(DequeueRequest request, CancellationToken ct)

@@ -21,19 +21,22 @@ public sealed class WorkerStore(NpgsqlDataSource db)
     internal static string FleetSlotsSql(int p) =>
         $"select coalesce(sum(w.slots), 0) from workers w where w.seen_at > now() - make_interval(secs => ${p})";
 
-    /// <summary>Records (or refreshes) what a worker announced. One primary-key upsert; callers throttle it.</summary>
-    public async Task UpsertAsync(string workerId, string? runtime, WorkerGrants grants, Guid[]? tenantIds, CancellationToken ct)
+    /// <summary>
+    /// Records (or refreshes) what a worker announced, and the version it named (null: none or not
+    /// readable). One primary-key upsert; callers throttle it. first_seen_at is set by the insert only.
+    /// </summary>
+    public async Task UpsertAsync(string workerId, string? runtime, WorkerGrants grants, Guid[]? tenantIds, string? version, CancellationToken ct)
     {
         await using var cmd = db.Command("""
             insert into workers (worker_id, runtime, runtime_classes, network, run_as_root, max_memory_mib, max_cpus, max_pids, tenant_ids,
-                                 slots, seen_at)
-            values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, now())
+                                 slots, version, seen_at)
+            values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, now())
             on conflict (worker_id) do update set runtime = excluded.runtime, runtime_classes = excluded.runtime_classes,
                 network = excluded.network, run_as_root = excluded.run_as_root, max_memory_mib = excluded.max_memory_mib,
                 max_cpus = excluded.max_cpus, max_pids = excluded.max_pids, tenant_ids = excluded.tenant_ids,
-                slots = excluded.slots, seen_at = now()
+                slots = excluded.slots, version = excluded.version, seen_at = now()
             """, Sql.P(workerId), Sql.P(runtime), Sql.P(grants.ClassArray), Sql.P(grants.Network), Sql.P(grants.RunAsRoot),
-            Sql.P(grants.MaxMemoryMib), Sql.P(grants.MaxCpus), Sql.P(grants.MaxPids), Sql.P(tenantIds), Sql.P(grants.Slots));
+            Sql.P(grants.MaxMemoryMib), Sql.P(grants.MaxCpus), Sql.P(grants.MaxPids), Sql.P(tenantIds), Sql.P(grants.Slots), Sql.P(version));
         await cmd.ExecuteNonQueryAsync(ct);
     }
 

@@ -74,7 +74,9 @@ using (identity)
     builder.Services.AddSingleton(TimeProvider.System);
     // WorkerOptions accepts only registered names.
     RuntimeRegistry.Find(options.Runtime)!.AddServices(builder.Services, options);
-    builder.Services.AddHttpClient(nameof(WorkerClient)).AddTypedClient(http => new WorkerClient(http, options.ControllerUrl, options.WorkerToken));
+    // Every request names this worker's version (User-Agent jobplane-worker/<version>) for the controller's registry.
+    builder.Services.AddHttpClient(nameof(WorkerClient)).AddTypedClient(http =>
+        new WorkerClient(http, options.ControllerUrl, options.WorkerToken, WorkerVersion.UserAgent));
     builder.Services.AddHostedService<WorkerAgent>();
     // Long enough to drain running jobs, stop the rest and hand their leases back.
     builder.Services.Configure<HostOptions>(o =>

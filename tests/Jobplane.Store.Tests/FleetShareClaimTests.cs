@@ -19,7 +19,7 @@ public sealed class FleetShareClaimTests(TestDatabase db) : StoreTestBase(db), I
     {
         await ExecAsync("update workers set seen_at = now() - interval '1 hour'");
         foreach (var s in slots)
-            await Workers.UpsertAsync($"w-{Guid.NewGuid():N}", "docker", new WorkerGrants { Slots = s }, null, Ct);
+            await Workers.UpsertAsync($"w-{Guid.NewGuid():N}", "docker", new WorkerGrants { Slots = s }, null, null, Ct);
     }
 
     private async Task<(Guid Tenant, Guid Job)> TenantAsync(double? maxFleetShare = null, string image = "alpine:3", int maxConcurrent = 0)
@@ -195,7 +195,7 @@ public sealed class FleetShareClaimTests(TestDatabase db) : StoreTestBase(db), I
     {
         await FleetAsync(10);
         // A worker gone for long announced many slots: it does not make the share larger.
-        await Workers.UpsertAsync($"gone-{Guid.NewGuid():N}", "docker", new WorkerGrants { Slots = 1000 }, null, Ct);
+        await Workers.UpsertAsync($"gone-{Guid.NewGuid():N}", "docker", new WorkerGrants { Slots = 1000 }, null, null, Ct);
         await ExecAsync("update workers set seen_at = now() - interval '61 seconds' where worker_id like 'gone-%'");
         var (a, aJob) = await TenantAsync();
         var (b, bJob) = await TenantAsync();

@@ -16,7 +16,7 @@ public sealed class WorkerPresenceTests(TestDatabase db) : StoreTestBase(db), IC
         var mine = await ClaimOneAsync(tenant, worker: "presence-runner");
         var gone = $"presence-gone-{Guid.NewGuid():N}";
         foreach (var w in new[] { "presence-runner", gone })
-            await workers.UpsertAsync(w, null, WorkerGrants.Any, null, Ct);
+            await workers.UpsertAsync(w, null, WorkerGrants.Any, null, null, Ct);
         await ExecAsync("update workers set seen_at = now() - interval '1 hour' where worker_id = any($1)", (object)new[] { "presence-runner", gone });
 
         // A heartbeat that names a gone worker, with leases that worker does not hold, changes nothing.

@@ -51,5 +51,6 @@ public abstract class DashboardPage : PageModel
         ["revoked"] = "Revoked.",
         ["nothing"] = "Nothing matched; nothing changed.",
         ["scheduled"] = "Executions scheduled for later: {0}.",
+        ["key_revoked"] = "API key revoked, with the keys made from it: {0}.",
     };
 }

@@ -24,6 +24,8 @@ public static class DashboardSetup
         services.AddSingleton(sp => new JobQueries(TenantPool(sp)));
         services.AddSingleton(sp => new ScheduleQueries(TenantPool(sp)));
         services.AddSingleton(sp => new DeadLetterQueries(TenantPool(sp)));
+        services.AddSingleton(sp => new WorkerQueries(TenantPool(sp)));
+        services.AddSingleton(sp => new AdminQueries(TenantPool(sp)));
         services.AddRazorPages(o =>
         {
             o.RootDirectory = "/Dashboard/Pages";

@@ -43,17 +43,28 @@ public static class AdminEndpoints
     {
         var body = await JsonBody.ReadAsync(request, JobplaneJsonContext.Default.CreateWorkerCredentialRequest, Limits.SmallBodyBytes);
         if (body.Error is not null) return body.Error;
-        var r = body.Value!;
+        var (created, problem) = await CreateCredentialAsync(store, tenants, body.Value!, Actors.Administrator, ct);
+        return problem is not null ? ApiResults.BadRequest(problem)
+            : Results.Json(created!.ToWire(), JobplaneJsonContext.Default.CreateWorkerCredentialResponse, statusCode: 201);
+    }
+
+    /// <summary>
+    /// Checks a credential request and issues it: the one set of rules of the API's route and the
+    /// dashboard's form (a name; at most MaxCredentialTenants tenants, each of which exists). Either
+    /// the problem (nothing was written) or the credential, whose token is shown once.
+    /// </summary>
+    internal static async Task<(CreatedWorkerCredential? Created, string? Problem)> CreateCredentialAsync(WorkerCredentialStore store, TenantStore tenants,
+        CreateWorkerCredentialRequest r, string actor, CancellationToken ct)
+    {
         var problem = Validate.Name(r.Name, "name");
         if (r.TenantIds is { Count: > Limits.MaxCredentialTenants }) problem ??= $"tenant_ids must have at most {Limits.MaxCredentialTenants} entries";
-        if (problem is not null) return ApiResults.BadRequest(problem);
+        if (problem is not null) return (null, problem);
         Guid[]? restricted = r.TenantIds is { Count: > 0 } t ? [.. t.Distinct()] : null;
         foreach (var id in restricted ?? [])
         {
-            if (await tenants.GetAsync(id, ct) is null) return ApiResults.BadRequest($"tenant_ids: no tenant {id}");
+            if (await tenants.GetAsync(id, ct) is null) return (null, $"tenant_ids: no tenant {id}");
         }
-        var created = await store.CreateAsync(r.Name!.Trim(), restricted, Actors.Administrator, ct);
-        return Results.Json(created.ToWire(), JobplaneJsonContext.Default.CreateWorkerCredentialResponse, statusCode: 201);
+        return (await store.CreateAsync(r.Name!.Trim(), restricted, actor, ct), null);
     }
 
     private static async Task<IResult> ListCredentials(HttpRequest request, WorkerCredentialStore store, CancellationToken ct)

@@ -72,31 +72,53 @@ public static class ApiKeyEndpoints
     {
         var body = await JsonBody.ReadAsync(request, JobplaneJsonContext.Default.CreateApiKeyRequest, Limits.SmallBodyBytes, optional: true);
         if (body.Error is not null) return body.Error;
-        var name = body.Value?.Name ?? "default";
+        var (outcome, problem) = await CreateKeyAsync(tenants, options, tenantId, actor, body.Value, parentKeyId, ct);
+        if (problem is not null) return ApiResults.BadRequest(problem);
+        return outcome!.Refusal switch
+        {
+            null => Results.Json(outcome.Key!.ToWire(), JobplaneJsonContext.Default.CreateApiKeyResponse, statusCode: 201),
+            KeyRefusal.TooManyKeys => ApiResults.Error(409, ErrorCodes.TooManyApiKeys, Refused(outcome, options, body.Value)),
+            KeyRefusal.ExpiryPassed => ApiResults.BadRequest(Refused(outcome, options, body.Value)),
+            KeyRefusal.ParentNotLive => AuthFilter.Unauthorized(request.HttpContext, PrincipalKind.Tenant, "revoked"),
+            _ => ApiResults.NotFound("tenant"),
+        };
+    }
+
+    /// <summary>
+    /// Checks a key request and makes the key: the one set of rules of the API's routes and the
+    /// dashboard's form (name, at most one expiry and its bounds, MAX_API_KEYS_PER_TENANT). Either
+    /// the problem with the request (nothing was written) or the store's outcome.
+    /// </summary>
+    internal static async Task<(KeyCreation? Outcome, string? Problem)> CreateKeyAsync(TenantStore tenants, ControllerOptions options, Guid tenantId,
+        string actor, CreateApiKeyRequest? request, Guid? parentKeyId, CancellationToken ct)
+    {
+        var name = request?.Name ?? "default";
         var problem = Validate.Name(name, "name");
-        var expiresAt = body.Value?.ExpiresAt;
-        var expiresIn = body.Value?.ExpiresIn;
+        var expiresAt = request?.ExpiresAt;
+        var expiresIn = request?.ExpiresIn;
         if (expiresAt is not null && expiresIn is not null) problem ??= "expires_at and expires_in: give at most one";
         if (expiresIn is { } seconds && (seconds < 1 || seconds > MaxExpiresInSeconds))
             problem ??= $"expires_in must be a number of seconds between 1 and {MaxExpiresInSeconds} (got {seconds})";
-        if (problem is not null) return ApiResults.BadRequest(problem);
-        var limit = options.TenantLimits.MaxApiKeysPerTenant;
+        if (problem is not null) return (null, problem);
         var outcome = await tenants.CreateKeyAsync(tenantId, new NewApiKey(name.Trim(), actor)
         {
             ParentKeyId = parentKeyId,
             ExpiresAt = expiresAt,
             ExpiresInSeconds = expiresIn,
-            MaxLiveKeys = limit,
-            ReadOnly = body.Value?.ReadOnly ?? false,
+            MaxLiveKeys = options.TenantLimits.MaxApiKeysPerTenant,
+            ReadOnly = request?.ReadOnly ?? false,
         }, ct);
-        return outcome.Refusal switch
-        {
-            null => Results.Json(outcome.Key!.ToWire(), JobplaneJsonContext.Default.CreateApiKeyResponse, statusCode: 201),
-            KeyRefusal.TooManyKeys => ApiResults.Error(409, ErrorCodes.TooManyApiKeys,
-                $"this tenant already holds {outcome.LiveKeys} live API keys, the most allowed (MAX_API_KEYS_PER_TENANT={limit}); revoke one first"),
-            KeyRefusal.ExpiryPassed => ApiResults.BadRequest($"expires_at must be in the future (got {expiresAt:O})"),
-            KeyRefusal.ParentNotLive => AuthFilter.Unauthorized(request.HttpContext, PrincipalKind.Tenant, "revoked"),
-            _ => ApiResults.NotFound("tenant"),
-        };
+        return (outcome, null);
     }
+
+    /// <summary>Why a key was not made, in the words both the API and the dashboard use.</summary>
+    internal static string Refused(KeyCreation outcome, ControllerOptions options, CreateApiKeyRequest? request) => outcome.Refusal switch
+    {
+        KeyRefusal.TooManyKeys => $"this tenant already holds {outcome.LiveKeys} live API keys, the most allowed "
+            + $"(MAX_API_KEYS_PER_TENANT={options.TenantLimits.MaxApiKeysPerTenant}); revoke one first",
+        KeyRefusal.ExpiryPassed => $"expires_at must be in the future (got {request?.ExpiresAt:O})",
+        KeyRefusal.ParentNotLive => "the key asking was revoked or has expired",
+        KeyRefusal.TenantNotFound => "no such tenant",
+        _ => "the key was not created",
+    };
 }

@@ -74,16 +74,11 @@ public static class TenantEndpoints
     {
         var body = await JsonBody.ReadAsync(request, JobplaneJsonContext.Default.TenantRequest, Limits.SmallBodyBytes);
         if (body.Error is not null) return body.Error;
-        var problem = Validate.Name(body.Value!.Name, "name") ?? ValidateLimits(body.Value);
+        var problem = Problem(body.Value!, update: false);
         if (problem is not null) return ApiResults.BadRequest(problem);
         try
         {
-            // Without allowed_runtimes, the operator's default (TENANT_DEFAULT_RUNTIMES); [] still means any.
-            var created = await tenants.CreateAsync(body.Value.ToSettings() with
-            {
-                Name = body.Value.Name!.Trim(),
-                AllowedRuntimes = body.Value.AllowedRuntimes ?? options.TenantDefaultRuntimes,
-            }, ct);
+            var created = await tenants.CreateAsync(ForCreate(body.Value!, options), ct);
             return Results.Json(created.ToWire(), JobplaneJsonContext.Default.CreateTenantResponse, statusCode: 201);
         }
         catch (StoreConflictException e)
@@ -116,12 +111,11 @@ public static class TenantEndpoints
         if (!Guid.TryParse(id, out var tenantId)) return ApiResults.NotFound("tenant");
         var body = await JsonBody.ReadAsync(request, JobplaneJsonContext.Default.TenantRequest, Limits.SmallBodyBytes);
         if (body.Error is not null) return body.Error;
-        var problem = (body.Value!.Name is null ? null : Validate.Name(body.Value.Name, "name")) ?? ValidateLimits(body.Value, update: true);
+        var problem = Problem(body.Value!, update: true);
         if (problem is not null) return ApiResults.BadRequest(problem);
         try
         {
-            var r = body.Value;
-            return await tenants.UpdateAsync(tenantId, r.ToSettings() with { Name = r.Name?.Trim() }, ct) ? Results.NoContent() : ApiResults.NotFound("tenant");
+            return await tenants.UpdateAsync(tenantId, ForUpdate(body.Value!), ct) ? Results.NoContent() : ApiResults.NotFound("tenant");
         }
         catch (StoreConflictException e)
         {
@@ -163,7 +157,25 @@ public static class TenantEndpoints
     /// <summary>A hundred years: the bound of tenants.retention_days.</summary>
     private const int MaxRetentionDays = 36_500;
 
-    private static string? ValidateLimits(TenantRequest r, bool update = false)
+    /// <summary>
+    /// What is wrong with a tenant request (the first problem, naming its field), or null: the one
+    /// check of POST /tenants (<paramref name="update"/> false: name required) and PATCH /tenants/{id}
+    /// (every field optional; 0 returns some to the operator's setting), and of the dashboard's forms.
+    /// </summary>
+    internal static string? Problem(TenantRequest r, bool update) =>
+        (update && r.Name is null ? null : Validate.Name(r.Name, "name")) ?? ValidateLimits(r, update);
+
+    /// <summary>
+    /// The settings a valid creation request makes: without allowed_runtimes, the operator's default
+    /// (TENANT_DEFAULT_RUNTIMES); [] still means any.
+    /// </summary>
+    internal static TenantSettings ForCreate(TenantRequest r, ControllerOptions options) =>
+        r.ToSettings() with { Name = r.Name!.Trim(), AllowedRuntimes = r.AllowedRuntimes ?? options.TenantDefaultRuntimes };
+
+    /// <summary>The settings a valid update request changes.</summary>
+    internal static TenantSettings ForUpdate(TenantRequest r) => r.ToSettings() with { Name = r.Name?.Trim() };
+
+    private static string? ValidateLimits(TenantRequest r, bool update)
     {
         // On update, rate_limit 0 removes the limit.
         if (r.RateLimit is { } rate && !(update && rate == 0) && (rate <= 0 || rate > 1_000_000 || double.IsNaN(rate)))

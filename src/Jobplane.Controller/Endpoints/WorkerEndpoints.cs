@@ -130,7 +130,7 @@ public static class WorkerEndpoints
         // Nothing it may claim: it long-polls like any idle worker (no tenant has the empty id).
         if (tenants is { Length: 0 }) tenants = [Guid.Empty];
         // What it can run, for telling tenants what their waiting executions wait for (throttled).
-        await registry.SeenAsync(workerId, r.Runtime, grants, tenants, http.RequestAborted);
+        await registry.SeenAsync(workerId, r.Runtime, grants, tenants, WorkerRegistry.VersionOf(http.Request.Headers.UserAgent.ToString()), http.RequestAborted);
 
         var claimed = await dequeue.ClaimAsync(new DequeueClaim(r.Limit, workerId, tenants, r.Runtime, grants, wait), http.RequestAborted);
         return claimed is null ? Results.Empty

@@ -57,6 +57,28 @@ public sealed class WorkerRegistry(WorkerStore store, TimeProvider time)
         return null;
     }
 
+    /// <summary>The longest worker version recorded (the bound of workers.version).</summary>
+    public const int MaxVersionLength = 100;
+
+    /// <summary>
+    /// The version in a <c>jobplane-worker/&lt;version&gt;</c> product of a User-Agent header: at most
+    /// <see cref="MaxVersionLength"/> characters of [0-9A-Za-z.+-]; null when there is none or it is
+    /// anything else (the header is the client's to write, so nothing else of it is stored).
+    /// </summary>
+    public static string? VersionOf(string? userAgent)
+    {
+        if (string.IsNullOrEmpty(userAgent)) return null;
+        const string product = Wire.WorkerProduct + "/";
+        foreach (var part in userAgent.Split(' ', StringSplitOptions.RemoveEmptyEntries))
+        {
+            if (!part.StartsWith(product, StringComparison.Ordinal)) continue;
+            var version = part[product.Length..];
+            return version.Length is > 0 and <= MaxVersionLength
+                && version.All(c => char.IsAsciiLetterOrDigit(c) || c is '.' or '+' or '-') ? version : null;
+        }
+        return null;
+    }
+
     /// <summary>The most slots one worker may announce (the bound of workers.slots).</summary>
     public const int MaxSlots = 100_000;
 
@@ -72,18 +94,21 @@ public sealed class WorkerRegistry(WorkerStore store, TimeProvider time)
         await store.TouchAsync(workerId, heldExecutionIds, ct);
     }
 
-    /// <summary>Records the worker as seen, unless this replica did so recently with the same announcement.</summary>
-    public async Task SeenAsync(string workerId, string? runtime, WorkerGrants grants, Guid[]? tenantIds, CancellationToken ct)
+    /// <summary>
+    /// Records the worker as seen, unless this replica did so recently with the same announcement.
+    /// <paramref name="version"/> is what <see cref="VersionOf"/> read from its User-Agent.
+    /// </summary>
+    public async Task SeenAsync(string workerId, string? runtime, WorkerGrants grants, Guid[]? tenantIds, string? version, CancellationToken ct)
     {
-        // Everything written is in the key: a worker restarted with another WORKER_CONCURRENCY
-        // changes the fleet's slots at its next dequeue, not after the interval.
-        var key = $"{runtime}|{string.Join(',', grants.Classes ?? [])}|{grants.Network}|{grants.RunAsRoot}|{grants.MaxMemoryMib}|{grants.MaxCpus}|{grants.MaxPids}|{grants.Slots}|"
+        // Everything written is in the key: a worker restarted with another WORKER_CONCURRENCY (or
+        // another version) changes the fleet's slots at its next dequeue, not after the interval.
+        var key = $"{runtime}|{string.Join(',', grants.Classes ?? [])}|{grants.Network}|{grants.RunAsRoot}|{grants.MaxMemoryMib}|{grants.MaxCpus}|{grants.MaxPids}|{grants.Slots}|{version}|"
             + (tenantIds is null ? "*" : string.Join(',', tenantIds));
         var now = time.GetTimestamp();
         if (_written.TryGetValue(workerId, out var last) && last.Key == key && time.GetElapsedTime(last.At, now) < WriteInterval) return;
         // Bounded: a controller serving many short-lived anonymous workers forgets old entries.
         if (_written.Count > 10_000) _written.Clear();
         _written[workerId] = (now, key);
-        await store.UpsertAsync(workerId, runtime, grants, tenantIds, ct);
+        await store.UpsertAsync(workerId, runtime, grants, tenantIds, version, ct);
     }
 }
