@@ -53,9 +53,15 @@ public static class Axe
     {
         var violations = await RunAsync(page);
         AxeReport.Record(name, page.Url, violations);
-        var failing = violations.Where(v => Failing.Contains(v.Impact)).ToList();
-        if (failing.Count > 0) Assert.Fail($"{name} ({page.Url}) has {failing.Count} serious or critical accessibility violations:\n{Describe(failing)}");
+        FailOnSerious(name, page.Url, violations);
         return violations;
+    }
+
+    /// <summary>Fails, listing them, when any of the violations is serious or critical.</summary>
+    public static void FailOnSerious(string name, string url, IReadOnlyList<AxeViolation> violations)
+    {
+        var failing = violations.Where(v => Failing.Contains(v.Impact)).ToList();
+        if (failing.Count > 0) Assert.Fail($"{name} ({url}) has {failing.Count} serious or critical accessibility violations:\n{Describe(failing)}");
     }
 
     /// <summary>One line per violation and one indented line per element, for a failure message.</summary>
