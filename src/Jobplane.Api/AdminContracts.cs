@@ -53,6 +53,8 @@ public sealed record CreateApiKeyRequest
     public DateTimeOffset? ExpiresAt { get; init; }
     /// <summary>Seconds from now (the database's now) until the key stops working.</summary>
     public long? ExpiresIn { get; init; }
+    /// <summary>True: the key may read, and change nothing (403 read_only_key on every other route). A key made by a read-only key is read-only.</summary>
+    public bool? ReadOnly { get; init; }
 }
 
 /// <summary>A key as listed: never its secret.</summary>
@@ -70,6 +72,8 @@ public sealed record ApiKeyView(
     public bool? Expired { get; init; }
     /// <summary>The key that created this one; revoking it revokes this one too. Absent for keys the administrator made.</summary>
     public Guid? ParentKeyId { get; init; }
+    /// <summary>True for a read-only key; absent otherwise.</summary>
+    public bool? ReadOnly { get; init; }
 }
 
 /// <summary>The answer to creating a key: the key itself is shown here once and never again.</summary>
@@ -77,6 +81,8 @@ public sealed record CreateApiKeyResponse(Guid Id, string Name, string Prefix, s
 {
     public DateTimeOffset? ExpiresAt { get; init; }
     public Guid? ParentKeyId { get; init; }
+    /// <summary>True for a read-only key; absent otherwise.</summary>
+    public bool? ReadOnly { get; init; }
 }
 
 /// <summary>A page; pass NextCursor as cursor for the next page (absent: the last page).</summary>

@@ -26,6 +26,8 @@ public static class ErrorCodes
     /// <summary>Too many failed authentications from this client address: 429 with Retry-After, before any key is looked up.</summary>
     public const string TooManyAuthFailures = "too_many_auth_failures";
     public const string TenantSuspended = "tenant_suspended";
+    /// <summary>A read-only API key was used on a route that changes something.</summary>
+    public const string ReadOnlyKey = "read_only_key";
     public const string NetworkNotAllowed = "network_not_allowed";
     public const string RuntimeNotAllowed = "runtime_not_allowed";
     /// <summary>The job's image comes from a registry the operator's IMAGE_REGISTRIES does not list.</summary>

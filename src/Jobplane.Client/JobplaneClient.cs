@@ -54,9 +54,11 @@ public sealed partial class JobplaneClient
         SendAsync(HttpMethod.Post, Routes.Of(suspended ? Routes.TenantSuspend : Routes.TenantResume, tenantId), null, ClientJson.Context.TenantView, ct);
 
     /// <param name="tenantId">The tenant whose key to create (administrator); null: the caller's own tenant.</param>
-    public Task<ApiResponse<CreateApiKeyResponse>> CreateApiKeyAsync(Guid? tenantId, string? name, CancellationToken ct, long? expiresInSeconds = null) =>
+    /// <param name="readOnly">True: a key that may read, and change nothing.</param>
+    public Task<ApiResponse<CreateApiKeyResponse>> CreateApiKeyAsync(Guid? tenantId, string? name, CancellationToken ct, long? expiresInSeconds = null,
+        bool readOnly = false) =>
         SendAsync(HttpMethod.Post, KeysPath(tenantId),
-            Body(new CreateApiKeyRequest { Name = name, ExpiresIn = expiresInSeconds }, ClientJson.Context.CreateApiKeyRequest),
+            Body(new CreateApiKeyRequest { Name = name, ExpiresIn = expiresInSeconds, ReadOnly = readOnly ? true : null }, ClientJson.Context.CreateApiKeyRequest),
             ClientJson.Context.CreateApiKeyResponse, ct);
 
     public Task<ApiResponse<ApiKeyList>> ListApiKeysAsync(Guid? tenantId, int? limit, string? cursor, CancellationToken ct) =>

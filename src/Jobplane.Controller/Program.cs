@@ -1,6 +1,7 @@
 using Jobplane.Api;
 using Jobplane.Controller;
 using Jobplane.Controller.Auth;
+using Jobplane.Controller.Dashboard;
 using Jobplane.Controller.Database;
 using Jobplane.Controller.Endpoints;
 using Jobplane.Controller.Http;
@@ -51,6 +52,7 @@ builder.Services.AddHostedService<Jobplane.Controller.Schedules.ScheduleFiringSe
 // The wire contracts' source-generated JSON (snake_case) also drives the OpenAPI schemas.
 builder.Services.ConfigureHttpJsonOptions(o => OpenApiMetadata.UseWireJson(o.SerializerOptions));
 builder.Services.AddOpenApi(o => o.AddJobplaneTransformers());
+builder.Services.AddJobplaneDashboard();
 
 builder.WebHost.ConfigureJobplaneKestrel();
 builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(30));
@@ -97,6 +99,7 @@ app.UseTrustedProxies(options.TenantLimits);
 app.UseExceptionResponses(options);
 app.UseStatusCodeResponses();
 app.UseMetricsAccess(options);
+app.MapJobplaneDashboard();
 app.MapJobplaneApi();
 
 await app.RunAsync();

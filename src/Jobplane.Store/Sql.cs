@@ -20,6 +20,7 @@ internal static class Sql
     public static NpgsqlParameter P(double? v) => Nullable(v, NpgsqlDbType.Double);
     public static NpgsqlParameter P(string? v) => Nullable(v, NpgsqlDbType.Text);
     public static NpgsqlParameter P(byte[] v) => new NpgsqlParameter<byte[]> { TypedValue = v };
+    public static NpgsqlParameter BytesOrNull(byte[]? v) => Nullable(v, NpgsqlDbType.Bytea);
     public static NpgsqlParameter P(DateTimeOffset? v) => Nullable(v?.UtcDateTime, NpgsqlDbType.TimestampTz);
     public static NpgsqlParameter P(string[] v) => new NpgsqlParameter<string[]> { TypedValue = v };
     public static NpgsqlParameter P(int[] v) => new NpgsqlParameter<int[]> { TypedValue = v };

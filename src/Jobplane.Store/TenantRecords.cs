@@ -69,6 +69,7 @@ public sealed record CreatedApiKey(Guid Id, string Name, string Prefix, string A
     public DateTimeOffset? ExpiresAt { get; init; }
     /// <summary>The key that made this one; null for keys the administrator made.</summary>
     public Guid? ParentKeyId { get; init; }
+    public bool ReadOnly { get; init; }
 }
 
 /// <summary>An API key as listed: never its secret.</summary>
@@ -84,4 +85,5 @@ public sealed record ApiKeyRecord(
     /// <summary>ExpiresAt has passed, by the database clock.</summary>
     public bool Expired { get; init; }
     public Guid? ParentKeyId { get; init; }
+    public bool ReadOnly { get; init; }
 }

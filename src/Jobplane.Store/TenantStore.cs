@@ -12,6 +12,8 @@ public sealed record TenantKey(Guid TenantId, Guid KeyId, string Prefix, double?
     public TimeSpan? TimeLeft { get; init; }
     /// <summary>The tenant's own cap on followed log streams per replica; null: the operator's.</summary>
     public int? LogFollowMax { get; init; }
+    /// <summary>The key may read and change nothing (every route that is not a read refuses it).</summary>
+    public bool ReadOnly { get; init; }
 }
 
 /// <summary>A key to create: who asks, on behalf of which key (if any), when it should expire, and how many live keys the tenant may hold.</summary>
@@ -22,6 +24,8 @@ public sealed record NewApiKey(string Name, string Actor)
     public DateTimeOffset? ExpiresAt { get; init; }
     public long? ExpiresInSeconds { get; init; }
     public int MaxLiveKeys { get; init; } = int.MaxValue;
+    /// <summary>Viewing only. A key made by a read-only key is read-only too (the store makes it so).</summary>
+    public bool ReadOnly { get; init; }
 }
 
 /// <summary>Why a key was not created.</summary>
@@ -230,27 +234,29 @@ public sealed class TenantStore(NpgsqlDataSource db)
                     or exists (select 1 from api_keys where id = $9 and tenant_id = $2 and revoked_at is null
                                and (expires_at is null or expires_at > now())) as ok
             ), created as (
-                insert into api_keys (id, tenant_id, prefix, secret_hash, name, expires_at, parent_key_id)
-                select $1, $2, $3, $4, $5, expiry.at, $9
+                insert into api_keys (id, tenant_id, prefix, secret_hash, name, expires_at, parent_key_id, read_only)
+                select $1, $2, $3, $4, $5, expiry.at, $9,
+                       $11 or coalesce((select read_only from api_keys where id = $9), false)
                 from live, expiry, parent
                 where live.n < $10 and (expiry.at is null or expiry.at > now()) and parent.ok
-                returning created_at, tenant_id, prefix, expires_at
+                returning created_at, tenant_id, prefix, expires_at, read_only
             ), audit as (
                 insert into audit_log (actor, action, tenant_id, target, details)
                 select $6, 'api_key.create', tenant_id, prefix,
                        jsonb_strip_nulls(jsonb_build_object('name', $5::text, 'expires_at', expires_at,
-                           'parent_prefix', (select prefix from api_keys where id = $9)))
+                           'parent_prefix', (select prefix from api_keys where id = $9),
+                           'read_only', case when read_only then true end))
                 from created
             )
             select (select n from live), (select at is null or at > now() from expiry), (select ok from parent),
-                   (select created_at from created), (select expires_at from created)
+                   (select created_at from created), (select expires_at from created), (select read_only from created)
             """, conn, tx)
         {
             Parameters =
             {
                 Sql.P(id), Sql.P(tenantId), Sql.P(key.Prefix), Sql.P(key.SecretHash), Sql.P(request.Name), Sql.P(request.Actor),
                 Sql.P(request.ExpiresAt), Sql.P(request.ExpiresInSeconds is { } s ? (double?)s : null), Sql.P(request.ParentKeyId),
-                Sql.P((long)request.MaxLiveKeys),
+                Sql.P((long)request.MaxLiveKeys), Sql.P(request.ReadOnly),
             },
         };
         KeyCreation outcome;
@@ -264,6 +270,7 @@ public sealed class TenantStore(NpgsqlDataSource db)
                 {
                     ExpiresAt = reader.GetTimestampOrNull(4),
                     ParentKeyId = request.ParentKeyId,
+                    ReadOnly = reader.GetBoolean(5),
                 }, null, live + 1);
             }
             else if (!reader.GetBoolean(2)) outcome = new KeyCreation(null, KeyRefusal.ParentNotLive, live);
@@ -290,7 +297,7 @@ public sealed class TenantStore(NpgsqlDataSource db)
         List<NpgsqlParameter> ps = [Sql.P(tenantId), Sql.P(page.Limit + 1), Sql.P(page.Offset)];
         var after = Paging.After(page, ps, "created_at", "id", newestFirst: false);
         await using var cmd = db.Command($"""
-            select id, name, prefix, created_at, last_used_at, revoked_at, expires_at, expires_at <= now(), parent_key_id
+            select id, name, prefix, created_at, last_used_at, revoked_at, expires_at, expires_at <= now(), parent_key_id, read_only
             from api_keys where tenant_id = $1 and {after}
             order by created_at, id limit $2 offset $3
             """, [.. ps]);
@@ -300,6 +307,7 @@ public sealed class TenantStore(NpgsqlDataSource db)
             ExpiresAt = reader.GetTimestampOrNull(6),
             Expired = !reader.IsDBNull(7) && reader.GetBoolean(7),
             ParentKeyId = reader.IsDBNull(8) ? null : reader.GetGuid(8),
+            ReadOnly = reader.GetBoolean(9),
         }, ct);
     }
 
@@ -362,7 +370,7 @@ public sealed class TenantStore(NpgsqlDataSource db)
         await using var cmd = db.Command("""
             select k.tenant_id, k.secret_hash, k.id, t.rate_limit, t.rate_limit_burst, t.suspended_at is not null, k.last_used_at,
                    extract(epoch from k.expires_at - now())::double precision,
-                   t.log_follow_max
+                   t.log_follow_max, k.read_only
             from api_keys k join tenants t on t.id = k.tenant_id
             where k.prefix = $1 and k.revoked_at is null and (k.expires_at is null or k.expires_at > now())
             """, Sql.P(prefix));
@@ -375,6 +383,7 @@ public sealed class TenantStore(NpgsqlDataSource db)
         {
             TimeLeft = reader.IsDBNull(7) ? null : TimeSpan.FromSeconds(reader.GetDouble(7)),
             LogFollowMax = reader.GetInt32OrNull(8),
+            ReadOnly = reader.GetBoolean(9),
         };
     }
 

@@ -40,14 +40,16 @@ internal static class ApiKeyCommands
             text => TryParseExpiry(text, out var seconds)
                 ? seconds
                 : CliOptions.Refuse($"--expires-in must be a duration such as 30d, 12h, 90m or 3600s (got '{text}')"));
+        var readOnly = new Option<bool>("--read-only") { Description = "A key that may read everything the tenant may, and change nothing" };
         var command = new Command("create", "Create an API key; prints its id, name, prefix and the key itself (shown only this once)");
         AddTenant(command, tenantId);
         command.Options.Add(name);
         command.Options.Add(expiresIn);
+        command.Options.Add(readOnly);
         command.SetAction(runtime.Action(async (context, parseResult, ct) =>
         {
             var created = await context.Api.CreateApiKeyAsync(Tenant(parseResult, tenantId), parseResult.GetValue(name), ct,
-                parseResult.GetValue(expiresIn));
+                parseResult.GetValue(expiresIn), parseResult.GetValue(readOnly));
             return context.Write(created, (o, x) =>
             {
                 var fields = new List<(string, string)>
@@ -58,6 +60,7 @@ internal static class ApiKeyCommands
                     ("created_at", Display.Time(x.CreatedAt)),
                 };
                 if (x.ExpiresAt is { } at) fields.Add(("expires_at", Display.Time(at)));
+                if (x.ReadOnly == true) fields.Add(("read_only", "true"));
                 fields.Add(("api_key", x.ApiKey));
                 Display.Fields(o, fields);
                 context.Err.WriteLine("note: the API key is shown only once; store it now (use it as JOBPLANE_TOKEN)");

@@ -47,6 +47,10 @@ public static class AuthFilter
                 return Unauthorized(http, kind, presented);
             }
             http.Items[typeof(Principal)] = principal;
+            // A read-only key reads; every other method changes something, and is refused before it runs.
+            if (principal.Key is { ReadOnly: true } && !HttpMethods.IsGet(http.Request.Method) && !HttpMethods.IsHead(http.Request.Method))
+                return ApiResults.Error(403, ErrorCodes.ReadOnlyKey,
+                    $"this API key is read-only: it may read, and {http.Request.Method} {http.Request.Path} changes something; use a key that is not read-only");
             if (principal.Key is { RateLimit: { } rate } key)
             {
                 var burst = key.RateLimitBurst ?? Math.Max(1, (int)Math.Ceiling(rate));

@@ -20,7 +20,8 @@ public static class ApiKeyEndpoints
 
         keys.MapPost(Routes.ApiKeys, CreateOwn)
                 .Doc("createApiKey", "Create an API key for this tenant", "The key is shown once; name defaults to \"default\". Optional expires_at (RFC 3339) " +
-                    "or expires_in (seconds). The new key is the calling key's child: revoking the caller revokes it too. " +
+                    "or expires_in (seconds); read_only: true makes a key that may only read. The new key is the calling key's child: " +
+                    "revoking the caller revokes it too. " +
                     "409 too_many_api_keys when the tenant holds MAX_API_KEYS_PER_TENANT live keys.")
                 .JsonRequest<CreateApiKeyRequest>(Limits.SmallBodyBytes, optional: true)
                 .Returns<CreateApiKeyResponse>(201)
@@ -86,6 +87,7 @@ public static class ApiKeyEndpoints
             ExpiresAt = expiresAt,
             ExpiresInSeconds = expiresIn,
             MaxLiveKeys = limit,
+            ReadOnly = body.Value?.ReadOnly ?? false,
         }, ct);
         return outcome.Refusal switch
         {

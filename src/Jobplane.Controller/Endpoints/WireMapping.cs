@@ -128,7 +128,7 @@ internal static class WireMapping
     };
 
     public static CreateApiKeyResponse ToWire(this CreatedApiKey k) =>
-        new(k.Id, k.Name, k.Prefix, k.ApiKey, k.CreatedAt) { ExpiresAt = k.ExpiresAt, ParentKeyId = k.ParentKeyId };
+        new(k.Id, k.Name, k.Prefix, k.ApiKey, k.CreatedAt) { ExpiresAt = k.ExpiresAt, ParentKeyId = k.ParentKeyId, ReadOnly = k.ReadOnly ? true : null };
 
     public static ApiKeyView ToWire(this ApiKeyRecord k) =>
         new(k.Id, k.Name, k.Prefix, k.CreatedAt, k.LastUsedAt, k.RevokedAt)
@@ -136,6 +136,7 @@ internal static class WireMapping
             ExpiresAt = k.ExpiresAt,
             Expired = k.Expired ? true : null,
             ParentKeyId = k.ParentKeyId,
+            ReadOnly = k.ReadOnly ? true : null,
         };
 
     public static CreateWorkerCredentialResponse ToWire(this CreatedWorkerCredential c) =>

@@ -91,7 +91,17 @@ public static class OpenApiMetadata
     {
         group.WithMetadata(new PrincipalRequirement(kind));
         group.WithMetadata(new ProducesResponseTypeMetadata(401, typeof(ApiError), ["application/json"]));
-        if (kind == PrincipalKind.Tenant) group.WithMetadata(new ProducesResponseTypeMetadata(429, typeof(ApiError), ["application/json"]));
+        if (kind == PrincipalKind.Tenant)
+        {
+            group.WithMetadata(new ProducesResponseTypeMetadata(429, typeof(ApiError), ["application/json"]));
+            // A read-only key is refused (403 read_only_key) on every route that is not a read.
+            ((IEndpointConventionBuilder)group).Finally(b =>
+            {
+                var methods = b.Metadata.OfType<HttpMethodMetadata>().SelectMany(m => m.HttpMethods).ToList();
+                if (methods.Count > 0 && !methods.Contains(HttpMethods.Get) && !b.Metadata.OfType<ProducesResponseTypeMetadata>().Any(m => m.StatusCode == 403))
+                    b.Metadata.Add(new ProducesResponseTypeMetadata(403, typeof(ApiError), ["application/json"]));
+            });
+        }
         // Every authenticated route reads the database: 503 (with Retry-After) when it cannot be
         // reached or a tenant's statement ran out of time (see ExceptionResponses).
         group.WithMetadata(new ProducesResponseTypeMetadata(503, typeof(ApiError), ["application/json"]));

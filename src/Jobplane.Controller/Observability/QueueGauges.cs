@@ -49,6 +49,20 @@ public sealed class QueueGauges : BackgroundService
         _last = new Reading(snapshot, _time.GetTimestamp());
     }
 
+    /// <summary>
+    /// The last figures read and how old they are (the dashboard's overview shows them); read now when
+    /// there are none yet or they are older than <paramref name="maxAge"/>.
+    /// </summary>
+    public async Task<(QueueSnapshot Snapshot, TimeSpan Age)> LatestAsync(TimeSpan maxAge, CancellationToken ct)
+    {
+        if (_last is not { } last || _time.GetElapsedTime(last.At) > maxAge)
+        {
+            await RefreshAsync(ct);
+            last = _last!;
+        }
+        return (last.Snapshot, _time.GetElapsedTime(last.At));
+    }
+
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         if (_options.QueueMetricsInterval <= TimeSpan.Zero) return;
