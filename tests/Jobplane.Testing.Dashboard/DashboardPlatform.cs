@@ -30,23 +30,28 @@ public sealed class DashboardPlatform : IAsyncLifetime
     public Uri Url => new($"http://127.0.0.1:{Port.ToString(CultureInfo.InvariantCulture)}");
     public ChildProcess Controller { get; private set; } = null!;
 
+    /// <summary>The controller's settings; a caller may change them before <see cref="InitializeAsync"/>.</summary>
+    public Dictionary<string, string?> ControllerSettings { get; } = new()
+    {
+        ["SYSTEM_SECRET"] = AdminSecret,
+        ["WORKER_TOKEN"] = WorkerToken,
+        ["MAINTENANCE_INTERVAL"] = "200ms",
+        ["RETRY_BACKOFF_BASE"] = "200ms",
+        ["RETRY_BACKOFF_MAX"] = "1s",
+        // The tenants made here run exec jobs (by default tenants may use container runtimes only).
+        ["TENANT_DEFAULT_RUNTIMES"] = "any",
+    };
+
     /// <summary>The administration API, with <see cref="AdminSecret"/>.</summary>
     public JobplaneClient Admin { get; private set; } = null!;
 
     public async Task InitializeAsync()
     {
         await Database.InitializeAsync();
-        var env = new Dictionary<string, string?>
+        var env = new Dictionary<string, string?>(ControllerSettings)
         {
             ["DATABASE_URL"] = Database.ConnectionString,
             ["PORT"] = Port.ToString(CultureInfo.InvariantCulture),
-            ["SYSTEM_SECRET"] = AdminSecret,
-            ["WORKER_TOKEN"] = WorkerToken,
-            ["MAINTENANCE_INTERVAL"] = "200ms",
-            ["RETRY_BACKOFF_BASE"] = "200ms",
-            ["RETRY_BACKOFF_MAX"] = "1s",
-            // The tenants made here run exec jobs (by default tenants may use container runtimes only).
-            ["TENANT_DEFAULT_RUNTIMES"] = "any",
         };
         Controller = Start("controller", "jobplane-controller", env, "--migrate");
         await Controller.WaitForHttpAsync(new Uri(Url, Routes.Readyz), TimeSpan.FromSeconds(30));
