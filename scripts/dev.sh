@@ -120,6 +120,7 @@ Use it from this shell:
   export JOBPLANE_URL=$URL
   export JOBPLANE_TOKEN=$JOBPLANE_TOKEN
   ./bin/jobctl submit --name greet --image exec -c echo -c hi
+The web dashboard: $URL/ui (sign in with the key above, or the administrator secret).
 Administrator secret (tenant management): see .dev/env. Stop with: make dev-stop
 TXT
 }

@@ -40,6 +40,8 @@ public sealed record BenchOptions
     public int ClaimFleetWorkers { get; init; } = 64;
     public int ClaimFleetSlots { get; init; } = 8;
     public int ClaimTenantBatch { get; init; } = 32;
+    /// <summary>Executions in the database while the dashboard's pages are timed (the issue asks for a million).</summary>
+    public long DashboardRows { get; init; }
     /// <summary>Old finished executions the retention scenario deletes (the issue asks for a million).</summary>
     public long RetentionRows { get; init; }
     public int RetentionBatch { get; init; } = 1000;
@@ -103,6 +105,7 @@ public sealed record BenchOptions
             ClaimFleetSlots = Int("BENCH_CLAIM_FLEET_SLOTS", 8, 8),
             ClaimTenantBatch = Int("BENCH_CLAIM_TENANT_BATCH", 32, 32),
             RetentionRows = Int("BENCH_RETENTION_ROWS", 1_000_000, 100_000),
+            DashboardRows = Int("BENCH_DASHBOARD_ROWS", 1_000_000, 100_000),
             RetentionBatch = Int("BENCH_RETENTION_BATCH", 1000, 1000),
             RetentionPercent = Int("BENCH_RETENTION_PERCENT", 10, 10),
             RetentionLoad = TimeSpan.FromSeconds(Int("BENCH_RETENTION_SECONDS", 10, 5)),

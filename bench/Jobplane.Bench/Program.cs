@@ -34,7 +34,7 @@ Console.WriteLine($"jobplane benchmark ({(options.Quick ? "quick" : "full")} run
 var failed = false;
 try
 {
-    var only = Environment.GetEnvironmentVariable("BENCH_ONLY") is { Length: > 0 } o ? o.Split(',') : ["platform", "claims", "retention", "schedules"];
+    var only = Environment.GetEnvironmentVariable("BENCH_ONLY") is { Length: > 0 } o ? o.Split(',') : ["platform", "claims", "retention", "schedules", "dashboard"];
     double starts = double.NaN;
     if (only.Contains("platform"))
     {
@@ -99,6 +99,12 @@ try
     if (only.Contains("schedules"))
     {
         await new ScheduleScenario(options, report, work).RunAsync();
+    }
+
+    if (only.Contains("dashboard"))
+    {
+        await using var db = await BenchDatabase.CreateAsync(options.ServerConnectionString, "dashboard");
+        await new DashboardScenario(options, db, report, work).RunAsync();
     }
 }
 catch (Exception e)

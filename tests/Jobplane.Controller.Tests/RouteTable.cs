@@ -17,7 +17,10 @@ internal static class RouteTable
         public override string ToString() => Key;
     }
 
-    /// <summary>The API's routes: without the OpenAPI document and the catch-all 404.</summary>
+    /// <summary>
+    /// The API's routes: without the OpenAPI document, the catch-all 404 and the web dashboard (/ui:
+    /// HTML pages behind a session cookie, with tests of their own under Dashboard/).
+    /// </summary>
     public static IReadOnlyList<Route> ApiRoutes(ControllerHost host)
     {
         var routes = new List<Route>();
@@ -25,6 +28,7 @@ internal static class RouteTable
         {
             var pattern = "/" + endpoint.RoutePattern.RawText!.Trim('/');
             if (pattern == "/openapi.json" || pattern.Contains("{*", StringComparison.Ordinal)) continue;
+            if (pattern == "/ui" || pattern.StartsWith("/ui/", StringComparison.Ordinal)) continue;
             // Prometheus' scraping endpoint answers any method; it is read with GET.
             var methods = endpoint.Metadata.GetMetadata<IHttpMethodMetadata>()?.HttpMethods ?? ["GET"];
             routes.AddRange(methods.Select(m => new Route(m, pattern, endpoint)));

@@ -51,6 +51,14 @@ public static class DashboardSetup
                 h.XFrameOptions = "DENY";
                 h["Referrer-Policy"] = "same-origin";
                 if (!http.Request.Path.StartsWithSegments("/ui/assets")) h.CacheControl = "no-store";
+                // The server's own time for the page (the benchmark reads it; browsers show it in their tools).
+                var started = System.Diagnostics.Stopwatch.GetTimestamp();
+                http.Response.OnStarting(() =>
+                {
+                    var ms = System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+                    http.Response.Headers["Server-Timing"] = "app;dur=" + ms.ToString("0.0", System.Globalization.CultureInfo.InvariantCulture);
+                    return Task.CompletedTask;
+                });
             }
             await next();
         });
