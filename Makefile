@@ -9,7 +9,7 @@ PUBLISH := $(DOTNET) publish -c $(CONFIGURATION) -r linux-x64 --self-contained f
 	-p:PublishSingleFile=true -p:DebugType=embedded --nologo -v quiet -o $(BIN)
 
 .PHONY: help dev dev-stop build-all build-controller build-worker build-cli run-migrate run-controller run-worker \
-	images test test-faults test-coverage bench bench-quick lint format clean
+	images test test-faults test-coverage screenshots bench bench-quick lint format clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -50,6 +50,11 @@ test-faults: build-all ## fault injection (N executions; SEED=): kill/pause/rest
 	@mkdir -p TestResults
 	JOBPLANE_BIN=$(BIN) $(DOTNET) run --project tests/Jobplane.Faults -c Debug -- \
 		--executions $(N) $(if $(SEED),--seed $(SEED)) --json $(CURDIR)/TestResults/faults.json
+
+screenshots: build-all ## PNGs of the dashboard's main pages, on a local platform with demo data, into docs/screenshots
+	@scripts/ensure-postgres.sh
+	JOBPLANE_BIN=$(BIN) JOBPLANE_TEST_CHROMIUM="$$(scripts/ensure-chromium.sh)" \
+		$(DOTNET) run --project tests/Jobplane.Dashboard.Screenshots -c Debug -- --out $(CURDIR)/docs/screenshots
 
 bench: build-all ## the benchmark harness: throughput, latency, commits per job, claim latency vs backlog, schedules vs Quartz.NET (~18 min; bench/RESULTS.md)
 	@scripts/ensure-postgres.sh

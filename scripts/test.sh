@@ -17,6 +17,14 @@ export JOBPLANE_TEST_DOCKER_HOST
 scripts/ensure-prometheus.sh
 # The schedule tests compare fire times with a second cron implementation (Python croniter).
 scripts/ensure-croniter.sh
+# The dashboard's browser tests drive Debian's Chromium and check each page with axe-core.
+if [ -z "${JOBPLANE_TEST_CHROMIUM:-}" ]; then
+  JOBPLANE_TEST_CHROMIUM="$(scripts/ensure-chromium.sh)"
+fi
+if [ -z "${JOBPLANE_TEST_AXE:-}" ]; then
+  JOBPLANE_TEST_AXE="$(scripts/ensure-axe.sh)"
+fi
+export JOBPLANE_TEST_CHROMIUM JOBPLANE_TEST_AXE
 
 echo "== building" >&2
 dotnet build Jobplane.slnx -c Debug --nologo -v quiet -clp:ErrorsOnly
@@ -37,6 +45,8 @@ fi
 
 # The hostile-tenant suite writes its table of attacks and outcomes here; it is printed at the end.
 export JOBPLANE_HOSTILE_REPORT="$results/hostile-tenant.txt"
+# The dashboard's browser tests add a row per page checked with axe: violations by impact.
+export JOBPLANE_AXE_REPORT="$results/accessibility.md"
 
 status=0
 echo "== testing" >&2
@@ -84,6 +94,7 @@ else
 fi
 echo
 if [ -f "$JOBPLANE_HOSTILE_REPORT" ]; then cat "$JOBPLANE_HOSTILE_REPORT"; echo; fi
+if [ -f "$JOBPLANE_AXE_REPORT" ]; then echo "accessibility (axe-core, violations by impact):"; cat "$JOBPLANE_AXE_REPORT"; echo; fi
 echo "$projects test projects ran, and the fault-injection suite $([ "$faults_failed" = 1 ] && echo FAILED || echo passed)"
 # The runtime conformance suite per runtime, from the per-test lines ("  Passed ...ExecConformance.X [1 s]"):
 #   "conformance: docker 20 passed, 0 failed; exec 20 passed, 0 failed"

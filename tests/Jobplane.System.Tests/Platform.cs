@@ -12,14 +12,14 @@ public sealed class Platform : IAsyncLifetime
     public const string WorkerToken = "system-worker-token-0123456789";
 
     private readonly List<ChildProcess> _processes = [];
-    private readonly string _workRoot = Path.Combine(Path.GetTempPath(), $"jobplane-system-{Guid.NewGuid():N}");
+    private readonly ExecWorkRoot _workRoot = new("jobplane-system");
     private readonly string _sharedRoot = Path.Combine(Path.GetTempPath(), $"jobplane-shared-{Guid.NewGuid():N}");
 
     public TestDatabase Database { get; } = new();
     public int Port { get; } = FreePort.Next();
     public string Url => $"http://127.0.0.1:{Port}";
     public ChildProcess? Controller { get; private set; }
-    public string WorkRoot => _workRoot;
+    public string WorkRoot => _workRoot.Path;
 
     /// <summary>Controller settings; tests may change them before StartControllerAsync.</summary>
     public Dictionary<string, string?> ControllerEnv { get; } = new()
@@ -39,28 +39,9 @@ public sealed class Platform : IAsyncLifetime
     {
         foreach (var p in _processes) await p.DisposeAsync();
         await Database.DisposeAsync();
-        await UnmountBelowAsync(_workRoot);
-        try { Directory.Delete(_workRoot, recursive: true); }
-        catch (DirectoryNotFoundException) { }
+        await _workRoot.DisposeAsync();
         try { Directory.Delete(_sharedRoot, recursive: true); }
         catch (DirectoryNotFoundException) { }
-    }
-
-    /// <summary>
-    /// A worker stopped in the middle of an attempt leaves that attempt's bounded folder (a tmpfs it
-    /// mounted) in place, as a crashed worker would; the next worker would clean it up. Here the test
-    /// is that next worker: it detaches such mounts so that the folders can be removed.
-    /// </summary>
-    private static async Task UnmountBelowAsync(string root)
-    {
-        if (!OperatingSystem.IsLinux()) return;
-        var below = File.ReadLines("/proc/self/mountinfo").Select(l => l.Split(' ')[4])
-            .Where(m => m.StartsWith(root + "/", StringComparison.Ordinal)).OrderByDescending(m => m.Length).ToList();
-        foreach (var mount in below)
-        {
-            using var umount = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo("umount", ["-l", mount]) { RedirectStandardError = true })!;
-            await umount.WaitForExitAsync();
-        }
     }
 
     public async Task<ChildProcess> StartControllerAsync()
@@ -95,19 +76,7 @@ public sealed class Platform : IAsyncLifetime
 
     public ChildProcess StartWorker(string workerId, IDictionary<string, string?>? extra = null)
     {
-        var env = new Dictionary<string, string?>
-        {
-            ["CONTROLLER_URL"] = Url,
-            ["WORKER_TOKEN"] = WorkerToken,
-            ["WORKER_ID"] = workerId,
-            ["RUNTIME"] = "exec",
-            ["RUNTIME_WORKDIR"] = _workRoot,
-            ["WORKER_CONCURRENCY"] = "4",
-            ["WORKER_HEARTBEAT_INTERVAL"] = "1s",
-            ["WORKER_KILL_GRACE"] = "1s",
-            // Several workers share this host: no metrics listener unless a test asks for one.
-            ["WORKER_METRICS_PORT"] = "0",
-        };
+        var env = ExecWorkerSettings.For(Url, WorkerToken, workerId, _workRoot.Path);
         if (extra is not null)
         {
             foreach (var (k, v) in extra) env[k] = v;

@@ -1,0 +1,24 @@
+namespace Jobplane.Dashboard.Tests;
+
+/// <summary>
+/// The base of a browser test class: one platform and one Chromium for the class, and for each test
+/// a fresh browser context (no cookies from another test) with one page open on the platform.
+/// </summary>
+public abstract class BrowserTest(DashboardPlatform platform, DashboardBrowser browser)
+    : IClassFixture<DashboardPlatform>, IClassFixture<DashboardBrowser>, IAsyncLifetime
+{
+    protected DashboardPlatform Platform { get; } = platform;
+    protected IBrowserContext Context { get; private set; } = null!;
+    protected IPage Page { get; private set; } = null!;
+
+    public virtual async Task InitializeAsync()
+    {
+        Context = await browser.NewContextAsync(Platform.Url);
+        Page = await Context.NewPageAsync();
+    }
+
+    public virtual async Task DisposeAsync() => await Context.CloseAsync();
+
+    protected static ILocatorAssertions Expect(ILocator locator) => Assertions.Expect(locator);
+    protected static IPageAssertions Expect(IPage page) => Assertions.Expect(page);
+}
