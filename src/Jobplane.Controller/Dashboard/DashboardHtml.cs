@@ -53,5 +53,6 @@ public static class DashboardHtml
 
     public static string Percent(double? f) => f is { } v ? (v * 100).ToString("0.#", CultureInfo.InvariantCulture) + " %" : "—";
 
-    public static string Short(Guid id) => id.ToString()[..8];
+    /// <summary>An id's last 8 hex digits: ids are UUIDv7, whose first digits are a timestamp shared by ids made together.</summary>
+    public static string Short(Guid id) => id.ToString()[^8..];
 }
