@@ -50,5 +50,6 @@ public abstract class DashboardPage : PageModel
         ["saved"] = "Saved.",
         ["revoked"] = "Revoked.",
         ["nothing"] = "Nothing matched; nothing changed.",
+        ["none_selected"] = "Nothing was selected; nothing changed.",
     };
 }

@@ -21,6 +21,8 @@ public static class DashboardSetup
         services.AddSingleton(sp => new SessionStore(TenantPool(sp)));
         services.AddSingleton(sp => new ActivityQueries(TenantPool(sp)));
         services.AddSingleton<ActivityCache>();
+        services.AddSingleton(sp => new ExecutionQueries(TenantPool(sp)));
+        services.AddSingleton<ExecutionBulkActions>();
         services.AddRazorPages(o =>
         {
             o.RootDirectory = "/Dashboard/Pages";
@@ -56,5 +58,6 @@ public static class DashboardSetup
         });
         app.Services.GetRequiredService<DashboardAssets>().Map(app);
         app.MapRazorPages();
+        app.MapExecutionLogStream();
     }
 }
