@@ -52,5 +52,6 @@ public abstract class DashboardPage : PageModel
         ["nothing"] = "Nothing matched; nothing changed.",
         ["scheduled"] = "Executions scheduled for later: {0}.",
         ["key_revoked"] = "API key revoked, with the keys made from it: {0}.",
+        ["none_selected"] = "Nothing was selected; nothing changed.",
     };
 }

@@ -26,6 +26,8 @@ public static class DashboardSetup
         services.AddSingleton(sp => new DeadLetterQueries(TenantPool(sp)));
         services.AddSingleton(sp => new WorkerQueries(TenantPool(sp)));
         services.AddSingleton(sp => new AdminQueries(TenantPool(sp)));
+        services.AddSingleton(sp => new ExecutionQueries(TenantPool(sp)));
+        services.AddSingleton<ExecutionBulkActions>();
         services.AddRazorPages(o =>
         {
             o.RootDirectory = "/Dashboard/Pages";
@@ -69,5 +71,6 @@ public static class DashboardSetup
         });
         app.Services.GetRequiredService<DashboardAssets>().Map(app);
         app.MapRazorPages();
+        app.MapExecutionLogStream();
     }
 }
