@@ -75,14 +75,14 @@ public sealed class ExecutionBulkActions(ExecutionQueries queries, ControllerOpt
         return new BulkResult(candidates.Count, acted.Acted, skipped);
     }
 
-    private static BulkAudit Audit(Viewer viewer, string action, IReadOnlyList<BulkCandidate> candidates, IReadOnlyDictionary<string, object?> what,
+    private static ExecutionBulkAudit Audit(Viewer viewer, string action, IReadOnlyList<BulkCandidate> candidates, IReadOnlyDictionary<string, object?> what,
         Dictionary<string, object?> reasons)
     {
         var tenants = candidates.Select(c => c.TenantId).Distinct().Take(2).ToList();
         // A tenant's record shows in its own audit log; the administrator's action on several tenants is the platform's.
         var tenant = viewer.Scope ?? (tenants.Count == 1 ? tenants[0] : null);
         var details = new Dictionary<string, object?>(what) { ["skipped_by_reason"] = reasons };
-        return new BulkAudit(viewer.Actor, action, tenant, null, candidates.Count, details);
+        return new ExecutionBulkAudit(viewer.Actor, action, tenant, null, candidates.Count, details);
     }
 
     private static Dictionary<string, int> Skips(IEnumerable<(string Reason, int Count)> counts) =>

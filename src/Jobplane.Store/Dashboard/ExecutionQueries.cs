@@ -477,7 +477,7 @@ public sealed class ExecutionQueries(NpgsqlDataSource db)
     /// (10,000): each statement is one set-based pass over them, far inside the statement timeout,
     /// so the change and its record can share one transaction.
     /// </summary>
-    public async Task<BulkActed> CancelAsync(Guid? scope, IReadOnlyList<Guid> ids, BulkAudit audit, CancellationToken ct)
+    public async Task<BulkActed> CancelAsync(Guid? scope, IReadOnlyList<Guid> ids, ExecutionBulkAudit audit, CancellationToken ct)
     {
         await using var conn = await db.OpenConnectionAsync(ct);
         await using var tx = await conn.BeginTransactionAsync(ct);
@@ -500,7 +500,7 @@ public sealed class ExecutionQueries(NpgsqlDataSource db)
     /// Returns the new executions' ids.
     /// </summary>
     public async Task<BulkActed> RetryAsync(Guid? scope, IReadOnlyList<Guid> ids, IReadOnlyList<Guid>? allowedJobs, string? traceParent,
-        BulkAudit audit, CancellationToken ct)
+        ExecutionBulkAudit audit, CancellationToken ct)
     {
         await using var conn = await db.OpenConnectionAsync(ct);
         await using var tx = await conn.BeginTransactionAsync(ct);
@@ -537,7 +537,7 @@ public sealed class ExecutionQueries(NpgsqlDataSource db)
         return new BulkActed(created.Count, created);
     }
 
-    private static async Task RecordAsync(NpgsqlConnection conn, NpgsqlTransaction tx, BulkAudit audit, int acted, CancellationToken ct)
+    private static async Task RecordAsync(NpgsqlConnection conn, NpgsqlTransaction tx, ExecutionBulkAudit audit, int acted, CancellationToken ct)
     {
         var details = new Dictionary<string, object?>(audit.Details)
         {
@@ -598,4 +598,4 @@ public sealed class ExecutionQueries(NpgsqlDataSource db)
 /// the tenant it concerns (null: several), how many executions it was asked to act on, and details
 /// (the filter, the reasons for skipping); the counts acted and skipped are added by the action.
 /// </summary>
-public sealed record BulkAudit(string Actor, string Action, Guid? TenantId, string? Target, int Requested, IReadOnlyDictionary<string, object?> Details);
+public sealed record ExecutionBulkAudit(string Actor, string Action, Guid? TenantId, string? Target, int Requested, IReadOnlyDictionary<string, object?> Details);
