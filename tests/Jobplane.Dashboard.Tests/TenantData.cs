@@ -1,0 +1,51 @@
+using Jobplane.Api;
+
+namespace Jobplane.Dashboard.Tests;
+
+/// <summary>
+/// A tenant with one of each thing the pages show, on the platform's exec worker: an execution that
+/// succeeded with a log and a result, one that failed after a retry (a dead letter), one running
+/// (with a log line, for ten minutes unless cancelled), one scheduled for later, and a schedule
+/// triggered once. Every name starts with the tenant's, so a page can be searched for any of them.
+/// </summary>
+public sealed record TenantData(
+    PlatformTenant Tenant,
+    Guid ReportJob, Guid ImportJob, Guid ResizeJob,
+    Guid Succeeded, Guid Failed, Guid Running, Guid Scheduled,
+    ScheduleView Schedule)
+{
+    public string ReportJobName => Tenant.Name + "-report";
+    public string ImportJobName => Tenant.Name + "-import";
+    public string ResizeJobName => Tenant.Name + "-resize";
+    public string ScheduleName => Tenant.Name + "-hourly";
+
+    /// <summary>The first line the running execution prints (and the only one for ten minutes).</summary>
+    public const string RunningLine = "resized image 1 of 900";
+
+    public static async Task<TenantData> CreateAsync(DashboardPlatform platform, string name)
+    {
+        await platform.WorkerAsync();
+        var tenant = await platform.CreateTenantAsync(name);
+        var report = await DashboardPlatform.CreateJobAsync(tenant, name + "-report",
+            ["sh", "-c", "echo 'collecting orders'; echo '{\"rows\": 1204, \"file\": \"report.csv\"}' > \"$JOBPLANE_OUTPUT_DIR/result.json\"; echo 'wrote report.csv'"]);
+        var import = await DashboardPlatform.CreateJobAsync(tenant, name + "-import",
+            ["sh", "-c", "echo 'reading orders.csv'; echo 'orders.csv line 42: invalid date' >&2; exit 3"], maxAttempts: 2);
+        var resize = await DashboardPlatform.CreateJobAsync(tenant, name + "-resize",
+            ["sh", "-c", $"echo '{RunningLine}'; exec sleep 600"]);
+
+        var succeeded = await DashboardPlatform.RunAsync(tenant, report);
+        var failed = await DashboardPlatform.RunAsync(tenant, import);
+        var running = await DashboardPlatform.RunAsync(tenant, resize);
+        var scheduled = await DashboardPlatform.RunAsync(tenant, report, new RunJobRequest { ScheduledAt = DateTimeOffset.UtcNow.AddHours(6) });
+        var schedule = await DashboardPlatform.CreateScheduleAsync(tenant, name + "-hourly", report);
+        await tenant.Client.TriggerScheduleAsync(schedule.Id, CancellationToken.None);
+
+        await DashboardPlatform.WaitForStatusAsync(tenant, succeeded, ExecutionStatus.Succeeded, TimeSpan.FromSeconds(60));
+        await DashboardPlatform.WaitForStatusAsync(tenant, failed, ExecutionStatus.Failed, TimeSpan.FromSeconds(60));
+        await DashboardPlatform.WaitForStatusAsync(tenant, running, ExecutionStatus.Running, TimeSpan.FromSeconds(60));
+        return new TenantData(tenant, report, import, resize, succeeded, failed, running, scheduled, schedule);
+    }
+
+    /// <summary>Cancels the running execution, freeing the worker's slot for the tests after.</summary>
+    public Task StopAsync() => Tenant.Client.CancelExecutionAsync(Running, CancellationToken.None);
+}
