@@ -23,6 +23,7 @@ public static class ForgedForm
           if (withToken) add('csrf', document.querySelector('input[name="csrf"]').value);
           for (const [name, value] of fields) add(name, value);
           document.body.appendChild(form);
+          window.__forged = true;
           // submit() fires no submit event: no confirmation dialog is asked for.
           form.submit();
         }
@@ -30,14 +31,19 @@ public static class ForgedForm
 
     /// <summary>
     /// Posts <paramref name="fields"/> to <paramref name="action"/> and returns the answer to the POST
-    /// itself (a 303 when it redirected). The page then shows what the answer led to: assert on it
-    /// with an auto-waiting expectation.
+    /// itself (a 303 when it redirected), once the page shows the document it led to.
     /// </summary>
     public static async Task<IResponse> PostAsync(IPage page, string action, IEnumerable<(string Name, string Value)>? fields = null, bool withToken = true)
     {
         var pairs = (fields ?? []).Select(f => new[] { f.Name, f.Value }).ToArray();
-        return await page.RunAndWaitForResponseAsync(
+        // The document the form ends on: the POST's own answer, or the one its redirect leads to.
+        var final = await page.RunAndWaitForResponseAsync(
             () => page.EvaluateAsync(Submit, new { action, fields = pairs, withToken }),
-            r => r.Request.Method == "POST" && r.Request.IsNavigationRequest);
+            r => r.Request.IsNavigationRequest && r.Frame == page.MainFrame && r.Status is < 300 or >= 400);
+        // The form's page marked itself (window.__forged); the page is the new document once the mark is gone.
+        await page.WaitForFunctionAsync("() => window.__forged === undefined && document.readyState === 'complete'");
+        var first = final.Request;
+        while (first.RedirectedFrom is { } earlier) first = earlier;
+        return await first.ResponseAsync() ?? final;
     }
 }

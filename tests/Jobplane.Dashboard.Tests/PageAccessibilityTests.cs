@@ -103,7 +103,7 @@ public sealed class PageAccessibilityTests(DashboardPlatform platform, Dashboard
         await axe.VisitAsync($"overview, last day, {who}", "/ui?range=day", "Succeeded");
         await axe.VisitAsync($"executions, {who}", "/ui/executions", data.ResizeJobName, data.ImportJobName);
         await axe.VisitAsync($"executions, filtered by status, {who}", $"/ui/executions?status=FAILED{tenantQuery}", data.ImportJobName);
-        await axe.VisitAsync($"execution, running with its live log, {who}", $"/ui/executions/{data.Running}", TenantData.RunningLine, "RUNNING");
+        await axe.VisitAsync($"execution, running with its live log, {who}", $"/ui/executions/{data.Running}", data.RunningLine, "RUNNING");
         await axe.VisitAsync($"execution, succeeded with result and timeline, {who}", $"/ui/executions/{data.Succeeded}",
             "Attempt 1 succeeded.", "1204", "wrote report.csv");
         await axe.VisitAsync($"execution, failed after a retry, {who}", $"/ui/executions/{data.Failed}",

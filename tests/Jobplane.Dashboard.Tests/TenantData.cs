@@ -11,7 +11,7 @@ namespace Jobplane.Dashboard.Tests;
 public sealed record TenantData(
     PlatformTenant Tenant,
     Guid ReportJob, Guid ImportJob, Guid ResizeJob,
-    Guid Succeeded, Guid Failed, Guid Running, Guid Scheduled,
+    Guid Succeeded, Guid Failed, Guid Running, Guid Scheduled, Guid Triggered,
     ScheduleView Schedule)
 {
     public string ReportJobName => Tenant.Name + "-report";
@@ -20,7 +20,9 @@ public sealed record TenantData(
     public string ScheduleName => Tenant.Name + "-hourly";
 
     /// <summary>The first line the running execution prints (and the only one for ten minutes).</summary>
-    public const string RunningLine = "resized image 1 of 900";
+    public string RunningLine => LineOf(Tenant.Name);
+
+    private static string LineOf(string tenant) => $"{tenant} resized image 1 of 900";
 
     public static async Task<TenantData> CreateAsync(DashboardPlatform platform, string name)
     {
@@ -31,19 +33,28 @@ public sealed record TenantData(
         var import = await DashboardPlatform.CreateJobAsync(tenant, name + "-import",
             ["sh", "-c", "echo 'reading orders.csv'; echo 'orders.csv line 42: invalid date' >&2; exit 3"], maxAttempts: 2);
         var resize = await DashboardPlatform.CreateJobAsync(tenant, name + "-resize",
-            ["sh", "-c", $"echo '{RunningLine}'; exec sleep 600"]);
+            ["sh", "-c", $"echo '{LineOf(name)}'; exec sleep 600"]);
 
         var succeeded = await DashboardPlatform.RunAsync(tenant, report);
         var failed = await DashboardPlatform.RunAsync(tenant, import);
         var running = await DashboardPlatform.RunAsync(tenant, resize);
         var scheduled = await DashboardPlatform.RunAsync(tenant, report, new RunJobRequest { ScheduledAt = DateTimeOffset.UtcNow.AddHours(6) });
         var schedule = await DashboardPlatform.CreateScheduleAsync(tenant, name + "-hourly", report);
-        await tenant.Client.TriggerScheduleAsync(schedule.Id, CancellationToken.None);
+        var triggered = (await tenant.Client.TriggerScheduleAsync(schedule.Id, CancellationToken.None)).Value.ExecutionId;
 
         await DashboardPlatform.WaitForStatusAsync(tenant, succeeded, ExecutionStatus.Succeeded, TimeSpan.FromSeconds(60));
         await DashboardPlatform.WaitForStatusAsync(tenant, failed, ExecutionStatus.Failed, TimeSpan.FromSeconds(60));
+        await DashboardPlatform.WaitForStatusAsync(tenant, triggered, ExecutionStatus.Succeeded, TimeSpan.FromSeconds(60));
         await DashboardPlatform.WaitForStatusAsync(tenant, running, ExecutionStatus.Running, TimeSpan.FromSeconds(60));
-        return new TenantData(tenant, report, import, resize, succeeded, failed, running, scheduled, schedule);
+        return new TenantData(tenant, report, import, resize, succeeded, failed, running, scheduled, triggered, schedule);
+    }
+
+    /// <summary>Every name and id of this tenant's that a page could show, ids also as the pages shorten them (their last 8 digits).</summary>
+    public IEnumerable<string> Traces()
+    {
+        Guid[] ids = [Tenant.Id, ReportJob, ImportJob, ResizeJob, Schedule.Id, Succeeded, Failed, Running, Scheduled, Triggered];
+        return [Tenant.Name, ReportJobName, ImportJobName, ResizeJobName, ScheduleName, RunningLine,
+            .. ids.Select(id => id.ToString()), .. ids.Select(id => id.ToString()[^8..])];
     }
 
     /// <summary>Cancels the running execution, freeing the worker's slot for the tests after.</summary>
