@@ -1,3 +1,4 @@
+using System.Text;
 using Jobplane.Api;
 
 namespace Jobplane.Dashboard.Tests;
@@ -55,6 +56,31 @@ public sealed record TenantData(
         Guid[] ids = [Tenant.Id, ReportJob, ImportJob, ResizeJob, Schedule.Id, Succeeded, Failed, Running, Scheduled, Triggered];
         return [Tenant.Name, ReportJobName, ImportJobName, ResizeJobName, ScheduleName, RunningLine,
             .. ids.Select(id => id.ToString()), .. ids.Select(id => id.ToString()[^8..])];
+    }
+
+    /// <summary>
+    /// What the platform holds of this tenant, read through the API (its own key, and the
+    /// administrator's): compared before and after, it shows whether anything changed.
+    /// </summary>
+    public async Task<string> SnapshotAsync(DashboardPlatform platform)
+    {
+        var ct = CancellationToken.None;
+        var text = new StringBuilder();
+        foreach (var e in (await Tenant.Client.ListExecutionsAsync(null, null, 100, null, null, ct)).Value.Executions.OrderBy(e => e.Id))
+            text.Append("execution ").Append(e.Id).Append(' ').Append(e.Status).Append(' ').Append(e.CancelRequestedAt).AppendLine();
+        foreach (var d in (await Tenant.Client.ListDlqAsync(null, null, null, ct)).Value)
+            text.Append("dead letter ").Append(d.Id).AppendLine();
+        var schedule = (await Tenant.Client.GetScheduleAsync(Schedule.Id, ct)).Value;
+        text.Append("schedule ").Append(schedule.State).Append(' ').Append(schedule.PausedAt).Append(' ').Append(schedule.LastExecutionId).AppendLine();
+        text.Append("fires ").Append((await Tenant.Client.GetScheduleHistoryAsync(Schedule.Id, 100, null, ct)).Value.Fires.Count).AppendLine();
+        var tenant = (await platform.Admin.GetTenantAsync(Tenant.Id, ct)).Value;
+        text.Append("tenant ").Append(tenant.Name).Append(' ').Append(tenant.Suspended).Append(' ').Append(tenant.Weight).AppendLine();
+        foreach (var k in (await platform.Admin.ListApiKeysAsync(Tenant.Id, 100, null, ct)).Value.ApiKeys)
+            text.Append("key ").Append(k.Id).Append(' ').Append(k.RevokedAt).AppendLine();
+        text.Append("credentials ").Append((await platform.Admin.ListWorkerCredentialsAsync(100, null, ct)).Value.WorkerCredentials.Count).AppendLine();
+        foreach (var entry in (await platform.Admin.ListAuditAsync(Tenant.Id, null, 100, ct)).Value.Entries)
+            text.Append("audit ").Append(entry.Id).Append(' ').Append(entry.Actor).Append(' ').Append(entry.Action).Append(' ').Append(entry.Target).AppendLine();
+        return text.ToString();
     }
 
     /// <summary>Cancels the running execution, freeing the worker's slot for the tests after.</summary>

@@ -92,7 +92,7 @@ public sealed class TenantIsolationTests(DashboardPlatform platform, DashboardBr
         try
         {
             var deadLetter = Assert.Single((await a.Tenant.Client.ListDlqAsync(null, null, null, CancellationToken.None)).Value);
-            var before = await SnapshotAsync(a);
+            var before = await a.SnapshotAsync(Platform);
             await SignInAsync(b.ApiKey);
             await Page.GotoAsync("/ui/executions");
 
@@ -129,7 +129,7 @@ public sealed class TenantIsolationTests(DashboardPlatform platform, DashboardBr
                 await Page.GotoAsync("/ui/executions");
             }
             Assert.True(answers.Length == 0, answers.ToString());
-            Assert.Equal(before, await SnapshotAsync(a));
+            Assert.Equal(before, await a.SnapshotAsync(Platform));
             Assert.Null((await a.Tenant.Client.GetExecutionAsync(a.Running, CancellationToken.None)).Value.CancelRequestedAt);
         }
         finally
@@ -177,25 +177,4 @@ public sealed class TenantIsolationTests(DashboardPlatform platform, DashboardBr
     }
 
     private static string Micros(DateTimeOffset at) => ((at.UtcTicks - DateTimeOffset.UnixEpoch.UtcTicks) / 10).ToString(System.Globalization.CultureInfo.InvariantCulture);
-
-    /// <summary>What the platform holds of <paramref name="a"/>, read through the API (its own key, and the administrator's).</summary>
-    private async Task<string> SnapshotAsync(TenantData a)
-    {
-        var ct = CancellationToken.None;
-        var text = new StringBuilder();
-        foreach (var e in (await a.Tenant.Client.ListExecutionsAsync(null, null, 100, null, null, ct)).Value.Executions.OrderBy(e => e.Id))
-            text.Append("execution ").Append(e.Id).Append(' ').Append(e.Status).Append(' ').Append(e.CancelRequestedAt).AppendLine();
-        foreach (var d in (await a.Tenant.Client.ListDlqAsync(null, null, null, ct)).Value)
-            text.Append("dead letter ").Append(d.Id).AppendLine();
-        var schedule = (await a.Tenant.Client.GetScheduleAsync(a.Schedule.Id, ct)).Value;
-        text.Append("schedule ").Append(schedule.State).Append(' ').Append(schedule.PausedAt).Append(' ').Append(schedule.LastExecutionId).AppendLine();
-        text.Append("fires ").Append((await a.Tenant.Client.GetScheduleHistoryAsync(a.Schedule.Id, 100, null, ct)).Value.Fires.Count).AppendLine();
-        var tenant = (await Platform.Admin.GetTenantAsync(a.Tenant.Id, ct)).Value;
-        text.Append("tenant ").Append(tenant.Name).Append(' ').Append(tenant.Suspended).Append(' ').Append(tenant.Weight).AppendLine();
-        foreach (var k in (await Platform.Admin.ListApiKeysAsync(a.Tenant.Id, 100, null, ct)).Value.ApiKeys)
-            text.Append("key ").Append(k.Id).Append(' ').Append(k.RevokedAt).AppendLine();
-        text.Append("credentials ").Append((await Platform.Admin.ListWorkerCredentialsAsync(100, null, ct)).Value.WorkerCredentials.Count).AppendLine();
-        text.Append("audit ").Append((await Platform.Admin.ListAuditAsync(a.Tenant.Id, null, 100, ct)).Value.Entries.Count).AppendLine();
-        return text.ToString();
-    }
 }
