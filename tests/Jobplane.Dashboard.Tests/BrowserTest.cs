@@ -15,9 +15,12 @@ public abstract class BrowserTest(DashboardPlatform platform, DashboardBrowser b
     protected IBrowserContext Context { get; private set; } = null!;
     protected IPage Page { get; private set; } = null!;
 
+    /// <summary>True: the class's browser contexts ignore the pages' Content-Security-Policy.</summary>
+    protected virtual bool BypassCsp => false;
+
     public virtual async Task InitializeAsync()
     {
-        Context = await browser.NewContextAsync(Platform.Url);
+        Context = await browser.NewContextAsync(Platform.Url, bypassCsp: BypassCsp);
         Page = await Context.NewPageAsync();
     }
 
