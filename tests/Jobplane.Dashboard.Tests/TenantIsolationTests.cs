@@ -159,6 +159,30 @@ public sealed class TenantIsolationTests(DashboardPlatform platform, DashboardBr
         }
     }
 
+    // Left out of the suite until the page is fixed: the workers page shows a tenant each worker's
+    // real id (usually its host name), which the API and the execution pages replace with the
+    // tenant's pseudonym of it (WorkerPseudonyms: "cannot be linked across tenants or guessed
+    // back"). The same worker is "worker-…" (a pseudonym) on a tenant's execution page and its real
+    // id on the tenant's workers page, which also links the two.
+    [Fact(Skip = "the workers page shows a tenant the workers' real ids, which every other page and the API hide behind pseudonyms")]
+    public async Task A_tenant_is_shown_the_workers_pseudonyms_never_their_ids()
+    {
+        var worker = await Platform.WorkerAsync();
+        var workerId = worker.Name;
+        var tenant = await Platform.CreateTenantAsync("iso-pseudonyms");
+        var job = await DashboardPlatform.CreateJobAsync(tenant, "runs-once", ["true"]);
+        var run = await DashboardPlatform.RunAsync(tenant, job);
+        await DashboardPlatform.WaitForStatusAsync(tenant, run, ExecutionStatus.Succeeded, TimeSpan.FromSeconds(60));
+        await SignInAsync(tenant.ApiKey);
+
+        foreach (var (path, shows) in new[] { ($"/ui/executions/{run}", "Attempt 1 succeeded."), ("/ui/executions", "runs-once"), ("/ui/workers", "connected") })
+        {
+            await Page.GotoAsync(path);
+            await Expect(Main).ToContainTextAsync(shows);
+            Assert.False((await Page.ContentAsync()).Contains(workerId, StringComparison.Ordinal), $"{path} shows the worker's id {workerId}");
+        }
+    }
+
     /// <summary>
     /// The page's whole HTML (attributes, hidden fields and scripts included) holds no name or id of
     /// <paramref name="a"/>'s, apart from what B itself sent (<paramref name="sent"/>, and the values in
