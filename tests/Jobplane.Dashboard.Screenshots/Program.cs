@@ -36,17 +36,21 @@ namespace Jobplane.Dashboard.Screenshots
                 var page = await tenant.NewPageAsync();
                 await DashboardBrowser.SignInAsync(page, demo.Tenant.ApiKey);
                 await ShootAsync(page, "overview", "/ui", RunningShownAsync);
-                await ShootAsync(page, "executions-failed", "/ui/executions?status=FAILED");
-                await ShootAsync(page, "execution-live", $"/ui/executions/{demo.LiveExecution}",
-                    // The live log has caught up with the running job: a few of its lines are shown.
-                    p => Assertions.Expect(p.Locator("main")).ToContainTextAsync(new Regex(@"resized image [3-9] of 900")));
-                await ShootAsync(page, "workers", "/ui/workers");
+                await ShootAsync(page, "executions-failed", "/ui/executions?status=FAILED",
+                    p => Assertions.Expect(p.Locator("table.executions tbody tr .status")).ToHaveTextAsync(["FAILED", "FAILED", "FAILED"]));
+                await ShootAsync(page, "execution-live", $"/ui/executions/{demo.LiveExecution}", async p =>
+                {
+                    await Assertions.Expect(p.Locator("ol.timeline")).ToContainTextAsync("Attempt 1 started on worker");
+                    // The live log has caught up with the running job: a few of its lines are shown, some streamed in.
+                    await Assertions.Expect(p.Locator("pre.log")).ToContainTextAsync(new Regex(@"resized image [3-9] of 900"));
+                });
+                await ShootAsync(page, "workers", "/ui/workers", p => Assertions.Expect(p.Locator("main table")).ToContainTextAsync("connected"));
             }
             await using (var admin = await _browser.Browser.NewContextAsync(Options()))
             {
                 var page = await admin.NewPageAsync();
                 await DashboardBrowser.SignInAsync(page, DashboardPlatform.AdminSecret);
-                await ShootAsync(page, "administration", "/ui/admin");
+                await ShootAsync(page, "administration", "/ui/admin", p => Assertions.Expect(p.Locator("main table")).ToContainTextAsync("globex"));
             }
 
             if (_failed.Count == 0) return 0;

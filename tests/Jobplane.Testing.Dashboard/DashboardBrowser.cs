@@ -49,13 +49,18 @@ public sealed class DashboardBrowser : IAsyncLifetime
     /// A new, empty context whose relative URLs start at <paramref name="baseUrl"/>. The caller closes
     /// it (a test in its DisposeAsync).
     /// </summary>
-    public Task<IBrowserContext> NewContextAsync(Uri baseUrl, ViewportSize? viewport = null) =>
+    /// <param name="bypassCsp">
+    /// Ignore the pages' Content-Security-Policy: for a test of the pages' escaping alone, which the
+    /// policy would otherwise hide by refusing any script that got through.
+    /// </param>
+    public Task<IBrowserContext> NewContextAsync(Uri baseUrl, ViewportSize? viewport = null, bool bypassCsp = false) =>
         Browser.NewContextAsync(new BrowserNewContextOptions
         {
             BaseURL = baseUrl.AbsoluteUri.TrimEnd('/'),
             ViewportSize = viewport ?? new ViewportSize { Width = 1280, Height = 800 },
             Locale = "en-GB",
             TimezoneId = "UTC",
+            BypassCSP = bypassCsp,
         });
 
     /// <summary>

@@ -24,6 +24,7 @@ public sealed class DashboardPlatform : IAsyncLifetime
     private readonly List<ChildProcess> _processes = [];
     private readonly ExecWorkRoot _workRoot = new("jobplane-dashboard");
     private readonly HttpClient _http = new();
+    private Task<ChildProcess>? _worker;
 
     public TestDatabase Database { get; } = new();
     public int Port { get; } = FreePort.Next();
@@ -79,6 +80,13 @@ public sealed class DashboardPlatform : IAsyncLifetime
         return worker;
     }
 
+    /// <summary>
+    /// The platform's one exec worker, started by the first caller; later callers get the same one.
+    /// Its id is unique on the host: an exec worker starting up ends the processes left by an earlier
+    /// worker of its id, which would be another test class's running jobs.
+    /// </summary>
+    public Task<ChildProcess> WorkerAsync() => _worker ??= StartWorkerAsync($"worker-{Guid.NewGuid():N}"[..15]);
+
     /// <summary>Creates a tenant as the administrator; its API key signs in to the dashboard.</summary>
     public async Task<PlatformTenant> CreateTenantAsync(string name)
     {
@@ -92,6 +100,14 @@ public sealed class DashboardPlatform : IAsyncLifetime
         var request = new CreateJobRequest { Name = name, Image = "exec", Command = command, MaxAttempts = maxAttempts };
         return (await tenant.Client.CreateJobAsync(request, CancellationToken.None)).Value.JobId;
     }
+
+    /// <summary>Creates a recurring schedule of the job, every <paramref name="intervalSeconds"/> (the first fire one interval from now).</summary>
+    public static async Task<ScheduleView> CreateScheduleAsync(PlatformTenant tenant, string name, Guid jobId, int intervalSeconds = 3600) =>
+        (await tenant.Client.CreateScheduleAsync(new ScheduleRequest { Name = name, JobId = jobId, IntervalSeconds = intervalSeconds }, CancellationToken.None)).Value;
+
+    /// <summary>Creates a read-only API key of the tenant, as the administrator; it signs in to a dashboard that shows no action.</summary>
+    public async Task<string> CreateReadOnlyKeyAsync(PlatformTenant tenant, string name = "viewer") =>
+        (await Admin.CreateApiKeyAsync(tenant.Id, name, CancellationToken.None, readOnly: true)).Value.ApiKey;
 
     /// <summary>Submits a run of the job now and returns the new execution's id.</summary>
     public static async Task<Guid> RunAsync(PlatformTenant tenant, Guid jobId, RunJobRequest? request = null) =>
