@@ -159,12 +159,10 @@ public sealed class TenantIsolationTests(DashboardPlatform platform, DashboardBr
         }
     }
 
-    // Left out of the suite until the page is fixed: the workers page shows a tenant each worker's
-    // real id (usually its host name), which the API and the execution pages replace with the
-    // tenant's pseudonym of it (WorkerPseudonyms: "cannot be linked across tenants or guessed
-    // back"). The same worker is "worker-…" (a pseudonym) on a tenant's execution page and its real
-    // id on the tenant's workers page, which also links the two.
-    [Fact(Skip = "the workers page shows a tenant the workers' real ids, which every other page and the API hide behind pseudonyms")]
+    // A worker's id is usually its host name: the API and every page show a tenant the tenant's own
+    // pseudonym of it instead (WorkerPseudonyms). The workers page once showed the real id, which
+    // also linked the pseudonym on an execution page to the host.
+    [Fact]
     public async Task A_tenant_is_shown_the_workers_pseudonyms_never_their_ids()
     {
         var worker = await Platform.WorkerAsync();

@@ -113,7 +113,9 @@ public sealed partial class WorkerAndAdminPagesTests(ControllerFixture fixture) 
         Assert.Equal(HttpStatusCode.OK, status);
         Assert.DoesNotContain(onlyA, html);
         Assert.DoesNotContain(a.Name, html);
-        var row = Row(html, both);
+        // A tenant is shown its own pseudonym of each worker (as the API gives it), never the id.
+        Assert.DoesNotContain(both, html);
+        var row = Row(html, Pseudonym(b.TenantId, both));
         Assert.Contains("some tenants, this one among them", row);
         // Slots 8, and B's own running execution only (A's runs elsewhere, and is not B's to count); no free column.
         Assert.Equal(new[] { "8", "1" }, Numbers(row).Take(2));
@@ -122,8 +124,9 @@ public sealed partial class WorkerAndAdminPagesTests(ControllerFixture fixture) 
         using var uiA = new DashboardSessionClient(Host);
         await uiA.SignInAsync(a.ApiKey);
         var pageA = (await uiA.GetAsync("/ui/workers")).Html;
-        Assert.Equal(new[] { "2", "1" }, Numbers(Row(pageA, onlyA)).Take(2));
-        Assert.Equal(new[] { "8", "0" }, Numbers(Row(pageA, both)).Take(2));
+        Assert.Equal(new[] { "2", "1" }, Numbers(Row(pageA, Pseudonym(a.TenantId, onlyA))).Take(2));
+        Assert.Equal(new[] { "8", "0" }, Numbers(Row(pageA, Pseudonym(a.TenantId, both))).Take(2));
+        Assert.NotEqual(Pseudonym(a.TenantId, both), Pseudonym(b.TenantId, both));
         Assert.DoesNotContain(b.Name, pageA);
 
         using var admin = await AdminAsync();
@@ -133,6 +136,10 @@ public sealed partial class WorkerAndAdminPagesTests(ControllerFixture fixture) 
         Assert.Contains(b.Name, bothRow);
         Assert.Equal(new[] { "8", "1", "7" }, Numbers(bothRow).Take(3));
     }
+
+    private string Pseudonym(Guid tenantId, string workerId) =>
+        Microsoft.Extensions.DependencyInjection.ServiceProviderServiceExtensions.GetRequiredService<Jobplane.Controller.Auth.WorkerPseudonyms>(Host.Services)
+            .For(tenantId, workerId);
 
     [Fact]
     public async Task A_worker_not_heard_from_for_a_minute_is_shown_as_gone()

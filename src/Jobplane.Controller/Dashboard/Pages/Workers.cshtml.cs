@@ -8,7 +8,7 @@ namespace Jobplane.Controller.Dashboard.Pages;
 /// run and grant, its slots and how many are in use, its last heartbeat and version. A tenant sees
 /// only workers that may serve it, and only its own executions in their slot counts.
 /// </summary>
-public sealed class WorkersModel(WorkerQueries queries) : DashboardPage
+public sealed class WorkersModel(WorkerQueries queries, Jobplane.Controller.Auth.WorkerPseudonyms pseudonyms) : DashboardPage
 {
     public Fleet Fleet { get; private set; } = new([], false);
 
@@ -19,6 +19,12 @@ public sealed class WorkersModel(WorkerQueries queries) : DashboardPage
     public long SlotsFree => Fleet.Workers.Where(w => !w.Gone).Sum(w => Free(w) ?? 0);
 
     /// <summary>Seconds after which a worker not heard from is shown as gone.</summary>
+    /// <summary>
+    /// How the page names a worker: its id for the administrator; for a tenant the same pseudonym the
+    /// API gives it (a worker id is usually a host name, and maps the platform's network).
+    /// </summary>
+    public string NameOf(FleetWorker w) => Viewer.IsAdministrator ? w.WorkerId : pseudonyms.For(Viewer.TenantId!.Value, w.WorkerId);
+
     public static double RecentSeconds => WorkerStore.Recent.TotalSeconds;
 
     /// <summary>Slots announced and not in use; null when it announced none (or for a tenant, who does not see the others' use).</summary>
