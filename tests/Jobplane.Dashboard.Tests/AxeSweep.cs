@@ -26,7 +26,7 @@ public sealed class AxeSweep(IPage page)
     {
         var violations = await Axe.RunAsync(page);
         AxeReport.Record(name, page.Url, violations);
-        var failing = violations.ToList();
+        var failing = violations.Where(v => Axe.Failing.Contains(v.Impact)).ToList();
         if (failing.Count > 0) _failures.Add($"{name} ({page.Url}):\n{Axe.Describe(failing)}");
     }
 

@@ -5,8 +5,9 @@ namespace Jobplane.Dashboard.Tests;
 
 /// <summary>
 /// The executions list and an execution's page on a real exec worker: filtering by status through
-/// the form, a running job's log and status followed live (Server-Sent Events, no reload), and a
-/// running job cancelled from its page until it is seen to end.
+/// the form, cancelling the selection and all that match, a running job's log and status followed
+/// live (Server-Sent Events, no reload), and a running job cancelled from its page until it is seen
+/// to end.
 /// </summary>
 public sealed class ExecutionTests(DashboardPlatform platform, DashboardBrowser browser) : BrowserTest(platform, browser)
 {
@@ -54,6 +55,44 @@ public sealed class ExecutionTests(DashboardPlatform platform, DashboardBrowser 
         await Expect(Page).ToHaveURLAsync(new Regex(@"/ui/executions\?status=SUCCEEDED(&|$)"));
         await Expect(Rows.Locator(".status")).ToHaveTextAsync(["SUCCEEDED", "SUCCEEDED"]);
         await Expect(Rows.GetByRole(AriaRole.Link, new() { Name = "fails" })).ToHaveCountAsync(0);
+    }
+
+    [Fact]
+    public async Task Cancelling_the_selection_and_then_all_matching_from_the_list()
+    {
+        var tenant = await Platform.CreateTenantAsync("bulk-cancels");
+        var job = await DashboardPlatform.CreateJobAsync(tenant, "later", ["true"]);
+        var later = new RunJobRequest { ScheduledAt = DateTimeOffset.UtcNow.AddHours(6) };
+        var runs = new List<Guid>();
+        for (var i = 0; i < 4; i++) runs.Add(await DashboardPlatform.RunAsync(tenant, job, later));
+
+        await SignInAsync(tenant.ApiKey);
+        await Page.GotoAsync("/ui/executions?status=SCHEDULED");
+        await Expect(Rows).ToHaveCountAsync(4);
+        var dialogs = new List<string>();
+        Page.Dialog += async (_, dialog) =>
+        {
+            dialogs.Add(dialog.Message);
+            await dialog.AcceptAsync();
+        };
+
+        // Two selected, after the browser's confirmation.
+        await Page.GetByRole(AriaRole.Checkbox, new() { Name = $"Select execution {runs[0].ToString()[^8..]}" }).CheckAsync();
+        await Page.GetByRole(AriaRole.Checkbox, new() { Name = $"Select execution {runs[1].ToString()[^8..]}" }).CheckAsync();
+        await Page.GetByRole(AriaRole.Button, new() { Name = "Cancel selected" }).ClickAsync();
+        await Expect(Page.GetByRole(AriaRole.Status)).ToHaveTextAsync("Cancelled or asked to stop: 2.");
+        Assert.Equal(["Act on the selected executions?"], dialogs);
+        await Expect(Rows).ToHaveCountAsync(2);
+
+        // The rest, counted and confirmed on the page.
+        await Page.GetByRole(AriaRole.Button, new() { Name = "Cancel all matching…" }).ClickAsync();
+        await Expect(Page.GetByRole(AriaRole.Heading, new() { Name = "Cancel 2 matching executions?" })).ToBeVisibleAsync();
+        await Page.GetByRole(AriaRole.Button, new() { Name = "Cancel 2 executions" }).ClickAsync();
+        await Expect(Page.GetByRole(AriaRole.Status)).ToHaveTextAsync("Cancelled or asked to stop: 2.");
+        await Expect(Main).ToContainTextAsync("No executions match this filter.");
+
+        await Page.GotoAsync("/ui/executions?status=CANCELLED");
+        await Expect(Rows.Locator(".status")).ToHaveTextAsync(["CANCELLED", "CANCELLED", "CANCELLED", "CANCELLED"]);
     }
 
     [Fact]
