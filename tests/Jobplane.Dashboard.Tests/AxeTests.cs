@@ -42,7 +42,7 @@ public sealed class AxeTests(DashboardBrowser browser) : IClassFixture<Dashboard
         var violations = await Axe.RunAsync(_page);
 
         Assert.DoesNotContain(violations, v => Axe.Failing.Contains(v.Impact));
-        Axe.FailOnSerious("sound", _page.Url, violations);
+        Axe.FailOnViolations("sound", _page.Url, violations);
     }
 
     [Fact]
@@ -51,7 +51,7 @@ public sealed class AxeTests(DashboardBrowser browser) : IClassFixture<Dashboard
         await _page.SetContentAsync(Broken);
 
         var violations = await Axe.RunAsync(_page);
-        var failure = Assert.ThrowsAny<XunitException>(() => Axe.FailOnSerious("broken", _page.Url, violations));
+        var failure = Assert.ThrowsAny<XunitException>(() => Axe.FailOnViolations("broken", _page.Url, violations));
 
         Assert.Contains("broken", failure.Message, StringComparison.Ordinal);
         Assert.Contains("[critical] image-alt", failure.Message, StringComparison.Ordinal);

@@ -6,7 +6,7 @@ namespace Jobplane.Dashboard.Tests;
 /// axe-core on every page of the dashboard, as a tenant and as the administrator, each page showing
 /// real data (executions in every state, a live log, a result, a timeline with a retry, a dead
 /// letter, a schedule with history, a worker, keys and credentials) and each confirmation step. No
-/// serious or critical violation; every page's counts go to the report. And at a common window
+/// violation at any impact; every page's counts go to the report. And at a common window
 /// width no page scrolls sideways: wide tables scroll in their own region.
 /// </summary>
 public sealed class PageAccessibilityTests(DashboardPlatform platform, DashboardBrowser browser) : BrowserTest(platform, browser)

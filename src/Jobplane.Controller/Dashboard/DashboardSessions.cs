@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using System.Text;
 using Jobplane.Controller.Auth;
+using Jobplane.Controller.RateLimiting;
 using Jobplane.Store;
 using Jobplane.Store.Dashboard;
 
@@ -14,7 +15,8 @@ namespace Jobplane.Controller.Dashboard;
 /// path /); it lasts UI_SESSION_LIFETIME. Sessions are rows, not signed tickets, so any replica
 /// reads them and they end with their key: no key ring to share between replicas.
 /// </summary>
-public sealed class DashboardSessions(SessionStore store, Authenticator auth, AuthFailureThrottle throttle, ControllerOptions options)
+public sealed class DashboardSessions(SessionStore store, Authenticator auth, AuthFailureThrottle throttle, TenantRateLimiter limiter,
+    ControllerMetrics metrics, ControllerOptions options)
 {
     public const string CookieName = "jp_session";
     /// <summary>Over TLS: the browser only accepts it with Secure, Path=/ and no Domain.</summary>
@@ -22,7 +24,11 @@ public sealed class DashboardSessions(SessionStore store, Authenticator auth, Au
 
     private readonly byte[]? _adminKey = options.SystemSecret is { } s ? Encoding.UTF8.GetBytes(s) : null;
 
-    public enum SignInResult { SignedIn, Refused, Throttled }
+    /// <summary>
+    /// Throttled: too many failed sign-ins from the address. RateLimited: the key has a request rate
+    /// limit and this sign-in, charged to it like an API request, is over it.
+    /// </summary>
+    public enum SignInResult { SignedIn, Refused, Throttled, RateLimited }
 
     /// <summary>Checks <paramref name="presented"/> and, when it is good, sets the session cookie.</summary>
     public async Task<(SignInResult Result, TimeSpan RetryAfter)> SignInAsync(HttpContext http, string? presented, CancellationToken ct)
@@ -38,6 +44,18 @@ public sealed class DashboardSessions(SessionStore store, Authenticator auth, Au
         {
             if (!string.IsNullOrEmpty(presented)) throttle.Failed(address);
             return (SignInResult.Refused, TimeSpan.Zero);
+        }
+
+        // A sign-in writes rows (a session, perhaps an audit record), so a key with a rate limit pays
+        // for it like any API request: a sign-in loop runs no faster than the key's other calls.
+        if (tenant?.Key is { RateLimit: { } rate } key)
+        {
+            var decision = await limiter.AcquireAsync(tenant.TenantId, rate, key.RateLimitBurst ?? Math.Max(1, (int)Math.Ceiling(rate)), ct);
+            if (!decision.Allowed)
+            {
+                metrics.RateLimited(tenant.TenantId);
+                return (SignInResult.RateLimited, decision.RetryAfter);
+            }
         }
 
         var token = RandomNumberGenerator.GetBytes(32);

@@ -27,10 +27,22 @@ public sealed record SessionRecord
 /// </summary>
 public sealed class SessionStore(NpgsqlDataSource db)
 {
+    /// <summary>Sign-ins with one key closer together than this are audited once.</summary>
+    public static readonly TimeSpan SignInAuditInterval = TimeSpan.FromMinutes(1);
+
     public async Task CreateAsync(byte[] tokenHash, Guid? tenantId, Guid? apiKeyId, byte[]? adminProof, string csrfToken,
         TimeSpan lifetime, int maxPerKey, string actor, CancellationToken ct)
     {
         await using var batch = db.CreateBatch();
+        // The sign-in is audited unless the same key (or the administrator) already began a session
+        // within the last minute: the log still says who signed in and when, and a loop of sign-ins
+        // adds at most one row a minute per key. Checked before this session's own row is added;
+        // the check is served by ui_sessions_key_idx, and an administrator has at most maxPerKey rows.
+        var sameSigner = apiKeyId is not null ? "api_key_id = $4" : "tenant_id is null";
+        batch.BatchCommands.Add(Sql.BatchCommand($"""
+            insert into audit_log (actor, action, tenant_id) select $1, 'dashboard.sign_in', $2
+            where not exists (select 1 from ui_sessions where {sameSigner} and created_at > now() - make_interval(secs => $3))
+            """, [Sql.P(actor), Sql.P(tenantId), Sql.P(SignInAuditInterval.TotalSeconds), .. apiKeyId is not null ? [Sql.P(apiKeyId)] : Array.Empty<NpgsqlParameter>()]));
         batch.BatchCommands.Add(Sql.BatchCommand("""
             insert into ui_sessions (token_hash, tenant_id, api_key_id, admin_proof, csrf_token, expires_at)
             values ($1, $2, $3, $4, $5, now() + make_interval(secs => $6))
@@ -58,7 +70,6 @@ public sealed class SessionStore(NpgsqlDataSource db)
             delete from ui_sessions where token_hash in (
                 select token_hash from ui_sessions where expires_at <= now() order by expires_at limit 100)
             """));
-        batch.BatchCommands.Add(AuditLog.Record(actor, "dashboard.sign_in", tenantId, null));
         await batch.ExecuteNonQueryAsync(ct);
     }
 

@@ -122,6 +122,71 @@ public sealed class DashboardSessionTests(ControllerFixture fixture) : IClassFix
     }
 
     [Fact]
+    public async Task Signing_in_again_and_again_with_one_key_adds_one_audit_record_a_minute()
+    {
+        var tenant = await Host.CreateTenantAsync();
+        using var api = Host.Client(tenant.ApiKey);
+        var second = await Api.ReadAsync(await api.PostAsync("/api-keys", Api.RawJson("""{"name": "laptop"}""")),
+            Api.Json.CreateApiKeyResponse, HttpStatusCode.Created);
+
+        // A hostile loop of sign-ins with one key: each gets a session, the audit log one row.
+        for (var i = 0; i < 5; i++)
+        {
+            using var ui = new DashboardSessionClient(Host);
+            Assert.Equal(HttpStatusCode.SeeOther, (await ui.SignInAsync(tenant.ApiKey)).StatusCode);
+        }
+        Assert.Equal([Actor(tenant.ApiKey)], await SignInAuditsAsync(tenant.TenantId));
+
+        // Another key of the same tenant is another signer: its sign-in is recorded too.
+        using (var ui = new DashboardSessionClient(Host))
+            Assert.Equal(HttpStatusCode.SeeOther, (await ui.SignInAsync(second.ApiKey)).StatusCode);
+        Assert.Equal([Actor(tenant.ApiKey), Actor(second.ApiKey)], await SignInAuditsAsync(tenant.TenantId));
+    }
+
+    [Fact]
+    public async Task A_key_with_a_rate_limit_pays_for_each_sign_in_and_past_it_gets_no_session()
+    {
+        var tenant = await Host.CreateTenantAsync();
+        using (var admin = Host.AdminClient())
+        {
+            var patch = await admin.PatchAsync($"/tenants/{tenant.TenantId}", Api.RawJson("""{"rate_limit": 0.01, "rate_limit_burst": 2}"""));
+            Assert.Equal(HttpStatusCode.NoContent, patch.StatusCode);
+        }
+        for (var i = 0; i < 2; i++)
+        {
+            using var ui = new DashboardSessionClient(Host);
+            Assert.Equal(HttpStatusCode.SeeOther, (await ui.SignInAsync(tenant.ApiKey)).StatusCode);
+        }
+
+        using var refused = new DashboardSessionClient(Host);
+        var answer = await refused.SignInAsync(tenant.ApiKey);
+        Assert.Equal((HttpStatusCode)429, answer.StatusCode);
+        Assert.True(int.Parse(answer.Headers.GetValues("Retry-After").Single(), System.Globalization.CultureInfo.InvariantCulture) >= 1);
+        Assert.Contains("rate limit is reached", await answer.Content.ReadAsStringAsync());
+        Assert.Equal(HttpStatusCode.Redirect, (await refused.GetAsync("/ui")).Status);
+        await using var count = Host.Database.DataSource.CreateCommand(
+            $"select count(*) from ui_sessions where tenant_id = '{tenant.TenantId}'");
+        Assert.Equal(2L, await count.ExecuteScalarAsync());
+    }
+
+    /// <summary>The audit log's actor for a key: its public prefix, never the key.</summary>
+    private static string Actor(string apiKey)
+    {
+        Assert.True(Store.ApiKeys.TryParse(apiKey, out var prefix, out _));
+        return "api_key:" + prefix;
+    }
+
+    private async Task<List<string>> SignInAuditsAsync(Guid tenantId)
+    {
+        await using var cmd = Host.Database.DataSource.CreateCommand(
+            $"select actor from audit_log where tenant_id = '{tenantId}' and action = 'dashboard.sign_in' order by id");
+        await using var reader = await cmd.ExecuteReaderAsync();
+        var actors = new List<string>();
+        while (await reader.ReadAsync()) actors.Add(reader.GetString(0));
+        return actors;
+    }
+
+    [Fact]
     public async Task The_administrator_sees_every_tenant_and_a_new_secret_ends_the_session()
     {
         var tenant = await Host.CreateTenantAsync($"visible-{Guid.NewGuid():N}");

@@ -44,10 +44,13 @@ public sealed class SignInModel(DashboardSessions sessions) : PageModel
             case DashboardSessions.SignInResult.SignedIn:
                 Response.Cookies.Delete(PreSignCookie, new CookieOptions { Path = "/ui/signin" });
                 return new SeeOther(Return);
-            case DashboardSessions.SignInResult.Throttled:
+            case DashboardSessions.SignInResult.Throttled or DashboardSessions.SignInResult.RateLimited:
+                var seconds = Math.Max(1, (int)Math.Ceiling(retryAfter.TotalSeconds));
                 Response.StatusCode = 429;
-                Response.Headers.RetryAfter = Math.Max(1, (int)Math.Ceiling(retryAfter.TotalSeconds)).ToString(System.Globalization.CultureInfo.InvariantCulture);
-                Error = $"Too many failed sign-ins from this address; try again in {Math.Max(1, (int)Math.Ceiling(retryAfter.TotalSeconds))} s.";
+                Response.Headers.RetryAfter = seconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
+                Error = result == DashboardSessions.SignInResult.Throttled
+                    ? $"Too many failed sign-ins from this address; try again in {seconds} s."
+                    : $"This key's request rate limit is reached; try again in {seconds} s.";
                 break;
             default:
                 Response.StatusCode = 401;
