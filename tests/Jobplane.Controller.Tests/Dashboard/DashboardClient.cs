@@ -1,88 +1,103 @@
 using System.Net;
+using System.Net.Http.Headers;
 using System.Text.RegularExpressions;
 using Jobplane.Testing;
+using Microsoft.AspNetCore.Mvc.Testing.Handlers;
 
 namespace Jobplane.Controller.Tests.Dashboard;
 
-/// <summary>
-/// The dashboard as a browser without JavaScript uses it: cookies kept (by name; every dashboard
-/// cookie is this host's), redirects followed with GET, and each form sent with the CSRF token of
-/// the last page read. Answers are the status and the HTML, for tests to assert what a user sees.
-/// </summary>
-internal sealed partial class DashboardClient : IDisposable
+/// <summary>One answer of the dashboard: its status, its HTML, where a redirect sends the browser, its headers.</summary>
+public sealed record DashboardAnswer(HttpStatusCode Status, string Html, string? Location, HttpResponseHeaders Headers)
 {
-    private readonly HttpClient _http;
-    private readonly Dictionary<string, string> _cookies = new(StringComparer.Ordinal);
+    public void Deconstruct(out HttpStatusCode status, out string html) => (status, html) = (Status, Html);
 
-    public DashboardClient(ControllerHost host)
+    public void Deconstruct(out HttpStatusCode status, out string html, out string? location) => (status, html, location) = (Status, Html, Location);
+}
+
+/// <summary>
+/// The dashboard as a browser without JavaScript uses it: cookies kept in a real cookie container,
+/// and each form sent with the CSRF token of the last page read, as a browser posts the form it was
+/// shown. With <c>followRedirects</c> a redirect is followed with GET (post/redirect/get) and the
+/// answer is the page it lands on; without, tests see the 302s and 303s themselves.
+/// </summary>
+public sealed partial class DashboardClient : IDisposable
+{
+    private readonly bool _follow;
+
+    public DashboardClient(ControllerHost host, bool followRedirects = false)
     {
-        _http = new HttpClient(host.CreateHandler()) { BaseAddress = host.BaseAddress };
+        _follow = followRedirects;
+        Http = new HttpClient(new CookieContainerHandler(Cookies) { InnerHandler = host.CreateHandler() }) { BaseAddress = host.BaseAddress };
     }
 
-    /// <summary>The last page read (after redirects).</summary>
+    public CookieContainer Cookies { get; } = new();
+
+    /// <summary>The HttpClient with this client's cookies, for requests the helpers do not cover (a stream).</summary>
+    public HttpClient Http { get; }
+
+    /// <summary>The session's CSRF token as the last page read carried it; null before a page with a form was read.</summary>
+    public string? Csrf { get; private set; }
+
+    /// <summary>The last page read.</summary>
     public string LastHtml { get; private set; } = "";
 
     /// <summary>Where the last POST redirected to (null when it answered a page itself).</summary>
     public string? LastRedirect { get; private set; }
 
-    /// <summary>Signs in with an API key or the administrator secret through the sign-in form; fails the test if refused.</summary>
-    public async Task SignInAsync(string key)
+    /// <summary>Posts the sign-in form (with its paired token) and returns the answer as it is: 303 on success.</summary>
+    public async Task<HttpResponseMessage> TrySignInAsync(string key)
     {
-        var (status, html) = await GetAsync("/ui/signin");
-        Assert.Equal(HttpStatusCode.OK, status);
-        using var response = await SendAsync(HttpMethod.Post, "/ui/signin",
-            [new("key", key), new("presign", Field(html, "presign") ?? ""), new("return", "/ui")]);
-        Assert.True(response.StatusCode == HttpStatusCode.SeeOther, $"sign-in answered {(int)response.StatusCode}: {await response.Content.ReadAsStringAsync()}");
-        // A page with forms, so the next POST has a token to send.
-        Assert.Equal(HttpStatusCode.OK, (await GetAsync("/ui/jobs")).Status);
+        using var form = await Http.GetAsync("/ui/signin");
+        Assert.Equal(HttpStatusCode.OK, form.StatusCode);
+        var presign = Field(await form.Content.ReadAsStringAsync(), "presign") ?? throw new Xunit.Sdk.XunitException("the sign-in form has no presign field");
+        return await Http.PostAsync("/ui/signin", new FormUrlEncodedContent([new("key", key), new("presign", presign), new("return", "/ui")]));
     }
 
-    /// <summary>GET, following redirects.</summary>
-    public async Task<(HttpStatusCode Status, string Html)> GetAsync(string path)
+    /// <summary>Signs in with an API key or the administrator secret, failing the test if refused, then reads the overview (and its CSRF token).</summary>
+    public async Task SignInAsync(string key)
+    {
+        using var answer = await TrySignInAsync(key);
+        Assert.True(answer.StatusCode == HttpStatusCode.SeeOther, $"sign-in answered {(int)answer.StatusCode}: {await answer.Content.ReadAsStringAsync()}");
+        Assert.Equal(HttpStatusCode.OK, (await GetAsync("/ui")).Status);
+        Assert.NotNull(Csrf);
+    }
+
+    public async Task<DashboardAnswer> GetAsync(string path)
     {
         for (var hops = 0; hops < 5; hops++)
         {
-            using var response = await SendAsync(HttpMethod.Get, path, null);
-            if (IsRedirect(response.StatusCode) && response.Headers.Location is { } next)
-            {
-                path = next.OriginalString;
-                continue;
-            }
-            LastHtml = await response.Content.ReadAsStringAsync();
-            return (response.StatusCode, LastHtml);
+            var answer = await SendAsync(new HttpRequestMessage(HttpMethod.Get, path));
+            if (!_follow || !IsRedirect(answer.Status) || answer.Location is null) return answer;
+            path = answer.Location;
         }
         throw new Xunit.Sdk.XunitException($"too many redirects from {path}");
     }
 
     /// <summary>
-    /// POSTs a form with the CSRF token of the last page read (unless <paramref name="csrf"/> is false),
-    /// following a redirect with GET as a browser does (post/redirect/get).
+    /// Posts a form (fields may repeat, as checkboxes do) with the CSRF token of the last page read
+    /// added, unless <paramref name="csrf"/> is false; with an Origin header when one is given.
     /// </summary>
-    public async Task<(HttpStatusCode Status, string Html)> PostFormAsync(string path, IEnumerable<(string Name, string Value)> fields, bool csrf = true)
+    public async Task<DashboardAnswer> PostFormAsync(string path, IEnumerable<KeyValuePair<string, string>> fields, bool csrf = true, string? origin = null)
     {
-        var form = fields.Select(f => new KeyValuePair<string, string>(f.Name, f.Value)).ToList();
-        if (csrf) form.Add(new("csrf", CsrfToken ?? throw new InvalidOperationException("the last page read has no CSRF token")));
-        using var response = await SendAsync(HttpMethod.Post, path, form);
-        if (IsRedirect(response.StatusCode) && response.Headers.Location is { } next)
-        {
-            LastRedirect = next.OriginalString;
-            return await GetAsync(LastRedirect);
-        }
-        LastRedirect = null;
-        LastHtml = await response.Content.ReadAsStringAsync();
-        return (response.StatusCode, LastHtml);
+        var all = fields.ToList();
+        if (csrf) all.Add(new("csrf", Csrf ?? throw new InvalidOperationException("no page with a CSRF token was read yet")));
+        var request = new HttpRequestMessage(HttpMethod.Post, path) { Content = new FormUrlEncodedContent(all) };
+        if (origin is not null) request.Headers.Add("Origin", origin);
+        var answer = await SendAsync(request);
+        LastRedirect = IsRedirect(answer.Status) ? answer.Location : null;
+        return _follow && LastRedirect is not null ? await GetAsync(LastRedirect) : answer;
     }
 
-    public Task<(HttpStatusCode Status, string Html)> PostFormAsync(string path, params (string Name, string Value)[] fields) =>
-        PostFormAsync(path, fields, csrf: true);
+    public Task<DashboardAnswer> PostFormAsync(string path, IEnumerable<(string Name, string Value)> fields, bool csrf = true) =>
+        PostFormAsync(path, fields.Select(f => new KeyValuePair<string, string>(f.Name, f.Value)), csrf);
 
-    /// <summary>The CSRF token of the last page read.</summary>
-    public string? CsrfToken => Field(LastHtml, "csrf");
+    public Task<DashboardAnswer> PostFormAsync(string path, params (string Name, string Value)[] fields) =>
+        PostFormAsync(path, fields.Select(f => new KeyValuePair<string, string>(f.Name, f.Value)));
 
     /// <summary>A page's text as a reader sees it: entities decoded (so “quotes” and apostrophes compare as typed).</summary>
     public static string Text(string html) => WebUtility.HtmlDecode(html);
 
-    /// <summary>The value of the first input named <paramref name="name"/> in <paramref name="html"/>.</summary>
+    /// <summary>The decoded value of the first input named <paramref name="name"/> in <paramref name="html"/>, or null.</summary>
     public static string? Field(string html, string name)
     {
         var match = Regex.Match(html, $"<input[^>]*name=\"{Regex.Escape(name)}\"[^>]*value=\"([^\"]*)\"");
@@ -104,27 +119,16 @@ internal sealed partial class DashboardClient : IDisposable
         return html[start..end];
     }
 
-    private async Task<HttpResponseMessage> SendAsync(HttpMethod method, string path, List<KeyValuePair<string, string>>? form)
+    private async Task<DashboardAnswer> SendAsync(HttpRequestMessage request)
     {
-        using var request = new HttpRequestMessage(method, path);
-        if (form is not null) request.Content = new FormUrlEncodedContent(form);
-        if (_cookies.Count > 0) request.Headers.Add("Cookie", string.Join("; ", _cookies.Select(c => $"{c.Key}={c.Value}")));
-        var response = await _http.SendAsync(request);
-        if (response.Headers.TryGetValues("Set-Cookie", out var setCookies))
+        using (request)
+        using (var response = await Http.SendAsync(request))
         {
-            foreach (var header in setCookies)
-            {
-                var pair = header.Split(';', 2)[0];
-                var eq = pair.IndexOf('=', StringComparison.Ordinal);
-                if (eq <= 0) continue;
-                var (name, value) = (pair[..eq].Trim(), pair[(eq + 1)..].Trim());
-                var expired = header.Contains("expires=Thu, 01 Jan 1970", StringComparison.OrdinalIgnoreCase)
-                    || header.Contains("max-age=0", StringComparison.OrdinalIgnoreCase);
-                if (value.Length == 0 || expired) _cookies.Remove(name);
-                else _cookies[name] = value;
-            }
+            var html = await response.Content.ReadAsStringAsync();
+            if (Field(html, "csrf") is { } token) Csrf = token;
+            LastHtml = html;
+            return new DashboardAnswer(response.StatusCode, html, response.Headers.Location?.OriginalString, response.Headers);
         }
-        return response;
     }
 
     private static bool IsRedirect(HttpStatusCode status) => (int)status is 301 or 302 or 303 or 307 or 308;
@@ -132,5 +136,5 @@ internal sealed partial class DashboardClient : IDisposable
     [GeneratedRegex("<form[^>]*method=\"post\"[^>]*action=\"([^\"]*)\"", RegexOptions.IgnoreCase)]
     private static partial Regex FormAction();
 
-    public void Dispose() => _http.Dispose();
+    public void Dispose() => Http.Dispose();
 }

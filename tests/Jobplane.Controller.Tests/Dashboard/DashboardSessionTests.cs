@@ -17,8 +17,8 @@ public sealed class DashboardSessionTests(ControllerFixture fixture) : IClassFix
     public async Task A_tenant_key_signs_in_with_a_strict_http_only_cookie_and_sees_its_own_overview()
     {
         var tenant = await Host.CreateTenantAsync($"acme <b>{Guid.NewGuid():N}</b>");
-        using var ui = new DashboardSessionClient(Host);
-        var answer = await ui.SignInAsync(tenant.ApiKey);
+        using var ui = new DashboardClient(Host);
+        var answer = await ui.TrySignInAsync(tenant.ApiKey);
         Assert.Equal(HttpStatusCode.SeeOther, answer.StatusCode);
         Assert.Equal("/ui", answer.Headers.Location?.OriginalString);
         var cookie = Assert.Single(answer.Headers.GetValues("Set-Cookie"), c => c.StartsWith("jp_session=", StringComparison.Ordinal));
@@ -26,7 +26,8 @@ public sealed class DashboardSessionTests(ControllerFixture fixture) : IClassFix
         Assert.Contains("samesite=strict", cookie, StringComparison.OrdinalIgnoreCase);
         Assert.Contains("max-age=", cookie, StringComparison.OrdinalIgnoreCase);
 
-        var (status, html, response) = await ui.GetAsync("/ui");
+        var response = await ui.GetAsync("/ui");
+        var (status, html) = response;
         Assert.Equal(HttpStatusCode.OK, status);
         // The name is shown as text, never as markup; the page cannot run inline script at all.
         Assert.Contains("acme &lt;b&gt;", html);
@@ -38,24 +39,24 @@ public sealed class DashboardSessionTests(ControllerFixture fixture) : IClassFix
     [Fact]
     public async Task A_wrong_key_is_refused_with_a_message_and_no_session()
     {
-        using var ui = new DashboardSessionClient(Host);
-        var answer = await ui.SignInAsync("jp_000000000000_" + new string('x', 43));
+        using var ui = new DashboardClient(Host);
+        var answer = await ui.TrySignInAsync("jp_000000000000_" + new string('x', 43));
         Assert.Equal(HttpStatusCode.Unauthorized, answer.StatusCode);
         Assert.Contains("role=\"alert\"", await answer.Content.ReadAsStringAsync());
         Assert.False(answer.Headers.TryGetValues("Set-Cookie", out var cookies) && cookies.Any(c => c.StartsWith("jp_session=", StringComparison.Ordinal)));
-        var (status, _, page) = await ui.GetAsync("/ui");
+        var (status, _, location) = await ui.GetAsync("/ui");
         Assert.Equal(HttpStatusCode.Redirect, status);
-        Assert.Equal("/ui/signin?return=%2Fui", page.Headers.Location?.OriginalString);
+        Assert.Equal("/ui/signin?return=%2Fui", location);
     }
 
     [Fact]
     public async Task Sign_in_from_a_form_without_its_paired_cookie_is_refused()
     {
         var tenant = await Host.CreateTenantAsync();
-        using var ui = new DashboardSessionClient(Host);
+        using var ui = new DashboardClient(Host);
         // No GET of the form first: no pre-sign cookie, as when another site posts the form (login CSRF).
-        var answer = await ui.SendFormAsync("/ui/signin", [new("key", tenant.ApiKey), new("presign", "0123456789abcdef0123456789abcdef")]);
-        Assert.Equal(HttpStatusCode.Forbidden, answer.StatusCode);
+        var answer = await ui.PostFormAsync("/ui/signin", [new("key", tenant.ApiKey), new("presign", "0123456789abcdef0123456789abcdef")], csrf: false);
+        Assert.Equal(HttpStatusCode.Forbidden, answer.Status);
         Assert.Equal(HttpStatusCode.Redirect, (await ui.GetAsync("/ui")).Status);
     }
 
@@ -63,17 +64,17 @@ public sealed class DashboardSessionTests(ControllerFixture fixture) : IClassFix
     public async Task Signing_out_ends_the_session_and_needs_the_csrf_token()
     {
         var tenant = await Host.CreateTenantAsync();
-        using var ui = new DashboardSessionClient(Host);
+        using var ui = new DashboardClient(Host);
         await ui.SignInAsync(tenant.ApiKey);
         await ui.GetAsync("/ui");
 
         // Without the token, or from another origin: refused, and the session lives on.
-        Assert.Equal(HttpStatusCode.Forbidden, (await ui.SendFormAsync("/ui/signout", [])).StatusCode);
-        Assert.Equal(HttpStatusCode.Forbidden, (await ui.SendFormAsync("/ui/signout", [new("csrf", ui.Csrf)], origin: "https://evil.example")).StatusCode);
+        Assert.Equal(HttpStatusCode.Forbidden, (await ui.PostFormAsync("/ui/signout", [], csrf: false)).Status);
+        Assert.Equal(HttpStatusCode.Forbidden, (await ui.PostFormAsync("/ui/signout", [new("csrf", ui.Csrf!)], csrf: false, origin: "https://evil.example")).Status);
         Assert.Equal(HttpStatusCode.OK, (await ui.GetAsync("/ui")).Status);
 
         var answer = await ui.PostFormAsync("/ui/signout");
-        Assert.Equal(HttpStatusCode.SeeOther, answer.StatusCode);
+        Assert.Equal(HttpStatusCode.SeeOther, answer.Status);
         Assert.Equal(HttpStatusCode.Redirect, (await ui.GetAsync("/ui")).Status);
     }
 
@@ -84,7 +85,7 @@ public sealed class DashboardSessionTests(ControllerFixture fixture) : IClassFix
         using var api = Host.Client(tenant.ApiKey);
         var second = await Api.ReadAsync(await api.PostAsync("/api-keys", Api.RawJson("""{"name": "browser"}""")),
             Api.Json.CreateApiKeyResponse, HttpStatusCode.Created);
-        using var ui = new DashboardSessionClient(Host);
+        using var ui = new DashboardClient(Host);
         await ui.SignInAsync(second.ApiKey);
         Assert.Equal(HttpStatusCode.OK, (await ui.GetAsync("/ui")).Status);
 
@@ -96,18 +97,18 @@ public sealed class DashboardSessionTests(ControllerFixture fixture) : IClassFix
     public async Task One_key_holds_a_bounded_number_of_sessions_and_the_oldest_ends_first()
     {
         var tenant = await Host.CreateTenantAsync();
-        using var first = new DashboardSessionClient(Host);
+        using var first = new DashboardClient(Host);
         await first.SignInAsync(tenant.ApiKey);
         Assert.Equal(HttpStatusCode.OK, (await first.GetAsync("/ui")).Status);
-        var others = new List<DashboardSessionClient>();
+        var others = new List<DashboardClient>();
         try
         {
             // The default cap is 20 sessions per key: 20 more sign-ins push the first one out.
             for (var i = 0; i < 20; i++)
             {
-                var ui = new DashboardSessionClient(Host);
+                var ui = new DashboardClient(Host);
                 others.Add(ui);
-                Assert.Equal(HttpStatusCode.SeeOther, (await ui.SignInAsync(tenant.ApiKey)).StatusCode);
+                Assert.Equal(HttpStatusCode.SeeOther, (await ui.TrySignInAsync(tenant.ApiKey)).StatusCode);
             }
             Assert.Equal(HttpStatusCode.Redirect, (await first.GetAsync("/ui")).Status);
             Assert.Equal(HttpStatusCode.OK, (await others[^1].GetAsync("/ui")).Status);
@@ -132,14 +133,14 @@ public sealed class DashboardSessionTests(ControllerFixture fixture) : IClassFix
         // A hostile loop of sign-ins with one key: each gets a session, the audit log one row.
         for (var i = 0; i < 5; i++)
         {
-            using var ui = new DashboardSessionClient(Host);
-            Assert.Equal(HttpStatusCode.SeeOther, (await ui.SignInAsync(tenant.ApiKey)).StatusCode);
+            using var ui = new DashboardClient(Host);
+            Assert.Equal(HttpStatusCode.SeeOther, (await ui.TrySignInAsync(tenant.ApiKey)).StatusCode);
         }
         Assert.Equal([Actor(tenant.ApiKey)], await SignInAuditsAsync(tenant.TenantId));
 
         // Another key of the same tenant is another signer: its sign-in is recorded too.
-        using (var ui = new DashboardSessionClient(Host))
-            Assert.Equal(HttpStatusCode.SeeOther, (await ui.SignInAsync(second.ApiKey)).StatusCode);
+        using (var ui = new DashboardClient(Host))
+            Assert.Equal(HttpStatusCode.SeeOther, (await ui.TrySignInAsync(second.ApiKey)).StatusCode);
         Assert.Equal([Actor(tenant.ApiKey), Actor(second.ApiKey)], await SignInAuditsAsync(tenant.TenantId));
     }
 
@@ -154,12 +155,12 @@ public sealed class DashboardSessionTests(ControllerFixture fixture) : IClassFix
         }
         for (var i = 0; i < 2; i++)
         {
-            using var ui = new DashboardSessionClient(Host);
-            Assert.Equal(HttpStatusCode.SeeOther, (await ui.SignInAsync(tenant.ApiKey)).StatusCode);
+            using var ui = new DashboardClient(Host);
+            Assert.Equal(HttpStatusCode.SeeOther, (await ui.TrySignInAsync(tenant.ApiKey)).StatusCode);
         }
 
-        using var refused = new DashboardSessionClient(Host);
-        var answer = await refused.SignInAsync(tenant.ApiKey);
+        using var refused = new DashboardClient(Host);
+        var answer = await refused.TrySignInAsync(tenant.ApiKey);
         Assert.Equal((HttpStatusCode)429, answer.StatusCode);
         Assert.True(int.Parse(answer.Headers.GetValues("Retry-After").Single(), System.Globalization.CultureInfo.InvariantCulture) >= 1);
         Assert.Contains("rate limit is reached", await answer.Content.ReadAsStringAsync());
@@ -190,8 +191,8 @@ public sealed class DashboardSessionTests(ControllerFixture fixture) : IClassFix
     public async Task The_administrator_sees_every_tenant_and_a_new_secret_ends_the_session()
     {
         var tenant = await Host.CreateTenantAsync($"visible-{Guid.NewGuid():N}");
-        using var ui = new DashboardSessionClient(Host);
-        Assert.Equal(HttpStatusCode.SeeOther, (await ui.SignInAsync(ControllerHost.AdminSecret)).StatusCode);
+        using var ui = new DashboardClient(Host);
+        Assert.Equal(HttpStatusCode.SeeOther, (await ui.TrySignInAsync(ControllerHost.AdminSecret)).StatusCode);
         var (status, html, _) = await ui.GetAsync("/ui");
         Assert.Equal(HttpStatusCode.OK, status);
         Assert.Contains("all tenants", html);
@@ -199,7 +200,7 @@ public sealed class DashboardSessionTests(ControllerFixture fixture) : IClassFix
         Assert.Contains("/ui/admin", html);
 
         // The same session presented to a replica whose SYSTEM_SECRET is another: not signed in.
-        var cookie = ui.Cookies.Container.GetCookies(Host.BaseAddress)["jp_session"]!.Value;
+        var cookie = ui.Cookies.GetCookies(Host.BaseAddress)["jp_session"]!.Value;
         var rotated = new ControllerHost(Host, new Dictionary<string, string?> { ["SYSTEM_SECRET"] = "rotated-admin-secret-0123456789" });
         await rotated.InitializeAsync();
         try

@@ -73,7 +73,7 @@ public sealed class DeadLetterPagesTests(ControllerFixture fixture) : IClassFixt
     {
         var (tenant, api) = await _host.TenantClientAsync();
         Own(api);
-        var ui = Own(new DashboardClient(_host));
+        var ui = Own(new DashboardClient(_host, followRedirects: true));
         await ui.SignInAsync(tenant.ApiKey);
         return (tenant, api, ui);
     }
@@ -251,7 +251,7 @@ public sealed class DeadLetterPagesTests(ControllerFixture fixture) : IClassFixt
         Own(apiB);
         var runsA = await DeadLettersOfAsync(apiA, tenantA.TenantId, await Api.CreateJobAsync(apiA, maxAttempts: 1), 2);
         var runsB = await DeadLettersOfAsync(apiB, tenantB.TenantId, await Api.CreateJobAsync(apiB, maxAttempts: 1), 1);
-        using var ui = new DashboardClient(_host);
+        using var ui = new DashboardClient(_host, followRedirects: true);
         await ui.SignInAsync(ControllerHost.AdminSecret);
 
         var (status, html) = await ui.GetAsync("/ui/dead-letters");
@@ -350,7 +350,7 @@ public sealed class DeadLetterPagesTests(ControllerFixture fixture) : IClassFixt
         var runs = await DeadLettersOfAsync(api, tenant.TenantId, await Api.CreateJobAsync(api, maxAttempts: 1), 1);
         var key = await Api.ReadAsync(await api.PostAsync(Routes.ApiKeys, Api.RawJson("""{"name": "viewer", "read_only": true}""")),
             Api.Json.CreateApiKeyResponse, HttpStatusCode.Created);
-        using (var viewer = new DashboardClient(_host))
+        using (var viewer = new DashboardClient(_host, followRedirects: true))
         {
             await viewer.SignInAsync(key.ApiKey);
             var (status, html) = await viewer.GetAsync("/ui/dead-letters");
@@ -367,7 +367,7 @@ public sealed class DeadLetterPagesTests(ControllerFixture fixture) : IClassFixt
             }
         }
 
-        using var ui = new DashboardClient(_host);
+        using var ui = new DashboardClient(_host, followRedirects: true);
         await ui.SignInAsync(tenant.ApiKey);
         await ui.GetAsync("/ui/dead-letters");
         var (noToken, _) = await ui.PostFormAsync("/ui/dead-letters?handler=Purge", [("tenant", ""), ("job", ""), ("confirm", "yes")], csrf: false);

@@ -20,7 +20,7 @@ public sealed class ExecutionListTenantLimitTests(ControllerFixture fixture) : I
         var run = await Api.RunAsync(api, await Api.CreateJobAsync(api));
         await Api.ExecSqlAsync(_host, "insert into tenants (id, name) select gen_random_uuid(), 'filler-' || g from generate_series(1, $1) g",
             ExecutionsModel.MaxTenantsMerged);
-        using var admin = new ExecutionPagesClient(_host);
+        using var admin = new DashboardClient(_host);
         await admin.SignInAsync(ControllerHost.AdminSecret);
 
         var (status, all) = await admin.GetAsync("/ui/executions");

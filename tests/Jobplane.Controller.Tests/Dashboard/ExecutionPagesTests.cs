@@ -16,10 +16,10 @@ public sealed class ExecutionPagesTests(ControllerFixture fixture) : IClassFixtu
 {
     private readonly ControllerHost _host = fixture.Host;
 
-    private async Task<(CreateTenantResponse Tenant, HttpClient Api, ExecutionPagesClient Ui)> TenantAsync()
+    private async Task<(CreateTenantResponse Tenant, HttpClient Api, DashboardClient Ui)> TenantAsync()
     {
         var (tenant, api) = await _host.TenantClientAsync();
-        var ui = new ExecutionPagesClient(_host);
+        var ui = new DashboardClient(_host);
         await ui.SignInAsync(tenant.ApiKey);
         return (tenant, api, ui);
     }
@@ -297,7 +297,7 @@ public sealed class ExecutionPagesTests(ControllerFixture fixture) : IClassFixtu
         Assert.Contains("Cancel 5 matching executions?", confirm, StringComparison.Ordinal);
         Assert.All(gammaRuns, id => Assert.Equal(ExecutionStatus.Pending, StatusAsync(id).GetAwaiter().GetResult()));
         Assert.Empty(await AuditAsync("dashboard.bulk_cancel", tenant.TenantId));
-        var asOf = ExecutionPagesClient.HiddenValue(confirm, "asof");
+        var asOf = DashboardClient.Field(confirm, "asof");
         Assert.NotNull(asOf);
 
         // One created after the count is left out.
@@ -370,7 +370,7 @@ public sealed class ExecutionPagesTests(ControllerFixture fixture) : IClassFixtu
         Assert.Equal(HttpStatusCode.OK, countStatus);
         Assert.Contains("Retry 1 matching execution?", confirm, StringComparison.Ordinal);
         var (_, _, retriedAll) = await ui.PostFormAsync("/ui/executions?handler=RetryMatching",
-            ("job", "flaky"), ("confirm", "yes"), ("asof", ExecutionPagesClient.HiddenValue(confirm, "asof")!));
+            ("job", "flaky"), ("confirm", "yes"), ("asof", DashboardClient.Field(confirm, "asof")!));
         Assert.Contains("notice=retried:1", retriedAll, StringComparison.Ordinal);
         Assert.NotNull(await _host.Database.ScalarAsync<Guid?>("select retried_execution_id from dead_letters where execution_id = $1", failed3));
         Assert.Equal(3, (await AuditAsync("dashboard.bulk_retry", tenant.TenantId)).Count);
@@ -477,7 +477,7 @@ public sealed class ExecutionPagesTests(ControllerFixture fixture) : IClassFixtu
         Assert.Equal("", DbState.Diff(before, await DbState.SnapshotAsync(_host, owner.TenantId)));
 
         // Without a session: the page sends to sign-in, the stream is 401.
-        using var anonymous = new ExecutionPagesClient(_host);
+        using var anonymous = new DashboardClient(_host);
         using (var page = await anonymous.Http.GetAsync($"/ui/executions/{waiting}"))
         {
             Assert.Equal(HttpStatusCode.Redirect, page.StatusCode);
@@ -513,7 +513,7 @@ public sealed class ExecutionPagesTests(ControllerFixture fixture) : IClassFixtu
         var id = (await Api.RunAsync(api, job)).ExecutionId;
         var created = await api.PostAsJsonAsync(Routes.ApiKeys, new CreateApiKeyRequest { Name = "viewer", ReadOnly = true }, Api.Json.CreateApiKeyRequest);
         var key = await Api.ReadAsync(created, Api.Json.CreateApiKeyResponse, HttpStatusCode.Created);
-        using var viewer = new ExecutionPagesClient(_host);
+        using var viewer = new DashboardClient(_host);
         await viewer.SignInAsync(key.ApiKey);
 
         var (listStatus, list) = await viewer.GetAsync("/ui/executions");
@@ -543,11 +543,11 @@ public sealed class ExecutionPagesTests(ControllerFixture fixture) : IClassFixtu
         var id = (await Api.RunAsync(api, job)).ExecutionId;
         var before = await DbState.SnapshotAsync(_host, tenant.TenantId);
 
-        var (status, html, _) = await ui.PostFormAsync($"/ui/executions/{id}?handler=Cancel", [], withCsrf: false);
+        var (status, html, _) = await ui.PostFormAsync($"/ui/executions/{id}?handler=Cancel", [], csrf: false);
         Assert.Equal(HttpStatusCode.Forbidden, status);
         Assert.Contains("security token", html, StringComparison.Ordinal);
         Assert.Equal(HttpStatusCode.Forbidden, (await ui.PostFormAsync("/ui/executions?handler=CancelSelected",
-            [new("id", id.ToString()), new("csrf", "forged")], withCsrf: false)).Status);
+            [new("id", id.ToString()), new("csrf", "forged")], csrf: false)).Status);
         Assert.Equal(ExecutionStatus.Pending, await StatusAsync(id));
         Assert.Equal("", DbState.Diff(before, await DbState.SnapshotAsync(_host, tenant.TenantId)));
     }
@@ -561,7 +561,7 @@ public sealed class ExecutionPagesTests(ControllerFixture fixture) : IClassFixtu
         using var __ = secondUi;
         var a = (await Api.RunAsync(firstApi, await Api.CreateJobAsync(firstApi, "shared-name"))).ExecutionId;
         var b = (await Api.RunAsync(secondApi, await Api.CreateJobAsync(secondApi, "shared-name"))).ExecutionId;
-        using var admin = new ExecutionPagesClient(_host);
+        using var admin = new DashboardClient(_host);
         await admin.SignInAsync(ControllerHost.AdminSecret);
 
         var (_, all) = await admin.GetAsync("/ui/executions");
@@ -610,7 +610,7 @@ public sealed class ExecutionPagesTests(ControllerFixture fixture) : IClassFixtu
         var busyNew = (await Api.RunAsync(busyApi, busyJob)).ExecutionId;
         await Api.CancelAsync(busyApi, busyNew);
         await _host.Database.ScalarAsync<int>("update executions set error = $1 where id = $2 returning 1", token, busyNew);
-        using var admin = new ExecutionPagesClient(_host);
+        using var admin = new DashboardClient(_host);
         await admin.SignInAsync(ControllerHost.AdminSecret);
 
         var seen = new List<Guid>();

@@ -42,14 +42,14 @@ public sealed class JobAndSchedulePagesTests(ControllerFixture fixture) : IClass
     {
         var (tenant, api) = await _host.TenantClientAsync();
         Own(api);
-        var ui = Own(new DashboardClient(_host));
+        var ui = Own(new DashboardClient(_host, followRedirects: true));
         await ui.SignInAsync(tenant.ApiKey);
         return (tenant, api, ui);
     }
 
     private async Task<DashboardClient> SignedInAdminAsync()
     {
-        var ui = Own(new DashboardClient(_host));
+        var ui = Own(new DashboardClient(_host, followRedirects: true));
         await ui.SignInAsync(ControllerHost.AdminSecret);
         return ui;
     }
@@ -399,7 +399,7 @@ public sealed class JobAndSchedulePagesTests(ControllerFixture fixture) : IClass
         Own(api);
         var jobId = await Api.CreateJobAsync(api, name: "viewed-job");
         var scheduleId = await CreateScheduleAsync(api, jobId);
-        using var ui = new DashboardClient(_host);
+        using var ui = new DashboardClient(_host, followRedirects: true);
         await ui.SignInAsync(await ReadOnlyKeyAsync(api));
 
         foreach (var path in new[] { "/ui/jobs", $"/ui/jobs/{jobId}", "/ui/schedules", $"/ui/schedules/{scheduleId}" })

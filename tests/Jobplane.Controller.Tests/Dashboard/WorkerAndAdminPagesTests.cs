@@ -107,7 +107,7 @@ public sealed partial class WorkerAndAdminPagesTests(ControllerFixture fixture) 
         Assert.Equal(new[] { runB.ExecutionId }, claimed.Executions.Select(e => e.ExecutionId));
         Assert.Equal(runA.ExecutionId, await ScalarAsync<Guid>("select id from executions where worker_id = $1", onlyA));
 
-        using var uiB = new DashboardSessionClient(Host);
+        using var uiB = new DashboardClient(Host);
         await uiB.SignInAsync(b.ApiKey);
         var (status, html, _) = await uiB.GetAsync("/ui/workers");
         Assert.Equal(HttpStatusCode.OK, status);
@@ -121,7 +121,7 @@ public sealed partial class WorkerAndAdminPagesTests(ControllerFixture fixture) 
         Assert.Equal(new[] { "8", "1" }, Numbers(row).Take(2));
         Assert.DoesNotContain(">Free<", html);
 
-        using var uiA = new DashboardSessionClient(Host);
+        using var uiA = new DashboardClient(Host);
         await uiA.SignInAsync(a.ApiKey);
         var pageA = (await uiA.GetAsync("/ui/workers")).Html;
         Assert.Equal(new[] { "2", "1" }, Numbers(Row(pageA, Pseudonym(a.TenantId, onlyA))).Take(2));
@@ -167,7 +167,7 @@ public sealed partial class WorkerAndAdminPagesTests(ControllerFixture fixture) 
         Assert.Contains(tenant.Name, html);
 
         var suspend = await admin.PostFormAsync("/ui/admin?handler=Suspend", ("id", tenant.TenantId.ToString()));
-        Assert.Equal(HttpStatusCode.SeeOther, suspend.StatusCode);
+        Assert.Equal(HttpStatusCode.SeeOther, suspend.Status);
         Assert.Equal("/ui/admin?notice=suspended", suspend.Headers.Location?.OriginalString);
         Assert.True(await ScalarAsync<bool>("select suspended_at is not null from tenants where id = $1", tenant.TenantId));
         var notice = (await admin.GetAsync(suspend.Headers.Location!.OriginalString)).Html;
@@ -177,7 +177,7 @@ public sealed partial class WorkerAndAdminPagesTests(ControllerFixture fixture) 
         // From the tenant's page, the answer leads back there.
         await admin.GetAsync($"/ui/admin/tenants/{tenant.TenantId}");
         var resume = await admin.PostFormAsync("/ui/admin?handler=Resume", ("id", tenant.TenantId.ToString()), ("return", $"/ui/admin/tenants/{tenant.TenantId}"));
-        Assert.Equal(HttpStatusCode.SeeOther, resume.StatusCode);
+        Assert.Equal(HttpStatusCode.SeeOther, resume.Status);
         Assert.Equal($"/ui/admin/tenants/{tenant.TenantId}?notice=unsuspended", resume.Headers.Location?.OriginalString);
         Assert.False(await ScalarAsync<bool>("select suspended_at is not null from tenants where id = $1", tenant.TenantId));
 
@@ -213,8 +213,8 @@ public sealed partial class WorkerAndAdminPagesTests(ControllerFixture fixture) 
             fields.RemoveAll(f => f.Name == field && field != "allowed_runtimes");
             fields.Add((field, value));
             var answer = await admin.PostFormAsync($"{page}?handler=Save", [.. fields]);
-            var text = await answer.Content.ReadAsStringAsync();
-            Assert.Equal(HttpStatusCode.BadRequest, answer.StatusCode);
+            var text = answer.Html;
+            Assert.Equal(HttpStatusCode.BadRequest, answer.Status);
             Assert.Contains(message, text);
             Assert.Contains("Nothing was changed.", text);
             // The form shows again as it was sent.
@@ -226,7 +226,7 @@ public sealed partial class WorkerAndAdminPagesTests(ControllerFixture fixture) 
 
         // The same form with good values is saved, and audited once.
         var saved = await admin.PostFormAsync($"{page}?handler=Save", [.. LimitsForm(tenant.Name, rateLimit: "7", weight: "3"), ("allowed_runtimes", "docker")]);
-        Assert.Equal(HttpStatusCode.SeeOther, saved.StatusCode);
+        Assert.Equal(HttpStatusCode.SeeOther, saved.Status);
         Assert.Equal($"{page}?notice=saved", saved.Headers.Location?.OriginalString);
         Assert.Equal(7.0, await ScalarAsync<double>("select rate_limit from tenants where id = $1", tenant.TenantId));
         Assert.Equal(3, await ScalarAsync<int>("select weight from tenants where id = $1", tenant.TenantId));
@@ -248,8 +248,8 @@ public sealed partial class WorkerAndAdminPagesTests(ControllerFixture fixture) 
         await admin.GetAsync("/ui/admin");
         var name = $"created-{Guid.NewGuid():N}";
         var answer = await admin.PostFormAsync("/ui/admin?handler=Create", ("name", name));
-        Assert.Equal(HttpStatusCode.OK, answer.StatusCode);
-        var html = await answer.Content.ReadAsStringAsync();
+        Assert.Equal(HttpStatusCode.OK, answer.Status);
+        var html = answer.Html;
         Assert.Contains("shown this once and never again", html);
         var key = SecretValue(html, "created-key");
         using var api = Host.Client(key);
@@ -258,8 +258,8 @@ public sealed partial class WorkerAndAdminPagesTests(ControllerFixture fixture) 
 
         // The same name again is refused with the API's words, and no second tenant exists.
         var again = await admin.PostFormAsync("/ui/admin?handler=Create", ("name", name));
-        Assert.Equal(HttpStatusCode.BadRequest, again.StatusCode);
-        Assert.Contains("already exists", await again.Content.ReadAsStringAsync());
+        Assert.Equal(HttpStatusCode.BadRequest, again.Status);
+        Assert.Contains("already exists", again.Html);
         Assert.Equal(1, await ScalarAsync<long>("select count(*) from tenants where name = $1", name));
     }
 
@@ -273,8 +273,8 @@ public sealed partial class WorkerAndAdminPagesTests(ControllerFixture fixture) 
         var page = $"/ui/admin/tenants/{tenant.TenantId}";
         await admin.GetAsync(page);
         var answer = await admin.PostFormAsync($"{page}?handler=CreateKey", ("name", "ci <deploy>"), ("expires_at", "2099-01-31T12:00"));
-        Assert.Equal(HttpStatusCode.OK, answer.StatusCode);
-        var html = await answer.Content.ReadAsStringAsync();
+        Assert.Equal(HttpStatusCode.OK, answer.Status);
+        var html = answer.Html;
         Assert.Contains("shown this once and never again", html);
         Assert.Contains("ci &lt;deploy&gt;", html);
         var key = SecretValue(html, "created-key");
@@ -302,7 +302,7 @@ public sealed partial class WorkerAndAdminPagesTests(ControllerFixture fixture) 
         var page = $"/ui/admin/tenants/{tenant.TenantId}";
         await admin.GetAsync(page);
         var answer = await admin.PostFormAsync($"{page}?handler=CreateKey", ("name", "viewer"), ("read_only", "true"));
-        var html = await answer.Content.ReadAsStringAsync();
+        var html = answer.Html;
         Assert.Contains("It is read-only.", html);
         var key = SecretValue(html, "created-key");
 
@@ -321,11 +321,11 @@ public sealed partial class WorkerAndAdminPagesTests(ControllerFixture fixture) 
         var page = $"/ui/admin/tenants/{tenant.TenantId}";
         await admin.GetAsync(page);
         var bad = await admin.PostFormAsync($"{page}?handler=CreateKey", ("name", "x"), ("expires_at", "soon"));
-        Assert.Equal(HttpStatusCode.BadRequest, bad.StatusCode);
-        Assert.Contains("expires_at must be a date and time", await bad.Content.ReadAsStringAsync());
+        Assert.Equal(HttpStatusCode.BadRequest, bad.Status);
+        Assert.Contains("expires_at must be a date and time", bad.Html);
         var past = await admin.PostFormAsync($"{page}?handler=CreateKey", ("name", "x"), ("expires_at", "2001-01-01T00:00"));
-        Assert.Equal(HttpStatusCode.BadRequest, past.StatusCode);
-        Assert.Contains("expires_at must be in the future", await past.Content.ReadAsStringAsync());
+        Assert.Equal(HttpStatusCode.BadRequest, past.Status);
+        Assert.Contains("expires_at must be in the future", past.Html);
         Assert.Equal(1, await ScalarAsync<long>("select count(*) from api_keys where tenant_id = $1", tenant.TenantId));
 
         // MAX_API_KEYS_PER_TENANT (20 by default) holds here as on the API.
@@ -334,8 +334,8 @@ public sealed partial class WorkerAndAdminPagesTests(ControllerFixture fixture) 
             select gen_random_uuid(), $1, 'cap' || substr(md5(random()::text), 1, 9), '\x00', 'filler' from generate_series(1, 19)
             """, tenant.TenantId);
         var capped = await admin.PostFormAsync($"{page}?handler=CreateKey", ("name", "one-too-many"));
-        Assert.Equal(HttpStatusCode.BadRequest, capped.StatusCode);
-        Assert.Contains("MAX_API_KEYS_PER_TENANT=20", await capped.Content.ReadAsStringAsync());
+        Assert.Equal(HttpStatusCode.BadRequest, capped.Status);
+        Assert.Contains("MAX_API_KEYS_PER_TENANT=20", capped.Html);
         Assert.Equal(20, await ScalarAsync<long>("select count(*) from api_keys where tenant_id = $1", tenant.TenantId));
     }
 
@@ -346,28 +346,28 @@ public sealed partial class WorkerAndAdminPagesTests(ControllerFixture fixture) 
         using var admin = await AdminAsync();
         var page = $"/ui/admin/tenants/{tenant.TenantId}";
         await admin.GetAsync(page);
-        var key = SecretValue(await (await admin.PostFormAsync($"{page}?handler=CreateKey", ("name", "laptop"))).Content.ReadAsStringAsync(), "created-key");
+        var key = SecretValue((await admin.PostFormAsync($"{page}?handler=CreateKey", ("name", "laptop"))).Html, "created-key");
 
-        using var ui = new DashboardSessionClient(Host);
-        Assert.Equal(HttpStatusCode.SeeOther, (await ui.SignInAsync(key)).StatusCode);
+        using var ui = new DashboardClient(Host);
+        Assert.Equal(HttpStatusCode.SeeOther, (await ui.TrySignInAsync(key)).StatusCode);
         Assert.Equal(HttpStatusCode.OK, (await ui.GetAsync("/ui/workers")).Status);
 
         var keyId = await ScalarAsync<Guid>("select id from api_keys where tenant_id = $1 and name = 'laptop'", tenant.TenantId);
         Assert.Contains($"name=\"key\" value=\"{keyId}\"", (await admin.GetAsync(page)).Html);
         var revoked = await admin.PostFormAsync($"{page}?handler=RevokeKey", ("key", keyId.ToString()));
-        Assert.Equal(HttpStatusCode.SeeOther, revoked.StatusCode);
+        Assert.Equal(HttpStatusCode.SeeOther, revoked.Status);
         Assert.Equal($"{page}?notice=key_revoked:0", revoked.Headers.Location?.OriginalString);
 
-        var (status, _, response) = await ui.GetAsync("/ui/workers");
+        var (status, _, location) = await ui.GetAsync("/ui/workers");
         Assert.Equal(HttpStatusCode.Redirect, status);
-        Assert.StartsWith("/ui/signin", response.Headers.Location?.OriginalString, StringComparison.Ordinal);
+        Assert.StartsWith("/ui/signin", location, StringComparison.Ordinal);
         using var api = Host.Client(key);
         Assert.Equal(HttpStatusCode.Unauthorized, (await api.GetAsync(Routes.Jobs)).StatusCode);
         Assert.Equal(new[] { "api_key.revoke" }, await AuditActionsAsync(tenant.TenantId, "api_key.revoke"));
         // Another tenant's key id on this tenant's page: not found, nothing revoked.
         var other = await Host.CreateTenantAsync();
         var otherKey = await ScalarAsync<Guid>("select id from api_keys where tenant_id = $1", other.TenantId);
-        Assert.Equal(HttpStatusCode.NotFound, (await admin.PostFormAsync($"{page}?handler=RevokeKey", ("key", otherKey.ToString()))).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await admin.PostFormAsync($"{page}?handler=RevokeKey", ("key", otherKey.ToString()))).Status);
         Assert.False(await ScalarAsync<bool>("select revoked_at is not null from api_keys where id = $1", otherKey));
     }
 
@@ -383,8 +383,8 @@ public sealed partial class WorkerAndAdminPagesTests(ControllerFixture fixture) 
         Assert.Contains($"value=\"{tenant.TenantId}\"", html);
         var name = $"pool-{Guid.NewGuid():N}";
         var answer = await admin.PostFormAsync("/ui/admin/credentials?handler=Create", ("name", name), ("tenant", tenant.TenantId.ToString()));
-        Assert.Equal(HttpStatusCode.OK, answer.StatusCode);
-        var created = await answer.Content.ReadAsStringAsync();
+        Assert.Equal(HttpStatusCode.OK, answer.Status);
+        var created = answer.Html;
         var token = SecretValue(created, "created-token");
         Assert.StartsWith("jpw_", token, StringComparison.Ordinal);
         Assert.Contains($"It serves {tenant.Name}", created);
@@ -398,7 +398,7 @@ public sealed partial class WorkerAndAdminPagesTests(ControllerFixture fixture) 
         Assert.Contains(tenant.Name, Row(listed, name));
         var id = await ScalarAsync<Guid>("select id from worker_credentials where name = $1", name);
         var revoked = await admin.PostFormAsync("/ui/admin/credentials?handler=Revoke", ("id", id.ToString()));
-        Assert.Equal(HttpStatusCode.SeeOther, revoked.StatusCode);
+        Assert.Equal(HttpStatusCode.SeeOther, revoked.Status);
         Assert.Equal(HttpStatusCode.Unauthorized, (await worker.PostAsJsonAsync(Routes.WorkerDequeue, dequeue, Api.Json.DequeueRequest)).StatusCode);
         Assert.Equal(new[] { "worker_credential.create", "worker_credential.revoke" },
             await AuditActionsAsync(tenant.TenantId, "worker_credential.create", "worker_credential.revoke"));
@@ -406,8 +406,8 @@ public sealed partial class WorkerAndAdminPagesTests(ControllerFixture fixture) 
         // A restriction naming no tenant, or an unknown one, is refused and issues nothing.
         await admin.GetAsync("/ui/admin/credentials");
         var bad = await admin.PostFormAsync("/ui/admin/credentials?handler=Create", ("name", "bad-restriction"), ("tenant", Guid.NewGuid().ToString()));
-        Assert.Equal(HttpStatusCode.BadRequest, bad.StatusCode);
-        Assert.Contains("tenant_ids: no tenant", await bad.Content.ReadAsStringAsync());
+        Assert.Equal(HttpStatusCode.BadRequest, bad.Status);
+        Assert.Contains("tenant_ids: no tenant", bad.Html);
         Assert.Equal(0, await ScalarAsync<long>("select count(*) from worker_credentials where name = 'bad-restriction'"));
     }
 
@@ -443,7 +443,7 @@ public sealed partial class WorkerAndAdminPagesTests(ControllerFixture fixture) 
     public async Task A_tenant_session_gets_404_on_every_administration_page_and_form()
     {
         var tenant = await Host.CreateTenantAsync();
-        using var ui = new DashboardSessionClient(Host);
+        using var ui = new DashboardClient(Host);
         await ui.SignInAsync(tenant.ApiKey);
         var home = (await ui.GetAsync("/ui/workers")).Html;
         Assert.DoesNotContain("/ui/admin", home);
@@ -462,7 +462,7 @@ public sealed partial class WorkerAndAdminPagesTests(ControllerFixture fixture) 
             ("/ui/admin/credentials?handler=Revoke", [("id", Guid.NewGuid().ToString())]),
         };
         foreach (var (path, fields) in posts)
-            Assert.Equal(HttpStatusCode.NotFound, (await ui.PostFormAsync(path, fields)).StatusCode);
+            Assert.Equal(HttpStatusCode.NotFound, (await ui.PostFormAsync(path, fields)).Status);
 
         Assert.False(await ScalarAsync<bool>("select suspended_at is not null from tenants where id = $1", tenant.TenantId));
         Assert.True(await ScalarAsync<bool>("select rate_limit is null and weight = 1 from tenants where id = $1", tenant.TenantId));
@@ -477,10 +477,10 @@ public sealed partial class WorkerAndAdminPagesTests(ControllerFixture fixture) 
         var tenant = await Host.CreateTenantAsync();
         using var admin = await AdminAsync();
         await admin.GetAsync("/ui/admin");
-        var answer = await admin.SendFormAsync("/ui/admin?handler=Suspend", [new("id", tenant.TenantId.ToString())]);
-        Assert.Equal(HttpStatusCode.Forbidden, answer.StatusCode);
-        var stale = await admin.SendFormAsync("/ui/admin?handler=Suspend", [new("id", tenant.TenantId.ToString()), new("csrf", "stale")]);
-        Assert.Equal(HttpStatusCode.Forbidden, stale.StatusCode);
+        var answer = await admin.PostFormAsync("/ui/admin?handler=Suspend", [new("id", tenant.TenantId.ToString())], csrf: false);
+        Assert.Equal(HttpStatusCode.Forbidden, answer.Status);
+        var stale = await admin.PostFormAsync("/ui/admin?handler=Suspend", [new("id", tenant.TenantId.ToString()), new("csrf", "stale")], csrf: false);
+        Assert.Equal(HttpStatusCode.Forbidden, stale.Status);
         Assert.False(await ScalarAsync<bool>("select suspended_at is not null from tenants where id = $1", tenant.TenantId));
     }
 
@@ -503,10 +503,10 @@ public sealed partial class WorkerAndAdminPagesTests(ControllerFixture fixture) 
 
     // ---- helpers ----
 
-    private async Task<DashboardSessionClient> AdminAsync()
+    private async Task<DashboardClient> AdminAsync()
     {
-        var ui = new DashboardSessionClient(Host);
-        Assert.Equal(HttpStatusCode.SeeOther, (await ui.SignInAsync(ControllerHost.AdminSecret)).StatusCode);
+        var ui = new DashboardClient(Host);
+        Assert.Equal(HttpStatusCode.SeeOther, (await ui.TrySignInAsync(ControllerHost.AdminSecret)).StatusCode);
         return ui;
     }
 
