@@ -13,8 +13,9 @@ namespace Jobplane.Controller.Dashboard;
 /// <c>?after=</c> (or Last-Event-ID, when the browser reconnects), <c>status</c> (data {"status"}) at
 /// the start and whenever the status changes, and <c>end</c> (data {"status"}) once the execution has
 /// finished and every line was sent.
-/// <para>It is the API's log follow (GET /executions/{id}/logs?follow=true) under the dashboard's
-/// session: woken by <see cref="LogFollowers"/> notifications instead of polling, and counted
+/// <para>It is the API's log follow (GET /executions/{id}/logs?follow=true, the same
+/// <see cref="LogStream"/> loop) under the dashboard's session: woken by <see cref="LogFollowers"/>
+/// notifications instead of polling, and counted
 /// against the same per-tenant cap of followed streams (the execution's tenant's, also when the
 /// administrator watches) and the same LOG_FOLLOW_MAX_DURATION, after which the stream closes and
 /// the browser's EventSource reconnects from the last line it got.</para>
@@ -22,11 +23,6 @@ namespace Jobplane.Controller.Dashboard;
 public static class ExecutionLogStream
 {
     public const string Route = "/ui/executions/{id}/stream";
-
-    private static readonly TimeSpan KeepAliveInterval = TimeSpan.FromSeconds(15);
-    // As the API's follow: a job flooding its log notifies on every batch; read at most this often.
-    private static readonly TimeSpan MinReadInterval = TimeSpan.FromMilliseconds(100);
-    private const int BatchLines = 1000;
 
     public static void MapExecutionLogStream(this IEndpointRouteBuilder app) =>
         app.MapGet(Route, StreamAsync).ExcludeFromDescription();
@@ -49,87 +45,37 @@ public static class ExecutionLogStream
         using var slot = followers.TryOpen(t.TenantId, t.LogFollowMax);
         if (slot is null) return Results.StatusCode(StatusCodes.Status429TooManyRequests);
 
-        var response = http.Response;
-        response.ContentType = "text/event-stream";
-        response.Headers.CacheControl = "no-store";
-        response.Headers["X-Accel-Buffering"] = "no";
-        await response.Body.FlushAsync(ct);
-        var limits = options.TenantLimits;
-        var started = time.GetTimestamp();
-        var lastWrite = time.GetUtcNow();
-        string? sentStatus = null;
-        using var watch = followers.Watch(executionId);
-        try
-        {
-            while (!ct.IsCancellationRequested)
-            {
-                // Taken before the reads: a notification that arrives while they run completes it.
-                var notified = watch.Next;
-                // Read before the lines: once it is terminal the worker has shipped every line, so the lines read next are the last.
-                var status = await store.GetStatusAsync(t.TenantId, executionId, ct) ?? ExecutionStatus.Cancelled;
-                var text = new StringBuilder();
-                if (status != sentStatus)
-                {
-                    text.Append("event: status\ndata: ").Append(Json(w => w.WriteString("status", status))).Append("\n\n");
-                    sentStatus = status;
-                }
-                IReadOnlyList<LogRecord> page;
-                do
-                {
-                    page = await store.ReadLogsAsync(executionId, afterId, BatchLines, ct);
-                    foreach (var line in page)
-                    {
-                        text.Append("id: ").Append(line.Id.ToString(System.Globalization.CultureInfo.InvariantCulture))
-                            .Append("\nevent: line\ndata: ")
-                            .Append(Json(w =>
-                            {
-                                w.WriteString("stream", line.Stream ?? "stdout");
-                                w.WriteString("text", line.Content);
-                            }))
-                            .Append("\n\n");
-                        afterId = line.Id;
-                    }
-                    if (text.Length > 0)
-                    {
-                        await response.WriteAsync(text.ToString(), ct);
-                        await response.Body.FlushAsync(ct);
-                        text.Clear();
-                        lastWrite = time.GetUtcNow();
-                    }
-                } while (page.Count == BatchLines);
-
-                if (ExecutionStatus.IsTerminal(status))
-                {
-                    await response.WriteAsync("event: end\ndata: " + Json(w => w.WriteString("status", status)) + "\n\n", ct);
-                    await response.Body.FlushAsync(ct);
-                    return Results.Empty;
-                }
-                var remaining = limits.LogFollowMaxDuration - time.GetElapsedTime(started);
-                // The stream's time is up: closing it frees its slot; the browser reconnects with Last-Event-ID.
-                if (remaining <= TimeSpan.Zero) return Results.Empty;
-                if (time.GetUtcNow() - lastWrite > KeepAliveInterval)
-                {
-                    await response.WriteAsync(": keep-alive\n\n", ct);
-                    await response.Body.FlushAsync(ct);
-                    lastWrite = time.GetUtcNow();
-                }
-                var wait = Min(Min(limits.LogFollowPollInterval, KeepAliveInterval), remaining);
-                try
-                {
-                    await notified.WaitAsync(wait, time, ct);
-                    await Task.Delay(MinReadInterval, time, ct);
-                }
-                catch (TimeoutException)
-                {
-                    // The safety read: a notification may have been lost.
-                }
-            }
-        }
-        catch (OperationCanceledException) when (ct.IsCancellationRequested)
-        {
-            // The browser went away or the controller is stopping.
-        }
+        await LogStream.FollowAsync(http.Response, store, followers, time, options.TenantLimits, t.TenantId, executionId, afterId,
+            new DashboardLogFormat(), ct);
         return Results.Empty;
+    }
+
+    /// <summary>
+    /// The dashboard's events: 'status' whenever the status changes, 'line' with the stream and text,
+    /// 'end'. When the stream's time is up it just closes: the browser's EventSource reconnects.
+    /// </summary>
+    private sealed class DashboardLogFormat : LogStreamFormat
+    {
+        private string? _sentStatus;
+
+        public override void Status(StringBuilder events, string status)
+        {
+            if (status == _sentStatus) return;
+            events.Append("event: status\ndata: ").Append(Json(w => w.WriteString("status", status))).Append("\n\n");
+            _sentStatus = status;
+        }
+
+        public override void Line(StringBuilder events, LogRecord line) =>
+            events.Append("id: ").Append(line.Id.ToString(System.Globalization.CultureInfo.InvariantCulture))
+                .Append("\nevent: line\ndata: ")
+                .Append(Json(w =>
+                {
+                    w.WriteString("stream", line.Stream ?? "stdout");
+                    w.WriteString("text", line.Content);
+                }))
+                .Append("\n\n");
+
+        public override string End(string status) => "event: end\ndata: " + Json(w => w.WriteString("status", status)) + "\n\n";
     }
 
     private static string Json(Action<Utf8JsonWriter> write)
@@ -144,5 +90,4 @@ public static class ExecutionLogStream
         return Encoding.UTF8.GetString(buffer.WrittenSpan);
     }
 
-    private static TimeSpan Min(TimeSpan a, TimeSpan b) => a < b ? a : b;
 }

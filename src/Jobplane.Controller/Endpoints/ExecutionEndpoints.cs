@@ -1,4 +1,6 @@
 using System.Diagnostics;
+using System.Globalization;
+using System.Text;
 using System.Text.Json;
 using Jobplane.Api;
 using Jobplane.Controller.Auth;
@@ -16,11 +18,6 @@ public static class ExecutionEndpoints
 {
     /// <summary>Dead letters one bulk retry re-runs at most (the oldest first); repeating it takes the rest.</summary>
     public const int MaxBulkRetry = 10_000;
-
-    private static readonly TimeSpan KeepAliveInterval = TimeSpan.FromSeconds(15);
-    // A job flooding its log notifies on every batch; a follower reads at most this often, so one
-    // tenant's followers cost the database a bounded number of reads however fast lines arrive.
-    private static readonly TimeSpan FollowMinReadInterval = TimeSpan.FromMilliseconds(100);
 
     public static void MapExecutionEndpoints(this IEndpointRouteBuilder app)
     {
@@ -233,7 +230,9 @@ public static class ExecutionEndpoints
                 $"this tenant already follows {followers.OpenStreams(http.TenantId())} log streams on this controller, " +
                 $"the most allowed ({(ownMax is null ? "LOG_FOLLOW_MAX_PER_TENANT" : "the tenant's log_follow_max")}); close one or read pages without follow");
         }
-        await FollowAsync(http, store, followers, executionId, afterId, ct);
+        var limits = options.TenantLimits;
+        await LogStream.FollowAsync(http.Response, store, followers, http.RequestServices.GetRequiredService<TimeProvider>(), limits,
+            http.TenantId(), executionId, afterId, new ApiLogFormat(executionId, limits.LogFollowMaxDuration), ct);
         return Results.Empty;
     }
 
@@ -242,95 +241,25 @@ public static class ExecutionEndpoints
         attempts?.Select(a => a with { WorkerId = pseudonyms.For(tenantId, a.WorkerId) }).ToList();
 
     /// <summary>
-    /// Streams log lines as Server-Sent Events until the execution is finished and every line has
-    /// been sent, then sends an 'end' event with the final status and closes. The status is read
-    /// before each batch of lines: once it is terminal, the worker has shipped every line, so the
-    /// batch read after it is the last. Stateless: any replica can serve a follower, and a follower
-    /// that reconnects with Last-Event-ID resumes where it stopped.
-    /// <para>Between reads the follower waits for a notification about its execution (a log append
-    /// or the execution finishing, see <see cref="LogFollowers"/>), or at most LOG_FOLLOW_POLL_INTERVAL,
-    /// so an idle follower costs the database nothing but that slow safety read. After
-    /// LOG_FOLLOW_MAX_DURATION the stream ends with a 'reconnect' event naming the last id sent, so no
-    /// one stream (and its slot) is held forever.</para>
+    /// The API's log stream: each line an unnamed event whose data is the line as GET /logs gives it,
+    /// 'end' with the final status, and after LOG_FOLLOW_MAX_DURATION a 'reconnect' event naming the
+    /// last id sent.
     /// </summary>
-    private static async Task FollowAsync(HttpContext http, ExecutionStore store, LogFollowers followers, Guid executionId, long afterId, CancellationToken ct)
+    private sealed class ApiLogFormat(Guid executionId, TimeSpan maxDuration) : LogStreamFormat
     {
-        var response = http.Response;
-        response.ContentType = "text/event-stream";
-        response.Headers.CacheControl = "no-cache";
-        response.Headers["X-Accel-Buffering"] = "no";
-        // Headers go out now, not with the first line: a client learns at once that its stream is
-        // open (or, before this, refused), even for an execution that prints nothing for a while.
-        await response.Body.FlushAsync(ct);
-        var tenantId = http.TenantId();
-        var time = http.RequestServices.GetRequiredService<TimeProvider>();
-        var limits = http.RequestServices.GetRequiredService<ControllerOptions>().TenantLimits;
-        var started = time.GetTimestamp();
-        var lastWrite = time.GetUtcNow();
-        using var watch = followers.Watch(executionId);
-        try
-        {
-            while (!ct.IsCancellationRequested)
-            {
-                // Taken before the reads: a notification that arrives while they run completes it.
-                var notified = watch.Next;
-                var status = await store.GetStatusAsync(tenantId, executionId, ct) ?? ExecutionStatus.Cancelled;
-                IReadOnlyList<LogRecord> page;
-                do
-                {
-                    page = await store.ReadLogsAsync(executionId, afterId, 1000, ct);
-                    foreach (var line in page)
-                    {
-                        await response.WriteAsync($"id: {line.Id}\ndata: {JsonSerializer.Serialize(line.ToWire(), JobplaneJsonContext.Default.LogEntry)}\n\n", ct);
-                        afterId = line.Id;
-                    }
-                    if (page.Count > 0)
-                    {
-                        await response.Body.FlushAsync(ct);
-                        lastWrite = time.GetUtcNow();
-                    }
-                } while (page.Count == 1000);
+        public override void Line(StringBuilder events, LogRecord line) =>
+            events.Append("id: ").Append(line.Id.ToString(CultureInfo.InvariantCulture))
+                .Append("\ndata: ").Append(JsonSerializer.Serialize(line.ToWire(), JobplaneJsonContext.Default.LogEntry)).Append("\n\n");
 
-                if (ExecutionStatus.IsTerminal(status))
-                {
-                    var end = JsonSerializer.Serialize(new LogStreamEnd(executionId, status), JobplaneJsonContext.Default.LogStreamEnd);
-                    await response.WriteAsync($"event: end\ndata: {end}\n\n", ct);
-                    await response.Body.FlushAsync(ct);
-                    return;
-                }
-                var remaining = limits.LogFollowMaxDuration - time.GetElapsedTime(started);
-                if (remaining <= TimeSpan.Zero)
-                {
-                    var reconnect = JsonSerializer.Serialize(new LogStreamReconnect(executionId, afterId,
-                        $"the stream reached the controller's limit of {Durations.Format(limits.LogFollowMaxDuration)} (LOG_FOLLOW_MAX_DURATION); " +
-                        "reconnect with Last-Event-ID to go on"), JobplaneJsonContext.Default.LogStreamReconnect);
-                    await response.WriteAsync($"event: reconnect\ndata: {reconnect}\n\n", ct);
-                    await response.Body.FlushAsync(ct);
-                    return;
-                }
-                if (time.GetUtcNow() - lastWrite > KeepAliveInterval)
-                {
-                    await response.WriteAsync(": keep-alive\n\n", ct);
-                    await response.Body.FlushAsync(ct);
-                    lastWrite = time.GetUtcNow();
-                }
-                var wait = Min(Min(limits.LogFollowPollInterval, KeepAliveInterval), remaining);
-                try
-                {
-                    await notified.WaitAsync(wait, time, ct);
-                    await Task.Delay(FollowMinReadInterval, time, ct);
-                }
-                catch (TimeoutException)
-                {
-                    // The safety read: a notification may have been lost.
-                }
-            }
-        }
-        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        public override string End(string status) =>
+            $"event: end\ndata: {JsonSerializer.Serialize(new LogStreamEnd(executionId, status), JobplaneJsonContext.Default.LogStreamEnd)}\n\n";
+
+        public override string TimeUp(long lastId)
         {
-            // The client went away or the controller is stopping: nothing to clean up.
+            var reconnect = JsonSerializer.Serialize(new LogStreamReconnect(executionId, lastId,
+                $"the stream reached the controller's limit of {Durations.Format(maxDuration)} (LOG_FOLLOW_MAX_DURATION); " +
+                "reconnect with Last-Event-ID to go on"), JobplaneJsonContext.Default.LogStreamReconnect);
+            return $"event: reconnect\ndata: {reconnect}\n\n";
         }
     }
-
-    private static TimeSpan Min(TimeSpan a, TimeSpan b) => a < b ? a : b;
 }

@@ -21,6 +21,9 @@ public sealed class QueueGauges : BackgroundService
     private readonly ILogger<QueueGauges> _logger;
     private readonly Histogram<double> _readDuration;
     private volatile Reading? _last;
+    // One on-demand read at a time: pages arriving together while the figures are stale wait for
+    // the read already running instead of each scanning the queue.
+    private readonly SemaphoreSlim _reading = new(1, 1);
 
     private sealed record Reading(QueueSnapshot Snapshot, long At);
 
@@ -55,12 +58,27 @@ public sealed class QueueGauges : BackgroundService
     /// </summary>
     public async Task<(QueueSnapshot Snapshot, TimeSpan Age)> LatestAsync(TimeSpan maxAge, CancellationToken ct)
     {
-        if (_last is not { } last || _time.GetElapsedTime(last.At) > maxAge)
+        if (Fresh(maxAge) is { } fresh) return (fresh.Snapshot, _time.GetElapsedTime(fresh.At));
+        await _reading.WaitAsync(ct);
+        try
         {
-            await RefreshAsync(ct);
-            last = _last!;
+            // Another caller may have read while this one waited.
+            if (Fresh(maxAge) is null) await RefreshAsync(ct);
         }
+        finally
+        {
+            _reading.Release();
+        }
+        var last = _last!;
         return (last.Snapshot, _time.GetElapsedTime(last.At));
+    }
+
+    private Reading? Fresh(TimeSpan maxAge) => _last is { } last && _time.GetElapsedTime(last.At) <= maxAge ? last : null;
+
+    public override void Dispose()
+    {
+        _reading.Dispose();
+        base.Dispose();
     }
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)

@@ -1,7 +1,10 @@
+using System.Diagnostics.Metrics;
 using Jobplane.Api;
 using Jobplane.Controller.Observability;
+using Jobplane.Store;
 using Jobplane.Testing;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Jobplane.Controller.Tests.Observability;
 
@@ -9,6 +12,44 @@ namespace Jobplane.Controller.Tests.Observability;
 public sealed class MetricsTests(ControllerFixture fixture) : IClassFixture<ControllerFixture>
 {
     private readonly ControllerHost _host = fixture.Host;
+
+    [Fact]
+    public async Task Pages_asking_at_once_for_stale_queue_figures_share_one_read()
+    {
+        // Its own gauges and meter, so the reads counted are this test's only.
+        using var services = new ServiceCollection().AddMetrics().BuildServiceProvider();
+        var metrics = new ControllerMetrics(services.GetRequiredService<IMeterFactory>());
+        using var gauges = new QueueGauges(new QueueStatsStore(_host.Database.DataSource), _host.Services.GetRequiredService<ControllerOptions>(),
+            metrics, TimeProvider.System, NullLogger<QueueGauges>.Instance);
+        var reads = 0;
+        using var listener = new MeterListener
+        {
+            InstrumentPublished = (instrument, l) =>
+            {
+                if (instrument.Meter == metrics.Meter && instrument.Name == "jobplane.queue.stats.duration") l.EnableMeasurementEvents(instrument);
+            },
+        };
+        listener.SetMeasurementEventCallback<double>((_, _, _, _) => Interlocked.Increment(ref reads));
+        listener.Start();
+
+        // Released together, as page loads arriving at once: each finds no figures yet.
+        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var asking = Enumerable.Range(0, 32).Select(async _ =>
+        {
+            await gate.Task;
+            return await gauges.LatestAsync(TimeSpan.FromMinutes(1), CancellationToken.None);
+        }).ToList();
+        gate.SetResult();
+        var answers = await Task.WhenAll(asking);
+
+        Assert.Equal(1, reads);
+        Assert.All(answers, a => Assert.Same(answers[0].Snapshot, a.Snapshot));
+        // Fresh enough figures are served as they are; stale ones are read again.
+        await gauges.LatestAsync(TimeSpan.FromMinutes(1), CancellationToken.None);
+        Assert.Equal(1, reads);
+        await gauges.LatestAsync(TimeSpan.Zero, CancellationToken.None);
+        Assert.Equal(2, reads);
+    }
 
     [Fact]
     public async Task Metrics_report_queue_depth_dead_letters_and_execution_durations_after_known_work()
