@@ -37,6 +37,14 @@ public sealed class PageAccessibilityTests(DashboardPlatform platform, Dashboard
             await Page.GetByRole(AriaRole.Button, new() { Name = "Cancel all matching…" }).ClickAsync();
             await Expect(Page.GetByRole(AriaRole.Heading, new() { Name = "Cancel 1 matching execution?" })).ToBeVisibleAsync();
             await axe.CheckAsync("executions, cancel confirmation, tenant");
+
+            // The administration is no page for a tenant: the dashboard's own 404, with a way back.
+            var missing = await Page.GotoAsync("/ui/admin");
+            Assert.Equal(404, missing?.Status);
+            await Expect(Page.GetByRole(AriaRole.Heading, new() { Name = "Not found" })).ToBeVisibleAsync();
+            await axe.CheckAsync("not found (a tenant asking for the administration)");
+            await Page.GetByRole(AriaRole.Link, new() { Name = "Back to the overview" }).ClickAsync();
+            await Expect(Page).ToHaveURLAsync(new System.Text.RegularExpressions.Regex("/ui$"));
             axe.AssertNoneFailed();
         }
         finally

@@ -72,5 +72,11 @@ public static class DashboardSetup
         app.Services.GetRequiredService<DashboardAssets>().Map(app);
         app.MapRazorPages();
         app.MapExecutionLogStream();
+        // An address under /ui that is no page: the dashboard's 404 page, not the API's JSON.
+        app.MapFallback("/ui/{**rest}", http =>
+        {
+            http.Response.StatusCode = StatusCodes.Status404NotFound;
+            return DashboardStatusPage.WriteAsync(http);
+        });
     }
 }

@@ -447,8 +447,16 @@ public sealed partial class WorkerAndAdminPagesTests(ControllerFixture fixture) 
         await ui.SignInAsync(tenant.ApiKey);
         var home = (await ui.GetAsync("/ui/workers")).Html;
         Assert.DoesNotContain("/ui/admin", home);
+        // The same page as for an address that does not exist: nothing says the administration is there.
+        var (missingStatus, missing) = await ui.GetAsync("/ui/no-such-page");
+        Assert.Equal(HttpStatusCode.NotFound, missingStatus);
+        Assert.Contains("<h1>Not found</h1>", missing);
         foreach (var page in new[] { "/ui/admin", $"/ui/admin/tenants/{tenant.TenantId}", "/ui/admin/credentials", $"/ui/admin/audit?tenant={tenant.TenantId}" })
-            Assert.Equal(HttpStatusCode.NotFound, (await ui.GetAsync(page)).Status);
+        {
+            var answer = await ui.GetAsync(page);
+            Assert.Equal(HttpStatusCode.NotFound, answer.Status);
+            Assert.Equal(missing, answer.Html);
+        }
 
         var keys = await ScalarAsync<long>("select count(*) from api_keys where tenant_id = $1", tenant.TenantId);
         var posts = new (string Path, (string, string)[] Fields)[]
