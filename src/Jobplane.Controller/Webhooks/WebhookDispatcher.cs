@@ -117,7 +117,14 @@ public sealed class WebhookDispatcher : BackgroundService
         Task[] left;
         lock (inFlight) left = [.. inFlight];
         // Sends under way finish (or time out) and are recorded; what is not recorded comes due again.
-        await Task.WhenAll(left).WaitAsync(_options.Timeout + TimeSpan.FromSeconds(5), _time).ContinueWith(_ => { }, TaskScheduler.Default);
+        try
+        {
+            await Task.WhenAll(left).WaitAsync(_options.Timeout + TimeSpan.FromSeconds(5), _time, CancellationToken.None);
+        }
+        catch (TimeoutException)
+        {
+            // Left to their claims: they come due again.
+        }
     }
 
     /// <summary>One attempt of one delivery: signed, sent to the checked address, classified and recorded.</summary>
