@@ -79,7 +79,7 @@ public sealed class LiveWebhookCommandTests(LiveWebhookControllerFixture fixture
 
     private async Task<string> CreateAsync(string key, string url, params string[] more)
     {
-        var created = await jobctl.RunAsync(key, ["webhooks", "create", "--url", url, .. more]);
+        var created = await jobctl.RunAsync(key, ["webhooks", "create", "--endpoint-url", url, .. more]);
         AssertOk(created);
         return Field(created, "id")!;
     }
@@ -108,7 +108,7 @@ public sealed class LiveWebhookCommandTests(LiveWebhookControllerFixture fixture
     {
         var (_, key) = await jobctl.NewTenantAsync();
 
-        var created = await jobctl.RunAsync(key, "webhooks", "create", "--url", "https://127.0.0.1:9/hooks/jobplane", "--event", Failed,
+        var created = await jobctl.RunAsync(key, "webhooks", "create", "--endpoint-url", "https://127.0.0.1:9/hooks/jobplane", "--event", Failed,
             "--event", "execution.dead_lettered", "--job", "nightly", "--description", "pager duty");
         AssertOk(created);
         var id = Field(created, "id")!;
@@ -139,7 +139,7 @@ public sealed class LiveWebhookCommandTests(LiveWebhookControllerFixture fixture
         Assert.DoesNotContain("whsec_", got.Stdout, StringComparison.Ordinal);
 
         // -o json: the controller's answers as they are, which parse; the secret only in create's.
-        var createdJson = Json(await jobctl.RunAsync(key, "webhooks", "create", "--url", "https://127.0.0.1:9/other", "--event", Succeeded, "-o", "json"));
+        var createdJson = Json(await jobctl.RunAsync(key, "webhooks", "create", "--endpoint-url", "https://127.0.0.1:9/other", "--event", Succeeded, "-o", "json"));
         Assert.StartsWith("whsec_", createdJson.GetProperty("secret").GetString(), StringComparison.Ordinal);
         Assert.Equal([Succeeded], createdJson.GetProperty("events").EnumerateArray().Select(e => e.GetString()));
         var listJson = Json(await jobctl.RunAsync(key, "webhooks", "list", "-o", "json"));
@@ -160,7 +160,7 @@ public sealed class LiveWebhookCommandTests(LiveWebhookControllerFixture fixture
     {
         var (_, key) = await jobctl.NewTenantAsync();
 
-        var refused = await jobctl.RunAsync(key, "webhooks", "create", "--url", url, "--event", Failed);
+        var refused = await jobctl.RunAsync(key, "webhooks", "create", "--endpoint-url", url, "--event", Failed);
 
         AssertFails(refused, "error: url: ", reason, "HTTP 400)");
         Assert.Single(Lines(refused.Stderr));
@@ -174,7 +174,7 @@ public sealed class LiveWebhookCommandTests(LiveWebhookControllerFixture fixture
     {
         var (_, key) = await jobctl.NewTenantAsync();
 
-        var refused = await jobctl.RunAsync(key, "webhooks", "create", "--url", "https://127.0.0.1:9/hook", "--event", "execution.finished");
+        var refused = await jobctl.RunAsync(key, "webhooks", "create", "--endpoint-url", "https://127.0.0.1:9/hook", "--event", "execution.finished");
 
         AssertFails(refused, "events: 'execution.finished' is not an event type; use execution.started, execution.succeeded", "HTTP 400)");
     }
@@ -199,7 +199,7 @@ public sealed class LiveWebhookCommandTests(LiveWebhookControllerFixture fixture
         var test = await jobctl.RunAsync(key, "webhooks", "test", id);
         AssertFails(test, "the endpoint is disabled (by the tenant); enable it first", "HTTP 409)");
 
-        var changed = await jobctl.RunAsync(key, "webhooks", "update", id, "--enable", "--url", "https://127.0.0.1:9/v2",
+        var changed = await jobctl.RunAsync(key, "webhooks", "update", id, "--enable", "--endpoint-url", "https://127.0.0.1:9/v2",
             "--event", Succeeded, "--event", Failed, "--job", "report", "--job-id", jobId);
         Assert.Equal("true", Field(changed, "enabled"));
         Assert.Equal("https://127.0.0.1:9/v2", Field(changed, "url"));
@@ -226,7 +226,7 @@ public sealed class LiveWebhookCommandTests(LiveWebhookControllerFixture fixture
     {
         await using var receiver = await Receiver.StartAsync();
         var (_, key) = await jobctl.NewTenantAsync();
-        var created = await jobctl.RunAsync(key, "webhooks", "create", "--url", receiver.Url, "--event", Failed);
+        var created = await jobctl.RunAsync(key, "webhooks", "create", "--endpoint-url", receiver.Url, "--event", Failed);
         var id = Field(created, "id")!;
         var secret = Field(created, "secret")!;
 
@@ -304,7 +304,7 @@ public sealed class LiveWebhookCommandTests(LiveWebhookControllerFixture fixture
     {
         await using var receiver = await Receiver.StartAsync();
         var (_, key) = await jobctl.NewTenantAsync();
-        var created = await jobctl.RunAsync(key, "webhooks", "create", "--url", receiver.Url, "--event", Failed);
+        var created = await jobctl.RunAsync(key, "webhooks", "create", "--endpoint-url", receiver.Url, "--event", Failed);
         var id = Field(created, "id")!;
         var first = Field(created, "secret")!;
 

@@ -18,7 +18,7 @@ public sealed class WebhookCommandUsageTests
     private const string DeliveryId = "2d7e5e60-8c85-4b4b-ae3e-5c6d7e8f9001";
     private const string Endpoint = "https://hooks.example.com/jobplane";
 
-    private static readonly string[] Create = ["webhooks", "create", "--url", Endpoint, "--event", "execution.failed"];
+    private static readonly string[] Create = ["webhooks", "create", "--endpoint-url", Endpoint, "--event", "execution.failed"];
 
     private const string HookJson = $$"""
         {"id":"{{HookId}}","url":"{{Endpoint}}","description":"pager","events":["execution.failed","execution.dead_lettered"],
@@ -29,23 +29,23 @@ public sealed class WebhookCommandUsageTests
     public static TheoryData<string[], string> UsageErrors => new()
     {
         // create: where to and what, both required.
-        { ["webhooks", "create", "--event", "execution.failed"], "Option '--url' is required" },
-        { ["webhooks", "create", "--url", Endpoint], "Option '--event' is required" },
-        { ["webhooks", "create", "--url", "hooks.example.com/jobplane", "--event", "execution.failed"],
-            "--url must be an absolute https:// URL (http:// where the operator allows it), e.g. https://example.com/hooks/jobplane (got 'hooks.example.com/jobplane')" },
-        { ["webhooks", "create", "--url", "ftp://hooks.example.com/", "--event", "execution.failed"], "(got 'ftp://hooks.example.com/')" },
-        { ["webhooks", "update", HookId, "--url", "/relative"], "--url must be an absolute https:// URL" },
+        { ["webhooks", "create", "--event", "execution.failed"], "Option '--endpoint-url' is required" },
+        { ["webhooks", "create", "--endpoint-url", Endpoint], "Option '--event' is required" },
+        { ["webhooks", "create", "--endpoint-url", "hooks.example.com/jobplane", "--event", "execution.failed"],
+            "--endpoint-url must be an absolute https:// URL (http:// where the operator allows it), e.g. https://example.com/hooks/jobplane (got 'hooks.example.com/jobplane')" },
+        { ["webhooks", "create", "--endpoint-url", "ftp://hooks.example.com/", "--event", "execution.failed"], "(got 'ftp://hooks.example.com/')" },
+        { ["webhooks", "update", HookId, "--endpoint-url", "/relative"], "--endpoint-url must be an absolute https:// URL" },
         // One event per flag: a second word would otherwise be taken for the endpoint's next event silently.
         { [.. Create, "execution.succeeded"], "Unrecognized command or argument 'execution.succeeded'" },
         { [.. Create, "--job-id", "nightly"], "--job-id: 'nightly' is not a valid id (expected a UUID)" },
         { [.. Create, "--job-id", HookId, "--job-id", "2"], "--job-id: '2' is not a valid id" },
 
         // update: something to change, and no flags that contradict each other.
-        { ["webhooks", "update", HookId], "nothing to update: give at least one of --url, --event, --job-id, --job, --all-jobs, --enable, --disable, --description" },
+        { ["webhooks", "update", HookId], "nothing to update: give at least one of --endpoint-url, --event, --job-id, --job, --all-jobs, --enable, --disable, --description" },
         { ["webhooks", "update", HookId, "--enable", "--disable"], "give --enable or --disable, not both" },
         { ["webhooks", "update", HookId, "--all-jobs", "--job", "nightly"], "--all-jobs removes the job filters: give it without --job and --job-id" },
         { ["webhooks", "update", HookId, "--all-jobs", "--job-id", OtherId], "--all-jobs removes the job filters" },
-        { ["webhooks", "create", "--url", Endpoint, "--event", "execution.failed", "--enable"], "Unrecognized command or argument '--enable'" },
+        { ["webhooks", "create", "--endpoint-url", Endpoint, "--event", "execution.failed", "--enable"], "Unrecognized command or argument '--enable'" },
 
         // rotate-secret --overlap: a duration of whole seconds, at most the controller's 30 days.
         { ["webhooks", "rotate-secret", HookId, "--overlap", "soon"], "--overlap must be a duration such as 24h, 90m or 7d, or 0 (got 'soon')" },
@@ -109,7 +109,7 @@ public sealed class WebhookCommandUsageTests
             .Replace("\"enabled\":true", "\"enabled\":false", StringComparison.Ordinal)
             .Replace("\"job_names\"", $"\"job_ids\":[\"{OtherId}\"],\"job_names\"", StringComparison.Ordinal));
 
-        var result = await CliRunner.RunWithAsync(null, handler, "webhooks", "create", "--url", Endpoint, "--event", "execution.failed",
+        var result = await CliRunner.RunWithAsync(null, handler, "webhooks", "create", "--endpoint-url", Endpoint, "--event", "execution.failed",
             "--event", "execution.dead_lettered", "--job", "nightly", "--job-id", OtherId, "--job-id", OtherId, "--description", "pager",
             "--disabled", "-t", Token);
 
@@ -148,7 +148,7 @@ public sealed class WebhookCommandUsageTests
     }
 
     [Fact]
-    public async Task The_controllers_url_goes_before_the_subcommand_where_url_is_the_endpoints()
+    public async Task The_controllers_url_may_come_before_the_subcommand()
     {
         var handler = new AnswerHandler(HttpStatusCode.Created, HookJson);
 
@@ -164,7 +164,7 @@ public sealed class WebhookCommandUsageTests
     [InlineData(new[] { "--enable", "--description", "" }, """{"description":"","enabled":true}""")]
     [InlineData(new[] { "--all-jobs" }, """{"job_ids":[],"job_names":[]}""")]
     [InlineData(new[] { "--job", "a", "--job", "b", "--event", "execution.started" }, """{"events":["execution.started"],"job_names":["a","b"]}""")]
-    [InlineData(new[] { "--url", "http://10.0.0.7:8080/hook" }, """{"url":"http://10.0.0.7:8080/hook"}""")]
+    [InlineData(new[] { "--endpoint-url", "http://10.0.0.7:8080/hook" }, """{"url":"http://10.0.0.7:8080/hook"}""")]
     public async Task Update_sends_only_the_given_fields(string[] flags, string body)
     {
         var handler = new AnswerHandler(HttpStatusCode.OK, HookJson.Replace("\"secret\":\"whsec_c2VjcmV0LXNlY3JldC1zZWNyZXQ=\",", "", StringComparison.Ordinal));
@@ -344,13 +344,14 @@ public sealed class WebhookCommandUsageTests
     }
 
     [Fact]
-    public async Task Create_help_says_where_the_controllers_url_goes_since_url_is_the_endpoints()
+    public async Task The_global_url_stays_the_controllers_address_in_webhook_commands()
     {
-        var create = await CliRunner.RunAsync("webhooks", "create", "--help");
+        // --url before or after the subcommand is where jobctl connects, never the endpoint's new URL.
+        var handler = new AnswerHandler(HttpStatusCode.OK, "{}");
+        await CliRunner.RunWithAsync(null, handler, "webhooks", "update", HookId, "--url", "http://controller.example:6161", "--disable", "-t", Token);
 
-        Assert.Equal(0, create.ExitCode);
-        Assert.Contains("give the controller's as JOBPLANE_URL or before the subcommand (jobctl --url URL webhooks ...)",
-            string.Join(' ', create.Stdout.Split((char[])[' ', '\n'], StringSplitOptions.RemoveEmptyEntries)), StringComparison.Ordinal);
+        Assert.StartsWith("http://controller.example:6161/webhooks/" + HookId, handler.Uri, StringComparison.Ordinal);
+        Assert.Equal("""{"enabled":false}""", handler.Body);
     }
 
     /// <summary>Records one request and answers it with the given status and JSON body, as the controller would.</summary>

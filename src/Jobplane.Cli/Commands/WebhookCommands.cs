@@ -25,18 +25,17 @@ internal static class WebhookCommands
     private sealed class DefinitionOptions(bool update)
     {
         /// <summary>
-        /// Named --url as the API's field is. Here it shadows the global --url (the controller's URL),
-        /// which this command then takes from JOBPLANE_URL, the config file, or before the subcommand
-        /// (jobctl --url CONTROLLER webhooks create ...); the help says so, so neither is taken for the other.
+        /// --endpoint-url, not --url: the global --url is the controller's address in every command, and
+        /// `webhooks update ID --url http://controller` must not quietly repoint the endpoint.
         /// </summary>
         public Option<string?> Url { get; } = Endpoint(update);
 
         private static Option<string?> Endpoint(bool update)
         {
-            var option = CliOptions.Parsed<string?>("--url", "URL",
+            var option = CliOptions.Parsed<string?>("--endpoint-url", "URL",
                 (update ? "New endpoint URL" : "The endpoint deliveries are POSTed to")
                     + ": https (http only where the operator allows it), whose host is not a private, loopback or link-local address. "
-                    + "Here --url is the endpoint's: give the controller's as JOBPLANE_URL or before the subcommand (jobctl --url URL webhooks ...)",
+                    + "(Not --url, which stays the controller's address, as in every command.)",
                 ParseEndpoint);
             option.Required = !update;
             return option;
@@ -110,7 +109,7 @@ internal static class WebhookCommands
     {
         var definition = new DefinitionOptions(update: false);
         var disabled = new Option<bool>("--disabled") { Description = "Create the endpoint disabled: nothing is sent until jobctl webhooks update ID --enable" };
-        var command = new Command("create", "Create a webhook endpoint: --url and one or more --event; prints it with its signing secret "
+        var command = new Command("create", "Create a webhook endpoint: --endpoint-url and one or more --event; prints it with its signing secret "
             + "(whsec_..., shown only this once)");
         definition.AddTo(command);
         command.Options.Add(disabled);
@@ -200,7 +199,7 @@ internal static class WebhookCommands
             if (parseResult.GetValue(enable)) request = request with { Enabled = true };
             if (parseResult.GetValue(disable)) request = request with { Enabled = false };
             if (request == new WebhookRequest())
-                throw new UsageException("nothing to update: give at least one of --url, --event, --job-id, --job, --all-jobs, --enable, --disable, --description");
+                throw new UsageException("nothing to update: give at least one of --endpoint-url, --event, --job-id, --job, --all-jobs, --enable, --disable, --description");
             var updated = await context.Api.UpdateWebhookAsync(parseResult.GetValue(webhookId), request, ct);
             return context.Write(updated, (o, x) => Write(o, x));
         }));
@@ -420,11 +419,11 @@ internal static class WebhookCommands
 
     private static IReadOnlyList<T>? NullIfEmpty<T>(T[]? values) => values is { Length: > 0 } ? values : null;
 
-    /// <summary>--url: an absolute http(s) URL. Whether http is allowed, and where the host points, the controller decides.</summary>
+    /// <summary>--endpoint-url: an absolute http(s) URL. Whether http is allowed, and where the host points, the controller decides.</summary>
     internal static Parse<string?> ParseEndpoint(string text) =>
         Uri.TryCreate(text, UriKind.Absolute, out var uri) && uri.Scheme is "https" or "http"
             ? text
-            : CliOptions.Refuse($"--url must be an absolute https:// URL (http:// where the operator allows it), e.g. https://example.com/hooks/jobplane (got '{text}')");
+            : CliOptions.Refuse($"--endpoint-url must be an absolute https:// URL (http:// where the operator allows it), e.g. https://example.com/hooks/jobplane (got '{text}')");
 
     /// <summary>--overlap: whole seconds from 0 to 30 days, as 24h, 90m, 7d, 1d12h or a number of seconds.</summary>
     internal static Parse<int?> ParseOverlap(string text)
