@@ -170,14 +170,24 @@ public sealed class WebhookDispatcher : BackgroundService
             if (status == 410)
                 return new DeliveryOutcome
                 {
-                    StatusCode = status, LatencyMs = ms, ResponseHead = head, Final = true, Delivered = false,
-                    Error = "the receiver answered 410 Gone", DisableEndpoint = "the receiver answered 410 Gone: it no longer wants deliveries",
+                    StatusCode = status,
+                    LatencyMs = ms,
+                    ResponseHead = head,
+                    Final = true,
+                    Delivered = false,
+                    Error = "the receiver answered 410 Gone",
+                    DisableEndpoint = "the receiver answered 410 Gone: it no longer wants deliveries",
                 };
             if (status is 429 or 408 or >= 500)
                 return new DeliveryOutcome
                 {
-                    StatusCode = status, LatencyMs = ms, ResponseHead = head, Final = false, Delivered = false,
-                    Error = $"HTTP {status}", RetryIn = RetryDelay(delivery.Attempt, RetryAfter(response)),
+                    StatusCode = status,
+                    LatencyMs = ms,
+                    ResponseHead = head,
+                    Final = false,
+                    Delivered = false,
+                    Error = $"HTTP {status}",
+                    RetryIn = RetryDelay(delivery.Attempt, RetryAfter(response)),
                 };
             var error = status is >= 300 and < 400
                 ? $"HTTP {status}: redirects are not followed (Location: {Shorten(response.Headers.Location?.OriginalString)})"
