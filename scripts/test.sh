@@ -25,6 +25,11 @@ if [ -z "${JOBPLANE_TEST_AXE:-}" ]; then
   JOBPLANE_TEST_AXE="$(scripts/ensure-axe.sh)"
 fi
 export JOBPLANE_TEST_CHROMIUM JOBPLANE_TEST_AXE
+# The webhook tests have the Standard Webhooks reference library (npm) verify our signatures.
+if [ -z "${JOBPLANE_TEST_STANDARDWEBHOOKS:-}" ]; then
+  JOBPLANE_TEST_STANDARDWEBHOOKS="$(scripts/ensure-standardwebhooks.sh)"
+fi
+export JOBPLANE_TEST_STANDARDWEBHOOKS
 
 echo "== building" >&2
 dotnet build Jobplane.slnx -c Debug --nologo -v quiet -clp:ErrorsOnly

@@ -6,7 +6,7 @@ namespace Jobplane.Bench;
 /// The sizes of one benchmark run. The full run (`make bench`) takes several minutes; the quick
 /// run (BENCH_QUICK=1, `make bench-quick`) is a smoke run of a minute or two with smaller backlogs,
 /// whose figures are rougher. Every size can be overridden by its BENCH_* variable, and
-/// BENCH_ONLY=platform, claims, retention or schedules (comma-separated) runs only those parts.
+/// BENCH_ONLY=platform, claims, retention, schedules, dashboard or webhooks (comma-separated) runs only those parts.
 /// </summary>
 public sealed record BenchOptions
 {
@@ -42,6 +42,10 @@ public sealed record BenchOptions
     public int ClaimTenantBatch { get; init; } = 32;
     /// <summary>Executions in the database while the dashboard's pages are timed (the issue asks for a million).</summary>
     public long DashboardRows { get; init; }
+    /// <summary>Executions whose succeeded events go to the flaky receiver (BENCH_WEBHOOK_EXECUTIONS).</summary>
+    public int WebhookExecutions { get; init; }
+    /// <summary>Over how long they are submitted (BENCH_WEBHOOK_SUBMIT_SECONDS); the receiver's minute down is in the middle.</summary>
+    public TimeSpan WebhookSubmitDuration { get; init; }
     /// <summary>Old finished executions the retention scenario deletes (the issue asks for a million).</summary>
     public long RetentionRows { get; init; }
     public int RetentionBatch { get; init; } = 1000;
@@ -106,6 +110,8 @@ public sealed record BenchOptions
             ClaimTenantBatch = Int("BENCH_CLAIM_TENANT_BATCH", 32, 32),
             RetentionRows = Int("BENCH_RETENTION_ROWS", 1_000_000, 100_000),
             DashboardRows = Int("BENCH_DASHBOARD_ROWS", 1_000_000, 100_000),
+            WebhookExecutions = Int("BENCH_WEBHOOK_EXECUTIONS", 10_000, 2_000),
+            WebhookSubmitDuration = TimeSpan.FromSeconds(Int("BENCH_WEBHOOK_SUBMIT_SECONDS", 120, 90)),
             RetentionBatch = Int("BENCH_RETENTION_BATCH", 1000, 1000),
             RetentionPercent = Int("BENCH_RETENTION_PERCENT", 10, 10),
             RetentionLoad = TimeSpan.FromSeconds(Int("BENCH_RETENTION_SECONDS", 10, 5)),

@@ -34,7 +34,7 @@ Console.WriteLine($"jobplane benchmark ({(options.Quick ? "quick" : "full")} run
 var failed = false;
 try
 {
-    var only = Environment.GetEnvironmentVariable("BENCH_ONLY") is { Length: > 0 } o ? o.Split(',') : ["platform", "claims", "retention", "schedules", "dashboard"];
+    var only = Environment.GetEnvironmentVariable("BENCH_ONLY") is { Length: > 0 } o ? o.Split(',') : ["platform", "claims", "retention", "schedules", "dashboard", "webhooks"];
     double starts = double.NaN;
     if (only.Contains("platform"))
     {
@@ -105,6 +105,12 @@ try
     {
         await using var db = await BenchDatabase.CreateAsync(options.ServerConnectionString, "dashboard");
         await new DashboardScenario(options, db, report, work).RunAsync();
+    }
+
+    if (only.Contains("webhooks"))
+    {
+        await using var db = await BenchDatabase.CreateAsync(options.ServerConnectionString, "webhooks");
+        await new WebhookScenario(options, db, report, work).RunAsync();
     }
 }
 catch (Exception e)

@@ -36,6 +36,13 @@ public static class Routes
     public const string ScheduleResume = "/schedules/{id}/resume";
     public const string ScheduleTrigger = "/schedules/{id}/trigger";
     public const string ScheduleHistory = "/schedules/{id}/history";
+    public const string Webhooks = "/webhooks";
+    public const string Webhook = "/webhooks/{id}";
+    public const string WebhookRotateSecret = "/webhooks/{id}/rotate-secret";
+    public const string WebhookTest = "/webhooks/{id}/test";
+    public const string WebhookDeliveries = "/webhooks/{id}/deliveries";
+    public const string WebhookDelivery = "/webhooks/{id}/deliveries/{deliveryId}";
+    public const string WebhookRedeliver = "/webhooks/{id}/deliveries/{deliveryId}/redeliver";
 
     public const string ApiKeys = "/api-keys";
     public const string ApiKey = "/api-keys/{id}";

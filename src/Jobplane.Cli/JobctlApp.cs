@@ -74,6 +74,7 @@ internal static class JobctlApp
         root.Subcommands.Add(ListCommands.Jobs(runtime));
         root.Subcommands.Add(ListCommands.Executions(runtime));
         root.Subcommands.Add(ScheduleCommands.Create(runtime));
+        root.Subcommands.Add(WebhookCommands.Create(runtime));
         return root;
     }
 

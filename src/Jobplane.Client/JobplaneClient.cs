@@ -156,6 +156,54 @@ public sealed partial class JobplaneClient
         SendAsync(HttpMethod.Get, Routes.Of(Routes.ScheduleHistory, scheduleId) + Query(("limit", Str(limit)), ("before_id", Str(beforeId))),
             null, ClientJson.Context.ScheduleHistory, ct);
 
+    /// <summary>The answer carries the signing secret (<see cref="WebhookView.Secret"/>), which the controller never shows again.</summary>
+    public Task<ApiResponse<WebhookView>> CreateWebhookAsync(WebhookRequest request, CancellationToken ct) =>
+        SendAsync(HttpMethod.Post, Routes.Webhooks, Body(request, ClientJson.Context.WebhookRequest), ClientJson.Context.WebhookView, ct);
+
+    /// <summary>Every endpoint of the tenant, oldest first (a tenant holds few, so the list is not paged); never a secret.</summary>
+    public Task<ApiResponse<WebhookList>> ListWebhooksAsync(CancellationToken ct) =>
+        SendAsync(HttpMethod.Get, Routes.Webhooks, null, ClientJson.Context.WebhookList, ct);
+
+    public Task<ApiResponse<WebhookView>> GetWebhookAsync(Guid webhookId, CancellationToken ct) =>
+        SendAsync(HttpMethod.Get, Routes.Of(Routes.Webhook, webhookId), null, ClientJson.Context.WebhookView, ct);
+
+    /// <summary>Changes only the fields the request gives; an empty JobIds or JobNames removes that filter.</summary>
+    public Task<ApiResponse<WebhookView>> UpdateWebhookAsync(Guid webhookId, WebhookRequest request, CancellationToken ct) =>
+        SendAsync(HttpMethod.Patch, Routes.Of(Routes.Webhook, webhookId), Body(request, ClientJson.Context.WebhookRequest), ClientJson.Context.WebhookView, ct);
+
+    /// <summary>Deletes the endpoint with its deliveries, sent or not.</summary>
+    public Task DeleteWebhookAsync(Guid webhookId, CancellationToken ct) =>
+        SendNoContentAsync(HttpMethod.Delete, Routes.Of(Routes.Webhook, webhookId), null, ct);
+
+    /// <param name="overlapSeconds">How long the old secret goes on signing too; null: the controller's WEBHOOK_SECRET_OVERLAP.</param>
+    /// <returns>The endpoint with its new secret, shown this once.</returns>
+    public Task<ApiResponse<WebhookView>> RotateWebhookSecretAsync(Guid webhookId, int? overlapSeconds, CancellationToken ct) =>
+        SendAsync(HttpMethod.Post, Routes.Of(Routes.WebhookRotateSecret, webhookId),
+            // No body at all when nothing is asked: the controller's default then applies, and says so in its own terms.
+            overlapSeconds is null ? null : Body(new RotateWebhookSecretRequest { OverlapSeconds = overlapSeconds }, ClientJson.Context.RotateWebhookSecretRequest),
+            ClientJson.Context.WebhookView, ct);
+
+    /// <summary>Queues a signed webhook.test event to the endpoint; the answer names the delivery to look for in its log.</summary>
+    public Task<ApiResponse<WebhookTestResponse>> TestWebhookAsync(Guid webhookId, CancellationToken ct) =>
+        SendAsync(HttpMethod.Post, Routes.Of(Routes.WebhookTest, webhookId), null, ClientJson.Context.WebhookTestResponse, ct);
+
+    /// <param name="before">Only deliveries older than this one: the previous page's <see cref="WebhookDeliveryList.NextBefore"/>.</param>
+    public Task<ApiResponse<WebhookDeliveryList>> ListWebhookDeliveriesAsync(Guid webhookId, int? limit, Guid? before, CancellationToken ct) =>
+        SendAsync(HttpMethod.Get, Routes.Of(Routes.WebhookDeliveries, webhookId) + Query(("limit", Str(limit)), ("before", before?.ToString())),
+            null, ClientJson.Context.WebhookDeliveryList, ct);
+
+    /// <summary>One delivery with every attempt (<see cref="WebhookDeliveryView.AttemptLog"/>).</summary>
+    public Task<ApiResponse<WebhookDeliveryView>> GetWebhookDeliveryAsync(Guid webhookId, Guid deliveryId, CancellationToken ct) =>
+        SendAsync(HttpMethod.Get, DeliveryPath(Routes.WebhookDelivery, webhookId, deliveryId), null, ClientJson.Context.WebhookDeliveryView, ct);
+
+    /// <summary>Sends a finished delivery again (same webhook-id and body, due now); a 409 ApiException while it is still pending.</summary>
+    public Task RedeliverWebhookAsync(Guid webhookId, Guid deliveryId, CancellationToken ct) =>
+        SendNoContentAsync(HttpMethod.Post, DeliveryPath(Routes.WebhookRedeliver, webhookId, deliveryId), null, ct);
+
+    /// <summary>Routes.Of fills {id} and {keyId} only; a delivery's routes name it {deliveryId}. A Guid needs no escaping.</summary>
+    private static string DeliveryPath(string template, Guid webhookId, Guid deliveryId) =>
+        Routes.Of(template, webhookId).Replace("{deliveryId}", deliveryId.ToString(), StringComparison.Ordinal);
+
     /// <summary>One job definition, its whole command included.</summary>
     public Task<ApiResponse<JobView>> GetJobAsync(Guid jobId, CancellationToken ct) =>
         SendAsync(HttpMethod.Get, Routes.Of(Routes.Job, jobId), null, ClientJson.Context.JobView, ct);

@@ -77,6 +77,8 @@ public sealed record ControllerOptions
     public TenantLimitOptions TenantLimits { get; init; } = new();
     /// <summary>Recurring schedules: caps, minimum interval, misfire grace, firing (<see cref="Schedules.ScheduleOptions"/>).</summary>
     public Schedules.ScheduleOptions Schedules { get; init; } = new();
+    /// <summary>Webhooks: caps, address guard, retries, timeouts (<see cref="Webhooks.WebhookOptions"/>).</summary>
+    public Webhooks.WebhookOptions Webhooks { get; init; } = new();
     /// <summary>The web dashboard: sessions and the trace link (<see cref="Dashboard.DashboardOptions"/>).</summary>
     public Dashboard.DashboardOptions Dashboard { get; init; } = new();
     /// <summary>Registries jobs may take their images from (IMAGE_REGISTRIES); any by default.</summary>
@@ -130,6 +132,7 @@ public sealed record ControllerOptions
             RetentionMaxPercent = read.Int("RETENTION_MAX_PERCENT", DefaultRetentionMaxPercent, 1, 90),
             TenantLimits = TenantLimitOptions.Read(read),
             Schedules = Jobplane.Controller.Schedules.ScheduleOptions.Read(read),
+            Webhooks = Jobplane.Controller.Webhooks.WebhookOptions.Read(read),
             Dashboard = Jobplane.Controller.Dashboard.DashboardOptions.Read(read),
             ImageRegistries = RegistryAllowList.Read(read),
             FairShareMaxFraction = ReadFraction(read, "FAIR_SHARE_MAX_FRACTION", FairShare.DefaultMaxFleetShare),

@@ -50,6 +50,14 @@ builder.Services.AddSingleton<LongPollDequeue>();
 builder.Services.AddHostedService(sp => sp.GetRequiredService<ReadySignal>());
 builder.Services.AddHostedService<MaintenanceService>();
 builder.Services.AddHostedService<Jobplane.Controller.Schedules.ScheduleFiringService>();
+builder.Services.AddSingleton<Jobplane.Controller.Webhooks.WebhookGuard>();
+// The dispatcher's claims and records run on the platform pool, not under a tenant's statement timeout.
+builder.Services.AddSingleton(sp => new Jobplane.Controller.Webhooks.WebhookDispatcher(
+    new Jobplane.Store.Webhooks.WebhookDeliveryStore(sp.GetRequiredService<Npgsql.NpgsqlDataSource>()),
+    sp.GetRequiredService<Jobplane.Controller.Webhooks.WebhookGuard>(), sp.GetRequiredService<ControllerOptions>(),
+    sp.GetRequiredService<ControllerMetrics>(), sp.GetRequiredService<TimeProvider>(),
+    sp.GetRequiredService<ILogger<Jobplane.Controller.Webhooks.WebhookDispatcher>>()));
+builder.Services.AddHostedService(sp => sp.GetRequiredService<Jobplane.Controller.Webhooks.WebhookDispatcher>());
 // The wire contracts' source-generated JSON (snake_case) also drives the OpenAPI schemas.
 builder.Services.ConfigureHttpJsonOptions(o => OpenApiMetadata.UseWireJson(o.SerializerOptions));
 builder.Services.AddOpenApi(o => o.AddJobplaneTransformers());

@@ -16,7 +16,8 @@ public sealed class CrossTenantMatrixTests : IClassFixture<CrossTenantMatrixTest
     /// <summary>Long leases: A's running executions must not be rescued while the matrix runs.</summary>
     public sealed class Fixture : IAsyncLifetime
     {
-        public ControllerHost Host { get; } = new(new Dictionary<string, string?> { ["HEARTBEAT_VISIBILITY_EXTENSION"] = "10m" });
+        // No webhook deliveries in the background: the test event queued below stays pending.
+        public ControllerHost Host { get; } = new(new Dictionary<string, string?> { ["HEARTBEAT_VISIBILITY_EXTENSION"] = "10m", ["WEBHOOK_DELIVERY"] = "false" });
         public Task InitializeAsync() => Host.InitializeAsync();
         public Task DisposeAsync() => Host.DisposeAsync();
     }
@@ -28,9 +29,11 @@ public sealed class CrossTenantMatrixTests : IClassFixture<CrossTenantMatrixTest
     /// <summary>Tenant A's objects (and the ones named in administrator routes).</summary>
     private sealed record Ids(
         Guid TenantA, Guid TenantB, Guid Job, Guid Finished, Guid Dead, Guid DeadLetter, Guid Pending,
-        Guid Running, Guid RunningLease, Guid Releasable, Guid ReleasableLease, Guid KeyForAdmin, Guid KeyForTenant, Guid Credential, Guid Schedule)
+        Guid Running, Guid RunningLease, Guid Releasable, Guid ReleasableLease, Guid KeyForAdmin, Guid KeyForTenant, Guid Credential, Guid Schedule,
+        Guid Webhook, Guid WebhookDelivery)
     {
-        public IEnumerable<Guid> OfA() => [TenantA, Job, Finished, Dead, DeadLetter, Pending, Running, RunningLease, Releasable, ReleasableLease, KeyForAdmin, KeyForTenant, Schedule];
+        public IEnumerable<Guid> OfA() => [TenantA, Job, Finished, Dead, DeadLetter, Pending, Running, RunningLease, Releasable, ReleasableLease, KeyForAdmin, KeyForTenant, Schedule,
+            Webhook, WebhookDelivery];
     }
 
     /// <param name="Owner">What the route's own principal gets (tenant A for tenant routes).</param>
@@ -107,6 +110,17 @@ public sealed class CrossTenantMatrixTests : IClassFixture<CrossTenantMatrixTest
         new("POST /schedules/{id}/trigger", Kind.Tenant, i => $"/schedules/{i.Schedule}/trigger", _ => null, 201, 404),
         new("GET /schedules/{id}/history", Kind.Tenant, i => $"/schedules/{i.Schedule}/history", _ => null, 200, 404),
         new("DELETE /schedules/{id}", Kind.Tenant, i => $"/schedules/{i.Schedule}", _ => null, 204, 404),
+        new("POST /webhooks", Kind.Tenant, _ => "/webhooks", _ => """{"url": "https://93.184.215.14/hook", "events": ["execution.failed"]}""", 201, 201),
+        new("GET /webhooks", Kind.Tenant, _ => "/webhooks", _ => null, 200, 200),
+        new("GET /webhooks/{id}", Kind.Tenant, i => $"/webhooks/{i.Webhook}", _ => null, 200, 404),
+        new("PATCH /webhooks/{id}", Kind.Tenant, i => $"/webhooks/{i.Webhook}", _ => """{"description": "mine"}""", 200, 404),
+        new("POST /webhooks/{id}/rotate-secret", Kind.Tenant, i => $"/webhooks/{i.Webhook}/rotate-secret", _ => null, 200, 404),
+        new("POST /webhooks/{id}/test", Kind.Tenant, i => $"/webhooks/{i.Webhook}/test", _ => null, 202, 404),
+        new("GET /webhooks/{id}/deliveries", Kind.Tenant, i => $"/webhooks/{i.Webhook}/deliveries", _ => null, 200, 404),
+        new("GET /webhooks/{id}/deliveries/{deliveryId}", Kind.Tenant, i => $"/webhooks/{i.Webhook}/deliveries/{i.WebhookDelivery}", _ => null, 200, 404),
+        // Still pending (nothing delivers here): the owner is told so, tenant B finds nothing.
+        new("POST /webhooks/{id}/deliveries/{deliveryId}/redeliver", Kind.Tenant, i => $"/webhooks/{i.Webhook}/deliveries/{i.WebhookDelivery}/redeliver", _ => null, 409, 404),
+        new("DELETE /webhooks/{id}", Kind.Tenant, i => $"/webhooks/{i.Webhook}", _ => null, 204, 404),
         new("POST /executions/{id}/cancel", Kind.Tenant, i => $"/executions/{i.Pending}/cancel", _ => null, 200, 404),
         new("POST /jobs/{id}/cancel", Kind.Tenant, i => $"/jobs/{i.Job}/cancel", _ => null, 200, 404),
     ];
@@ -218,9 +232,12 @@ public sealed class CrossTenantMatrixTests : IClassFixture<CrossTenantMatrixTest
             // Due on the first of January only: it does not fire while the matrix runs.
             var schedule = await Api.ReadAsync(await clientA.PostAsync("/schedules",
                 Api.RawJson($$"""{"name": "yearly", "job_id": "{{jobId}}", "cron": "0 0 1 1 *"}""")), Api.Json.ScheduleView, HttpStatusCode.Created);
+            var webhook = await Api.ReadAsync(await clientA.PostAsync("/webhooks",
+                Api.RawJson("""{"url": "https://93.184.215.14/hook", "events": ["execution.failed"]}""")), Api.Json.WebhookView, HttpStatusCode.Created);
+            var delivery = await Api.ReadAsync(await clientA.PostAsync($"/webhooks/{webhook.Id}/test", null), Api.Json.WebhookTestResponse, HttpStatusCode.Accepted);
             return new Ids(a.TenantId, b.TenantId, jobId, finished.ExecutionId, dead.ExecutionId, deadLetter, pending.ExecutionId,
                 running.ExecutionId, runningClaim.LeaseToken, releasable.ExecutionId, releasableClaim.LeaseToken, keyForAdmin.Id, keyForTenant.Id, credential.Id,
-                schedule.Id);
+                schedule.Id, webhook.Id, delivery.DeliveryId);
         }
     }
 

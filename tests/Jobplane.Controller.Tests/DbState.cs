@@ -24,6 +24,8 @@ internal static class DbState
         ("audit_log", "tenant_id = $1"),
         ("schedules", "tenant_id = $1"),
         ("schedule_fires", "tenant_id = $1"),
+        ("webhook_endpoints", "tenant_id = $1"),
+        ("webhook_deliveries", "tenant_id = $1"),
         ("worker_credentials", "true"),
     ];
 

@@ -29,6 +29,8 @@ public sealed class FuzzTests(FuzzTests.Fixture fixture, ITestOutputHelper outpu
             ["DEQUEUE_MAX_WAIT"] = "50ms",
             // A schedule the fuzzer made valid could fire between two requests: firing stays off here.
             ["SCHEDULE_FIRING"] = "false",
+            // Likewise a webhook delivery the fuzzer queued (a test event) would be tried in the background.
+            ["WEBHOOK_DELIVERY"] = "false",
         });
         public Task InitializeAsync() => Host.InitializeAsync();
         public Task DisposeAsync() => Host.DisposeAsync();
@@ -41,7 +43,7 @@ public sealed class FuzzTests(FuzzTests.Fixture fixture, ITestOutputHelper outpu
 
     private sealed record World(
         string TenantKey, Guid Tenant, Guid Victim, Guid VictimKey, Guid SpareKey, Guid Credential, Guid Job,
-        Guid[] Executions, Guid DeadLetter, Guid Running, Guid Lease, Guid Schedule);
+        Guid[] Executions, Guid DeadLetter, Guid Running, Guid Lease, Guid Schedule, Guid Webhook, Guid WebhookDelivery);
 
     [Fact]
     public async Task Fuzzing_every_route_gives_no_5xx_json_errors_and_no_change_on_refusal()
@@ -152,9 +154,12 @@ public sealed class FuzzTests(FuzzTests.Fixture fixture, ITestOutputHelper outpu
             var pending = await Api.RunAsync(client, job);
             var schedule = await Api.ReadAsync(await client.PostAsync("/schedules",
                 Api.RawJson($$"""{"name": "fuzz-schedule", "job_id": "{{job}}", "cron": "0 0 1 1 *"}""")), Api.Json.ScheduleView, HttpStatusCode.Created);
+            var webhook = await Api.ReadAsync(await client.PostAsync("/webhooks",
+                Api.RawJson("""{"url": "https://93.184.215.14/hook", "events": ["execution.failed"]}""")), Api.Json.WebhookView, HttpStatusCode.Created);
+            var delivery = await Api.ReadAsync(await client.PostAsync($"/webhooks/{webhook.Id}/test", null), Api.Json.WebhookTestResponse, HttpStatusCode.Accepted);
             return new World(a.ApiKey, a.TenantId, victim.TenantId, victimKey.Id, spareKey.Id, credential.Id, job,
                 [finished.ExecutionId, dead.ExecutionId, running.ExecutionId, pending.ExecutionId], deadLetter, running.ExecutionId, runningClaim.LeaseToken,
-                schedule.Id);
+                schedule.Id, webhook.Id, delivery.DeliveryId);
         }
     }
 
@@ -201,6 +206,16 @@ public sealed class FuzzTests(FuzzTests.Fixture fixture, ITestOutputHelper outpu
         ["POST /schedules/{id}/resume"] = null,
         ["POST /schedules/{id}/trigger"] = null,
         ["GET /schedules/{id}/history"] = null,
+        ["POST /webhooks"] = """{"url": "https://93.184.215.14/other", "events": ["execution.succeeded", "execution.retrying"], "job_names": ["fuzz-job"], "description": "d", "enabled": true}""",
+        ["GET /webhooks"] = null,
+        ["GET /webhooks/{id}"] = null,
+        ["PATCH /webhooks/{id}"] = $$"""{"events": ["execution.cancelled"], "job_ids": ["{{w.Job}}"], "job_names": [], "description": "changed", "enabled": false}""",
+        ["DELETE /webhooks/{id}"] = null,
+        ["POST /webhooks/{id}/rotate-secret"] = """{"overlap_seconds": 60}""",
+        ["POST /webhooks/{id}/test"] = null,
+        ["GET /webhooks/{id}/deliveries"] = null,
+        ["GET /webhooks/{id}/deliveries/{deliveryId}"] = null,
+        ["POST /webhooks/{id}/deliveries/{deliveryId}/redeliver"] = null,
         ["GET /executions/{id}"] = null,
         ["GET /executions/{id}/attempts"] = null,
         ["GET /executions/{id}/logs"] = null,
@@ -330,7 +345,7 @@ public sealed class FuzzTests(FuzzTests.Fixture fixture, ITestOutputHelper outpu
     private static string FillPath(Random random, string pattern, World w, bool realIds)
     {
         var path = pattern;
-        foreach (var param in new[] { "{keyId}", "{id}" })
+        foreach (var param in new[] { "{keyId}", "{deliveryId}", "{id}" })
         {
             if (!path.Contains(param, StringComparison.Ordinal)) continue;
             var roll = realIds ? 0 : random.Next(10);
@@ -340,6 +355,8 @@ public sealed class FuzzTests(FuzzTests.Fixture fixture, ITestOutputHelper outpu
                 value = (param, pattern) switch
                 {
                     ("{keyId}", _) => w.VictimKey.ToString(),
+                    ("{deliveryId}", _) => w.WebhookDelivery.ToString(),
+                    (_, var p) when p.StartsWith("/webhooks", StringComparison.Ordinal) => w.Webhook.ToString(),
                     (_, var p) when p.StartsWith("/tenants", StringComparison.Ordinal) => w.Victim.ToString(),
                     (_, var p) when p.StartsWith("/worker-credentials", StringComparison.Ordinal) => w.Credential.ToString(),
                     (_, var p) when p.StartsWith("/api-keys", StringComparison.Ordinal) => w.SpareKey.ToString(),
@@ -356,7 +373,7 @@ public sealed class FuzzTests(FuzzTests.Fixture fixture, ITestOutputHelper outpu
         return path;
     }
 
-    private static readonly string[] QueryNames = ["limit", "offset", "after_id", "before_id", "status", "job_id", "tenant_id", "follow"];
+    private static readonly string[] QueryNames = ["limit", "offset", "after_id", "before_id", "before", "status", "job_id", "tenant_id", "follow"];
     private static readonly string[] QueryValues =
         ["0", "-1", "1", "1001", "5001", "abc", "99999999999999999999", "1e3", "", "%00", "true", "false", "yes", "RUNNING", "running", "bogus",
          "2147483647", "-2147483648", "00000000-0000-0000-0000-000000000000", "not-a-uuid", "1.5", " 5"];

@@ -31,6 +31,8 @@ public static class StoreRegistration
         services.AddSingleton(sp => new JobStore(TenantSource(sp)));
         services.AddSingleton(sp => new ExecutionStore(TenantSource(sp)));
         services.AddSingleton(sp => new Store.Schedules.ScheduleStore(TenantSource(sp)));
+        services.AddSingleton(sp => new Store.Webhooks.WebhookStore(TenantSource(sp)));
+        services.AddSingleton(sp => new Store.Webhooks.WebhookDeliveryStore(TenantSource(sp)));
         // What workers and the controller's own loops touch: the platform pool.
         services.AddSingleton<WorkerCredentialStore>();
         services.AddSingleton<WorkerStore>();

@@ -15,6 +15,7 @@ public static class JobplaneApi
         app.MapTenantEndpoints();
         app.MapJobEndpoints();
         Schedules.ScheduleEndpoints.MapScheduleEndpoints(app);
+        Webhooks.WebhookEndpoints.MapWebhookEndpoints(app);
         app.MapExecutionEndpoints();
         app.MapWorkerEndpoints();
         app.MapApiKeyEndpoints();

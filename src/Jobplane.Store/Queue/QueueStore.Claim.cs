@@ -171,13 +171,11 @@ public sealed partial class QueueStore
             ), recorded as (
                 insert into execution_attempts (execution_id, attempt, worker_id, lease_token, started_at)
                 select id, attempt, $2, lease_token, started_at from claimed
-            ), events as (
-                {TransitionWriter.AppendEvents($"""
-                    (select id, tenant_id, '{ExecutionStatus.Pending}' as from_status, '{ExecutionStatus.Running}' as to_status,
+            ), {TransitionWriter.AppendEvents($"""
+                    (select id, tenant_id, job_id, '{ExecutionStatus.Pending}' as from_status, '{ExecutionStatus.Running}' as to_status,
                             '{EventKind.Claimed.Word()}' as kind, attempt, $2 as worker_id, null::text as reason
                      from claimed)
-                    """)}
-            ), charged as (
+                    """)}, charged as (
                 -- Each tenant's virtual time advances by what it actually got, over its weight.
                 update tenant_sched s set vtime = s.vtime + c.n::float8 / quota.weight
                 from (select tenant_id, count(*) as n from claimed group by tenant_id) c

@@ -14,13 +14,29 @@ namespace Jobplane.Store;
 internal static class TransitionWriter
 {
     /// <summary>
-    /// A data-modifying CTE body appending one event per row of <paramref name="source"/>, which has
-    /// the columns id, tenant_id, from_status, to_status, kind, attempt, worker_id, reason.
+    /// Two data-modifying CTEs, named events and webhook_outbox: one event per row of
+    /// <paramref name="source"/> (a subquery with the columns id, tenant_id, job_id, from_status,
+    /// to_status, kind, attempt, worker_id, reason), and for each event one webhook delivery per
+    /// enabled endpoint of the tenant that asked for its type (and its job, when the endpoint names
+    /// jobs). Both are written in the transaction of the transition: a delivery exists exactly when
+    /// its transition committed. A tenant without endpoints costs an index probe per event.
     /// </summary>
     public static string AppendEvents(string source) => $"""
-        insert into execution_events (execution_id, tenant_id, from_status, to_status, kind, attempt, worker_id, reason)
-        select s.id, s.tenant_id, s.from_status, s.to_status, s.kind, s.attempt, s.worker_id, left(s.reason, {EventKinds.MaxReasonChars})
-        from {source} s
+        events as (
+            insert into execution_events (execution_id, tenant_id, from_status, to_status, kind, attempt, worker_id, reason)
+            select s.id, s.tenant_id, s.from_status, s.to_status, s.kind, s.attempt, s.worker_id, left(s.reason, {EventKinds.MaxReasonChars})
+            from {source} s
+            returning id, execution_id, tenant_id, to_status, kind
+        ), webhook_outbox as (
+            insert into webhook_deliveries (id, endpoint_id, tenant_id, event_type, execution_id, event_id)
+            select gen_random_uuid(), w.id, ev.tenant_id, t.type, ev.execution_id, ev.id
+            from events ev
+            join {source} s on s.id = ev.execution_id
+            cross join lateral unnest({Webhooks.WebhookEvents.TypesOf("ev")}) as t(type)
+            join webhook_endpoints w on w.tenant_id = ev.tenant_id and w.enabled and t.type = any(w.events)
+            where (w.job_ids is null or s.job_id = any(w.job_ids))
+              and (w.job_names is null or exists (select 1 from jobs j where j.id = s.job_id and j.name = any(w.job_names)))
+        )
         """;
 
     /// <summary>
@@ -41,7 +57,7 @@ internal static class TransitionWriter
     public const string CreatedColumns = "returning id, tenant_id, job_id, priority, status, scheduled_at";
 
     /// <summary>
-    /// CTEs named queued and events for the executions a statement just created, in its CTE
+    /// CTEs named queued, events and webhook_outbox for the executions a statement just created, in its CTE
     /// <paramref name="created"/> (<see cref="CreatedColumns"/>): the due ones (PENDING) into
     /// ready_queue, and each one's first event, of the kind in the SQL text <paramref name="kindSql"/>.
     /// The status was decided in SQL, by the database clock, as <see cref="ExecutionTransitions"/>
@@ -50,13 +66,11 @@ internal static class TransitionWriter
     public static string Created(string created, string kindSql) => $"""
         queued as (
             {Enqueue($"(select id, tenant_id, job_id, priority, scheduled_at as ready_at from {created} where status = '{ExecutionStatus.Pending}')")}
-        ), events as (
-            {AppendEvents($"""
-                (select id, tenant_id, null::text as from_status, status as to_status, {kindSql} as kind, 0 as attempt,
+        ), {AppendEvents($"""
+                (select id, tenant_id, job_id, null::text as from_status, status as to_status, {kindSql} as kind, 0 as attempt,
                         null::text as worker_id, null::text as reason
                  from {created})
                 """)}
-        )
         """;
 
     /// <summary>
@@ -116,13 +130,11 @@ internal static class TransitionWriter
             insert into dead_letters (id, tenant_id, execution_id, job_id, error_message, attempts)
             select d.dead_id, m.tenant_id, m.id, m.job_id, m.error, d.attempt
             from d join moved m on m.id = d.id where d.dead_id is not null
-        ), events as (
-            {AppendEvents("""
-                (select m.id, m.tenant_id, d.from_status, d.to_status, d.kind, d.attempt, d.worker_id,
+        ), {AppendEvents("""
+                (select m.id, m.tenant_id, m.job_id, d.from_status, d.to_status, d.kind, d.attempt, d.worker_id,
                         coalesce(d.attempt_error, d.error) as reason
                  from d join moved m on m.id = d.id)
                 """)}
-        )
         select id from moved
         """;
 
