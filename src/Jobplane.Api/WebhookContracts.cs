@@ -9,7 +9,7 @@ public sealed record WebhookRequest
     /// <summary>https (http only where the operator allows it); its host may not be a private, loopback or link-local address.</summary>
     public string? Url { get; init; }
     public string? Description { get; init; }
-    /// <summary>execution.started, execution.succeeded, execution.failed, execution.dead_lettered, execution.cancelled, execution.retrying.</summary>
+    /// <summary>execution.started, execution.succeeded, execution.failed, execution.dead_lettered, execution.cancelled, execution.retrying, schedule.fired, schedule.skipped.</summary>
     public IReadOnlyList<string>? Events { get; init; }
     /// <summary>Only these jobs' executions (at most 100); absent: every job.</summary>
     public IReadOnlyList<Guid>? JobIds { get; init; }

@@ -179,6 +179,26 @@ public sealed class ClientContractTests(ControllerFixture fixture) : IClassFixtu
         var history = (await Call(nameof(JobplaneClient.GetScheduleHistoryAsync), () => client.GetScheduleHistoryAsync(schedule.Id, 10, null, ct))).Value;
         Assert.Equal((fired.ExecutionId, "manual"), (Assert.Single(history.Fires).ExecutionId, history.Fires[0].Trigger));
         await Call(nameof(JobplaneClient.DeleteScheduleAsync), () => client.DeleteScheduleAsync(schedule.Id, ct));
+        var hook = (await Call(nameof(JobplaneClient.CreateWebhookAsync), () => client.CreateWebhookAsync(new WebhookRequest
+        {
+            Url = "https://93.184.215.14/hooks/jobplane",
+            Events = ["execution.failed"],
+        }, ct))).Value;
+        Assert.StartsWith("whsec_", hook.Secret);
+        Assert.Contains((await Call(nameof(JobplaneClient.ListWebhooksAsync), () => client.ListWebhooksAsync(ct))).Value.Webhooks, w => w.Id == hook.Id);
+        await Call(nameof(JobplaneClient.GetWebhookAsync), () => client.GetWebhookAsync(hook.Id, ct));
+        Assert.Equal("tour", (await Call(nameof(JobplaneClient.UpdateWebhookAsync),
+            () => client.UpdateWebhookAsync(hook.Id, new WebhookRequest { Description = "tour" }, ct))).Value.Description);
+        Assert.NotEqual(hook.Secret, (await Call(nameof(JobplaneClient.RotateWebhookSecretAsync),
+            () => client.RotateWebhookSecretAsync(hook.Id, 60, ct))).Value.Secret);
+        var test = (await Call(nameof(JobplaneClient.TestWebhookAsync), () => client.TestWebhookAsync(hook.Id, ct))).Value;
+        Assert.Contains((await Call(nameof(JobplaneClient.ListWebhookDeliveriesAsync), () => client.ListWebhookDeliveriesAsync(hook.Id, 10, null, ct))).Value.Deliveries,
+            d => d.Id == test.DeliveryId);
+        await Call(nameof(JobplaneClient.GetWebhookDeliveryAsync), () => client.GetWebhookDeliveryAsync(hook.Id, test.DeliveryId, ct));
+        // A finished delivery to send again (nothing reaches this address from here).
+        await Api.ExecSqlAsync(_host, "update webhook_deliveries set state = 'failed', finished_at = now() where id = $1", test.DeliveryId);
+        await Call(nameof(JobplaneClient.RedeliverWebhookAsync), () => client.RedeliverWebhookAsync(hook.Id, test.DeliveryId, ct));
+        await Call(nameof(JobplaneClient.DeleteWebhookAsync), () => client.DeleteWebhookAsync(hook.Id, ct));
         await Call(nameof(JobplaneClient.CancelJobAsync), () => client.CancelJobAsync(jobId, ct));
 
         // Every public call was made, every request was documented, and together they reach every operation.

@@ -19,7 +19,7 @@ internal static class WebhookCommands
     /// refuses one; checking here too would refuse an event type a newer controller has added.
     /// </summary>
     private const string EventTypes = "execution.started, execution.succeeded, execution.failed, execution.dead_lettered, "
-        + "execution.cancelled, execution.retrying";
+        + "execution.cancelled, execution.retrying, schedule.fired, schedule.skipped";
 
     /// <summary>The flags of an endpoint's definition, shared by create and update so they cannot drift apart.</summary>
     private sealed class DefinitionOptions(bool update)

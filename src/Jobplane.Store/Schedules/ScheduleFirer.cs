@@ -84,7 +84,9 @@ public sealed class ScheduleFirer(NpgsqlDataSource db)
                         then 'Idempotency-Key ' || f.idem_key || ' already ran an execution within the last 24 hours' else f.reason end,
                    f.missed
             from f join s on s.id = f.schedule_id left join ins on ins.id = f.execution_id
-            returning schedule_id, due_at, outcome
+            returning schedule_id, tenant_id, due_at, trigger, outcome, execution_id, reason, missed, fired_at
+        ), fire_hooks as (
+            {Webhooks.WebhookEvents.ScheduleFires("fires")}
         )
         select f.schedule_id, f.due_at, fires.outcome from f join fires using (schedule_id, due_at)
         """;

@@ -241,6 +241,9 @@ public sealed class ScheduleStore(NpgsqlDataSource db)
             fire as (
                 insert into schedule_fires (schedule_id, tenant_id, due_at, trigger, outcome, execution_id, reason)
                 select s.id, s.tenant_id, now(), 'manual', 'fired', ins.id, 'triggered by ' || $4::text from s join ins on true
+                returning schedule_id, tenant_id, due_at, trigger, outcome, execution_id, reason, missed, fired_at
+            ), fire_hooks as (
+                {Webhooks.WebhookEvents.ScheduleFires("fire")}
             ), audit as (
                 insert into audit_log (actor, action, tenant_id, target, details)
                 select $4, 'schedule.trigger', $3, $2::text, jsonb_build_object('execution_id', ins.id) from ins

@@ -118,6 +118,30 @@ public sealed class WebhookDeliveryTests(WebhookFixture fixture) : IClassFixture
     }
 
     [Fact]
+    public async Task A_schedule_firing_is_an_event_with_the_schedule_and_its_execution()
+    {
+        await using var receiver = await WebhookReceiver.StartAsync();
+        var (client, _, hook) = await EndpointAsync(receiver, "\"schedule.fired\", \"schedule.skipped\"");
+        var jobId = await Api.CreateJobAsync(client, name: "yearly-report");
+        // Due on the first of January only: the trigger is the one fire.
+        var schedule = await Api.ReadAsync(await client.PostAsync("/schedules",
+            Api.RawJson($$"""{"name": "yearly", "job_id": "{{jobId}}", "cron": "0 0 1 1 *"}""")), Api.Json.ScheduleView, HttpStatusCode.Created);
+        var fired = await Api.ReadAsync(await client.PostAsync($"/schedules/{schedule.Id}/trigger", null), Api.Json.ScheduleTriggerResponse,
+            HttpStatusCode.Created);
+
+        await receiver.WaitForAsync(r => r.Count >= 1, Wait, "the schedule.fired event");
+        var got = Assert.Single(receiver.Received);
+        AssertSigned(got, hook.Secret!);
+        Assert.Equal("schedule.fired", got.Type);
+        var data = got.Json.GetProperty("data");
+        Assert.Equal(schedule.Id, data.GetProperty("schedule_id").GetGuid());
+        Assert.Equal("yearly", data.GetProperty("schedule_name").GetString());
+        Assert.Equal("yearly-report", data.GetProperty("job_name").GetString());
+        Assert.Equal("manual", data.GetProperty("trigger").GetString());
+        Assert.Equal(fired.ExecutionId, data.GetProperty("execution_id").GetGuid());
+    }
+
+    [Fact]
     public async Task Server_errors_are_retried_with_the_same_id_until_delivered()
     {
         await using var receiver = await WebhookReceiver.StartAsync();
