@@ -27,7 +27,8 @@ internal enum PodEnd
 internal sealed class PodRunner
 {
     private static readonly TimeSpan BackOffAfter = TimeSpan.FromSeconds(1);
-    private static readonly TimeSpan LateOomEventLimit = TimeSpan.FromSeconds(5);
+    // As the docker runtime's: on a loaded machine the engine's "oom" event can come well after the exit.
+    private static readonly TimeSpan LateOomEventLimit = TimeSpan.FromSeconds(20);
     private const int KilledExitCode = 137;
     /// <summary>What a kubelet reports for a container whose process could not be started.</summary>
     private const int StartErrorExitCode = 128;
