@@ -129,9 +129,10 @@ public abstract class RuntimeConformanceTests : IAsyncLifetime
         Assert.Equal("timed out after 2s", outcome.Error);
         Assert.True(outcome.Retryable);
         Assert.Equal(["started"], logs.Stdout);
-        // The shell died of the SIGTERM: no SIGKILL was needed (that would read 137).
+        // The shell died of the SIGTERM (a SIGKILL would read 137). Whether the runtime also saw the
+        // end within this target's 1 s grace is timing on a loaded machine, not behaviour: the
+        // patient target below shows a job that exits on SIGTERM waits for no grace at all.
         Assert.Equal(143, outcome.ExitCode);
-        Assert.DoesNotContain(Target.LogMessages, m => m.Contains("SIGKILL", StringComparison.Ordinal));
         await AssertNothingLeftAsync(spec);
     }
 
