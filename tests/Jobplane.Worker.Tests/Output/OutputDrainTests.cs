@@ -38,9 +38,12 @@ public sealed class OutputDrainTests
     public async Task Output_still_arriving_when_the_limit_passes_is_read_to_its_end()
     {
         var sink = new Sink();
-        var pump = new Trickle(sink, lines: 20, every: TimeSpan.FromMilliseconds(50));
-        Assert.True(await pump.DrainAsync(TimeSpan.FromMilliseconds(200), TimeProvider.System, whileArriving: TimeSpan.FromMinutes(1)));
-        Assert.Equal(Enumerable.Range(0, 20).Select(i => $"line {i}"), sink.Lines);
+        // Three seconds of output against a one-second limit: the limit passes while lines still
+        // arrive. The gap between lines (100 ms) is a tenth of the limit, so only a stall of a whole
+        // second on a loaded machine looks like a stream that stopped (50 ms against 200 ms did not hold).
+        var pump = new Trickle(sink, lines: 30, every: TimeSpan.FromMilliseconds(100));
+        Assert.True(await pump.DrainAsync(TimeSpan.FromSeconds(1), TimeProvider.System, whileArriving: TimeSpan.FromMinutes(1)));
+        Assert.Equal(Enumerable.Range(0, 30).Select(i => $"line {i}"), sink.Lines);
     }
 
     [Fact]
