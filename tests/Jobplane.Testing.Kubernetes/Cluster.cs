@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Net;
 using Docker.DotNet;
 using Docker.DotNet.Models;
+using Jobplane.Worker.Runtimes;
 using k8s;
 using k8s.Models;
 
@@ -432,12 +433,22 @@ internal sealed class Cluster : IAsyncDisposable
     public bool OomSeen(string containerId) => _oom.TryGetValue(containerId, out var seen) && seen.Task.IsCompleted;
 
     /// <summary>
-    /// Waits a bounded time for a late "oom" event: the engine may record a container's exit before
-    /// it learns of the OOM kill that caused it, and then never sets State.OOMKilled.
+    /// Whether a container that died of SIGKILL by itself was OOM-killed: the engine may record its
+    /// exit before it learns of the OOM kill, and then never sets State.OOMKilled, and containerd
+    /// may drop the "oom" event altogether. The kernel's log decides first (its engine is the
+    /// test's local one, on this kernel); where it cannot, a bounded wait for a late event.
     /// </summary>
-    public async Task<bool> WaitOomAsync(string containerId, TimeSpan limit, CancellationToken cancel)
+    public async Task<bool> DecideOomAsync(string containerId, TimeSpan limit, CancellationToken cancel)
     {
         var seen = _oom.GetOrAdd(containerId, _ => new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
+        if (seen.Task.IsCompleted) return true;
+        switch (KernelOomLog.Find(containerId))
+        {
+            case KernelOomLog.Finding.Killed:
+                return true;
+            case KernelOomLog.Finding.NotKilled:
+                return seen.Task.IsCompleted;
+        }
         try
         {
             await seen.Task.WaitAsync(limit, Time, cancel);

@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Net;
 using Docker.DotNet;
 using Docker.DotNet.Models;
+using Jobplane.Worker.Runtimes;
 using k8s.Models;
 
 namespace Jobplane.Testing.Kubernetes;
@@ -27,7 +28,8 @@ internal enum PodEnd
 internal sealed class PodRunner
 {
     private static readonly TimeSpan BackOffAfter = TimeSpan.FromSeconds(1);
-    // As the docker runtime's: on a loaded machine the engine's "oom" event can come well after the exit.
+    // As the docker runtime's: on a loaded machine the engine's "oom" event can come well after the
+    // exit, or never; the kernel's log settles it first where it can.
     private static readonly TimeSpan LateOomEventLimit = TimeSpan.FromSeconds(20);
     private const int KilledExitCode = 137;
     /// <summary>What a kubelet reports for a container whose process could not be started.</summary>
@@ -270,7 +272,9 @@ internal sealed class PodRunner
             {
                 var state = (await _cluster.Docker.Containers.InspectContainerAsync(id)).State;
                 if (state is null || state.Running) continue;
-                var reason = state.OOMKilled || _cluster.OomSeen(id) ? "OOMKilled" : state.ExitCode == 0 ? "Completed" : "Error";
+                var oom = state.OOMKilled || _cluster.OomSeen(id) ||
+                    (state.ExitCode == KilledExitCode && KernelOomLog.Find(id) == KernelOomLog.Finding.Killed);
+                var reason = oom ? "OOMKilled" : state.ExitCode == 0 ? "Completed" : "Error";
                 DateTime? finishedAt = DateTime.TryParse(state.FinishedAt, CultureInfo.InvariantCulture,
                     DateTimeStyles.AdjustToUniversal | DateTimeStyles.AssumeUniversal, out var at) ? at : null;
                 ends[name] = ((int)state.ExitCode, reason, finishedAt);
@@ -413,7 +417,7 @@ internal sealed class PodRunner
         var state = (await docker.Containers.InspectContainerAsync(created.ID, stop)).State;
         var exitCode = waited.StatusCode;
         var oom = state?.OOMKilled == true || _cluster.OomSeen(created.ID);
-        if (!oom && exitCode == KilledExitCode) oom = await _cluster.WaitOomAsync(created.ID, LateOomEventLimit, stop);
+        if (!oom && exitCode == KilledExitCode) oom = await _cluster.DecideOomAsync(created.ID, LateOomEventLimit, stop);
         var reason = oom ? "OOMKilled" : exitCode == 0 ? "Completed" : "Error";
         var finishedAt = _cluster.Time.GetUtcNow().UtcDateTime;
         UpdateContainer(container.Name, isInit, status =>

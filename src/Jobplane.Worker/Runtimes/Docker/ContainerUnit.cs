@@ -24,8 +24,9 @@ internal sealed class ContainerUnit : IRuntimeUnit
     private static readonly TimeSpan RemovedWaitLimit = TimeSpan.FromSeconds(10);
     /// <summary>
     /// How long a container that died of SIGKILL by itself may keep its outcome waiting for the
-    /// engine's late "oom" event (see <see cref="WasOomKilledAsync"/>). Paid only by such a
-    /// container that was not OOM-killed: a job that SIGKILLed itself. 5 s was not enough on a loaded
+    /// engine's late "oom" event when the kernel's log cannot settle it (see
+    /// <see cref="WasOomKilledAsync"/>). Paid only by such a container that was not OOM-killed: a
+    /// job that SIGKILLed itself, on a worker that cannot read the engine's kernel log. 5 s was not enough on a loaded
     /// machine (the engine publishes the event after it has finished handling the exit, and under a
     /// load average of 25 on 2 cores that took longer): out-of-memory kills were then reported as
     /// plain SIGKILLs in two of five full test runs.
@@ -99,15 +100,18 @@ internal sealed class ContainerUnit : IRuntimeUnit
     /// good, the wait returns, and the later OOM is only logged as the container's "oom" event.
     /// Reading the state again cannot help, and the cgroup (memory.oom_control, memory.failcnt) is
     /// already deleted once the wait returns. So the "oom" event, listened for since before the
-    /// start, counts as well; and a container that died of SIGKILL (what the kernel's OOM killer
-    /// sends to its init) without either yet waits a bounded time for that late event.
+    /// start, counts as well. Worse, containerd's shim drops that event altogether when the cgroup
+    /// is gone before its watcher runs, so for a container that died of SIGKILL (what the kernel's
+    /// OOM killer sends to its init) without either, the kernel's own log decides
+    /// (<see cref="KernelOomLog"/>); where it cannot settle it, a bounded wait for the late event is
+    /// what is left.
     /// </summary>
     private async Task<bool> WasOomKilledAsync(bool endedByItself, int exitCode, bool stateOomKilled)
     {
         if (stateOomKilled || _oom.Seen) return true;
         // A container the worker stopped or timed out is reported as such, whatever killed it.
         if (!endedByItself || exitCode != OutcomeText.KilledExitCode) return false;
-        return await _oom.WaitAsync(LateOomEventLimit, _time);
+        return await _oom.DecideAsync(LateOomEventLimit, _time);
     }
 
     public async ValueTask DisposeAsync()

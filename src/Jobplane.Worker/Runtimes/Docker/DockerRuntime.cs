@@ -26,6 +26,8 @@ public sealed class DockerRuntime : IRuntimeDriver, IDisposable
     private readonly string _workerRoot;
     /// <summary>Size of the tmpfs mounted on each output folder; 0 when output folders are not bounded.</summary>
     private readonly long _boundBytes;
+    /// <summary>Whether the engine runs on this worker's kernel; asked once, the first time an OOM kill is in doubt.</summary>
+    private readonly Lazy<Task<bool>> _sharesKernel;
 
     public DockerRuntime(DockerRuntimeOptions options, ILogger logger, TimeProvider time)
     {
@@ -41,6 +43,7 @@ public sealed class DockerRuntime : IRuntimeDriver, IDisposable
         _workerRoot = Path.Combine(Path.GetFullPath(options.WorkRoot), options.WorkerId);
         _client = new DockerClientBuilder().WithEndpoint(options.Endpoint).Build();
         _images = new ImageSource(_client, options, logger, time);
+        _sharesKernel = new Lazy<Task<bool>>(SharesKernelAsync);
         if (options.OutputMaxBytes > 0 && BoundedFolder.CanMount)
         {
             BoundedFolder.Probe(_workerRoot, "DOCKER_OUTPUT_MAX_BYTES");
@@ -50,6 +53,27 @@ public sealed class DockerRuntime : IRuntimeDriver, IDisposable
         else
         {
             DockerRuntimeLog.OutputNotBounded(_logger, LibC.EffectiveUserId, Path.GetFullPath(options.WorkRoot));
+        }
+    }
+
+    /// <summary>
+    /// An engine reached through a unix socket whose kernel release is this worker's own is taken to
+    /// run on this kernel: the engine's API cannot prove more. An engine in a virtual machine behind a
+    /// forwarded socket reports the VM's kernel, which differs, and a remote one is reached over TCP;
+    /// either way the worker then does not trust the absence of a record in its own kernel's log.
+    /// </summary>
+    private async Task<bool> SharesKernelAsync()
+    {
+        if (_options.Endpoint.Scheme != "unix") return false;
+        try
+        {
+            var engine = await _client.System.GetSystemInfoAsync(CancellationToken.None);
+            var ours = (await File.ReadAllTextAsync("/proc/sys/kernel/osrelease", CancellationToken.None)).Trim();
+            return string.Equals(engine.KernelVersion, ours, StringComparison.Ordinal);
+        }
+        catch (Exception ex) when (ex is DockerApiException or HttpRequestException or IOException or UnauthorizedAccessException)
+        {
+            return false;
         }
     }
 
@@ -108,7 +132,7 @@ public sealed class DockerRuntime : IRuntimeDriver, IDisposable
         }
 
         // Subscribed before it starts, so that an OOM kill is heard whenever the engine reports it.
-        var oom = OomWatch.Start(_client, id, _time.GetUtcNow() - EventClockMargin);
+        var oom = OomWatch.Start(_client, id, _time.GetUtcNow() - EventClockMargin, _sharesKernel);
         MultiplexedStream stream;
         try
         {
