@@ -10,8 +10,9 @@ namespace Jobplane.Controller.Webhooks;
 /// <summary>
 /// Sends the webhook outbox. Every controller runs one (unless WEBHOOK_DELIVERY=false): it claims
 /// due deliveries with SKIP LOCKED, so more controllers send faster and none sends a delivery
-/// another is sending, keeps up to WEBHOOK_CONCURRENCY requests in flight, and records each
-/// attempt. At least once: a controller that dies mid-send leaves its deliveries to come due again
+/// another is sending, keeps up to WEBHOOK_CONCURRENCY requests in flight, at most
+/// WEBHOOK_CONCURRENCY_PER_ENDPOINT of them to one endpoint (so one tenant's slow receiver cannot
+/// hold every slot while other tenants' events wait), and records each attempt. At least once: a controller that dies mid-send leaves its deliveries to come due again
 /// when their claim runs out, so a receiver may see a delivery twice (same webhook-id) and must
 /// de-duplicate by it. Deliveries to one endpoint are not ordered: retries and parallel sends
 /// overtake each other; the payload's timestamp says when each event happened.
@@ -34,7 +35,12 @@ public sealed class WebhookDispatcher : BackgroundService
     private readonly ILogger<WebhookDispatcher> _logger;
     private readonly Counter<long> _deliveries;
     private readonly Histogram<double> _duration;
-    private (long Due, double OldestSeconds) _backlog;
+    /// <summary>The last backlog reading, replaced whole so a scrape never pairs one reading's count with another's age.</summary>
+    private BacklogReading _backlog = new(0, 0);
+    /// <summary>This controller's sends in flight per endpoint, for the per-endpoint share (guarded by itself).</summary>
+    private readonly Dictionary<Guid, int> _sendingTo = [];
+
+    private sealed record BacklogReading(long Due, double OldestSeconds);
 
     public WebhookDispatcher(WebhookDeliveryStore store, WebhookGuard guard, ControllerOptions options, ControllerMetrics metrics, TimeProvider time,
         ILogger<WebhookDispatcher> logger)
@@ -49,8 +55,8 @@ public sealed class WebhookDispatcher : BackgroundService
             "Webhook delivery attempts by outcome: delivered, retrying (will be tried again), failed (for good)");
         _duration = meter.CreateHistogram("jobplane.webhook.delivery.duration", "s", "Time from the request's start to the receiver's answer",
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30] });
-        meter.CreateObservableGauge("jobplane.webhook.backlog", () => _backlog.Due, "{delivery}", "Webhook deliveries due and not yet sent");
-        meter.CreateObservableGauge("jobplane.webhook.backlog.age", () => _backlog.OldestSeconds, "s", "How long the oldest due webhook delivery has waited");
+        meter.CreateObservableGauge("jobplane.webhook.backlog", () => Volatile.Read(ref _backlog).Due, "{delivery}", "Webhook deliveries due and not yet sent");
+        meter.CreateObservableGauge("jobplane.webhook.backlog.age", () => Volatile.Read(ref _backlog).OldestSeconds, "s", "How long the oldest due webhook delivery has waited");
     }
 
     /// <summary>How long a claim lasts: longer than one attempt can take, so only a dead claimer's deliveries come due again.</summary>
@@ -72,15 +78,16 @@ public sealed class WebhookDispatcher : BackgroundService
                 IReadOnlyList<ClaimedDelivery> claimed;
                 try
                 {
-                    claimed = await _store.ClaimAsync(slots.CurrentCount, Lease, stop);
+                    claimed = await _store.ClaimAsync(slots.CurrentCount, Lease, _options.ConcurrencyPerEndpoint, BusyEndpoints(), stop);
                     if (lastBacklog == 0 || _time.GetElapsedTime(lastBacklog) > BacklogEvery)
                     {
                         var (due, oldest) = await _store.BacklogAsync(stop);
-                        _backlog = (due, oldest.TotalSeconds);
+                        Volatile.Write(ref _backlog, new BacklogReading(due, oldest.TotalSeconds));
                         lastBacklog = _time.GetTimestamp();
                     }
                     if (lastRetention == 0 || _time.GetElapsedTime(lastRetention) > RetentionEvery)
                     {
+                        while (await _store.FailStrandedAsync(_options.RetryPeriod, 1000, stop) == 1000) { }
                         while (await _store.DeleteFinishedAsync(_options.DeliveryRetention, 1000, stop) == 1000) { }
                         lastRetention = _time.GetTimestamp();
                     }
@@ -94,6 +101,7 @@ public sealed class WebhookDispatcher : BackgroundService
                 foreach (var delivery in claimed)
                 {
                     await slots.WaitAsync(stop);
+                    Sending(delivery.EndpointId, +1);
                     var task = Task.Run(async () =>
                     {
                         try
@@ -102,6 +110,7 @@ public sealed class WebhookDispatcher : BackgroundService
                         }
                         finally
                         {
+                            Sending(delivery.EndpointId, -1);
                             slots.Release();
                         }
                     }, CancellationToken.None);
@@ -125,6 +134,23 @@ public sealed class WebhookDispatcher : BackgroundService
         {
             // Left to their claims: they come due again.
         }
+    }
+
+    private void Sending(Guid endpointId, int change)
+    {
+        lock (_sendingTo)
+        {
+            var now = _sendingTo.GetValueOrDefault(endpointId) + change;
+            if (now > 0) _sendingTo[endpointId] = now;
+            else _sendingTo.Remove(endpointId);
+        }
+    }
+
+    /// <summary>The endpoints this controller already sends its full share to: the next claim leaves them out.</summary>
+    private Guid[] BusyEndpoints()
+    {
+        lock (_sendingTo)
+            return [.. _sendingTo.Where(e => e.Value >= _options.ConcurrencyPerEndpoint).Select(e => e.Key)];
     }
 
     /// <summary>One attempt of one delivery: signed, sent to the checked address, classified and recorded.</summary>

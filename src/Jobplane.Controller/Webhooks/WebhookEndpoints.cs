@@ -63,7 +63,8 @@ public static class WebhookEndpoints
             .Errors(404);
 
         hooks.MapPost(Routes.WebhookTest, SendTest)
-            .Doc("testWebhook", "Send a test event", "A webhook.test event to this endpoint, signed as every delivery is; see it in the delivery log. 409 when the endpoint is disabled.")
+            .Doc("testWebhook", "Send a test event", "A webhook.test event to this endpoint, signed as every delivery is; see it in the delivery log. "
+                + $"409 when the endpoint is disabled, or when {WebhookDeliveryStore.MaxPendingTests} test deliveries are already waiting for it.")
             .Returns<WebhookTestResponse>(202)
             .Errors(404, 409);
 
@@ -150,9 +151,13 @@ public static class WebhookEndpoints
     {
         if (!Guid.TryParse(id, out var hookId) || await store.GetAsync(http.TenantId(), hookId, ct) is not { } hook) return ApiResults.NotFound("webhook");
         if (!hook.Enabled) return ApiResults.Conflict($"the endpoint is disabled ({hook.DisabledReason ?? "by the tenant"}); enable it first");
-        var deliveryId = await deliveries.SendTestAsync(http.TenantId(), hookId, ct);
-        return deliveryId == Guid.Empty ? ApiResults.NotFound("webhook")
-            : Results.Json(new WebhookTestResponse(deliveryId), JobplaneJsonContext.Default.WebhookTestResponse, statusCode: 202);
+        return await deliveries.SendTestAsync(http.TenantId(), hookId, ct) switch
+        {
+            null => ApiResults.Conflict($"{WebhookDeliveryStore.MaxPendingTests} test deliveries are already waiting for this endpoint; "
+                                        + "wait until they are sent (see its deliveries)"),
+            { } deliveryId when deliveryId == Guid.Empty => ApiResults.NotFound("webhook"),
+            { } deliveryId => Results.Json(new WebhookTestResponse(deliveryId), JobplaneJsonContext.Default.WebhookTestResponse, statusCode: 202),
+        };
     }
 
     private static async Task<IResult> Deliveries(string id, HttpContext http, WebhookStore store, WebhookDeliveryStore deliveries, CancellationToken ct)

@@ -26,6 +26,11 @@ public sealed record WebhookOptions
     public TimeSpan Timeout { get; init; } = TimeSpan.FromSeconds(15);
     /// <summary>Deliveries in flight at once on this controller (WEBHOOK_CONCURRENCY).</summary>
     public int Concurrency { get; init; } = 32;
+    /// <summary>
+    /// Of those, at most this many to one endpoint (WEBHOOK_CONCURRENCY_PER_ENDPOINT): one tenant's
+    /// slow or flooded receiver gets its share, not every slot.
+    /// </summary>
+    public int ConcurrencyPerEndpoint { get; init; } = 8;
     /// <summary>How often an idle dispatcher looks for due deliveries (WEBHOOK_POLL_INTERVAL).</summary>
     public TimeSpan PollInterval { get; init; } = TimeSpan.FromMilliseconds(250);
     /// <summary>How long finished deliveries and their attempts are kept (WEBHOOK_DELIVERY_RETENTION).</summary>
@@ -49,6 +54,7 @@ public sealed record WebhookOptions
             ConnectTimeout = read.Duration("WEBHOOK_CONNECT_TIMEOUT", TimeSpan.FromSeconds(5)),
             Timeout = read.Duration("WEBHOOK_TIMEOUT", TimeSpan.FromSeconds(15)),
             Concurrency = read.Int("WEBHOOK_CONCURRENCY", 32, 1, 1024),
+            ConcurrencyPerEndpoint = read.Int("WEBHOOK_CONCURRENCY_PER_ENDPOINT", 8, 1, 1024),
             PollInterval = read.Duration("WEBHOOK_POLL_INTERVAL", TimeSpan.FromMilliseconds(250)),
             DeliveryRetention = read.Duration("WEBHOOK_DELIVERY_RETENTION", TimeSpan.FromDays(7)),
             Delivering = Flag(read, "WEBHOOK_DELIVERY", true),

@@ -12,6 +12,9 @@ public sealed class WebhookDeliveryStore(NpgsqlDataSource db)
     /// <summary>The largest result (as JSON text) a payload carries; a larger one is left out and flagged.</summary>
     public const int MaxResultBytes = 64 * 1024;
 
+    /// <summary>SQL: when delivery <c>d</c>'s retry period began: when it was made, or redelivered.</summary>
+    private const string RetriedSince = "coalesce(d.redelivered_at, d.created_at)";
+
     private static readonly string Terminal =
         $"('{ExecutionStatus.Succeeded}', '{ExecutionStatus.Failed}', '{ExecutionStatus.Cancelled}')";
 
@@ -46,19 +49,35 @@ public sealed class WebhookDeliveryStore(NpgsqlDataSource db)
         """;
 
     /// <summary>
-    /// Claims up to <paramref name="limit"/> due deliveries of enabled endpoints: each moves its
-    /// next_attempt_at <paramref name="lease"/> ahead and counts the attempt, under FOR UPDATE SKIP
-    /// LOCKED, so no two controllers send one delivery at once; a claimer that dies leaves it to
-    /// come due again when the lease ends. The first claim freezes the body.
+    /// Claims up to <paramref name="limit"/> due deliveries of enabled endpoints, at most
+    /// <paramref name="perEndpoint"/> of one endpoint and none of <paramref name="busyEndpoints"/>
+    /// (those the caller already sends its share to): each moves its next_attempt_at
+    /// <paramref name="lease"/> ahead and counts the attempt, under FOR UPDATE SKIP LOCKED, so no
+    /// two controllers send one delivery at once; a claimer that dies leaves it to come due again
+    /// when the lease ends. The first claim freezes the body. The share per endpoint is what keeps
+    /// one tenant's slow or flooded receiver from taking every slot: the oldest due deliveries of
+    /// other endpoints are claimed beside its own.
     /// </summary>
-    public async Task<IReadOnlyList<ClaimedDelivery>> ClaimAsync(int limit, TimeSpan lease, CancellationToken ct)
+    public async Task<IReadOnlyList<ClaimedDelivery>> ClaimAsync(int limit, TimeSpan lease, int perEndpoint,
+        IReadOnlyCollection<Guid> busyEndpoints, CancellationToken ct)
     {
+        // The oldest due deliveries, a few times more than can be claimed: enough for the share
+        // of each endpoint among them, while the due index keeps the read short however long the backlog.
+        var window = Math.Max(limit * 4, 64);
         await using var cmd = db.Command($"""
-            with due as (
-                select d.id from webhook_deliveries d
+            with candidates as (
+                select d.id, d.endpoint_id, d.next_attempt_at from webhook_deliveries d
                 join webhook_endpoints w on w.id = d.endpoint_id and w.enabled
-                where d.state = 'pending' and d.next_attempt_at <= now()
+                where d.state = 'pending' and d.next_attempt_at <= now() and d.endpoint_id <> all($4)
                 order by d.next_attempt_at
+                limit $5
+            ), ranked as (
+                select id, next_attempt_at, row_number() over (partition by endpoint_id order by next_attempt_at) as place
+                from candidates
+            ), due as (
+                select d.id from webhook_deliveries d join ranked r on r.id = d.id
+                where r.place <= $3 and d.state = 'pending' and d.next_attempt_at <= now()
+                order by r.next_attempt_at
                 limit $1
                 for update of d skip locked
             ), claimed as (
@@ -74,7 +93,7 @@ public sealed class WebhookDeliveryStore(NpgsqlDataSource db)
                    case when w.previous_secret_expires_at > now() then w.previous_secret end,
                    c.payload, c.attempts, c.created_at, w.failing_since
             from claimed c join webhook_endpoints w on w.id = c.endpoint_id
-            """, Sql.P(limit), Sql.P(lease.TotalSeconds));
+            """, Sql.P(limit), Sql.P(lease.TotalSeconds), Sql.P(perEndpoint), Sql.P(busyEndpoints.ToArray()), Sql.P(window));
         await using var reader = await cmd.ExecuteReaderAsync(ct);
         var claimed = new List<ClaimedDelivery>();
         while (await reader.ReadAsync(ct))
@@ -119,13 +138,13 @@ public sealed class WebhookDeliveryStore(NpgsqlDataSource db)
             await cmd.ExecuteNonQueryAsync(ct);
         }
         bool moved;
-        await using (var cmd = conn.Command("""
+        await using (var cmd = conn.Command($$"""
             with expired as (select now() - make_interval(secs => $7) as before)
             update webhook_deliveries d set
-                state = case when $4 then 'delivered' when $5 or d.created_at <= expired.before then 'failed' else 'pending' end,
-                next_attempt_at = case when $4 or $5 or d.created_at <= expired.before then d.next_attempt_at
+                state = case when $4 then 'delivered' when $5 or {{RetriedSince}} <= expired.before then 'failed' else 'pending' end,
+                next_attempt_at = case when $4 or $5 or {{RetriedSince}} <= expired.before then d.next_attempt_at
                                        else now() + make_interval(secs => $6) end,
-                finished_at = case when $4 or $5 or d.created_at <= expired.before then now() end,
+                finished_at = case when $4 or $5 or {{RetriedSince}} <= expired.before then now() end,
                 last_status = $3, last_error = left($8, 1000)
             from expired
             where d.id = $1 and d.attempts = $2 and d.state = 'pending'
@@ -224,7 +243,7 @@ public sealed class WebhookDeliveryStore(NpgsqlDataSource db)
         await using var conn = await db.OpenConnectionAsync(ct);
         await using var tx = await conn.BeginTransactionAsync(ct);
         await using (var cmd = conn.Command("""
-            update webhook_deliveries set state = 'pending', next_attempt_at = now(), created_at = now(), finished_at = null
+            update webhook_deliveries set state = 'pending', next_attempt_at = now(), redelivered_at = now(), finished_at = null
             where tenant_id = $1 and endpoint_id = $2 and id = $3 and state <> 'pending'
             """, tx, Sql.P(tenantId), Sql.P(endpointId), Sql.P(id)))
         {
@@ -239,19 +258,55 @@ public sealed class WebhookDeliveryStore(NpgsqlDataSource db)
         return true;
     }
 
-    /// <summary>Queues a test event (type webhook.test) to the endpoint, due now; its id.</summary>
-    public async Task<Guid> SendTestAsync(Guid tenantId, Guid endpointId, CancellationToken ct)
+    /// <summary>Test deliveries that may wait for one endpoint at once: a test is a request the platform makes for the tenant, so their number is bounded.</summary>
+    public const int MaxPendingTests = 10;
+
+    /// <summary>
+    /// Queues a test event (type webhook.test) to the endpoint, due now; its id, <see cref="Guid.Empty"/>
+    /// when the endpoint is not the tenant's, or null when <see cref="MaxPendingTests"/> are already
+    /// waiting. The endpoint's row is locked first, so concurrent requests count each other's tests.
+    /// </summary>
+    public async Task<Guid?> SendTestAsync(Guid tenantId, Guid endpointId, CancellationToken ct)
     {
+        await using var conn = await db.OpenConnectionAsync(ct);
+        await using var tx = await conn.BeginTransactionAsync(ct);
+        await using (var lockEndpoint = conn.Command("select 1 from webhook_endpoints where tenant_id = $1 and id = $2 for update", tx,
+                         Sql.P(tenantId), Sql.P(endpointId)))
+        {
+            if (await lockEndpoint.ExecuteScalarAsync(ct) is null) return Guid.Empty;
+        }
         var id = Guid.CreateVersion7();
-        await using var cmd = db.Command($$"""
+        await using var cmd = conn.Command($$"""
             insert into webhook_deliveries (id, endpoint_id, tenant_id, event_type, payload)
             select $1, w.id, w.tenant_id, '{{WebhookEvents.Test}}',
                    jsonb_build_object('type', '{{WebhookEvents.Test}}',
                                       'timestamp', to_char(now() at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
                                       'data', jsonb_build_object('endpoint_id', w.id, 'tenant_id', w.tenant_id))::text
             from webhook_endpoints w where w.tenant_id = $2 and w.id = $3
-            """, Sql.P(id), Sql.P(tenantId), Sql.P(endpointId));
-        return await cmd.ExecuteNonQueryAsync(ct) == 1 ? id : Guid.Empty;
+              and (select count(*) from webhook_deliveries t
+                   where t.endpoint_id = w.id and t.event_type = '{{WebhookEvents.Test}}' and t.state = 'pending') < {{MaxPendingTests}}
+            """, tx, Sql.P(id), Sql.P(tenantId), Sql.P(endpointId));
+        var queued = await cmd.ExecuteNonQueryAsync(ct) == 1;
+        await tx.CommitAsync(ct);
+        return queued ? id : null;
+    }
+
+    /// <summary>
+    /// Fails up to <paramref name="batchSize"/> deliveries of disabled endpoints whose retry period
+    /// is over: nothing sends them, so without this they would wait, and be kept, for good. Within
+    /// the period they wait, and an endpoint enabled again gets them.
+    /// </summary>
+    public async Task<int> FailStrandedAsync(TimeSpan retryPeriod, int batchSize, CancellationToken ct)
+    {
+        await using var cmd = db.Command($$"""
+            update webhook_deliveries d set state = 'failed', finished_at = now(),
+                last_error = 'not sent: the endpoint was disabled for the whole retry period'
+            where d.id in (
+                select d.id from webhook_deliveries d join webhook_endpoints w on w.id = d.endpoint_id and not w.enabled
+                where d.state = 'pending' and {{RetriedSince}} <= now() - make_interval(secs => $1)
+                limit $2)
+            """, Sql.P(retryPeriod.TotalSeconds), Sql.P(batchSize));
+        return await cmd.ExecuteNonQueryAsync(ct);
     }
 
     /// <summary>Deletes up to <paramref name="batchSize"/> deliveries finished before <paramref name="retention"/> ago (with their attempts).</summary>

@@ -208,6 +208,9 @@ public sealed class WebhookDeliveryTests(WebhookFixture fixture) : IClassFixture
         var got = receiver.Received.ToList();
         Assert.Equal(got[0].Id, got[1].Id);
         Assert.Equal(got[0].Body, got[1].Body);
+        // Still made when the event happened: the log keeps its order, only the retry period starts again.
+        var again = await WaitForDeliveryAsync(client, hook.Id, d => d.State == "delivered" && d.Attempts == 2);
+        Assert.Equal(first.CreatedAt, again.CreatedAt);
         await Api.AssertErrorAsync(await client.PostAsync($"/webhooks/{hook.Id}/deliveries/{Guid.NewGuid()}/redeliver", null), HttpStatusCode.NotFound);
     }
 

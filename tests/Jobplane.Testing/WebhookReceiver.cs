@@ -8,8 +8,9 @@ using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using Xunit;
 
-namespace Jobplane.Controller.Tests.Webhooks;
+namespace Jobplane.Testing;
 
 /// <summary>One request the receiver got, with the three Standard Webhooks headers.</summary>
 public sealed record ReceivedWebhook(string Id, string Timestamp, string Signature, string Body, int Answered)
