@@ -3,12 +3,18 @@ using Npgsql;
 
 namespace Jobplane.Bench;
 
-/// <summary>What PostgreSQL counted for the benchmark database between two moments.</summary>
-public sealed record DatabaseCounters(long Commits, long Rollbacks, long? Statements)
+/// <summary>
+/// What PostgreSQL counted for the benchmark database between two moments: transactions, the
+/// platform's statements, the shared buffers they hit and read (pg_stat_database), and the WAL the
+/// whole server wrote (pg_stat_wal: WAL is not counted per database, so anything else the server
+/// does meanwhile is in it too).
+/// </summary>
+public sealed record DatabaseCounters(long Commits, long Rollbacks, long? Statements, long BufferHits, long BufferReads, long WalBytes, long WalRecords)
 {
     public DatabaseCounters Minus(DatabaseCounters before) =>
         new(Commits - before.Commits, Rollbacks - before.Rollbacks,
-            Statements is { } s && before.Statements is { } b ? s - b : null);
+            Statements is { } s && before.Statements is { } b ? s - b : null,
+            BufferHits - before.BufferHits, BufferReads - before.BufferReads, WalBytes - before.WalBytes, WalRecords - before.WalRecords);
 }
 
 /// <summary>
@@ -102,19 +108,26 @@ public sealed class BenchDatabase : IAsyncDisposable
         return (string)(await cmd.ExecuteScalarAsync())!;
     }
 
-    /// <summary>Transactions committed in this database, and statements run in it (pg_stat_statements), so far.</summary>
+    /// <summary>Transactions committed in this database, statements run in it (pg_stat_statements), its buffer accesses and the server's WAL, so far.</summary>
     public async Task<DatabaseCounters> CountersAsync()
     {
         // A fresh connection and a cleared snapshot: statistics read earlier in a session are cached.
         await using var conn = await DataSource.OpenConnectionAsync();
         await using (var clear = new NpgsqlCommand("select pg_stat_clear_snapshot()", conn)) await clear.ExecuteNonQueryAsync();
-        long commits, rollbacks;
-        await using (var cmd = new NpgsqlCommand("select xact_commit, xact_rollback from pg_stat_database where datname = current_database()", conn))
+        long commits, rollbacks, hits, reads, walBytes, walRecords;
+        await using (var cmd = new NpgsqlCommand("""
+            select d.xact_commit, d.xact_rollback, d.blks_hit, d.blks_read, w.wal_bytes::bigint, w.wal_records
+            from pg_stat_database d, pg_stat_wal w where d.datname = current_database()
+            """, conn))
         await using (var reader = await cmd.ExecuteReaderAsync())
         {
             await reader.ReadAsync();
             commits = reader.GetInt64(0);
             rollbacks = reader.GetInt64(1);
+            hits = reader.GetInt64(2);
+            reads = reader.GetInt64(3);
+            walBytes = reader.GetInt64(4);
+            walRecords = reader.GetInt64(5);
         }
         long? statements = null;
         if (HasStatementStats)
@@ -128,7 +141,7 @@ public sealed class BenchDatabase : IAsyncDisposable
                 """, conn);
             statements = (long)(await cmd.ExecuteScalarAsync())!;
         }
-        return new DatabaseCounters(commits, rollbacks, statements);
+        return new DatabaseCounters(commits, rollbacks, statements, hits, reads, walBytes, walRecords);
     }
 
     public async ValueTask DisposeAsync()

@@ -132,6 +132,7 @@ public sealed class BenchPlatform : IAsyncDisposable
         for (var i = 0; i < count; i++)
         {
             var id = $"bench-{runtime}-{++_workerCount}";
+            var metricsPort = FreePort.Next();
             var env = new Dictionary<string, string?>
             {
                 ["CONTROLLER_URL"] = $"http://127.0.0.1:{Port}",
@@ -140,13 +141,25 @@ public sealed class BenchPlatform : IAsyncDisposable
                 ["RUNTIME"] = runtime,
                 ["RUNTIME_WORKDIR"] = Path.Combine(_root, "work"),
                 ["WORKER_CONCURRENCY"] = concurrency.ToString(CultureInfo.InvariantCulture),
+                // A port of its own for each worker's /metrics: the harness reads their allocations there.
+                ["WORKER_METRICS_PORT"] = metricsPort.ToString(CultureInfo.InvariantCulture),
             };
             var worker = Start(id, "jobplane-worker", env);
+            _workerMetrics[worker.Pid] = new Uri($"http://127.0.0.1:{metricsPort}/metrics");
             _workers.Add(worker);
             started.Add(worker);
         }
         return started;
     }
+
+    private readonly Dictionary<int, Uri> _workerMetrics = [];
+
+    /// <summary>Managed bytes allocated so far by a worker this platform started; null when its /metrics does not say.</summary>
+    public Task<double?> WorkerAllocatedBytesAsync(ChildProcess worker) =>
+        _workerMetrics.TryGetValue(worker.Pid, out var uri) ? RuntimeAllocations.ReadAsync(uri) : Task.FromResult<double?>(null);
+
+    /// <summary>Managed bytes allocated so far by the first controller; null when its /metrics does not say.</summary>
+    public Task<double?> ControllerAllocatedBytesAsync() => RuntimeAllocations.ReadAsync(new Uri(Http.BaseAddress!, "/metrics"), AdminSecret);
 
     public async Task StopWorkersAsync()
     {

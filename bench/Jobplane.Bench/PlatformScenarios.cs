@@ -25,6 +25,10 @@ public sealed class PlatformScenarios(BenchOptions options, BenchPlatform platfo
             commitTarget is not null && !commitTarget.MetBy((double)delta.Commits / jobs) ? missNote : null));
         if (delta.Statements is { } s)
             report.Add(new Figure($"{key}_statements_per_job", $"{what}: statements per job", (double)s / jobs, ""));
+        report.Add(new Figure($"{key}_wal_bytes_per_job", $"{what}: WAL bytes per job", (double)delta.WalBytes / jobs, "B",
+            Note: $"{(double)delta.WalRecords / jobs:0.0} WAL records per job; the server's whole WAL, this harness's polling included"));
+        report.Add(new Figure($"{key}_buffers_per_job", $"{what}: shared buffer accesses per job", (double)(delta.BufferHits + delta.BufferReads) / jobs, "",
+            Note: $"{(double)delta.BufferReads / jobs:0.00} of them read from outside shared buffers"));
     }
 
     public async Task SubmitOneByOneAsync()
@@ -92,6 +96,7 @@ public sealed class PlatformScenarios(BenchOptions options, BenchPlatform platfo
         var before = await SettledCountersAsync();
         var controllerCpu = CpuTime.Of(platform.Controller!.Pid);
         var postgresCpu = CpuTime.OfPostgres();
+        var controllerAllocated = await platform.ControllerAllocatedBytesAsync();
         var watch = Stopwatch.StartNew();
         var started = platform.StartWorkers(runtime, workers, concurrency);
         var limit = TimeSpan.FromSeconds(Math.Max(120, backlog / 100));
@@ -109,6 +114,8 @@ public sealed class PlatformScenarios(BenchOptions options, BenchPlatform platfo
         // Workers' time includes their start-up (a few hundred milliseconds each).
         var cpu = (Controller: CpuTime.Of(platform.Controller.Pid) - controllerCpu,
             Workers: started.Sum(w => CpuTime.Of(w.Pid)), Postgres: CpuTime.OfPostgres() - postgresCpu);
+        var allocated = (Controller: await platform.ControllerAllocatedBytesAsync() - controllerAllocated,
+            Workers: (await Task.WhenAll(started.Select(platform.WorkerAllocatedBytesAsync))).Aggregate((double?)0, (sum, w) => sum + w));
         long succeeded, retried;
         double span;
         await using (var cmd = Db.DataSource.CreateCommand("""
@@ -147,6 +154,12 @@ public sealed class PlatformScenarios(BenchOptions options, BenchPlatform platfo
         report.Add(new Figure($"drain_{runtime}_cpu_workers_ms", $"Drain, {runtime}: workers' CPU per 1,000 jobs", cpu.Workers * perThousand * 1000, "ms"));
         report.Add(new Figure($"drain_{runtime}_cpu_postgres_ms", $"Drain, {runtime}: PostgreSQL CPU per 1,000 jobs", cpu.Postgres * perThousand * 1000, "ms",
             Note: "every postgres process on the machine, including other databases' and this harness's polling"));
+        if (allocated.Controller is { } controllerBytes)
+            report.Add(new Figure($"drain_{runtime}_alloc_controller_bytes", $"Drain, {runtime}: controller managed allocations per job",
+                controllerBytes / Math.Max(1, succeeded), "B", Note: "the harness's own requests to the controller during the drain included"));
+        if (allocated.Workers is { } workerBytes)
+            report.Add(new Figure($"drain_{runtime}_alloc_workers_bytes", $"Drain, {runtime}: workers' managed allocations per job",
+                workerBytes / Math.Max(1, succeeded), "B", Note: "since each worker started: its start-up is included"));
         ReportPerJob($"drain_{runtime}", $"Drain, {runtime}", delta, succeeded, null, null);
         await ReportQueueHealthAsync(runtime);
     }
