@@ -6,7 +6,7 @@ namespace Jobplane.Bench;
 /// The sizes of one benchmark run. The full run (`make bench`) takes several minutes; the quick
 /// run (BENCH_QUICK=1, `make bench-quick`) is a smoke run of a minute or two with smaller backlogs,
 /// whose figures are rougher. Every size can be overridden by its BENCH_* variable, and
-/// BENCH_ONLY=platform, claims, retention, schedules, dashboard or webhooks (comma-separated) runs only those parts.
+/// BENCH_ONLY=platform, peers, claims, retention, schedules, dashboard or webhooks (comma-separated) runs only those parts.
 /// </summary>
 public sealed record BenchOptions
 {
@@ -64,6 +64,18 @@ public sealed record BenchOptions
     public TimeSpan ScheduleWindow { get; init; } = TimeSpan.FromMinutes(2);
     /// <summary>The Quartz.NET baselines to run (<see cref="QuartzVariant.Named"/>), each on a fresh database, one after the other.</summary>
     public IReadOnlyList<QuartzVariant> QuartzVariants { get; init; } = [];
+    /// <summary>No-op jobs the Hangfire baseline drains: jobplane's no-op backlog unless BENCH_HANGFIRE_BACKLOG says otherwise.</summary>
+    public int HangfireBacklog { get; init; }
+    /// <summary>Hangfire server processes (like jobplane's two no-op workers).</summary>
+    public int HangfireNodes { get; init; } = 2;
+    /// <summary>Worker threads per Hangfire server; 0 leaves Hangfire's own default (5 per core, at most 20).</summary>
+    public int HangfireWorkers { get; init; }
+    /// <summary>Rows of the pgbench-style claim/complete ceiling: jobplane's no-op backlog unless BENCH_CEILING_BACKLOG says otherwise.</summary>
+    public int CeilingBacklog { get; init; }
+    /// <summary>The client counts the ceiling is measured with, one round each; the best round is the ceiling.</summary>
+    public IReadOnlyList<int> CeilingClients { get; init; } = [];
+    /// <summary>Rows one claim takes (and one completion finishes).</summary>
+    public int CeilingBatch { get; init; } = 100;
 
     public static BenchOptions FromEnvironment(Func<string, string?> env, string repositoryRoot)
     {
@@ -84,6 +96,10 @@ public sealed record BenchOptions
         var backlogs = env("BENCH_CLAIM_BACKLOGS") is { Length: > 0 } list
             ? list.Split(',').Select(s => int.Parse(s, CultureInfo.InvariantCulture)).ToArray()
             : quick ? [1_000, 100_000] : [1_000, 100_000, 1_000_000];
+        var noopBacklog = Int("BENCH_NOOP_BACKLOG", 100_000, 20_000);
+        var ceilingClients = env("BENCH_CEILING_CLIENTS") is { Length: > 0 } clients
+            ? clients.Split(',').Select(s => int.Parse(s, CultureInfo.InvariantCulture)).ToArray()
+            : [4, 8];
         return new BenchOptions
         {
             Quick = quick,
@@ -94,7 +110,7 @@ public sealed record BenchOptions
             SubmitDuration = TimeSpan.FromSeconds(Int("BENCH_SUBMIT_SECONDS", 10, 4)),
             SubmitClients = Int("BENCH_SUBMIT_CLIENTS", 32, 32),
             BatchSubmitTotal = Int("BENCH_BATCH_TOTAL", 200_000, 40_000),
-            NoopBacklog = Int("BENCH_NOOP_BACKLOG", 100_000, 20_000),
+            NoopBacklog = noopBacklog,
             NoopWorkers = Int("BENCH_NOOP_WORKERS", 2, 2),
             NoopConcurrency = Int("BENCH_NOOP_CONCURRENCY", 128, 128),
             ExecBacklog = Int("BENCH_EXEC_BACKLOG", 6_000, 1_500),
@@ -120,6 +136,12 @@ public sealed record BenchOptions
             // Whole 10 s periods: the CPU of a window of whole periods does not depend on where in a period it starts.
             ScheduleWindow = TimeSpan.FromSeconds(Math.Max(10, Int("BENCH_SCHEDULE_SECONDS", 120, 30) / 10 * 10)),
             QuartzVariants = variants,
+            HangfireBacklog = Int("BENCH_HANGFIRE_BACKLOG", noopBacklog, noopBacklog),
+            HangfireNodes = Int("BENCH_HANGFIRE_NODES", 2, 2),
+            HangfireWorkers = Int("BENCH_HANGFIRE_WORKERS", 0, 0),
+            CeilingBacklog = Int("BENCH_CEILING_BACKLOG", noopBacklog, noopBacklog),
+            CeilingClients = ceilingClients,
+            CeilingBatch = Int("BENCH_CEILING_BATCH", 100, 100),
         };
     }
 }

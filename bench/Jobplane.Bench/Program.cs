@@ -9,8 +9,10 @@ using Jobplane.Testing.Processes;
 // and measures what the performance issue asks for. Prints a table and a JSON summary (also written
 // to bench/results/latest.json). Exit code 0 when the run completed, whatever the figures; 1 when the
 // run itself broke down. `jobplane-bench quartz ...` is one node of the Quartz.NET baseline that the
-// schedules scenario starts (twice) as child processes.
+// schedules scenario starts (twice) as child processes; `jobplane-bench hangfire ...` one Hangfire
+// server of the peers' no-op baseline.
 if (args is [QuartzNode.Mode, ..]) return await QuartzNode.RunAsync(args);
+if (args is [HangfireNode.Mode, ..]) return await HangfireNode.RunAsync(args);
 
 var root = RepositoryRoot.TryFind();
 if (root is null)
@@ -34,7 +36,7 @@ Console.WriteLine($"jobplane benchmark ({(options.Quick ? "quick" : "full")} run
 var failed = false;
 try
 {
-    var only = Environment.GetEnvironmentVariable("BENCH_ONLY") is { Length: > 0 } o ? o.Split(',') : ["platform", "claims", "retention", "schedules", "dashboard", "webhooks"];
+    var only = Environment.GetEnvironmentVariable("BENCH_ONLY") is { Length: > 0 } o ? o.Split(',') : ["platform", "peers", "claims", "retention", "schedules", "dashboard", "webhooks"];
     double starts = double.NaN;
     if (only.Contains("platform"))
     {
@@ -76,6 +78,13 @@ try
             if (platform.WorkerPeaks.Count > 0)
                 report.Add(new Figure("worker_peak_rss_mib", "Worker peak RSS (largest of all workers)", platform.WorkerPeaks.Max(), "MiB"));
         }
+    }
+
+    // Right after the platform, in the same invocation and on the same server: the figures the
+    // platform's are divided by (and nothing of the platform is running any more).
+    if (only.Contains("peers"))
+    {
+        await new PeerScenarios(options, report, work).RunAsync(platformRan: only.Contains("platform"));
     }
 
     if (only.Contains("claims"))
