@@ -16,7 +16,8 @@ namespace Jobplane.Bench;
 /// (<see cref="HangfireNode"/>) and waits until Hangfire's queue is empty. The drain rate is read, as
 /// jobplane's is, from the database's own record: jobs that reached Succeeded over the span from the
 /// first Processing state to the last Succeeded one. CPU comes from /proc: the nodes' (start-up
-/// included, as for jobplane's workers) and every postgres process's; commits from pg_stat_database.
+/// included, as for jobplane's workers) and that of the backends of Hangfire's database; commits
+/// from pg_stat_database.
 /// </summary>
 public sealed class HangfireScenario(BenchOptions options, Report report, string work)
 {
@@ -54,7 +55,7 @@ public sealed class HangfireScenario(BenchOptions options, Report report, string
         try
         {
             for (var i = 1; i <= options.HangfireNodes; i++) nodes.Add(StartNode(connection, $"hangfire{i}", options.HangfireWorkers));
-            // Hangfire is several times slower per job than the platform; the limit only catches a stall.
+            // Generous (at least 20 jobs/s): the limit only catches a stall, not a slow drain.
             var limit = TimeSpan.FromSeconds(Math.Max(300, options.HangfireBacklog / 20));
             while (true)
             {
