@@ -430,16 +430,21 @@ public sealed class HostileTenantTests(ITestOutputHelper output) : IAsyncLifetim
     private async Task AttackGuessKeysAsync()
     {
         var answers = new List<int>();
+        var watch = System.Diagnostics.Stopwatch.StartNew();
         for (var i = 0; i < 30; i++)
         {
             using var guess = new Api(_platform.Url, $"jp_{Guid.NewGuid():N}_{Guid.NewGuid():N}");
             answers.Add((int)(await guess.Http.GetAsync("/jobs")).StatusCode);
         }
         var first429 = answers.IndexOf(429) + 1;
-        // The address's budget is 20 failures a minute; a revoked key refused a moment ago was one of them.
-        _rows.Add(new Row("guess API keys (30 tries from one address)", "429 after at most 20 failures",
-            first429 == 0 ? $"all answered {string.Join(",", answers.Distinct())}" : $"{first429 - 1} x 401, then 429",
-            first429 is < 2 or > 21 || answers.Skip(first429 - 1).Any(a => a != 429)));
+        var failures = answers.Count(a => a == 401);
+        // The address's budget is 20 failures a minute, refilled evenly (one every 3 s); a revoked key
+        // refused a moment ago was one of them. On a loaded machine the 30 tries can take long enough
+        // for the refill to let another guess through after the first 429: that is the budget working.
+        var refilled = (int)Math.Ceiling(watch.Elapsed.TotalMinutes * 20);
+        _rows.Add(new Row("guess API keys (30 tries from one address)", $"429 after at most 20 failures, then at most {refilled} more (the refill)",
+            first429 == 0 ? $"all answered {string.Join(",", answers.Distinct())}" : $"{first429 - 1} x 401, then 429; {failures} x 401 in all",
+            first429 is < 2 or > 21 || failures > 20 + refilled || answers.Any(a => a is not (401 or 429))));
     }
 
     private async Task<string> SubmitAsync(string name, string script, TimeSpan timeout)

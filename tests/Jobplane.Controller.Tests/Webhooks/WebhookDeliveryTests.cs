@@ -81,11 +81,10 @@ public sealed class WebhookDeliveryTests(WebhookFixture fixture) : IClassFixture
         Assert.Equal(ExecutionStatus.Running, started.GetProperty("status").GetString());
         Assert.Equal(JsonValueKindNull, started.GetProperty("exit_code").ValueKind);
 
-        // The delivery log shows both, delivered on the first attempt.
-        var log = await Api.ReadAsync(await client.GetAsync($"/webhooks/{hook.Id}/deliveries"), Api.Json.WebhookDeliveryList);
-        Assert.Equal(2, log.Deliveries.Count);
-        Assert.All(log.Deliveries, d => Assert.Equal(("delivered", 1, 200), (d.State, d.Attempts, d.LastStatus)));
-        Assert.Equal(got.Select(g => Guid.Parse(g.Id)).Order(), log.Deliveries.Select(d => d.Id).Order());
+        // The delivery log shows both, delivered on the first attempt (recorded just after the answers).
+        var log = await WaitForDeliveriesAsync(client, hook.Id, 2, d => d.State == "delivered");
+        Assert.All(log, d => Assert.Equal(("delivered", 1, 200), (d.State, d.Attempts, d.LastStatus)));
+        Assert.Equal(got.Select(g => Guid.Parse(g.Id)).Order(), log.Select(d => d.Id).Order());
     }
 
     private const System.Text.Json.JsonValueKind JsonValueKindNull = System.Text.Json.JsonValueKind.Null;
@@ -157,7 +156,8 @@ public sealed class WebhookDeliveryTests(WebhookFixture fixture) : IClassFixture
         Assert.Equal([503, 503, 200], got.Select(g => g.Answered));
         Assert.Single(got.Select(g => g.Id).Distinct());
         Assert.Single(got.Select(g => g.Body).Distinct());
-        var delivery = Assert.Single((await Api.ReadAsync(await client.GetAsync($"/webhooks/{hook.Id}/deliveries"), Api.Json.WebhookDeliveryList)).Deliveries);
+        // The dispatcher records the attempt after the receiver answered: wait for that, not only for the answer.
+        var delivery = await WaitForDeliveryAsync(client, hook.Id, d => d.State == "delivered");
         var detail = await Api.ReadAsync(await client.GetAsync($"/webhooks/{hook.Id}/deliveries/{delivery.Id}"), Api.Json.WebhookDeliveryView);
         Assert.Equal("delivered", detail.State);
         Assert.Equal([503, 503, 200], detail.AttemptLog!.Select(a => a.StatusCode ?? 0));
@@ -236,14 +236,19 @@ public sealed class WebhookDeliveryTests(WebhookFixture fixture) : IClassFixture
         Assert.Null((await Api.ReadAsync(await client.GetAsync($"/webhooks/{hook.Id}"), Api.Json.WebhookView)).Secret);
     }
 
-    private static async Task<WebhookDeliveryView> WaitForDeliveryAsync(HttpClient client, Guid hookId, Func<WebhookDeliveryView, bool> done)
+    private static async Task<WebhookDeliveryView> WaitForDeliveryAsync(HttpClient client, Guid hookId, Func<WebhookDeliveryView, bool> done) =>
+        (await WaitForDeliveriesAsync(client, hookId, 1, done))[0];
+
+    /// <summary>Waits until the endpoint's log holds exactly <paramref name="count"/> deliveries, each of them <paramref name="done"/>.</summary>
+    private static async Task<IReadOnlyList<WebhookDeliveryView>> WaitForDeliveriesAsync(HttpClient client, Guid hookId, int count,
+        Func<WebhookDeliveryView, bool> done)
     {
         var deadline = DateTime.UtcNow + Wait;
         while (true)
         {
             var list = await Api.ReadAsync(await client.GetAsync($"/webhooks/{hookId}/deliveries"), Api.Json.WebhookDeliveryList);
-            if (list.Deliveries.Count == 1 && done(list.Deliveries[0])) return list.Deliveries[0];
-            if (DateTime.UtcNow > deadline) Assert.Fail($"no delivery reached the expected state: {string.Join(", ", list.Deliveries.Select(d => d.State))}");
+            if (list.Deliveries.Count == count && list.Deliveries.All(done)) return list.Deliveries;
+            if (DateTime.UtcNow > deadline) Assert.Fail($"the deliveries did not reach the expected state: {string.Join(", ", list.Deliveries.Select(d => d.State))}");
             await Task.Delay(50);
         }
     }
