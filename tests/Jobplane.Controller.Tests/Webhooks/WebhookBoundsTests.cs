@@ -9,7 +9,7 @@ namespace Jobplane.Controller.Tests.Webhooks;
 /// <summary>
 /// What one tenant can make the webhook outbox hold and send: test events are bounded per
 /// endpoint, deliveries of an endpoint left disabled end, and one endpoint gets a share of the
-/// senders, not all of them. Real PostgreSQL; the delivering replica is started by the test that needs one.
+/// senders, not all of them (<see cref="WebhookShareTests"/> with a delivering controller). Real PostgreSQL.
 /// </summary>
 public sealed class WebhookBoundsTests(NonDeliveringController fixture) : IClassFixture<NonDeliveringController>
 {
@@ -24,7 +24,8 @@ public sealed class WebhookBoundsTests(NonDeliveringController fixture) : IClass
         return (tenant.TenantId, client, hook.Id, await Api.CreateJobAsync(client));
     }
 
-    private static async Task CancelRunsAsync(HttpClient client, Guid jobId, int count)
+    /// <summary>Queues runs of the job and cancels them: one execution.cancelled event each.</summary>
+    internal static async Task CancelRunsAsync(HttpClient client, Guid jobId, int count)
     {
         Assert.Equal(HttpStatusCode.Created, (await client.PostAsync($"/jobs/{jobId}/runs", Api.RawJson($$"""{"count": {{count}}}"""))).StatusCode);
         Assert.Equal(HttpStatusCode.OK, (await client.PostAsync($"/jobs/{jobId}/cancel", null)).StatusCode);
@@ -99,6 +100,23 @@ public sealed class WebhookBoundsTests(NonDeliveringController fixture) : IClass
         Assert.Equal(2, claimed.Count(c => c.EndpointId == a));
         Assert.Equal(2, claimed.Count(c => c.EndpointId == b));
     }
+}
+
+/// <summary>
+/// The per-endpoint share with a delivering controller. A class (and so a database) of its own:
+/// the sender would otherwise also be sending what the other tests left in the outbox.
+/// </summary>
+public sealed class WebhookShareTests(NonDeliveringController fixture) : IClassFixture<NonDeliveringController>
+{
+    private ControllerHost Host => fixture.Host;
+
+    private async Task<(HttpClient Client, Guid JobId)> EndpointAsync(Uri url)
+    {
+        var (_, client) = await Host.TenantClientAsync();
+        Assert.Equal(HttpStatusCode.Created, (await client.PostAsync("/webhooks", Api.RawJson($$"""{"url": "{{url}}", "events": ["execution.cancelled"]}"""))).StatusCode);
+        return (client, await Api.CreateJobAsync(client));
+    }
+
 
     [Fact]
     public async Task A_tenants_slow_receiver_does_not_hold_back_another_tenants_deliveries()
@@ -106,10 +124,10 @@ public sealed class WebhookBoundsTests(NonDeliveringController fixture) : IClass
         // The slow tenant's events are older, so in plain first-come order they would take every slot.
         await using var slow = await WebhookReceiver.StartAsync(answerDelay: TimeSpan.FromSeconds(1.5));
         await using var fast = await WebhookReceiver.StartAsync();
-        var (_, slowClient, _, slowJob) = await EndpointAsync(slow.Url);
-        var (_, fastClient, _, fastJob) = await EndpointAsync(fast.Url);
-        await CancelRunsAsync(slowClient, slowJob, 40);
-        await CancelRunsAsync(fastClient, fastJob, 4);
+        var (slowClient, slowJob) = await EndpointAsync(slow.Url);
+        var (fastClient, fastJob) = await EndpointAsync(fast.Url);
+        await WebhookBoundsTests.CancelRunsAsync(slowClient, slowJob, 40);
+        await WebhookBoundsTests.CancelRunsAsync(fastClient, fastJob, 4);
 
         var sender = new ControllerHost(Host, new Dictionary<string, string?>(NonDeliveringController.Settings(delivering: true))
         {
