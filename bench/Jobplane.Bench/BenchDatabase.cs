@@ -148,6 +148,12 @@ public sealed class BenchDatabase : IAsyncDisposable
     {
         await DataSource.DisposeAsync();
         NpgsqlConnection.ClearAllPools();
+        // Kept for a closer look (pg_waldump of a printed WAL range needs the relations' names).
+        if (Environment.GetEnvironmentVariable("BENCH_KEEP_DATABASES") == "1")
+        {
+            Console.WriteLine($"  database {Name} kept (BENCH_KEEP_DATABASES=1)");
+            return;
+        }
         try
         {
             await using var admin = new NpgsqlConnection(_server);

@@ -14,25 +14,23 @@ namespace Jobplane.Bench;
 /// </summary>
 public sealed class ClaimScaling(BenchOptions options, BenchDatabase db, Report report)
 {
-    private Guid _tenantId;
-    private Guid _jobId;
-    private long _inserted;
+    private BacklogSeeder _seeder = null!;
     private long _claimed;
 
     public async Task RunAsync()
     {
         Console.WriteLine($"\n== claim latency as the backlog grows (batches of {options.ClaimBatch}, {options.ClaimSamples} claims per size)");
         var tenant = await new TenantStore(db.DataSource).CreateAsync(new TenantSettings { Name = "bench-claims" }, CancellationToken.None);
-        _tenantId = tenant.TenantId;
-        (_jobId, _) = await new JobStore(db.DataSource).UpsertAsync(_tenantId,
+        var (jobId, _) = await new JobStore(db.DataSource).UpsertAsync(tenant.TenantId,
             new JobSpec("bench-claim", "exec", ["true"], 3600, Priority.Normal, 3), CancellationToken.None);
+        _seeder = new BacklogSeeder(db, tenant.TenantId, jobId);
         var queue = new QueueStore(db.DataSource);
 
         var results = new List<(string Label, double P50, double P99)>();
         foreach (var size in options.ClaimBacklogs.Order())
         {
             var watch = Stopwatch.StartNew();
-            await InsertAsync(size - (_inserted - _claimed), "PENDING");
+            await _seeder.InsertAsync(size - (_seeder.Inserted - _claimed), "PENDING");
             await VacuumAsync();
             Console.WriteLine($"  backlog of {size:N0} ready rows loaded in {watch.Elapsed.TotalSeconds:0.0} s");
             var (p50, p99) = await MeasureAsync(queue);
@@ -54,7 +52,7 @@ public sealed class ClaimScaling(BenchOptions options, BenchDatabase db, Report 
             cmd.CommandTimeout = 0;
             await cmd.ExecuteNonQueryAsync();
         }
-        await InsertAsync(1_000, "PENDING");
+        await _seeder.InsertAsync(1_000, "PENDING");
         await VacuumAsync();
         Console.WriteLine($"  {largest:N0} rows moved to the future, 1,000 ready, in {waitWatch.Elapsed.TotalSeconds:0.0} s");
         var (wp50, wp99) = await MeasureAsync(queue);
@@ -89,48 +87,9 @@ public sealed class ClaimScaling(BenchOptions options, BenchDatabase db, Report 
             if (claimed.Count == 0) throw new InvalidOperationException("the claim found nothing ready: the backlog is not loaded");
             // New work arrives as fast as it is claimed (untimed): the backlog keeps its size and the
             // queue sees a real queue's churn, dead rows at the head and fresh ones at the tail.
-            await InsertAsync(claimed.Count, "PENDING");
+            await _seeder.InsertAsync(claimed.Count, "PENDING");
         }
         return (Percentiles.Of(samples, 50), Percentiles.Of(samples, 99));
-    }
-
-    /// <summary>
-    /// Inserts executions in chunks, with time-ordered ids like the platform's own (UUIDv7), due
-    /// times spread over the past hour and three priorities; ready ones also go into ready_queue.
-    /// </summary>
-    private async Task InsertAsync(long count, string status)
-    {
-        const int Chunk = 100_000;
-        for (long done = 0; done < count;)
-        {
-            var n = (int)Math.Min(Chunk, count - done);
-            await using var cmd = db.DataSource.CreateCommand("""
-                /* bench */ with ins as (
-                    insert into executions (id, tenant_id, job_id, status, priority, timeout_seconds, max_attempts, scheduled_at)
-                    select (lpad(to_hex((extract(epoch from now()) * 1000)::bigint), 12, '0') || '7'
-                            || lpad(to_hex($4 + g), 15, '0') || substr(md5(g::text), 1, 4))::uuid,
-                           $1, $2, $5, (g % 3) * 25 + 25, 3600, 3,
-                           case when $3 > 1000 then now() - interval '1 hour' * random() else now() end
-                    from generate_series(1, $3) g
-                    returning id, tenant_id, job_id, priority, scheduled_at, status
-                )
-                insert into ready_queue (execution_id, tenant_id, priority, ready_at,
-                                         runtime_class, network, run_as_root, memory_mib, cpus, pids)
-                select ins.id, ins.tenant_id, ins.priority, ins.scheduled_at,
-                       case when j.image = 'exec' then 'exec' else 'container' end, j.network, j.run_as_root,
-                       (j.memory_limit_bytes >> 20)::integer, j.cpu_limit, j.pids_limit::integer
-                from ins join jobs j on j.id = ins.job_id where ins.status = 'PENDING'
-                """);
-            cmd.CommandTimeout = 0;
-            cmd.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = _tenantId });
-            cmd.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = _jobId });
-            cmd.Parameters.Add(new NpgsqlParameter<int> { TypedValue = n });
-            cmd.Parameters.Add(new NpgsqlParameter<long> { TypedValue = _inserted });
-            cmd.Parameters.Add(new NpgsqlParameter<string> { TypedValue = status });
-            await cmd.ExecuteNonQueryAsync();
-            done += n;
-            _inserted += n;
-        }
     }
 
     /// <summary>What autovacuum would have done by the time a real backlog of this size had built up.</summary>

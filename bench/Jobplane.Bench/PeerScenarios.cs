@@ -13,10 +13,7 @@ public sealed class PeerScenarios(BenchOptions options, Report report, string wo
     /// <param name="platformRan">Whether the platform scenario ran in this invocation (its figures are the numerators).</param>
     public async Task RunAsync(bool platformRan)
     {
-        await using (var db = await BenchDatabase.CreateAsync(options.ServerConnectionString, "ceiling", migrate: false))
-        {
-            await new QueueCeiling(options, db, report).RunAsync();
-        }
+        await RunDatabaseAsync();
         await new HangfireScenario(options, report, work).RunAsync();
 
         if (!platformRan)
@@ -33,7 +30,27 @@ public sealed class PeerScenarios(BenchOptions options, Report report, string wo
             Target.Min(0.80), "each exec job starts two programs (setpriv, then the job); see the chain's own start rate above");
     }
 
-    private void Ratio(string key, string name, string numerator, string denominator, Target target, string? note)
+    /// <summary>
+    /// The database's own figures: the claim/complete ceiling and the platform's store on the same
+    /// backlog (BENCH_ONLY=store runs only these: a quick loop for work on the schema and the queue's SQL).
+    /// </summary>
+    public async Task RunDatabaseAsync()
+    {
+        await using (var db = await BenchDatabase.CreateAsync(options.ServerConnectionString, "ceiling", migrate: false))
+        {
+            await new QueueCeiling(options, db, report).RunAsync();
+        }
+        // The platform's own claim and completion on the same backlog, batch and server: what its
+        // schema and SQL cost beyond the least a queue can cost.
+        await using (var db = await BenchDatabase.CreateAsync(options.ServerConnectionString, "store"))
+        {
+            await new StoreDrain(options, db, report).RunAsync();
+        }
+        Ratio("store_drain_vs_pg_ceiling", "Store alone (claim + complete) / PostgreSQL claim/complete ceiling", "store_drain_per_s",
+            "pg_claim_complete_ceiling_per_s", null, "the ceiling has 4 or 8 clients, the store 4");
+    }
+
+    private void Ratio(string key, string name, string numerator, string denominator, Target? target, string? note)
     {
         var (top, bottom) = (report.Find(numerator), report.Find(denominator));
         if (top is null || bottom is null || !double.IsFinite(top.Value) || !double.IsFinite(bottom.Value) || bottom.Value <= 0)

@@ -86,6 +86,10 @@ try
     {
         await new PeerScenarios(options, report, work).RunAsync(platformRan: only.Contains("platform"));
     }
+    else if (only.Contains("store"))
+    {
+        await new PeerScenarios(options, report, work).RunDatabaseAsync();
+    }
 
     if (only.Contains("claims"))
     {
