@@ -98,8 +98,14 @@ public sealed class ClaimTenants(BenchOptions options, BenchDatabase db, Report 
     private async Task FinishOldestAsync(int count)
     {
         await using var cmd = db.DataSource.CreateCommand("""
-            /* bench */ update executions set status = 'SUCCEEDED', completed_at = now(), lease_token = null, lease_expires_at = null
-            where id in (select id from executions where status = 'RUNNING' order by started_at, id limit $1)
+            /* bench */ with done as (
+                update executions set status = 'SUCCEEDED', completed_at = now(), lease_token = null, lease_expires_at = null
+                where id in (select id from executions where status = 'RUNNING' order by started_at, id limit $1)
+                returning id, attempt
+            )
+            -- Their attempts end too: an open attempt is what counts as running.
+            update execution_attempts a set ended_at = now(), exit_code = 0, outcome = 'succeeded'
+            from done where a.execution_id = done.id and a.attempt = done.attempt
             """);
         cmd.Parameters.Add(new NpgsqlParameter<int> { TypedValue = count });
         await cmd.ExecuteNonQueryAsync();

@@ -105,7 +105,7 @@ public sealed class PlatformScenarios(BenchOptions options, BenchPlatform platfo
             await Task.Delay(250);
             platform.ThrowIfDied();
             await using var cmd = Db.DataSource.CreateCommand("""
-                /* bench */ select (select count(*) from ready_queue) + (select count(*) from executions where status = 'RUNNING')
+                /* bench */ select (select count(*) from ready_queue) + (select count(*) from execution_attempts where ended_at is null)
                 """);
             if ((long)(await cmd.ExecuteScalarAsync())! == 0) break;
             if (watch.Elapsed > limit) throw new TimeoutException($"the {runtime} drain did not finish within {limit.TotalSeconds:0} s");

@@ -177,8 +177,8 @@ public sealed class RetentionScenario(BenchOptions options, BenchDatabase db, Re
                     insert into execution_logs (execution_id, stream, content, created_at)
                     select id, 'stdout', 'processing item ' || n || ' of the nightly export', started_at from made, generate_series(1, 2) n
                 )
-                insert into execution_attempts (execution_id, attempt, worker_id, lease_token, started_at, ended_at, exit_code, outcome)
-                select id, 1, 'bench-worker', gen_random_uuid(), started_at, started_at + interval '2 seconds', 0, 'succeeded' from made
+                insert into execution_attempts (execution_id, attempt, worker_id, lease_token, started_at, ended_at, exit_code, outcome, tenant_id)
+                select id, 1, 'bench-worker', gen_random_uuid(), started_at, started_at + interval '2 seconds', 0, 'succeeded', $1 from made
                 """);
             cmd.CommandTimeout = 0;
             cmd.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = tenant });

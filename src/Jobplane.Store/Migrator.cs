@@ -15,7 +15,8 @@ public sealed class Migrator(NpgsqlDataSource dataSource)
     public static IReadOnlyList<Migration> Embedded { get; } = LoadEmbedded();
 
     /// <summary>Returns the versions applied by this call (empty when the schema was current).</summary>
-    public async Task<IReadOnlyList<int>> MigrateAsync(CancellationToken ct = default)
+    /// <param name="upTo">Stop after this version (tests of a migration on data an older schema holds); null: all.</param>
+    public async Task<IReadOnlyList<int>> MigrateAsync(CancellationToken ct = default, int? upTo = null)
     {
         await using var conn = await dataSource.OpenConnectionAsync(ct);
         await Exec(conn, "select pg_advisory_lock(@k)", ct, LockKeys.Migrations);
@@ -35,7 +36,7 @@ public sealed class Migrator(NpgsqlDataSource dataSource)
             }
 
             var done = new List<int>();
-            foreach (var m in Embedded.Where(m => !applied.Contains(m.Version)))
+            foreach (var m in Embedded.Where(m => !applied.Contains(m.Version) && (upTo is null || m.Version <= upTo)))
             {
                 await using var tx = await conn.BeginTransactionAsync(ct);
                 await using (var cmd = new NpgsqlCommand(m.Sql, conn, tx)) await cmd.ExecuteNonQueryAsync(ct);

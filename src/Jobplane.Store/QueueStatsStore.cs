@@ -23,8 +23,8 @@ public sealed record QueueSnapshot(
 /// executions table: each part reads only the rows it counts, through the index that holds them.
 /// <para>Cost, per call: ready work, a pass over the narrow ready_queue (only what is ready now;
 /// ready_queue_tenant_claim_idx already holds it in tenant and priority order); scheduled and
-/// retrying work, through the partial executions_due_idx; running work, through the partial
-/// executions_running_tenant_idx; dead letters, through the partial dead_letters_tenant_idx
+/// retrying work, through the partial executions_due_at_idx; running work, through the open
+/// attempts (execution_attempts_open_idx) and each one's execution for its priority; dead letters, through the partial dead_letters_tenant_idx
 /// (unretried entries only). So it grows with the work waiting or running and the unretried DLQ,
 /// never with the history. Callers run it on a timer and cache the answer between scrapes.</para>
 /// </summary>
@@ -39,15 +39,16 @@ public sealed class QueueStatsStore(NpgsqlDataSource db)
             from ready_queue
             group by tenant_id, priority
             """));
-        // Two arms, so each matches one partial index's predicate exactly.
-        batch.BatchCommands.Add(new NpgsqlBatchCommand($"""
+        // Two arms, so each reads one partial index: waiting rows by due_at, running ones by their open attempt.
+        batch.BatchCommands.Add(new NpgsqlBatchCommand("""
             select tenant_id, priority, lower(status), count(*)
-            from executions where status in ('{ExecutionStatus.Scheduled}', '{ExecutionStatus.Retrying}')
+            from executions where due_at is not null
             group by tenant_id, priority, status
             union all
-            select tenant_id, priority, 'running', count(*)
-            from executions where status = '{ExecutionStatus.Running}'
-            group by tenant_id, priority
+            select a.tenant_id, e.priority, 'running', count(*)
+            from execution_attempts a join executions e on e.id = a.execution_id
+            where a.ended_at is null
+            group by a.tenant_id, e.priority
             """));
         batch.BatchCommands.Add(new NpgsqlBatchCommand("""
             select tenant_id, count(*) from dead_letters where retried_execution_id is null group by tenant_id

@@ -35,7 +35,7 @@ public sealed class RetentionStore(NpgsqlDataSource db)
     /// Deletes up to <paramref name="batchSize"/> finished executions older than their tenant's
     /// retention (by completed_at), with their logs and attempts. Never an unfinished one: only
     /// SUCCEEDED, FAILED and CANCELLED rows are in the index the delete walks.
-    /// <para>Cost: per tenant, up to three range scans of executions_finished_idx (one per final
+    /// <para>Cost: per tenant, up to three range scans of executions_finished_at_idx (one per final
     /// status), oldest first, each ending at the tenant's cutoff, so a tenant with nothing old costs
     /// three index probes; the walk over tenants stops once a batch is found. The foreign keys
     /// then delete each execution's logs (execution_logs_execution_idx), attempts (their primary key)
@@ -59,16 +59,16 @@ public sealed class RetentionStore(NpgsqlDataSource db)
                 cross join lateral (values ('{ExecutionStatus.Succeeded}', cut.done), ('{ExecutionStatus.Cancelled}', cut.done), ('{ExecutionStatus.Failed}', cut.failed)) k(status, cutoff)
                 cross join lateral (
                     select e.id from executions e
-                    -- The list repeats the index's predicate: without it the planner cannot prove that
-                    -- status = k.status implies it, and walks a whole tenant through another index.
-                    where e.tenant_id = cut.id and e.status in ('{ExecutionStatus.Succeeded}', '{ExecutionStatus.Failed}', '{ExecutionStatus.Cancelled}')
-                      and e.status = k.status and e.completed_at < k.cutoff
+                    -- finished_status and finished_at: the generated columns the index holds (the
+                    -- status and completed_at of a finished execution, null before).
+                    where e.tenant_id = cut.id and e.finished_at is not null
+                      and e.finished_status = k.status and e.finished_at < k.cutoff
                       -- A FAILED row whose dead letter outlived its completion (written by hand) is
                       -- passed over until the dead letter is gone. A scalar subquery, probed per row
                       -- (dead_letters_execution_id_key): NOT EXISTS would become an anti join that
                       -- reads every old row of the tenant before the limit applies.
                       and (select d.id from dead_letters d where d.execution_id = e.id) is null
-                    order by e.completed_at
+                    order by e.finished_at
                     limit $3
                     for update of e skip locked
                 ) x

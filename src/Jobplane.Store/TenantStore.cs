@@ -156,7 +156,7 @@ public sealed class TenantStore(NpgsqlDataSource db)
     private const string TenantColumns = $"""
         t.id, t.name, t.rate_limit, t.rate_limit_burst, t.max_concurrent_executions, t.weight, t.allowed_runtimes,
         t.suspended_at, t.created_at, t.updated_at,
-        (select count(*) from executions e where e.tenant_id = t.id and e.status = '{ExecutionStatus.Running}')::int,
+        (select count(*) from execution_attempts a where a.tenant_id = t.id and a.ended_at is null)::int,
         (select count(*) from ready_queue q where q.tenant_id = t.id)::int,
         t.allow_network, t.retention_days,
         t.log_max_bytes_per_execution, t.log_follow_max, t.max_fleet_share

@@ -21,8 +21,8 @@ internal static class OldExecutions
                 insert into execution_logs (execution_id, stream, content)
                 select id, 'stdout', 'line ' || n from made, generate_series(1, 2) n
             )
-            insert into execution_attempts (execution_id, attempt, worker_id, lease_token, started_at, ended_at, exit_code, outcome)
-            select id, 1, 'old-worker', gen_random_uuid(), started_at, started_at, 0, 'succeeded' from made
+            insert into execution_attempts (execution_id, attempt, worker_id, lease_token, started_at, ended_at, exit_code, outcome, tenant_id)
+            select id, 1, 'old-worker', gen_random_uuid(), started_at, started_at, 0, 'succeeded', $1 from made
             """);
         cmd.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = tenant });
         cmd.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = job });

@@ -39,10 +39,9 @@ public sealed record Fleet(IReadOnlyList<FleetWorker> Workers, bool More);
 /// <summary>
 /// The workers page: the workers table (one row per worker heard from in the last day, so it is as
 /// large as the fleet, no more) with each worker's slots in use. Slots in use are counted over
-/// RUNNING executions only, through a partial index on RUNNING rows: executions_running_tenant_idx
-/// for a tenant (its own running executions), or executions_lease_idx / executions_running_tenant_idx
-/// for the administrator. RUNNING rows are bounded by the fleet's slots (plus leases of gone workers
-/// that have not expired yet), never by the history. Nothing here touches the claim's hot path.
+/// RUNNING executions only, which are the open attempts (execution_attempts_open_idx: per tenant for
+/// a tenant, all of it for the administrator). They are bounded by the fleet's slots (plus leases of
+/// gone workers that have not expired yet), never by the history. Nothing here touches the claim's hot path.
 /// </summary>
 public sealed class WorkerQueries(NpgsqlDataSource db)
 {
@@ -56,8 +55,8 @@ public sealed class WorkerQueries(NpgsqlDataSource db)
     public async Task<Fleet> ReadAsync(Guid? tenantId, CancellationToken ct)
     {
         var used = tenantId is null
-            ? $"select worker_id, count(*) as n from executions where status = '{ExecutionStatus.Running}' group by worker_id"
-            : $"select worker_id, count(*) as n from executions where tenant_id = $1 and status = '{ExecutionStatus.Running}' group by worker_id";
+            ? "select worker_id, count(*) as n from execution_attempts where ended_at is null group by worker_id"
+            : "select worker_id, count(*) as n from execution_attempts where tenant_id = $1 and ended_at is null group by worker_id";
         var names = tenantId is null
             ? "(select array_agg(t.name order by t.name) from tenants t where t.id = any(w.tenant_ids))"
             : "null::text[]";

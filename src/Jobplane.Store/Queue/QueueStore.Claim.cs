@@ -27,7 +27,7 @@ public sealed partial class QueueStore
     /// of ready_queue (for the worker's class: ready_queue_route_claim_idx) and, if capped, a count
     /// of its running executions (at most its cap); only when two or more tenants are eligible and
     /// workers announced slots, one more statement (a round trip under the lock) counting each
-    /// eligible tenant's running executions up to its share cap + 1 (executions_running_tenant_idx),
+    /// eligible tenant's running executions up to its share cap + 1 (execution_attempts_open_idx: its open attempts),
     /// so at most about S + 64 index entries in all; then one index range scan per served tenant and
     /// class (ready_queue_route_claim_idx, so container rows cost an exec worker nothing). Rows of the
     /// class that ask for more than the worker grants are filtered, not indexed: they are walked
@@ -75,7 +75,7 @@ public sealed partial class QueueStore
                 join tenants t on t.id = s.tenant_id
                 cross join lateral (
                     select case when t.max_concurrent_executions > 0 then (
-                        select count(*) from executions e where e.tenant_id = s.tenant_id and e.status = '{ExecutionStatus.Running}')
+                        select count(*) from execution_attempts a where a.tenant_id = s.tenant_id and a.ended_at is null)
                     else 0 end as running
                 ) r
                 where s.active
@@ -169,8 +169,11 @@ public sealed partial class QueueStore
                           e.lease_expires_at, e.timeout_seconds, e.priority, e.started_at,
                           e.trace_parent, e.scheduled_at
             ), recorded as (
-                insert into execution_attempts (execution_id, attempt, worker_id, lease_token, started_at)
-                select id, attempt, $2, lease_token, started_at from claimed
+                -- The open attempt is what marks the execution running (execution_attempts_open_idx):
+                -- no index of executions refers to status or the lease, so the update above is
+                -- heap-only (migration 0019).
+                insert into execution_attempts (execution_id, attempt, worker_id, lease_token, started_at, tenant_id)
+                select id, attempt, $2, lease_token, started_at, tenant_id from claimed
             ), {TransitionWriter.AppendEvents($"""
                     (select id, tenant_id, job_id, '{ExecutionStatus.Pending}' as from_status, '{ExecutionStatus.Running}' as to_status,
                             '{EventKind.Claimed.Word()}' as kind, attempt, $2 as worker_id, null::text as reason
@@ -224,7 +227,7 @@ public sealed partial class QueueStore
     /// <summary>
     /// Gives each candidate its share cap and its running executions. A tenant capped by
     /// max_concurrent_executions was counted exactly already; the others are counted in one statement,
-    /// each up to its cap + 1 (executions_running_tenant_idx, an index-only scan once vacuumed): past
+    /// each up to its cap + 1 (execution_attempts_open_idx, an index-only scan once vacuumed): past
     /// the cap the number changes nothing, so a tenant running thousands costs no more than its share.
     /// </summary>
     private static async Task ApplyShareCapsAsync(NpgsqlConnection conn, NpgsqlTransaction tx, List<FairShare.Candidate> candidates,
@@ -241,7 +244,7 @@ public sealed partial class QueueStore
         if (toCount.Count == 0) return;
         await using var cmd = conn.Command($"""
             select (select count(*) from (
-                select 1 from executions e where e.tenant_id = u.tenant_id and e.status = '{ExecutionStatus.Running}' limit u.n) x)
+                select 1 from execution_attempts a where a.tenant_id = u.tenant_id and a.ended_at is null limit u.n) x)
             from unnest($1::uuid[], $2::int[]) with ordinality as u(tenant_id, n, i)
             order by u.i
             """, tx, Sql.P(toCount.Select(i => candidates[i].TenantId).ToArray()),

@@ -46,7 +46,8 @@ public sealed partial class QueueStore
 
     /// <summary>
     /// Moves scheduled runs and retries whose time has come (by the database clock) into the ready
-    /// queue; served by executions_due_idx. Safe to run from every controller replica at once: rows
+    /// queue; served by executions_due_at_idx (due_at: the due time of a SCHEDULED or RETRYING
+    /// execution, null otherwise). Safe to run from every controller replica at once: rows
     /// another replica is promoting are skipped. One <see cref="TransitionWriter"/> statement, which
     /// locks the due rows itself: every due row gets the same decision, so it is decided once.
     /// </summary>
@@ -70,15 +71,17 @@ public sealed partial class QueueStore
             select id, status, '{promoted.To}'::text, '{promoted.Kind.Word()}'::text, attempt, null::text, null::int, null::text,
                    null::text, null::text, 0::float8, {promoted.Queue}::boolean, null::uuid, false, null::text
             from executions
-            where status in ('{ExecutionStatus.Scheduled}', '{ExecutionStatus.Retrying}') and scheduled_at <= now()
-            order by scheduled_at
+            where due_at <= now()
+            order by due_at
             limit $1
             for update skip locked
             """);
     }
 
     /// <summary>
-    /// Rescues executions whose lease expired (by the database clock; served by executions_lease_idx):
+    /// Rescues executions whose lease expired (by the database clock): the running executions are
+    /// their open attempts (execution_attempts_open_idx), so a pass reads each running execution's
+    /// lease once, a cost bounded by the fleet's slots, never by the history;
     /// the lost attempt is recorded and counts against max_attempts, so a job that kills its worker
     /// cannot loop forever; the execution is ready again at once (at its original place in the queue,
     /// its due time: a worker's death should not cost its executions their turn), CANCELLED when a
@@ -91,12 +94,13 @@ public sealed partial class QueueStore
         await using var tx = await conn.BeginTransactionAsync(ct);
         var transitions = new List<Transition>();
         await using (var cmd = conn.Command($"""
-            select id, attempt, attempt - free_attempts, max_attempts, worker_id, cancel_requested_at is not null
-            from executions
-            where status = '{ExecutionStatus.Running}' and lease_expires_at < now()
-            order by lease_expires_at
+            select e.id, e.attempt, e.attempt - e.free_attempts, e.max_attempts, e.worker_id, e.cancel_requested_at is not null
+            from execution_attempts a
+            join executions e on e.id = a.execution_id and e.attempt = a.attempt
+            where a.ended_at is null and e.status = '{ExecutionStatus.Running}' and e.lease_expires_at < now()
+            order by e.lease_expires_at
             limit $1
-            for update skip locked
+            for update of e skip locked
             """, tx, Sql.P(batchSize)))
         await using (var reader = await cmd.ExecuteReaderAsync(ct))
         {

@@ -43,7 +43,8 @@ public sealed class WebhookDeliveryStore(NpgsqlDataSource db)
                 'result', case when ev.to_status in {{Terminal}} and octet_length(e.result::text) <= {{MaxResultBytes}} then e.result end,
                 'result_truncated', coalesce(ev.to_status in {{Terminal}} and octet_length(e.result::text) > {{MaxResultBytes}}, false)))::text
          from (select 1) one
-         left join execution_events ev on ev.id = d.event_id
+         -- By the execution's events (execution_events_execution_idx): events have no index of their own id.
+         left join execution_events ev on ev.execution_id = d.execution_id and ev.id = d.event_id
          left join executions e on e.id = d.execution_id
          left join jobs j on j.id = e.job_id)
         """;
