@@ -6,9 +6,10 @@ using Npgsql;
 namespace Jobplane.Store.Tests;
 
 /// <summary>
-/// Migration 0019: no index of executions refers to a column the claim writes (so the claim's update
-/// is heap-only), and running executions are their open attempts, on every path in and out of RUNNING
-/// and on data an older schema left.
+/// Migrations 0019 and 0020: no index of executions refers to a column the claim writes (so the
+/// claim's update is heap-only), running executions are their open attempts, on every path in and out
+/// of RUNNING and on data an older schema left; an execution's queue row, attempts and events go with
+/// it when it is deleted, by a trigger instead of foreign keys checked at every insert.
 /// </summary>
 public sealed class HeapOnlyClaimTests(TestDatabase db) : StoreTestBase(db), IClassFixture<TestDatabase>
 {
@@ -87,6 +88,25 @@ public sealed class HeapOnlyClaimTests(TestDatabase db) : StoreTestBase(db), ICl
         Assert.True(await Queue.PromoteDueAsync(10, Ct) >= 1);
         Assert.Equal("PENDING", await StatusAsync(later));
         Assert.True(await Db.ScalarAsync<bool>("select due_at is null from executions where id = $1", later));
+    }
+
+    [Fact]
+    public async Task An_executions_queue_row_attempts_and_events_go_with_it_when_it_is_deleted()
+    {
+        var (tenant, job) = await TenantWithJobAsync();
+        var finished = await SubmitAsync(tenant, job);
+        await SucceedAsync(await ClaimOneAsync(tenant));
+        var queued = await SubmitAsync(tenant, job);
+        var other = await SubmitAsync(tenant, job);
+        Assert.True(await InReadyQueueAsync(queued));
+
+        await ExecAsync("delete from executions where id = any($1)", new[] { finished, queued });
+
+        foreach (var table in new[] { "ready_queue", "execution_attempts", "execution_events" })
+            Assert.Equal(0L, await Db.ScalarAsync<long>($"select count(*) from {table} where execution_id = any($1)", new[] { finished, queued }));
+        // Another execution's rows stay.
+        Assert.True(await InReadyQueueAsync(other));
+        Assert.Equal(1L, await Db.ScalarAsync<long>("select count(*) from execution_events where execution_id = $1", other));
     }
 
     [Fact]
