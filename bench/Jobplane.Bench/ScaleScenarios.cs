@@ -36,10 +36,11 @@ namespace Jobplane.Bench;
 /// nothing to do: the controller process from /proc, and PostgreSQL's backends serving the
 /// benchmark database, sampled from pg_stat_activity and /proc (<see cref="DatabaseCpu"/>).
 /// <c>scale_idle_claims_per_s</c> counts the claim statements the controller ran meanwhile (its
-/// jobplane_queue_claim_duration histogram), after the pollers' first claims are over. Then pickup with
+/// jobplane_queue_claim_duration histogram, which also gives <c>scale_idle_claim_mean_ms</c>), after
+/// the pollers' first claims are over. Then pickup with
 /// those pollers connected: 100 single executions (60 in the quick run; BENCH_SCALE_PICKUP_SAMPLES)
-/// submitted one at a time (POST /jobs/{id}/run), each once the previous one was received and 500 ms
-/// later (BENCH_SCALE_PICKUP_GAP_MS), which leaves the wake-up it caused time to end;
+/// submitted one at a time (POST /jobs/{id}/run), each 500 ms (BENCH_SCALE_PICKUP_GAP_MS) after a
+/// poller received the previous one;
 /// <c>scale_idle_pickup_p50_ms</c>/<c>_p99_ms</c> are measured as the platform group's pickup figures
 /// are (the database clock, from the submitting transaction to the claim),
 /// <c>scale_idle_received_p50_ms</c>/<c>_p99_ms</c> from sending the submission to a poller holding the
@@ -180,6 +181,7 @@ public sealed class ScaleScenarios(BenchOptions options, Report report, string w
             var cpuBefore = CpuTime.Of(pid);
             var serverBefore = CpuTime.OfPostgres();
             var claimsBefore = await ClaimCountAsync(metrics);
+            var claimTimeBefore = await ClaimSecondsAsync(metrics);
             var pollsBefore = Interlocked.Read(ref polls);
             var idle = Stopwatch.StartNew();
             var what = $"{count} idle long-polling workers";
@@ -191,6 +193,7 @@ public sealed class ScaleScenarios(BenchOptions options, Report report, string w
                 var controllerCpu = CpuTime.Of(pid) - cpuBefore;
                 var server = CpuTime.OfPostgres() - serverBefore;
                 var claims = await ClaimCountAsync(metrics) - claimsBefore;
+                var claimTime = await ClaimSecondsAsync(metrics) - claimTimeBefore;
                 var answered = Interlocked.Read(ref polls) - pollsBefore;
                 platform.ThrowIfDied();
                 report.Add(new Figure("scale_idle_controller_cpu_ms_per_s", $"{what}: controller CPU per second idle", controllerCpu * 1000 / seconds, "ms/s",
@@ -200,7 +203,12 @@ public sealed class ScaleScenarios(BenchOptions options, Report report, string w
                 if (claims is { } c)
                 {
                     report.Add(new Figure("scale_idle_claims_per_s", $"{what}: claim statements per second idle", c / seconds, "claims/s",
-                        Note: "each waiting long-poll claims again every 2 s without a notification (LISTEN is a hint), and each new poll starts with a claim"));
+                        Note: "a waiting long-poll claims whenever a jobplane_ready notification wakes it, and every 2 s without one; each new poll starts with a claim"));
+                    if (claimTime is { } t && c > 0)
+                    {
+                        report.Add(new Figure("scale_idle_claim_mean_ms", $"{what}: mean time of one of those claims", t / c * 1000, "ms",
+                            Note: "the controller's own claim duration: waiting for a pooled connection and for the claim lock included"));
+                    }
                 }
                 if (ProcessMemory.Read(pid) is { } memory)
                     report.Add(new Figure("scale_idle_controller_rss_mib", $"{what}: controller RSS", memory.Rss, "MiB"));
@@ -256,7 +264,7 @@ public sealed class ScaleScenarios(BenchOptions options, Report report, string w
                 report.Add(new Figure("scale_idle_claims_per_submission", $"Claim statements per submission {label}",
                     (b - a) / (options.ScalePickupSamples + Warmup), "claims",
                     Note: $"every claim the controller ran while the executions were submitted {options.ScalePickupGap.TotalMilliseconds:0} ms apart, per submission; " +
-                        "a woken long-poll restarts its 2 s re-check, so few re-checks fall in this phase"));
+                        "the wake-ups that come without a submission (see scale_idle_claims_per_s) fall in this phase too"));
             }
             if (Interlocked.Read(ref failures) > 0) report.Note($"{what}: {failures} dequeue or result calls failed");
         }
@@ -271,6 +279,9 @@ public sealed class ScaleScenarios(BenchOptions options, Report report, string w
 
     private static Task<double?> ClaimCountAsync(Uri metrics) =>
         MetricsText.SumAsync(metrics, "jobplane_queue_claim_duration_seconds_count", BenchPlatform.AdminSecret);
+
+    private static Task<double?> ClaimSecondsAsync(Uri metrics) =>
+        MetricsText.SumAsync(metrics, "jobplane_queue_claim_duration_seconds_sum", BenchPlatform.AdminSecret);
 
     // ---- a 10-million-row executions table ----
 
