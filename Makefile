@@ -56,11 +56,11 @@ screenshots: build-all ## PNGs of the dashboard's main pages, on a local platfor
 	JOBPLANE_BIN=$(BIN) JOBPLANE_TEST_CHROMIUM="$$(scripts/ensure-chromium.sh)" \
 		$(DOTNET) run --project tests/Jobplane.Dashboard.Screenshots -c Debug -- --out $(CURDIR)/docs/screenshots
 
-bench: build-all ## the benchmark harness: throughput, latency, commits per job, peers in the same run (PostgreSQL's claim/complete ceiling, Hangfire) and ratios to them, claim latency vs backlog, schedules vs Quartz.NET (~25 min; bench/RESULTS.md)
+bench: build-all ## the benchmark harness: throughput, latency, commits per job, peers in the same run (PostgreSQL's claim/complete ceiling, Hangfire) and ratios to them, claim latency vs backlog, schedules vs Quartz.NET, scale dimensions: 1,000 tenants, 500 idle workers, 10M executions (~30 min; bench/RESULTS.md)
 	@scripts/ensure-postgres.sh
 	JOBPLANE_BIN=$(BIN) $(DOTNET) run --project bench/Jobplane.Bench -c Release
 
-bench-quick: build-all ## a smoke run of the benchmark harness with small backlogs and short windows (~8 min)
+bench-quick: build-all ## a smoke run of the benchmark harness with small backlogs and short windows (~10 min)
 	@scripts/ensure-postgres.sh
 	BENCH_QUICK=1 JOBPLANE_BIN=$(BIN) $(DOTNET) run --project bench/Jobplane.Bench -c Release
 

@@ -6,7 +6,7 @@ namespace Jobplane.Bench;
 /// The sizes of one benchmark run. The full run (`make bench`) takes several minutes; the quick
 /// run (BENCH_QUICK=1, `make bench-quick`) is a smoke run of a minute or two with smaller backlogs,
 /// whose figures are rougher. Every size can be overridden by its BENCH_* variable, and
-/// BENCH_ONLY=platform, peers, claims, retention, schedules, dashboard or webhooks (comma-separated) runs only those parts.
+/// BENCH_ONLY=platform, peers, claims, retention, schedules, dashboard, webhooks or scale (comma-separated) runs only those parts.
 /// </summary>
 public sealed record BenchOptions
 {
@@ -76,6 +76,23 @@ public sealed record BenchOptions
     public IReadOnlyList<int> CeilingClients { get; init; } = [];
     /// <summary>Rows one claim takes (and one completion finishes).</summary>
     public int CeilingBatch { get; init; } = 100;
+    /// <summary>The scale dimensions to run (BENCH_SCALE_PARTS, comma-separated): tenants, idle, rows; all by default.</summary>
+    public IReadOnlyList<string> ScaleParts { get; init; } = [];
+    /// <summary>Tenants with ready work at once (BENCH_SCALE_TENANTS) and each one's ready backlog (BENCH_SCALE_TENANT_BACKLOG).</summary>
+    public int ScaleTenants { get; init; } = 1000;
+    public int ScaleTenantBacklog { get; init; } = 50;
+    /// <summary>Idle long-polling workers, as concurrent dequeue requests of the harness (BENCH_SCALE_POLLERS).</summary>
+    public int ScalePollers { get; init; } = 500;
+    /// <summary>How long the idle platform's CPU is measured (BENCH_SCALE_IDLE_SECONDS).</summary>
+    public TimeSpan ScaleIdle { get; init; } = TimeSpan.FromSeconds(10);
+    /// <summary>After a poller received an execution, the pause before the next submission (BENCH_SCALE_PICKUP_GAP_MS).</summary>
+    public TimeSpan ScalePickupGap { get; init; } = TimeSpan.FromMilliseconds(500);
+    /// <summary>Executions whose pickup is measured with the idle pollers connected (BENCH_SCALE_PICKUP_SAMPLES).</summary>
+    public int ScalePickupSamples { get; init; }
+    /// <summary>Executions in the large history (BENCH_SCALE_ROWS): 10 million, a million in the quick run.</summary>
+    public long ScaleRows { get; init; }
+    /// <summary>Tenants the large history is spread over (BENCH_SCALE_HISTORY_TENANTS); the first, the one read, has a fifth of it.</summary>
+    public int ScaleHistoryTenants { get; init; } = 200;
 
     public static BenchOptions FromEnvironment(Func<string, string?> env, string repositoryRoot)
     {
@@ -142,6 +159,16 @@ public sealed record BenchOptions
             CeilingBacklog = Int("BENCH_CEILING_BACKLOG", noopBacklog, noopBacklog),
             CeilingClients = ceilingClients,
             CeilingBatch = Int("BENCH_CEILING_BATCH", 100, 100),
+            ScaleParts = (env("BENCH_SCALE_PARTS") is { Length: > 0 } parts ? parts : "tenants,idle,rows")
+                .Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries),
+            ScaleTenants = Int("BENCH_SCALE_TENANTS", 1000, 1000),
+            ScaleTenantBacklog = Int("BENCH_SCALE_TENANT_BACKLOG", 50, 50),
+            ScalePollers = Int("BENCH_SCALE_POLLERS", 500, 500),
+            ScaleIdle = TimeSpan.FromSeconds(Int("BENCH_SCALE_IDLE_SECONDS", 10, 10)),
+            ScalePickupGap = TimeSpan.FromMilliseconds(Int("BENCH_SCALE_PICKUP_GAP_MS", 500, 500)),
+            ScalePickupSamples = Int("BENCH_SCALE_PICKUP_SAMPLES", 100, 60),
+            ScaleRows = Int("BENCH_SCALE_ROWS", 10_000_000, 1_000_000),
+            ScaleHistoryTenants = Math.Max(2, Int("BENCH_SCALE_HISTORY_TENANTS", 200, 200)),
         };
     }
 }

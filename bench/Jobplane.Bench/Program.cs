@@ -36,7 +36,7 @@ Console.WriteLine($"jobplane benchmark ({(options.Quick ? "quick" : "full")} run
 var failed = false;
 try
 {
-    var only = Environment.GetEnvironmentVariable("BENCH_ONLY") is { Length: > 0 } o ? o.Split(',') : ["platform", "peers", "claims", "retention", "schedules", "dashboard", "webhooks"];
+    var only = Environment.GetEnvironmentVariable("BENCH_ONLY") is { Length: > 0 } o ? o.Split(',') : ["platform", "peers", "claims", "retention", "schedules", "dashboard", "webhooks", "scale"];
     double starts = double.NaN;
     if (only.Contains("platform"))
     {
@@ -124,6 +124,11 @@ try
     {
         await using var db = await BenchDatabase.CreateAsync(options.ServerConnectionString, "webhooks");
         await new WebhookScenario(options, db, report, work).RunAsync();
+    }
+
+    if (only.Contains("scale"))
+    {
+        await new ScaleScenarios(options, report, work).RunAsync();
     }
 }
 catch (Exception e)
