@@ -1,4 +1,6 @@
+using System.Buffers;
 using System.Diagnostics;
+using System.Diagnostics.CodeAnalysis;
 
 namespace Jobplane.Observability;
 
@@ -11,6 +13,23 @@ public static class TraceParent
     /// <summary>The traceparent of <paramref name="activity"/> (W3C ids), or null.</summary>
     public static string? Of(Activity? activity) =>
         activity is { IdFormat: ActivityIdFormat.W3C } a ? a.Id : null;
+
+    /// <summary>
+    /// Whether <paramref name="traceParent"/> has the W3C shape (version 00:
+    /// <c>00-{32 hex}-{16 hex}-{2 hex}</c>, ids not all zero), checked without allocating, so a
+    /// traceparent can be passed on (to a job's environment) without parsing it into ids.
+    /// </summary>
+    public static bool IsWellFormed([NotNullWhen(true)] string? traceParent)
+    {
+        if (traceParent is not { Length: 55 } t || t[2] != '-' || t[35] != '-' || t[52] != '-' || !t.StartsWith("00", StringComparison.Ordinal))
+            return false;
+        var trace = t.AsSpan(3, 32);
+        var span = t.AsSpan(36, 16);
+        return !trace.ContainsAnyExcept(LowerHex) && !span.ContainsAnyExcept(LowerHex) && !t.AsSpan(53, 2).ContainsAnyExcept(LowerHex)
+            && trace.ContainsAnyExcept('0') && span.ContainsAnyExcept('0');
+    }
+
+    private static readonly SearchValues<char> LowerHex = SearchValues.Create("0123456789abcdef");
 
     /// <summary>Parses a stored traceparent; default when absent or malformed.</summary>
     public static ActivityContext Parse(string? traceParent) =>

@@ -192,8 +192,10 @@ public sealed partial class WorkerAgent(
     private async Task RunAttemptAsync(ClaimedExecution claim, RunningAttempt attempt, Resumption? resumption = null)
     {
         var p = claim.Payload;
+        // No span unless a tracer listens; then the execution's own trace context (as the claim
+        // handed it over) stands in for it in the log scope and the job's TRACEPARENT.
         using var span = WorkerTracing.StartAttempt(claim, options.WorkerId, runtime.Name);
-        using var scope = logger.BeginScope(new ExecutionLogScope(claim.ExecutionId, p.JobId, p.TenantId, claim.Attempt, span?.TraceId));
+        using var scope = logger.BeginScope(new ExecutionLogScope(claim.ExecutionId, p.JobId, p.TenantId, claim.Attempt, TraceParent.Of(span) ?? p.TraceParent));
         LogAttemptStarting(claim.ExecutionId, claim.Attempt, claim.MaxAttempts, p.JobName);
         RunOutcome outcome;
         var shipper = new LogShipper(client, claim.ExecutionId, claim.LeaseToken, options.LogFlushInterval, time, logger, attempt.KillToken);
@@ -204,7 +206,7 @@ public sealed partial class WorkerAgent(
             var timeout = TimeSpan.FromSeconds(p.TimeoutSeconds);
             if (resumption is not null) timeout = TimeSpan.FromTicks(Math.Max(TimeSpan.TicksPerSecond, (timeout - resumption.Running).Ticks));
             var spec = new RunSpec(claim.ExecutionId, p.JobId, claim.Attempt, p.Image, p.Command,
-                timeout, WorkerTracing.JobEnvironment(span))
+                timeout, WorkerTracing.JobEnvironment(span, p.TraceParent))
             {
                 LeaseToken = claim.LeaseToken,
                 Resources = p.Resources is { } r ? new ResourceRequest(r.MemoryMib * (1L << 20), r.Cpus, r.Pids) : null,

@@ -273,7 +273,7 @@ public static class WorkerEndpoints
             var r = reports[accepted[k]];
             var o = outcomes[k];
             var executionId = r.ExecutionId!.Value;
-            if (o.Check == LeaseCheck.Accepted) telemetry.Completed(executionId, o.Status!, r, TraceParent.Parse(r.TraceParent));
+            if (o.Check == LeaseCheck.Accepted) telemetry.Completed(executionId, o.Status!, r, r.TraceParent);
             answers[accepted[k]] = o.Check switch
             {
                 LeaseCheck.Accepted => new ResultAnswer(executionId, ResultAnswers.Accepted) { Status = o.Status },
