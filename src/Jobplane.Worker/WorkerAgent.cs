@@ -24,6 +24,7 @@ public sealed partial class WorkerAgent(
 {
     private readonly ConcurrentDictionary<Guid, RunningAttempt> _running = new();
     private readonly ConcurrentDictionary<Task, byte> _tasks = new();
+    private readonly AttemptSummary _summary = new(logger, time);
     private readonly SemaphoreSlim _slots = new(options.Concurrency, options.Concurrency);
     // Results of attempts that end close together go to the controller in one call.
     private readonly ResultBatcher _results = new(client, logger);
@@ -63,6 +64,7 @@ public sealed partial class WorkerAgent(
         using var heartbeatStop = new CancellationTokenSource();
         var heartbeats = HeartbeatLoopAsync(heartbeatStop.Token);
         var watchdog = WatchdogLoopAsync(heartbeatStop.Token);
+        var summary = _summary.RunAsync(() => _running.Count, heartbeatStop.Token);
 
         await ClaimLoopAsync(stoppingToken);
         await DrainAsync();
@@ -70,6 +72,7 @@ public sealed partial class WorkerAgent(
         await heartbeatStop.CancelAsync();
         await heartbeats;
         await watchdog;
+        await summary;
         await _results.DisposeAsync();
         LogStopped(options.WorkerId);
     }
@@ -195,7 +198,9 @@ public sealed partial class WorkerAgent(
         // No span unless a tracer listens; then the execution's own trace context (as the claim
         // handed it over) stands in for it in the log scope and the job's TRACEPARENT.
         using var span = WorkerTracing.StartAttempt(claim, options.WorkerId, runtime.Name);
-        using var scope = logger.BeginScope(new ExecutionLogScope(claim.ExecutionId, p.JobId, p.TenantId, claim.Attempt, TraceParent.Of(span) ?? p.TraceParent));
+        using var scope = logger.IsEnabled(LogLevel.Critical)
+            ? logger.BeginScope(new ExecutionLogScope(claim.ExecutionId, p.JobId, p.TenantId, claim.Attempt, TraceParent.Of(span) ?? p.TraceParent))
+            : null;
         LogAttemptStarting(claim.ExecutionId, claim.Attempt, claim.MaxAttempts, p.JobName);
         RunOutcome outcome;
         var shipper = new LogShipper(client, claim.ExecutionId, claim.LeaseToken, options.LogFlushInterval, time, logger, attempt.KillToken);
@@ -231,6 +236,7 @@ public sealed partial class WorkerAgent(
         var ran = time.GetElapsedTime(started);
         WorkerTracing.Ended(span, outcome);
         metrics?.AttemptEnded(runtime.Name, WorkerTracing.Outcome(outcome), ran);
+        _summary.Ended(outcome);
 
         try
         {
@@ -602,10 +608,11 @@ public sealed partial class WorkerAgent(
     [LoggerMessage(Level = LogLevel.Warning, Message = "Dequeue failed: {Reason}; retrying in {Delay}")]
     private partial void LogDequeueFailed(string reason, TimeSpan delay);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Execution {ExecutionId} attempt {Attempt}/{MaxAttempts} of job {JobName} starting")]
+    // Per attempt: Debug, like its report below; the attempt summary says at Information how many ended.
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Execution {ExecutionId} attempt {Attempt}/{MaxAttempts} of job {JobName} starting")]
     private partial void LogAttemptStarting(Guid executionId, int attempt, int maxAttempts, string jobName);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Execution {ExecutionId} attempt {Attempt} reported: now {Status} (exit code {ExitCode}, error {Error})")]
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Execution {ExecutionId} attempt {Attempt} reported: now {Status} (exit code {ExitCode}, error {Error})")]
     private partial void LogAttemptReported(Guid executionId, int attempt, string status, int? exitCode, string? error);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Runtime fault on execution {ExecutionId}")]
