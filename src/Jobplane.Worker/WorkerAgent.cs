@@ -23,7 +23,11 @@ public sealed partial class WorkerAgent(
     WorkerMetrics? metrics = null) : BackgroundService
 {
     private readonly ConcurrentDictionary<Guid, RunningAttempt> _running = new();
-    private readonly ConcurrentDictionary<Task, byte> _tasks = new();
+    // Attempt tasks not yet ended, plus one held by the claim loop until the drain begins: whoever
+    // takes it to zero completes _allEnded. (A set of tasks, each removed by a continuation, cost
+    // three allocations per job.)
+    private int _inFlight = 1;
+    private readonly TaskCompletionSource _allEnded = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly AttemptSummary _summary = new(logger, time);
     private readonly SemaphoreSlim _slots = new(options.Concurrency, options.Concurrency);
     // Results of attempts that end close together go to the controller in one call.
@@ -143,9 +147,7 @@ public sealed partial class WorkerAgent(
                 // The lease runs from the claim, a moment before this answer arrived: half of it is a safe bound.
                 var attempt = new RunningAttempt(c.ExecutionId, c.LeaseToken, c.Attempt, LeaseDeadlineFrom(received));
                 _running[c.ExecutionId] = attempt;
-                var task = Task.Run(() => RunAttemptAsync(c, attempt), CancellationToken.None);
-                _tasks[task] = 0;
-                _ = task.ContinueWith(t => _tasks.TryRemove(t, out _), TaskScheduler.Default);
+                StartAttempt(c, attempt);
             }
         }
     }
@@ -180,10 +182,7 @@ public sealed partial class WorkerAgent(
             _running[claim.ExecutionId] = attempt;
             resumed.Add(claim.ExecutionId);
             LogResumed(claim.ExecutionId, claim.Attempt, answer.LoggedStdout + answer.LoggedStderr, answer.RunningSeconds);
-            var resumption = new Resumption(answer.LoggedStdout, answer.LoggedStderr, TimeSpan.FromSeconds(answer.RunningSeconds));
-            var task = Task.Run(() => RunAttemptAsync(claim, attempt, resumption), CancellationToken.None);
-            _tasks[task] = 0;
-            _ = task.ContinueWith(t => _tasks.TryRemove(t, out _), TaskScheduler.Default);
+            StartAttempt(claim, attempt, new Resumption(answer.LoggedStdout, answer.LoggedStderr, TimeSpan.FromSeconds(answer.RunningSeconds)));
         }
         return resumed;
     }
@@ -191,8 +190,32 @@ public sealed partial class WorkerAgent(
     /// <summary>Where a taken-over attempt stands: the output the controller already has, and how long it has run.</summary>
     private sealed record Resumption(long LoggedStdout, long LoggedStderr, TimeSpan Running);
 
+    /// <summary>Runs the attempt on the thread pool; the drain waits for it (see <see cref="_inFlight"/>).</summary>
+    private void StartAttempt(ClaimedExecution claim, RunningAttempt attempt, Resumption? resumption = null)
+    {
+        Interlocked.Increment(ref _inFlight);
+        _ = Task.Run(() => RunAttemptAsync(claim, attempt, resumption), CancellationToken.None);
+    }
+
+    private void AttemptTaskEnded()
+    {
+        if (Interlocked.Decrement(ref _inFlight) == 0) _allEnded.TrySetResult();
+    }
+
     /// <summary>Runs one attempt and reports it. Never throws: a worker-side fault fails the attempt.</summary>
-    private async Task RunAttemptAsync(ClaimedExecution claim, RunningAttempt attempt, Resumption? resumption = null)
+    private async Task RunAttemptAsync(ClaimedExecution claim, RunningAttempt attempt, Resumption? resumption)
+    {
+        try
+        {
+            await RunAndReportAsync(claim, attempt, resumption);
+        }
+        finally
+        {
+            AttemptTaskEnded();
+        }
+    }
+
+    private async Task RunAndReportAsync(ClaimedExecution claim, RunningAttempt attempt, Resumption? resumption)
     {
         var p = claim.Payload;
         // No span unless a tracer listens; then the execution's own trace context (as the claim
@@ -304,10 +327,10 @@ public sealed partial class WorkerAgent(
             DurationSeconds = ran.TotalSeconds,
         };
         // What ends the retrying: a report made after a cancel is the cancel's own, so then only a
-        // lost lease (or the drain deadline) ends it.
-        using var giveUp = CancellationTokenSource.CreateLinkedTokenSource(
-            attempt.Reason == StopReason.None ? attempt.StopToken : attempt.KillToken, _drainOver.Token);
-        var backoff = new CallBackoff(TimeSpan.FromMilliseconds(200), TimeSpan.FromSeconds(10));
+        // lost lease (or the drain deadline) ends it. The backoff and the linked token for its waits
+        // are made at the first retry: most reports need none.
+        var endsRetrying = attempt.Reason == StopReason.None ? attempt.StopToken : attempt.KillToken;
+        CallBackoff? backoff = null;
         var tries = 0;
         var fallbacks = 0;
         while (true)
@@ -351,11 +374,12 @@ public sealed partial class WorkerAgent(
             }
             catch (Exception e) when (e is HttpRequestException or TaskCanceledException or ApiException { Transient: true })
             {
-                if (tries >= MaxReportTries || giveUp.IsCancellationRequested)
+                var giveUp = endsRetrying.IsCancellationRequested || _drainOver.IsCancellationRequested;
+                if (tries >= MaxReportTries || giveUp)
                 {
                     // A controller that answers but keeps failing this report (rather than being
                     // unreachable) may be choking on its content: one plain failure is worth a try.
-                    if (e is ApiException { Status: >= HttpStatusCode.InternalServerError } && !giveUp.IsCancellationRequested
+                    if (e is ApiException { Status: >= HttpStatusCode.InternalServerError } && !giveUp
                         && TryPlainFailure(ref request, ref fallbacks, outcome, $"the controller could not store the report ({tries} tries): {e.Message}"))
                     {
                         tries = 0;
@@ -364,11 +388,12 @@ public sealed partial class WorkerAgent(
                     LogReportAbandoned(claim.ExecutionId, claim.Attempt, tries, e.Message);
                     return;
                 }
-                var delay = backoff.Next();
+                var delay = (backoff ??= new CallBackoff(TimeSpan.FromMilliseconds(200), TimeSpan.FromSeconds(10))).Next();
                 LogReportRetry(claim.ExecutionId, tries, e.Message, delay);
                 try
                 {
-                    await Task.Delay(delay, time, giveUp.Token);
+                    using var either = CancellationTokenSource.CreateLinkedTokenSource(endsRetrying, _drainOver.Token);
+                    await Task.Delay(delay, time, either.Token);
                 }
                 catch (OperationCanceledException)
                 {
@@ -466,15 +491,17 @@ public sealed partial class WorkerAgent(
 
     private async Task DrainAsync()
     {
-        if (_tasks.IsEmpty) return;
+        // The claim loop has ended: no attempt starts any more, so its hold is let go.
+        AttemptTaskEnded();
+        var all = _allEnded.Task;
+        if (all.IsCompleted) return;
         LogDraining(_running.Count, options.DrainTimeout);
-        var all = Task.WhenAll(_tasks.Keys);
         var finished = await Task.WhenAny(all, Task.Delay(options.DrainTimeout, time)) == all;
         if (!finished)
         {
             await _drainOver.CancelAsync();
             foreach (var a in _running.Values) a.Stop(StopReason.Shutdown);
-            await Task.WhenAll(_tasks.Keys);
+            await all;
         }
     }
 
