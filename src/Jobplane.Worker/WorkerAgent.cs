@@ -194,7 +194,9 @@ public sealed partial class WorkerAgent(
     private void StartAttempt(ClaimedExecution claim, RunningAttempt attempt, Resumption? resumption = null)
     {
         Interlocked.Increment(ref _inFlight);
-        _ = Task.Run(() => RunAttemptAsync(claim, attempt, resumption), CancellationToken.None);
+        // One work item holding its state, where Task.Run made a closure, a delegate and two tasks.
+        ThreadPool.QueueUserWorkItem(static s => _ = s.Agent.RunAttemptAsync(s.Claim, s.Attempt, s.Resumption),
+            (Agent: this, Claim: claim, Attempt: attempt, Resumption: resumption), preferLocal: false);
     }
 
     private void AttemptTaskEnded()
@@ -205,93 +207,89 @@ public sealed partial class WorkerAgent(
     /// <summary>Runs one attempt and reports it. Never throws: a worker-side fault fails the attempt.</summary>
     private async Task RunAttemptAsync(ClaimedExecution claim, RunningAttempt attempt, Resumption? resumption)
     {
+        // Whatever happens below, the drain must not wait for this attempt forever.
         try
         {
-            await RunAndReportAsync(claim, attempt, resumption);
-        }
-        finally
-        {
-            AttemptTaskEnded();
-        }
-    }
-
-    private async Task RunAndReportAsync(ClaimedExecution claim, RunningAttempt attempt, Resumption? resumption)
-    {
-        var p = claim.Payload;
-        // No span unless a tracer listens; then the execution's own trace context (as the claim
-        // handed it over) stands in for it in the log scope and the job's TRACEPARENT.
-        using var span = WorkerTracing.StartAttempt(claim, options.WorkerId, runtime.Name);
-        using var scope = logger.IsEnabled(LogLevel.Critical)
-            ? logger.BeginScope(new ExecutionLogScope(claim.ExecutionId, p.JobId, p.TenantId, claim.Attempt, TraceParent.Of(span) ?? p.TraceParent))
-            : null;
-        LogAttemptStarting(claim.ExecutionId, claim.Attempt, claim.MaxAttempts, p.JobName);
-        RunOutcome outcome;
-        var shipper = new LogShipper(client, claim.ExecutionId, claim.LeaseToken, options.LogFlushInterval, time, logger, attempt.KillToken);
-        var started = time.GetTimestamp();
-        try
-        {
-            // A taken-over attempt has run for a while already: its timeout counts from its start.
-            var timeout = TimeSpan.FromSeconds(p.TimeoutSeconds);
-            if (resumption is not null) timeout = TimeSpan.FromTicks(Math.Max(TimeSpan.TicksPerSecond, (timeout - resumption.Running).Ticks));
-            var spec = new RunSpec(claim.ExecutionId, p.JobId, claim.Attempt, p.Image, p.Command,
-                timeout, WorkerTracing.JobEnvironment(span, p.TraceParent))
+            var p = claim.Payload;
+            // No span unless a tracer listens; then the execution's own trace context (as the claim
+            // handed it over) stands in for it in the log scope and the job's TRACEPARENT.
+            using var span = WorkerTracing.StartAttempt(claim, options.WorkerId, runtime.Name);
+            using var scope = logger.IsEnabled(LogLevel.Critical)
+                ? logger.BeginScope(new ExecutionLogScope(claim.ExecutionId, p.JobId, p.TenantId, claim.Attempt, TraceParent.Of(span) ?? p.TraceParent))
+                : null;
+            LogAttemptStarting(claim.ExecutionId, claim.Attempt, claim.MaxAttempts, p.JobName);
+            RunOutcome outcome;
+            var shipper = new LogShipper(client, claim.ExecutionId, claim.LeaseToken, options.LogFlushInterval, time, logger, attempt.KillToken);
+            var started = time.GetTimestamp();
+            try
             {
-                LeaseToken = claim.LeaseToken,
-                Resources = p.Resources is { } r ? new ResourceRequest(r.MemoryMib * (1L << 20), r.Cpus, r.Pids) : null,
-                Network = p.Network,
-                RunAsRoot = p.RunAsRoot,
-                TenantId = p.TenantId,
-            };
-            ILogSink sink = metrics is null ? shipper : new CountingLogSink(shipper, metrics);
-            // The lines the controller already has are read again from the unit and skipped.
-            if (resumption is not null) sink = new SkippingLogSink(sink, resumption.LoggedStdout, resumption.LoggedStderr);
-            outcome = await runtime.RunAsync(spec, sink, attempt.StopToken, attempt.KillToken);
-        }
-        catch (Exception e)
-        {
-            LogRuntimeFault(claim.ExecutionId, e);
-            outcome = new RunOutcome { Error = $"worker fault while running the job: {e.Message}" };
-        }
-        finally
-        {
-            await shipper.DisposeAsync();
-        }
-        var ran = time.GetElapsedTime(started);
-        WorkerTracing.Ended(span, outcome);
-        metrics?.AttemptEnded(runtime.Name, WorkerTracing.Outcome(outcome), ran);
-        _summary.Ended(outcome);
-
-        try
-        {
-            switch (attempt.Reason)
+                // A taken-over attempt has run for a while already: its timeout counts from its start.
+                var timeout = TimeSpan.FromSeconds(p.TimeoutSeconds);
+                if (resumption is not null) timeout = TimeSpan.FromTicks(Math.Max(TimeSpan.TicksPerSecond, (timeout - resumption.Running).Ticks));
+                var spec = new RunSpec(claim.ExecutionId, p.JobId, claim.Attempt, p.Image, p.Command,
+                    timeout, WorkerTracing.JobEnvironment(span, p.TraceParent))
+                {
+                    LeaseToken = claim.LeaseToken,
+                    Resources = p.Resources is { } r ? new ResourceRequest(r.MemoryMib * (1L << 20), r.Cpus, r.Pids) : null,
+                    Network = p.Network,
+                    RunAsRoot = p.RunAsRoot,
+                    TenantId = p.TenantId,
+                };
+                ILogSink sink = metrics is null ? shipper : new CountingLogSink(shipper, metrics);
+                // The lines the controller already has are read again from the unit and skipped.
+                if (resumption is not null) sink = new SkippingLogSink(sink, resumption.LoggedStdout, resumption.LoggedStderr);
+                outcome = await runtime.RunAsync(spec, sink, attempt.StopToken, attempt.KillToken);
+            }
+            catch (Exception e)
             {
-                case StopReason.Shutdown:
-                    await ReleaseAsync(claim);
-                    break;
-                case StopReason.LeaseLost:
-                    LogLeaseLostStopped(claim.ExecutionId, claim.Attempt);
-                    break;
-                case StopReason.Cancelled:
-                    // The controller ends it CANCELLED (or SUCCEEDED, if the job finished first).
-                    await ReportAsync(claim, attempt, outcome.Succeeded ? outcome : outcome with
-                    {
-                        Error = outcome.Stopped ? "stopped at the user's request" : outcome.Error,
-                        Retryable = false,
-                    }, ran);
-                    break;
-                default:
-                    // Ended by the platform under the job (an evicted pod, a lost node): another
-                    // attempt gets it, and this one is not charged to the job.
-                    if (outcome.HandBack) await ReleaseAsync(claim, outcome.Error);
-                    else await ReportAsync(claim, attempt, outcome, ran);
-                    break;
+                LogRuntimeFault(claim.ExecutionId, e);
+                outcome = new RunOutcome { Error = $"worker fault while running the job: {e.Message}" };
+            }
+            finally
+            {
+                await shipper.DisposeAsync();
+            }
+            var ran = time.GetElapsedTime(started);
+            WorkerTracing.Ended(span, outcome);
+            metrics?.AttemptEnded(runtime.Name, WorkerTracing.Outcome(outcome), ran);
+            _summary.Ended(outcome);
+
+            try
+            {
+                switch (attempt.Reason)
+                {
+                    case StopReason.Shutdown:
+                        await ReleaseAsync(claim);
+                        break;
+                    case StopReason.LeaseLost:
+                        LogLeaseLostStopped(claim.ExecutionId, claim.Attempt);
+                        break;
+                    case StopReason.Cancelled:
+                        // The controller ends it CANCELLED (or SUCCEEDED, if the job finished first).
+                        await ReportAsync(claim, attempt, outcome.Succeeded ? outcome : outcome with
+                        {
+                            Error = outcome.Stopped ? "stopped at the user's request" : outcome.Error,
+                            Retryable = false,
+                        }, ran);
+                        break;
+                    default:
+                        // Ended by the platform under the job (an evicted pod, a lost node): another
+                        // attempt gets it, and this one is not charged to the job.
+                        if (outcome.HandBack) await ReleaseAsync(claim, outcome.Error);
+                        else await ReportAsync(claim, attempt, outcome, ran);
+                        break;
+                }
+            }
+            finally
+            {
+                _running.TryRemove(claim.ExecutionId, out _);
+                attempt.Dispose();
+                _slots.Release();
             }
         }
         finally
         {
-            _running.TryRemove(claim.ExecutionId, out _);
-            attempt.Dispose();
-            _slots.Release();
+            AttemptTaskEnded();
         }
     }
 
