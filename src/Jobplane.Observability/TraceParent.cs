@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Diagnostics;
 using System.Diagnostics.CodeAnalysis;
+using System.Globalization;
 
 namespace Jobplane.Observability;
 
@@ -13,6 +14,18 @@ public static class TraceParent
     /// <summary>The traceparent of <paramref name="activity"/> (W3C ids), or null.</summary>
     public static string? Of(Activity? activity) =>
         activity is { IdFormat: ActivityIdFormat.W3C } a ? a.Id : null;
+
+    /// <summary>
+    /// The traceparent to store with executions that <paramref name="activity"/> (a submit span, or
+    /// the request's own) creates. Without a tracer the request's activity exists for log scopes
+    /// only and is never sampled; a root one is then stored as sampled, the decision the platform's
+    /// sampler makes for every root that is not background chatter, so that a job whose own tracer
+    /// follows its parent's decision still records its spans. A caller's decision is kept as sent.
+    /// </summary>
+    public static string? ForExecutions(Activity? activity) =>
+        activity is { IdFormat: ActivityIdFormat.W3C, ParentId: null, Recorded: false } root && root.Source.Name.Length == 0
+            ? string.Create(CultureInfo.InvariantCulture, $"00-{root.TraceId.ToHexString()}-{root.SpanId.ToHexString()}-01")
+            : Of(activity);
 
     /// <summary>
     /// Whether <paramref name="traceParent"/> has the W3C shape (version 00:

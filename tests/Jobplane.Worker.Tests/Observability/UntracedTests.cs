@@ -48,6 +48,8 @@ public sealed class UntracedTests : IAsyncLifetime
             stored = (string?)await cmd.ExecuteScalarAsync();
         }
         Assert.True(TraceParent.IsWellFormed(stored), stored);
+        // Submitted without a traceparent: a root, stored as sampled, so the job's own tracer records.
+        Assert.EndsWith("-01", stored, StringComparison.Ordinal);
         var logs = await _agent.AllLogsAsync(id);
         Assert.Equal($"traceparent={stored}", Assert.Single(logs, l => l.Content.StartsWith("traceparent=", StringComparison.Ordinal)).Content);
     }
