@@ -48,6 +48,11 @@ public sealed class Rfc3339JsonConverter : JsonConverter<DateTimeOffset>
     public override DateTimeOffset Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options)
     {
         if (reader.TokenType != JsonTokenType.String) throw new InvalidTimestampException($"expected {Rfc3339.Expected}, got {reader.TokenType}");
+        // The canonical form (every timestamp the platform writes: each claimed execution carries
+        // several) is read straight from its bytes; the pattern below, which allocates a match, its
+        // groups and two strings, judges everything else.
+        if (!reader.HasValueSequence && !reader.ValueIsEscaped && IsCanonical(reader.ValueSpan) && reader.TryGetDateTimeOffset(out var canonical))
+            return canonical;
         var text = reader.GetString();
         if (Rfc3339.TryParse(text, out var value)) return value;
         var shown = text is { Length: > 64 } ? text[..64] + "..." : text;
@@ -55,4 +60,25 @@ public sealed class Rfc3339JsonConverter : JsonConverter<DateTimeOffset>
     }
 
     public override void Write(Utf8JsonWriter writer, DateTimeOffset value, JsonSerializerOptions options) => writer.WriteStringValue(value);
+
+    /// <summary>
+    /// yyyy-MM-ddTHH:mm:ss, up to 7 fractional digits, then Z or ±hh:mm: a strict subset of what
+    /// <see cref="Rfc3339.TryParse"/> accepts, whose values the JSON reader parses to the same instant.
+    /// </summary>
+    private static bool IsCanonical(ReadOnlySpan<byte> t)
+    {
+        if (t.Length < 20 || t[4] != '-' || t[7] != '-' || t[10] != 'T' || t[13] != ':' || t[16] != ':') return false;
+        if (!Digits(t[..4]) || !Digits(t.Slice(5, 2)) || !Digits(t.Slice(8, 2)) || !Digits(t.Slice(11, 2)) || !Digits(t.Slice(14, 2)) || !Digits(t.Slice(17, 2)))
+            return false;
+        var rest = t[19..];
+        if (rest[0] == '.')
+        {
+            var fraction = rest[1..].IndexOfAnyExceptInRange((byte)'0', (byte)'9');
+            if (fraction is < 1 or > 7) return false;
+            rest = rest[(fraction + 1)..];
+        }
+        return rest is [(byte)'Z'] || (rest.Length == 6 && rest[0] is (byte)'+' or (byte)'-' && Digits(rest.Slice(1, 2)) && rest[3] == ':' && Digits(rest.Slice(4, 2)));
+    }
+
+    private static bool Digits(ReadOnlySpan<byte> span) => !span.ContainsAnyExceptInRange((byte)'0', (byte)'9');
 }

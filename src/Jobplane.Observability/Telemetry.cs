@@ -13,8 +13,10 @@ namespace Jobplane.Observability;
 /// OpenTelemetry wiring shared by the controller and the worker: the service resource, a sampler
 /// that keeps background chatter out of traces, and OTLP export only when
 /// OTEL_EXPORTER_OTLP_ENDPOINT is set (protocol from OTEL_EXPORTER_OTLP_PROTOCOL: grpc, the
-/// default, or http/protobuf). Without an endpoint nothing is exported; spans are still made, so
-/// trace ids reach logs, the database and jobs.
+/// default, or http/protobuf). Without an endpoint no tracer listens, so no span is made at all
+/// (a span per attempt, claim and completion, each with its tags and ids, was a large share of
+/// the work per job, and nothing read it); the execution's stored traceparent is passed along
+/// instead, so trace ids still reach logs, the database and jobs.
 /// </summary>
 public static class Telemetry
 {
@@ -36,20 +38,32 @@ public static class Telemetry
     }
 
     /// <summary>
-    /// Adds OpenTelemetry with the service resource and the shared sampler; the caller adds its own
-    /// sources, instrumentation and meters through the returned builder.
+    /// Adds OpenTelemetry with the service resource; the caller adds its meters through the returned
+    /// builder. <paramref name="tracing"/> names the caller's sources and instrumentation; it is
+    /// applied, with the shared sampler, only when spans are exported.
     /// </summary>
-    public static OpenTelemetryBuilder AddJobplaneOpenTelemetry(this IServiceCollection services, IConfiguration config, string serviceName)
+    public static OpenTelemetryBuilder AddJobplaneOpenTelemetry(this IServiceCollection services, IConfiguration config, string serviceName,
+        Action<TracerProviderBuilder> tracing)
     {
+        ArgumentNullException.ThrowIfNull(tracing);
         var otel = services.AddOpenTelemetry()
             .ConfigureResource(r =>
             {
                 // OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES (read by the SDK) win over the default name.
                 if (string.IsNullOrWhiteSpace(config["OTEL_SERVICE_NAME"])) r.AddService(serviceName);
-            })
-            .WithTracing(t => t.SetSampler(new ParentBasedSampler(new NoBackgroundClientRoots())));
+            });
         services.ConfigureOpenTelemetryMeterProvider((sp, metrics) => metrics.AddView(OnlyThisHost(sp.GetRequiredService<IMeterFactory>())));
-        if (ExportsOtlp(config)) otel.UseOtlpExporter();
+        if (ExportsOtlp(config))
+        {
+            // A tracer provider is a listener: with one registered, every StartActivity of its sources
+            // allocates a span even when nothing exports it. So there is none without an exporter.
+            otel.WithTracing(t =>
+            {
+                t.SetSampler(new ParentBasedSampler(new NoBackgroundClientRoots()));
+                tracing(t);
+            });
+            otel.UseOtlpExporter();
+        }
         return otel;
     }
 

@@ -11,6 +11,8 @@ namespace Jobplane.Worker;
 /// instead of growing the worker's memory without bound. Once the controller answers that the
 /// execution's log is full (the operator's cap), nothing more is buffered or sent for it: the
 /// controller would drop it anyway.
+/// <para>The flush loop (a task, its timer and its signal) starts with the first line: most
+/// attempts of short jobs write none, and paid for it all the same.</para>
 /// </summary>
 public sealed partial class LogShipper : ILogSink, IAsyncDisposable
 {
@@ -25,10 +27,12 @@ public sealed partial class LogShipper : ILogSink, IAsyncDisposable
     private readonly ILogger _logger;
     private readonly CancellationToken _abandon;
     private readonly Lock _gate = new();
-    private readonly CancellationTokenSource _stop = new();
-    private readonly SemaphoreSlim _full = new(0);
-    private readonly Task _loop;
     private readonly List<LogLine> _pending = [];
+    // Made by the first Write (under _gate); null while the attempt has written nothing.
+    private CancellationTokenSource? _stop;
+    private SemaphoreSlim? _full;
+    private Task? _loop;
+    private bool _disposed;
     private long _pendingChars;
     private long _droppedLines;
     private bool _leaseGone;
@@ -45,7 +49,6 @@ public sealed partial class LogShipper : ILogSink, IAsyncDisposable
         _flushInterval = flushInterval;
         _time = time;
         _logger = logger;
-        _loop = Task.Run(LoopAsync, CancellationToken.None);
     }
 
     /// <summary>True once the controller refused a batch because this attempt lost its lease.</summary>
@@ -60,7 +63,7 @@ public sealed partial class LogShipper : ILogSink, IAsyncDisposable
         // A line cut at a length may end in half a surrogate pair, which JSON cannot carry; and
         // NUL cannot be stored. Both become U+FFFD (no copy when there is neither).
         line = StorableText.Clean(line);
-        var signal = false;
+        SemaphoreSlim? signal = null;
         lock (_gate)
         {
             if (_pendingChars + line.Length > MaxBufferedChars)
@@ -70,18 +73,25 @@ public sealed partial class LogShipper : ILogSink, IAsyncDisposable
             }
             _pending.Add(new LogLine(line, stream == LogStream.Stderr ? "stderr" : "stdout"));
             _pendingChars += line.Length;
-            signal = _pendingChars >= MaxBatchChars;
+            // After disposal nothing ships on a timer: the final flush has taken what it could.
+            if (_loop is null && !_disposed)
+            {
+                _stop = new CancellationTokenSource();
+                _full = new SemaphoreSlim(0);
+                _loop = Task.Run(() => LoopAsync(_stop.Token, _full), CancellationToken.None);
+            }
+            if (_pendingChars >= MaxBatchChars) signal = _full;
         }
-        if (signal) _full.Release();
+        signal?.Release();
     }
 
-    private async Task LoopAsync()
+    private async Task LoopAsync(CancellationToken stop, SemaphoreSlim full)
     {
-        while (!_stop.IsCancellationRequested)
+        while (!stop.IsCancellationRequested)
         {
             try
             {
-                await _full.WaitAsync(_flushInterval, _stop.Token);
+                await full.WaitAsync(_flushInterval, stop);
             }
             catch (OperationCanceledException)
             {
@@ -178,11 +188,20 @@ public sealed partial class LogShipper : ILogSink, IAsyncDisposable
     /// <summary>Stops the timer and ships whatever is left. Call after the job's output has ended.</summary>
     public async ValueTask DisposeAsync()
     {
-        await _stop.CancelAsync();
-        await _loop;
+        Task? loop;
+        lock (_gate)
+        {
+            _disposed = true;
+            loop = _loop;
+        }
+        if (loop is not null)
+        {
+            await _stop!.CancelAsync();
+            await loop;
+        }
         await FlushAsync(CancellationToken.None);
-        _stop.Dispose();
-        _full.Dispose();
+        _stop?.Dispose();
+        _full?.Dispose();
     }
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Shipping logs of execution {ExecutionId} failed (try {Attempt}): {Reason}; retrying")]

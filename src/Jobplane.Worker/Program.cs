@@ -75,7 +75,9 @@ using (identity)
     // WorkerOptions accepts only registered names.
     RuntimeRegistry.Find(options.Runtime)!.AddServices(builder.Services, options);
     // Every request names this worker's version (User-Agent jobplane-worker/<version>) for the controller's registry.
-    builder.Services.AddHttpClient(nameof(WorkerClient)).AddTypedClient(http =>
+    // Without the client factory's request loggers: their lines are all below the Warning filter
+    // above, but each request still paid for their scope.
+    builder.Services.AddHttpClient(nameof(WorkerClient)).RemoveAllLoggers().AddTypedClient(http =>
         new WorkerClient(http, options.ControllerUrl, options.WorkerToken, WorkerVersion.UserAgent));
     builder.Services.AddHostedService<WorkerAgent>();
     // Long enough to drain running jobs, stop the rest and hand their leases back.

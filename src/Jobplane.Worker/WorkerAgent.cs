@@ -23,7 +23,12 @@ public sealed partial class WorkerAgent(
     WorkerMetrics? metrics = null) : BackgroundService
 {
     private readonly ConcurrentDictionary<Guid, RunningAttempt> _running = new();
-    private readonly ConcurrentDictionary<Task, byte> _tasks = new();
+    // Attempt tasks not yet ended, plus one held by the claim loop until the drain begins: whoever
+    // takes it to zero completes _allEnded. (A set of tasks, each removed by a continuation, cost
+    // three allocations per job.)
+    private int _inFlight = 1;
+    private readonly TaskCompletionSource _allEnded = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly AttemptSummary _summary = new(logger, time);
     private readonly SemaphoreSlim _slots = new(options.Concurrency, options.Concurrency);
     // Results of attempts that end close together go to the controller in one call.
     private readonly ResultBatcher _results = new(client, logger);
@@ -63,6 +68,7 @@ public sealed partial class WorkerAgent(
         using var heartbeatStop = new CancellationTokenSource();
         var heartbeats = HeartbeatLoopAsync(heartbeatStop.Token);
         var watchdog = WatchdogLoopAsync(heartbeatStop.Token);
+        var summary = _summary.RunAsync(() => _running.Count, heartbeatStop.Token);
 
         await ClaimLoopAsync(stoppingToken);
         await DrainAsync();
@@ -70,6 +76,7 @@ public sealed partial class WorkerAgent(
         await heartbeatStop.CancelAsync();
         await heartbeats;
         await watchdog;
+        await summary;
         await _results.DisposeAsync();
         LogStopped(options.WorkerId);
     }
@@ -140,9 +147,7 @@ public sealed partial class WorkerAgent(
                 // The lease runs from the claim, a moment before this answer arrived: half of it is a safe bound.
                 var attempt = new RunningAttempt(c.ExecutionId, c.LeaseToken, c.Attempt, LeaseDeadlineFrom(received));
                 _running[c.ExecutionId] = attempt;
-                var task = Task.Run(() => RunAttemptAsync(c, attempt), CancellationToken.None);
-                _tasks[task] = 0;
-                _ = task.ContinueWith(t => _tasks.TryRemove(t, out _), TaskScheduler.Default);
+                StartAttempt(c, attempt);
             }
         }
     }
@@ -177,10 +182,7 @@ public sealed partial class WorkerAgent(
             _running[claim.ExecutionId] = attempt;
             resumed.Add(claim.ExecutionId);
             LogResumed(claim.ExecutionId, claim.Attempt, answer.LoggedStdout + answer.LoggedStderr, answer.RunningSeconds);
-            var resumption = new Resumption(answer.LoggedStdout, answer.LoggedStderr, TimeSpan.FromSeconds(answer.RunningSeconds));
-            var task = Task.Run(() => RunAttemptAsync(claim, attempt, resumption), CancellationToken.None);
-            _tasks[task] = 0;
-            _ = task.ContinueWith(t => _tasks.TryRemove(t, out _), TaskScheduler.Default);
+            StartAttempt(claim, attempt, new Resumption(answer.LoggedStdout, answer.LoggedStderr, TimeSpan.FromSeconds(answer.RunningSeconds)));
         }
         return resumed;
     }
@@ -188,79 +190,106 @@ public sealed partial class WorkerAgent(
     /// <summary>Where a taken-over attempt stands: the output the controller already has, and how long it has run.</summary>
     private sealed record Resumption(long LoggedStdout, long LoggedStderr, TimeSpan Running);
 
-    /// <summary>Runs one attempt and reports it. Never throws: a worker-side fault fails the attempt.</summary>
-    private async Task RunAttemptAsync(ClaimedExecution claim, RunningAttempt attempt, Resumption? resumption = null)
+    /// <summary>Runs the attempt on the thread pool; the drain waits for it (see <see cref="_inFlight"/>).</summary>
+    private void StartAttempt(ClaimedExecution claim, RunningAttempt attempt, Resumption? resumption = null)
     {
-        var p = claim.Payload;
-        using var span = WorkerTracing.StartAttempt(claim, options.WorkerId, runtime.Name);
-        using var scope = logger.BeginScope(new ExecutionLogScope(claim.ExecutionId, p.JobId, p.TenantId, claim.Attempt, span?.TraceId));
-        LogAttemptStarting(claim.ExecutionId, claim.Attempt, claim.MaxAttempts, p.JobName);
-        RunOutcome outcome;
-        var shipper = new LogShipper(client, claim.ExecutionId, claim.LeaseToken, options.LogFlushInterval, time, logger, attempt.KillToken);
-        var started = time.GetTimestamp();
-        try
-        {
-            // A taken-over attempt has run for a while already: its timeout counts from its start.
-            var timeout = TimeSpan.FromSeconds(p.TimeoutSeconds);
-            if (resumption is not null) timeout = TimeSpan.FromTicks(Math.Max(TimeSpan.TicksPerSecond, (timeout - resumption.Running).Ticks));
-            var spec = new RunSpec(claim.ExecutionId, p.JobId, claim.Attempt, p.Image, p.Command,
-                timeout, WorkerTracing.JobEnvironment(span))
-            {
-                LeaseToken = claim.LeaseToken,
-                Resources = p.Resources is { } r ? new ResourceRequest(r.MemoryMib * (1L << 20), r.Cpus, r.Pids) : null,
-                Network = p.Network,
-                RunAsRoot = p.RunAsRoot,
-                TenantId = p.TenantId,
-            };
-            ILogSink sink = metrics is null ? shipper : new CountingLogSink(shipper, metrics);
-            // The lines the controller already has are read again from the unit and skipped.
-            if (resumption is not null) sink = new SkippingLogSink(sink, resumption.LoggedStdout, resumption.LoggedStderr);
-            outcome = await runtime.RunAsync(spec, sink, attempt.StopToken, attempt.KillToken);
-        }
-        catch (Exception e)
-        {
-            LogRuntimeFault(claim.ExecutionId, e);
-            outcome = new RunOutcome { Error = $"worker fault while running the job: {e.Message}" };
-        }
-        finally
-        {
-            await shipper.DisposeAsync();
-        }
-        var ran = time.GetElapsedTime(started);
-        WorkerTracing.Ended(span, outcome);
-        metrics?.AttemptEnded(runtime.Name, WorkerTracing.Outcome(outcome), ran);
+        Interlocked.Increment(ref _inFlight);
+        // One work item holding its state, where Task.Run made a closure, a delegate and two tasks.
+        ThreadPool.QueueUserWorkItem(static s => _ = s.Agent.RunAttemptAsync(s.Claim, s.Attempt, s.Resumption),
+            (Agent: this, Claim: claim, Attempt: attempt, Resumption: resumption), preferLocal: false);
+    }
 
+    private void AttemptTaskEnded()
+    {
+        if (Interlocked.Decrement(ref _inFlight) == 0) _allEnded.TrySetResult();
+    }
+
+    /// <summary>Runs one attempt and reports it. Never throws: a worker-side fault fails the attempt.</summary>
+    private async Task RunAttemptAsync(ClaimedExecution claim, RunningAttempt attempt, Resumption? resumption)
+    {
+        // Whatever happens below, the drain must not wait for this attempt forever.
         try
         {
-            switch (attempt.Reason)
+            var p = claim.Payload;
+            // No span unless a tracer listens; then the execution's own trace context (as the claim
+            // handed it over) stands in for it in the log scope and the job's TRACEPARENT.
+            using var span = WorkerTracing.StartAttempt(claim, options.WorkerId, runtime.Name);
+            using var scope = logger.IsEnabled(LogLevel.Critical)
+                ? logger.BeginScope(new ExecutionLogScope(claim.ExecutionId, p.JobId, p.TenantId, claim.Attempt, TraceParent.Of(span) ?? p.TraceParent))
+                : null;
+            LogAttemptStarting(claim.ExecutionId, claim.Attempt, claim.MaxAttempts, p.JobName);
+            RunOutcome outcome;
+            var shipper = new LogShipper(client, claim.ExecutionId, claim.LeaseToken, options.LogFlushInterval, time, logger, attempt.KillToken);
+            var started = time.GetTimestamp();
+            try
             {
-                case StopReason.Shutdown:
-                    await ReleaseAsync(claim);
-                    break;
-                case StopReason.LeaseLost:
-                    LogLeaseLostStopped(claim.ExecutionId, claim.Attempt);
-                    break;
-                case StopReason.Cancelled:
-                    // The controller ends it CANCELLED (or SUCCEEDED, if the job finished first).
-                    await ReportAsync(claim, attempt, outcome.Succeeded ? outcome : outcome with
-                    {
-                        Error = outcome.Stopped ? "stopped at the user's request" : outcome.Error,
-                        Retryable = false,
-                    }, ran);
-                    break;
-                default:
-                    // Ended by the platform under the job (an evicted pod, a lost node): another
-                    // attempt gets it, and this one is not charged to the job.
-                    if (outcome.HandBack) await ReleaseAsync(claim, outcome.Error);
-                    else await ReportAsync(claim, attempt, outcome, ran);
-                    break;
+                // A taken-over attempt has run for a while already: its timeout counts from its start.
+                var timeout = TimeSpan.FromSeconds(p.TimeoutSeconds);
+                if (resumption is not null) timeout = TimeSpan.FromTicks(Math.Max(TimeSpan.TicksPerSecond, (timeout - resumption.Running).Ticks));
+                var spec = new RunSpec(claim.ExecutionId, p.JobId, claim.Attempt, p.Image, p.Command,
+                    timeout, WorkerTracing.JobEnvironment(span, p.TraceParent))
+                {
+                    LeaseToken = claim.LeaseToken,
+                    Resources = p.Resources is { } r ? new ResourceRequest(r.MemoryMib * (1L << 20), r.Cpus, r.Pids) : null,
+                    Network = p.Network,
+                    RunAsRoot = p.RunAsRoot,
+                    TenantId = p.TenantId,
+                };
+                ILogSink sink = metrics is null ? shipper : new CountingLogSink(shipper, metrics);
+                // The lines the controller already has are read again from the unit and skipped.
+                if (resumption is not null) sink = new SkippingLogSink(sink, resumption.LoggedStdout, resumption.LoggedStderr);
+                outcome = await runtime.RunAsync(spec, sink, attempt.StopToken, attempt.KillToken);
+            }
+            catch (Exception e)
+            {
+                LogRuntimeFault(claim.ExecutionId, e);
+                outcome = new RunOutcome { Error = $"worker fault while running the job: {e.Message}" };
+            }
+            finally
+            {
+                await shipper.DisposeAsync();
+            }
+            var ran = time.GetElapsedTime(started);
+            WorkerTracing.Ended(span, outcome);
+            metrics?.AttemptEnded(runtime.Name, WorkerTracing.Outcome(outcome), ran);
+            _summary.Ended(outcome);
+
+            try
+            {
+                switch (attempt.Reason)
+                {
+                    case StopReason.Shutdown:
+                        await ReleaseAsync(claim);
+                        break;
+                    case StopReason.LeaseLost:
+                        LogLeaseLostStopped(claim.ExecutionId, claim.Attempt);
+                        break;
+                    case StopReason.Cancelled:
+                        // The controller ends it CANCELLED (or SUCCEEDED, if the job finished first).
+                        await ReportAsync(claim, attempt, outcome.Succeeded ? outcome : outcome with
+                        {
+                            Error = outcome.Stopped ? "stopped at the user's request" : outcome.Error,
+                            Retryable = false,
+                        }, ran);
+                        break;
+                    default:
+                        // Ended by the platform under the job (an evicted pod, a lost node): another
+                        // attempt gets it, and this one is not charged to the job.
+                        if (outcome.HandBack) await ReleaseAsync(claim, outcome.Error);
+                        else await ReportAsync(claim, attempt, outcome, ran);
+                        break;
+                }
+            }
+            finally
+            {
+                _running.TryRemove(claim.ExecutionId, out _);
+                attempt.Dispose();
+                _slots.Release();
             }
         }
         finally
         {
-            _running.TryRemove(claim.ExecutionId, out _);
-            attempt.Dispose();
-            _slots.Release();
+            AttemptTaskEnded();
         }
     }
 
@@ -296,10 +325,10 @@ public sealed partial class WorkerAgent(
             DurationSeconds = ran.TotalSeconds,
         };
         // What ends the retrying: a report made after a cancel is the cancel's own, so then only a
-        // lost lease (or the drain deadline) ends it.
-        using var giveUp = CancellationTokenSource.CreateLinkedTokenSource(
-            attempt.Reason == StopReason.None ? attempt.StopToken : attempt.KillToken, _drainOver.Token);
-        var backoff = new CallBackoff(TimeSpan.FromMilliseconds(200), TimeSpan.FromSeconds(10));
+        // lost lease (or the drain deadline) ends it. The backoff and the linked token for its waits
+        // are made at the first retry: most reports need none.
+        var endsRetrying = attempt.Reason == StopReason.None ? attempt.StopToken : attempt.KillToken;
+        CallBackoff? backoff = null;
         var tries = 0;
         var fallbacks = 0;
         while (true)
@@ -343,11 +372,12 @@ public sealed partial class WorkerAgent(
             }
             catch (Exception e) when (e is HttpRequestException or TaskCanceledException or ApiException { Transient: true })
             {
-                if (tries >= MaxReportTries || giveUp.IsCancellationRequested)
+                var giveUp = endsRetrying.IsCancellationRequested || _drainOver.IsCancellationRequested;
+                if (tries >= MaxReportTries || giveUp)
                 {
                     // A controller that answers but keeps failing this report (rather than being
                     // unreachable) may be choking on its content: one plain failure is worth a try.
-                    if (e is ApiException { Status: >= HttpStatusCode.InternalServerError } && !giveUp.IsCancellationRequested
+                    if (e is ApiException { Status: >= HttpStatusCode.InternalServerError } && !giveUp
                         && TryPlainFailure(ref request, ref fallbacks, outcome, $"the controller could not store the report ({tries} tries): {e.Message}"))
                     {
                         tries = 0;
@@ -356,11 +386,12 @@ public sealed partial class WorkerAgent(
                     LogReportAbandoned(claim.ExecutionId, claim.Attempt, tries, e.Message);
                     return;
                 }
-                var delay = backoff.Next();
+                var delay = (backoff ??= new CallBackoff(TimeSpan.FromMilliseconds(200), TimeSpan.FromSeconds(10))).Next();
                 LogReportRetry(claim.ExecutionId, tries, e.Message, delay);
                 try
                 {
-                    await Task.Delay(delay, time, giveUp.Token);
+                    using var either = CancellationTokenSource.CreateLinkedTokenSource(endsRetrying, _drainOver.Token);
+                    await Task.Delay(delay, time, either.Token);
                 }
                 catch (OperationCanceledException)
                 {
@@ -458,15 +489,17 @@ public sealed partial class WorkerAgent(
 
     private async Task DrainAsync()
     {
-        if (_tasks.IsEmpty) return;
+        // The claim loop has ended: no attempt starts any more, so its hold is let go.
+        AttemptTaskEnded();
+        var all = _allEnded.Task;
+        if (all.IsCompleted) return;
         LogDraining(_running.Count, options.DrainTimeout);
-        var all = Task.WhenAll(_tasks.Keys);
         var finished = await Task.WhenAny(all, Task.Delay(options.DrainTimeout, time)) == all;
         if (!finished)
         {
             await _drainOver.CancelAsync();
             foreach (var a in _running.Values) a.Stop(StopReason.Shutdown);
-            await Task.WhenAll(_tasks.Keys);
+            await all;
         }
     }
 
@@ -600,10 +633,11 @@ public sealed partial class WorkerAgent(
     [LoggerMessage(Level = LogLevel.Warning, Message = "Dequeue failed: {Reason}; retrying in {Delay}")]
     private partial void LogDequeueFailed(string reason, TimeSpan delay);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Execution {ExecutionId} attempt {Attempt}/{MaxAttempts} of job {JobName} starting")]
+    // Per attempt: Debug, like its report below; the attempt summary says at Information how many ended.
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Execution {ExecutionId} attempt {Attempt}/{MaxAttempts} of job {JobName} starting")]
     private partial void LogAttemptStarting(Guid executionId, int attempt, int maxAttempts, string jobName);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Execution {ExecutionId} attempt {Attempt} reported: now {Status} (exit code {ExitCode}, error {Error})")]
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Execution {ExecutionId} attempt {Attempt} reported: now {Status} (exit code {ExitCode}, error {Error})")]
     private partial void LogAttemptReported(Guid executionId, int attempt, string status, int? exitCode, string? error);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Runtime fault on execution {ExecutionId}")]

@@ -67,7 +67,7 @@ public sealed class ExecutionBulkActions(ExecutionQueries queries, ControllerOpt
         };
         var acted = candidates.Count == 0 ? new BulkActed(0, [])
             : await queries.RetryAsync(viewer.Scope, [.. eligible.Select(c => c.Id)], options.ImageRegistries.AllowsAny ? null : [.. eligible.Select(c => c.JobId).Distinct()],
-                TraceParent.Of(System.Diagnostics.Activity.Current), Audit(viewer, "dashboard.bulk_retry", candidates, what, reasons), ct);
+                TraceParent.ForExecutions(System.Diagnostics.Activity.Current), Audit(viewer, "dashboard.bulk_retry", candidates, what, reasons), ct);
         if (acted.Acted > 0) metrics.Submitted(ExecutionStatus.Pending, acted.Acted);
         // One retried by another request between the read and this retry counts as already retried.
         var skipped = Skips([(Reasons.NotFailed, notFailed), (Reasons.AlreadyRetried, retried + eligible.Count - acted.Acted),

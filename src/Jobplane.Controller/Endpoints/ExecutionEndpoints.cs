@@ -129,7 +129,7 @@ public static class ExecutionEndpoints
         if (check.Refused is not null) return check.Refused;
         try
         {
-            var newId = await store.RetryDeadLetterAsync(http.TenantId(), dlqId, ct, TraceParent.Of(Activity.Current));
+            var newId = await store.RetryDeadLetterAsync(http.TenantId(), dlqId, ct, TraceParent.ForExecutions(Activity.Current));
             if (newId is null) return ApiResults.NotFound("dead letter");
             metrics.Submitted(ExecutionStatus.Pending);
             return Results.Json(new DlqRetryResponse(newId.Value), JobplaneJsonContext.Default.DlqRetryResponse, statusCode: 201);
@@ -147,7 +147,7 @@ public static class ExecutionEndpoints
         var jobId = body.Value?.JobId;
         var check = await images.CheckAsync(c => store.DeadLetterImagesAsync(http.TenantId(), jobId, c), ct);
         if (check.Refused is not null) return check.Refused;
-        var result = await store.RetryDeadLettersAsync(http.TenantId(), jobId, MaxBulkRetry, ct, TraceParent.Of(Activity.Current), check.AllowedJobs);
+        var result = await store.RetryDeadLettersAsync(http.TenantId(), jobId, MaxBulkRetry, ct, TraceParent.ForExecutions(Activity.Current), check.AllowedJobs);
         metrics.Submitted(ExecutionStatus.Pending, result.Retried);
         return Results.Json(result.ToWire(), JobplaneJsonContext.Default.DlqBulkRetryResponse);
     }

@@ -55,7 +55,7 @@ public sealed class JobSubmission(ExecutionStore store, ImageAdmission images, C
         var check = await images.CheckAsync(c => store.JobImageAsync(tenantId, jobId, c, verifyKeyId), ct);
         if (check.Refused is not null) return new Submission { Refused = check.Refused, RefusedMessage = check.Message };
         using var submit = ControllerTracing.StartSubmit(jobId);
-        var run = await store.RunAsync(tenantId, jobId, options with { TraceParent = TraceParent.Of(submit ?? Activity.Current) },
+        var run = await store.RunAsync(tenantId, jobId, options with { TraceParent = TraceParent.ForExecutions(submit ?? Activity.Current) },
             idempotencyKey, ct, verifyKeyId);
         if (run is null) return new Submission { NotFound = true };
         submit?.SetTag("jobplane.execution.id", run.ExecutionId);
@@ -69,7 +69,7 @@ public sealed class JobSubmission(ExecutionStore store, ImageAdmission images, C
         var check = await images.CheckAsync(c => store.JobImageAsync(tenantId, jobId, c), ct);
         if (check.Refused is not null) return new Submission { Refused = check.Refused, RefusedMessage = check.Message };
         using var submit = ControllerTracing.StartSubmit(jobId, count);
-        var runs = await store.RunManyAsync(tenantId, jobId, count, options with { TraceParent = TraceParent.Of(submit ?? Activity.Current) }, ct);
+        var runs = await store.RunManyAsync(tenantId, jobId, count, options with { TraceParent = TraceParent.ForExecutions(submit ?? Activity.Current) }, ct);
         if (runs is null) return new Submission { NotFound = true };
         metrics.Submitted(runs.Status, runs.ExecutionIds.Count);
         return new Submission { ExecutionIds = runs.ExecutionIds, Status = runs.Status };

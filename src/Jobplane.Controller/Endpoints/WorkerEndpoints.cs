@@ -246,7 +246,7 @@ public static class WorkerEndpoints
         if (reports.Count > Limits.MaxResultsPerBatch)
             return ApiResults.BadRequest($"results must have at most {Limits.MaxResultsPerBatch} entries (got {reports.Count})");
         // A malformed report is the worker's bug: the whole batch is refused, naming it, and nothing is written.
-        var seen = new HashSet<Guid>();
+        var seen = new HashSet<Guid>(reports.Count);
         for (var i = 0; i < reports.Count; i++)
         {
             var problem = reports[i] is not { } r ? "must not be null"
@@ -273,7 +273,7 @@ public static class WorkerEndpoints
             var r = reports[accepted[k]];
             var o = outcomes[k];
             var executionId = r.ExecutionId!.Value;
-            if (o.Check == LeaseCheck.Accepted) telemetry.Completed(executionId, o.Status!, r, TraceParent.Parse(r.TraceParent));
+            if (o.Check == LeaseCheck.Accepted) telemetry.Completed(executionId, o.Status!, r, r.TraceParent);
             answers[accepted[k]] = o.Check switch
             {
                 LeaseCheck.Accepted => new ResultAnswer(executionId, ResultAnswers.Accepted) { Status = o.Status },

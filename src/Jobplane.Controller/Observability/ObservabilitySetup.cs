@@ -16,8 +16,7 @@ public static class ObservabilitySetup
         builder.Services.AddSingleton<ExecutionTelemetry>();
         builder.Services.AddSingleton<QueueGauges>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<QueueGauges>());
-        builder.Services.AddJobplaneOpenTelemetry(builder.Configuration, "jobplane-controller")
-            .WithTracing(t => t
+        builder.Services.AddJobplaneOpenTelemetry(builder.Configuration, "jobplane-controller", t => t
                 .AddSource(ControllerTracing.SourceName)
                 .AddAspNetCoreInstrumentation(o => o.Filter = http => !ControllerTracing.IsQuiet(http.Request.Path))
                 .AddNpgsql())

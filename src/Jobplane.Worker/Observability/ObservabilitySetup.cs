@@ -12,8 +12,7 @@ public static class ObservabilitySetup
         builder.Logging.AddJobplaneConsole(options.LogFormat);
         builder.Services.AddSingleton<WorkerMetrics>();
         builder.Services.AddHostedService<MetricsEndpoint>();
-        builder.Services.AddJobplaneOpenTelemetry(builder.Configuration, "jobplane-worker")
-            .WithTracing(t => t
+        builder.Services.AddJobplaneOpenTelemetry(builder.Configuration, "jobplane-worker", t => t
                 .AddSource(WorkerTracing.SourceName)
                 // Calls about an attempt carry its trace to the controller; log shipping would add a span per batch.
                 .AddHttpClientInstrumentation(o => o.FilterHttpRequestMessage = r => r.RequestUri?.AbsolutePath.EndsWith("/logs", StringComparison.Ordinal) != true))

@@ -1,3 +1,4 @@
+using System.Collections.ObjectModel;
 using System.Diagnostics;
 using Jobplane.Api;
 using Jobplane.Observability;
@@ -16,9 +17,14 @@ public static class WorkerTracing
 
     public static readonly ActivitySource Source = new(SourceName);
 
-    /// <summary>The span of one attempt, a child of the execution's trace (a new trace when it has none).</summary>
+    /// <summary>
+    /// The span of one attempt, a child of the execution's trace (a new trace when it has none);
+    /// null, with nothing allocated, when no tracer listens.
+    /// </summary>
     public static Activity? StartAttempt(ClaimedExecution claim, string workerId, string runtime)
     {
+        // Checked first: parsing the traceparent allocates its ids.
+        if (!Source.HasListeners()) return null;
         var p = claim.Payload;
         var span = Source.StartActivity("jobplane.attempt", ActivityKind.Consumer, TraceParent.Parse(p.TraceParent));
         if (span is null) return null;
@@ -44,11 +50,15 @@ public static class WorkerTracing
     /// <summary>The span around reporting the result (its HTTP call is a child).</summary>
     public static Activity? StartReport() => Source.StartActivity("jobplane.result.report");
 
-    /// <summary>The job's extra environment: TRACEPARENT of the attempt span, so the job's own spans join the trace.</summary>
-    public static Dictionary<string, string> JobEnvironment(Activity? attempt) =>
-        TraceParent.Of(attempt) is { } traceParent
+    /// <summary>
+    /// The job's extra environment: TRACEPARENT, so the job's own spans join the execution's trace.
+    /// It names the attempt span when there is one, otherwise the execution's own trace context as
+    /// the claim handed it over (when nothing records spans here, the job still joins the trace).
+    /// </summary>
+    public static IReadOnlyDictionary<string, string> JobEnvironment(Activity? attempt, string? executionTraceParent) =>
+        (TraceParent.Of(attempt) ?? (TraceParent.IsWellFormed(executionTraceParent) ? executionTraceParent : null)) is { } traceParent
             ? new Dictionary<string, string> { [TraceParent.EnvironmentVariable] = traceParent }
-            : [];
+            : ReadOnlyDictionary<string, string>.Empty;
 
     /// <summary>One word for how an attempt ended: succeeded, failed, timed_out or stopped.</summary>
     public static string Outcome(RunOutcome outcome) =>

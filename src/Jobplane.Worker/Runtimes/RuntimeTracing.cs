@@ -11,6 +11,8 @@ public static class RuntimeTracing
 {
     public static Activity? Start(string runtime, string phase)
     {
+        // Checked first: the span's name is built per call.
+        if (!WorkerTracing.Source.HasListeners()) return null;
         var span = WorkerTracing.Source.StartActivity($"jobplane.runtime.{phase}");
         span?.SetTag("jobplane.runtime", runtime);
         return span;

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Net.Http.Json;
 using Jobplane.Api;
 using Jobplane.Controller.Observability;
+using Jobplane.Observability;
 using Jobplane.Testing;
 using Jobplane.Worker.Observability;
 using Jobplane.Worker.Tests.Agent;
@@ -15,9 +16,12 @@ namespace Jobplane.Worker.Tests.Observability;
 /// One execution, one trace: the controller's submit and claim spans and the worker's attempt and
 /// runtime spans share the trace id, the trace is stored with the execution, and the job sees it in TRACEPARENT.
 /// </summary>
+[Collection(TracerCollection.Name)]
 public sealed class TracingTests : IAsyncLifetime
 {
-    private readonly ControllerHost _host = new();
+    // Configured to export, as a deployment with a collector is (only then does it trace at all);
+    // nothing listens on that port, and the in-memory list below stands in for the collector.
+    private readonly ControllerHost _host = new(new Dictionary<string, string?> { [Telemetry.EndpointSetting] = "http://127.0.0.1:9" });
     private readonly SpanList _spans = new();
     private TracerProvider? _tracing;
     private AgentHarness _agent = null!;
@@ -146,4 +150,14 @@ internal sealed class SpanList : System.Collections.ObjectModel.Collection<Activ
     {
         lock (_gate) base.InsertItem(index, item);
     }
+}
+
+/// <summary>
+/// Tests that start a tracer, and tests that need none to listen: ActivitySources are process-wide,
+/// so these never run alongside each other.
+/// </summary>
+[CollectionDefinition(Name)]
+public sealed class TracerCollection
+{
+    public const string Name = "tracer";
 }

@@ -76,7 +76,7 @@ public sealed class DeadLettersModel(DeadLetterQueries queries, ExecutionStore s
             return [.. found.DistinctBy(j => j.JobId)];
         }, ct);
         if (check.Refused is not null) return await ShowAsync(ct, 403, check.Message + ". Nothing was retried.");
-        var result = await store.RetryDeadLettersAsync(t, null, selected.Count, ct, TraceParent.Of(System.Diagnostics.Activity.Current), check.AllowedJobs, selected,
+        var result = await store.RetryDeadLettersAsync(t, null, selected.Count, ct, TraceParent.ForExecutions(System.Diagnostics.Activity.Current), check.AllowedJobs, selected,
             Audit("dashboard.dlq_retry", selected.Count));
         metrics.Submitted(ExecutionStatus.Pending, result.Retried);
         return Done(PageUrl(), result.Retried == 0 ? "nothing" : "retried", result.Retried);
@@ -88,7 +88,7 @@ public sealed class DeadLettersModel(DeadLetterQueries queries, ExecutionStore s
         if (confirm != "yes") return await AskAsync(Confirmation.RetryAll, t, ct);
         var check = await images.CheckAsync(c => store.DeadLetterImagesAsync(t, JobId, c), ct);
         if (check.Refused is not null) return await ShowAsync(ct, 403, check.Message + ". Nothing was retried.");
-        var result = await store.RetryDeadLettersAsync(t, JobId, ExecutionEndpoints.MaxBulkRetry, ct, TraceParent.Of(System.Diagnostics.Activity.Current), check.AllowedJobs,
+        var result = await store.RetryDeadLettersAsync(t, JobId, ExecutionEndpoints.MaxBulkRetry, ct, TraceParent.ForExecutions(System.Diagnostics.Activity.Current), check.AllowedJobs,
             audit: Audit("dashboard.dlq_retry"));
         metrics.Submitted(ExecutionStatus.Pending, result.Retried);
         return Done(PageUrl(), result.Retried == 0 ? "nothing" : "retried", result.Retried);

@@ -77,7 +77,7 @@ public sealed class ExecutionModel(ExecutionQueries queries, ExecutionStore stor
         }
         try
         {
-            if (await store.RetryDeadLetterAsync(found.TenantId, executionId, ct, TraceParent.Of(System.Diagnostics.Activity.Current)) is null) return NotFoundPage();
+            if (await store.RetryDeadLetterAsync(found.TenantId, executionId, ct, TraceParent.ForExecutions(System.Diagnostics.Activity.Current)) is null) return NotFoundPage();
             metrics.Submitted(ExecutionStatus.Pending);
             return Done("/ui/executions/" + executionId, "retried", 1);
         }
