@@ -57,6 +57,37 @@ public sealed class RunGroupTests(TestDatabase db) : StoreTestBase(db), IClassFi
     }
 
     [Fact]
+    public async Task Each_run_of_a_group_keeps_its_own_options_as_a_single_run_would()
+    {
+        var (tenant, job) = await TenantWithJobAsync(priority: 50);
+        var later = DateTimeOffset.UtcNow.AddHours(1);
+        var runs = new List<RunRequest>
+        {
+            new(tenant, job, new RunOptions(null, null, null) { TraceParent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01" }),
+            new(tenant, job, new RunOptions(later, 30, new Priority(90))),
+            new(tenant, job, new RunOptions(DateTimeOffset.UtcNow.AddHours(-1), null, new Priority(0))),
+            new(tenant, job, new RunOptions(later, null, null), NewKey()),
+        };
+
+        var answers = await Executions.RunGroupAsync(runs);
+
+        var ids = answers.Select(a => Created(a).ExecutionId).ToList();
+        Assert.Equal([ExecutionStatus.Pending, ExecutionStatus.Scheduled, ExecutionStatus.Pending, ExecutionStatus.Scheduled],
+            answers.Select(a => a.Run!.Status));
+        var views = new List<ExecutionRecord>();
+        foreach (var id in ids) views.Add((await Executions.GetAsync(tenant, id, Ct))!);
+        Assert.Equal([50, 90, 0, 50], views.Select(v => v.Priority.Value));
+        Assert.Equal([60, 30, 60, 60], views.Select(v => v.TimeoutSeconds));
+        Assert.Equal(later.ToUnixTimeMilliseconds(), views[1].ScheduledAt.ToUnixTimeMilliseconds());
+        var ready = await Task.WhenAll(ids.Select(InReadyQueueAsync));
+        Assert.Equal([true, false, true, false], ready);
+        Assert.Equal("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+            await Db.ScalarAsync<string>("select trace_parent from executions where id = $1", ids[0]));
+        Assert.Equal(4L, await Db.ScalarAsync<long>(
+            "select count(*) from execution_events where execution_id = any($1) and kind = 'submitted'", ids.ToArray()));
+    }
+
+    [Fact]
     public async Task A_key_repeated_in_a_group_creates_one_execution_and_the_repeats_replay_it()
     {
         var (tenant, job) = await TenantWithJobAsync();
