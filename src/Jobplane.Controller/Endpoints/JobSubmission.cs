@@ -54,6 +54,8 @@ public sealed class JobSubmission(ExecutionStore store, RunGroupCommitter groups
     public async Task<Submission> RunOnceAsync(Guid tenantId, Guid jobId, RunOptions options, string? idempotencyKey, Guid? verifyKeyId,
         CancellationToken ct)
     {
+        // Before the group and per request: nothing is read unless IMAGE_REGISTRIES is set, and a job's
+        // image is not cached, since another replica (with another list) may change it at any time.
         var check = await images.CheckAsync(c => store.JobImageAsync(tenantId, jobId, c, verifyKeyId), ct);
         if (check.Refused is not null) return new Submission { Refused = check.Refused, RefusedMessage = check.Message };
         using var submit = ControllerTracing.StartSubmit(jobId);

@@ -18,15 +18,15 @@ public sealed partial class ExecutionStore
     /// Writes single runs of any tenants in one transaction, so the whole group costs one WAL flush:
     /// the runs without an idempotency key in one set-based statement, each run with a key in the
     /// statement <see cref="RunAsync"/> sends (its own tenant, key check and idempotency key), all in
-    /// one batch, then one commit. Returns only after that commit, one
-    /// answer per run in the order given; a run's answer is what <see cref="RunAsync"/> would have
-    /// given it, as if the runs had been sent one after another in that order (a key repeated in the
-    /// group creates one execution, and the later runs replay it).
+    /// one batch, then one commit. Returns only after that commit, one answer per run in the order
+    /// given; a run's answer is what <see cref="RunAsync"/> would have given it, as if the runs had
+    /// been sent one after another in that order (a key repeated in the group creates one execution,
+    /// and the later runs replay it).
     /// <para>An error that belongs to one run (a value it cannot store, a constraint, a deadlock) undoes
     /// the whole transaction; the runs are then written again one by one, each with its own answer.
-    /// Any other failure (the connection, the database, the commit itself) is every run's answer, as
-    /// it would have been each one's alone: nothing of the group is answered as created unless its
-    /// commit succeeded. Not cancellable: callers that stop waiting leave the group to finish.</para>
+    /// Any other failure (the connection, the database, a commit whose outcome is unknown) is every
+    /// run's answer, as it would have been each one's alone: no run is answered as created unless its
+    /// group's commit succeeded. Not cancellable: callers that stop waiting leave the group to finish.</para>
     /// </summary>
     public async Task<GroupedRun[]> RunGroupAsync(IReadOnlyList<RunRequest> runs)
     {
