@@ -39,6 +39,11 @@ public sealed class PlatformScenarios(BenchOptions options, BenchPlatform platfo
         for (var i = 0; i < 50; i++) (await platform.Http.PostAsync(new Uri($"/jobs/{jobId}/run", UriKind.Relative), null)).EnsureSuccessStatusCode();
         var before = await SettledCountersAsync();
         long ok = 0, failed = 0;
+        // CPU of the three parties sharing the cores: the controller, this harness's HTTP clients, and
+        // the database's own backends (not the other databases a shared server may be busy with).
+        var controllerCpu = CpuTime.Of(platform.Controller!.Pid);
+        var clientCpu = Process.GetCurrentProcess().TotalProcessorTime;
+        await using var databaseCpu = await DatabaseCpu.StartAsync(options.ServerConnectionString, Db.Name, new HashSet<int>(), TimeSpan.FromMilliseconds(250));
         var watch = Stopwatch.StartNew();
         await Task.WhenAll(Enumerable.Range(0, options.SubmitClients).Select(_ => Task.Run(async () =>
         {
@@ -51,13 +56,21 @@ public sealed class PlatformScenarios(BenchOptions options, BenchPlatform platfo
             }
         })));
         var elapsed = watch.Elapsed.TotalSeconds;
+        var cpu = (Controller: CpuTime.Of(platform.Controller.Pid) - controllerCpu,
+            Clients: (Process.GetCurrentProcess().TotalProcessorTime - clientCpu).TotalSeconds, Database: await databaseCpu.StopAsync());
         var delta = (await SettledCountersAsync()).Minus(before);
         if (failed > 0) report.Note($"submit one by one: {failed} requests failed");
         var rate = ok / elapsed;
         report.Add(new Figure("submit_single_per_s", "Submit, one per request", rate, "jobs/s", Target.Min(3_000),
-            "Each request is one transaction that checks the API key and inserts the execution and its ready-queue row, " +
-            "with a WAL flush per commit (synchronous_commit stays on: an acknowledged run is never lost); " +
-            "the HTTP clients run on the same 2 cores as the controller and PostgreSQL."));
+            "Concurrent requests share transactions (group commit): each request's statement checks the API key and inserts the " +
+            "execution and its ready-queue row, and one commit (one WAL flush) answers them all (synchronous_commit stays on: " +
+            "a run is acknowledged only once committed); the HTTP clients run on the same 2 cores as the controller and PostgreSQL."));
+        var perThousand = 1000.0 / Math.Max(1, ok);
+        report.Add(new Figure("submit_single_cpu_controller_ms", "Submit one by one: controller CPU per 1,000 jobs", cpu.Controller * perThousand * 1000, "ms"));
+        report.Add(new Figure("submit_single_cpu_clients_ms", "Submit one by one: HTTP clients' CPU per 1,000 jobs", cpu.Clients * perThousand * 1000, "ms",
+            Note: "this harness's process while it submits"));
+        report.Add(new Figure("submit_single_cpu_postgres_ms", "Submit one by one: PostgreSQL CPU per 1,000 jobs", cpu.Database * perThousand * 1000, "ms",
+            Note: "the backends of the benchmark's database only (not the WAL writer's flushes, nor other databases')"));
         ReportPerJob("submit_single", "Submit one by one", delta, ok, Target.Max(1.2),
             "Besides the submission's own transaction: the shared rate-limit bucket (one write per chunk of tokens) " +
             "and the key's last-used time (once a minute).");

@@ -30,6 +30,8 @@ public static class StoreRegistration
         services.AddSingleton(sp => new RateBucketStore(TenantSource(sp)));
         services.AddSingleton(sp => new JobStore(TenantSource(sp)));
         services.AddSingleton(sp => new ExecutionStore(TenantSource(sp)));
+        // Single runs from every request of this replica, written in shared transactions.
+        services.AddSingleton(sp => new RunGroupCommitter(sp.GetRequiredService<ExecutionStore>()));
         services.AddSingleton(sp => new Store.Schedules.ScheduleStore(TenantSource(sp)));
         services.AddSingleton(sp => new Store.Webhooks.WebhookStore(TenantSource(sp)));
         services.AddSingleton(sp => new Store.Webhooks.WebhookDeliveryStore(TenantSource(sp)));

@@ -31,8 +31,9 @@ public sealed record Submission
 /// one submit span whose traceparent the executions carry (the worker continues that trace), one
 /// statement that creates them (the ready_queue insert wakes waiting workers), and the submission
 /// counter. Authentication, rate limits and a suspended tenant are the caller's to refuse before.
+/// Single runs are group-committed with the other single runs in flight (<see cref="RunGroupCommitter"/>).
 /// </summary>
-public sealed class JobSubmission(ExecutionStore store, ImageAdmission images, ControllerMetrics metrics)
+public sealed class JobSubmission(ExecutionStore store, RunGroupCommitter groups, ImageAdmission images, ControllerMetrics metrics)
 {
     /// <summary>What is wrong with a single run's options (the problem text the API answers with 400); null when nothing is.</summary>
     public static string? RunProblem(int? timeout) => Validate.Range(timeout, "timeout", 1, Limits.MaxTimeoutSeconds);
@@ -47,16 +48,19 @@ public sealed class JobSubmission(ExecutionStore store, ImageAdmission images, C
     /// One execution, as POST /jobs/{id}/run makes it: with an idempotency key, a repeat answers the
     /// first execution (Replayed); with <paramref name="verifyKeyId"/>, the statement itself requires
     /// that key live and the tenant not suspended, and creates nothing (NotFound) otherwise.
-    /// A key used for another job throws <see cref="StoreConflictException"/>.
+    /// A key used for another job throws <see cref="StoreConflictException"/>. Its statement shares a
+    /// transaction with the other single runs in flight, and it returns once that has committed.
     /// </summary>
     public async Task<Submission> RunOnceAsync(Guid tenantId, Guid jobId, RunOptions options, string? idempotencyKey, Guid? verifyKeyId,
         CancellationToken ct)
     {
+        // Before the group and per request: nothing is read unless IMAGE_REGISTRIES is set, and a job's
+        // image is not cached, since another replica (with another list) may change it at any time.
         var check = await images.CheckAsync(c => store.JobImageAsync(tenantId, jobId, c, verifyKeyId), ct);
         if (check.Refused is not null) return new Submission { Refused = check.Refused, RefusedMessage = check.Message };
         using var submit = ControllerTracing.StartSubmit(jobId);
-        var run = await store.RunAsync(tenantId, jobId, options with { TraceParent = TraceParent.ForExecutions(submit ?? Activity.Current) },
-            idempotencyKey, ct, verifyKeyId);
+        var run = await groups.RunAsync(new RunRequest(tenantId, jobId, options with { TraceParent = TraceParent.ForExecutions(submit ?? Activity.Current) },
+            idempotencyKey, verifyKeyId), ct);
         if (run is null) return new Submission { NotFound = true };
         submit?.SetTag("jobplane.execution.id", run.ExecutionId);
         if (!run.Replayed) metrics.Submitted(run.Status);

@@ -28,10 +28,8 @@ public sealed partial class ExecutionStore(NpgsqlDataSource db)
     public async Task<SubmittedRun?> RunAsync(Guid tenantId, Guid jobId, RunOptions options, string? idempotencyKey, CancellationToken ct,
         Guid? verifyKeyId = null)
     {
-        await using (var cmd = db.Command(SubmitSql,
-            Sql.P(Guid.CreateVersion7()), Sql.P(jobId), Sql.P(tenantId), Sql.P(options.ScheduledAt),
-            Sql.P(options.Priority?.Value), Sql.P(options.TimeoutSeconds), Sql.P(idempotencyKey), Sql.P(options.TraceParent),
-            Sql.P(verifyKeyId), Sql.P(EventKind.Submitted.Word())))
+        var run = new RunRequest(tenantId, jobId, options, idempotencyKey, verifyKeyId);
+        await using (var cmd = db.Command(SubmitSql, SubmitParameters(run)))
         await using (var reader = await cmd.ExecuteReaderAsync(ct))
         {
             if (await reader.ReadAsync(ct)) return new SubmittedRun(reader.GetGuid(0), reader.GetString(1));
@@ -39,15 +37,40 @@ public sealed partial class ExecutionStore(NpgsqlDataSource db)
         if (idempotencyKey is null) return null;
 
         // Nothing was created: either the job is not the tenant's, or the key was used before.
-        await using var lookup = db.Command("""
-            select k.execution_id, k.job_id, e.status from idempotency_keys k join executions e on e.id = k.execution_id
-            where k.tenant_id = $1 and k.key = $2 and k.created_at >= now() - interval '24 hours'
-              and exists (select 1 from jobs where id = $3 and tenant_id = $1)
-            """, Sql.P(tenantId), Sql.P(idempotencyKey), Sql.P(jobId));
+        await using var lookup = db.Command(ReplaySql, ReplayParameters(run));
         await using var found = await lookup.ExecuteReaderAsync(ct);
+        return await ReadReplayAsync(found, run, ct);
+    }
+
+    /// <summary>
+    /// The parameters of <see cref="SubmitSql"/> for one run (a fresh execution id each time), as
+    /// <see cref="RunAsync"/> and a group of runs (<see cref="RunGroupAsync"/>) send them.
+    /// </summary>
+    private static NpgsqlParameter[] SubmitParameters(RunRequest run) =>
+    [
+        Sql.P(Guid.CreateVersion7()), Sql.P(run.JobId), Sql.P(run.TenantId), Sql.P(run.Options.ScheduledAt),
+        Sql.P(run.Options.Priority?.Value), Sql.P(run.Options.TimeoutSeconds), Sql.P(run.IdempotencyKey), Sql.P(run.Options.TraceParent),
+        Sql.P(run.VerifyKeyId), Sql.P(EventKind.Submitted.Word()),
+    ];
+
+    // The execution a live idempotency key names, when the job asked for is the tenant's. Read after
+    // the submit statement created nothing and committed: a concurrent first request holding the key
+    // made that statement wait for its commit, so this read (a new snapshot) sees its execution.
+    private const string ReplaySql = """
+        select k.execution_id, k.job_id, e.status from idempotency_keys k join executions e on e.id = k.execution_id
+        where k.tenant_id = $1 and k.key = $2 and k.created_at >= now() - interval '24 hours'
+          and exists (select 1 from jobs where id = $3 and tenant_id = $1)
+        """;
+
+    private static NpgsqlParameter[] ReplayParameters(RunRequest run) =>
+        [Sql.P(run.TenantId), Sql.P(run.IdempotencyKey), Sql.P(run.JobId)];
+
+    /// <summary>The replay <see cref="ReplaySql"/> found (null: none); a key used for another job is a conflict.</summary>
+    private static async Task<SubmittedRun?> ReadReplayAsync(NpgsqlDataReader found, RunRequest run, CancellationToken ct)
+    {
         if (!await found.ReadAsync(ct)) return null;
-        if (found.GetGuid(1) != jobId)
-            throw new StoreConflictException($"Idempotency-Key '{idempotencyKey}' was already used to run another job (execution {found.GetGuid(0)})");
+        if (found.GetGuid(1) != run.JobId)
+            throw new StoreConflictException($"Idempotency-Key '{run.IdempotencyKey}' was already used to run another job (execution {found.GetGuid(0)})");
         return new SubmittedRun(found.GetGuid(0), found.GetString(2), Replayed: true);
     }
 
