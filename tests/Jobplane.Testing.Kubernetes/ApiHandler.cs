@@ -37,6 +37,20 @@ internal sealed partial class ApiHandler(Cluster cluster)
         dropped.Dispose();
     }
 
+    private readonly ConcurrentDictionary<string, int> _brokenLogReads = new();
+
+    /// <summary>The next <paramref name="count"/> log requests for <paramref name="container"/> lose their connection before any answer.</summary>
+    public void BreakLogReads(string container, int count) => _brokenLogReads[container] = count;
+
+    private bool TakeBrokenLogRead(string container)
+    {
+        while (_brokenLogReads.TryGetValue(container, out var left) && left > 0)
+        {
+            if (_brokenLogReads.TryUpdate(container, left - 1, left)) return true;
+        }
+        return false;
+    }
+
     private CancellationToken DropToken()
     {
         lock (_dropLock) return _drop.Token;
@@ -386,6 +400,11 @@ internal sealed partial class ApiHandler(Cluster cluster)
         if (!podInfo.Init.Contains(container) && !podInfo.Main.Contains(container))
         {
             await StatusAsync(context, 400, "BadRequest", $"container {container} is not valid for pod {podName}");
+            return;
+        }
+        if (TakeBrokenLogRead(container))
+        {
+            context.Abort();
             return;
         }
         if (!podInfo.Bound)

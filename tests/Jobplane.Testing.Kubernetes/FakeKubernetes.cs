@@ -52,6 +52,9 @@ public sealed class FakeKubernetes : IAsyncDisposable
     /// </summary>
     public void DropStreams() => _api.DropStreams();
 
+    /// <summary>The next <paramref name="count"/> log requests for <paramref name="container"/> lose their connection before any answer.</summary>
+    public void BreakLogReads(string container, int count) => _api.BreakLogReads(container, count);
+
     /// <summary>
     /// Forgets the change history up to now, as etcd's compaction does: a watch asked to resume
     /// from an earlier resourceVersion gets an ERROR event with a 410 Expired Status, and must list again.

@@ -124,6 +124,18 @@ public sealed class KubernetesRuntimeTests
     }
 
     [Fact]
+    public async Task A_broken_read_of_the_result_is_read_again_not_the_job_run_again()
+    {
+        await using var k8s = await KubernetesHarness.StartAsync();
+        k8s.Fake.BreakLogReads(JobManifest.ResultContainer, 2);
+
+        var (outcome, _) = await k8s.RunAsync(KubernetesHarness.Shell("""printf '{"n": 7}' > "$JOBPLANE_OUTPUT_DIR/result.json" """));
+
+        Assert.True(outcome.Succeeded, outcome.Error);
+        Assert.Equal(7, outcome.Result!.Value.GetProperty("n").GetInt32());
+    }
+
+    [Fact]
     public async Task Without_split_streams_both_streams_arrive_as_one_log_in_order()
     {
         await using var k8s = await KubernetesHarness.StartAsync(o => o with { SplitLogStreams = false });

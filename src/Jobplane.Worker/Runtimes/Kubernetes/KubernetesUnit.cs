@@ -25,6 +25,7 @@ internal sealed class KubernetesUnit : IRuntimeUnit
     private static readonly TimeSpan DrainWhileArriving = TimeSpan.FromMinutes(5);
     /// <summary>How long the result container has, after the job ended, to judge result.json (it starts in well under a second).</summary>
     private static readonly TimeSpan ResultLimit = TimeSpan.FromSeconds(60);
+    private static readonly TimeSpan ResultReadRetry = TimeSpan.FromMilliseconds(200);
     /// <summary>How long removal is waited for: the Job and its pod gone.</summary>
     private static readonly TimeSpan RemovalLimit = TimeSpan.FromSeconds(60);
     private static readonly TimeSpan RemovalPoll = TimeSpan.FromMilliseconds(250);
@@ -226,15 +227,33 @@ internal sealed class KubernetesUnit : IRuntimeUnit
             return new(null, $"the result container failed ({result.Reason}, exit code {result.ExitCode}) while reading {ResultFile.FileName}");
 
         string log;
-        try
+        while (true)
         {
-            await using var body = await _api.OpenLogAsync(state.Pod!.Metadata.Name, JobManifest.ResultContainer, follow: false, stream: null,
-                sinceTime: null, limit.Token, ResultLogBytes, timestamps: false);
-            log = await ReadBoundedAsync(body, ResultLogBytes, limit.Token);
-        }
-        catch (Exception e) when (e is not OperationCanceledException || limit.IsCancellationRequested)
-        {
-            return new(null, $"the result container's log could not be read: {e.Message}");
+            try
+            {
+                await using var body = await _api.OpenLogAsync(state.Pod!.Metadata.Name, JobManifest.ResultContainer, follow: false, stream: null,
+                    sinceTime: null, limit.Token, ResultLogBytes, timestamps: false);
+                log = await ReadBoundedAsync(body, ResultLogBytes, limit.Token);
+                break;
+            }
+            catch (Exception e) when (e is HttpRequestException or IOException && !limit.IsCancellationRequested)
+            {
+                // A broken connection (a network fault, an API server restart): the terminated
+                // container's log is still there, so read it again rather than retry a job that
+                // succeeded. An answer from the server (the pod is gone, forbidden) is final.
+                try
+                {
+                    await Task.Delay(ResultReadRetry, _time, limit.Token);
+                }
+                catch (OperationCanceledException)
+                {
+                    return new(null, $"the result container's log could not be read within {OutcomeText.FormatDuration(ResultLimit)}: {e.Message}");
+                }
+            }
+            catch (Exception e) when (e is not OperationCanceledException || limit.IsCancellationRequested)
+            {
+                return new(null, $"the result container's log could not be read: {e.Message}");
+            }
         }
         // Without timestamps: a kubelet stores a long line in 16 KiB pieces and, asked for timestamps,
         // would stamp each piece; without them the pieces come back as the one line they were.
