@@ -79,10 +79,9 @@ public sealed partial class QueueStore
     }
 
     /// <summary>
-    /// Rescues executions whose lease expired (by the database clock): the running executions are
+    /// Rescues executions whose lease expired (by the database clock). The running executions are
     /// their open attempts (execution_attempts_open_idx), so a pass reads each running execution's
-    /// lease once, a cost bounded by the fleet's slots, never by the history;
-    /// the lost attempt is recorded and counts against max_attempts, so a job that kills its worker
+    /// lease once: a cost bounded by the fleet's slots, never by the history. The lost attempt is recorded and counts against max_attempts, so a job that kills its worker
     /// cannot loop forever; the execution is ready again at once (at its original place in the queue,
     /// its due time: a worker's death should not cost its executions their turn), CANCELLED when a
     /// cancel was requested, or FAILED into the DLQ when no attempts remain. Set-based: one statement
