@@ -112,6 +112,15 @@ conformance="$(awk '
   }
   END { for (r in seen) printf "%s %d passed, %d failed\n", r, ok[r], bad[r] }' "$results/output.txt" | sort | paste -sd ';' | sed 's/;/; /g')"
 echo "conformance: ${conformance:-no runtime ran the conformance suite}"
+# Each failed test by name with the start of its message, last, where a reader of only the end of
+# the log (CI keeps the tail) still sees what failed and why.
+failures="$(awk '
+  /^ +Failed [A-Za-z_][A-Za-z0-9_.]*/ { print "FAILED" substr($0, index($0, "Failed") + 6); grab = 1; n = 0; next }
+  grab && /^ +Stack Trace:/ { grab = 0; next }
+  grab && /^ +Error Message:/ { next }
+  grab && n < 8 { print "    " $0; n++ }
+  grab && n >= 8 { grab = 0 }' "$results/output.txt")"
+if [ -n "$failures" ]; then echo "$failures"; fi
 echo "tests: $passed passed, $failed failed, $skipped skipped"
 if [ "$status" -ne 0 ] || [ "$failed" -ne 0 ]; then exit 1; fi
 if [ "$passed" -eq 0 ]; then echo "no test ran" >&2; exit 1; fi
