@@ -45,8 +45,8 @@ namespace Jobplane.Bench;
 /// are (the database clock, from the submitting transaction to the claim),
 /// <c>scale_idle_received_p50_ms</c>/<c>_p99_ms</c> from sending the submission to a poller holding the
 /// answer (the harness's clock: HTTP both ways included), and <c>scale_idle_claims_per_submission</c>
-/// is every claim the controller ran in that phase per submission (each notification wakes every
-/// waiting long-poll).</item>
+/// is every claim the controller ran in that phase per submission (a notification wakes the first
+/// waiting long-poll, which wakes two more when it finds work).</item>
 /// <item><b>rows</b>: an executions table of 10,000,000 rows (BENCH_SCALE_ROWS; 1,000,000 in the quick
 /// run, which every label then says), 96% succeeded, 2% failed, 2% cancelled, created evenly over
 /// the last 28 days (inside the default 30-day retention, so the running controller deletes none of
@@ -166,8 +166,8 @@ public sealed class ScaleScenarios(BenchOptions options, Report report, string w
                 await Task.Delay(250);
             }
             Console.WriteLine($"  {count} pollers connected in {connecting.Elapsed.TotalSeconds:0.0} s");
-            // Their first claims, all at once, are over: at most about one re-check per poller in 2 s (each
-            // long-poll claims again every 2 s), two windows in a row.
+            // Their first claims, all at once, are over: at most about one claim per poller in 2 s, two
+            // windows in a row (idle, only the first waiter re-checks, once a second).
             var settling = Stopwatch.StartNew();
             var calm = 0;
             while (calm < 2 && settling.Elapsed < TimeSpan.FromSeconds(30))
@@ -203,7 +203,7 @@ public sealed class ScaleScenarios(BenchOptions options, Report report, string w
                 if (claims is { } c)
                 {
                     report.Add(new Figure("scale_idle_claims_per_s", $"{what}: claim statements per second idle", c / seconds, "claims/s",
-                        Note: "a waiting long-poll claims whenever a jobplane_ready notification wakes it, and every 2 s without one; each new poll starts with a claim"));
+                        Note: "a notification or the once-a-second re-check wakes the first waiting long-poll, and a claim that finds work wakes two more; each new poll starts with a claim"));
                     if (claimTime is { } t && c > 0)
                     {
                         report.Add(new Figure("scale_idle_claim_mean_ms", $"{what}: mean time of one of those claims", t / c * 1000, "ms",
@@ -252,8 +252,7 @@ public sealed class ScaleScenarios(BenchOptions options, Report report, string w
             if (refused > 0) report.Note($"{what}: {refused} submissions were refused during the pickup measurement");
             var label = $"with {what}";
             const string why = "Measured as the platform group's pickup: from the submitting transaction's start to the claim's, on the database clock. " +
-                "The notification wakes every waiting long-poll and each one claims; claims take the claim lock one at a time, " +
-                "and the one that finds the execution may be anywhere in that line.";
+                "The notification wakes the longest-waiting long-poll, which claims the execution and wakes two more (which find nothing).";
             report.Add(new Figure("scale_idle_pickup_p50_ms", $"Pickup latency p50 (submit to start) {label}", Percentiles.Of(latencies, 50), "ms", Target.Max(5), why));
             report.Add(new Figure("scale_idle_pickup_p99_ms", $"Pickup latency p99 {label}", Percentiles.Of(latencies, 99), "ms", Target.Max(25), why));
             report.Add(new Figure("scale_idle_received_p50_ms", $"Submit request sent to a poller holding the execution, p50, {label}", Percentiles.Of(seen, 50), "ms",

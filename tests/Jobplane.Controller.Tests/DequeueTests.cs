@@ -1,6 +1,8 @@
 using System.Net.Http.Json;
 using Jobplane.Api;
+using Jobplane.Controller.Queue;
 using Jobplane.Testing;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Jobplane.Controller.Tests;
 
@@ -98,5 +100,66 @@ public sealed class DequeueTests(ControllerFixture fixture) : IClassFixture<Cont
         using var response = await worker.PostAsJsonAsync("/internal/executions/dequeue", request, Api.Json.DequeueRequest);
         var both = await Api.ReadAsync(response, Api.Json.DequeueResponse);
         Assert.Equal([runA, runC], both.Executions.Select(e => e.ExecutionId)); // priority order across tenants
+    }
+
+    [Fact]
+    public async Task One_new_job_wakes_one_of_many_idle_long_polls_not_all_of_them()
+    {
+        var waiters = _host.Services.GetRequiredService<ReadySignal>().Waiters;
+        using var worker = _host.WorkerClient();
+        var (tenant, client) = await _host.TenantClientAsync();
+        var jobId = await Api.CreateJobAsync(client);
+        using var end = new CancellationTokenSource();
+        var polls = Enumerable.Range(0, 20).Select(_ => PollAsync(worker, tenant.TenantId, end.Token)).ToList();
+        await WaitForAsync(() => waiters.Count == 20, "the 20 long-polls never all waited");
+
+        var wakesBefore = waiters.Wakes;
+        var rechecksBefore = waiters.RecheckWakes;
+        var run = await Api.RunAsync(client, jobId);
+        var first = await await Task.WhenAny(polls).WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.Equal(run.ExecutionId, Assert.Single(first).ExecutionId);
+        // The claimer's turn, the two it passes on (they find nothing), and any periodic re-checks meanwhile:
+        // not one claim per idle poll.
+        await WaitForAsync(() => waiters.Count == 19, "the polls that found nothing did not wait again");
+        var wakes = waiters.Wakes - wakesBefore - (waiters.RecheckWakes - rechecksBefore);
+        Assert.InRange(wakes, 1, 3);
+        Assert.Equal(19, polls.Count(p => !p.IsCompleted));
+
+        await end.CancelAsync();
+        await Task.WhenAll(polls.Select(p => p.ContinueWith(_ => { }, TaskScheduler.Default)));
+    }
+
+    [Fact]
+    public async Task A_burst_reaches_every_idle_long_poll_through_the_polls_that_found_work()
+    {
+        var waiters = _host.Services.GetRequiredService<ReadySignal>().Waiters;
+        using var worker = _host.WorkerClient();
+        var (tenant, client) = await _host.TenantClientAsync();
+        var jobId = await Api.CreateJobAsync(client);
+        var polls = Enumerable.Range(0, 20).Select(_ => PollAsync(worker, tenant.TenantId, CancellationToken.None)).ToList();
+        await WaitForAsync(() => waiters.Count == 20, "the 20 long-polls never all waited");
+
+        var rechecksBefore = waiters.RecheckWakes;
+        var response = await client.PostAsync(Routes.Of(Routes.JobRuns, jobId), Api.RawJson("""{"count": 20}"""));
+        var batch = await Api.ReadAsync(response, Api.Json.BatchRunResponse, System.Net.HttpStatusCode.Created);
+
+        // One notification; each poll that claims passes its turn on to two more, so all 20 get one
+        // execution each long before the periodic re-check (one poll a second) could have served them.
+        var claimed = await Task.WhenAll(polls).WaitAsync(TimeSpan.FromSeconds(60));
+        Assert.Equal(batch.ExecutionIds.ToHashSet(), claimed.Select(c => Assert.Single(c).ExecutionId).ToHashSet());
+        Assert.InRange(waiters.RecheckWakes - rechecksBefore, 0, 10);
+    }
+
+    private static async Task<IReadOnlyList<ClaimedExecution>> PollAsync(HttpClient worker, Guid tenantId, CancellationToken ct)
+    {
+        var request = new DequeueRequest { Limit = 1, TenantIds = [tenantId], WorkerId = "idle-worker", WaitSeconds = 60 };
+        using var response = await worker.PostAsJsonAsync(Routes.WorkerDequeue, request, Api.Json.DequeueRequest, ct);
+        return (await Api.ReadAsync(response, Api.Json.DequeueResponse)).Executions;
+    }
+
+    private static async Task WaitForAsync(Func<bool> condition, string failure)
+    {
+        for (var i = 0; i < 600 && !condition(); i++) await Task.Delay(50);
+        Assert.True(condition(), failure);
     }
 }

@@ -5,8 +5,9 @@ namespace Jobplane.Controller.Queue;
 /// <summary>
 /// Wakes long-polling dequeuers when work becomes ready. A LISTEN connection receives the
 /// 'jobplane_ready' notification that the ready_queue insert trigger sends; every waiter is released
-/// and races to claim (SKIP LOCKED sorts them out). It is a hint only: waiters also re-check on a
-/// timer, so a lost notification or a dropped connection costs latency, never work.
+/// and the first long-poll of each claim shape waiting in <see cref="Waiters"/> claims (the rest are woken
+/// in turn, as claims find work). It is a hint only: the first waiter of each shape also re-checks every
+/// <see cref="RecheckInterval"/>, so a lost notification or a dropped connection costs latency, never work.
 /// <para>Debounced: the first notification wakes the waiters at once; further ones within
 /// <see cref="Window"/> fold into a single wake-up at its end. Under a stream of submissions that
 /// bounds the claims idle waiters make to a few hundred per second, however many transactions
@@ -22,6 +23,15 @@ public sealed partial class ReadySignal(NpgsqlDataSource db, TimeProvider time, 
     private const string ExecutionChannel = "jobplane_execution";
 
     public static readonly TimeSpan Window = TimeSpan.FromMilliseconds(5);
+
+    /// <summary>
+    /// How often the first idle long-poll of each shape claims without a notification: for work that
+    /// becomes claimable unannounced (a tenant's concurrency cap freeing up) and for lost notifications.
+    /// </summary>
+    public static readonly TimeSpan RecheckInterval = TimeSpan.FromSeconds(1);
+
+    /// <summary>The idle long-polls this signal wakes.</summary>
+    public IdleWaiters Waiters { get; } = new();
 
     private TaskCompletionSource _next = NewSource();
     private long _lastPulse = long.MinValue;
@@ -39,6 +49,7 @@ public sealed partial class ReadySignal(NpgsqlDataSource db, TimeProvider time, 
     {
         Interlocked.Increment(ref _pulses);
         Interlocked.Exchange(ref _next, NewSource()).TrySetResult();
+        Waiters.Notified();
     }
 
     /// <summary>A notification arrived (called on the LISTEN connection's thread).</summary>
@@ -65,6 +76,25 @@ public sealed partial class ReadySignal(NpgsqlDataSource db, TimeProvider time, 
     private static TaskCompletionSource NewSource() => new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var rechecks = RecheckAsync(stoppingToken);
+        await ListenAsync(stoppingToken);
+        await rechecks;
+    }
+
+    private async Task RecheckAsync(CancellationToken stoppingToken)
+    {
+        using var timer = new PeriodicTimer(RecheckInterval, time);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(stoppingToken)) Waiters.Recheck();
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+        }
+    }
+
+    private async Task ListenAsync(CancellationToken stoppingToken)
     {
         while (!stoppingToken.IsCancellationRequested)
         {
