@@ -328,6 +328,27 @@ public sealed class RunGroupTests(TestDatabase db) : StoreTestBase(db), IClassFi
     }
 
     [Fact]
+    public async Task A_group_stuck_behind_a_lock_does_not_hold_up_the_runs_after_it()
+    {
+        var (tenant, job) = await TenantWithJobAsync();
+        var key = NewKey();
+        var committer = new RunGroupCommitter(Executions);
+        var (conn, tx, _) = await HoldKeyAsync(tenant, job, key);
+        await using var c = conn;
+
+        var stuck = committer.RunAsync(Run(tenant, job, key), Ct);
+        await WaitUntilBlockedByAsync(conn);
+        await Task.Delay(RunGroupCommitter.StallAfter * 2, Ct);
+        // A second writer takes the runs arriving now; the stuck group waits on.
+        var behind = await Task.WhenAll(Enumerable.Range(0, 5).Select(_ => committer.RunAsync(Run(tenant, job), Ct)));
+
+        Assert.Equal(5, behind.Select(r => r!.ExecutionId).Distinct().Count());
+        Assert.False(stuck.IsCompleted);
+        await tx.RollbackAsync(Ct);
+        Assert.False((await stuck)!.Replayed);
+    }
+
+    [Fact]
     public async Task A_run_whose_caller_gave_up_before_its_group_started_is_not_written()
     {
         var (tenant, job) = await TenantWithJobAsync();
