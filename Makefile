@@ -6,7 +6,7 @@ DOTNET ?= dotnet
 CONFIGURATION ?= Release
 BIN := $(CURDIR)/bin
 PUBLISH := $(DOTNET) publish -c $(CONFIGURATION) -r linux-x64 --self-contained false \
-	-p:PublishSingleFile=true -p:DebugType=embedded --nologo -v quiet -o $(BIN)
+	-p:PublishSingleFile=true -p:PublishReadyToRun=true -p:DebugType=embedded --nologo -v quiet -o $(BIN)
 
 .PHONY: help dev dev-stop build-all build-controller build-worker build-cli run-migrate run-controller run-worker \
 	images test test-faults test-coverage screenshots bench bench-quick lint format clean
