@@ -7,7 +7,12 @@ namespace Jobplane.Worker.Runtimes;
 /// </summary>
 internal sealed class LineSplitter
 {
-    private readonly char[] _line;
+    /// <summary>Where a line starts: most log lines are shorter, and a buffer of the limit (64 K characters
+    /// by default, so 128 KB, twice per attempt) for every short job was most of what it allocated.</summary>
+    private const int InitialChars = 256;
+
+    private readonly int _max;
+    private char[] _line;
     private readonly Action<string> _emit;
     private int _length;
     /// <summary>The current line has already been emitted in part.</summary>
@@ -17,7 +22,8 @@ internal sealed class LineSplitter
     {
         // Two characters at least, so that a piece never has to split a surrogate pair in half.
         ArgumentOutOfRangeException.ThrowIfLessThan(maxLineChars, 2);
-        _line = new char[maxLineChars];
+        _max = maxLineChars;
+        _line = new char[Math.Min(maxLineChars, InitialChars)];
         _emit = emit;
     }
 
@@ -31,7 +37,12 @@ internal sealed class LineSplitter
             {
                 // A full buffer is only emitted once more text of the same line arrives, so a line
                 // of exactly the limit followed by '\n' stays one line (with its '\r' stripped).
-                if (_length == _line.Length) EmitPiece();
+                if (_length == _line.Length)
+                {
+                    // Grown by doubling up to the limit; only a line longer than the limit is cut.
+                    if (_line.Length < _max) Array.Resize(ref _line, Math.Min(_max, _line.Length * 2));
+                    else EmitPiece();
+                }
                 var n = Math.Min(_line.Length - _length, segment.Length);
                 segment[..n].CopyTo(_line.AsSpan(_length));
                 _length += n;

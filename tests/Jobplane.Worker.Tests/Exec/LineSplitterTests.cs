@@ -26,6 +26,18 @@ public sealed class LineSplitterTests
         Assert.Equal(["abc", "def", "g", "x"], Split(3, "abcdefg\nx"));
 
     [Fact]
+    public void Lines_longer_than_the_first_buffer_are_whole_up_to_the_limit_and_cut_only_past_it()
+    {
+        // The buffer starts small and grows: a line of 700 characters in 7-character chunks is one line,
+        // and one of 2,500 with a limit of 1,000 comes in pieces of exactly 1,000.
+        var medium = new string('m', 700);
+        var longLine = string.Concat(Enumerable.Range(0, 2500).Select(i => (char)('a' + i % 26)));
+        var text = medium + "\r\n" + longLine + "\nend";
+        var chunks = Enumerable.Range(0, (text.Length + 6) / 7).Select(i => text.Substring(i * 7, Math.Min(7, text.Length - i * 7))).ToArray();
+        Assert.Equal([medium, longLine[..1000], longLine[1000..2000], longLine[2000..], "end"], Split(1000, chunks));
+    }
+
+    [Fact]
     public void A_piece_never_splits_a_surrogate_pair()
     {
         var lines = Split(3, "ab\U0001F680cd\n");
