@@ -4,9 +4,9 @@ namespace Jobplane.Controller.Queue;
 
 /// <summary>
 /// Wakes long-polling dequeuers when work becomes ready. A LISTEN connection receives the
-/// 'jobplane_ready' notification that the ready_queue insert trigger sends; every waiter is released
-/// and the first long-poll of each claim shape waiting in <see cref="Waiters"/> claims (the rest are woken
-/// in turn, as claims find work). It is a hint only: the first waiter of each shape also re-checks every
+/// 'jobplane_ready' notification that the ready_queue insert trigger sends, and the first long-poll of
+/// each claim shape waiting in <see cref="Waiters"/> claims (the rest are woken in turn, as claims find
+/// work; <see cref="NextAsync"/> completes too). It is a hint only: the first waiter of each shape also re-checks every
 /// <see cref="RecheckInterval"/>, so a lost notification or a dropped connection costs latency, never work.
 /// <para>Debounced: the first notification wakes the waiters at once; further ones within
 /// <see cref="Window"/> fold into a single wake-up at its end. Under a stream of submissions that
