@@ -205,12 +205,24 @@ public sealed class BenchPlatform : IAsyncDisposable
 
     /// <summary>
     /// Starts a binary with its output appended to a log file (no pipe for us to drain while we
-    /// measure) and a clean environment.
+    /// measure) and a clean environment, plus any BENCH_PLATFORM_DOTNET_X given to the harness as
+    /// DOTNET_X: a .NET runtime setting tried on the platform's processes only, not on the harness's.
     /// </summary>
     private ChildProcess Start(string name, string binary, Dictionary<string, string?> env)
     {
         var path = Path.Combine(_options.BinDirectory, binary);
         if (!File.Exists(path)) throw new FileNotFoundException($"{path} not found: run `make build-all` (make bench does) or set JOBPLANE_BIN");
+        foreach (var (key, value) in RuntimeSettings()) env.TryAdd(key, value);
         return ChildProcess.Start(new ChildProcessStart(name, path) { Environment = env, LogPath = Path.Combine(_root, $"{name}.log") });
+    }
+
+    private static IEnumerable<KeyValuePair<string, string?>> RuntimeSettings()
+    {
+        const string prefix = "BENCH_PLATFORM_";
+        foreach (System.Collections.DictionaryEntry e in Environment.GetEnvironmentVariables())
+        {
+            if (e.Key is string key && key.StartsWith(prefix + "DOTNET_", StringComparison.Ordinal))
+                yield return KeyValuePair.Create(key[prefix.Length..], e.Value as string);
+        }
     }
 }
