@@ -1,17 +1,9 @@
-using System.Collections.Concurrent;
 using System.Net;
 using System.Text;
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using Jobplane.Testing;
 using Jobplane.Webhooks;
-using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
-using Microsoft.AspNetCore.Http;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
 
 namespace Jobplane.Cli.Tests;
 
@@ -224,9 +216,9 @@ public sealed class LiveWebhookCommandTests(LiveWebhookControllerFixture fixture
     [Fact]
     public async Task Test_prints_a_delivery_id_whose_signed_delivery_shows_in_the_log_and_can_be_redelivered()
     {
-        await using var receiver = await Receiver.StartAsync();
+        await using var receiver = await WebhookReceiver.StartAsync();
         var (_, key) = await jobctl.NewTenantAsync();
-        var created = await jobctl.RunAsync(key, "webhooks", "create", "--endpoint-url", receiver.Url, "--event", Failed);
+        var created = await jobctl.RunAsync(key, "webhooks", "create", "--endpoint-url", receiver.Url.ToString(), "--event", Failed);
         var id = Field(created, "id")!;
         var secret = Field(created, "secret")!;
 
@@ -273,9 +265,10 @@ public sealed class LiveWebhookCommandTests(LiveWebhookControllerFixture fixture
     [Fact]
     public async Task A_receiver_that_fails_shows_its_answer_and_the_next_attempt_in_the_log()
     {
-        await using var receiver = await Receiver.StartAsync(HttpStatusCode.ServiceUnavailable);
+        await using var receiver = await WebhookReceiver.StartAsync();
+        receiver.Answer = _ => (int)HttpStatusCode.ServiceUnavailable;
         var (_, key) = await jobctl.NewTenantAsync();
-        var id = await CreateAsync(key, receiver.Url, "--event", Failed);
+        var id = await CreateAsync(key, receiver.Url.ToString(), "--event", Failed);
 
         var deliveryId = Json(await jobctl.RunAsync(key, "webhooks", "test", id, "-o", "json")).GetProperty("delivery_id").GetString()!;
         await WaitForDeliveryAsync(key, id, deliveryId, d => d.GetProperty("attempts").GetInt32() >= 2, "tried twice");
@@ -302,9 +295,9 @@ public sealed class LiveWebhookCommandTests(LiveWebhookControllerFixture fixture
     [Fact]
     public async Task Rotate_secret_prints_a_new_secret_that_signs_and_until_when_the_old_one_does_too()
     {
-        await using var receiver = await Receiver.StartAsync();
+        await using var receiver = await WebhookReceiver.StartAsync();
         var (_, key) = await jobctl.NewTenantAsync();
-        var created = await jobctl.RunAsync(key, "webhooks", "create", "--endpoint-url", receiver.Url, "--event", Failed);
+        var created = await jobctl.RunAsync(key, "webhooks", "create", "--endpoint-url", receiver.Url.ToString(), "--event", Failed);
         var id = Field(created, "id")!;
         var first = Field(created, "secret")!;
 
@@ -354,9 +347,9 @@ public sealed class LiveWebhookCommandTests(LiveWebhookControllerFixture fixture
     [Fact]
     public async Task Deliveries_page_with_the_command_printed_on_stderr()
     {
-        await using var receiver = await Receiver.StartAsync();
+        await using var receiver = await WebhookReceiver.StartAsync();
         var (_, key) = await jobctl.NewTenantAsync();
-        var id = await CreateAsync(key, receiver.Url, "--event", Failed);
+        var id = await CreateAsync(key, receiver.Url.ToString(), "--event", Failed);
         var sent = new List<string>();
         for (var i = 0; i < 3; i++)
             sent.Add((await jobctl.RunAsync(key, "webhooks", "test", id)).Stdout.TrimEnd('\n'));
@@ -386,55 +379,12 @@ public sealed class LiveWebhookCommandTests(LiveWebhookControllerFixture fixture
         return [.. lines.Skip(heading + 2).Select(l => Regex.Split(l, " {2,}"))];
     }
 
-    private static WebhookVerification Verify(Received got, string secret) =>
+    private static WebhookVerification Verify(ReceivedWebhook got, string secret) =>
         WebhookSignature.Verify(got.Id, got.Timestamp, got.Signature, Encoding.UTF8.GetBytes(got.Body), [WebhookSecret.Parse(secret)], DateTimeOffset.UtcNow);
 
-    private static void AssertSignedWith(Received got, string secret)
+    private static void AssertSignedWith(ReceivedWebhook got, string secret)
     {
         var verified = Verify(got, secret);
         Assert.True(verified.IsValid, verified.Problem);
-    }
-
-    /// <summary>One request the receiver answered, with the Standard Webhooks headers.</summary>
-    private sealed record Received(string Id, string Timestamp, string Signature, string Body);
-
-    /// <summary>A real HTTP server on 127.0.0.1 (Kestrel, a port of its own) that records each webhook and answers one status.</summary>
-    private sealed class Receiver : IAsyncDisposable
-    {
-        private readonly WebApplication app;
-
-        private Receiver(WebApplication app) => this.app = app;
-
-        public string Url { get; private set; } = "";
-
-        public ConcurrentQueue<Received> Received { get; } = new();
-
-        public static async Task<Receiver> StartAsync(HttpStatusCode answer = HttpStatusCode.OK)
-        {
-            var builder = WebApplication.CreateSlimBuilder();
-            builder.Logging.ClearProviders();
-            builder.WebHost.UseKestrel(k => k.Listen(IPAddress.Loopback, 0));
-            var app = builder.Build();
-            var receiver = new Receiver(app);
-            app.MapPost("/hook", async (HttpContext http) =>
-            {
-                using var reader = new StreamReader(http.Request.Body);
-                var body = await reader.ReadToEndAsync();
-                receiver.Received.Enqueue(new Received(http.Request.Headers["webhook-id"].ToString(), http.Request.Headers["webhook-timestamp"].ToString(),
-                    http.Request.Headers["webhook-signature"].ToString(), body));
-                http.Response.StatusCode = (int)answer;
-                await http.Response.WriteAsync(answer == HttpStatusCode.OK ? "ok" : $"answer {(int)answer}");
-            });
-            await app.StartAsync();
-            var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Single();
-            receiver.Url = new Uri(new Uri(address), "/hook").ToString();
-            return receiver;
-        }
-
-        public async ValueTask DisposeAsync()
-        {
-            await app.StopAsync();
-            await app.DisposeAsync();
-        }
     }
 }
