@@ -3,8 +3,8 @@ using Jobplane.Store;
 namespace Jobplane.Controller.Queue;
 
 /// <summary>
-/// Promotes scheduled runs and retries that are due, rescues executions whose lease expired, forgets
-/// old idempotency keys, stops the claim visiting tenants that no longer have ready work, and deletes
+/// Promotes scheduled runs and retries that are due, rescues executions whose lease expired, vacuums
+/// the ready queue after a burst of claims, forgets old idempotency keys, stops the claim visiting tenants that no longer have ready work, and deletes
 /// what has outlived its retention (finished executions, dead letters, audit records).
 /// Every replica runs it; the statements use SKIP LOCKED, so replicas share the work instead of
 /// fighting over it, and nothing depends on a particular replica being alive.
@@ -14,6 +14,12 @@ public sealed partial class MaintenanceService(
     ControllerMetrics? metrics = null, WorkerStore? workers = null, RetentionStore? retention = null) : BackgroundService
 {
     private const int BatchSize = 1000;
+
+    // Rows claimed out of ready_queue after which this replica vacuums it (QueueStore.VacuumReadyQueueAfterChurnAsync),
+    // at most once a tick: under a drain, a vacuum a second (a few milliseconds of PostgreSQL's time on a
+    // table of queued rows); after a burst, the last of its dead entries within a second, not at
+    // autovacuum's next round; on a quiet queue, rarely.
+    internal const long ReadyQueueChurn = 1_000;
 
     // When the next retention pass is due (TimeProvider timestamps), and whether the last one left rows
     // behind: a backlog is worked off at every tick, a little at a time, instead of waiting an interval.
@@ -38,6 +44,7 @@ public sealed partial class MaintenanceService(
                 await queue.ExpireIdempotencyKeysAsync(BatchSize, stoppingToken);
                 await queue.DeactivateIdleTenantsAsync(stoppingToken);
                 if (workers is not null) await workers.ForgetGoneAsync(stoppingToken);
+                await queue.VacuumReadyQueueAfterChurnAsync(ReadyQueueChurn, stoppingToken);
                 // Last: the least urgent, and its failure must not hold up the rest.
                 if (retention is not null) await RetainAsync(retention, stoppingToken);
             }

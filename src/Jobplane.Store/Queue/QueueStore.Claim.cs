@@ -8,6 +8,9 @@ public sealed partial class QueueStore
     // Candidate tenants one claim considers, lowest virtual time first.
     private const int MaxCandidateTenants = 64;
 
+    // Rows this store's claims took out of ready_queue since it last vacuumed the table.
+    private long _claimedSinceVacuum;
+
     /// <summary>
     /// Claims up to <paramref name="limit"/> ready executions, shared fairly between tenants with
     /// ready work (<see cref="FairShare"/>), within each tenant by priority then due time; never more
@@ -221,7 +224,27 @@ public sealed partial class QueueStore
             }
         }
         await tx.CommitAsync(ct);
+        Interlocked.Add(ref _claimedSinceVacuum, list.Count);
         return list;
+    }
+
+    /// <summary>
+    /// Vacuums ready_queue once this store's claims have taken <paramref name="threshold"/> rows out
+    /// of it since the last time; returns whether it did. Every claimed row leaves a dead entry in each
+    /// of the queue's indexes, at the head of the claim order, and until a vacuum removes them each
+    /// probe of a tenant's queue steps over them: after a drain of 100,000 runs one probe read 938
+    /// pages instead of 2, and pickup p50 doubled. Autovacuum comes only at its next round (a minute
+    /// apart by default), so the controller vacuums the table itself after a burst. SKIP_LOCKED: a
+    /// vacuum already running (autovacuum, another replica) is enough; TRUNCATE false: shrinking the file
+    /// would take a lock that holds up claims and submissions, and the pages are reused anyway.
+    /// </summary>
+    public async Task<bool> VacuumReadyQueueAfterChurnAsync(long threshold, CancellationToken ct)
+    {
+        if (Interlocked.Read(ref _claimedSinceVacuum) < threshold) return false;
+        Interlocked.Exchange(ref _claimedSinceVacuum, 0);
+        await using var cmd = db.CreateCommand("vacuum (skip_locked, truncate false) ready_queue");
+        await cmd.ExecuteNonQueryAsync(ct);
+        return true;
     }
 
     /// <summary>
