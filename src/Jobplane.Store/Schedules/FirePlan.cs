@@ -107,6 +107,9 @@ public sealed record FirePlan(IReadOnlyList<FireDecision> Decisions, DateTimeOff
         var lastExecution = s.LastExecutionId;
         var queued = s.QueuedDueAt;
         Guid? cancel = null;
+        // What the history says of the cancellation; it moves to the fire that supersedes, within
+        // the pass, the fire that made it, so that the record of it is never lost.
+        string? cancelNote = null;
         if (queued is { } q && unfinished is null)
         {
             var id = newId();
@@ -149,11 +152,13 @@ public sealed record FirePlan(IReadOnlyList<FireDecision> Decisions, DateTimeOff
                             ExecutionId = null,
                             Reason = $"overlap policy cancel: superseded by the run due at {Rfc(due)} in the same pass",
                         };
+                        if (cancelNote is not null) reason = Join(late, cancelNote);
                     }
                     else
                     {
                         cancel = lastExecution;
-                        reason = Join(late, $"overlap policy cancel: cancelled the previous run {lastExecution} ({unfinished})");
+                        cancelNote = $"overlap policy cancel: cancelled the previous run {lastExecution} ({unfinished})";
+                        reason = Join(late, cancelNote);
                     }
                 }
                 decisions.Add(new FireDecision(due, FireOutcome.Fired) { ExecutionId = id, OnTime = onTime, Reason = reason });

@@ -344,6 +344,8 @@ public sealed class FirePlanTests
         Assert.Null(plan.Decisions[0].ExecutionId);
         Assert.Equal("overlap policy cancel: superseded by the run due at 2026-01-01T00:00:20Z in the same pass", plan.Decisions[0].Reason);
         Assert.Equal(Id(2), plan.Decisions[1].ExecutionId);
+        // The run that stands says it cancelled the previous one: the superseded fire that first said so is gone.
+        Assert.Equal($"overlap policy cancel: cancelled the previous run {Previous} (RUNNING)", plan.Decisions[1].Reason);
         Assert.Equal(Previous, plan.CancelExecutionId);
         Assert.Equal(Id(2), plan.LastExecutionId);
     }

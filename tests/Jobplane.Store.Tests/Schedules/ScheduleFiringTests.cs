@@ -58,10 +58,18 @@ public sealed class ScheduleFiringTests(TestDatabase db) : StoreTestBase(db), IC
         while ((await Firer.FireDueAsync(500, Grace, Ct)).Schedules == 500) { }
     }
 
-    /// <summary>Fires until the (every-second) schedule has handled <paramref name="count"/> due times.</summary>
+    /// <summary>
+    /// The schedule's fires without the records of missed due times. A test that stalls past the grace
+    /// window (a loaded machine) leaves one of those between two fires, rightly; the tests of what
+    /// happens between consecutive runs look at the due times that were fired on time.
+    /// </summary>
+    private async Task<List<(DateTimeOffset Due, Guid? Execution, string Outcome, int Missed, string? Reason, DateTimeOffset FiredAt)>> OnTimeFiresAsync(Guid schedule) =>
+        [.. (await FiresAsync(schedule)).Where(f => f.Reason?.StartsWith("missed:", StringComparison.Ordinal) != true)];
+
+    /// <summary>Fires until the (every-second) schedule has handled <paramref name="count"/> due times on time.</summary>
     private async Task FireUntilAsync(Guid schedule, int count)
     {
-        while ((await FiresAsync(schedule)).Count < count)
+        while ((await OnTimeFiresAsync(schedule)).Count < count)
         {
             await FireAsync();
             await Task.Delay(50, Ct);
@@ -233,7 +241,7 @@ public sealed class ScheduleFiringTests(TestDatabase db) : StoreTestBase(db), IC
         await FireUntilAsync(schedule.Id, 1);
         Assert.Equal(1, await ExecutionsOfAsync(schedule.Id));
         await FireUntilAsync(schedule.Id, 2);
-        var fires = await FiresAsync(schedule.Id);
+        var fires = await OnTimeFiresAsync(schedule.Id);
         Assert.Equal(["fired", "skipped"], fires.Select(f => f.Outcome));
         Assert.Contains("overlap policy skip", fires[1].Reason);
         Assert.Contains("PENDING", fires[1].Reason);
@@ -245,10 +253,10 @@ public sealed class ScheduleFiringTests(TestDatabase db) : StoreTestBase(db), IC
     {
         var (tenant, _, schedule) = await ScheduleAsync("* * * * * *", d => d with { Overlap = OverlapPolicy.Queue });
         await FireUntilAsync(schedule.Id, 1);
-        var first = (await FiresAsync(schedule.Id))[0].Execution!.Value;
+        var first = (await OnTimeFiresAsync(schedule.Id))[0].Execution!.Value;
         await FireUntilAsync(schedule.Id, 3);
         await Schedules.PauseAsync(tenant, schedule.Id, "test", Ct);
-        var fires = (await FiresAsync(schedule.Id)).Take(3).ToList();
+        var fires = (await OnTimeFiresAsync(schedule.Id)).Take(3).ToList();
         Assert.Equal(["fired", "queued", "skipped"], fires.Select(f => f.Outcome));
         Assert.Contains("already queued", fires[2].Reason);
         Assert.Equal(1, await ExecutionsOfAsync(schedule.Id));
@@ -260,7 +268,7 @@ public sealed class ScheduleFiringTests(TestDatabase db) : StoreTestBase(db), IC
         Assert.Equal(1, await ExecutionsOfAsync(schedule.Id));
         await Executions.CancelAsync(tenant, first, Ct);
         await FireAsync();
-        fires = (await FiresAsync(schedule.Id)).Take(3).ToList();
+        fires = (await OnTimeFiresAsync(schedule.Id)).Take(3).ToList();
         Assert.Equal(["fired", "fired", "skipped"], fires.Select(f => f.Outcome));
         Assert.Equal(2, await ExecutionsOfAsync(schedule.Id));
         Assert.Null((await Schedules.GetAsync(tenant, schedule.Id, Ct))!.QueuedDueAt);
@@ -271,12 +279,16 @@ public sealed class ScheduleFiringTests(TestDatabase db) : StoreTestBase(db), IC
     {
         var (tenant, _, schedule) = await ScheduleAsync("* * * * * *", d => d with { Overlap = OverlapPolicy.Cancel });
         await FireUntilAsync(schedule.Id, 1);
-        var first = (await FiresAsync(schedule.Id))[0].Execution!.Value;
+        var first = (await OnTimeFiresAsync(schedule.Id))[0].Execution!.Value;
         await FireUntilAsync(schedule.Id, 2);
         await Schedules.PauseAsync(tenant, schedule.Id, "test", Ct);
-        var fires = (await FiresAsync(schedule.Id)).Take(2).ToList();
-        Assert.Equal(["fired", "fired"], fires.Select(f => f.Outcome));
-        Assert.Contains("cancelled the previous run", fires[1].Reason);
+        // The first two runs created. A pass that comes more than a second after the one before
+        // (a loaded machine) has two due times in it, and the first of them is recorded as superseded
+        // within the pass rather than created and cancelled: what the test asserts is the same.
+        var fires = (await OnTimeFiresAsync(schedule.Id)).Where(f => f.Outcome == "fired").Take(2).ToList();
+        Assert.Equal(2, fires.Count);
+        Assert.Equal(first, fires[0].Execution);
+        Assert.Contains($"cancelled the previous run {first}", fires[1].Reason);
         var previous = await Executions.GetAsync(tenant, first, Ct);
         Assert.Equal(ExecutionStatus.Cancelled, previous!.Status);
         Assert.Contains("overlap policy", previous.Error);
@@ -293,7 +305,7 @@ public sealed class ScheduleFiringTests(TestDatabase db) : StoreTestBase(db), IC
         // The tenant ran that due time by hand, with the key the schedule would use.
         var manual = await Executions.RunAsync(tenant, job, new RunOptions(null, null, null), key, Ct);
         await FireAsync();
-        var fire = (await FiresAsync(schedule.Id))[0];
+        var fire = (await OnTimeFiresAsync(schedule.Id))[0];
         Assert.Equal("skipped", fire.Outcome);
         Assert.Contains(key, fire.Reason);
         Assert.Equal(0, await Db.ScalarAsync<long>("select count(*) from executions where schedule_id = $1 and schedule_due_at = $2", schedule.Id, due));
@@ -301,7 +313,7 @@ public sealed class ScheduleFiringTests(TestDatabase db) : StoreTestBase(db), IC
         // The next due time takes its own key.
         await FireUntilAsync(schedule.Id, 2);
         await Schedules.PauseAsync(tenant, schedule.Id, "test", Ct);
-        var fired = Assert.Single((await FiresAsync(schedule.Id)).Take(2), f => f.Outcome == "fired");
+        var fired = Assert.Single((await OnTimeFiresAsync(schedule.Id)).Take(2), f => f.Outcome == "fired");
         Assert.Equal(fired.Execution, await Db.ScalarAsync<Guid>(
             "select execution_id from idempotency_keys where tenant_id = $1 and key like 'nightly-%' and execution_id <> $2", tenant, manual!.ExecutionId));
     }
