@@ -4,8 +4,9 @@ namespace Jobplane.Controller.Queue;
 
 /// <summary>
 /// Promotes scheduled runs and retries that are due, rescues executions whose lease expired, vacuums
-/// the ready queue after a burst of claims, forgets old idempotency keys, stops the claim visiting tenants that no longer have ready work, and deletes
-/// what has outlived its retention (finished executions, dead letters, audit records).
+/// the ready queue after a burst of claims, forgets old idempotency keys, stops the claim visiting
+/// tenants that no longer have ready work, and deletes what has outlived its retention (finished
+/// executions, dead letters, audit records).
 /// Every replica runs it; the statements use SKIP LOCKED, so replicas share the work instead of
 /// fighting over it, and nothing depends on a particular replica being alive.
 /// </summary>

@@ -241,7 +241,8 @@ public sealed class ScheduleFiringTests(TestDatabase db) : StoreTestBase(db), IC
         await FireUntilAsync(schedule.Id, 1);
         Assert.Equal(1, await ExecutionsOfAsync(schedule.Id));
         await FireUntilAsync(schedule.Id, 2);
-        var fires = await OnTimeFiresAsync(schedule.Id);
+        // Two: a pass more than a second late has two due times, both skipped.
+        var fires = (await OnTimeFiresAsync(schedule.Id)).Take(2).ToList();
         Assert.Equal(["fired", "skipped"], fires.Select(f => f.Outcome));
         Assert.Contains("overlap policy skip", fires[1].Reason);
         Assert.Contains("PENDING", fires[1].Reason);
