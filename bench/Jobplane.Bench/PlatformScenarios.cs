@@ -106,6 +106,8 @@ public sealed class PlatformScenarios(BenchOptions options, BenchPlatform platfo
         Console.WriteLine($"\n== drain {backlog:N0} executions, runtime {runtime} ({workers} workers x {concurrency} slots)");
         var jobId = await platform.CreateJobAsync($"bench-drain-{runtime}", "true");
         await platform.SubmitManyAsync(jobId, backlog);
+        // Reset before the counters are read: they count statements from the same view.
+        await Db.ResetStatementStatsAsync();
         var before = await SettledCountersAsync();
         var controllerCpu = CpuTime.Of(platform.Controller!.Pid);
         var postgresCpu = CpuTime.OfPostgres();
@@ -145,6 +147,8 @@ public sealed class PlatformScenarios(BenchOptions options, BenchPlatform platfo
             span = reader.GetDouble(2);
         }
         var delta = (await SettledCountersAsync()).Minus(before);
+        // Where PostgreSQL's time went, statement by statement (the harness's own polling excluded).
+        foreach (var line in await Db.TopStatementsAsync(8)) Console.WriteLine($"    {line}");
         if (succeeded != backlog) report.Note($"{runtime} drain: {succeeded} of {backlog} executions SUCCEEDED");
         if (retried > 0) report.Note($"{runtime} drain: {retried} executions needed more than one attempt");
         var rate = succeeded / span;

@@ -179,6 +179,28 @@ public sealed class FairSchedulingTests(TestDatabase db) : StoreTestBase(db), IC
     }
 
     [Fact]
+    public async Task A_tenant_that_claimed_less_than_a_batch_alone_does_not_push_a_newcomer_behind()
+    {
+        var (a, aJob) = await TenantAsync();
+        var (b, bJob) = await TenantAsync();
+        // A alone, with 3 ready and a batch of 50: it gets 3, and the scheduler's clock must move by
+        // those 3, not by the batch it could have had (a lone tenant's ready rows are not counted).
+        await SubmitManyAsync(a, aJob, 3);
+        Assert.Equal(3, (await Queue.ClaimAsync(50, "w", [a, b], Lease, Ct)).Count);
+
+        // B arrives at the clock, level with A: from now on they take turns.
+        await SubmitManyAsync(a, aJob, 20);
+        await SubmitManyAsync(b, bJob, 20);
+        var got = new Dictionary<Guid, int> { [a] = 0, [b] = 0 };
+        for (var i = 0; i < 3; i++)
+        {
+            foreach (var c in await Queue.ClaimAsync(4, "w", [a, b], Lease, Ct)) got[c.Payload.TenantId]++;
+        }
+        Assert.InRange(got[a], 5, 7);
+        Assert.InRange(got[b], 5, 7);
+    }
+
+    [Fact]
     public async Task Deactivation_never_strands_ready_work()
     {
         // Submissions and deactivation race; afterwards every tenant with ready rows is active.

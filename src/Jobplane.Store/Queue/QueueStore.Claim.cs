@@ -28,7 +28,8 @@ public sealed partial class QueueStore
     /// taken (one row per connected worker); one walk of the active tenants in virtual-time order
     /// (tenant_sched_active_idx) until 64 eligible ones are found, where each tenant costs one probe
     /// of ready_queue (for the worker's class: ready_queue_route_claim_idx) and, if capped, a count
-    /// of its running executions (at most its cap); only when two or more tenants are eligible and
+    /// of its running executions (at most its cap); when two or more are eligible, a count of each
+    /// one's ready rows up to the batch (what splits the batch); only when two or more tenants are eligible and
     /// workers announced slots, one more statement (a round trip under the lock) counting each
     /// eligible tenant's running executions up to its share cap + 1 (execution_attempts_open_idx: its open attempts),
     /// so at most about S + 64 index entries in all; then one index range scan per served tenant and
@@ -67,13 +68,23 @@ public sealed partial class QueueStore
             // class (or asks for what this worker cannot grant) is passed over, and costs one more
             // probe of ready_queue_route_claim_idx (plus a walk past the rows that do not fit); nor
             // does it hold other tenants to their fleet share on this worker.
+            // A tenant's ready rows (up to a batch) are counted only when two or more tenants are
+            // candidates: they decide how the batch is split. A lone candidate's share is the batch
+            // (or its headroom) either way, and the claim's scan stops at the rows there are; the count
+            // would walk the same head of its queue, and the dead entries claims left there, once more
+            // under the lock. The window sees at most $4 rows: it is taken over the limited walk.
             batch.BatchCommands.Add(Sql.BatchCommand($"""
+                select c.tenant_id, c.vtime, c.weight, c.headroom,
+                       case when count(*) over () > 1
+                            then (select count(*) from (select 1 from ready_queue q where q.tenant_id = c.tenant_id and {Routing.Fits(5, "c.allow_network")} limit $2) x)
+                            else $2 end,
+                       c.allow_network, c.running, c.max_fleet_share
+                from (
                 select s.tenant_id, s.vtime, t.weight,
-                       case when t.max_concurrent_executions > 0 then t.max_concurrent_executions - r.running else $2 end,
-                       (select count(*) from (select 1 from ready_queue q where q.tenant_id = s.tenant_id and {fits} limit $2) x),
+                       case when t.max_concurrent_executions > 0 then t.max_concurrent_executions - r.running else $2 end as headroom,
                        t.allow_network,
-                       case when t.max_concurrent_executions > 0 then r.running end,
-                       coalesce(t.max_fleet_share, $11)
+                       case when t.max_concurrent_executions > 0 then r.running end as running,
+                       coalesce(t.max_fleet_share, $11) as max_fleet_share
                 from tenant_sched s
                 join tenants t on t.id = s.tenant_id
                 cross join lateral (
@@ -89,6 +100,8 @@ public sealed partial class QueueStore
                   and exists (select 1 from ready_queue q where q.tenant_id = s.tenant_id and {fits})
                 order by s.vtime, s.tenant_id
                 limit $4
+                ) c
+                order by c.vtime, c.tenant_id
                 """, [Sql.P(tenantIds), Sql.P(limit), Sql.P(runtime), Sql.P(MaxCandidateTenants), .. Routing.Parameters(grants),
                     Sql.P(maxFleetShare)]));
             await using var reader = await batch.ExecuteReaderAsync(ct);
@@ -188,7 +201,10 @@ public sealed partial class QueueStore
                 join quota on quota.tenant_id = c.tenant_id
                 where s.tenant_id = c.tenant_id
             ), tick as (
-                update scheduler_clock set vclock = greatest(vclock, $1)
+                -- $15, a lone candidate's virtual time: its ready rows were not counted, so its share
+                -- ($1's) may be more than it got, and the level is where what it got takes it.
+                update scheduler_clock set vclock = greatest(vclock,
+                    coalesce($15::float8 + (select count(*) from claimed)::float8 / (select weight from quota), $1))
             )
             select c.id, c.lease_token, c.attempt, c.max_attempts, c.lease_expires_at,
                    c.job_id, c.tenant_id, j.name, j.image, j.command, c.timeout_seconds, c.priority,
@@ -205,7 +221,7 @@ public sealed partial class QueueStore
             """, tx, [Sql.P(level), Sql.P(workerId), Sql.P(limit), Sql.P(lease.TotalSeconds),
                 Sql.P(served.Select(i => candidates[i].TenantId).ToArray()), Sql.P(served.Select(i => shares[i]).ToArray()),
                 Sql.P(served.Select(i => candidates[i].Weight).ToArray()), Sql.P(served.Select(i => allowNetwork[i]).ToArray()),
-                .. Routing.Parameters(grants)]))
+                .. Routing.Parameters(grants), Sql.P(candidates.Count == 1 ? candidates[0].VirtualTime : (double?)null)]))
         await using (var reader = await cmd.ExecuteReaderAsync(ct))
         {
             while (await reader.ReadAsync(ct))
