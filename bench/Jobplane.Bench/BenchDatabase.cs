@@ -85,7 +85,7 @@ public sealed class BenchDatabase : IAsyncDisposable
     {
         if (!HasStatementStats) return [];
         await using var cmd = DataSource.CreateCommand("""
-            /* bench */ select calls, total_exec_time, mean_exec_time, rows, left(regexp_replace(query, '\s+', ' ', 'g'), 110)
+            /* bench */ select calls, total_exec_time, mean_exec_time, rows, left(regexp_replace(query, '\s+', ' ', 'g'), 110), total_plan_time
             from pg_stat_statements
             where dbid = (select oid from pg_database where datname = current_database())
               and query not like '%/* bench */%' and query not like '%pg_stat%'
@@ -97,7 +97,7 @@ public sealed class BenchDatabase : IAsyncDisposable
         while (await reader.ReadAsync())
         {
             lines.Add(string.Create(System.Globalization.CultureInfo.InvariantCulture,
-                $"{reader.GetInt64(0),7:N0} calls {reader.GetDouble(1),9:N0} ms total {reader.GetDouble(2),8:0.000} ms mean {reader.GetInt64(3),8:N0} rows  {reader.GetString(4)}"));
+                $"{reader.GetInt64(0),7:N0} calls {reader.GetDouble(1),9:N0} ms total {reader.GetDouble(2),8:0.000} ms mean {reader.GetInt64(3),8:N0} rows {reader.GetDouble(5),7:N0} ms planning  {reader.GetString(4)}"));
         }
         return lines;
     }

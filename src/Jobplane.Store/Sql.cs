@@ -47,6 +47,14 @@ internal static class Sql
         return cmd;
     }
 
+    /// <summary>
+    /// For the rest of the transaction: one plan per prepared statement, made once per connection,
+    /// instead of one per call. The store's connections plan every call for its parameters
+    /// (<see cref="StoreDataSource"/>), which the claim needs; for statements whose best plan does not
+    /// depend on their parameters (rows found by primary key from arrays) that planning is pure cost.
+    /// </summary>
+    public const string GenericPlans = "set local plan_cache_mode = force_generic_plan";
+
     public static NpgsqlBatchCommand BatchCommand(string sql, params NpgsqlParameter[] ps)
     {
         var cmd = new NpgsqlBatchCommand(sql);

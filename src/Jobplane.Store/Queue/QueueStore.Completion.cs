@@ -52,7 +52,14 @@ public sealed partial class QueueStore
         await using var conn = await db.OpenConnectionAsync(ct);
         await using var tx = await conn.BeginTransactionAsync(ct);
         var held = new Dictionary<Guid, HeldAttempt>(completions.Count);
-        await using (var cmd = conn.Command($"""
+        // This transaction's statements (the lock below, the transition writer's, the lookup of
+        // unheard reports) find each report's rows by primary key, so one generic plan per connection
+        // serves every batch (a worker's reports: at most its slots). Planned per call, as the
+        // connection otherwise does, planning cost more than executing (bench/RESULTS.md).
+        await using (var batch = new NpgsqlBatch(conn, tx))
+        {
+            batch.BatchCommands.Add(new NpgsqlBatchCommand(Sql.GenericPlans));
+            batch.BatchCommands.Add(Sql.BatchCommand($"""
             select e.id, e.attempt, e.attempt - e.free_attempts, e.max_attempts, e.worker_id,
                    e.cancel_requested_at is not null, j.retry_backoff_base_seconds, j.retry_backoff_max_seconds,
                    j.non_retryable_exit_codes
@@ -62,10 +69,10 @@ public sealed partial class QueueStore
             where e.status = '{ExecutionStatus.Running}' and ($3::uuid[] is null or e.tenant_id = any($3))
             order by e.id
             for update of e
-            """, tx, Sql.P(completions.Select(c => c.ExecutionId).ToArray()), Sql.P(completions.Select(c => c.LeaseToken).ToArray()),
-            Sql.P(tenantIds)))
-        await using (var reader = await cmd.ExecuteReaderAsync(ct))
-        {
+            """, Sql.P(completions.Select(c => c.ExecutionId).ToArray()), Sql.P(completions.Select(c => c.LeaseToken).ToArray()),
+            Sql.P(tenantIds)));
+            await using var reader = await batch.ExecuteReaderAsync(ct);
+            while (reader.FieldCount == 0 && await reader.NextResultAsync(ct)) { }
             while (await reader.ReadAsync(ct))
             {
                 held[reader.GetGuid(0)] = new HeldAttempt(
