@@ -53,6 +53,16 @@ export JOBPLANE_HOSTILE_REPORT="$results/hostile-tenant.txt"
 # The dashboard's browser tests add a row per page checked with axe: violations by impact.
 export JOBPLANE_AXE_REPORT="$results/accessibility.md"
 
+# Containers an earlier, interrupted run left behind (it never reached its own cleanup) would be
+# counted against this run by the check at the end: stopped ones are removed now, and named. A
+# running one is left alone (it may be a local platform's job) and still counts at the end.
+stale="$(docker -H "$JOBPLANE_TEST_DOCKER_HOST" ps -a --filter label=jobplane.managed=true \
+  --filter status=exited --filter status=created --filter status=dead --format '{{.ID}} {{.Names}}')"
+if [ -n "$stale" ]; then
+  echo "docker: removing stopped jobplane containers an earlier run left: $(echo "$stale" | awk '{print $2}' | tr '\n' ' ')" >&2
+  echo "$stale" | awk '{print $1}' | xargs docker -H "$JOBPLANE_TEST_DOCKER_HOST" rm -f >/dev/null
+fi
+
 status=0
 echo "== testing" >&2
 dotnet test Jobplane.slnx "${args[@]}" 2>&1 | tee "$results/output.txt" || status=$?
