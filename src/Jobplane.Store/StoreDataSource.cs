@@ -23,7 +23,8 @@ public static class StoreDataSource
         // The hot statements (claim, completion, heartbeat, submit, key lookup) are prepared once per
         // connection after their second use: PostgreSQL then skips parsing and analysing them. Plans stay
         // custom (made for each call's parameters): a generic plan for the claim, whose best plan
-        // depends on the batch size and on which tenants have work, could be far worse.
+        // depends on the batch size and on which tenants have work, could be far worse. A transaction
+        // whose statements do not depend on their parameters asks for generic plans (Sql.GenericPlans).
         if (!csb.ConnectionString.Contains("Max Auto Prepare", StringComparison.OrdinalIgnoreCase))
         {
             csb.MaxAutoPrepare = 64;
