@@ -31,6 +31,17 @@ public sealed class FairSchedulingTests(TestDatabase db) : StoreTestBase(db), IC
         return [.. batch.ExecutionIds];
     }
 
+    /// <summary>How many executions each of <paramref name="tenants"/> got in <paramref name="rounds"/> claims of 4 slots.</summary>
+    private async Task<Dictionary<Guid, int>> ClaimedPerTenantAsync(int rounds, params Guid[] tenants)
+    {
+        var got = tenants.ToDictionary(t => t, _ => 0);
+        for (var i = 0; i < rounds; i++)
+        {
+            foreach (var c in await Queue.ClaimAsync(4, "w", tenants, Lease, Ct)) got[c.Payload.TenantId]++;
+        }
+        return got;
+    }
+
     [Fact]
     public async Task A_tenant_that_floods_the_queue_does_not_hold_back_a_tenant_that_submits_later()
     {
@@ -60,11 +71,7 @@ public sealed class FairSchedulingTests(TestDatabase db) : StoreTestBase(db), IC
         await SubmitManyAsync(a, aJob, 200);
         await SubmitManyAsync(b, bJob, 200);
 
-        var got = new Dictionary<Guid, int> { [a] = 0, [b] = 0 };
-        for (var i = 0; i < 20; i++)
-        {
-            foreach (var c in await Queue.ClaimAsync(4, "worker-1", [a, b], Lease, Ct)) got[c.Payload.TenantId]++;
-        }
+        var got = await ClaimedPerTenantAsync(rounds: 20, a, b);
         // 80 slots at 3:1.
         Assert.InRange(got[a], 58, 62);
         Assert.InRange(got[b], 18, 22);
@@ -169,11 +176,7 @@ public sealed class FairSchedulingTests(TestDatabase db) : StoreTestBase(db), IC
         // taking the next 50 slots to "catch up" on time it spent idle.
         await SubmitManyAsync(b, bJob, 100);
         Assert.True(await Db.ScalarAsync<bool>("select active from tenant_sched where tenant_id = $1", b));
-        var got = new Dictionary<Guid, int> { [a] = 0, [b] = 0 };
-        for (var i = 0; i < 5; i++)
-        {
-            foreach (var c in await Queue.ClaimAsync(4, "w", [a, b], Lease, Ct)) got[c.Payload.TenantId]++;
-        }
+        var got = await ClaimedPerTenantAsync(rounds: 5, a, b);
         Assert.InRange(got[a], 8, 12);
         Assert.InRange(got[b], 8, 12);
     }
@@ -191,11 +194,7 @@ public sealed class FairSchedulingTests(TestDatabase db) : StoreTestBase(db), IC
         // B arrives at the clock, level with A: from now on they take turns.
         await SubmitManyAsync(a, aJob, 20);
         await SubmitManyAsync(b, bJob, 20);
-        var got = new Dictionary<Guid, int> { [a] = 0, [b] = 0 };
-        for (var i = 0; i < 3; i++)
-        {
-            foreach (var c in await Queue.ClaimAsync(4, "w", [a, b], Lease, Ct)) got[c.Payload.TenantId]++;
-        }
+        var got = await ClaimedPerTenantAsync(rounds: 3, a, b);
         Assert.InRange(got[a], 5, 7);
         Assert.InRange(got[b], 5, 7);
     }

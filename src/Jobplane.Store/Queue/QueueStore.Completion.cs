@@ -54,8 +54,9 @@ public sealed partial class QueueStore
         var held = new Dictionary<Guid, HeldAttempt>(completions.Count);
         // This transaction's statements (the lock below, the transition writer's, the lookup of
         // unheard reports) find each report's rows by primary key, so one generic plan per connection
-        // serves every batch (a worker's reports: at most its slots). Planned per call, as the
-        // connection otherwise does, planning cost more than executing (bench/RESULTS.md).
+        // serves every batch (at most Limits.MaxResultsPerBatch reports a request). Planned per call, as
+        // the connection otherwise does, planning was a fifth of their time in a no-op drain and more
+        // than half with the small batches of an exec drain (bench/RESULTS.md).
         await using (var batch = new NpgsqlBatch(conn, tx))
         {
             batch.BatchCommands.Add(new NpgsqlBatchCommand(Sql.GenericPlans));
