@@ -23,13 +23,15 @@ public sealed record ReceivedWebhook(string Id, string Timestamp, string Signatu
 /// A real HTTP server on loopback (Kestrel on 127.0.0.1, a port of its own) that records every
 /// webhook request and answers what the test says: a status (with Retry-After), or, while
 /// <see cref="Down"/>, a dropped connection as from a receiver that is not there. It also counts
-/// how many requests with one webhook-id were in flight at once.
+/// how many requests were in flight at once, in all and with one webhook-id.
 /// </summary>
 public sealed class WebhookReceiver : IAsyncDisposable
 {
     private readonly WebApplication _app;
     private readonly ConcurrentDictionary<string, int> _inFlight = new();
     private int _maxInFlightPerId;
+    private int _inFlightNow;
+    private int _maxInFlight;
 
     private WebhookReceiver(WebApplication app) => _app = app;
 
@@ -51,6 +53,9 @@ public sealed class WebhookReceiver : IAsyncDisposable
     /// <summary>The most requests carrying one webhook-id that were being handled at the same moment.</summary>
     public int MaxInFlightPerId => Volatile.Read(ref _maxInFlightPerId);
 
+    /// <summary>The most requests (of any webhook-ids) that were being handled at the same moment.</summary>
+    public int MaxInFlight => Volatile.Read(ref _maxInFlight);
+
     public static async Task<WebhookReceiver> StartAsync(TimeSpan? answerDelay = null)
     {
         var builder = WebApplication.CreateSlimBuilder();
@@ -69,6 +74,7 @@ public sealed class WebhookReceiver : IAsyncDisposable
             var id = http.Request.Headers["webhook-id"].ToString();
             var now = receiver._inFlight.AddOrUpdate(id, 1, (_, n) => n + 1);
             InterlockedMax(ref receiver._maxInFlightPerId, now);
+            InterlockedMax(ref receiver._maxInFlight, Interlocked.Increment(ref receiver._inFlightNow));
             try
             {
                 using var reader = new StreamReader(http.Request.Body);
@@ -85,6 +91,7 @@ public sealed class WebhookReceiver : IAsyncDisposable
             finally
             {
                 receiver._inFlight.AddOrUpdate(id, 0, (_, n) => n - 1);
+                Interlocked.Decrement(ref receiver._inFlightNow);
             }
         });
         await app.StartAsync();

@@ -39,6 +39,12 @@ public sealed class WebhookDispatcher : BackgroundService
     private BacklogReading _backlog = new(0, 0);
     /// <summary>This controller's sends in flight per endpoint, for the per-endpoint share (guarded by itself).</summary>
     private readonly Dictionary<Guid, int> _sendingTo = [];
+    /// <summary>
+    /// Released when a send to an endpoint at its full share ends (at most one permit): the loop,
+    /// waiting out its poll because every due delivery was to such an endpoint, claims again at
+    /// once. Without it one endpoint got at most its share per poll interval, however fast it answered.
+    /// </summary>
+    private readonly SemaphoreSlim _shareFreed = new(0, 1);
 
     private sealed record BacklogReading(long Due, double OldestSeconds);
 
@@ -78,7 +84,7 @@ public sealed class WebhookDispatcher : BackgroundService
                 IReadOnlyList<ClaimedDelivery> claimed;
                 try
                 {
-                    claimed = await _store.ClaimAsync(slots.CurrentCount, Lease, _options.ConcurrencyPerEndpoint, BusyEndpoints(), stop);
+                    claimed = await _store.ClaimAsync(slots.CurrentCount, Lease, _options.ConcurrencyPerEndpoint, SendingNow(), stop);
                     if (lastBacklog == 0 || _time.GetElapsedTime(lastBacklog) > BacklogEvery)
                     {
                         var (due, oldest) = await _store.BacklogAsync(stop);
@@ -117,7 +123,7 @@ public sealed class WebhookDispatcher : BackgroundService
                     lock (inFlight) inFlight.Add(task);
                     _ = task.ContinueWith(t => { lock (inFlight) inFlight.Remove(t); }, TaskScheduler.Default);
                 }
-                if (claimed.Count == 0) await Task.Delay(_options.PollInterval, _time, stop);
+                if (claimed.Count == 0) await NextPollAsync(stop);
             }
         }
         catch (OperationCanceledException) when (stop.IsCancellationRequested)
@@ -138,19 +144,46 @@ public sealed class WebhookDispatcher : BackgroundService
 
     private void Sending(Guid endpointId, int change)
     {
+        bool freed;
         lock (_sendingTo)
         {
-            var now = _sendingTo.GetValueOrDefault(endpointId) + change;
+            var before = _sendingTo.GetValueOrDefault(endpointId);
+            var now = before + change;
             if (now > 0) _sendingTo[endpointId] = now;
             else _sendingTo.Remove(endpointId);
+            freed = before >= _options.ConcurrencyPerEndpoint && now < _options.ConcurrencyPerEndpoint;
+            if (freed && _shareFreed.CurrentCount > 0) freed = false;
+        }
+        if (freed)
+        {
+            try
+            {
+                _shareFreed.Release();
+            }
+            catch (SemaphoreFullException)
+            {
+                // Another send's end released it first: one wake-up is enough.
+            }
         }
     }
 
-    /// <summary>The endpoints this controller already sends its full share to: the next claim leaves them out.</summary>
-    private Guid[] BusyEndpoints()
+    /// <summary>This controller's sends in flight per endpoint: the next claim keeps each endpoint within its share.</summary>
+    private Dictionary<Guid, int> SendingNow()
     {
         lock (_sendingTo)
-            return [.. _sendingTo.Where(e => e.Value >= _options.ConcurrencyPerEndpoint).Select(e => e.Key)];
+            return new Dictionary<Guid, int>(_sendingTo);
+    }
+
+    /// <summary>Waits out the poll interval, or less if a send ends that frees a share the last claim could not use.</summary>
+    private async Task NextPollAsync(CancellationToken stop)
+    {
+        using var either = CancellationTokenSource.CreateLinkedTokenSource(stop);
+        var poll = Task.Delay(_options.PollInterval, _time, either.Token);
+        var freed = _shareFreed.WaitAsync(either.Token);
+        await Task.WhenAny(poll, freed);
+        // The other wait ends cancelled (a permit it took all the same is the wake-up being used now).
+        await either.CancelAsync();
+        stop.ThrowIfCancellationRequested();
     }
 
     /// <summary>One attempt of one delivery: signed, sent to the checked address, classified and recorded.</summary>

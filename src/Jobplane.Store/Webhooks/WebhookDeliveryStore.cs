@@ -50,9 +50,9 @@ public sealed class WebhookDeliveryStore(NpgsqlDataSource db)
         """;
 
     /// <summary>
-    /// Claims up to <paramref name="limit"/> due deliveries of enabled endpoints, at most
-    /// <paramref name="perEndpoint"/> of one endpoint and none of <paramref name="busyEndpoints"/>
-    /// (those the caller already sends its share to): each moves its next_attempt_at
+    /// Claims up to <paramref name="limit"/> due deliveries of enabled endpoints, so that the
+    /// caller's sends to one endpoint, counting those <paramref name="sending"/> says it already has
+    /// in flight, stay at most <paramref name="perEndpoint"/>: each moves its next_attempt_at
     /// <paramref name="lease"/> ahead and counts the attempt, under FOR UPDATE SKIP LOCKED, so no
     /// two controllers send one delivery at once; a claimer that dies leaves it to come due again
     /// when the lease ends. The first claim freezes the body. The share per endpoint is what keeps
@@ -60,21 +60,34 @@ public sealed class WebhookDeliveryStore(NpgsqlDataSource db)
     /// other endpoints are claimed beside its own.
     /// </summary>
     public async Task<IReadOnlyList<ClaimedDelivery>> ClaimAsync(int limit, TimeSpan lease, int perEndpoint,
-        IReadOnlyCollection<Guid> busyEndpoints, CancellationToken ct)
+        IReadOnlyDictionary<Guid, int> sending, CancellationToken ct)
     {
+        var sendingTo = new Guid[sending.Count];
+        var sendingCount = new int[sending.Count];
+        var i = 0;
+        foreach (var (endpoint, count) in sending)
+        {
+            (sendingTo[i], sendingCount[i]) = (endpoint, count);
+            i++;
+        }
         // The oldest due deliveries, a few times more than can be claimed: enough for the share
         // of each endpoint among them, while the due index keeps the read short however long the backlog.
         var window = Math.Max(limit * 4, 64);
         await using var cmd = db.Command($"""
-            with candidates as (
+            with sending as (
+                select * from unnest($4::uuid[], $6::int[]) as s(endpoint_id, sends)
+            ), candidates as (
                 select d.id, d.endpoint_id, d.next_attempt_at from webhook_deliveries d
                 join webhook_endpoints w on w.id = d.endpoint_id and w.enabled
-                where d.state = 'pending' and d.next_attempt_at <= now() and d.endpoint_id <> all($4)
+                where d.state = 'pending' and d.next_attempt_at <= now()
+                  and not exists (select 1 from sending s where s.endpoint_id = d.endpoint_id and s.sends >= $3)
                 order by d.next_attempt_at
                 limit $5
             ), ranked as (
-                select id, next_attempt_at, row_number() over (partition by endpoint_id order by next_attempt_at) as place
-                from candidates
+                -- A place in the endpoint's line counts the sends already in flight to it.
+                select c.id, c.next_attempt_at,
+                       row_number() over (partition by c.endpoint_id order by c.next_attempt_at) + coalesce(s.sends, 0) as place
+                from candidates c left join sending s on s.endpoint_id = c.endpoint_id
             ), due as (
                 select d.id from webhook_deliveries d join ranked r on r.id = d.id
                 where r.place <= $3 and d.state = 'pending' and d.next_attempt_at <= now()
@@ -94,7 +107,7 @@ public sealed class WebhookDeliveryStore(NpgsqlDataSource db)
                    case when w.previous_secret_expires_at > now() then w.previous_secret end,
                    c.payload, c.attempts, c.created_at, w.failing_since
             from claimed c join webhook_endpoints w on w.id = c.endpoint_id
-            """, Sql.P(limit), Sql.P(lease.TotalSeconds), Sql.P(perEndpoint), Sql.P(busyEndpoints.ToArray()), Sql.P(window));
+            """, Sql.P(limit), Sql.P(lease.TotalSeconds), Sql.P(perEndpoint), Sql.P(sendingTo), Sql.P(window), Sql.P(sendingCount));
         await using var reader = await cmd.ExecuteReaderAsync(ct);
         var claimed = new List<ClaimedDelivery>();
         while (await reader.ReadAsync(ct))

@@ -85,7 +85,7 @@ public sealed class WebhookBoundsTests(NonDeliveringController fixture) : IClass
     }
 
     [Fact]
-    public async Task A_claim_takes_a_share_of_each_endpoint_and_none_of_one_already_at_its_share()
+    public async Task A_claim_keeps_each_endpoint_within_its_share_counting_the_sends_already_in_flight()
     {
         await using var receiver = await WebhookReceiver.StartAsync();
         var (_, aClient, a, aJob) = await EndpointAsync(receiver.Url);
@@ -93,10 +93,12 @@ public sealed class WebhookBoundsTests(NonDeliveringController fixture) : IClass
         await CancelRunsAsync(aClient, aJob, 6);
         await CancelRunsAsync(bClient, bJob, 6);
 
-        var claimed = await Store.ClaimAsync(100, TimeSpan.FromMinutes(5), perEndpoint: 2, busyEndpoints: [a], CancellationToken.None);
+        // a has its share in flight already, b one send of it.
+        var claimed = await Store.ClaimAsync(100, TimeSpan.FromMinutes(5), perEndpoint: 2, new Dictionary<Guid, int> { [a] = 2, [b] = 1 },
+            CancellationToken.None);
         Assert.DoesNotContain(claimed, c => c.EndpointId == a);
-        Assert.Equal(2, claimed.Count(c => c.EndpointId == b));
-        claimed = await Store.ClaimAsync(100, TimeSpan.FromMinutes(5), perEndpoint: 2, busyEndpoints: [], CancellationToken.None);
+        Assert.Single(claimed, c => c.EndpointId == b);
+        claimed = await Store.ClaimAsync(100, TimeSpan.FromMinutes(5), perEndpoint: 2, new Dictionary<Guid, int>(), CancellationToken.None);
         Assert.Equal(2, claimed.Count(c => c.EndpointId == a));
         Assert.Equal(2, claimed.Count(c => c.EndpointId == b));
     }
@@ -141,6 +143,44 @@ public sealed class WebhookShareTests(NonDeliveringController fixture) : IClassF
             // Two slow sends at a time take 1.5 s each: with all four slots it would have needed
             // 40 / 4 * 1.5 s = 15 s before the first fast event; with its share, at most a handful went first.
             Assert.True(slow.Received.Count <= 10, $"the slow receiver got {slow.Received.Count} of its 40 events before the fast one got its 4");
+        }
+        finally
+        {
+            await sender.DisposeAsync();
+        }
+    }
+}
+
+/// <summary>
+/// How fast one endpoint's backlog drains when its share is the limit. A class (and so a database)
+/// of its own, for the same reason as <see cref="WebhookShareTests"/>.
+/// </summary>
+public sealed class WebhookShareWakeUpTests(NonDeliveringController fixture) : IClassFixture<NonDeliveringController>
+{
+    [Fact]
+    public async Task An_endpoint_at_its_share_gets_its_next_delivery_when_a_send_ends_not_a_poll_later()
+    {
+        await using var receiver = await WebhookReceiver.StartAsync(answerDelay: TimeSpan.FromMilliseconds(100));
+        var (_, client) = await fixture.Host.TenantClientAsync();
+        Assert.Equal(HttpStatusCode.Created, (await client.PostAsync("/webhooks",
+            Api.RawJson($$"""{"url": "{{receiver.Url}}", "events": ["execution.cancelled"]}"""))).StatusCode);
+        await WebhookBoundsTests.CancelRunsAsync(client, await Api.CreateJobAsync(client), 12);
+
+        // The longest poll there is: a sender that waited for its next poll once its one endpoint was
+        // at its share would deliver 2 events a minute, and this wait would fail after 5 of them.
+        var sender = new ControllerHost(fixture.Host, new Dictionary<string, string?>(NonDeliveringController.Settings(delivering: true))
+        {
+            ["WEBHOOK_CONCURRENCY"] = "8",
+            ["WEBHOOK_CONCURRENCY_PER_ENDPOINT"] = "2",
+            ["WEBHOOK_POLL_INTERVAL"] = "1m",
+        });
+        await sender.InitializeAsync();
+        try
+        {
+            await receiver.WaitForAsync(r => r.Select(w => w.Id).Distinct().Count() == 12, TimeSpan.FromSeconds(45), "all 12 events");
+            Assert.Equal(12, receiver.Received.Count);
+            // Claiming again as soon as one send ended never put more than the share in flight.
+            Assert.InRange(receiver.MaxInFlight, 1, 2);
         }
         finally
         {
