@@ -22,15 +22,18 @@ public static class StoreDataSource
         var serverOptions = new List<string>();
         // The hot statements (claim, completion, heartbeat, submit, key lookup) are prepared once per
         // connection after their second use: PostgreSQL then skips parsing and analysing them. Plans stay
-        // custom (made for each call's parameters): a generic plan for the claim, whose best plan
-        // depends on the batch size and on which tenants have work, could be far worse. A transaction
-        // whose statements do not depend on their parameters asks for generic plans (Sql.GenericPlans).
+        // custom (made for each call's parameters): the claim's generic plan reads ready_queue in
+        // proportion to its backlog (bench/RESULTS.md), and PostgreSQL's own choice (auto) may switch to
+        // it after five calls. Also when the user's Options set other things; only one naming
+        // plan_cache_mode wins. A transaction whose statements do not depend on their parameters asks
+        // for generic plans (Sql.GenericPlans).
         if (!csb.ConnectionString.Contains("Max Auto Prepare", StringComparison.OrdinalIgnoreCase))
         {
             csb.MaxAutoPrepare = 64;
             csb.AutoPrepareMinUsages = 2;
-            if (string.IsNullOrEmpty(csb.Options)) serverOptions.Add("-c plan_cache_mode=force_custom_plan");
         }
+        if (!(csb.Options ?? "").Contains("plan_cache_mode", StringComparison.Ordinal))
+            serverOptions.Add("-c plan_cache_mode=force_custom_plan");
         // Server side, so that it also ends a statement waiting for a lock, and the connection stays usable.
         if (statementTimeout is { } timeout && !(csb.Options ?? "").Contains("statement_timeout", StringComparison.Ordinal))
             serverOptions.Add($"-c statement_timeout={(long)timeout.TotalMilliseconds}");

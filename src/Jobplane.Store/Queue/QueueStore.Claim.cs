@@ -202,9 +202,12 @@ public sealed partial class QueueStore
                 where s.tenant_id = c.tenant_id
             ), tick as (
                 -- $15, a lone candidate's virtual time: its ready rows were not counted, so its share
-                -- ($1's) may be more than it got, and the level is where what it got takes it.
+                -- ($1's) may be more than it got, and the level is where what it got takes it. A case,
+                -- not coalesce: quota has one row only for a lone candidate, and a plan made without
+                -- knowing $15 (a generic one) would otherwise read it as a value whatever $15 is.
                 update scheduler_clock set vclock = greatest(vclock,
-                    coalesce($15::float8 + (select count(*) from claimed)::float8 / (select weight from quota), $1))
+                    case when $15::float8 is null then $1
+                         else $15::float8 + (select count(*) from claimed)::float8 / (select weight from quota) end)
             )
             select c.id, c.lease_token, c.attempt, c.max_attempts, c.lease_expires_at,
                    c.job_id, c.tenant_id, j.name, j.image, j.command, c.timeout_seconds, c.priority,
