@@ -75,6 +75,7 @@ public sealed class WebhookReceiver : IAsyncDisposable
             var now = receiver._inFlight.AddOrUpdate(id, 1, (_, n) => n + 1);
             InterlockedMax(ref receiver._maxInFlightPerId, now);
             InterlockedMax(ref receiver._maxInFlight, Interlocked.Increment(ref receiver._inFlightNow));
+            var counted = true;
             try
             {
                 using var reader = new StreamReader(http.Request.Body);
@@ -86,12 +87,16 @@ public sealed class WebhookReceiver : IAsyncDisposable
                 receiver.Received.Enqueue(got with { Answered = status });
                 http.Response.StatusCode = status;
                 if (receiver.RetryAfter is { } after) http.Response.Headers.RetryAfter = after;
+                // Out of the count before the answer leaves: a sender may start its next request as
+                // soon as it has read this one, possibly before this handler has returned.
+                Interlocked.Decrement(ref receiver._inFlightNow);
+                counted = false;
                 await http.Response.WriteAsync(status is >= 200 and < 300 ? "ok" : $"answer {status}");
             }
             finally
             {
                 receiver._inFlight.AddOrUpdate(id, 0, (_, n) => n - 1);
-                Interlocked.Decrement(ref receiver._inFlightNow);
+                if (counted) Interlocked.Decrement(ref receiver._inFlightNow);
             }
         });
         await app.StartAsync();

@@ -178,7 +178,6 @@ public sealed class WebhookShareWakeUpTests(NonDeliveringController fixture) : I
         try
         {
             await receiver.WaitForAsync(r => r.Select(w => w.Id).Distinct().Count() == 12, TimeSpan.FromSeconds(45), "all 12 events");
-            Assert.Equal(12, receiver.Received.Count);
             // Claiming again as soon as one send ended never put more than the share in flight.
             Assert.InRange(receiver.MaxInFlight, 1, 2);
         }
