@@ -87,16 +87,21 @@ public sealed class WebhookReceiver : IAsyncDisposable
                 receiver.Received.Enqueue(got with { Answered = status });
                 http.Response.StatusCode = status;
                 if (receiver.RetryAfter is { } after) http.Response.Headers.RetryAfter = after;
-                // Out of the count before the answer leaves: a sender may start its next request as
-                // soon as it has read this one, possibly before this handler has returned.
-                Interlocked.Decrement(ref receiver._inFlightNow);
-                counted = false;
+                // Out of the counts before the answer leaves: a sender may start its next request (or
+                // this one's retry) as soon as it has read this answer, possibly before this handler returns.
+                Uncount();
                 await http.Response.WriteAsync(status is >= 200 and < 300 ? "ok" : $"answer {status}");
             }
             finally
             {
+                if (counted) Uncount();
+            }
+
+            void Uncount()
+            {
+                counted = false;
                 receiver._inFlight.AddOrUpdate(id, 0, (_, n) => n - 1);
-                if (counted) Interlocked.Decrement(ref receiver._inFlightNow);
+                Interlocked.Decrement(ref receiver._inFlightNow);
             }
         });
         await app.StartAsync();
