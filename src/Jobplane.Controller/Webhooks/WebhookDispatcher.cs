@@ -144,26 +144,16 @@ public sealed class WebhookDispatcher : BackgroundService
 
     private void Sending(Guid endpointId, int change)
     {
-        bool freed;
         lock (_sendingTo)
         {
             var before = _sendingTo.GetValueOrDefault(endpointId);
             var now = before + change;
             if (now > 0) _sendingTo[endpointId] = now;
             else _sendingTo.Remove(endpointId);
-            freed = before >= _options.ConcurrencyPerEndpoint && now < _options.ConcurrencyPerEndpoint;
-            if (freed && _shareFreed.CurrentCount > 0) freed = false;
-        }
-        if (freed)
-        {
-            try
-            {
+            // Released only here, under this lock, so the check keeps the one permit from overflowing
+            // (a waiter resumes on the thread pool, not inside the lock).
+            if (before >= _options.ConcurrencyPerEndpoint && now < _options.ConcurrencyPerEndpoint && _shareFreed.CurrentCount == 0)
                 _shareFreed.Release();
-            }
-            catch (SemaphoreFullException)
-            {
-                // Another send's end released it first: one wake-up is enough.
-            }
         }
     }
 
