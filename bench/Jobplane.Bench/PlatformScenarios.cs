@@ -84,6 +84,10 @@ public sealed class PlatformScenarios(BenchOptions options, BenchPlatform platfo
         await platform.SubmitManyAsync(jobId, options.BatchSize); // warm-up
         var before = await SettledCountersAsync();
         var remaining = options.BatchSubmitTotal;
+        var controllerCpu = CpuTime.Of(platform.Controller!.Pid);
+        var clientCpu = Process.GetCurrentProcess().TotalProcessorTime;
+        await using var databaseCpu = await DatabaseCpu.StartAsync(options.ServerConnectionString, Db.Name, new HashSet<int>(), TimeSpan.FromMilliseconds(250));
+        var serverCpu = CpuTime.OfPostgres();
         var watch = Stopwatch.StartNew();
         await Task.WhenAll(Enumerable.Range(0, options.BatchClients).Select(_ => Task.Run(async () =>
         {
@@ -91,11 +95,23 @@ public sealed class PlatformScenarios(BenchOptions options, BenchPlatform platfo
                 await platform.SubmitManyAsync(jobId, options.BatchSize);
         })));
         var elapsed = watch.Elapsed.TotalSeconds;
+        var cpu = (Controller: CpuTime.Of(platform.Controller.Pid) - controllerCpu,
+            Clients: (Process.GetCurrentProcess().TotalProcessorTime - clientCpu).TotalSeconds, Database: await databaseCpu.StopAsync(),
+            Server: CpuTime.OfPostgres() - serverCpu);
         var delta = (await SettledCountersAsync()).Minus(before);
         var rate = options.BatchSubmitTotal / elapsed;
         report.Add(new Figure("submit_batch_per_s", "Submit in batches", rate, "jobs/s", Target.Min(50_000),
             "Each execution is two index-maintained rows (executions with 6 indexes, ready_queue with 2) written in one statement; " +
             "PostgreSQL's own insert rate on this machine bounds it (pgbench: ~200k rows/s for a narrow table)."));
+        // Where the cores went: per 1,000 executions, so that the figure compares with the single submissions'.
+        var perThousand = 1000.0 / options.BatchSubmitTotal;
+        report.Add(new Figure("submit_batch_cpu_controller_ms", "Submit in batches: controller CPU per 1,000 jobs", cpu.Controller * perThousand * 1000, "ms"));
+        report.Add(new Figure("submit_batch_cpu_clients_ms", "Submit in batches: HTTP clients' CPU per 1,000 jobs", cpu.Clients * perThousand * 1000, "ms",
+            Note: "this harness's process while it submits"));
+        report.Add(new Figure("submit_batch_cpu_postgres_ms", "Submit in batches: PostgreSQL backends' CPU per 1,000 jobs", cpu.Database * perThousand * 1000, "ms",
+            Note: "the backends of the benchmark's database only"));
+        report.Add(new Figure("submit_batch_cpu_server_ms", "Submit in batches: whole PostgreSQL server's CPU per 1,000 jobs", cpu.Server * perThousand * 1000, "ms",
+            Note: "every postgres process: the WAL writer, checkpointer and autovacuum too"));
         ReportPerJob("submit_batch", "Submit in batches", delta, options.BatchSubmitTotal, Target.Max(0.1), null);
         await platform.CancelJobAsync(jobId);
     }

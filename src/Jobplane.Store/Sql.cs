@@ -49,11 +49,19 @@ internal static class Sql
 
     /// <summary>
     /// For the rest of the transaction: one plan per prepared statement, made once per connection,
-    /// instead of one per call. The store's connections plan every call for its parameters
-    /// (<see cref="StoreDataSource"/>), which the claim needs; for statements whose best plan does not
-    /// depend on their parameters (rows found by primary key from arrays) that planning is pure cost.
+    /// instead of PostgreSQL's own choice (<see cref="StoreDataSource"/>). For statements whose best
+    /// plan does not depend on their parameters (rows found by primary key from arrays), planning each
+    /// call is pure cost.
     /// </summary>
     public const string GenericPlans = "set local plan_cache_mode = force_generic_plan";
+
+    /// <summary>
+    /// For the rest of the transaction: every call planned for its own parameters. For the claim,
+    /// whose best plan depends on the batch size and on which tenants have work: PostgreSQL's own
+    /// choice may switch a prepared statement to its generic plan after five calls, and the claim's
+    /// generic plan reads ready_queue in proportion to the backlog (bench/RESULTS.md).
+    /// </summary>
+    public const string CustomPlans = "set local plan_cache_mode = force_custom_plan";
 
     public static NpgsqlBatchCommand BatchCommand(string sql, params NpgsqlParameter[] ps)
     {

@@ -21,19 +21,25 @@ public static class StoreDataSource
             csb.MaxPoolSize = Math.Clamp(Environment.ProcessorCount * 8, 16, 100);
         var serverOptions = new List<string>();
         // The hot statements (claim, completion, heartbeat, submit, key lookup) are prepared once per
-        // connection after their second use: PostgreSQL then skips parsing and analysing them. Plans stay
-        // custom (made for each call's parameters): the claim's generic plan reads ready_queue in
-        // proportion to its backlog (bench/RESULTS.md), and PostgreSQL's own choice (auto) may switch to
-        // it after five calls. Also when the user's Options set other things; only one naming
-        // plan_cache_mode wins. A transaction whose statements do not depend on their parameters asks
-        // for generic plans (Sql.GenericPlans).
+        // connection after their second use: PostgreSQL then skips parsing and analysing them.
         if (!csb.ConnectionString.Contains("Max Auto Prepare", StringComparison.OrdinalIgnoreCase))
         {
             csb.MaxAutoPrepare = 64;
             csb.AutoPrepareMinUsages = 2;
         }
-        if (!(csb.Options ?? "").Contains("plan_cache_mode", StringComparison.Ordinal))
-            serverOptions.Add("-c plan_cache_mode=force_custom_plan");
+        // Plan mode is left to PostgreSQL (auto) on the connection and chosen per transaction where
+        // it matters: the claim plans every call for its parameters (Sql.CustomPlans: its generic plan
+        // reads ready_queue in proportion to the backlog), the completion keeps one plan per connection
+        // (Sql.GenericPlans). Forcing custom plans on the whole session also re-planned, for every row,
+        // the queries PostgreSQL runs inside the server: each foreign key check of an inserted execution
+        // (two per row) and each statement of a trigger, which made a batch of 10,000 submissions spend
+        // two thirds of its time planning them (bench/RESULTS.md).
+        // No JIT compilation: the platform's statements are index probes and short walks, and the
+        // planner's estimate for a batch submission (its webhook outbox join over 10,000 rows) passes
+        // the JIT threshold, where compiling took as long as running it, again on every call.
+        // A user's Options naming either setting win.
+        if (!(csb.Options ?? "").Contains("jit", StringComparison.Ordinal))
+            serverOptions.Add("-c jit=off");
         // Server side, so that it also ends a statement waiting for a lock, and the connection stays usable.
         if (statementTimeout is { } timeout && !(csb.Options ?? "").Contains("statement_timeout", StringComparison.Ordinal))
             serverOptions.Add($"-c statement_timeout={(long)timeout.TotalMilliseconds}");

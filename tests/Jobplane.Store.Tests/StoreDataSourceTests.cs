@@ -6,14 +6,18 @@ using Npgsql;
 namespace Jobplane.Store.Tests;
 
 /// <summary>
-/// The connections the platform itself opens (StoreDataSource): their plan mode, also when the
-/// user's connection string brings options of its own, and the claim under a plan mode the user
-/// chose. Real PostgreSQL, a database of this class's own.
+/// The connections the platform itself opens (StoreDataSource): their plan mode and JIT setting,
+/// also when the user's connection string brings options of its own, and the claim's own plan mode
+/// whatever the connection's. Real PostgreSQL, a database of this class's own.
 /// </summary>
 public sealed class StoreDataSourceTests(TestDatabase db) : StoreTestBase(db), IClassFixture<TestDatabase>
 {
-    private NpgsqlDataSource Build(string options) =>
-        StoreDataSource.Build(new NpgsqlConnectionStringBuilder(Db.ConnectionString) { Options = options }.ConnectionString, "store-data-source-test");
+    private NpgsqlDataSource Build(string options, int? poolSize = null)
+    {
+        var csb = new NpgsqlConnectionStringBuilder(Db.ConnectionString) { Options = options };
+        if (poolSize is { } size) csb.MaxPoolSize = size;
+        return StoreDataSource.Build(csb.ConnectionString, "store-data-source-test");
+    }
 
     private static async Task<string> ShowAsync(NpgsqlDataSource source, string setting)
     {
@@ -22,23 +26,28 @@ public sealed class StoreDataSourceTests(TestDatabase db) : StoreTestBase(db), I
     }
 
     [Fact]
-    public async Task Options_of_the_users_own_keep_custom_plans_and_one_naming_the_plan_mode_wins()
+    public async Task Connections_leave_the_plan_mode_to_postgres_and_compile_nothing_and_the_users_options_win()
     {
         await using (var theirs = Build("-c work_mem=8MB"))
         {
             Assert.Equal("8MB", await ShowAsync(theirs, "work_mem"));
-            Assert.Equal("force_custom_plan", await ShowAsync(theirs, "plan_cache_mode"));
+            // Not forced to custom plans: that would re-plan every foreign key check of every inserted row.
+            Assert.Equal("auto", await ShowAsync(theirs, "plan_cache_mode"));
+            Assert.Equal("off", await ShowAsync(theirs, "jit"));
         }
-        await using (var chosen = Build("-c plan_cache_mode=force_generic_plan"))
+        await using (var chosen = Build("-c plan_cache_mode=force_generic_plan -c jit=on"))
+        {
             Assert.Equal("force_generic_plan", await ShowAsync(chosen, "plan_cache_mode"));
+            Assert.Equal("on", await ShowAsync(chosen, "jit"));
+        }
     }
 
     [Fact]
-    public async Task Claims_split_between_tenants_also_with_generic_plans_chosen_by_the_user()
+    public async Task The_claim_plans_each_call_for_its_parameters_and_splits_between_tenants_whatever_the_connections_plan_mode()
     {
-        // Prepared after its second use, the claim then runs on a generic plan: one made without
-        // knowing which of its parameters are null.
-        await using var source = Build("-c plan_cache_mode=force_generic_plan");
+        // One connection, so that its prepared statements can be read after the claims. Its mode
+        // asks for generic plans: the claim's own transaction must override it.
+        await using var source = Build("-c plan_cache_mode=force_generic_plan", poolSize: 1);
         var queue = new QueueStore(source);
         var tenants = new Guid[3];
         for (var i = 0; i < tenants.Length; i++)
@@ -54,5 +63,17 @@ public sealed class StoreDataSourceTests(TestDatabase db) : StoreTestBase(db), I
 
         // Five claims of 6 slots over three tenants with work: 10 each.
         Assert.All(tenants, t => Assert.Equal(10, got[t]));
+
+        // The claim's statements that read ready_queue (the candidate walk, the claim) were prepared
+        // after their second call and planned for every call since, never generically.
+        await using var cmd = source.CreateCommand("""
+            select count(*), coalesce(sum(generic_plans), 0), coalesce(sum(custom_plans), 0)
+            from pg_prepared_statements where statement like '%ready_queue%'
+            """);
+        await using var reader = await cmd.ExecuteReaderAsync(Ct);
+        Assert.True(await reader.ReadAsync(Ct));
+        Assert.True(reader.GetInt64(0) >= 2, $"{reader.GetInt64(0)} prepared statements read ready_queue");
+        Assert.Equal(0, reader.GetInt64(1));
+        Assert.True(reader.GetInt64(2) >= 2 * 3, $"{reader.GetInt64(2)} custom plans");
     }
 }

@@ -55,6 +55,7 @@ public sealed partial class QueueStore
         long fleetSlots;
         await using (var batch = new NpgsqlBatch(conn, tx))
         {
+            batch.BatchCommands.Add(new NpgsqlBatchCommand(Sql.CustomPlans));
             // The fleet's slots, read before the lock is taken: a worker that announced itself a
             // moment later changes nothing that matters, and the claim holds the lock no longer for it.
             batch.BatchCommands.Add(Sql.BatchCommand(WorkerStore.FleetSlotsSql(1), Sql.P(WorkerStore.Recent.TotalSeconds)));
@@ -105,6 +106,7 @@ public sealed partial class QueueStore
                 """, [Sql.P(tenantIds), Sql.P(limit), Sql.P(runtime), Sql.P(MaxCandidateTenants), .. Routing.Parameters(grants),
                     Sql.P(maxFleetShare)]));
             await using var reader = await batch.ExecuteReaderAsync(ct);
+            while (reader.FieldCount == 0 && await reader.NextResultAsync(ct)) { }
             await reader.ReadAsync(ct);
             fleetSlots = reader.GetInt64(0);
             await reader.NextResultAsync(ct);
