@@ -17,6 +17,29 @@ public sealed class SchemaConstraintTests(TestDatabase db) : StoreTestBase(db), 
     }
 
     [Fact]
+    public async Task An_execution_belongs_to_its_jobs_tenant_and_goes_with_the_tenant()
+    {
+        var (tenant, job) = await TenantWithJobAsync();
+        var (other, _) = await TenantWithJobAsync();
+        var id = await SubmitAsync(tenant, job);
+
+        // Another tenant's execution of this job: refused by the schema itself, not only by the writers.
+        var e = await Assert.ThrowsAsync<PostgresException>(() => Db.ScalarAsync<object>("""
+            insert into executions (id, tenant_id, job_id, status, priority, timeout_seconds, max_attempts, scheduled_at)
+            values ($1, $2, $3, 'PENDING', 50, 60, 1, now())
+            """, Guid.CreateVersion7(), other, job));
+        Assert.Equal(PostgresErrorCodes.ForeignKeyViolation, e.SqlState);
+        await Assert.ThrowsAsync<PostgresException>(() => Db.ScalarAsync<object>(
+            "update executions set tenant_id = $2 where id = $1", id, other));
+
+        // Deleting the tenant takes its jobs, their executions and the executions' queue rows.
+        await Db.ScalarAsync<object>("delete from tenants where id = $1", tenant);
+        Assert.Equal(0L, await Db.ScalarAsync<long>("select count(*) from executions where id = $1", id));
+        Assert.Equal(0L, await Db.ScalarAsync<long>("select count(*) from ready_queue where execution_id = $1", id));
+        Assert.Equal(0L, await Db.ScalarAsync<long>("select count(*) from execution_events where execution_id = $1", id));
+    }
+
+    [Fact]
     public async Task An_unknown_execution_status_is_refused()
     {
         var (tenant, job) = await TenantWithJobAsync();
