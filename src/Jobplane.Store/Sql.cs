@@ -63,6 +63,15 @@ internal static class Sql
     /// </summary>
     public const string CustomPlans = "set local plan_cache_mode = force_custom_plan";
 
+    /// <summary>
+    /// Moves a batch's reader to the next result that has columns: past commands such as
+    /// <see cref="CustomPlans"/> that return none.
+    /// </summary>
+    public static async Task NextRowsAsync(NpgsqlDataReader reader, CancellationToken ct)
+    {
+        while (await reader.NextResultAsync(ct) && reader.FieldCount == 0) { }
+    }
+
     public static NpgsqlBatchCommand BatchCommand(string sql, params NpgsqlParameter[] ps)
     {
         var cmd = new NpgsqlBatchCommand(sql);

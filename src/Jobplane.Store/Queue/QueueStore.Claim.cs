@@ -55,10 +55,13 @@ public sealed partial class QueueStore
         long fleetSlots;
         await using (var batch = new NpgsqlBatch(conn, tx))
         {
-            batch.BatchCommands.Add(new NpgsqlBatchCommand(Sql.CustomPlans));
             // The fleet's slots, read before the lock is taken: a worker that announced itself a
             // moment later changes nothing that matters, and the claim holds the lock no longer for it.
+            // Its plan never depends on its parameter, so it is made before the claim asks for custom plans.
             batch.BatchCommands.Add(Sql.BatchCommand(WorkerStore.FleetSlotsSql(1), Sql.P(WorkerStore.Recent.TotalSeconds)));
+            // From here on every statement of the claim is planned for its own parameters (the tenants
+            // with work, the batch): Sql.CustomPlans says why.
+            batch.BatchCommands.Add(new NpgsqlBatchCommand(Sql.CustomPlans));
             // Claims are serialised by one transaction-scoped advisory lock, across all replicas. That is
             // what makes concurrency caps exact (a claim counts a tenant's running executions after every
             // earlier claim has committed) and the fair split consistent. A claim takes a batch, so one
@@ -106,11 +109,10 @@ public sealed partial class QueueStore
                 """, [Sql.P(tenantIds), Sql.P(limit), Sql.P(runtime), Sql.P(MaxCandidateTenants), .. Routing.Parameters(grants),
                     Sql.P(maxFleetShare)]));
             await using var reader = await batch.ExecuteReaderAsync(ct);
-            while (reader.FieldCount == 0 && await reader.NextResultAsync(ct)) { }
             await reader.ReadAsync(ct);
             fleetSlots = reader.GetInt64(0);
-            await reader.NextResultAsync(ct);
-            await reader.NextResultAsync(ct);
+            await Sql.NextRowsAsync(reader, ct); // past the plan mode, to the lock's
+            await Sql.NextRowsAsync(reader, ct); // the candidates
             while (await reader.ReadAsync(ct))
             {
                 var headroom = reader.GetInt64(3);
