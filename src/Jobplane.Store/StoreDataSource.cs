@@ -3,10 +3,11 @@ using Npgsql;
 namespace Jobplane.Store;
 
 /// <summary>
-/// How the store connects: pool size, prepared statements, plan mode, statement timeout, and no
-/// reset on close. These are the store's decisions, because they are safe only for the way the store
-/// uses connections (transaction-scoped locks, no session state left behind); a user's explicit
-/// setting in the connection string always wins.
+/// How the store connects: pool size, prepared statements, JIT, statement timeout, and no reset on
+/// close. These are the store's decisions, because they are safe only for the way the store uses
+/// connections (transaction-scoped locks, no session state left behind); a user's explicit setting
+/// in the connection string wins (the plan mode the claim and completion set for their own
+/// transactions aside).
 /// </summary>
 public static class StoreDataSource
 {
@@ -37,7 +38,8 @@ public static class StoreDataSource
         // No JIT compilation: the platform's statements are index probes and short walks, and the
         // planner's estimate for a batch submission (its webhook outbox join over 10,000 rows) passes
         // the JIT threshold, where compiling took as long as running it, again on every call.
-        // A user's Options naming either setting win.
+        // A user's Options naming jit win; one naming plan_cache_mode sets the connection's mode, which
+        // the claim's and the completion's transactions still set for themselves.
         if (!(csb.Options ?? "").Contains("jit", StringComparison.Ordinal))
             serverOptions.Add("-c jit=off");
         // Server side, so that it also ends a statement waiting for a lock, and the connection stays usable.
