@@ -221,7 +221,9 @@ public sealed partial class FakeKubernetesTests
     {
         await using var cluster = await StartAsync();
         var name = UniqueName("late");
-        await cluster.Client.BatchV1.CreateNamespacedJobAsync(Job(name, Shell("job", "sleep 60"), deadline: 2), Namespace);
+        // The deadline counts from the job's start, so it leaves the container time to start first on a
+        // loaded machine (with 2 s a slow start met the deadline before the pod was seen running).
+        await cluster.Client.BatchV1.CreateNamespacedJobAsync(Job(name, Shell("job", "sleep 60"), deadline: 8), Namespace);
         await cluster.PodOfAsync(name, p => p.Status.Phase == "Running", "running");
 
         var job = await cluster.FinishedJobAsync(name);
