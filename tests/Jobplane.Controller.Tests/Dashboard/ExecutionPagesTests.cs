@@ -382,13 +382,16 @@ public sealed class ExecutionPagesTests(ControllerFixture fixture) : IClassFixtu
         using var worker = _host.WorkerClient();
         var (tenant, api, ui) = await TenantAsync();
         using var _ = ui;
-        var job = await Api.CreateJobAsync(api, "<script>alert('job')</script>", maxAttempts: 2);
+        // An hour's backoff, so that the page is read while the retry still waits (the host's own
+        // 100 ms could pass before the read on a loaded machine); then it is made due by hand.
+        var job = await Api.CreateJobAsync(api, "<script>alert('job')</script>", maxAttempts: 2, extra: "\"retry_backoff_base\": 3600");
         var id = (await Api.RunAsync(api, job)).ExecutionId;
         Assert.Equal(ExecutionStatus.Retrying, await FailAsync(worker, tenant.TenantId, id, "first <b>failure</b>"));
 
         var (retryingStatus, retrying) = await ui.GetAsync($"/ui/executions/{id}");
         Assert.Equal(HttpStatusCode.OK, retryingStatus);
         Assert.Contains("Attempt 1 failed; retrying after a backoff of", retrying, StringComparison.Ordinal);
+        await _host.Database.ScalarAsync<object>("update executions set scheduled_at = now() where id = $1", id);
 
         var claim = await Api.ClaimAsync(worker, tenant.TenantId, id);
         var request = new AppendLogsRequest
