@@ -40,10 +40,10 @@ public static class StoreDataSource
         // the JIT threshold, where compiling took as long as running it, again on every call.
         // A user's Options naming jit win; one naming plan_cache_mode sets the connection's mode, which
         // the claim's and the completion's transactions still set for themselves.
-        if (!(csb.Options ?? "").Contains("jit", StringComparison.Ordinal))
+        if (!SetsSetting(csb.Options, "jit"))
             serverOptions.Add("-c jit=off");
         // Server side, so that it also ends a statement waiting for a lock, and the connection stays usable.
-        if (statementTimeout is { } timeout && !(csb.Options ?? "").Contains("statement_timeout", StringComparison.Ordinal))
+        if (statementTimeout is { } timeout && !SetsSetting(csb.Options, "statement_timeout"))
             serverOptions.Add($"-c statement_timeout={(long)timeout.TotalMilliseconds}");
         if (serverOptions.Count > 0)
             csb.Options = string.Join(' ', new[] { csb.Options }.Where(o => !string.IsNullOrEmpty(o)).Concat(serverOptions));
@@ -55,5 +55,29 @@ public static class StoreDataSource
         // Named per pool, so that pg_stat_activity tells which pool a backend serves.
         if (!csb.ConnectionString.Contains("Application Name", StringComparison.OrdinalIgnoreCase)) csb.ApplicationName = applicationName;
         return new NpgsqlDataSourceBuilder(csb.ConnectionString).Build();
+    }
+
+    /// <summary>
+    /// Whether PostgreSQL startup options (the connection string's Options: "-c name=value",
+    /// "-cname=value" or "--name=value", dashes in a name read as underscores, as the server reads
+    /// them) set <paramref name="name"/> itself. By name, not by substring: "-c jit_above_cost=..."
+    /// does not set jit, so it leaves the store's jit=off in place.
+    /// </summary>
+    private static bool SetsSetting(string? options, string name)
+    {
+        var tokens = (options ?? "").Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries);
+        for (var i = 0; i < tokens.Length; i++)
+        {
+            var token = tokens[i];
+            string? setting = token == "-c" ? (i + 1 < tokens.Length ? tokens[++i] : null)
+                : token.StartsWith("--", StringComparison.Ordinal) ? token[2..]
+                : token.StartsWith("-c", StringComparison.Ordinal) ? token[2..]
+                : null;
+            if (setting is null) continue;
+            var equals = setting.IndexOf('=');
+            var key = (equals < 0 ? setting : setting[..equals]).Replace('-', '_');
+            if (key.Equals(name, StringComparison.OrdinalIgnoreCase)) return true;
+        }
+        return false;
     }
 }

@@ -29,8 +29,10 @@ public sealed class SchemaConstraintTests(TestDatabase db) : StoreTestBase(db), 
             values ($1, $2, $3, 'PENDING', 50, 60, 1, now())
             """, Guid.CreateVersion7(), other, job));
         Assert.Equal(PostgresErrorCodes.ForeignKeyViolation, e.SqlState);
-        await Assert.ThrowsAsync<PostgresException>(() => Db.ScalarAsync<object>(
+        var moved = await Assert.ThrowsAsync<PostgresException>(() => Db.ScalarAsync<object>(
             "update executions set tenant_id = $2 where id = $1", id, other));
+        Assert.Equal(PostgresErrorCodes.ForeignKeyViolation, moved.SqlState);
+        Assert.Equal(tenant, await Db.ScalarAsync<Guid>("select tenant_id from executions where id = $1", id));
 
         // Deleting the tenant takes its jobs, their executions and the executions' queue rows.
         await Db.ScalarAsync<object>("delete from tenants where id = $1", tenant);

@@ -12,11 +12,11 @@ namespace Jobplane.Store.Tests;
 /// </summary>
 public sealed class StoreDataSourceTests(TestDatabase db) : StoreTestBase(db), IClassFixture<TestDatabase>
 {
-    private NpgsqlDataSource Build(string options, int? poolSize = null)
+    private NpgsqlDataSource Build(string options, int? poolSize = null, TimeSpan? statementTimeout = null)
     {
         var csb = new NpgsqlConnectionStringBuilder(Db.ConnectionString) { Options = options };
         if (poolSize is { } size) csb.MaxPoolSize = size;
-        return StoreDataSource.Build(csb.ConnectionString, "store-data-source-test");
+        return StoreDataSource.Build(csb.ConnectionString, "store-data-source-test", statementTimeout);
     }
 
     private static async Task<string> ShowAsync(NpgsqlDataSource source, string setting)
@@ -40,6 +40,25 @@ public sealed class StoreDataSourceTests(TestDatabase db) : StoreTestBase(db), I
             Assert.Equal("force_generic_plan", await ShowAsync(chosen, "plan_cache_mode"));
             Assert.Equal("on", await ShowAsync(chosen, "jit"));
         }
+        await using (var dashed = Build("--jit=on"))
+            Assert.Equal("on", await ShowAsync(dashed, "jit"));
+    }
+
+    [Fact]
+    public async Task A_setting_whose_name_only_begins_like_the_stores_does_not_displace_it()
+    {
+        // jit_above_cost is not jit, and idle_in_transaction_session_timeout is not statement_timeout:
+        // the store's own settings stay, next to the user's.
+        await using (var near = Build("-c jit_above_cost=250000 -cidle_in_transaction_session_timeout=60000",
+                         statementTimeout: TimeSpan.FromSeconds(7)))
+        {
+            Assert.Equal("off", await ShowAsync(near, "jit"));
+            Assert.Equal("250000", await ShowAsync(near, "jit_above_cost"));
+            Assert.Equal("7s", await ShowAsync(near, "statement_timeout"));
+            Assert.Equal("1min", await ShowAsync(near, "idle_in_transaction_session_timeout"));
+        }
+        await using (var theirs = Build("-c statement_timeout=9000", statementTimeout: TimeSpan.FromSeconds(7)))
+            Assert.Equal("9s", await ShowAsync(theirs, "statement_timeout"));
     }
 
     [Fact]
