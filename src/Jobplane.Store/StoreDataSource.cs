@@ -38,8 +38,9 @@ public static class StoreDataSource
         // No JIT compilation: the platform's statements are index probes and short walks, and the
         // planner's estimate for a batch submission (its webhook outbox join over 10,000 rows) passes
         // the JIT threshold, where compiling took as long as running it, again on every call.
-        // A user's Options naming jit win; one naming plan_cache_mode sets the connection's mode, which
-        // the claim's and the completion's transactions still set for themselves.
+        // A user's Options that set jit itself win (SetsSetting); Options that set plan_cache_mode set
+        // the connection's mode, which the claim's and the completion's transactions still set for
+        // themselves.
         if (!SetsSetting(csb.Options, "jit"))
             serverOptions.Add("-c jit=off");
         // Server side, so that it also ends a statement waiting for a lock, and the connection stays usable.
